@@ -1,0 +1,108 @@
+# Jialing build. `make` builds bin/jialingd and bin/jialing; `make test` runs unit, fuzz-corpus
+# and end-to-end tests on the plain build and again under ASan+UBSan; `make bench` runs the
+# reference workload. Dependencies come from Debian (`make deps`).
+
+CC ?= cc
+CSTD := -std=c11 -D_GNU_SOURCE
+WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
+OPT ?= -O2 -g
+LIBS := -llmdb -llz4 -lmicrohttpd -lmsgpackc -lpthread -lm
+SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+
+# Variant: release (default) or asan; each has its own object and binary directories.
+VARIANT ?= release
+ifeq ($(VARIANT),asan)
+  BUILD := build/asan
+  BIN := bin/asan
+  VFLAGS := -O1 -g $(SAN_FLAGS)
+else
+  BUILD := build/release
+  BIN := bin
+  VFLAGS := $(OPT)
+endif
+CFLAGS_ALL := $(CSTD) $(WARN) $(VFLAGS) -Iinclude -MMD -MP $(CFLAGS)
+
+LIB_SRC := $(wildcard storage/*.c) $(wildcard query/*.c)
+SERVER_SRC := $(filter-out server/cli.c server/httpclient.c,$(wildcard server/*.c))
+CLI_SRC := server/cli.c server/httpclient.c
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
+
+LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
+SERVER_OBJ := $(SERVER_SRC:%.c=$(BUILD)/%.o)
+CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BIN)/tests/%)
+FUZZ_REPLAY_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(BIN)/fuzz-replay/%)
+LIB := $(BUILD)/libjialing.a
+# Server objects other than main.c, linked into unit tests of server modules.
+SERVER_LIB_OBJ := $(filter-out $(BUILD)/server/main.o,$(SERVER_OBJ))
+
+.PHONY: all deps test test-unit test-e2e test-asan bench fuzz lint format clean run
+
+all: $(BIN)/jialingd $(BIN)/jialing $(UNIT_BIN) $(FUZZ_REPLAY_BIN) $(BIN)/bench-load $(BIN)/bench-gen
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -c $< -o $@
+
+$(LIB): $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(BIN)/jialingd: $(SERVER_OBJ) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -o $@ $(SERVER_OBJ) $(LIB) $(LIBS)
+
+$(BIN)/jialing: $(CLI_OBJ) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -o $@ $(CLI_OBJ) $(LIB) $(LIBS)
+
+$(BIN)/tests/%: tests/unit/%.c $(SERVER_LIB_OBJ) $(BUILD)/server/httpclient.o $(LIB) tests/unit/check.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -Itests/unit -o $@ $< $(SERVER_LIB_OBJ) $(BUILD)/server/httpclient.o $(LIB) $(LIBS)
+
+# Fuzz targets built with a main() that replays files (tests/fuzz/replay.c), no libFuzzer needed.
+$(BIN)/fuzz-replay/%: tests/fuzz/%.c tests/fuzz/replay.c $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -o $@ $< tests/fuzz/replay.c $(LIB) $(LIBS)
+
+$(BIN)/bench-load: bench/load.c $(BUILD)/server/httpclient.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -o $@ bench/load.c $(BUILD)/server/httpclient.o $(LIB) $(LIBS)
+
+$(BIN)/bench-gen: bench/gen.c $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -o $@ bench/gen.c $(LIB) $(LIBS)
+
+deps:
+	@bash tools/deps.sh
+
+run: deps all
+	$(BIN)/jialingd --data ./data --demo
+
+test: deps
+	$(MAKE) all
+	$(MAKE) VARIANT=asan all
+	bash tests/run.sh
+
+test-unit: all
+	bash tests/run.sh --unit-only
+
+bench: deps all
+	bash bench/run.sh
+
+# libFuzzer builds (clang) of every target under tests/fuzz; FUZZ_SECONDS each.
+FUZZ_SECONDS ?= 60
+fuzz: $(LIB_SRC)
+	bash tests/fuzz/run.sh $(FUZZ_SECONDS)
+
+lint:
+	clang-format --dry-run --Werror $(LIB_SRC) $(wildcard server/*.c) $(UNIT_SRC) $(FUZZ_SRC) include/jialing/*.h
+
+format:
+	clang-format -i $(LIB_SRC) $(wildcard server/*.c) $(UNIT_SRC) $(FUZZ_SRC) include/jialing/*.h
+
+clean:
+	rm -rf build bin
+
+-include $(shell find build -name '*.d' 2>/dev/null)

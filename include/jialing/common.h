@@ -1,0 +1,87 @@
+/* Jialing common definitions: error codes, the error struct every fallible function fills, a
+ * growable byte buffer, and the time limits of the data model. Implemented in storage/common.c,
+ * the lowest layer, so every module may use it.
+ *
+ * Caveats: a jl_buf owns its memory; jl_buf_destroy() frees it. Pointers into a jl_buf are invalid
+ * after any call that appends to it. */
+#ifndef JIALING_COMMON_H
+#define JIALING_COMMON_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Project error codes: 0 is success, failures are negative and live in their own range. */
+enum {
+    JL_OK = 0,
+    JL_EINVAL = -30901,   /* bad input: parse error, bad parameter */
+    JL_ENOMEM = -30902,   /* allocation failed */
+    JL_EIO = -30903,      /* the operating system reported an I/O error */
+    JL_EFULL = -30904,    /* disk or store full: writes refused, reads go on */
+    JL_ECORRUPT = -30905, /* bytes on disk failed validation */
+    JL_ENOTFOUND = -30906, /* no such item / end of iteration */
+    JL_ELIMIT = -30907,   /* a configured limit was exceeded */
+    JL_EBUSY = -30908,    /* temporarily unable to serve (too many readers, shutting down) */
+    JL_ESTORE = -30909,   /* another LMDB error; the message keeps LMDB's text */
+    JL_ETOOLARGE = -30910, /* request body larger than allowed */
+    JL_ETIMEOUT = -30911, /* an operation ran past its time limit */
+    JL_EAUTH = -30912,    /* missing or invalid credentials */
+    JL_EFORBIDDEN = -30913 /* credentials valid but not allowed to do this */
+};
+
+/* Timestamps are epoch milliseconds, limited to what InfluxDB's int64 nanoseconds can hold. */
+#define JL_MIN_MS (-9223372036854LL)
+#define JL_MAX_MS (9223372036854LL)
+
+#define JL_ERROR_MESSAGE_MAX 512
+
+/* Filled by a failing function: the code, a human message, and for text input the 1-based line
+ * and column (0 when not applicable). */
+typedef struct jl_error {
+    int code;                           /* one of the JL_E* codes */
+    long line;                          /* 1-based input line, 0 if none */
+    long column;                        /* 1-based input column, 0 if none */
+    char message[JL_ERROR_MESSAGE_MAX]; /* complete sentence for the user */
+} jl_error;
+
+/* Returns a static string naming the code (never NULL). */
+const char *jl_strerror(int code);
+
+/* Clears err (code JL_OK, empty message); err may be NULL. */
+void jl_error_clear(jl_error *err);
+
+/* Sets code and a printf-style message on err (may be NULL); returns code for `return` chaining. */
+int jl_error_set(jl_error *err, int code, const char *format, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Growable byte buffer; zero-initialised or jl_buf_init()ed before use. */
+typedef struct jl_buf {
+    char *data;      /* owned; NUL-terminated after any append when len < cap */
+    size_t len;      /* bytes used */
+    size_t capacity; /* bytes allocated */
+} jl_buf;
+
+/* Initialises an empty buffer (no allocation). */
+void jl_buf_init(jl_buf *buf);
+
+/* Frees the buffer's memory and leaves it empty. */
+void jl_buf_destroy(jl_buf *buf);
+
+/* Ensures room for `more` further bytes plus a NUL; returns JL_OK or JL_ENOMEM. */
+int jl_buf_reserve(jl_buf *buf, size_t more);
+
+/* Appends len bytes; returns JL_OK or JL_ENOMEM. */
+int jl_buf_append(jl_buf *buf, const void *bytes, size_t len);
+
+/* Appends a NUL-terminated string; returns JL_OK or JL_ENOMEM. */
+int jl_buf_append_str(jl_buf *buf, const char *text);
+
+/* Appends printf-formatted text; returns JL_OK or JL_ENOMEM. */
+int jl_buf_printf(jl_buf *buf, const char *format, ...) __attribute__((format(printf, 2, 3)));
+
+/* Returns the current time in epoch milliseconds (CLOCK_REALTIME). */
+int64_t jl_now_ms(void);
+
+/* Returns a monotonic clock reading in nanoseconds, for measuring durations. */
+int64_t jl_monotonic_ns(void);
+
+#endif

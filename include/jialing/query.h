@@ -1,0 +1,115 @@
+/* Query execution: raw readings, windowed aggregates, threshold scans, latest values and the
+ * series listing, each read from one store snapshot and handed row by row to a sink, which the
+ * server turns into JSON (and other formats). Windows that cover a whole sealed chunk take the
+ * chunk's summary instead of decoding it; scans skip chunks whose min/max cannot match.
+ *
+ * Results keep DESIGN's shape: per series a metric, its tags, column names, then rows. */
+#ifndef JIALING_QUERY_H
+#define JIALING_QUERY_H
+
+#include "jialing/common.h"
+#include "jialing/params.h"
+#include "jialing/serieskey.h"
+#include "jialing/store.h"
+
+/* Aggregate functions. */
+typedef enum qx_aggregate {
+    QX_AGG_COUNT = 0,
+    QX_AGG_SUM,
+    QX_AGG_MEAN,
+    QX_AGG_MIN,
+    QX_AGG_MAX,
+    QX_AGG_FIRST,
+    QX_AGG_LAST,
+} qx_aggregate;
+
+#define QX_MAX_AGGREGATES 16
+
+/* Parses a comma-separated list such as "mean,max" into aggs; JL_OK or JL_EINVAL naming the bad
+ * name. */
+int qx_parse_aggregates(const char *text, qx_aggregate *aggs, size_t *count, jl_error *err);
+
+/* Returns the column name of an aggregate ("mean", ...). */
+const char *qx_aggregate_name(qx_aggregate agg);
+
+/* One output cell. */
+typedef enum qx_cell_type { QX_CELL_NULL = 0, QX_CELL_INT, QX_CELL_DOUBLE } qx_cell_type;
+typedef struct qx_cell {
+    qx_cell_type type;
+    union {
+        int64_t i; /* QX_CELL_INT */
+        double d;  /* QX_CELL_DOUBLE */
+    } as;
+} qx_cell;
+
+/* Where results go. Each callback returns JL_OK to go on or an error code to stop the query. */
+typedef struct qx_sink {
+    void *context; /* passed to every callback */
+    /* A series starts: its metric, tags (borrowed for the call) and column names. */
+    int (*series_begin)(void *context, sk_text metric, const sk_tag *tags, size_t tag_count,
+                        const char *const *columns, size_t column_count);
+    /* One row of column_count cells. */
+    int (*row)(void *context, const qx_cell *cells, size_t cell_count);
+    /* The series ends. */
+    int (*series_end)(void *context);
+} qx_sink;
+
+/* Limits every query obeys; zero means the default in brackets. */
+typedef struct qx_limits {
+    size_t max_series;   /* series a selector may match [10,000] */
+    uint64_t max_rows;   /* rows in one response [10,000,000] */
+    uint64_t max_windows; /* windows per series [1,000,000] */
+    int64_t timeout_ms;  /* wall-clock budget [30,000] */
+} qx_limits;
+
+/* GET /api/v1/query. Without window: raw readings, columns time,value. */
+typedef struct qx_query_request {
+    const qp_selector *selector;
+    int64_t from_ms;            /* inclusive */
+    int64_t to_ms;              /* exclusive */
+    int has_window;             /* 0: raw readings */
+    qp_duration window;         /* fixed (ms) windows, aligned to the epoch in offset_ms */
+    int64_t offset_ms;          /* tz offset east of UTC */
+    qx_aggregate aggregates[QX_MAX_AGGREGATES];
+    size_t aggregate_count;     /* >= 1 when has_window */
+    qx_limits limits;
+} qx_query_request;
+
+/* Runs a query into sink. JL_OK, JL_EINVAL (bad request), JL_ELIMIT, JL_ETIMEOUT, JL_EBUSY or a
+ * store error. */
+int qx_query(st_store *store, const qx_query_request *request, const qx_sink *sink,
+             jl_error *err);
+
+/* Threshold comparison. */
+typedef enum qx_compare { QX_GT = 0, QX_GE, QX_LT, QX_LE } qx_compare;
+
+/* Parses "gt", "ge", "lt", "le"; JL_OK or JL_EINVAL. */
+int qx_parse_compare(const char *text, qx_compare *out, jl_error *err);
+
+/* Scan output. */
+typedef enum qx_scan_output { QX_SCAN_POINTS = 0, QX_SCAN_COUNT } qx_scan_output;
+
+/* GET /api/v1/scan. */
+typedef struct qx_scan_request {
+    const qp_selector *selector;
+    int64_t from_ms;
+    int64_t to_ms;
+    qx_compare compare;
+    double threshold;
+    qx_scan_output output;
+    qx_limits limits;
+} qx_scan_request;
+
+/* Runs a threshold scan: points (columns time,value) or count (columns count). */
+int qx_scan(st_store *store, const qx_scan_request *request, const qx_sink *sink,
+            jl_error *err);
+
+/* GET /api/v1/latest: one row (time, value) per series that has readings. */
+int qx_latest(st_store *store, const qp_selector *selector, const qx_limits *limits,
+              const qx_sink *sink, jl_error *err);
+
+/* GET /api/v1/series: one row (first, last, count) per matching series. */
+int qx_series(st_store *store, const qp_selector *selector, const qx_limits *limits,
+              const qx_sink *sink, jl_error *err);
+
+#endif

@@ -1,0 +1,165 @@
+/* The store: one LMDB environment holding the series catalog, tag postings, sealed chunks and
+ * the write log, plus the in-memory tails (unsealed readings) and latest values. The only module
+ * that uses LMDB.
+ *
+ * Writes: st_write() hands a batch to the single writer thread, which commits many batches in one
+ * LMDB transaction (group commit) and returns only after that commit (fsynced unless the store
+ * was opened with sync_full = 0). A batch is atomic: all of it is stored or none.
+ *
+ * Reads: st_select() resolves a selector to series ids; st_snapshot_open() then takes one
+ * consistent view (an LMDB read transaction plus the matching in-memory tails) from which
+ * cursors read readings and chunk summaries.
+ *
+ * Caveats: a snapshot pins an LMDB reader slot and old pages; close it promptly (before
+ * streaming a response). Data returned through a cursor is valid until the next call on that
+ * cursor. All functions are thread-safe except that one snapshot and its cursors belong to one
+ * thread at a time. */
+#ifndef JIALING_STORE_H
+#define JIALING_STORE_H
+
+#include "jialing/common.h"
+#include "jialing/chunk.h"
+
+typedef struct st_store st_store;
+typedef struct st_snapshot st_snapshot;
+typedef struct st_cursor st_cursor;
+
+/* Settings for st_store_open(); zero fields take the defaults in brackets. */
+typedef struct st_options {
+    const char *directory;     /* data directory, created if missing (required) */
+    int sync_full;             /* 1: fsync every commit [caller sets]; 0: --sync=none (unsafe) */
+    uint64_t initial_map_bytes; /* LMDB map size at open [1 GiB]; grows on demand */
+    uint64_t max_map_bytes;    /* the map never grows beyond this [1 TiB] */
+    uint32_t chunk_target;     /* a tail is sealed once it holds this many readings [2048] */
+    uint32_t max_readers;      /* LMDB reader slots [1024] */
+    uint32_t group_commit_max_points; /* points per transaction at most [1,000,000] */
+} st_options;
+
+/* A batch of readings to write, built by parsers. Series are deduplicated by canonical key.
+ * Fields are read by storage; outside storage use the functions below. */
+typedef struct st_batch {
+    jl_buf keys;              /* canonical keys, each NUL-terminated, back to back */
+    uint32_t *key_offsets;    /* offset of each series' key in keys */
+    uint32_t *key_lengths;    /* length of each key without NUL */
+    uint32_t series_count;    /* distinct series in the batch */
+    uint32_t series_capacity; /* allocated entries of key_offsets/key_lengths */
+    uint32_t *hash_slots;     /* open addressing: series index + 1, 0 = empty */
+    uint32_t hash_capacity;   /* power of two */
+    uint32_t *point_series;   /* per point: series index */
+    int64_t *point_ms;        /* per point: timestamp */
+    double *point_values;     /* per point: value */
+    size_t point_count;       /* points in the batch */
+    size_t point_capacity;    /* allocated points */
+} st_batch;
+
+/* Initialises an empty batch (no allocation). */
+void st_batch_init(st_batch *batch);
+
+/* Frees everything the batch owns. */
+void st_batch_destroy(st_batch *batch);
+
+/* Empties the batch, keeping its memory for reuse. */
+void st_batch_reset(st_batch *batch);
+
+/* Finds or adds the series with canonical key key[0..len) and sets *index; JL_OK or JL_ENOMEM. */
+int st_batch_series(st_batch *batch, const char *key, size_t len, uint32_t *index);
+
+/* Appends a point of series `index`; JL_OK or JL_ENOMEM. The caller validated ms and value. */
+int st_batch_point(st_batch *batch, uint32_t index, int64_t ms, double value);
+
+/* Opens (creating if needed) the store in options->directory, replays the write log and starts
+ * the writer thread. Returns JL_OK and sets *out, or an error with a message. */
+int st_store_open(const st_options *options, st_store **out, jl_error *err);
+
+/* Stops the writer after the batches already queued, closes LMDB and frees the store. Snapshots
+ * must be closed before. NULL is ignored. */
+void st_store_close(st_store *store);
+
+/* Stores the batch atomically and durably; blocks until committed. The batch stays the caller's.
+ * Returns JL_OK, JL_EFULL (disk or map full; nothing stored), JL_EBUSY (shutting down), JL_EIO or
+ * JL_ESTORE. */
+int st_write(st_store *store, const st_batch *batch, jl_error *err);
+
+/* One condition of a selector. The metric name is matched as key "__name__". */
+typedef struct st_matcher {
+    const char *key;   /* NUL-terminated tag key */
+    const char *value; /* NUL-terminated tag value */
+    int negate;        /* 0: key must equal value; 1: key must not equal value (or be absent) */
+} st_matcher;
+
+/* Resolves the matchers (ANDed; at least one must be non-negated) to series ids in ascending
+ * order; *ids is malloc'ed and owned by the caller (free()). More than max_series matches gives
+ * JL_ELIMIT. Zero matches is JL_OK with *count 0. */
+int st_select(st_store *store, const st_matcher *matchers, size_t matcher_count, size_t max_series,
+              uint64_t **ids, size_t *count, jl_error *err);
+
+/* Takes a consistent view of the given series; ids are copied. Returns JL_OK, JL_EBUSY (no
+ * reader slot), or an error. */
+int st_snapshot_open(st_store *store, const uint64_t *ids, size_t count, st_snapshot **out,
+                     jl_error *err);
+
+/* Ends the view; NULL is ignored. */
+void st_snapshot_close(st_snapshot *snapshot);
+
+/* What a snapshot knows of one of its series without reading chunks. */
+typedef struct st_series_info {
+    uint64_t id;         /* series id */
+    const char *key;     /* canonical key, NUL-terminated, valid while the snapshot is open */
+    size_t key_len;      /* bytes in key */
+    uint64_t count;      /* distinct readings stored */
+    int64_t first_ms;    /* first reading's time (undefined when count is 0) */
+    int64_t last_ms;     /* last reading's time (undefined when count is 0) */
+    double last_value;   /* value at last_ms */
+} st_series_info;
+
+/* Returns the number of series in the snapshot (as given to st_snapshot_open, unknown ids
+ * dropped). */
+size_t st_snapshot_series_count(const st_snapshot *snapshot);
+
+/* Fills info for the series at position index (0-based, ids ascending). */
+int st_snapshot_series_info(st_snapshot *snapshot, size_t index, st_series_info *info);
+
+/* A piece of one series' readings in time order: either a sealed chunk whose summary is known
+ * and whose readings are decoded on demand, or decoded readings (from the tail). */
+typedef struct st_block {
+    ck_summary summary;     /* always filled */
+    int decoded;            /* 1: timestamps/values below are filled */
+    const int64_t *timestamps_ms; /* valid until the next cursor call */
+    const double *values;   /* valid until the next cursor call */
+    size_t count;           /* readings in timestamps_ms/values when decoded */
+} st_block;
+
+/* Opens a cursor over the series at `index` of the snapshot, limited to blocks that overlap
+ * [from_ms, to_ms). A block may extend beyond the range; callers filter by time. */
+int st_cursor_open(st_snapshot *snapshot, size_t index, int64_t from_ms, int64_t to_ms,
+                   st_cursor **out, jl_error *err);
+
+/* Moves to the next block; JL_OK with *block filled, JL_ENOTFOUND at the end, or JL_ECORRUPT. */
+int st_cursor_next(st_cursor *cursor, st_block *block, jl_error *err);
+
+/* Decodes the current block if it is not yet decoded (block->decoded becomes 1). */
+int st_cursor_decode(st_cursor *cursor, st_block *block, jl_error *err);
+
+/* Frees the cursor; NULL is ignored. */
+void st_cursor_close(st_cursor *cursor);
+
+/* Store-wide figures for /metrics and `jialing inspect`. */
+typedef struct st_stats {
+    uint64_t series;          /* series in the catalog */
+    uint64_t readings;        /* distinct readings stored */
+    uint64_t sealed_readings; /* of which in sealed chunks */
+    uint64_t chunks;          /* sealed chunks */
+    uint64_t chunk_bytes;     /* bytes of sealed chunks (headers included) */
+    uint64_t decimal_chunks;  /* chunks using the decimal codec */
+    uint64_t log_blocks;      /* write-log blocks not yet truncated */
+    uint64_t log_bytes;       /* their bytes */
+    uint64_t file_bytes;      /* size of the LMDB data file */
+    uint64_t map_bytes;       /* current map size */
+    uint64_t points_written;  /* points accepted since open */
+    uint64_t commits;         /* write transactions since open */
+} st_stats;
+
+/* Fills stats (walks chunk headers; cost grows with the number of chunks). */
+int st_store_stats(st_store *store, st_stats *stats, jl_error *err);
+
+#endif

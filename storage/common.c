@@ -1,0 +1,132 @@
+/* Error table, error struct helpers, the growable buffer and clocks shared by every module. */
+#include "jialing/common.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+const char *jl_strerror(int code)
+{
+    switch (code) {
+    case JL_OK: return "ok";
+    case JL_EINVAL: return "invalid input";
+    case JL_ENOMEM: return "out of memory";
+    case JL_EIO: return "I/O error";
+    case JL_EFULL: return "store full";
+    case JL_ECORRUPT: return "corrupt data";
+    case JL_ENOTFOUND: return "not found";
+    case JL_ELIMIT: return "limit exceeded";
+    case JL_EBUSY: return "busy";
+    case JL_ESTORE: return "storage error";
+    case JL_ETOOLARGE: return "too large";
+    case JL_ETIMEOUT: return "timed out";
+    case JL_EAUTH: return "unauthorized";
+    case JL_EFORBIDDEN: return "forbidden";
+    default: return "unknown error";
+    }
+}
+
+void jl_error_clear(jl_error *err)
+{
+    if (err == NULL)
+        return;
+    err->code = JL_OK;
+    err->line = 0;
+    err->column = 0;
+    err->message[0] = '\0';
+}
+
+int jl_error_set(jl_error *err, int code, const char *format, ...)
+{
+    if (err == NULL)
+        return code;
+    err->code = code;
+    va_list args;
+    va_start(args, format);
+    vsnprintf(err->message, sizeof err->message, format, args);
+    va_end(args);
+    return code;
+}
+
+void jl_buf_init(jl_buf *buf)
+{
+    buf->data = NULL;
+    buf->len = 0;
+    buf->capacity = 0;
+}
+
+void jl_buf_destroy(jl_buf *buf)
+{
+    free(buf->data);
+    jl_buf_init(buf);
+}
+
+int jl_buf_reserve(jl_buf *buf, size_t more)
+{
+    if (more > SIZE_MAX / 2 - buf->len)
+        return JL_ENOMEM;
+    size_t needed = buf->len + more + 1;
+    if (needed <= buf->capacity)
+        return JL_OK;
+    size_t capacity = buf->capacity ? buf->capacity : 256;
+    while (capacity < needed)
+        capacity *= 2;
+    char *grown = realloc(buf->data, capacity);
+    if (grown == NULL)
+        return JL_ENOMEM;
+    buf->data = grown;
+    buf->capacity = capacity;
+    return JL_OK;
+}
+
+int jl_buf_append(jl_buf *buf, const void *bytes, size_t len)
+{
+    if (jl_buf_reserve(buf, len) != JL_OK)
+        return JL_ENOMEM;
+    if (len)
+        memcpy(buf->data + buf->len, bytes, len);
+    buf->len += len;
+    buf->data[buf->len] = '\0';
+    return JL_OK;
+}
+
+int jl_buf_append_str(jl_buf *buf, const char *text)
+{
+    return jl_buf_append(buf, text, strlen(text));
+}
+
+int jl_buf_printf(jl_buf *buf, const char *format, ...)
+{
+    va_list args;
+    va_start(args, format);
+    char small[256];
+    int needed = vsnprintf(small, sizeof small, format, args);
+    va_end(args);
+    if (needed < 0)
+        return JL_EINVAL;
+    if ((size_t)needed < sizeof small)
+        return jl_buf_append(buf, small, (size_t)needed);
+    if (jl_buf_reserve(buf, (size_t)needed) != JL_OK)
+        return JL_ENOMEM;
+    va_start(args, format);
+    vsnprintf(buf->data + buf->len, (size_t)needed + 1, format, args);
+    va_end(args);
+    buf->len += (size_t)needed;
+    return JL_OK;
+}
+
+int64_t jl_now_ms(void)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    return (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+}
+
+int64_t jl_monotonic_ns(void)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (int64_t)now.tv_sec * 1000000000LL + now.tv_nsec;
+}
