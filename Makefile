@@ -23,8 +23,8 @@ endif
 CFLAGS_ALL := $(CSTD) $(WARN) $(VFLAGS) -Iinclude -MMD -MP $(CFLAGS)
 
 LIB_SRC := $(wildcard storage/*.c) $(wildcard query/*.c)
-SERVER_SRC := $(filter-out server/cli.c server/httpclient.c,$(wildcard server/*.c))
-CLI_SRC := server/cli.c server/httpclient.c
+SERVER_SRC := $(filter-out server/cli.c server/httpclient.c server/csvconvert.c,$(wildcard server/*.c))
+CLI_SRC := server/cli.c server/httpclient.c server/csvconvert.c
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 

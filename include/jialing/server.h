@@ -1,0 +1,121 @@
+/* The HTTP server: configuration, the route table that turns a request into a call of query/ or
+ * storage/, and the libmicrohttpd front end. Routing works on plain structs (sv_request,
+ * sv_response) so it is tested without sockets; only server/http.c knows libmicrohttpd.
+ *
+ * Caveats: sv_route() may block while a write commits; call it from a worker thread. */
+#ifndef JIALING_SERVER_H
+#define JIALING_SERVER_H
+
+#include <stdatomic.h>
+
+#include "jialing/auth.h"
+#include "jialing/common.h"
+#include "jialing/query.h"
+#include "jialing/store.h"
+
+/* Server settings; sv_config_defaults() fills every field. */
+typedef struct sv_config {
+    const char *data_directory; /* --data [./data] */
+    char listen_host[256];      /* --listen host part [127.0.0.1] */
+    uint16_t listen_port;       /* --listen port part [8470] */
+    const char *tokens_path;    /* --tokens FILE [none] */
+    int private_reads;          /* --private-reads: reads need a token too */
+    int sync_full;              /* --sync=full (1, default) or none (0) */
+    int load_demo;              /* --demo: load the demo data set when the store is empty */
+    size_t max_body_bytes;      /* --max-body-bytes [64 MiB] */
+    unsigned threads;           /* --threads: HTTP worker threads [8] */
+    unsigned max_connections;   /* --max-connections [512] */
+    unsigned connection_timeout_s; /* --connection-timeout seconds [30] */
+    qx_limits limits;           /* --max-series, --max-rows, --max-windows, --query-timeout */
+    uint64_t initial_map_bytes; /* --map-size [1 GiB] */
+} sv_config;
+
+/* Fills config with the defaults. */
+void sv_config_defaults(sv_config *config);
+
+/* Parses command-line flags into config (defaults first). Returns JL_OK, JL_EINVAL with a
+ * message naming the flag, or JL_ENOTFOUND when --help was asked (usage is in err->message). */
+int sv_config_parse(sv_config *config, int argc, char **argv, jl_error *err);
+
+/* Routes, for self-metrics. */
+typedef enum sv_route_id {
+    SV_ROUTE_WRITE = 0,
+    SV_ROUTE_QUERY,
+    SV_ROUTE_SCAN,
+    SV_ROUTE_LATEST,
+    SV_ROUTE_SERIES,
+    SV_ROUTE_HEALTH,
+    SV_ROUTE_METRICS,
+    SV_ROUTE_OTHER,
+    SV_ROUTE_COUNT
+} sv_route_id;
+
+/* Self-metrics exported at /metrics; updated with atomics from every worker thread. */
+typedef struct sv_metrics {
+    atomic_ullong requests[SV_ROUTE_COUNT];     /* requests answered */
+    atomic_ullong errors[SV_ROUTE_COUNT];       /* of which with status >= 400 */
+    atomic_ullong latency_us_sum[SV_ROUTE_COUNT]; /* total handling time, microseconds */
+    atomic_ullong points_ingested;              /* points acknowledged */
+    atomic_ullong rejected_requests;            /* writes refused with 4xx */
+} sv_metrics;
+
+/* Everything a request handler needs; owned by main. */
+typedef struct sv_context {
+    st_store *store;
+    const sv_config *config;
+    au_tokens *tokens;   /* NULL when no token file is configured */
+    sv_metrics metrics;  /* self-metrics */
+} sv_context;
+
+/* One query-string parameter, decoded. */
+typedef struct sv_param {
+    const char *key;
+    const char *value; /* "" for a key without '=' */
+} sv_param;
+
+#define SV_MAX_PARAMS 64
+
+/* An HTTP request as the router sees it; all pointers borrowed for the call. */
+typedef struct sv_request {
+    const char *method;           /* "GET", "POST", ... */
+    const char *path;             /* without the query string */
+    sv_param params[SV_MAX_PARAMS];
+    size_t param_count;
+    const char *content_type;     /* NULL if absent */
+    const char *authorization;    /* NULL if absent */
+    const char *accept;           /* NULL if absent */
+    const char *body;             /* request body (may be NULL when empty) */
+    size_t body_len;
+    int body_too_large;           /* the body exceeded max_body_bytes and was dropped */
+} sv_request;
+
+/* The answer: status, content type and a body the router filled. */
+typedef struct sv_response {
+    int status;
+    const char *content_type; /* static string */
+    jl_buf body;              /* owned; jl_buf_destroy() after sending */
+    const char *allow;        /* Allow header for 405, static string or NULL */
+} sv_response;
+
+/* Routes the request and fills response (initialised by the caller with jl_buf_init). Never
+ * fails: every error becomes a status and a JSON {"error": "..."} body. */
+void sv_route(sv_context *context, const sv_request *request, sv_response *response);
+
+/* Maps a JL_* code to the HTTP status a client gets. */
+int sv_status_for(int code);
+
+/* Returns the first value of parameter key, or NULL. */
+const char *sv_param_get(const sv_request *request, const char *key);
+
+typedef struct sv_http sv_http;
+
+/* Starts the libmicrohttpd daemon serving context; JL_OK or JL_EIO with a message. */
+int sv_http_start(sv_context *context, sv_http **out, jl_error *err);
+
+/* Stops accepting, waits for requests in flight, frees the daemon. NULL is ignored. */
+void sv_http_stop(sv_http *http);
+
+/* Returns the port actually bound (useful with port 0). */
+uint16_t sv_http_port(const sv_http *http);
+
+#endif

@@ -1,0 +1,162 @@
+/* Command-line flags of jialingd and their defaults. */
+#include "jialing/server.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "jialing/params.h"
+
+static const char usage[] =
+    "usage: jialingd [flags]\n"
+    "  --data DIR              data directory (default ./data)\n"
+    "  --listen HOST:PORT      address to serve (default 127.0.0.1:8470)\n"
+    "  --tokens FILE           token file, lines `TOKEN write|read`; without it the server\n"
+    "                          listens on 127.0.0.1 only\n"
+    "  --private-reads         reads need a token too (with --tokens)\n"
+    "  --sync=full|none        fsync every commit (default full); none is unsafe on power loss\n"
+    "  --demo                  load the demo data set when the store is empty\n"
+    "  --max-body-bytes N      largest request body (default 67108864)\n"
+    "  --max-series N          series one query may touch (default 10000)\n"
+    "  --max-rows N            rows in one response (default 10000000)\n"
+    "  --max-windows N         windows per series in one query (default 1000000)\n"
+    "  --query-timeout DUR     time limit of one query, e.g. 30s (default 30s)\n"
+    "  --threads N             HTTP worker threads (default 8)\n"
+    "  --max-connections N     open connections at most (default 512)\n"
+    "  --connection-timeout S  idle connection timeout in seconds (default 30)\n"
+    "  --map-size BYTES        initial LMDB map size; it grows on demand (default 1 GiB)\n";
+
+void sv_config_defaults(sv_config *config)
+{
+    memset(config, 0, sizeof *config);
+    config->data_directory = "./data";
+    snprintf(config->listen_host, sizeof config->listen_host, "127.0.0.1");
+    config->listen_port = 8470;
+    config->sync_full = 1;
+    config->max_body_bytes = 64u << 20;
+    config->threads = 8;
+    config->max_connections = 512;
+    config->connection_timeout_s = 30;
+    config->limits.max_series = 10000;
+    config->limits.max_rows = 10000000;
+    config->limits.max_windows = 1000000;
+    config->limits.timeout_ms = 30000;
+}
+
+static int parse_count(const char *flag, const char *text, uint64_t min, uint64_t max,
+                       uint64_t *out, jl_error *err)
+{
+    char *end = NULL;
+    errno = 0;
+    unsigned long long value = strtoull(text, &end, 10);
+    if (text[0] == '\0' || text[0] == '-' || *end != '\0' || errno != 0 || value < min ||
+        value > max)
+        return jl_error_set(err, JL_EINVAL, "%s: expected a whole number from %llu to %llu, got \"%s\"",
+                            flag, (unsigned long long)min, (unsigned long long)max, text);
+    *out = value;
+    return JL_OK;
+}
+
+static int parse_listen(sv_config *config, const char *text, jl_error *err)
+{
+    const char *colon = strrchr(text, ':');
+    if (colon == NULL || colon == text)
+        return jl_error_set(err, JL_EINVAL, "--listen: expected HOST:PORT, got \"%s\"", text);
+    size_t host_len = (size_t)(colon - text);
+    const char *host = text;
+    if (host[0] == '[' && host_len >= 2 && host[host_len - 1] == ']') {
+        host++;
+        host_len -= 2;
+    }
+    if (host_len >= sizeof config->listen_host)
+        return jl_error_set(err, JL_EINVAL, "--listen: host name too long");
+    memcpy(config->listen_host, host, host_len);
+    config->listen_host[host_len] = '\0';
+    uint64_t port;
+    int rc = parse_count("--listen port", colon + 1, 0, 65535, &port, err);
+    config->listen_port = (uint16_t)port;
+    return rc;
+}
+
+int sv_config_parse(sv_config *config, int argc, char **argv, jl_error *err)
+{
+    sv_config_defaults(config);
+    for (int i = 1; i < argc; i++) {
+        const char *arg = argv[i];
+        const char *value = NULL;
+        char flag[64];
+        const char *equals = strchr(arg, '=');
+        if (strncmp(arg, "--", 2) == 0 && equals && (size_t)(equals - arg) < sizeof flag) {
+            memcpy(flag, arg, (size_t)(equals - arg));
+            flag[equals - arg] = '\0';
+            value = equals + 1;
+        } else {
+            snprintf(flag, sizeof flag, "%s", arg);
+        }
+        int takes_value = strcmp(flag, "--private-reads") != 0 && strcmp(flag, "--demo") != 0 &&
+                          strcmp(flag, "--help") != 0 && strcmp(flag, "-h") != 0;
+        if (takes_value && value == NULL) {
+            if (i + 1 >= argc)
+                return jl_error_set(err, JL_EINVAL, "%s needs a value\n%s", flag, usage);
+            value = argv[++i];
+        }
+        uint64_t number = 0;
+        int rc = JL_OK;
+        if (strcmp(flag, "--help") == 0 || strcmp(flag, "-h") == 0) {
+            return jl_error_set(err, JL_ENOTFOUND, "%s", usage);
+        } else if (strcmp(flag, "--data") == 0) {
+            config->data_directory = value;
+        } else if (strcmp(flag, "--listen") == 0) {
+            rc = parse_listen(config, value, err);
+        } else if (strcmp(flag, "--tokens") == 0) {
+            config->tokens_path = value;
+        } else if (strcmp(flag, "--private-reads") == 0) {
+            config->private_reads = 1;
+        } else if (strcmp(flag, "--demo") == 0) {
+            config->load_demo = 1;
+        } else if (strcmp(flag, "--sync") == 0) {
+            if (strcmp(value, "full") == 0)
+                config->sync_full = 1;
+            else if (strcmp(value, "none") == 0)
+                config->sync_full = 0;
+            else
+                rc = jl_error_set(err, JL_EINVAL, "--sync: expected full or none, got \"%s\"", value);
+        } else if (strcmp(flag, "--max-body-bytes") == 0) {
+            rc = parse_count(flag, value, 1024, 1ull << 34, &number, err);
+            config->max_body_bytes = (size_t)number;
+        } else if (strcmp(flag, "--max-series") == 0) {
+            rc = parse_count(flag, value, 1, 100000000, &number, err);
+            config->limits.max_series = (size_t)number;
+        } else if (strcmp(flag, "--max-rows") == 0) {
+            rc = parse_count(flag, value, 1, 1ull << 40, &number, err);
+            config->limits.max_rows = number;
+        } else if (strcmp(flag, "--max-windows") == 0) {
+            rc = parse_count(flag, value, 1, 1ull << 40, &number, err);
+            config->limits.max_windows = number;
+        } else if (strcmp(flag, "--query-timeout") == 0) {
+            qp_duration duration;
+            rc = qp_parse_duration(value, &duration, err);
+            if (rc == JL_OK && duration.months != 0)
+                rc = jl_error_set(err, JL_EINVAL, "--query-timeout: use s, m or h");
+            config->limits.timeout_ms = duration.ms;
+        } else if (strcmp(flag, "--threads") == 0) {
+            rc = parse_count(flag, value, 1, 1024, &number, err);
+            config->threads = (unsigned)number;
+        } else if (strcmp(flag, "--max-connections") == 0) {
+            rc = parse_count(flag, value, 1, 1000000, &number, err);
+            config->max_connections = (unsigned)number;
+        } else if (strcmp(flag, "--connection-timeout") == 0) {
+            rc = parse_count(flag, value, 1, 86400, &number, err);
+            config->connection_timeout_s = (unsigned)number;
+        } else if (strcmp(flag, "--map-size") == 0) {
+            rc = parse_count(flag, value, 1u << 20, 1ull << 44, &number, err);
+            config->initial_map_bytes = number;
+        } else {
+            return jl_error_set(err, JL_EINVAL, "unknown flag %s\n%s", flag, usage);
+        }
+        if (rc != JL_OK)
+            return rc;
+    }
+    return JL_OK;
+}

@@ -1,0 +1,206 @@
+/* The libmicrohttpd front end, and its only user: the daemon with a worker thread pool, explicit
+ * connection limits and timeouts, per-request state created on the first callback, the body
+ * consumed incrementally up to a limit, and the response queued once the upload has ended. The
+ * request is then handed to sv_route() as a plain struct. */
+#include "jialing/server.h"
+
+#include <arpa/inet.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct sv_http {
+    struct MHD_Daemon *daemon;
+    sv_context *context;
+    uint16_t port;
+};
+
+/* State of one request, from its first callback to the completed callback. */
+typedef struct request_state {
+    jl_buf body;
+    int too_large;
+    sv_request request;
+    int params_overflow;
+} request_state;
+
+static enum MHD_Result collect_param(void *cls, enum MHD_ValueKind kind, const char *key,
+                                     const char *value)
+{
+    (void)kind;
+    request_state *state = cls;
+    if (state->request.param_count == SV_MAX_PARAMS) {
+        state->params_overflow = 1;
+        return MHD_NO;
+    }
+    sv_param *param = &state->request.params[state->request.param_count++];
+    param->key = key;
+    param->value = value ? value : "";
+    return MHD_YES;
+}
+
+static enum MHD_Result send_response(struct MHD_Connection *connection, sv_response *response)
+{
+    size_t len = response->body.len;
+    char *data = response->body.data;
+    /* Ownership of the buffer passes to libmicrohttpd, which frees it after sending. */
+    struct MHD_Response *reply =
+        MHD_create_response_from_buffer(len, len ? data : (void *)"",
+                                        len ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
+    if (reply == NULL) {
+        jl_buf_destroy(&response->body);
+        return MHD_NO;
+    }
+    if (len == 0)
+        jl_buf_destroy(&response->body);
+    else
+        jl_buf_init(&response->body);
+    if (response->content_type && response->status != 204)
+        MHD_add_response_header(reply, MHD_HTTP_HEADER_CONTENT_TYPE, response->content_type);
+    if (response->allow)
+        MHD_add_response_header(reply, MHD_HTTP_HEADER_ALLOW, response->allow);
+    if (response->status == 401)
+        MHD_add_response_header(reply, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
+    enum MHD_Result result = MHD_queue_response(connection, (unsigned)response->status, reply);
+    MHD_destroy_response(reply);
+    return result;
+}
+
+static enum MHD_Result send_error(struct MHD_Connection *connection, int status,
+                                  const char *message)
+{
+    sv_response response;
+    jl_buf_init(&response.body);
+    response.status = status;
+    response.content_type = "application/json";
+    response.allow = NULL;
+    jl_buf_printf(&response.body, "{\"error\":\"%s\"}", message);
+    return send_response(connection, &response);
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, const char *url,
+                                  const char *method, const char *version,
+                                  const char *upload_data, size_t *upload_data_size,
+                                  void **request_cls)
+{
+    (void)version;
+    sv_http *http = cls;
+    const sv_config *config = http->context->config;
+    request_state *state = *request_cls;
+    if (state == NULL) {
+        state = calloc(1, sizeof *state);
+        if (state == NULL)
+            return MHD_NO;
+        jl_buf_init(&state->body);
+        *request_cls = state;
+        const char *length =
+            MHD_lookup_connection_value(connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+        if (length && strtoull(length, NULL, 10) > config->max_body_bytes) {
+            /* Refuse before reading a body we would drop anyway. */
+            char message[128];
+            snprintf(message, sizeof message, "request body exceeds the limit of %zu bytes",
+                     config->max_body_bytes);
+            return send_error(connection, 413, message);
+        }
+        return MHD_YES;
+    }
+    if (*upload_data_size > 0) {
+        if (!state->too_large && state->body.len + *upload_data_size > config->max_body_bytes)
+            state->too_large = 1;
+        if (!state->too_large && jl_buf_append(&state->body, upload_data, *upload_data_size) != JL_OK)
+            state->too_large = 1;
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    sv_request *request = &state->request;
+    request->method = method;
+    request->path = url;
+    MHD_get_connection_values(connection, MHD_GET_ARGUMENT_KIND, collect_param, state);
+    if (state->params_overflow)
+        return send_error(connection, 400, "too many query parameters");
+    request->content_type =
+        MHD_lookup_connection_value(connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+    request->authorization =
+        MHD_lookup_connection_value(connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+    request->accept = MHD_lookup_connection_value(connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT);
+    request->body = state->body.data;
+    request->body_len = state->body.len;
+    request->body_too_large = state->too_large;
+    sv_response response;
+    jl_buf_init(&response.body);
+    sv_route(http->context, request, &response);
+    return send_response(connection, &response);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *connection, void **request_cls,
+                         enum MHD_RequestTerminationCode code)
+{
+    (void)cls;
+    (void)connection;
+    (void)code;
+    request_state *state = *request_cls;
+    if (state == NULL)
+        return;
+    jl_buf_destroy(&state->body);
+    free(state);
+    *request_cls = NULL;
+}
+
+int sv_http_start(sv_context *context, sv_http **out, jl_error *err)
+{
+    *out = NULL;
+    const sv_config *config = context->config;
+    struct addrinfo hints, *addresses = NULL;
+    memset(&hints, 0, sizeof hints);
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+    char port_text[16];
+    snprintf(port_text, sizeof port_text, "%u", (unsigned)config->listen_port);
+    int gai = getaddrinfo(config->listen_host, port_text, &hints, &addresses);
+    if (gai != 0)
+        return jl_error_set(err, JL_EINVAL, "cannot resolve listen address %s: %s",
+                            config->listen_host, gai_strerror(gai));
+    sv_http *http = calloc(1, sizeof *http);
+    if (http == NULL) {
+        freeaddrinfo(addresses);
+        return jl_error_set(err, JL_ENOMEM, "out of memory starting the server");
+    }
+    http->context = context;
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC;
+    if (addresses->ai_family == AF_INET6)
+        flags |= MHD_USE_IPv6;
+    http->daemon = MHD_start_daemon(
+        flags, 0, NULL, NULL, on_request, http, MHD_OPTION_SOCK_ADDR, addresses->ai_addr,
+        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)config->threads, MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned)config->max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned)config->connection_timeout_s, MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
+        MHD_OPTION_END);
+    freeaddrinfo(addresses);
+    if (http->daemon == NULL) {
+        free(http);
+        return jl_error_set(err, JL_EIO, "cannot listen on %s:%u (in use, or not allowed)",
+                            config->listen_host, (unsigned)config->listen_port);
+    }
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(http->daemon, MHD_DAEMON_INFO_BIND_PORT);
+    http->port = info ? info->port : config->listen_port;
+    *out = http;
+    return JL_OK;
+}
+
+void sv_http_stop(sv_http *http)
+{
+    if (http == NULL)
+        return;
+    /* Stop accepting first; MHD_stop_daemon then waits for the workers, so writes that are
+     * being committed finish and get their answer. */
+    MHD_quiesce_daemon(http->daemon);
+    MHD_stop_daemon(http->daemon);
+    free(http);
+}
+
+uint16_t sv_http_port(const sv_http *http)
+{
+    return http->port;
+}

@@ -1,0 +1,110 @@
+/* jialingd: opens the store, optionally loads the demo data, serves HTTP, and shuts down in
+ * order on SIGTERM/SIGINT (stop accepting, finish writes in flight, close LMDB). SIGHUP re-reads
+ * the token file. Signals are taken synchronously with sigwait() in the main thread. */
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "jialing/demo.h"
+#include "jialing/server.h"
+
+static int is_loopback(const char *host)
+{
+    return strcmp(host, "127.0.0.1") == 0 || strcmp(host, "localhost") == 0 ||
+           strcmp(host, "::1") == 0 || strncmp(host, "127.", 4) == 0;
+}
+
+int main(int argc, char **argv)
+{
+    sv_config config;
+    jl_error err;
+    jl_error_clear(&err);
+    int rc = sv_config_parse(&config, argc, argv, &err);
+    if (rc == JL_ENOTFOUND) {
+        fputs(err.message, stdout);
+        return 0;
+    }
+    if (rc != JL_OK) {
+        fprintf(stderr, "jialingd: %s\n", err.message);
+        return 2;
+    }
+    /* Every thread started from here on inherits the blocked set; main waits for them. */
+    sigset_t signals;
+    sigemptyset(&signals);
+    sigaddset(&signals, SIGINT);
+    sigaddset(&signals, SIGTERM);
+    sigaddset(&signals, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &signals, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    sv_context context;
+    memset(&context, 0, sizeof context);
+    context.config = &config;
+    if (config.tokens_path) {
+        if (au_tokens_load(config.tokens_path, &context.tokens, &err) != JL_OK) {
+            fprintf(stderr, "jialingd: %s\n", err.message);
+            return 1;
+        }
+    } else if (!is_loopback(config.listen_host)) {
+        fprintf(stderr,
+                "jialingd: no --tokens file, so listening on 127.0.0.1 only instead of %s\n",
+                config.listen_host);
+        snprintf(config.listen_host, sizeof config.listen_host, "127.0.0.1");
+    }
+    st_options options;
+    memset(&options, 0, sizeof options);
+    options.directory = config.data_directory;
+    options.sync_full = config.sync_full;
+    options.initial_map_bytes = config.initial_map_bytes;
+    if (st_store_open(&options, &context.store, &err) != JL_OK) {
+        fprintf(stderr, "jialingd: cannot open store in %s: %s\n", config.data_directory,
+                err.message);
+        au_tokens_free(context.tokens);
+        return 1;
+    }
+    if (config.load_demo) {
+        st_stats stats;
+        if (st_store_stats(context.store, &stats, &err) == JL_OK && stats.series == 0) {
+            uint64_t readings = 0;
+            if (dm_load(context.store, jl_now_ms(), &readings, &err) != JL_OK)
+                fprintf(stderr, "jialingd: demo data not loaded: %s\n", err.message);
+            else
+                fprintf(stderr, "jialingd: loaded %llu demo readings (try /api/v1/latest?series=pm25)\n",
+                        (unsigned long long)readings);
+        }
+    }
+    sv_http *http = NULL;
+    if (sv_http_start(&context, &http, &err) != JL_OK) {
+        fprintf(stderr, "jialingd: %s\n", err.message);
+        st_store_close(context.store);
+        au_tokens_free(context.tokens);
+        return 1;
+    }
+    fprintf(stderr, "jialingd: listening on http://%s:%u, data in %s, sync=%s%s\n",
+            config.listen_host, (unsigned)sv_http_port(http), config.data_directory,
+            config.sync_full ? "full" : "none (unsafe: acknowledged writes may be lost on power loss)",
+            context.tokens ? "" : ", no tokens (writes open to local clients)");
+    for (;;) {
+        int received = 0;
+        if (sigwait(&signals, &received) != 0)
+            continue;
+        if (received == SIGHUP) {
+            if (context.tokens == NULL)
+                continue;
+            if (au_tokens_reload(context.tokens, &err) == JL_OK)
+                fprintf(stderr, "jialingd: token file re-read\n");
+            else
+                fprintf(stderr, "jialingd: token file not re-read, old tokens kept: %s\n",
+                        err.message);
+            continue;
+        }
+        fprintf(stderr, "jialingd: %s received, stopping\n", strsignal(received));
+        break;
+    }
+    sv_http_stop(http);
+    st_store_close(context.store);
+    au_tokens_free(context.tokens);
+    fprintf(stderr, "jialingd: stopped cleanly\n");
+    return 0;
+}

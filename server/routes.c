@@ -1,0 +1,494 @@
+/* The route table: for each endpoint, turn the HTTP request into a plain request struct (parsing
+ * and checking every parameter, naming the bad one in the error), call one function of query/ or
+ * storage/, and turn the result or error into a status and body. Also the one place that maps
+ * error codes to HTTP statuses. */
+#include "jialing/server.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "jialing/format.h"
+#include "jialing/ingest.h"
+#include "jialing/params.h"
+
+static const char *const json_type = "application/json";
+
+int sv_status_for(int code)
+{
+    switch (code) {
+    case JL_OK: return 200;
+    case JL_EINVAL: return 400;
+    case JL_EAUTH: return 401;
+    case JL_EFORBIDDEN: return 403;
+    case JL_ENOTFOUND: return 404;
+    case JL_ETOOLARGE: return 413;
+    case JL_ELIMIT: return 422;
+    case JL_EFULL: return 507;
+    case JL_EBUSY: return 503;
+    case JL_ETIMEOUT: return 503;
+    default: return 500;
+    }
+}
+
+const char *sv_param_get(const sv_request *request, const char *key)
+{
+    for (size_t i = 0; i < request->param_count; i++)
+        if (strcmp(request->params[i].key, key) == 0)
+            return request->params[i].value;
+    return NULL;
+}
+
+static void respond_error(sv_response *response, int status, const char *message)
+{
+    response->status = status;
+    response->content_type = json_type;
+    response->body.len = 0;
+    fm_json_error(&response->body, message);
+}
+
+static void respond_code(sv_response *response, int code, const char *message)
+{
+    respond_error(response, sv_status_for(code), message);
+}
+
+/* Rejects parameters the endpoint does not know, so a misspelt one is not silently ignored. */
+static int check_known_params(const sv_request *request, const char *const *known,
+                              sv_response *response)
+{
+    for (size_t i = 0; i < request->param_count; i++) {
+        int found = 0;
+        for (size_t k = 0; known[k] && !found; k++)
+            found = strcmp(request->params[i].key, known[k]) == 0;
+        if (!found) {
+            char message[JL_ERROR_MESSAGE_MAX];
+            snprintf(message, sizeof message, "unknown parameter \"%.200s\"",
+                     request->params[i].key);
+            respond_error(response, 400, message);
+            return JL_EINVAL;
+        }
+    }
+    return JL_OK;
+}
+
+/* Prefixes a parser's message with the parameter name: `parameter from: ...`. */
+static void respond_param_error(sv_response *response, const char *name, const jl_error *err)
+{
+    char message[JL_ERROR_MESSAGE_MAX + 64];
+    snprintf(message, sizeof message, "parameter %s: %s", name, err->message);
+    respond_error(response, 400, message);
+}
+
+/* ---------- writes ---------- */
+
+static void handle_write(sv_context *context, const sv_request *request, sv_response *response)
+{
+    if (request->body_too_large) {
+        char message[128];
+        snprintf(message, sizeof message, "request body exceeds the limit of %zu bytes",
+                 context->config->max_body_bytes);
+        respond_error(response, 413, message);
+        return;
+    }
+    jl_error err;
+    jl_error_clear(&err);
+    st_batch batch;
+    st_batch_init(&batch);
+    int rc;
+    const char *content_type = request->content_type;
+    if (content_type && (strncasecmp(content_type, "application/msgpack", 19) == 0 ||
+                         strncasecmp(content_type, "application/x-msgpack", 21) == 0)) {
+        rc = ig_parse_msgpack(request->body ? request->body : "", request->body_len, &batch,
+                              &err);
+    } else {
+        ig_precision precision = IG_PRECISION_NS;
+        const char *text = sv_param_get(request, "precision");
+        rc = text ? ig_precision_parse(text, &precision, &err) : JL_OK;
+        if (rc != JL_OK) {
+            respond_param_error(response, "precision", &err);
+            goto out;
+        }
+        rc = ig_parse_line_protocol(request->body ? request->body : "", request->body_len,
+                                    precision, jl_now_ms(), &batch, &err);
+    }
+    if (rc == JL_OK && batch.point_count == 0) {
+        respond_error(response, 400, "the request body holds no readings");
+        atomic_fetch_add(&context->metrics.rejected_requests, 1);
+        goto out;
+    }
+    if (rc == JL_OK)
+        rc = st_write(context->store, &batch, &err);
+    if (rc != JL_OK) {
+        if (sv_status_for(rc) < 500)
+            atomic_fetch_add(&context->metrics.rejected_requests, 1);
+        respond_code(response, rc, err.message[0] ? err.message : jl_strerror(rc));
+        goto out;
+    }
+    atomic_fetch_add(&context->metrics.points_ingested, batch.point_count);
+    response->status = 204;
+    response->content_type = NULL;
+out:
+    st_batch_destroy(&batch);
+}
+
+/* ---------- reads ---------- */
+
+/* Parameters shared by the read endpoints. */
+typedef struct read_params {
+    qp_selector selector;
+    int has_selector;
+    int64_t from_ms, to_ms;
+    fm_format format;
+} read_params;
+
+static int parse_read_params(const sv_request *request, int needs_range, read_params *out,
+                             sv_response *response)
+{
+    jl_error err;
+    jl_error_clear(&err);
+    memset(out, 0, sizeof *out);
+    const char *series = sv_param_get(request, "series");
+    if (series == NULL || series[0] == '\0') {
+        respond_error(response, 400, "parameter series is required, e.g. series=pm25{station=\"s01\"}");
+        return JL_EINVAL;
+    }
+    if (qp_parse_selector(series, &out->selector, &err) != JL_OK) {
+        respond_param_error(response, "series", &err);
+        return JL_EINVAL;
+    }
+    out->has_selector = 1;
+    out->format = FM_JSON;
+    const char *format = sv_param_get(request, "format");
+    if (format && fm_parse_format(format, &out->format, &err) != JL_OK) {
+        respond_param_error(response, "format", &err);
+        return JL_EINVAL;
+    }
+    if (!needs_range)
+        return JL_OK;
+    /* Defaults as a dashboard expects: the last day up to now. */
+    const char *to = sv_param_get(request, "to");
+    const char *from = sv_param_get(request, "from");
+    out->to_ms = jl_now_ms() + 1;
+    if (to && qp_parse_time(to, &out->to_ms, &err) != JL_OK) {
+        respond_param_error(response, "to", &err);
+        return JL_EINVAL;
+    }
+    out->from_ms = out->to_ms - 86400000;
+    if (from && qp_parse_time(from, &out->from_ms, &err) != JL_OK) {
+        respond_param_error(response, "from", &err);
+        return JL_EINVAL;
+    }
+    if (out->from_ms >= out->to_ms) {
+        respond_error(response, 400, "parameter from must be before to (the range is [from, to))");
+        return JL_EINVAL;
+    }
+    return JL_OK;
+}
+
+/* Runs one query function with a writer for the chosen format and fills the response. */
+typedef int (*query_runner)(sv_context *context, const void *query, const qx_sink *sink,
+                            jl_error *err);
+
+static void run_into_response(sv_context *context, query_runner runner, const void *query,
+                              fm_format format, sv_response *response)
+{
+    jl_error err;
+    jl_error_clear(&err);
+    fm_writer writer;
+    int rc = fm_writer_init(&writer, format, &response->body);
+    qx_sink sink = fm_writer_sink(&writer);
+    if (rc == JL_OK)
+        rc = runner(context, query, &sink, &err);
+    if (rc == JL_OK)
+        rc = fm_writer_finish(&writer);
+    fm_writer_destroy(&writer);
+    if (rc != JL_OK) {
+        respond_code(response, rc, err.message[0] ? err.message : jl_strerror(rc));
+        return;
+    }
+    response->status = 200;
+    response->content_type = fm_content_type(format);
+}
+
+static int run_query(sv_context *context, const void *query, const qx_sink *sink, jl_error *err)
+{
+    return qx_query(context->store, query, sink, err);
+}
+
+static int run_scan(sv_context *context, const void *query, const qx_sink *sink, jl_error *err)
+{
+    return qx_scan(context->store, query, sink, err);
+}
+
+static int run_latest(sv_context *context, const void *query, const qx_sink *sink, jl_error *err)
+{
+    return qx_latest(context->store, query, &context->config->limits, sink, err);
+}
+
+static int run_series(sv_context *context, const void *query, const qx_sink *sink, jl_error *err)
+{
+    return qx_series(context->store, query, &context->config->limits, sink, err);
+}
+
+static void handle_query(sv_context *context, const sv_request *request, sv_response *response)
+{
+    static const char *const known[] = {"series", "from", "to", "window", "agg", "tz",
+                                        "fill", "format", NULL};
+    read_params params;
+    memset(&params, 0, sizeof params);
+    if (check_known_params(request, known, response) != JL_OK ||
+        parse_read_params(request, 1, &params, response) != JL_OK)
+        goto out;
+    jl_error err;
+    jl_error_clear(&err);
+    qx_query_request query;
+    memset(&query, 0, sizeof query);
+    query.selector = &params.selector;
+    query.from_ms = params.from_ms;
+    query.to_ms = params.to_ms;
+    query.limits = context->config->limits;
+    const char *window = sv_param_get(request, "window");
+    const char *agg = sv_param_get(request, "agg");
+    const char *tz = sv_param_get(request, "tz");
+    const char *fill = sv_param_get(request, "fill");
+    if (window) {
+        query.has_window = 1;
+        if (qp_parse_duration(window, &query.window, &err) != JL_OK) {
+            respond_param_error(response, "window", &err);
+            goto out;
+        }
+        if (qx_parse_aggregates(agg ? agg : "mean", query.aggregates, &query.aggregate_count,
+                                &err) != JL_OK) {
+            respond_param_error(response, "agg", &err);
+            goto out;
+        }
+    } else if (agg) {
+        respond_error(response, 400, "parameter agg needs a window, e.g. window=1h&agg=mean");
+        goto out;
+    }
+    if (tz && qp_parse_utc_offset(tz, &query.offset_ms, &err) != JL_OK) {
+        respond_param_error(response, "tz", &err);
+        goto out;
+    }
+    if (fill && strcmp(fill, "none") != 0) {
+        respond_error(response, 400, "parameter fill: only fill=none is supported so far");
+        goto out;
+    }
+    run_into_response(context, run_query, &query, params.format, response);
+out:
+    qp_selector_destroy(&params.selector);
+}
+
+static void handle_scan(sv_context *context, const sv_request *request, sv_response *response)
+{
+    static const char *const known[] = {"series", "from", "to", "op", "value", "output",
+                                        "format", NULL};
+    read_params params;
+    memset(&params, 0, sizeof params);
+    if (check_known_params(request, known, response) != JL_OK ||
+        parse_read_params(request, 1, &params, response) != JL_OK)
+        goto out;
+    jl_error err;
+    jl_error_clear(&err);
+    qx_scan_request scan;
+    memset(&scan, 0, sizeof scan);
+    scan.selector = &params.selector;
+    scan.from_ms = params.from_ms;
+    scan.to_ms = params.to_ms;
+    scan.limits = context->config->limits;
+    const char *op = sv_param_get(request, "op");
+    const char *value = sv_param_get(request, "value");
+    const char *output = sv_param_get(request, "output");
+    if (op == NULL || value == NULL) {
+        respond_error(response, 400, "parameters op (gt, ge, lt, le) and value are required");
+        goto out;
+    }
+    if (qx_parse_compare(op, &scan.compare, &err) != JL_OK) {
+        respond_param_error(response, "op", &err);
+        goto out;
+    }
+    if (qp_parse_number(value, &scan.threshold, &err) != JL_OK) {
+        respond_param_error(response, "value", &err);
+        goto out;
+    }
+    if (output == NULL || strcmp(output, "points") == 0) {
+        scan.output = QX_SCAN_POINTS;
+    } else if (strcmp(output, "count") == 0) {
+        scan.output = QX_SCAN_COUNT;
+    } else {
+        respond_error(response, 400, "parameter output: expected points or count");
+        goto out;
+    }
+    run_into_response(context, run_scan, &scan, params.format, response);
+out:
+    qp_selector_destroy(&params.selector);
+}
+
+static void handle_listing(sv_context *context, const sv_request *request, sv_response *response,
+                           query_runner runner)
+{
+    static const char *const known[] = {"series", "format", NULL};
+    read_params params;
+    memset(&params, 0, sizeof params);
+    if (check_known_params(request, known, response) == JL_OK &&
+        parse_read_params(request, 0, &params, response) == JL_OK)
+        run_into_response(context, runner, &params.selector, params.format, response);
+    qp_selector_destroy(&params.selector);
+}
+
+static void handle_metrics(sv_context *context, sv_response *response)
+{
+    static const char *const names[SV_ROUTE_COUNT] = {"write",  "query",  "scan",    "latest",
+                                                      "series", "health", "metrics", "other"};
+    jl_buf *out = &response->body;
+    st_stats stats;
+    jl_error err;
+    if (st_store_stats(context->store, &stats, &err) != JL_OK) {
+        respond_code(response, err.code, err.message);
+        return;
+    }
+    sv_metrics *m = &context->metrics;
+    jl_buf_printf(out, "# HELP jialing_points_ingested_total Readings acknowledged.\n"
+                       "# TYPE jialing_points_ingested_total counter\n"
+                       "jialing_points_ingested_total %llu\n",
+                  (unsigned long long)atomic_load(&m->points_ingested));
+    jl_buf_printf(out, "# HELP jialing_write_rejected_total Write requests refused as bad.\n"
+                       "# TYPE jialing_write_rejected_total counter\n"
+                       "jialing_write_rejected_total %llu\n",
+                  (unsigned long long)atomic_load(&m->rejected_requests));
+    jl_buf_printf(out, "# HELP jialing_http_requests_total Requests answered, by route.\n"
+                       "# TYPE jialing_http_requests_total counter\n");
+    for (int r = 0; r < SV_ROUTE_COUNT; r++)
+        jl_buf_printf(out, "jialing_http_requests_total{route=\"%s\"} %llu\n", names[r],
+                      (unsigned long long)atomic_load(&m->requests[r]));
+    jl_buf_printf(out, "# HELP jialing_http_errors_total Requests answered with status >= 400.\n"
+                       "# TYPE jialing_http_errors_total counter\n");
+    for (int r = 0; r < SV_ROUTE_COUNT; r++)
+        jl_buf_printf(out, "jialing_http_errors_total{route=\"%s\"} %llu\n", names[r],
+                      (unsigned long long)atomic_load(&m->errors[r]));
+    jl_buf_printf(out, "# HELP jialing_http_request_seconds Time spent answering, by route.\n"
+                       "# TYPE jialing_http_request_seconds summary\n");
+    for (int r = 0; r < SV_ROUTE_COUNT; r++) {
+        jl_buf_printf(out, "jialing_http_request_seconds_sum{route=\"%s\"} %.6f\n", names[r],
+                      (double)atomic_load(&m->latency_us_sum[r]) / 1e6);
+        jl_buf_printf(out, "jialing_http_request_seconds_count{route=\"%s\"} %llu\n", names[r],
+                      (unsigned long long)atomic_load(&m->requests[r]));
+    }
+    jl_buf_printf(out,
+                  "# HELP jialing_series Series in the catalog.\n# TYPE jialing_series gauge\n"
+                  "jialing_series %llu\n"
+                  "# HELP jialing_readings Distinct readings stored.\n"
+                  "# TYPE jialing_readings gauge\njialing_readings %llu\n"
+                  "# HELP jialing_chunks Sealed chunks.\n# TYPE jialing_chunks gauge\n"
+                  "jialing_chunks %llu\n"
+                  "# HELP jialing_store_bytes Size of the LMDB data file on disk.\n"
+                  "# TYPE jialing_store_bytes gauge\njialing_store_bytes %llu\n"
+                  "# HELP jialing_map_bytes Current LMDB map size.\n"
+                  "# TYPE jialing_map_bytes gauge\njialing_map_bytes %llu\n"
+                  "# HELP jialing_commits_total Write transactions committed.\n"
+                  "# TYPE jialing_commits_total counter\njialing_commits_total %llu\n",
+                  (unsigned long long)stats.series, (unsigned long long)stats.readings,
+                  (unsigned long long)stats.chunks, (unsigned long long)stats.file_bytes,
+                  (unsigned long long)stats.map_bytes, (unsigned long long)stats.commits);
+    response->status = 200;
+    response->content_type = "text/plain; version=0.0.4";
+}
+
+/* ---------- dispatch ---------- */
+
+typedef enum access_kind { ACCESS_OPEN, ACCESS_READ, ACCESS_WRITE } access_kind;
+
+typedef struct route {
+    const char *path;
+    const char *method;
+    sv_route_id id;
+    access_kind access;
+} route;
+
+static const route routes[] = {
+    {"/api/v1/write", "POST", SV_ROUTE_WRITE, ACCESS_WRITE},
+    {"/write", "POST", SV_ROUTE_WRITE, ACCESS_WRITE},
+    {"/api/v2/write", "POST", SV_ROUTE_WRITE, ACCESS_WRITE},
+    {"/api/v1/query", "GET", SV_ROUTE_QUERY, ACCESS_READ},
+    {"/api/v1/scan", "GET", SV_ROUTE_SCAN, ACCESS_READ},
+    {"/api/v1/latest", "GET", SV_ROUTE_LATEST, ACCESS_READ},
+    {"/api/v1/series", "GET", SV_ROUTE_SERIES, ACCESS_READ},
+    {"/health", "GET", SV_ROUTE_HEALTH, ACCESS_OPEN},
+    {"/ping", "GET", SV_ROUTE_HEALTH, ACCESS_OPEN},
+    {"/metrics", "GET", SV_ROUTE_METRICS, ACCESS_READ},
+};
+
+/* Returns JL_OK when the request may proceed, else fills a 401/403 response. */
+static int authorize(sv_context *context, const sv_request *request, access_kind access,
+                     sv_response *response)
+{
+    if (context->tokens == NULL || access == ACCESS_OPEN)
+        return JL_OK;
+    if (access == ACCESS_READ && !context->config->private_reads)
+        return JL_OK;
+    au_role role = au_tokens_check(context->tokens, request->authorization);
+    if (role == AU_ROLE_NONE) {
+        respond_error(response, 401,
+                      "a valid token is required: send Authorization: Bearer <token>");
+        return JL_EAUTH;
+    }
+    if (access == ACCESS_WRITE && role != AU_ROLE_WRITE) {
+        respond_error(response, 403, "this token may read but not write");
+        return JL_EFORBIDDEN;
+    }
+    return JL_OK;
+}
+
+void sv_route(sv_context *context, const sv_request *request, sv_response *response)
+{
+    int64_t started = jl_monotonic_ns();
+    response->status = 500;
+    response->content_type = json_type;
+    response->allow = NULL;
+    const route *match = NULL;
+    int path_known = 0;
+    for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
+        if (strcmp(routes[i].path, request->path) != 0)
+            continue;
+        path_known = 1;
+        if (strcmp(routes[i].method, request->method) == 0 ||
+            (strcmp(request->method, "HEAD") == 0 && strcmp(routes[i].method, "GET") == 0)) {
+            match = &routes[i];
+            break;
+        }
+        response->allow = routes[i].method[0] == 'P' ? "POST" : "GET, HEAD";
+    }
+    sv_route_id id = match ? match->id : SV_ROUTE_OTHER;
+    if (match == NULL) {
+        char message[JL_ERROR_MESSAGE_MAX];
+        if (path_known) {
+            snprintf(message, sizeof message, "method %.16s is not allowed on %.200s; use %s",
+                     request->method, request->path, response->allow);
+            respond_error(response, 405, message);
+        } else {
+            snprintf(message, sizeof message, "no such endpoint: %.200s", request->path);
+            respond_error(response, 404, message);
+        }
+    } else if (authorize(context, request, match->access, response) == JL_OK) {
+        switch (match->id) {
+        case SV_ROUTE_WRITE: handle_write(context, request, response); break;
+        case SV_ROUTE_QUERY: handle_query(context, request, response); break;
+        case SV_ROUTE_SCAN: handle_scan(context, request, response); break;
+        case SV_ROUTE_LATEST: handle_listing(context, request, response, run_latest); break;
+        case SV_ROUTE_SERIES: handle_listing(context, request, response, run_series); break;
+        case SV_ROUTE_METRICS: handle_metrics(context, response); break;
+        case SV_ROUTE_HEALTH:
+        default:
+            response->status = 200;
+            response->content_type = json_type;
+            jl_buf_append_str(&response->body, "{\"status\":\"ok\"}");
+            break;
+        }
+    }
+    atomic_fetch_add(&context->metrics.requests[id], 1);
+    if (response->status >= 400)
+        atomic_fetch_add(&context->metrics.errors[id], 1);
+    atomic_fetch_add(&context->metrics.latency_us_sum[id],
+                     (unsigned long long)((jl_monotonic_ns() - started) / 1000));
+}

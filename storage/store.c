@@ -1,0 +1,1417 @@
+/* The store's environment, catalog and write path: opening LMDB and recovering the in-memory
+ * state (catalog, tails from the write log, latest values), the single writer thread with group
+ * commit, sealing tails into chunks, merging late readings into sealed chunks, truncating the
+ * write log, and growing the map. Reads live in storage/snapshot.c.
+ *
+ * LMDB databases:
+ *   meta      "format" -> u32 format version
+ *   series    u64 BE id -> canonical series key (the catalog; the key -> id index is in memory)
+ *   postings  "key=value" (metric as "__name__=m") -> u64 BE ids (DUPSORT, DUPFIXED)
+ *   chunks    u64 BE id + flipped-sign BE first_ms -> encoded chunk (see chunk.h)
+ *   log       u64 BE sequence -> one write request's readings (the unsealed tail on disk)
+ *
+ * Why a log: one LMDB put per request instead of one per reading keeps durable ingest fast.
+ * The readings of a request stay in the log until every series tail holding one was sealed;
+ * recovery replays the log, skipping readings at or before a series' sealed end, which are in
+ * chunks already (they were sealed, or merged into a chunk in the same transaction). */
+#include "store_internal.h"
+
+#include <errno.h>
+#include <lz4.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "jialing/serieskey.h"
+
+#define FORMAT_VERSION 1u
+#define LOG_MAGIC 0x474f4c4au /* "JLOG" little endian */
+#define LOG_HEADER_BYTES 16   /* magic, count, stored bytes, crc32c: u32 each */
+#define LOG_RECORD_BYTES 24   /* u64 id, i64 ms, f64 value: little endian */
+/* When the log holds more blocks than this, tails that pin its oldest blocks are sealed early
+ * (as smaller chunks), so slow series cannot make the log grow without bound. */
+#define LOG_MAX_BLOCKS 2048u
+#define POSTING_KEY_MAX 480 /* LMDB keys are at most 511 bytes; longer postings are hashed */
+
+typedef struct write_request {
+    const st_batch *batch;
+    int done;
+    int result;
+    jl_error error;
+    struct write_request *next;
+} write_request;
+
+/* A reading that falls at or before its series' sealed end, to merge into a chunk. */
+typedef struct late_reading {
+    series *owner;
+    int64_t ms;
+    double value;
+    uint64_t order; /* arrival order, so the last write of a timestamp wins */
+} late_reading;
+
+/* Per-transaction state of the writer. */
+typedef struct writer_txn {
+    MDB_txn *txn;
+    series *touched;         /* list through touched_next */
+    series **created;        /* series created in this transaction */
+    size_t created_count, created_capacity;
+    uint64_t first_new_id;   /* id of the first created series */
+    late_reading *late;
+    size_t late_count, late_capacity;
+    jl_buf scratch;          /* encoding buffer */
+    jl_buf log_raw;          /* raw log records of one request */
+    jl_buf log_packed;       /* compressed log block */
+    int64_t *merge_ms;       /* decode/merge buffers */
+    double *merge_values;
+    size_t merge_capacity;
+    uint64_t points;
+    uint64_t log_cut_below;  /* log blocks below this sequence are deleted by this transaction */
+} writer_txn;
+
+/* ---------- small helpers ---------- */
+
+static void put_u64_be(uint8_t *out, uint64_t v)
+{
+    for (int i = 7; i >= 0; i--) {
+        out[i] = (uint8_t)v;
+        v >>= 8;
+    }
+}
+
+static uint64_t get_u64_be(const uint8_t *in)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = (v << 8) | in[i];
+    return v;
+}
+
+static void put_u32_le(uint8_t *out, uint32_t v)
+{
+    for (int i = 0; i < 4; i++)
+        out[i] = (uint8_t)(v >> (8 * i));
+}
+
+static uint32_t get_u32_le(const uint8_t *in)
+{
+    return (uint32_t)in[0] | (uint32_t)in[1] << 8 | (uint32_t)in[2] << 16 |
+           (uint32_t)in[3] << 24;
+}
+
+static void put_u64_le(uint8_t *out, uint64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        out[i] = (uint8_t)(v >> (8 * i));
+}
+
+static uint64_t get_u64_le(const uint8_t *in)
+{
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--)
+        v = (v << 8) | in[i];
+    return v;
+}
+
+void store_chunk_key(uint8_t key[CHUNK_KEY_BYTES], uint64_t id, int64_t first_ms)
+{
+    put_u64_be(key, id);
+    put_u64_be(key + 8, (uint64_t)first_ms ^ 0x8000000000000000ull);
+}
+
+void store_chunk_key_parse(const uint8_t *key, uint64_t *id, int64_t *first_ms)
+{
+    *id = get_u64_be(key);
+    *first_ms = (int64_t)(get_u64_be(key + 8) ^ 0x8000000000000000ull);
+}
+
+/* The LMDB code behind the last error on this thread: the writer must tell a full map (grow it
+ * and retry) from a full disk (refuse), which the JL_EFULL code alone does not say. */
+static _Thread_local int last_lmdb_code;
+
+int store_lmdb_error(jl_error *err, int rc, const char *what)
+{
+    last_lmdb_code = rc;
+    int code = JL_ESTORE;
+    if (rc == MDB_MAP_FULL || rc == ENOSPC || rc == EDQUOT)
+        code = JL_EFULL;
+    else if (rc == MDB_READERS_FULL)
+        code = JL_EBUSY;
+    else if (rc == MDB_CORRUPTED || rc == MDB_PAGE_NOTFOUND || rc == MDB_INVALID)
+        code = JL_ECORRUPT;
+    else if (rc == EIO)
+        code = JL_EIO;
+    else if (rc == ENOMEM)
+        code = JL_ENOMEM;
+    return jl_error_set(err, code, "%s: %s", what, mdb_strerror(rc));
+}
+
+static uint64_t hash_key(const char *key, size_t len)
+{
+    uint64_t h = 1469598103934665603ull; /* FNV-1a */
+    for (size_t i = 0; i < len; i++) {
+        h ^= (uint8_t)key[i];
+        h *= 1099511628211ull;
+    }
+    return h;
+}
+
+void store_tail_release(tail_buffer *tail)
+{
+    if (tail == NULL)
+        return;
+    if (atomic_fetch_sub(&tail->references, 1) == 1) {
+        free(tail->timestamps_ms);
+        free(tail->values);
+        free(tail);
+    }
+}
+
+static tail_buffer *tail_new(uint32_t capacity)
+{
+    tail_buffer *tail = calloc(1, sizeof *tail);
+    if (tail == NULL)
+        return NULL;
+    tail->timestamps_ms = malloc(sizeof(int64_t) * capacity);
+    tail->values = malloc(sizeof(double) * capacity);
+    if (tail->timestamps_ms == NULL || tail->values == NULL) {
+        free(tail->timestamps_ms);
+        free(tail->values);
+        free(tail);
+        return NULL;
+    }
+    atomic_init(&tail->references, 1);
+    tail->capacity = capacity;
+    return tail;
+}
+
+/* ---------- catalog ---------- */
+
+static series *catalog_find(st_store *store, const char *key, size_t len, uint64_t hash)
+{
+    series *s = store->hash_buckets[hash & (store->hash_bucket_count - 1)];
+    for (; s; s = s->hash_next)
+        if (s->hash == hash && s->key_len == len && memcmp(s->key, key, len) == 0)
+            return s;
+    return NULL;
+}
+
+static int catalog_grow_hash(st_store *store)
+{
+    uint64_t count = store->hash_bucket_count * 2;
+    series **buckets = calloc(count, sizeof *buckets);
+    if (buckets == NULL)
+        return JL_ENOMEM;
+    for (uint64_t b = 0; b < store->hash_bucket_count; b++) {
+        series *s = store->hash_buckets[b];
+        while (s) {
+            series *next = s->hash_next;
+            s->hash_next = buckets[s->hash & (count - 1)];
+            buckets[s->hash & (count - 1)] = s;
+            s = next;
+        }
+    }
+    free(store->hash_buckets);
+    store->hash_buckets = buckets;
+    store->hash_bucket_count = count;
+    return JL_OK;
+}
+
+/* Creates a series struct and links it into the hash (not yet into by_id). */
+static series *catalog_insert(st_store *store, uint64_t id, const char *key, size_t len,
+                              uint64_t hash, uint64_t total_series)
+{
+    if (total_series * 2 > store->hash_bucket_count && catalog_grow_hash(store) != JL_OK)
+        return NULL;
+    series *s = calloc(1, sizeof *s);
+    if (s == NULL)
+        return NULL;
+    s->key = malloc(len + 1);
+    if (s->key == NULL) {
+        free(s);
+        return NULL;
+    }
+    memcpy(s->key, key, len);
+    s->key[len] = '\0';
+    s->key_len = (uint32_t)len;
+    s->id = id;
+    s->hash = hash;
+    s->live.sealed_max_ms = INT64_MIN;
+    uint64_t bucket = hash & (store->hash_bucket_count - 1);
+    s->hash_next = store->hash_buckets[bucket];
+    store->hash_buckets[bucket] = s;
+    return s;
+}
+
+static void catalog_unlink(st_store *store, series *target)
+{
+    series **link = &store->hash_buckets[target->hash & (store->hash_bucket_count - 1)];
+    while (*link && *link != target)
+        link = &(*link)->hash_next;
+    if (*link)
+        *link = target->hash_next;
+}
+
+static void series_free(series *s)
+{
+    store_tail_release(s->live.tail);
+    free(s->key);
+    free(s);
+}
+
+/* Makes by_id large enough for ids up to max_id; called under state_lock (write) or at open. */
+static int catalog_reserve_ids(st_store *store, uint64_t max_id)
+{
+    if (max_id < store->by_id_capacity)
+        return JL_OK;
+    uint64_t capacity = store->by_id_capacity ? store->by_id_capacity : 1024;
+    while (capacity <= max_id)
+        capacity *= 2;
+    series **grown = realloc(store->by_id, capacity * sizeof *grown);
+    if (grown == NULL)
+        return JL_ENOMEM;
+    memset(grown + store->by_id_capacity, 0,
+           (capacity - store->by_id_capacity) * sizeof *grown);
+    store->by_id = grown;
+    store->by_id_capacity = capacity;
+    return JL_OK;
+}
+
+size_t store_posting_key(char *out, size_t out_size, const char *key, size_t key_len,
+                         const char *value, size_t value_len)
+{
+    if (key_len + 1 + value_len <= POSTING_KEY_MAX && key_len + 1 + value_len < out_size) {
+        memcpy(out, key, key_len);
+        out[key_len] = '=';
+        memcpy(out + key_len + 1, value, value_len);
+        return key_len + 1 + value_len;
+    }
+    uint64_t h = hash_key(value, value_len);
+    size_t keep = key_len < 256 ? key_len : 256;
+    return (size_t)snprintf(out, out_size, "%.*s=#%016llx", (int)keep, key,
+                            (unsigned long long)h);
+}
+
+static int put_posting(MDB_txn *txn, MDB_dbi dbi, const char *key, size_t key_len,
+                       const char *value, size_t value_len, uint64_t id, jl_error *err)
+{
+    char posting[POSTING_KEY_MAX + 32];
+    size_t len = store_posting_key(posting, sizeof posting, key, key_len, value, value_len);
+    uint8_t id_be[8];
+    put_u64_be(id_be, id);
+    MDB_val k = {len, posting}, v = {8, id_be};
+    int rc = mdb_put(txn, dbi, &k, &v, MDB_NODUPDATA);
+    if (rc != 0 && rc != MDB_KEYEXIST)
+        return store_lmdb_error(err, rc, "writing a posting");
+    return JL_OK;
+}
+
+/* Finds or creates the series for a canonical key within the writer's transaction. */
+static int writer_series(st_store *store, writer_txn *wt, const char *key, size_t len,
+                         series **out, jl_error *err)
+{
+    uint64_t hash = hash_key(key, len);
+    series *s = catalog_find(store, key, len, hash);
+    if (s) {
+        *out = s;
+        return JL_OK;
+    }
+    sk_parsed parsed;
+    int rc = sk_parse(key, len, &parsed, err);
+    if (rc != JL_OK)
+        return jl_error_set(err, JL_EINVAL, "invalid series key: %s", err ? err->message : "");
+    uint64_t id = wt->first_new_id + wt->created_count;
+    if (wt->created_count == wt->created_capacity) {
+        size_t capacity = wt->created_capacity ? wt->created_capacity * 2 : 64;
+        series **grown = realloc(wt->created, capacity * sizeof *grown);
+        if (grown == NULL) {
+            sk_parsed_destroy(&parsed);
+            return jl_error_set(err, JL_ENOMEM, "out of memory creating a series");
+        }
+        wt->created = grown;
+        wt->created_capacity = capacity;
+    }
+    s = catalog_insert(store, id, key, len, hash, id);
+    if (s == NULL) {
+        sk_parsed_destroy(&parsed);
+        return jl_error_set(err, JL_ENOMEM, "out of memory creating a series");
+    }
+    wt->created[wt->created_count++] = s;
+    uint8_t id_be[8];
+    put_u64_be(id_be, id);
+    MDB_val k = {8, id_be}, v = {len, (void *)key};
+    int mrc = mdb_put(wt->txn, store->db_series, &k, &v, 0);
+    if (mrc != 0)
+        rc = store_lmdb_error(err, mrc, "writing the series catalog");
+    if (rc == JL_OK)
+        rc = put_posting(wt->txn, store->db_postings, "__name__", 8, parsed.metric.data,
+                         parsed.metric.len, id, err);
+    for (size_t i = 0; rc == JL_OK && i < parsed.tag_count; i++)
+        rc = put_posting(wt->txn, store->db_postings, parsed.tags[i].key.data,
+                         parsed.tags[i].key.len, parsed.tags[i].value.data,
+                         parsed.tags[i].value.len, id, err);
+    sk_parsed_destroy(&parsed);
+    *out = s;
+    return rc;
+}
+
+/* ---------- per-transaction series state ---------- */
+
+static void touch(writer_txn *wt, series *s)
+{
+    if (s->touched)
+        return;
+    s->touched = 1;
+    s->next = s->live;
+    s->tail_private = 0;
+    s->touched_next = wt->touched;
+    wt->touched = s;
+}
+
+/* Gives next.tail room for `needed` readings, copying into a private buffer when the shared
+ * one is too small. */
+static int tail_reserve(series *s, uint32_t needed)
+{
+    tail_buffer *tail = s->next.tail;
+    if (tail && needed <= tail->capacity)
+        return JL_OK;
+    uint32_t capacity = tail ? tail->capacity * 2 : 64;
+    while (capacity < needed)
+        capacity *= 2;
+    if (tail && s->tail_private) {
+        int64_t *ms = realloc(tail->timestamps_ms, sizeof(int64_t) * capacity);
+        if (ms == NULL)
+            return JL_ENOMEM;
+        tail->timestamps_ms = ms;
+        double *values = realloc(tail->values, sizeof(double) * capacity);
+        if (values == NULL)
+            return JL_ENOMEM;
+        tail->values = values;
+        tail->capacity = capacity;
+        return JL_OK;
+    }
+    tail_buffer *fresh = tail_new(capacity);
+    if (fresh == NULL)
+        return JL_ENOMEM;
+    if (tail && s->next.tail_count) {
+        memcpy(fresh->timestamps_ms, tail->timestamps_ms, sizeof(int64_t) * s->next.tail_count);
+        memcpy(fresh->values, tail->values, sizeof(double) * s->next.tail_count);
+    }
+    s->next.tail = fresh;
+    s->tail_private = 1;
+    return JL_OK;
+}
+
+/* Makes next.tail a private copy so that readings below the published count may change. */
+static int tail_make_private(series *s)
+{
+    if (s->tail_private)
+        return JL_OK;
+    tail_buffer *shared = s->next.tail;
+    tail_buffer *fresh = tail_new(shared->capacity);
+    if (fresh == NULL)
+        return JL_ENOMEM;
+    memcpy(fresh->timestamps_ms, shared->timestamps_ms, sizeof(int64_t) * s->next.tail_count);
+    memcpy(fresh->values, shared->values, sizeof(double) * s->next.tail_count);
+    s->next.tail = fresh;
+    s->tail_private = 1;
+    return JL_OK;
+}
+
+static void note_reading(series_state *st, int64_t ms, double value, int is_new)
+{
+    if (is_new) {
+        if (st->count == 0 || ms < st->first_ms)
+            st->first_ms = ms;
+        if (st->count == 0 || ms > st->last_ms) {
+            st->last_ms = ms;
+            st->last_value = value;
+        }
+        st->count++;
+    } else if (ms == st->last_ms) {
+        st->last_value = value;
+    }
+}
+
+/* Adds a reading newer than the sealed end to the tail (last write of a timestamp wins). */
+static int tail_add(series *s, int64_t ms, double value, uint64_t seq)
+{
+    series_state *st = &s->next;
+    uint32_t n = st->tail_count;
+    if (n == 0 || ms > st->tail->timestamps_ms[n - 1]) {
+        int rc = tail_reserve(s, n + 1);
+        if (rc != JL_OK)
+            return rc;
+        st->tail->timestamps_ms[n] = ms;
+        st->tail->values[n] = value;
+        if (n == 0)
+            st->tail_min_seq = seq;
+        st->tail_count = n + 1;
+        note_reading(st, ms, value, 1);
+        return JL_OK;
+    }
+    /* Out of order within the tail: find the position (binary search). */
+    uint32_t lo = 0, hi = n;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (st->tail->timestamps_ms[mid] < ms)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    int rc = tail_make_private(s);
+    if (rc == JL_OK && st->tail->timestamps_ms[lo] != ms)
+        rc = tail_reserve(s, n + 1);
+    if (rc != JL_OK)
+        return rc;
+    tail_buffer *tail = st->tail;
+    if (tail->timestamps_ms[lo] == ms) {
+        tail->values[lo] = value;
+        note_reading(st, ms, value, 0);
+        return JL_OK;
+    }
+    memmove(tail->timestamps_ms + lo + 1, tail->timestamps_ms + lo, sizeof(int64_t) * (n - lo));
+    memmove(tail->values + lo + 1, tail->values + lo, sizeof(double) * (n - lo));
+    tail->timestamps_ms[lo] = ms;
+    tail->values[lo] = value;
+    st->tail_count = n + 1;
+    note_reading(st, ms, value, 1);
+    return JL_OK;
+}
+
+/* ---------- chunks ---------- */
+
+static int merge_reserve(writer_txn *wt, size_t needed)
+{
+    if (needed <= wt->merge_capacity)
+        return JL_OK;
+    size_t capacity = wt->merge_capacity ? wt->merge_capacity : 4096;
+    while (capacity < needed)
+        capacity *= 2;
+    int64_t *ms = realloc(wt->merge_ms, sizeof(int64_t) * capacity);
+    if (ms == NULL)
+        return JL_ENOMEM;
+    wt->merge_ms = ms;
+    double *values = realloc(wt->merge_values, sizeof(double) * capacity);
+    if (values == NULL)
+        return JL_ENOMEM;
+    wt->merge_values = values;
+    wt->merge_capacity = capacity;
+    return JL_OK;
+}
+
+/* Encodes readings into chunks of at most chunk_max readings each, split evenly, and puts them. */
+static int put_chunks(st_store *store, writer_txn *wt, uint64_t id, const int64_t *ms,
+                      const double *values, size_t count, jl_error *err)
+{
+    size_t pieces = (count + store->chunk_max - 1) / store->chunk_max;
+    size_t start = 0;
+    for (size_t p = 0; p < pieces; p++) {
+        size_t end = count * (p + 1) / pieces;
+        wt->scratch.len = 0;
+        int rc = ck_encode(ms + start, values + start, end - start, &wt->scratch, err);
+        if (rc != JL_OK)
+            return rc;
+        uint8_t key[CHUNK_KEY_BYTES];
+        store_chunk_key(key, id, ms[start]);
+        MDB_val k = {CHUNK_KEY_BYTES, key}, v = {wt->scratch.len, wt->scratch.data};
+        int mrc = mdb_put(wt->txn, store->db_chunks, &k, &v, 0);
+        if (mrc != 0)
+            return store_lmdb_error(err, mrc, "writing a chunk");
+        start = end;
+    }
+    return JL_OK;
+}
+
+/* Decodes the chunk at the cursor into merge buffers starting at offset; sets *count. */
+static int decode_into_merge(writer_txn *wt, const MDB_val *data, size_t offset, size_t *count,
+                             jl_error *err)
+{
+    ck_summary summary;
+    int rc = ck_read_summary(data->mv_data, data->mv_size, &summary, err);
+    if (rc == JL_OK)
+        rc = merge_reserve(wt, offset + summary.count);
+    if (rc == JL_OK)
+        rc = ck_decode(data->mv_data, data->mv_size, wt->merge_ms + offset,
+                       wt->merge_values + offset, summary.count, count, err);
+    return rc;
+}
+
+/* Seals the whole next tail of s into chunks. A small previous chunk is merged with it, so that
+ * early seals (forced by log truncation) do not leave many tiny chunks behind. */
+static int seal_tail(st_store *store, writer_txn *wt, series *s, jl_error *err)
+{
+    series_state *st = &s->next;
+    uint32_t n = st->tail_count;
+    if (n == 0)
+        return JL_OK;
+    const int64_t *ms = st->tail->timestamps_ms;
+    const double *values = st->tail->values;
+    size_t total = n;
+    int rc = JL_OK;
+    if (st->sealed_count > 0 && n < store->options.chunk_target) {
+        /* The last chunk of the series sits just before the first key of the next id. */
+        MDB_cursor *cursor = NULL;
+        int mrc = mdb_cursor_open(wt->txn, store->db_chunks, &cursor);
+        if (mrc != 0)
+            return store_lmdb_error(err, mrc, "opening a chunk cursor");
+        uint8_t key[CHUNK_KEY_BYTES];
+        store_chunk_key(key, s->id + 1, INT64_MIN);
+        MDB_val k = {CHUNK_KEY_BYTES, key}, v;
+        mrc = mdb_cursor_get(cursor, &k, &v, MDB_SET_RANGE);
+        if (mrc == 0)
+            mrc = mdb_cursor_get(cursor, &k, &v, MDB_PREV);
+        else if (mrc == MDB_NOTFOUND)
+            mrc = mdb_cursor_get(cursor, &k, &v, MDB_LAST);
+        if (mrc == 0 && k.mv_size == CHUNK_KEY_BYTES) {
+            uint64_t id;
+            int64_t first;
+            store_chunk_key_parse(k.mv_data, &id, &first);
+            ck_summary summary;
+            if (id == s->id && ck_read_summary(v.mv_data, v.mv_size, &summary, NULL) == JL_OK &&
+                summary.count + n <= store->options.chunk_target) {
+                size_t old_count = 0;
+                rc = decode_into_merge(wt, &v, 0, &old_count, err);
+                if (rc == JL_OK)
+                    rc = merge_reserve(wt, old_count + n);
+                if (rc == JL_OK) {
+                    memcpy(wt->merge_ms + old_count, ms, sizeof(int64_t) * n);
+                    memcpy(wt->merge_values + old_count, values, sizeof(double) * n);
+                    mrc = mdb_cursor_del(cursor, 0);
+                    if (mrc != 0)
+                        rc = store_lmdb_error(err, mrc, "replacing a chunk");
+                    ms = wt->merge_ms;
+                    values = wt->merge_values;
+                    total = old_count + n;
+                }
+            }
+        }
+        mdb_cursor_close(cursor);
+        if (rc != JL_OK)
+            return rc;
+    }
+    rc = put_chunks(store, wt, s->id, ms, values, total, err);
+    if (rc != JL_OK)
+        return rc;
+    st->sealed_max_ms = st->tail->timestamps_ms[n - 1];
+    st->sealed_count += n;
+    if (s->tail_private)
+        store_tail_release(st->tail);
+    st->tail = NULL;
+    st->tail_count = 0;
+    s->tail_private = 0;
+    return JL_OK;
+}
+
+static int compare_late(const void *a, const void *b)
+{
+    const late_reading *x = a, *y = b;
+    if (x->owner->id != y->owner->id)
+        return x->owner->id < y->owner->id ? -1 : 1;
+    if (x->ms != y->ms)
+        return x->ms < y->ms ? -1 : 1;
+    return x->order < y->order ? -1 : (x->order > y->order);
+}
+
+/* Merges late readings[0..n) (one series, sorted by time, one per timestamp) into the chunks
+ * they fall into: a reading belongs to the last chunk starting at or before it, or to the first
+ * chunk when it is older than all. Each affected chunk is decoded, merged and rewritten. */
+static int merge_late_series(st_store *store, writer_txn *wt, series *s, const late_reading *late,
+                             size_t n, jl_error *err)
+{
+    MDB_cursor *cursor = NULL;
+    int mrc = mdb_cursor_open(wt->txn, store->db_chunks, &cursor);
+    if (mrc != 0)
+        return store_lmdb_error(err, mrc, "opening a chunk cursor");
+    int rc = JL_OK;
+    size_t i = 0;
+    while (i < n && rc == JL_OK) {
+        uint8_t key[CHUNK_KEY_BYTES];
+        store_chunk_key(key, s->id, late[i].ms);
+        MDB_val k = {CHUNK_KEY_BYTES, key}, v;
+        uint64_t id = 0;
+        int64_t start = 0;
+        mrc = mdb_cursor_get(cursor, &k, &v, MDB_SET_RANGE);
+        if (mrc == 0)
+            store_chunk_key_parse(k.mv_data, &id, &start);
+        if (mrc != 0 || id != s->id || start != late[i].ms) {
+            /* Step back to the chunk starting before the reading, if it is ours. */
+            MDB_val pk, pv;
+            int prc = mrc == 0 ? mdb_cursor_get(cursor, &pk, &pv, MDB_PREV)
+                               : mdb_cursor_get(cursor, &pk, &pv, MDB_LAST);
+            uint64_t pid = 0;
+            int64_t pstart = 0;
+            if (prc == 0)
+                store_chunk_key_parse(pk.mv_data, &pid, &pstart);
+            if (prc == 0 && pid == s->id) {
+                k = pk;
+                v = pv;
+                start = pstart;
+                id = pid;
+            } else {
+                /* Older than every chunk: the first chunk of the series (after the reading). */
+                store_chunk_key(key, s->id, late[i].ms);
+                k.mv_size = CHUNK_KEY_BYTES;
+                k.mv_data = key;
+                mrc = mdb_cursor_get(cursor, &k, &v, MDB_SET_RANGE);
+                if (mrc == 0)
+                    store_chunk_key_parse(k.mv_data, &id, &start);
+                if (mrc != 0 || id != s->id) {
+                    rc = jl_error_set(err, JL_ECORRUPT,
+                                      "series %llu has a sealed end but no chunk covering %lld",
+                                      (unsigned long long)s->id, (long long)late[i].ms);
+                    break;
+                }
+            }
+        }
+        /* The next chunk's start bounds which late readings go into this one. */
+        int64_t next_start = INT64_MAX;
+        {
+            MDB_val nk, nv;
+            if (mdb_cursor_get(cursor, &nk, &nv, MDB_NEXT) == 0) {
+                uint64_t nid;
+                int64_t nstart;
+                store_chunk_key_parse(nk.mv_data, &nid, &nstart);
+                if (nid == s->id)
+                    next_start = nstart;
+            }
+            /* Re-position on our chunk (MDB_NEXT moved the cursor). */
+            uint8_t again[CHUNK_KEY_BYTES];
+            store_chunk_key(again, s->id, start);
+            MDB_val ak = {CHUNK_KEY_BYTES, again};
+            mrc = mdb_cursor_get(cursor, &ak, &v, MDB_SET_KEY);
+            if (mrc != 0) {
+                rc = store_lmdb_error(err, mrc, "re-reading a chunk");
+                break;
+            }
+        }
+        size_t j = i;
+        while (j < n && late[j].ms < next_start)
+            j++;
+        size_t old_count = 0;
+        rc = decode_into_merge(wt, &v, 0, &old_count, err);
+        if (rc == JL_OK)
+            rc = merge_reserve(wt, 2 * old_count + 2 * (j - i));
+        if (rc != JL_OK)
+            break;
+        /* Merge old (merge buffers [0, old_count)) with late[i..j) into [old_count+..). */
+        int64_t *out_ms = wt->merge_ms + old_count;
+        double *out_values = wt->merge_values + old_count;
+        size_t a = 0, b = i, out = 0, added = 0;
+        while (a < old_count || b < j) {
+            if (b == j || (a < old_count && wt->merge_ms[a] < late[b].ms)) {
+                out_ms[out] = wt->merge_ms[a];
+                out_values[out++] = wt->merge_values[a++];
+            } else if (a == old_count || late[b].ms < wt->merge_ms[a]) {
+                out_ms[out] = late[b].ms;
+                out_values[out++] = late[b].value;
+                note_reading(&s->next, late[b].ms, late[b].value, 1);
+                added++;
+                b++;
+            } else { /* same timestamp: the late write replaces */
+                out_ms[out] = late[b].ms;
+                out_values[out++] = late[b].value;
+                note_reading(&s->next, late[b].ms, late[b].value, 0);
+                a++;
+                b++;
+            }
+        }
+        mrc = mdb_cursor_del(cursor, 0);
+        if (mrc != 0) {
+            rc = store_lmdb_error(err, mrc, "replacing a chunk");
+            break;
+        }
+        rc = put_chunks(store, wt, s->id, out_ms, out_values, out, err);
+        s->next.sealed_count += added;
+        i = j;
+    }
+    mdb_cursor_close(cursor);
+    return rc;
+}
+
+static int merge_late(st_store *store, writer_txn *wt, jl_error *err)
+{
+    if (wt->late_count == 0)
+        return JL_OK;
+    qsort(wt->late, wt->late_count, sizeof *wt->late, compare_late);
+    /* Keep only the last write of each (series, timestamp). */
+    size_t kept = 0;
+    for (size_t i = 0; i < wt->late_count; i++) {
+        if (kept > 0 && wt->late[kept - 1].owner == wt->late[i].owner &&
+            wt->late[kept - 1].ms == wt->late[i].ms)
+            wt->late[kept - 1] = wt->late[i];
+        else
+            wt->late[kept++] = wt->late[i];
+    }
+    int rc = JL_OK;
+    for (size_t i = 0; i < kept && rc == JL_OK;) {
+        size_t j = i;
+        while (j < kept && wt->late[j].owner == wt->late[i].owner)
+            j++;
+        rc = merge_late_series(store, wt, wt->late[i].owner, wt->late + i, j - i, err);
+        i = j;
+    }
+    return rc;
+}
+
+/* ---------- the write log ---------- */
+
+/* Appends the request's readings as one compressed log block. */
+static int put_log_block(st_store *store, writer_txn *wt, uint64_t seq, const uint64_t *ids,
+                         const st_batch *batch, jl_error *err)
+{
+    wt->log_raw.len = 0;
+    if (jl_buf_reserve(&wt->log_raw, batch->point_count * LOG_RECORD_BYTES) != JL_OK)
+        return jl_error_set(err, JL_ENOMEM, "out of memory building a log block");
+    uint8_t *p = (uint8_t *)wt->log_raw.data;
+    for (size_t i = 0; i < batch->point_count; i++) {
+        uint64_t value_bits;
+        memcpy(&value_bits, &batch->point_values[i], 8);
+        put_u64_le(p, ids[batch->point_series[i]]);
+        put_u64_le(p + 8, (uint64_t)batch->point_ms[i]);
+        put_u64_le(p + 16, value_bits);
+        p += LOG_RECORD_BYTES;
+    }
+    size_t raw_len = batch->point_count * LOG_RECORD_BYTES;
+    if (raw_len > (size_t)LZ4_MAX_INPUT_SIZE)
+        return jl_error_set(err, JL_ELIMIT, "request too large for one log block");
+    int bound = LZ4_compressBound((int)raw_len);
+    wt->log_packed.len = 0;
+    if (jl_buf_reserve(&wt->log_packed, LOG_HEADER_BYTES + (size_t)bound) != JL_OK)
+        return jl_error_set(err, JL_ENOMEM, "out of memory building a log block");
+    uint8_t *block = (uint8_t *)wt->log_packed.data;
+    int packed = LZ4_compress_default(wt->log_raw.data, (char *)block + LOG_HEADER_BYTES,
+                                      (int)raw_len, bound);
+    if (packed <= 0)
+        return jl_error_set(err, JL_EINVAL, "compressing a log block failed");
+    put_u32_le(block, LOG_MAGIC);
+    put_u32_le(block + 4, (uint32_t)batch->point_count);
+    put_u32_le(block + 8, (uint32_t)packed);
+    put_u32_le(block + 12, ck_crc32c(0, block + LOG_HEADER_BYTES, (size_t)packed));
+    uint8_t key[8];
+    put_u64_be(key, seq);
+    MDB_val k = {8, key}, v = {LOG_HEADER_BYTES + (size_t)packed, block};
+    int mrc = mdb_put(wt->txn, store->db_log, &k, &v, MDB_APPEND);
+    if (mrc != 0)
+        return store_lmdb_error(err, mrc, "writing the write log");
+    return JL_OK;
+}
+
+/* Validates and decompresses a log block into out (raw records); sets *count. */
+static int read_log_block(const MDB_val *v, jl_buf *out, size_t *count, jl_error *err)
+{
+    const uint8_t *block = v->mv_data;
+    if (v->mv_size < LOG_HEADER_BYTES || get_u32_le(block) != LOG_MAGIC)
+        return jl_error_set(err, JL_ECORRUPT, "write log block has a bad header");
+    uint32_t n = get_u32_le(block + 4), packed = get_u32_le(block + 8);
+    if ((size_t)packed != v->mv_size - LOG_HEADER_BYTES || n > (uint32_t)(INT32_MAX / 32))
+        return jl_error_set(err, JL_ECORRUPT, "write log block has bad lengths");
+    if (ck_crc32c(0, block + LOG_HEADER_BYTES, packed) != get_u32_le(block + 12))
+        return jl_error_set(err, JL_ECORRUPT, "write log block fails its checksum");
+    out->len = 0;
+    size_t raw_len = (size_t)n * LOG_RECORD_BYTES;
+    if (jl_buf_reserve(out, raw_len) != JL_OK)
+        return jl_error_set(err, JL_ENOMEM, "out of memory reading the write log");
+    int got = LZ4_decompress_safe((const char *)block + LOG_HEADER_BYTES, out->data, (int)packed,
+                                  (int)raw_len);
+    if (got < 0 || (size_t)got != raw_len)
+        return jl_error_set(err, JL_ECORRUPT, "write log block does not decompress");
+    out->len = raw_len;
+    *count = n;
+    return JL_OK;
+}
+
+/* Deletes log blocks no tail needs any more; seals tails that pin a log grown too long. */
+static int truncate_log(st_store *store, writer_txn *wt, jl_error *err)
+{
+    uint64_t oldest_needed = store->next_log_seq;
+    uint64_t force_below = 0;
+    if (store->next_log_seq - store->oldest_log_seq > LOG_MAX_BLOCKS)
+        force_below = store->next_log_seq - LOG_MAX_BLOCKS / 2;
+    for (uint64_t id = 1; id <= store->series_count + wt->created_count; id++) {
+        series *s = id <= store->series_count ? store->by_id[id]
+                                              : wt->created[id - store->series_count - 1];
+        series_state *st = s->touched ? &s->next : &s->live;
+        if (st->tail_count == 0)
+            continue;
+        if (st->tail_min_seq < force_below) {
+            touch(wt, s);
+            int rc = seal_tail(store, wt, s, err);
+            if (rc != JL_OK)
+                return rc;
+            continue;
+        }
+        if (st->tail_min_seq < oldest_needed)
+            oldest_needed = st->tail_min_seq;
+    }
+    wt->log_cut_below = oldest_needed;
+    if (oldest_needed <= store->oldest_log_seq)
+        return JL_OK;
+    MDB_cursor *cursor;
+    int mrc = mdb_cursor_open(wt->txn, store->db_log, &cursor);
+    if (mrc != 0)
+        return store_lmdb_error(err, mrc, "opening the write log");
+    MDB_val k, v;
+    int rc = JL_OK;
+    while ((mrc = mdb_cursor_get(cursor, &k, &v, MDB_FIRST)) == 0) {
+        if (get_u64_be(k.mv_data) >= oldest_needed)
+            break;
+        mrc = mdb_cursor_del(cursor, 0);
+        if (mrc != 0) {
+            rc = store_lmdb_error(err, mrc, "truncating the write log");
+            break;
+        }
+    }
+    mdb_cursor_close(cursor);
+    return rc;
+}
+
+/* ---------- the writer ---------- */
+
+static int grow_late(writer_txn *wt)
+{
+    if (wt->late_count < wt->late_capacity)
+        return JL_OK;
+    size_t capacity = wt->late_capacity ? wt->late_capacity * 2 : 1024;
+    late_reading *grown = realloc(wt->late, capacity * sizeof *grown);
+    if (grown == NULL)
+        return JL_ENOMEM;
+    wt->late = grown;
+    wt->late_capacity = capacity;
+    return JL_OK;
+}
+
+/* Adds one request to the transaction being built. */
+static int apply_request(st_store *store, writer_txn *wt, const st_batch *batch, uint64_t seq,
+                         jl_error *err)
+{
+    uint64_t *ids = malloc(sizeof(uint64_t) * (batch->series_count ? batch->series_count : 1));
+    series **owners = malloc(sizeof(series *) * (batch->series_count ? batch->series_count : 1));
+    int rc = (ids && owners) ? JL_OK : jl_error_set(err, JL_ENOMEM, "out of memory");
+    for (uint32_t i = 0; rc == JL_OK && i < batch->series_count; i++) {
+        rc = writer_series(store, wt, batch->keys.data + batch->key_offsets[i],
+                           batch->key_lengths[i], &owners[i], err);
+        if (rc == JL_OK) {
+            ids[i] = owners[i]->id;
+            touch(wt, owners[i]);
+        }
+    }
+    if (rc == JL_OK)
+        rc = put_log_block(store, wt, seq, ids, batch, err);
+    for (size_t i = 0; rc == JL_OK && i < batch->point_count; i++) {
+        series *s = owners[batch->point_series[i]];
+        int64_t ms = batch->point_ms[i];
+        double value = batch->point_values[i];
+        if (ms > s->next.sealed_max_ms) {
+            rc = tail_add(s, ms, value, seq);
+            if (rc != JL_OK)
+                jl_error_set(err, rc, "out of memory adding to a series tail");
+        } else {
+            rc = grow_late(wt);
+            if (rc != JL_OK) {
+                jl_error_set(err, rc, "out of memory");
+                break;
+            }
+            wt->late[wt->late_count++] =
+                (late_reading){.owner = s, .ms = ms, .value = value, .order = wt->points + i};
+        }
+    }
+    wt->points += batch->point_count;
+    free(ids);
+    free(owners);
+    return rc;
+}
+
+/* Drops everything the failed transaction prepared. */
+static void rollback(st_store *store, writer_txn *wt)
+{
+    for (series *s = wt->touched; s; s = s->touched_next) {
+        if (s->tail_private)
+            store_tail_release(s->next.tail);
+        s->touched = 0;
+        s->tail_private = 0;
+    }
+    for (size_t i = 0; i < wt->created_count; i++) {
+        catalog_unlink(store, wt->created[i]);
+        series_free(wt->created[i]);
+    }
+}
+
+/* Publishes the prepared states; called with state_lock held for writing, after the commit. */
+static int publish(st_store *store, writer_txn *wt)
+{
+    if (catalog_reserve_ids(store, store->series_count + wt->created_count) != JL_OK)
+        return JL_ENOMEM;
+    for (size_t i = 0; i < wt->created_count; i++)
+        store->by_id[wt->created[i]->id] = wt->created[i];
+    store->series_count += wt->created_count;
+    for (series *s = wt->touched; s; s = s->touched_next) {
+        if (s->live.tail != s->next.tail)
+            store_tail_release(s->live.tail);
+        s->live = s->next;
+        s->touched = 0;
+        s->tail_private = 0;
+    }
+    return JL_OK;
+}
+
+static int grow_map(st_store *store, jl_error *err)
+{
+    uint64_t max = store->options.max_map_bytes;
+    if (store->map_bytes >= max)
+        return jl_error_set(err, JL_EFULL, "the store reached its maximum map size (%llu bytes)",
+                            (unsigned long long)max);
+    uint64_t grown = store->map_bytes * 2;
+    if (grown > max)
+        grown = max;
+    pthread_rwlock_wrlock(&store->map_lock);
+    int rc = mdb_env_set_mapsize(store->env, grown);
+    pthread_rwlock_unlock(&store->map_lock);
+    if (rc != 0)
+        return store_lmdb_error(err, rc, "growing the map");
+    store->map_bytes = grown;
+    return JL_OK;
+}
+
+/* Builds and commits one transaction holding the requests [first, after_last). */
+static int commit_group(st_store *store, writer_txn *wt, write_request *first,
+                        write_request *after_last, jl_error *err)
+{
+    wt->touched = NULL;
+    wt->created_count = 0;
+    wt->late_count = 0;
+    wt->points = 0;
+    wt->log_cut_below = 0;
+    wt->first_new_id = store->series_count + 1;
+    uint64_t seq = store->next_log_seq;
+    int mrc = mdb_txn_begin(store->env, NULL, 0, &wt->txn);
+    if (mrc != 0)
+        return store_lmdb_error(err, mrc, "beginning a write transaction");
+    int rc = JL_OK;
+    for (write_request *r = first; r != after_last && rc == JL_OK; r = r->next)
+        rc = apply_request(store, wt, r->batch, seq++, err);
+    if (rc == JL_OK)
+        rc = merge_late(store, wt, err);
+    for (series *s = wt->touched; s && rc == JL_OK; s = s->touched_next)
+        if (s->next.tail_count >= store->options.chunk_target)
+            rc = seal_tail(store, wt, s, err);
+    uint64_t saved_next_seq = store->next_log_seq;
+    store->next_log_seq = seq;
+    if (rc == JL_OK)
+        rc = truncate_log(store, wt, err);
+    if (rc != JL_OK) {
+        mdb_txn_abort(wt->txn);
+        store->next_log_seq = saved_next_seq;
+        rollback(store, wt);
+        return rc;
+    }
+    pthread_rwlock_wrlock(&store->state_lock);
+    mrc = mdb_txn_commit(wt->txn);
+    if (mrc == 0)
+        rc = publish(store, wt);
+    pthread_rwlock_unlock(&store->state_lock);
+    if (mrc != 0) {
+        store->next_log_seq = saved_next_seq;
+        rollback(store, wt);
+        return store_lmdb_error(err, mrc, "committing");
+    }
+    /* Log sequence numbers are dense and truncation only cuts the front. */
+    if (wt->log_cut_below > store->oldest_log_seq)
+        store->oldest_log_seq = wt->log_cut_below;
+    atomic_fetch_add(&store->points_written, wt->points);
+    atomic_fetch_add(&store->commits, 1);
+    return rc;
+}
+
+static void *writer_main(void *argument)
+{
+    st_store *store = argument;
+    writer_txn wt;
+    memset(&wt, 0, sizeof wt);
+    jl_buf_init(&wt.scratch);
+    jl_buf_init(&wt.log_raw);
+    jl_buf_init(&wt.log_packed);
+    pthread_mutex_lock(&store->queue_mutex);
+    for (;;) {
+        while (store->queue_head == NULL && !store->stopping)
+            pthread_cond_wait(&store->queue_cond, &store->queue_mutex);
+        if (store->queue_head == NULL && store->stopping)
+            break;
+        /* Take as many queued requests as fit one transaction. */
+        write_request *first = store->queue_head, *last = first;
+        size_t points = first->batch->point_count;
+        while (last->next && points + last->next->batch->point_count <=
+                                 store->options.group_commit_max_points) {
+            last = last->next;
+            points += last->batch->point_count;
+        }
+        write_request *after = last->next;
+        store->queue_head = after;
+        if (after == NULL)
+            store->queue_tail = NULL;
+        pthread_mutex_unlock(&store->queue_mutex);
+
+        jl_error err;
+        jl_error_clear(&err);
+        int rc;
+        for (;;) {
+            last_lmdb_code = 0;
+            rc = commit_group(store, &wt, first, after, &err);
+            if (rc != JL_EFULL || last_lmdb_code != MDB_MAP_FULL)
+                break;
+            jl_error grow_err;
+            if (grow_map(store, &grow_err) != JL_OK) {
+                err = grow_err;
+                break;
+            }
+        }
+        pthread_mutex_lock(&store->queue_mutex);
+        for (write_request *r = first; r != after; r = r->next) {
+            r->result = rc;
+            r->error = err;
+            r->done = 1;
+        }
+        pthread_cond_broadcast(&store->done_cond);
+    }
+    pthread_mutex_unlock(&store->queue_mutex);
+    jl_buf_destroy(&wt.scratch);
+    jl_buf_destroy(&wt.log_raw);
+    jl_buf_destroy(&wt.log_packed);
+    free(wt.created);
+    free(wt.late);
+    free(wt.merge_ms);
+    free(wt.merge_values);
+    return NULL;
+}
+
+int st_write(st_store *store, const st_batch *batch, jl_error *err)
+{
+    for (size_t i = 0; i < batch->point_count; i++) {
+        if (!isfinite(batch->point_values[i]) || batch->point_ms[i] < JL_MIN_MS ||
+            batch->point_ms[i] > JL_MAX_MS || batch->point_series[i] >= batch->series_count)
+            return jl_error_set(err, JL_EINVAL, "point %zu is invalid", i);
+    }
+    if (batch->point_count == 0)
+        return JL_OK;
+    write_request request;
+    memset(&request, 0, sizeof request);
+    request.batch = batch;
+    pthread_mutex_lock(&store->queue_mutex);
+    if (store->stopping) {
+        pthread_mutex_unlock(&store->queue_mutex);
+        return jl_error_set(err, JL_EBUSY, "the store is shutting down");
+    }
+    if (store->queue_tail)
+        store->queue_tail->next = &request;
+    else
+        store->queue_head = &request;
+    store->queue_tail = &request;
+    pthread_cond_signal(&store->queue_cond);
+    while (!request.done)
+        pthread_cond_wait(&store->done_cond, &store->queue_mutex);
+    pthread_mutex_unlock(&store->queue_mutex);
+    if (request.result != JL_OK && err)
+        *err = request.error;
+    return request.result;
+}
+
+/* ---------- opening and recovery ---------- */
+
+static int load_catalog(st_store *store, MDB_txn *txn, jl_error *err)
+{
+    MDB_cursor *cursor;
+    int mrc = mdb_cursor_open(txn, store->db_series, &cursor);
+    if (mrc != 0)
+        return store_lmdb_error(err, mrc, "opening the catalog");
+    MDB_val k, v;
+    int rc = JL_OK;
+    uint64_t expected = 1;
+    for (mrc = mdb_cursor_get(cursor, &k, &v, MDB_FIRST); mrc == 0;
+         mrc = mdb_cursor_get(cursor, &k, &v, MDB_NEXT)) {
+        uint64_t id = k.mv_size == 8 ? get_u64_be(k.mv_data) : 0;
+        if (id != expected) {
+            rc = jl_error_set(err, JL_ECORRUPT, "series catalog is not dense at id %llu",
+                              (unsigned long long)expected);
+            break;
+        }
+        series *s = catalog_insert(store, id, v.mv_data, v.mv_size,
+                                   hash_key(v.mv_data, v.mv_size), id);
+        if (s == NULL || catalog_reserve_ids(store, id) != JL_OK) {
+            rc = jl_error_set(err, JL_ENOMEM, "out of memory loading the catalog");
+            break;
+        }
+        store->by_id[id] = s;
+        store->series_count = id;
+        expected++;
+    }
+    mdb_cursor_close(cursor);
+    return rc;
+}
+
+/* Reads every chunk header once: sealed counts, time span and latest value per series. */
+static int load_chunk_summaries(st_store *store, MDB_txn *txn, jl_error *err)
+{
+    MDB_cursor *cursor;
+    int mrc = mdb_cursor_open(txn, store->db_chunks, &cursor);
+    if (mrc != 0)
+        return store_lmdb_error(err, mrc, "opening the chunks");
+    MDB_val k, v;
+    int rc = JL_OK;
+    for (mrc = mdb_cursor_get(cursor, &k, &v, MDB_FIRST); mrc == 0 && rc == JL_OK;
+         mrc = mdb_cursor_get(cursor, &k, &v, MDB_NEXT)) {
+        uint64_t id;
+        int64_t first;
+        if (k.mv_size != CHUNK_KEY_BYTES) {
+            rc = jl_error_set(err, JL_ECORRUPT, "a chunk key has %zu bytes", k.mv_size);
+            break;
+        }
+        store_chunk_key_parse(k.mv_data, &id, &first);
+        ck_summary summary;
+        rc = ck_read_summary(v.mv_data, v.mv_size, &summary, err);
+        if (rc != JL_OK)
+            break;
+        if (id == 0 || id > store->series_count || summary.first_ms != first) {
+            rc = jl_error_set(err, JL_ECORRUPT, "chunk of unknown series %llu",
+                              (unsigned long long)id);
+            break;
+        }
+        series_state *st = &store->by_id[id]->live;
+        if (st->count == 0)
+            st->first_ms = summary.first_ms;
+        st->count += summary.count;
+        st->sealed_count += summary.count;
+        st->sealed_max_ms = summary.last_ms;
+        st->last_ms = summary.last_ms;
+        st->last_value = summary.last_value;
+    }
+    mdb_cursor_close(cursor);
+    return rc;
+}
+
+/* Rebuilds the tails from the write log (see the file comment for why this is exact). */
+static int replay_log(st_store *store, MDB_txn *txn, jl_error *err)
+{
+    MDB_cursor *cursor;
+    int mrc = mdb_cursor_open(txn, store->db_log, &cursor);
+    if (mrc != 0)
+        return store_lmdb_error(err, mrc, "opening the write log");
+    jl_buf raw;
+    jl_buf_init(&raw);
+    MDB_val k, v;
+    int rc = JL_OK;
+    store->next_log_seq = 1;
+    store->oldest_log_seq = 0;
+    for (mrc = mdb_cursor_get(cursor, &k, &v, MDB_FIRST); mrc == 0 && rc == JL_OK;
+         mrc = mdb_cursor_get(cursor, &k, &v, MDB_NEXT)) {
+        uint64_t seq = get_u64_be(k.mv_data);
+        if (store->oldest_log_seq == 0)
+            store->oldest_log_seq = seq;
+        size_t count = 0;
+        rc = read_log_block(&v, &raw, &count, err);
+        for (size_t i = 0; rc == JL_OK && i < count; i++) {
+            const uint8_t *record = (const uint8_t *)raw.data + i * LOG_RECORD_BYTES;
+            uint64_t id = get_u64_le(record);
+            int64_t ms = (int64_t)get_u64_le(record + 8);
+            uint64_t bits = get_u64_le(record + 16);
+            double value;
+            memcpy(&value, &bits, 8);
+            if (id == 0 || id > store->series_count) {
+                rc = jl_error_set(err, JL_ECORRUPT, "write log names unknown series %llu",
+                                  (unsigned long long)id);
+                break;
+            }
+            series *s = store->by_id[id];
+            if (ms <= s->live.sealed_max_ms)
+                continue;
+            /* Replay works on next and publishes at the end, like a transaction. */
+            if (!s->touched) {
+                s->touched = 1;
+                s->next = s->live;
+                s->tail_private = 1; /* nobody reads during recovery */
+            }
+            if (tail_add(s, ms, value, seq) != JL_OK)
+                rc = jl_error_set(err, JL_ENOMEM, "out of memory replaying the write log");
+        }
+        store->next_log_seq = seq + 1;
+    }
+    if (store->oldest_log_seq == 0)
+        store->oldest_log_seq = store->next_log_seq;
+    for (uint64_t id = 1; id <= store->series_count; id++) {
+        series *s = store->by_id[id];
+        if (s->touched) {
+            s->live = s->next;
+            s->touched = 0;
+            s->tail_private = 0;
+        }
+    }
+    jl_buf_destroy(&raw);
+    mdb_cursor_close(cursor);
+    return rc;
+}
+
+static int open_databases(st_store *store, jl_error *err)
+{
+    MDB_txn *txn;
+    int mrc = mdb_txn_begin(store->env, NULL, 0, &txn);
+    if (mrc != 0)
+        return store_lmdb_error(err, mrc, "beginning the opening transaction");
+    int rc = JL_OK;
+    struct {
+        const char *name;
+        unsigned flags;
+        MDB_dbi *dbi;
+    } dbs[] = {
+        {"meta", 0, &store->db_meta},
+        {"series", 0, &store->db_series},
+        {"postings", MDB_DUPSORT | MDB_DUPFIXED, &store->db_postings},
+        {"chunks", 0, &store->db_chunks},
+        {"log", 0, &store->db_log},
+    };
+    for (size_t i = 0; i < sizeof dbs / sizeof dbs[0] && rc == JL_OK; i++) {
+        mrc = mdb_dbi_open(txn, dbs[i].name, dbs[i].flags | MDB_CREATE, dbs[i].dbi);
+        if (mrc != 0)
+            rc = store_lmdb_error(err, mrc, "opening a database");
+    }
+    if (rc == JL_OK) {
+        MDB_val k = {6, "format"}, v;
+        mrc = mdb_get(txn, store->db_meta, &k, &v);
+        if (mrc == MDB_NOTFOUND) {
+            uint8_t version[4];
+            put_u32_le(version, FORMAT_VERSION);
+            v.mv_size = 4;
+            v.mv_data = version;
+            mrc = mdb_put(txn, store->db_meta, &k, &v, 0);
+            if (mrc != 0)
+                rc = store_lmdb_error(err, mrc, "writing the format version");
+        } else if (mrc != 0) {
+            rc = store_lmdb_error(err, mrc, "reading the format version");
+        } else if (v.mv_size != 4 || get_u32_le(v.mv_data) != FORMAT_VERSION) {
+            rc = jl_error_set(err, JL_ECORRUPT,
+                              "the data directory has an unknown format version (expected %u)",
+                              FORMAT_VERSION);
+        }
+    }
+    if (rc == JL_OK)
+        rc = load_catalog(store, txn, err);
+    if (rc == JL_OK)
+        rc = load_chunk_summaries(store, txn, err);
+    if (rc == JL_OK)
+        rc = replay_log(store, txn, err);
+    if (rc != JL_OK) {
+        mdb_txn_abort(txn);
+        return rc;
+    }
+    mrc = mdb_txn_commit(txn);
+    if (mrc != 0)
+        return store_lmdb_error(err, mrc, "committing the opening transaction");
+    return JL_OK;
+}
+
+int st_store_open(const st_options *options, st_store **out, jl_error *err)
+{
+    *out = NULL;
+    if (options == NULL || options->directory == NULL)
+        return jl_error_set(err, JL_EINVAL, "no data directory given");
+    st_store *store = calloc(1, sizeof *store);
+    if (store == NULL)
+        return jl_error_set(err, JL_ENOMEM, "out of memory opening the store");
+    store->options = *options;
+    st_options *o = &store->options;
+    if (o->initial_map_bytes == 0)
+        o->initial_map_bytes = 1ull << 30;
+    if (o->max_map_bytes == 0)
+        o->max_map_bytes = 1ull << 40;
+    if (o->max_map_bytes < o->initial_map_bytes)
+        o->max_map_bytes = o->initial_map_bytes;
+    if (o->chunk_target == 0)
+        o->chunk_target = 2048;
+    if (o->chunk_target > CK_MAX_READINGS / 2)
+        o->chunk_target = CK_MAX_READINGS / 2;
+    if (o->max_readers == 0)
+        o->max_readers = 1024;
+    if (o->group_commit_max_points == 0)
+        o->group_commit_max_points = 1000000;
+    store->chunk_max = o->chunk_target * 2;
+    store->hash_bucket_count = 1024;
+    store->hash_buckets = calloc(store->hash_bucket_count, sizeof(series *));
+    pthread_rwlockattr_t attr;
+    pthread_rwlockattr_init(&attr);
+    pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+    pthread_rwlock_init(&store->state_lock, &attr);
+    pthread_rwlock_init(&store->map_lock, &attr);
+    pthread_rwlockattr_destroy(&attr);
+    pthread_mutex_init(&store->queue_mutex, NULL);
+    pthread_cond_init(&store->queue_cond, NULL);
+    pthread_cond_init(&store->done_cond, NULL);
+    int rc = JL_OK;
+    if (store->hash_buckets == NULL) {
+        rc = jl_error_set(err, JL_ENOMEM, "out of memory opening the store");
+        goto out;
+    }
+    if (mkdir(o->directory, 0755) != 0 && errno != EEXIST) {
+        rc = jl_error_set(err, JL_EIO, "cannot create data directory %s: %s", o->directory,
+                          strerror(errno));
+        goto out;
+    }
+    int mrc = mdb_env_create(&store->env);
+    if (mrc == 0)
+        mrc = mdb_env_set_maxdbs(store->env, 8);
+    if (mrc == 0)
+        mrc = mdb_env_set_maxreaders(store->env, o->max_readers);
+    if (mrc == 0)
+        mrc = mdb_env_set_mapsize(store->env, o->initial_map_bytes);
+    if (mrc == 0)
+        mrc = mdb_env_open(store->env, o->directory,
+                           MDB_NOTLS | (o->sync_full ? 0 : MDB_NOSYNC), 0644);
+    if (mrc != 0) {
+        rc = store_lmdb_error(err, mrc, "opening the LMDB environment");
+        goto out;
+    }
+    MDB_envinfo info;
+    mdb_env_info(store->env, &info);
+    store->map_bytes = info.me_mapsize;
+    rc = open_databases(store, err);
+    if (rc != JL_OK)
+        goto out;
+    if (pthread_create(&store->writer, NULL, writer_main, store) != 0) {
+        rc = jl_error_set(err, JL_ENOMEM, "cannot start the writer thread");
+        goto out;
+    }
+    store->writer_started = 1;
+out:
+    if (rc != JL_OK) {
+        st_store_close(store);
+        return rc;
+    }
+    *out = store;
+    return JL_OK;
+}
+
+void st_store_close(st_store *store)
+{
+    if (store == NULL)
+        return;
+    if (store->writer_started) {
+        pthread_mutex_lock(&store->queue_mutex);
+        store->stopping = 1;
+        pthread_cond_signal(&store->queue_cond);
+        pthread_mutex_unlock(&store->queue_mutex);
+        pthread_join(store->writer, NULL);
+    }
+    if (store->env) {
+        if (store->options.sync_full == 0)
+            mdb_env_sync(store->env, 1);
+        mdb_env_close(store->env);
+    }
+    for (uint64_t id = 1; id <= store->series_count; id++)
+        series_free(store->by_id[id]);
+    free(store->by_id);
+    free(store->hash_buckets);
+    pthread_rwlock_destroy(&store->state_lock);
+    pthread_rwlock_destroy(&store->map_lock);
+    pthread_mutex_destroy(&store->queue_mutex);
+    pthread_cond_destroy(&store->queue_cond);
+    pthread_cond_destroy(&store->done_cond);
+    free(store);
+}
