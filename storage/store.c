@@ -30,9 +30,6 @@
 #define LOG_MAGIC 0x474f4c4au /* "JLOG" little endian */
 #define LOG_HEADER_BYTES 16   /* magic, count, stored bytes, crc32c: u32 each */
 #define LOG_RECORD_BYTES 24   /* u64 id, i64 ms, f64 value: little endian */
-/* When the log holds more blocks than this, tails that pin its oldest blocks are sealed early
- * (as smaller chunks), so slow series cannot make the log grow without bound. */
-#define LOG_MAX_BLOCKS 2048u
 #define POSTING_KEY_MAX 480 /* LMDB keys are at most 511 bytes; longer postings are hashed */
 
 typedef struct write_request {
@@ -827,8 +824,11 @@ static int truncate_log(st_store *store, writer_txn *wt, jl_error *err)
 {
     uint64_t oldest_needed = store->next_log_seq;
     uint64_t force_below = 0;
-    if (store->next_log_seq - store->oldest_log_seq > LOG_MAX_BLOCKS)
-        force_below = store->next_log_seq - LOG_MAX_BLOCKS / 2;
+    /* Past the limit, tails pinning the oldest blocks are sealed early (as smaller chunks), so
+     * slow series cannot make the log grow without bound. */
+    uint32_t limit = store->options.log_max_blocks;
+    if (store->next_log_seq - store->oldest_log_seq > limit)
+        force_below = store->next_log_seq - limit / 2;
     for (uint64_t id = 1; id <= store->series_count + wt->created_count; id++) {
         series *s = id <= store->series_count ? store->by_id[id]
                                               : wt->created[id - store->series_count - 1];
@@ -1330,6 +1330,8 @@ int st_store_open(const st_options *options, st_store **out, jl_error *err)
         o->chunk_target = CK_MAX_READINGS / 2;
     if (o->max_readers == 0)
         o->max_readers = 1024;
+    if (o->log_max_blocks < 2)
+        o->log_max_blocks = 2048;
     if (o->group_commit_max_points == 0)
         o->group_commit_max_points = 1000000;
     store->chunk_max = o->chunk_target * 2;

@@ -33,6 +33,8 @@ typedef struct st_options {
     uint32_t chunk_target;     /* a tail is sealed once it holds this many readings [2048] */
     uint32_t max_readers;      /* LMDB reader slots [1024] */
     uint32_t group_commit_max_points; /* points per transaction at most [1,000,000] */
+    uint32_t log_max_blocks;   /* write-log blocks kept before tails pinning the oldest are
+                                  sealed early, as smaller chunks [2048] */
 } st_options;
 
 /* A batch of readings to write, built by parsers. Series are deduplicated by canonical key.

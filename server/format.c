@@ -1,0 +1,474 @@
+/* Response encoders: turns the sink calls of a query into a JSON or CSV document in a jl_buf.
+ * Owns the exact bytes of those formats: string escaping, number printing, CSV quoting and the
+ * tag notation of CSV. Knows nothing of HTTP; the server picks the format and sends the bytes. */
+#include "jialing/format.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+/* ------------------------------------------------------------------------------------------ */
+/* Scalars */
+
+/* Fast path for values that are short decimals, as sensor readings almost always are: finds
+ * the fewest fraction digits k <= 6 with value == m / 10^k for an integer m of at most 15 digits,
+ * and prints m with the point put in. The double division is correctly rounded, so the decimal
+ * m/10^k reads back as value; having at most 15 digits, it is also exactly what %.15g prints
+ * (the error of value is far below half a unit in the 15th digit), so both paths agree. Limited
+ * to 1e-4 <= |value| < 1e15, where %g uses fixed notation. Returns the length, or 0 when the
+ * value is not such a decimal. */
+static size_t format_short_decimal(double value, char *text)
+{
+    static const double powers[] = {1, 10, 100, 1e3, 1e4, 1e5, 1e6};
+    double magnitude = fabs(value);
+    if (!(magnitude >= 1e-4 && magnitude < 1e15))
+        return 0;
+    for (int k = 0; k < 7; k++) {
+        double scaled = rint(value * powers[k]);
+        if (fabs(scaled) >= 1e15)
+            return 0;
+        if (scaled / powers[k] != value)
+            continue;
+        uint64_t m = (uint64_t)fabs(scaled);
+        char digits[24];
+        size_t pos = sizeof digits;
+        for (int i = 0; i < k; i++) {
+            digits[--pos] = (char)('0' + m % 10);
+            m /= 10;
+        }
+        if (k > 0)
+            digits[--pos] = '.';
+        do {
+            digits[--pos] = (char)('0' + m % 10);
+            m /= 10;
+        } while (m != 0);
+        if (value < 0)
+            digits[--pos] = '-';
+        size_t len = sizeof digits - pos;
+        memcpy(text, digits + pos, len);
+        text[len] = '\0';
+        return len;
+    }
+    return 0;
+}
+
+size_t fm_format_double(double value, char *text)
+{
+    text[0] = '\0';
+    if (!isfinite(value))
+        return 0;
+    size_t short_len = format_short_decimal(value, text);
+    if (short_len > 0)
+        return short_len;
+    /* 17 significant digits always read back exactly; fewer usually do and read better. */
+    int len = 0;
+    for (int precision = 15; precision <= 17; precision++) {
+        len = snprintf(text, FM_DOUBLE_MAX, "%.*g", precision, value);
+        if (precision == 17 || strtod(text, NULL) == value)
+            break;
+    }
+    /* %g never yields "inf"/"nan" for finite values, and its forms (-0, 1e-300, 1e+300, 35.2)
+     * are all valid JSON numbers as long as the locale's decimal point is '.'. Guard that. */
+    for (char *p = text; *p != '\0'; p++) {
+        if (*p == ',')
+            *p = '.';
+    }
+    return (size_t)len;
+}
+
+/* Appends an int64 in decimal without going through printf. */
+static int append_int(jl_buf *out, int64_t value)
+{
+    char digits[24];
+    size_t pos = sizeof digits;
+    /* Work on the magnitude as unsigned so INT64_MIN needs no special case. */
+    uint64_t magnitude = value < 0 ? (uint64_t)0 - (uint64_t)value : (uint64_t)value;
+    do {
+        digits[--pos] = (char)('0' + magnitude % 10);
+        magnitude /= 10;
+    } while (magnitude != 0);
+    if (value < 0)
+        digits[--pos] = '-';
+    return jl_buf_append(out, digits + pos, sizeof digits - pos);
+}
+
+/* Length of the valid UTF-8 sequence at s[0..len) (s[0] >= 0x80), or 0 if it is not one.
+ * Overlong forms, surrogates and code points past U+10FFFF are invalid (RFC 3629). */
+static size_t utf8_sequence(const unsigned char *s, size_t len)
+{
+    unsigned char c = s[0];
+    size_t need;
+    unsigned char lo = 0x80, hi = 0xBF; /* allowed range of the second byte */
+    if (c >= 0xC2 && c <= 0xDF) {
+        need = 2;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+        need = 3;
+        if (c == 0xE0)
+            lo = 0xA0;
+        else if (c == 0xED)
+            hi = 0x9F;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        need = 4;
+        if (c == 0xF0)
+            lo = 0x90;
+        else if (c == 0xF4)
+            hi = 0x8F;
+    } else {
+        return 0;
+    }
+    if (len < need || s[1] < lo || s[1] > hi)
+        return 0;
+    for (size_t i = 2; i < need; i++) {
+        if (s[i] < 0x80 || s[i] > 0xBF)
+            return 0;
+    }
+    return need;
+}
+
+int fm_json_string(jl_buf *out, const char *text, size_t len)
+{
+    static const char hex[] = "0123456789abcdef";
+    if (text == NULL)
+        text = ""; /* an empty slice may carry no pointer */
+    const unsigned char *s = (const unsigned char *)text;
+    if (jl_buf_append(out, "\"", 1) != JL_OK)
+        return JL_ENOMEM;
+    size_t run = 0; /* start of the bytes that need no escaping, appended in one go */
+    size_t i = 0;
+    while (i < len) {
+        unsigned char c = s[i];
+        size_t seq = 1;
+        char escape[8];
+        size_t escape_len = 0;
+        if (c == '"' || c == '\\') {
+            escape[0] = '\\';
+            escape[1] = (char)c;
+            escape_len = 2;
+        } else if (c < 0x20) {
+            memcpy(escape, "\\u00", 4);
+            escape[4] = hex[c >> 4];
+            escape[5] = hex[c & 0xF];
+            escape_len = 6;
+        } else if (c >= 0x80) {
+            seq = utf8_sequence(s + i, len - i);
+            if (seq == 0) {
+                memcpy(escape, "\\ufffd", 6);
+                escape_len = 6;
+                seq = 1;
+            }
+        }
+        if (escape_len != 0) {
+            if (jl_buf_append(out, s + run, i - run) != JL_OK ||
+                jl_buf_append(out, escape, escape_len) != JL_OK)
+                return JL_ENOMEM;
+            run = i + seq;
+        }
+        i += seq;
+    }
+    if (jl_buf_append(out, s + run, len - run) != JL_OK || jl_buf_append(out, "\"", 1) != JL_OK)
+        return JL_ENOMEM;
+    return JL_OK;
+}
+
+int fm_json_error(jl_buf *out, const char *message)
+{
+    if (message == NULL)
+        message = "unknown error";
+    if (jl_buf_append_str(out, "{\"error\":") != JL_OK ||
+        fm_json_string(out, message, strlen(message)) != JL_OK ||
+        jl_buf_append(out, "}", 1) != JL_OK)
+        return JL_ENOMEM;
+    return JL_OK;
+}
+
+/* Appends one CSV field, quoted when RFC 4180 requires it. */
+static int csv_field(jl_buf *out, const char *text, size_t len)
+{
+    if (text == NULL)
+        text = ""; /* an empty slice may carry no pointer */
+    int quote = 0;
+    for (size_t i = 0; i < len && !quote; i++) {
+        char c = text[i];
+        quote = c == ',' || c == '"' || c == '\r' || c == '\n';
+    }
+    if (!quote)
+        return jl_buf_append(out, text, len);
+    if (jl_buf_append(out, "\"", 1) != JL_OK)
+        return JL_ENOMEM;
+    size_t run = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (text[i] == '"') {
+            /* Append through this quote, then the quote again. */
+            if (jl_buf_append(out, text + run, i + 1 - run) != JL_OK ||
+                jl_buf_append(out, "\"", 1) != JL_OK)
+                return JL_ENOMEM;
+            run = i + 1;
+        }
+    }
+    if (jl_buf_append(out, text + run, len - run) != JL_OK || jl_buf_append(out, "\"", 1) != JL_OK)
+        return JL_ENOMEM;
+    return JL_OK;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Formats */
+
+int fm_parse_format(const char *text, fm_format *out, jl_error *err)
+{
+    *out = FM_JSON;
+    jl_error_clear(err);
+    if (text == NULL || text[0] == '\0' || strcasecmp(text, "json") == 0)
+        return JL_OK;
+    if (strcasecmp(text, "csv") == 0) {
+        *out = FM_CSV;
+        return JL_OK;
+    }
+    if (strcasecmp(text, "msgpack") == 0)
+        return jl_error_set(err, JL_EINVAL,
+                            "format \"msgpack\" is not supported yet; use json or csv");
+    return jl_error_set(err, JL_EINVAL, "format \"%.64s\" is not known; use json or csv", text);
+}
+
+const char *fm_content_type(fm_format format)
+{
+    return format == FM_CSV ? "text/csv; charset=utf-8" : "application/json";
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* JSON writer */
+
+static int json_series_begin(fm_writer *w, sk_text metric, const sk_tag *tags, size_t tag_count,
+                             const char *const *columns, size_t column_count)
+{
+    jl_buf *out = w->out;
+    if (w->series_count > 0 && jl_buf_append(out, ",", 1) != JL_OK)
+        return JL_ENOMEM;
+    if (jl_buf_append_str(out, "{\"metric\":") != JL_OK ||
+        fm_json_string(out, metric.data, metric.len) != JL_OK ||
+        jl_buf_append_str(out, ",\"tags\":{") != JL_OK)
+        return JL_ENOMEM;
+    for (size_t i = 0; i < tag_count; i++) {
+        if ((i > 0 && jl_buf_append(out, ",", 1) != JL_OK) ||
+            fm_json_string(out, tags[i].key.data, tags[i].key.len) != JL_OK ||
+            jl_buf_append(out, ":", 1) != JL_OK ||
+            fm_json_string(out, tags[i].value.data, tags[i].value.len) != JL_OK)
+            return JL_ENOMEM;
+    }
+    if (jl_buf_append_str(out, "},\"columns\":[") != JL_OK)
+        return JL_ENOMEM;
+    for (size_t i = 0; i < column_count; i++) {
+        if ((i > 0 && jl_buf_append(out, ",", 1) != JL_OK) ||
+            fm_json_string(out, columns[i], strlen(columns[i])) != JL_OK)
+            return JL_ENOMEM;
+    }
+    if (jl_buf_append_str(out, "],\"values\":[") != JL_OK)
+        return JL_ENOMEM;
+    return JL_OK;
+}
+
+static int json_row(fm_writer *w, const qx_cell *cells, size_t cell_count)
+{
+    jl_buf *out = w->out;
+    if (jl_buf_append_str(out, w->row_count > 0 ? ",[" : "[") != JL_OK)
+        return JL_ENOMEM;
+    for (size_t i = 0; i < cell_count; i++) {
+        if (i > 0 && jl_buf_append(out, ",", 1) != JL_OK)
+            return JL_ENOMEM;
+        int rc = JL_OK;
+        char number[FM_DOUBLE_MAX];
+        size_t len;
+        switch (cells[i].type) {
+        case QX_CELL_INT:
+            rc = append_int(out, cells[i].as.i);
+            break;
+        case QX_CELL_DOUBLE:
+            len = fm_format_double(cells[i].as.d, number);
+            rc = len > 0 ? jl_buf_append(out, number, len) : jl_buf_append(out, "null", 4);
+            break;
+        default:
+            rc = jl_buf_append(out, "null", 4);
+            break;
+        }
+        if (rc != JL_OK)
+            return JL_ENOMEM;
+    }
+    return jl_buf_append(out, "]", 1);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* CSV writer */
+
+/* Builds "metric,tags," for the rows of a series into w->prefix. */
+static int csv_prefix(fm_writer *w, sk_text metric, const sk_tag *tags, size_t tag_count)
+{
+    jl_buf tag_text;
+    jl_buf_init(&tag_text);
+    int rc = JL_ENOMEM;
+    w->prefix.len = 0;
+    for (size_t i = 0; i < tag_count; i++) {
+        if ((i > 0 && jl_buf_append(&tag_text, ";", 1) != JL_OK) ||
+            jl_buf_append(&tag_text, tags[i].key.data, tags[i].key.len) != JL_OK ||
+            jl_buf_append(&tag_text, "=", 1) != JL_OK)
+            goto out;
+        /* Keys are names and cannot hold '=' or ';'; values can, so ';' and the escape
+         * character itself are escaped to keep the list splittable. */
+        const char *v = tags[i].value.data;
+        size_t run = 0;
+        for (size_t j = 0; j < tags[i].value.len; j++) {
+            if (v[j] == ';' || v[j] == '\\') {
+                if (jl_buf_append(&tag_text, v + run, j - run) != JL_OK ||
+                    jl_buf_append(&tag_text, "\\", 1) != JL_OK)
+                    goto out;
+                run = j;
+            }
+        }
+        if (jl_buf_append(&tag_text, v + run, tags[i].value.len - run) != JL_OK)
+            goto out;
+    }
+    if (csv_field(&w->prefix, metric.data, metric.len) != JL_OK ||
+        jl_buf_append(&w->prefix, ",", 1) != JL_OK ||
+        csv_field(&w->prefix, tag_text.data, tag_text.len) != JL_OK ||
+        jl_buf_append(&w->prefix, ",", 1) != JL_OK)
+        goto out;
+    rc = JL_OK;
+out:
+    jl_buf_destroy(&tag_text);
+    return rc;
+}
+
+static int csv_series_begin(fm_writer *w, sk_text metric, const sk_tag *tags, size_t tag_count,
+                            const char *const *columns, size_t column_count)
+{
+    if (!w->header_written) {
+        if (jl_buf_append_str(w->out, "metric,tags") != JL_OK)
+            return JL_ENOMEM;
+        for (size_t i = 0; i < column_count; i++) {
+            if (jl_buf_append(w->out, ",", 1) != JL_OK ||
+                csv_field(w->out, columns[i], strlen(columns[i])) != JL_OK)
+                return JL_ENOMEM;
+        }
+        if (jl_buf_append(w->out, "\r\n", 2) != JL_OK)
+            return JL_ENOMEM;
+        w->header_written = 1;
+    }
+    return csv_prefix(w, metric, tags, tag_count);
+}
+
+static int csv_row(fm_writer *w, const qx_cell *cells, size_t cell_count)
+{
+    jl_buf *out = w->out;
+    /* The prefix ends with the comma before the first cell. */
+    if (jl_buf_append(out, w->prefix.data, cell_count > 0 ? w->prefix.len : w->prefix.len - 1) !=
+        JL_OK)
+        return JL_ENOMEM;
+    for (size_t i = 0; i < cell_count; i++) {
+        if (i > 0 && jl_buf_append(out, ",", 1) != JL_OK)
+            return JL_ENOMEM;
+        int rc = JL_OK;
+        char number[FM_DOUBLE_MAX];
+        if (cells[i].type == QX_CELL_INT)
+            rc = append_int(out, cells[i].as.i);
+        else if (cells[i].type == QX_CELL_DOUBLE)
+            rc = jl_buf_append(out, number, fm_format_double(cells[i].as.d, number));
+        if (rc != JL_OK)
+            return JL_ENOMEM;
+    }
+    return jl_buf_append(out, "\r\n", 2);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Writer and sink */
+
+int fm_writer_init(fm_writer *w, fm_format format, jl_buf *out)
+{
+    memset(w, 0, sizeof *w);
+    jl_buf_init(&w->prefix);
+    w->format = format;
+    w->out = out;
+    if (format != FM_JSON && format != FM_CSV)
+        return w->status = JL_EINVAL;
+    if (format == FM_JSON && jl_buf_append_str(out, "{\"series\":[") != JL_OK)
+        return w->status = JL_ENOMEM;
+    return JL_OK;
+}
+
+static int sink_series_begin(void *context, sk_text metric, const sk_tag *tags, size_t tag_count,
+                             const char *const *columns, size_t column_count)
+{
+    fm_writer *w = context;
+    if (w->status != JL_OK)
+        return w->status;
+    if (w->in_series || w->finished)
+        return w->status = JL_EINVAL;
+    int rc = w->format == FM_JSON
+                 ? json_series_begin(w, metric, tags, tag_count, columns, column_count)
+                 : csv_series_begin(w, metric, tags, tag_count, columns, column_count);
+    if (rc != JL_OK)
+        return w->status = rc;
+    w->in_series = 1;
+    w->series_count++;
+    w->row_count = 0;
+    return JL_OK;
+}
+
+static int sink_row(void *context, const qx_cell *cells, size_t cell_count)
+{
+    fm_writer *w = context;
+    if (w->status != JL_OK)
+        return w->status;
+    if (!w->in_series)
+        return w->status = JL_EINVAL;
+    int rc = w->format == FM_JSON ? json_row(w, cells, cell_count) : csv_row(w, cells, cell_count);
+    if (rc != JL_OK)
+        return w->status = rc;
+    w->row_count++;
+    return JL_OK;
+}
+
+static int sink_series_end(void *context)
+{
+    fm_writer *w = context;
+    if (w->status != JL_OK)
+        return w->status;
+    if (!w->in_series)
+        return w->status = JL_EINVAL;
+    if (w->format == FM_JSON && jl_buf_append_str(w->out, "]}") != JL_OK)
+        return w->status = JL_ENOMEM;
+    w->in_series = 0;
+    return JL_OK;
+}
+
+qx_sink fm_writer_sink(fm_writer *w)
+{
+    qx_sink sink = {
+        .context = w,
+        .series_begin = sink_series_begin,
+        .row = sink_row,
+        .series_end = sink_series_end,
+    };
+    return sink;
+}
+
+int fm_writer_finish(fm_writer *w)
+{
+    if (w->status != JL_OK)
+        return w->status;
+    if (w->finished)
+        return w->status = JL_EINVAL;
+    if (w->in_series) {
+        int rc = sink_series_end(w);
+        if (rc != JL_OK)
+            return rc;
+    }
+    if (w->format == FM_JSON && jl_buf_append_str(w->out, "]}") != JL_OK)
+        return w->status = JL_ENOMEM;
+    w->finished = 1;
+    return JL_OK;
+}
+
+void fm_writer_destroy(fm_writer *w)
+{
+    jl_buf_destroy(&w->prefix);
+}

@@ -1,0 +1,463 @@
+/* Tests of storage/store.c and storage/snapshot.c on real LMDB directories: a randomized model
+ * check (random in-order, out-of-order, late and duplicate writes compared after every step and
+ * after reopening with an independent reference model), sealing and log truncation, map growth,
+ * selectors, and refusal of invalid batches. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "jialing/serieskey.h"
+#include "jialing/store.h"
+
+/* ---------- helpers ---------- */
+
+static char *make_temp_dir(void)
+{
+    char *path = strdup("/tmp/jialing-test-store-XXXXXX");
+    if (mkdtemp(path) == NULL) {
+        perror("mkdtemp");
+        abort();
+    }
+    return path;
+}
+
+static void remove_dir(char *path)
+{
+    char command[512];
+    snprintf(command, sizeof command, "rm -rf '%s'", path);
+    if (system(command) != 0)
+        fprintf(stderr, "could not remove %s\n", path);
+    free(path);
+}
+
+static uint32_t log_max_blocks; /* 0: the store's default */
+
+static st_store *open_store(const char *dir, uint32_t chunk_target, uint64_t map_bytes)
+{
+    st_options options;
+    memset(&options, 0, sizeof options);
+    options.directory = dir;
+    options.sync_full = 0;
+    options.chunk_target = chunk_target;
+    options.initial_map_bytes = map_bytes;
+    options.log_max_blocks = log_max_blocks;
+    st_store *store = NULL;
+    jl_error err;
+    int rc = st_store_open(&options, &store, &err);
+    if (rc != JL_OK) {
+        fprintf(stderr, "open failed: %s\n", err.message);
+        abort();
+    }
+    return store;
+}
+
+static void series_key(jl_buf *out, const char *metric, const char *station)
+{
+    sk_tag tag = {{"station", 7}, {station, strlen(station)}};
+    out->len = 0;
+    jl_error err;
+    if (sk_build((sk_text){metric, strlen(metric)}, &tag, 1, out, &err) != JL_OK)
+        abort();
+}
+
+/* Reads every reading of the series with key `key` through a snapshot cursor. */
+static size_t read_all(st_store *store, const char *metric, const char *station, int64_t from,
+                       int64_t to, int64_t *ms, double *values, size_t capacity)
+{
+    st_matcher matchers[2] = {{"__name__", metric, 0}, {"station", station, 0}};
+    uint64_t *ids = NULL;
+    size_t count = 0;
+    jl_error err;
+    CHECK_INT(st_select(store, matchers, 2, 0, &ids, &count, &err), JL_OK);
+    if (count != 1) {
+        free(ids);
+        return 0;
+    }
+    st_snapshot *snapshot = NULL;
+    CHECK_INT(st_snapshot_open(store, ids, count, &snapshot, &err), JL_OK);
+    free(ids);
+    st_cursor *cursor = NULL;
+    CHECK_INT(st_cursor_open(snapshot, 0, from, to, &cursor, &err), JL_OK);
+    size_t n = 0;
+    st_block block;
+    int rc;
+    int64_t previous_end = INT64_MIN;
+    while ((rc = st_cursor_next(cursor, &block, &err)) == JL_OK) {
+        CHECK(block.summary.first_ms > previous_end); /* blocks do not overlap, in order */
+        previous_end = block.summary.last_ms;
+        CHECK_INT(st_cursor_decode(cursor, &block, &err), JL_OK);
+        for (size_t i = 0; i < block.count; i++) {
+            if (block.timestamps_ms[i] < from || block.timestamps_ms[i] >= to)
+                continue;
+            if (n < capacity) {
+                ms[n] = block.timestamps_ms[i];
+                values[n] = block.values[i];
+            }
+            n++;
+        }
+    }
+    CHECK_INT(rc, JL_ENOTFOUND);
+    st_cursor_close(cursor);
+    st_snapshot_close(snapshot);
+    return n;
+}
+
+/* ---------- reference model: per series a sorted array, last write wins ---------- */
+
+#define MODEL_SERIES 3
+#define MODEL_MAX 60000
+
+typedef struct model {
+    int64_t ms[MODEL_SERIES][MODEL_MAX];
+    double values[MODEL_SERIES][MODEL_MAX];
+    size_t count[MODEL_SERIES];
+} model;
+
+static void model_put(model *m, int s, int64_t ms, double value)
+{
+    size_t lo = 0, hi = m->count[s];
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (m->ms[s][mid] < ms)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo < m->count[s] && m->ms[s][lo] == ms) {
+        m->values[s][lo] = value;
+        return;
+    }
+    memmove(&m->ms[s][lo + 1], &m->ms[s][lo], (m->count[s] - lo) * sizeof(int64_t));
+    memmove(&m->values[s][lo + 1], &m->values[s][lo], (m->count[s] - lo) * sizeof(double));
+    m->ms[s][lo] = ms;
+    m->values[s][lo] = value;
+    m->count[s]++;
+}
+
+static const char *const stations[MODEL_SERIES] = {"s1", "s2", "s3"};
+
+static void compare_with_model(st_store *store, const model *m, const char *when)
+{
+    static int64_t ms[MODEL_MAX];
+    static double values[MODEL_MAX];
+    for (int s = 0; s < MODEL_SERIES; s++) {
+        size_t n = read_all(store, "pm25", stations[s], JL_MIN_MS, JL_MAX_MS, ms, values,
+                            MODEL_MAX);
+        if (n != m->count[s]) {
+            fprintf(stderr, "  %s: series %d has %zu readings, model %zu\n", when, s, n,
+                    m->count[s]);
+            CHECK_INT(n, m->count[s]);
+            continue;
+        }
+        for (size_t i = 0; i < n; i++) {
+            if (ms[i] != m->ms[s][i] || values[i] != m->values[s][i]) {
+                fprintf(stderr, "  %s: series %d reading %zu is (%lld, %g), model (%lld, %g)\n",
+                        when, s, i, (long long)ms[i], values[i], (long long)m->ms[s][i],
+                        m->values[s][i]);
+                CHECK(0);
+                break;
+            }
+        }
+        /* The snapshot's per-series figures agree too. */
+        st_matcher matcher = {"station", stations[s], 0};
+        uint64_t *ids = NULL;
+        size_t count = 0;
+        jl_error err;
+        CHECK_INT(st_select(store, &matcher, 1, 0, &ids, &count, &err), JL_OK);
+        st_snapshot *snapshot = NULL;
+        CHECK_INT(st_snapshot_open(store, ids, count, &snapshot, &err), JL_OK);
+        st_series_info info;
+        CHECK_INT(st_snapshot_series_info(snapshot, 0, &info), JL_OK);
+        CHECK_INT(info.count, m->count[s]);
+        if (m->count[s] > 0) {
+            CHECK_INT(info.first_ms, m->ms[s][0]);
+            CHECK_INT(info.last_ms, m->ms[s][m->count[s] - 1]);
+            CHECK_DOUBLE_BITS(info.last_value, m->values[s][m->count[s] - 1]);
+        }
+        st_snapshot_close(snapshot);
+        free(ids);
+    }
+}
+
+static uint64_t rng_state;
+static uint64_t next_random(void)
+{
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 7;
+    rng_state ^= rng_state << 17;
+    return rng_state;
+}
+
+/* Random batches: mostly in order at a 60 s cadence, some late (into sealed chunks), some
+ * re-sent duplicates with new values, some out of order within the tail. */
+static void random_model(int one_slow_series)
+{
+    static model m;
+    memset(&m, 0, sizeof m);
+    uint64_t seed = 20261123;
+    rng_state = seed;
+    printf("  test_random_model seed %llu\n", (unsigned long long)seed);
+    char *dir = make_temp_dir();
+    st_store *store = open_store(dir, 64, 0);
+    int64_t clock[MODEL_SERIES] = {1700000000000, 1700000000000, 1700000000000};
+    jl_buf key;
+    jl_buf_init(&key);
+    st_batch batch;
+    st_batch_init(&batch);
+    for (int round = 0; round < 300; round++) {
+        st_batch_reset(&batch);
+        int points = 1 + (int)(next_random() % 200);
+        for (int p = 0; p < points; p++) {
+            int s = (int)(next_random() % MODEL_SERIES);
+            if (one_slow_series && s == 2 && next_random() % 20 != 0)
+                s = (int)(next_random() % 2);
+            int64_t ms;
+            uint64_t kind = next_random() % 100;
+            if (kind < 80 || m.count[s] == 0) {
+                clock[s] += 60000;
+                ms = clock[s];
+            } else if (kind < 90) {
+                ms = clock[s] - (int64_t)(next_random() % 200) * 60000; /* may be late */
+            } else if (kind < 97) {
+                ms = m.ms[s][next_random() % m.count[s]]; /* re-sent, new value */
+            } else {
+                ms = clock[s] - (int64_t)(next_random() % 50000000) - 1; /* between readings */
+            }
+            double value = (double)(int64_t)(next_random() % 100000) / 10.0 - 2000.0;
+            if (m.count[s] + 1 >= MODEL_MAX)
+                continue;
+            series_key(&key, "pm25", stations[s]);
+            uint32_t index;
+            CHECK_INT(st_batch_series(&batch, key.data, key.len, &index), JL_OK);
+            CHECK_INT(st_batch_point(&batch, index, ms, value), JL_OK);
+            model_put(&m, s, ms, value);
+        }
+        jl_error err;
+        int rc = st_write(store, &batch, &err);
+        CHECK_INT(rc, JL_OK);
+        if (rc != JL_OK)
+            fprintf(stderr, "  write failed: %s\n", err.message);
+        if (round % 50 == 49) {
+            compare_with_model(store, &m, "before reopen");
+            st_store_close(store);
+            store = open_store(dir, 64, 0);
+            compare_with_model(store, &m, "after reopen");
+        }
+    }
+    st_stats stats;
+    jl_error err;
+    CHECK_INT(st_store_stats(store, &stats, &err), JL_OK);
+    CHECK(stats.chunks > 10);               /* sealing happened */
+    CHECK(stats.log_blocks < 300);          /* the log was truncated */
+    if (log_max_blocks)
+        CHECK(stats.log_blocks <= log_max_blocks + 1);
+    CHECK_INT(stats.readings, m.count[0] + m.count[1] + m.count[2]);
+    st_batch_destroy(&batch);
+    jl_buf_destroy(&key);
+    st_store_close(store);
+    remove_dir(dir);
+}
+
+static void test_random_model(void)
+{
+    log_max_blocks = 0;
+    random_model(0);
+}
+
+/* With a tiny log limit, the slow series' tail is sealed early again and again; its small
+ * chunks are merged into the previous one. Answers must not change. */
+static void test_random_model_forced_seals(void)
+{
+    log_max_blocks = 8;
+    random_model(1);
+    log_max_blocks = 0;
+}
+
+/* A range read returns exactly the readings in [from, to), across chunk and tail. */
+static void test_range_read(void)
+{
+    char *dir = make_temp_dir();
+    st_store *store = open_store(dir, 16, 0);
+    jl_buf key;
+    jl_buf_init(&key);
+    series_key(&key, "nh3n", "river");
+    st_batch batch;
+    st_batch_init(&batch);
+    uint32_t index;
+    CHECK_INT(st_batch_series(&batch, key.data, key.len, &index), JL_OK);
+    for (int i = 0; i < 100; i++)
+        CHECK_INT(st_batch_point(&batch, index, 1000 * i, i * 0.001), JL_OK);
+    jl_error err;
+    CHECK_INT(st_write(store, &batch, &err), JL_OK);
+    int64_t ms[200];
+    double values[200];
+    size_t n = read_all(store, "nh3n", "river", 20500, 70000, ms, values, 200);
+    CHECK_INT(n, 49); /* 21000 .. 69000 */
+    CHECK_INT(ms[0], 21000);
+    CHECK_INT(ms[n - 1], 69000);
+    CHECK_DOUBLE_BITS(values[0], 21 * 0.001);
+    st_batch_destroy(&batch);
+    jl_buf_destroy(&key);
+    st_store_close(store);
+    remove_dir(dir);
+}
+
+/* A store opened with a 1 MiB map takes far more than that without a restart. */
+static void test_map_growth(void)
+{
+    char *dir = make_temp_dir();
+    st_store *store = open_store(dir, 2048, 1 << 20);
+    jl_buf key;
+    jl_buf_init(&key);
+    st_batch batch;
+    st_batch_init(&batch);
+    char station[32];
+    uint64_t seed = 7;
+    rng_state = seed;
+    size_t total = 0;
+    for (int round = 0; round < 20; round++) {
+        st_batch_reset(&batch);
+        for (int s = 0; s < 50; s++) {
+            snprintf(station, sizeof station, "m%d", s);
+            series_key(&key, "cod", station);
+            uint32_t index;
+            CHECK_INT(st_batch_series(&batch, key.data, key.len, &index), JL_OK);
+            for (int i = 0; i < 500; i++) {
+                /* random doubles compress badly: the map must grow */
+                double value = (double)(next_random() >> 11) / 9007199254740992.0;
+                CHECK_INT(st_batch_point(&batch, index, (int64_t)(round * 500 + i) * 1000, value),
+                          JL_OK);
+            }
+        }
+        jl_error err;
+        int rc = st_write(store, &batch, &err);
+        CHECK_INT(rc, JL_OK);
+        if (rc != JL_OK) {
+            fprintf(stderr, "  write failed: %s\n", err.message);
+            break;
+        }
+        total += batch.point_count;
+    }
+    st_stats stats;
+    jl_error err;
+    CHECK_INT(st_store_stats(store, &stats, &err), JL_OK);
+    CHECK(stats.map_bytes > (1u << 20));
+    CHECK_INT(stats.readings, total);
+    st_batch_destroy(&batch);
+    jl_buf_destroy(&key);
+    st_store_close(store);
+    remove_dir(dir);
+}
+
+/* Selectors: =, != (which also matches series without the tag), and long values that the
+ * postings store hashed. */
+static void test_select(void)
+{
+    char *dir = make_temp_dir();
+    st_store *store = open_store(dir, 0, 0);
+    st_batch batch;
+    st_batch_init(&batch);
+    jl_buf key;
+    jl_buf_init(&key);
+    char long_value[700];
+    memset(long_value, 'v', sizeof long_value - 1);
+    long_value[sizeof long_value - 1] = '\0';
+    struct {
+        const char *metric, *k1, *v1, *k2, *v2;
+    } defs[] = {
+        {"pm25", "station", "a", "district", "north"},
+        {"pm25", "station", "b", "district", "south"},
+        {"pm25", "station", "c", NULL, NULL},
+        {"pm10", "station", "a", "district", "north"},
+        {"pm25", "station", long_value, "district", "north"},
+    };
+    for (size_t i = 0; i < sizeof defs / sizeof defs[0]; i++) {
+        sk_tag tags[2] = {{{defs[i].k1, strlen(defs[i].k1)}, {defs[i].v1, strlen(defs[i].v1)}},
+                          {{"", 0}, {"", 0}}};
+        size_t tag_count = 1;
+        if (defs[i].k2) {
+            tags[1] = (sk_tag){{defs[i].k2, strlen(defs[i].k2)}, {defs[i].v2, strlen(defs[i].v2)}};
+            tag_count = 2;
+        }
+        key.len = 0;
+        jl_error err;
+        CHECK_INT(sk_build((sk_text){defs[i].metric, strlen(defs[i].metric)}, tags, tag_count,
+                           &key, &err),
+                  JL_OK);
+        uint32_t index;
+        CHECK_INT(st_batch_series(&batch, key.data, key.len, &index), JL_OK);
+        CHECK_INT(st_batch_point(&batch, index, 1000, 1.0), JL_OK);
+    }
+    jl_error err;
+    CHECK_INT(st_write(store, &batch, &err), JL_OK);
+    uint64_t *ids = NULL;
+    size_t count = 0;
+    st_matcher pm25[] = {{"__name__", "pm25", 0}};
+    CHECK_INT(st_select(store, pm25, 1, 0, &ids, &count, &err), JL_OK);
+    CHECK_INT(count, 4);
+    free(ids);
+    st_matcher not_north[] = {{"__name__", "pm25", 0}, {"district", "north", 1}};
+    CHECK_INT(st_select(store, not_north, 2, 0, &ids, &count, &err), JL_OK);
+    CHECK_INT(count, 2); /* b (south) and c (no district) */
+    if (count == 2) {
+        CHECK_INT(ids[0], 2);
+        CHECK_INT(ids[1], 3);
+    }
+    free(ids);
+    st_matcher by_long[] = {{"station", long_value, 0}};
+    CHECK_INT(st_select(store, by_long, 1, 0, &ids, &count, &err), JL_OK);
+    CHECK_INT(count, 1);
+    if (count == 1)
+        CHECK_INT(ids[0], 5);
+    free(ids);
+    st_matcher none[] = {{"__name__", "o3", 0}};
+    CHECK_INT(st_select(store, none, 1, 0, &ids, &count, &err), JL_OK);
+    CHECK_INT(count, 0);
+    free(ids);
+    CHECK_INT(st_select(store, pm25, 1, 3, &ids, &count, &err), JL_ELIMIT);
+    st_matcher only_negated[] = {{"station", "a", 1}};
+    CHECK_INT(st_select(store, only_negated, 1, 0, &ids, &count, &err), JL_EINVAL);
+    st_batch_destroy(&batch);
+    jl_buf_destroy(&key);
+    st_store_close(store);
+    remove_dir(dir);
+}
+
+/* A batch with one invalid point is refused whole; nothing of it is stored. */
+static void test_invalid_batch_refused(void)
+{
+    char *dir = make_temp_dir();
+    st_store *store = open_store(dir, 0, 0);
+    st_batch batch;
+    st_batch_init(&batch);
+    jl_buf key;
+    jl_buf_init(&key);
+    series_key(&key, "o3", "z");
+    uint32_t index;
+    CHECK_INT(st_batch_series(&batch, key.data, key.len, &index), JL_OK);
+    CHECK_INT(st_batch_point(&batch, index, 1000, 1.0), JL_OK);
+    CHECK_INT(st_batch_point(&batch, index, 2000, NAN), JL_OK);
+    jl_error err;
+    CHECK_INT(st_write(store, &batch, &err), JL_EINVAL);
+    st_stats stats;
+    CHECK_INT(st_store_stats(store, &stats, &err), JL_OK);
+    CHECK_INT(stats.series, 0);
+    CHECK_INT(stats.readings, 0);
+    st_batch_destroy(&batch);
+    jl_buf_destroy(&key);
+    st_store_close(store);
+    remove_dir(dir);
+}
+
+int main(void)
+{
+    RUN(test_range_read);
+    RUN(test_select);
+    RUN(test_invalid_batch_refused);
+    RUN(test_map_growth);
+    RUN(test_random_model);
+    RUN(test_random_model_forced_seals);
+    return CHECK_DONE();
+}
