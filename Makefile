@@ -77,7 +77,8 @@ $(BIN)/bench-gen: bench/gen.c $(LIB)
 deps:
 	@bash tools/deps.sh
 
-run: deps all
+run: deps
+	$(MAKE) $(BIN)/jialingd $(BIN)/jialing
 	$(BIN)/jialingd --data ./data --demo
 
 test: deps
