@@ -20,7 +20,7 @@ else
   BIN := bin
   VFLAGS := $(OPT)
 endif
-CFLAGS_ALL := $(CSTD) $(WARN) $(VFLAGS) -Iinclude -MMD -MP $(CFLAGS)
+CFLAGS_ALL := $(CSTD) $(WARN) $(VFLAGS) -Iinclude $(CFLAGS)
 
 LIB_SRC := $(wildcard storage/*.c) $(wildcard query/*.c)
 SERVER_SRC := $(filter-out server/cli.c server/httpclient.c server/csvconvert.c,$(wildcard server/*.c))
@@ -43,7 +43,7 @@ all: $(BIN)/jialingd $(BIN)/jialing $(UNIT_BIN) $(FUZZ_REPLAY_BIN) $(BIN)/bench-
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) -c $< -o $@
+	$(CC) $(CFLAGS_ALL) -MMD -MP -c $< -o $@
 
 $(LIB): $(LIB_OBJ)
 	@mkdir -p $(dir $@)
@@ -57,9 +57,11 @@ $(BIN)/jialing: $(CLI_OBJ) $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -o $@ $(CLI_OBJ) $(LIB) $(LIBS)
 
-$(BIN)/tests/%: tests/unit/%.c $(SERVER_LIB_OBJ) $(BUILD)/server/httpclient.o $(LIB) tests/unit/check.h
+# Unit tests link every server and CLI module except the two main()s.
+TEST_OBJ := $(SERVER_LIB_OBJ) $(BUILD)/server/httpclient.o $(BUILD)/server/csvconvert.o
+$(BIN)/tests/%: tests/unit/%.c $(TEST_OBJ) $(LIB) tests/unit/check.h
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) -Itests/unit -o $@ $< $(SERVER_LIB_OBJ) $(BUILD)/server/httpclient.o $(LIB) $(LIBS)
+	$(CC) $(CFLAGS_ALL) -Itests/unit -o $@ $< $(TEST_OBJ) $(LIB) $(LIBS)
 
 # Fuzz targets built with a main() that replays files (tests/fuzz/replay.c), no libFuzzer needed.
 $(BIN)/fuzz-replay/%: tests/fuzz/%.c tests/fuzz/replay.c $(LIB)

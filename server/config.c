@@ -52,8 +52,9 @@ static int parse_count(const char *flag, const char *text, uint64_t min, uint64_
     unsigned long long value = strtoull(text, &end, 10);
     if (text[0] == '\0' || text[0] == '-' || *end != '\0' || errno != 0 || value < min ||
         value > max)
-        return jl_error_set(err, JL_EINVAL, "%s: expected a whole number from %llu to %llu, got \"%s\"",
-                            flag, (unsigned long long)min, (unsigned long long)max, text);
+        return jl_error_set(err, JL_EINVAL,
+                            "%s: expected a whole number from %llu to %llu, got \"%s\"", flag,
+                            (unsigned long long)min, (unsigned long long)max, text);
     *out = value;
     return JL_OK;
 }
@@ -121,7 +122,8 @@ int sv_config_parse(sv_config *config, int argc, char **argv, jl_error *err)
             else if (strcmp(value, "none") == 0)
                 config->sync_full = 0;
             else
-                rc = jl_error_set(err, JL_EINVAL, "--sync: expected full or none, got \"%s\"", value);
+                rc = jl_error_set(err, JL_EINVAL, "--sync: expected full or none, got \"%s\"",
+                                  value);
         } else if (strcmp(flag, "--max-body-bytes") == 0) {
             rc = parse_count(flag, value, 1024, 1ull << 34, &number, err);
             config->max_body_bytes = (size_t)number;

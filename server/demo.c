@@ -14,11 +14,11 @@
 
 typedef struct demo_series {
     const char *metric;
-    const char *site_key;   /* "station" or "section" */
+    const char *site_key; /* "station" or "section" */
     const char *site;
     const char *district;
-    double base;            /* typical level */
-    double daily_swing;     /* amplitude of the daily cycle */
+    double base;        /* typical level */
+    double daily_swing; /* amplitude of the daily cycle */
     int decimals;
 } demo_series;
 

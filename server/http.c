@@ -45,9 +45,8 @@ static enum MHD_Result send_response(struct MHD_Connection *connection, sv_respo
     size_t len = response->body.len;
     char *data = response->body.data;
     /* Ownership of the buffer passes to libmicrohttpd, which frees it after sending. */
-    struct MHD_Response *reply =
-        MHD_create_response_from_buffer(len, len ? data : (void *)"",
-                                        len ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
+    struct MHD_Response *reply = MHD_create_response_from_buffer(
+        len, len ? data : (void *)"", len ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
     if (reply == NULL) {
         jl_buf_destroy(&response->body);
         return MHD_NO;
@@ -80,9 +79,8 @@ static enum MHD_Result send_error(struct MHD_Connection *connection, int status,
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload_data, size_t *upload_data_size,
-                                  void **request_cls)
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **request_cls)
 {
     (void)version;
     sv_http *http = cls;
@@ -94,8 +92,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, 
             return MHD_NO;
         jl_buf_init(&state->body);
         *request_cls = state;
-        const char *length =
-            MHD_lookup_connection_value(connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+        const char *length = MHD_lookup_connection_value(connection, MHD_HEADER_KIND,
+                                                         MHD_HTTP_HEADER_CONTENT_LENGTH);
         if (length && strtoull(length, NULL, 10) > config->max_body_bytes) {
             /* Refuse before reading a body we would drop anyway. */
             char message[128];
@@ -108,7 +106,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, 
     if (*upload_data_size > 0) {
         if (!state->too_large && state->body.len + *upload_data_size > config->max_body_bytes)
             state->too_large = 1;
-        if (!state->too_large && jl_buf_append(&state->body, upload_data, *upload_data_size) != JL_OK)
+        if (!state->too_large &&
+            jl_buf_append(&state->body, upload_data, *upload_data_size) != JL_OK)
             state->too_large = 1;
         *upload_data_size = 0;
         return MHD_YES;
@@ -123,7 +122,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, 
         MHD_lookup_connection_value(connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
     request->authorization =
         MHD_lookup_connection_value(connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
-    request->accept = MHD_lookup_connection_value(connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT);
+    request->accept =
+        MHD_lookup_connection_value(connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT);
     request->body = state->body.data;
     request->body_len = state->body.len;
     request->body_too_large = state->too_large;
@@ -171,12 +171,12 @@ int sv_http_start(sv_context *context, sv_http **out, jl_error *err)
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC;
     if (addresses->ai_family == AF_INET6)
         flags |= MHD_USE_IPv6;
-    http->daemon = MHD_start_daemon(
-        flags, 0, NULL, NULL, on_request, http, MHD_OPTION_SOCK_ADDR, addresses->ai_addr,
-        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)config->threads, MHD_OPTION_CONNECTION_LIMIT,
-        (unsigned)config->max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
-        (unsigned)config->connection_timeout_s, MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
-        MHD_OPTION_END);
+    http->daemon =
+        MHD_start_daemon(flags, 0, NULL, NULL, on_request, http, MHD_OPTION_SOCK_ADDR,
+                         addresses->ai_addr, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)config->threads,
+                         MHD_OPTION_CONNECTION_LIMIT, (unsigned)config->max_connections,
+                         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)config->connection_timeout_s,
+                         MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_END);
     freeaddrinfo(addresses);
     if (http->daemon == NULL) {
         free(http);

@@ -70,7 +70,8 @@ int main(int argc, char **argv)
             if (dm_load(context.store, jl_now_ms(), &readings, &err) != JL_OK)
                 fprintf(stderr, "jialingd: demo data not loaded: %s\n", err.message);
             else
-                fprintf(stderr, "jialingd: loaded %llu demo readings (try /api/v1/latest?series=pm25)\n",
+                fprintf(stderr,
+                        "jialingd: loaded %llu demo readings (try /api/v1/latest?series=pm25)\n",
                         (unsigned long long)readings);
         }
     }
@@ -83,7 +84,8 @@ int main(int argc, char **argv)
     }
     fprintf(stderr, "jialingd: listening on http://%s:%u, data in %s, sync=%s%s\n",
             config.listen_host, (unsigned)sv_http_port(http), config.data_directory,
-            config.sync_full ? "full" : "none (unsafe: acknowledged writes may be lost on power loss)",
+            config.sync_full ? "full"
+                             : "none (unsafe: acknowledged writes may be lost on power loss)",
             context.tokens ? "" : ", no tokens (writes open to local clients)");
     for (;;) {
         int received = 0;

@@ -18,17 +18,28 @@ static const char *const json_type = "application/json";
 int sv_status_for(int code)
 {
     switch (code) {
-    case JL_OK: return 200;
-    case JL_EINVAL: return 400;
-    case JL_EAUTH: return 401;
-    case JL_EFORBIDDEN: return 403;
-    case JL_ENOTFOUND: return 404;
-    case JL_ETOOLARGE: return 413;
-    case JL_ELIMIT: return 422;
-    case JL_EFULL: return 507;
-    case JL_EBUSY: return 503;
-    case JL_ETIMEOUT: return 503;
-    default: return 500;
+    case JL_OK:
+        return 200;
+    case JL_EINVAL:
+        return 400;
+    case JL_EAUTH:
+        return 401;
+    case JL_EFORBIDDEN:
+        return 403;
+    case JL_ENOTFOUND:
+        return 404;
+    case JL_ETOOLARGE:
+        return 413;
+    case JL_ELIMIT:
+        return 422;
+    case JL_EFULL:
+        return 507;
+    case JL_EBUSY:
+        return 503;
+    case JL_ETIMEOUT:
+        return 503;
+    default:
+        return 500;
     }
 }
 
@@ -99,8 +110,7 @@ static void handle_write(sv_context *context, const sv_request *request, sv_resp
     const char *content_type = request->content_type;
     if (content_type && (strncasecmp(content_type, "application/msgpack", 19) == 0 ||
                          strncasecmp(content_type, "application/x-msgpack", 21) == 0)) {
-        rc = ig_parse_msgpack(request->body ? request->body : "", request->body_len, &batch,
-                              &err);
+        rc = ig_parse_msgpack(request->body ? request->body : "", request->body_len, &batch, &err);
     } else {
         ig_precision precision = IG_PRECISION_NS;
         const char *text = sv_param_get(request, "precision");
@@ -150,7 +160,8 @@ static int parse_read_params(const sv_request *request, int needs_range, read_pa
     memset(out, 0, sizeof *out);
     const char *series = sv_param_get(request, "series");
     if (series == NULL || series[0] == '\0') {
-        respond_error(response, 400, "parameter series is required, e.g. series=pm25{station=\"s01\"}");
+        respond_error(response, 400,
+                      "parameter series is required, e.g. series=pm25{station=\"s01\"}");
         return JL_EINVAL;
     }
     if (qp_parse_selector(series, &out->selector, &err) != JL_OK) {
@@ -233,8 +244,8 @@ static int run_series(sv_context *context, const void *query, const qx_sink *sin
 
 static void handle_query(sv_context *context, const sv_request *request, sv_response *response)
 {
-    static const char *const known[] = {"series", "from", "to", "window", "agg", "tz",
-                                        "fill", "format", NULL};
+    static const char *const known[] = {"series", "from", "to",     "window", "agg",
+                                        "tz",     "fill", "format", NULL};
     read_params params;
     memset(&params, 0, sizeof params);
     if (check_known_params(request, known, response) != JL_OK ||
@@ -282,8 +293,8 @@ out:
 
 static void handle_scan(sv_context *context, const sv_request *request, sv_response *response)
 {
-    static const char *const known[] = {"series", "from", "to", "op", "value", "output",
-                                        "format", NULL};
+    static const char *const known[] = {"series", "from",   "to",     "op",
+                                        "value",  "output", "format", NULL};
     read_params params;
     memset(&params, 0, sizeof params);
     if (check_known_params(request, known, response) != JL_OK ||
@@ -349,13 +360,15 @@ static void handle_metrics(sv_context *context, sv_response *response)
         return;
     }
     sv_metrics *m = &context->metrics;
-    jl_buf_printf(out, "# HELP jialing_points_ingested_total Readings acknowledged.\n"
-                       "# TYPE jialing_points_ingested_total counter\n"
-                       "jialing_points_ingested_total %llu\n",
+    jl_buf_printf(out,
+                  "# HELP jialing_points_ingested_total Readings acknowledged.\n"
+                  "# TYPE jialing_points_ingested_total counter\n"
+                  "jialing_points_ingested_total %llu\n",
                   (unsigned long long)atomic_load(&m->points_ingested));
-    jl_buf_printf(out, "# HELP jialing_write_rejected_total Write requests refused as bad.\n"
-                       "# TYPE jialing_write_rejected_total counter\n"
-                       "jialing_write_rejected_total %llu\n",
+    jl_buf_printf(out,
+                  "# HELP jialing_write_rejected_total Write requests refused as bad.\n"
+                  "# TYPE jialing_write_rejected_total counter\n"
+                  "jialing_write_rejected_total %llu\n",
                   (unsigned long long)atomic_load(&m->rejected_requests));
     jl_buf_printf(out, "# HELP jialing_http_requests_total Requests answered, by route.\n"
                        "# TYPE jialing_http_requests_total counter\n");
@@ -472,12 +485,24 @@ void sv_route(sv_context *context, const sv_request *request, sv_response *respo
         }
     } else if (authorize(context, request, match->access, response) == JL_OK) {
         switch (match->id) {
-        case SV_ROUTE_WRITE: handle_write(context, request, response); break;
-        case SV_ROUTE_QUERY: handle_query(context, request, response); break;
-        case SV_ROUTE_SCAN: handle_scan(context, request, response); break;
-        case SV_ROUTE_LATEST: handle_listing(context, request, response, run_latest); break;
-        case SV_ROUTE_SERIES: handle_listing(context, request, response, run_series); break;
-        case SV_ROUTE_METRICS: handle_metrics(context, response); break;
+        case SV_ROUTE_WRITE:
+            handle_write(context, request, response);
+            break;
+        case SV_ROUTE_QUERY:
+            handle_query(context, request, response);
+            break;
+        case SV_ROUTE_SCAN:
+            handle_scan(context, request, response);
+            break;
+        case SV_ROUTE_LATEST:
+            handle_listing(context, request, response, run_latest);
+            break;
+        case SV_ROUTE_SERIES:
+            handle_listing(context, request, response, run_series);
+            break;
+        case SV_ROUTE_METRICS:
+            handle_metrics(context, response);
+            break;
         case SV_ROUTE_HEALTH:
         default:
             response->status = 200;

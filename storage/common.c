@@ -10,21 +10,36 @@
 const char *jl_strerror(int code)
 {
     switch (code) {
-    case JL_OK: return "ok";
-    case JL_EINVAL: return "invalid input";
-    case JL_ENOMEM: return "out of memory";
-    case JL_EIO: return "I/O error";
-    case JL_EFULL: return "store full";
-    case JL_ECORRUPT: return "corrupt data";
-    case JL_ENOTFOUND: return "not found";
-    case JL_ELIMIT: return "limit exceeded";
-    case JL_EBUSY: return "busy";
-    case JL_ESTORE: return "storage error";
-    case JL_ETOOLARGE: return "too large";
-    case JL_ETIMEOUT: return "timed out";
-    case JL_EAUTH: return "unauthorized";
-    case JL_EFORBIDDEN: return "forbidden";
-    default: return "unknown error";
+    case JL_OK:
+        return "ok";
+    case JL_EINVAL:
+        return "invalid input";
+    case JL_ENOMEM:
+        return "out of memory";
+    case JL_EIO:
+        return "I/O error";
+    case JL_EFULL:
+        return "store full";
+    case JL_ECORRUPT:
+        return "corrupt data";
+    case JL_ENOTFOUND:
+        return "not found";
+    case JL_ELIMIT:
+        return "limit exceeded";
+    case JL_EBUSY:
+        return "busy";
+    case JL_ESTORE:
+        return "storage error";
+    case JL_ETOOLARGE:
+        return "too large";
+    case JL_ETIMEOUT:
+        return "timed out";
+    case JL_EAUTH:
+        return "unauthorized";
+    case JL_EFORBIDDEN:
+        return "forbidden";
+    default:
+        return "unknown error";
     }
 }
 

@@ -30,8 +30,8 @@ struct st_cursor {
     snapshot_series *series;
     int64_t from_ms, to_ms;
     MDB_cursor *chunks;
-    int phase;          /* 0: not started, 1: in chunks, 2: tail next, 3: done */
-    MDB_val chunk;      /* current chunk bytes (valid for the snapshot's life) */
+    int phase;           /* 0: not started, 1: in chunks, 2: tail next, 3: done */
+    MDB_val chunk;       /* current chunk bytes (valid for the snapshot's life) */
     int64_t *decoded_ms; /* decode buffers owned by the cursor */
     double *decoded_values;
     size_t decoded_capacity;
@@ -346,8 +346,7 @@ static int next_chunk(st_cursor *cursor, st_block *block, jl_error *err)
     int mrc;
     if (cursor->phase == 0) {
         cursor->phase = 1;
-        mrc = cursor->series->state.sealed_count ? seek_first_chunk(cursor, &k, &v)
-                                                 : MDB_NOTFOUND;
+        mrc = cursor->series->state.sealed_count ? seek_first_chunk(cursor, &k, &v) : MDB_NOTFOUND;
     } else {
         mrc = mdb_cursor_get(cursor->chunks, &k, &v, MDB_NEXT);
     }

@@ -30,7 +30,7 @@
 #define LOG_MAGIC 0x474f4c4au /* "JLOG" little endian */
 #define LOG_HEADER_BYTES 16   /* magic, count, stored bytes, crc32c: u32 each */
 #define LOG_RECORD_BYTES 24   /* u64 id, i64 ms, f64 value: little endian */
-#define POSTING_KEY_MAX 480 /* LMDB keys are at most 511 bytes; longer postings are hashed */
+#define POSTING_KEY_MAX 480   /* LMDB keys are at most 511 bytes; longer postings are hashed */
 
 typedef struct write_request {
     const st_batch *batch;
@@ -51,20 +51,20 @@ typedef struct late_reading {
 /* Per-transaction state of the writer. */
 typedef struct writer_txn {
     MDB_txn *txn;
-    series *touched;         /* list through touched_next */
-    series **created;        /* series created in this transaction */
+    series *touched;  /* list through touched_next */
+    series **created; /* series created in this transaction */
     size_t created_count, created_capacity;
-    uint64_t first_new_id;   /* id of the first created series */
+    uint64_t first_new_id; /* id of the first created series */
     late_reading *late;
     size_t late_count, late_capacity;
-    jl_buf scratch;          /* encoding buffer */
-    jl_buf log_raw;          /* raw log records of one request */
-    jl_buf log_packed;       /* compressed log block */
-    int64_t *merge_ms;       /* decode/merge buffers */
+    jl_buf scratch;    /* encoding buffer */
+    jl_buf log_raw;    /* raw log records of one request */
+    jl_buf log_packed; /* compressed log block */
+    int64_t *merge_ms; /* decode/merge buffers */
     double *merge_values;
     size_t merge_capacity;
     uint64_t points;
-    uint64_t log_cut_below;  /* log blocks below this sequence are deleted by this transaction */
+    uint64_t log_cut_below; /* log blocks below this sequence are deleted by this transaction */
 } writer_txn;
 
 /* ---------- small helpers ---------- */
@@ -93,8 +93,7 @@ static void put_u32_le(uint8_t *out, uint32_t v)
 
 static uint32_t get_u32_le(const uint8_t *in)
 {
-    return (uint32_t)in[0] | (uint32_t)in[1] << 8 | (uint32_t)in[2] << 16 |
-           (uint32_t)in[3] << 24;
+    return (uint32_t)in[0] | (uint32_t)in[1] << 8 | (uint32_t)in[2] << 16 | (uint32_t)in[3] << 24;
 }
 
 static void put_u64_le(uint8_t *out, uint64_t v)
@@ -268,8 +267,7 @@ static int catalog_reserve_ids(st_store *store, uint64_t max_id)
     series **grown = realloc(store->by_id, capacity * sizeof *grown);
     if (grown == NULL)
         return JL_ENOMEM;
-    memset(grown + store->by_id_capacity, 0,
-           (capacity - store->by_id_capacity) * sizeof *grown);
+    memset(grown + store->by_id_capacity, 0, (capacity - store->by_id_capacity) * sizeof *grown);
     store->by_id = grown;
     store->by_id_capacity = capacity;
     return JL_OK;
@@ -286,8 +284,7 @@ size_t store_posting_key(char *out, size_t out_size, const char *key, size_t key
     }
     uint64_t h = hash_key(value, value_len);
     size_t keep = key_len < 256 ? key_len : 256;
-    return (size_t)snprintf(out, out_size, "%.*s=#%016llx", (int)keep, key,
-                            (unsigned long long)h);
+    return (size_t)snprintf(out, out_size, "%.*s=#%016llx", (int)keep, key, (unsigned long long)h);
 }
 
 static int put_posting(MDB_txn *txn, MDB_dbi dbi, const char *key, size_t key_len,
@@ -305,8 +302,8 @@ static int put_posting(MDB_txn *txn, MDB_dbi dbi, const char *key, size_t key_le
 }
 
 /* Finds or creates the series for a canonical key within the writer's transaction. */
-static int writer_series(st_store *store, writer_txn *wt, const char *key, size_t len,
-                         series **out, jl_error *err)
+static int writer_series(st_store *store, writer_txn *wt, const char *key, size_t len, series **out,
+                         jl_error *err)
 {
     uint64_t hash = hash_key(key, len);
     series *s = catalog_find(store, key, len, hash);
@@ -1041,8 +1038,8 @@ static void *writer_main(void *argument)
         /* Take as many queued requests as fit one transaction. */
         write_request *first = store->queue_head, *last = first;
         size_t points = first->batch->point_count;
-        while (last->next && points + last->next->batch->point_count <=
-                                 store->options.group_commit_max_points) {
+        while (last->next &&
+               points + last->next->batch->point_count <= store->options.group_commit_max_points) {
             last = last->next;
             points += last->batch->point_count;
         }
@@ -1135,8 +1132,8 @@ static int load_catalog(st_store *store, MDB_txn *txn, jl_error *err)
                               (unsigned long long)expected);
             break;
         }
-        series *s = catalog_insert(store, id, v.mv_data, v.mv_size,
-                                   hash_key(v.mv_data, v.mv_size), id);
+        series *s =
+            catalog_insert(store, id, v.mv_data, v.mv_size, hash_key(v.mv_data, v.mv_size), id);
         if (s == NULL || catalog_reserve_ids(store, id) != JL_OK) {
             rc = jl_error_set(err, JL_ENOMEM, "out of memory loading the catalog");
             break;
@@ -1364,8 +1361,8 @@ int st_store_open(const st_options *options, st_store **out, jl_error *err)
     if (mrc == 0)
         mrc = mdb_env_set_mapsize(store->env, o->initial_map_bytes);
     if (mrc == 0)
-        mrc = mdb_env_open(store->env, o->directory,
-                           MDB_NOTLS | (o->sync_full ? 0 : MDB_NOSYNC), 0644);
+        mrc = mdb_env_open(store->env, o->directory, MDB_NOTLS | (o->sync_full ? 0 : MDB_NOSYNC),
+                           0644);
     if (mrc != 0) {
         rc = store_lmdb_error(err, mrc, "opening the LMDB environment");
         goto out;

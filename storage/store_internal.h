@@ -31,27 +31,27 @@ typedef struct tail_buffer {
 
 /* The mutable state of a series; copied whole from live to next and back. */
 typedef struct series_state {
-    tail_buffer *tail;       /* NULL when the tail is empty */
-    uint32_t tail_count;     /* readings in tail */
-    uint64_t tail_min_seq;   /* oldest log block still holding a reading of this tail */
-    int64_t sealed_max_ms;   /* last timestamp in sealed chunks; INT64_MIN when none */
-    uint64_t sealed_count;   /* readings in sealed chunks */
-    uint64_t count;          /* distinct readings in total */
-    int64_t first_ms;        /* earliest reading (valid when count > 0) */
-    int64_t last_ms;         /* latest reading (valid when count > 0) */
-    double last_value;       /* value at last_ms */
+    tail_buffer *tail;     /* NULL when the tail is empty */
+    uint32_t tail_count;   /* readings in tail */
+    uint64_t tail_min_seq; /* oldest log block still holding a reading of this tail */
+    int64_t sealed_max_ms; /* last timestamp in sealed chunks; INT64_MIN when none */
+    uint64_t sealed_count; /* readings in sealed chunks */
+    uint64_t count;        /* distinct readings in total */
+    int64_t first_ms;      /* earliest reading (valid when count > 0) */
+    int64_t last_ms;       /* latest reading (valid when count > 0) */
+    double last_value;     /* value at last_ms */
 } series_state;
 
 typedef struct series {
-    uint64_t id;             /* dense, from 1 */
-    char *key;               /* canonical key, NUL-terminated, immutable */
-    uint32_t key_len;        /* bytes in key */
-    uint64_t hash;           /* hash of key */
-    struct series *hash_next; /* catalog hash chain (writer only) */
-    series_state live;       /* published state, read under state_lock */
-    series_state next;       /* writer's state for the transaction being built */
-    int touched;             /* 1 while next differs from live */
-    int tail_private;        /* 1 when next.tail is a buffer no reader can see */
+    uint64_t id;                 /* dense, from 1 */
+    char *key;                   /* canonical key, NUL-terminated, immutable */
+    uint32_t key_len;            /* bytes in key */
+    uint64_t hash;               /* hash of key */
+    struct series *hash_next;    /* catalog hash chain (writer only) */
+    series_state live;           /* published state, read under state_lock */
+    series_state next;           /* writer's state for the transaction being built */
+    int touched;                 /* 1 while next differs from live */
+    int tail_private;            /* 1 when next.tail is a buffer no reader can see */
     struct series *touched_next; /* list of touched series in this transaction */
 } series;
 
@@ -59,17 +59,17 @@ struct st_store {
     MDB_env *env;
     MDB_dbi db_meta, db_series, db_postings, db_chunks, db_log;
     st_options options;
-    uint32_t chunk_max;      /* readings per chunk at most */
+    uint32_t chunk_max; /* readings per chunk at most */
     pthread_rwlock_t state_lock;
     pthread_rwlock_t map_lock;
-    uint64_t map_bytes;      /* current map size */
+    uint64_t map_bytes; /* current map size */
 
     /* Catalog: hash by key (writer only) and array by id (read under state_lock). */
     series **hash_buckets;
     uint64_t hash_bucket_count; /* power of two */
-    series **by_id;          /* index = id; entry 0 unused */
+    series **by_id;             /* index = id; entry 0 unused */
     uint64_t by_id_capacity;
-    uint64_t series_count;   /* published series; ids 1..series_count */
+    uint64_t series_count; /* published series; ids 1..series_count */
 
     uint64_t next_log_seq;   /* sequence number for the next log block */
     uint64_t oldest_log_seq; /* smallest log key present (next_log_seq when empty) */

@@ -21,16 +21,16 @@
 
 /* What a chunk header tells without decoding the payload. */
 typedef struct ck_summary {
-    uint32_t count;     /* readings in the chunk, >= 1 */
-    int64_t first_ms;   /* timestamp of the first reading */
-    int64_t last_ms;    /* timestamp of the last reading */
-    double min;         /* smallest value */
-    double max;         /* largest value */
-    double sum;         /* sum of values (compensated summation, in timestamp order) */
-    double sum_squares_dev; /* sum of squared deviations from the chunk mean (for stddev) */
-    double first_value; /* value at first_ms */
-    double last_value;  /* value at last_ms */
-    uint8_t codec;      /* value codec id (CK_CODEC_*) */
+    uint32_t count;          /* readings in the chunk, >= 1 */
+    int64_t first_ms;        /* timestamp of the first reading */
+    int64_t last_ms;         /* timestamp of the last reading */
+    double min;              /* smallest value */
+    double max;              /* largest value */
+    double sum;              /* sum of values (compensated summation, in timestamp order) */
+    double sum_squares_dev;  /* sum of squared deviations from the chunk mean (for stddev) */
+    double first_value;      /* value at first_ms */
+    double last_value;       /* value at last_ms */
+    uint8_t codec;           /* value codec id (CK_CODEC_*) */
     int8_t decimal_exponent; /* values = mantissa / 10^exponent when codec is decimal */
     uint32_t payload_bytes;  /* stored payload size */
 } ck_summary;
@@ -54,8 +54,8 @@ int ck_read_summary(const void *data, size_t len, ck_summary *summary, jl_error 
 /* Fully validates the chunk (header, payload checksum, decompressed size) and decodes it into
  * caller-owned arrays of `capacity` entries; sets *count. Returns JL_OK, JL_ECORRUPT, or
  * JL_ELIMIT when capacity is too small. */
-int ck_decode(const void *data, size_t len, int64_t *timestamps_ms, double *values,
-              size_t capacity, size_t *count, jl_error *err);
+int ck_decode(const void *data, size_t len, int64_t *timestamps_ms, double *values, size_t capacity,
+              size_t *count, jl_error *err);
 
 /* Computes the summary of count readings exactly as ck_encode() stores it (used to merge tails
  * into query answers the same way as sealed chunks). */

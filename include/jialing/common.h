@@ -13,18 +13,18 @@
 /* Project error codes: 0 is success, failures are negative and live in their own range. */
 enum {
     JL_OK = 0,
-    JL_EINVAL = -30901,   /* bad input: parse error, bad parameter */
-    JL_ENOMEM = -30902,   /* allocation failed */
-    JL_EIO = -30903,      /* the operating system reported an I/O error */
-    JL_EFULL = -30904,    /* disk or store full: writes refused, reads go on */
-    JL_ECORRUPT = -30905, /* bytes on disk failed validation */
+    JL_EINVAL = -30901,    /* bad input: parse error, bad parameter */
+    JL_ENOMEM = -30902,    /* allocation failed */
+    JL_EIO = -30903,       /* the operating system reported an I/O error */
+    JL_EFULL = -30904,     /* disk or store full: writes refused, reads go on */
+    JL_ECORRUPT = -30905,  /* bytes on disk failed validation */
     JL_ENOTFOUND = -30906, /* no such item / end of iteration */
-    JL_ELIMIT = -30907,   /* a configured limit was exceeded */
-    JL_EBUSY = -30908,    /* temporarily unable to serve (too many readers, shutting down) */
-    JL_ESTORE = -30909,   /* another LMDB error; the message keeps LMDB's text */
+    JL_ELIMIT = -30907,    /* a configured limit was exceeded */
+    JL_EBUSY = -30908,     /* temporarily unable to serve (too many readers, shutting down) */
+    JL_ESTORE = -30909,    /* another LMDB error; the message keeps LMDB's text */
     JL_ETOOLARGE = -30910, /* request body larger than allowed */
-    JL_ETIMEOUT = -30911, /* an operation ran past its time limit */
-    JL_EAUTH = -30912,    /* missing or invalid credentials */
+    JL_ETIMEOUT = -30911,  /* an operation ran past its time limit */
+    JL_EAUTH = -30912,     /* missing or invalid credentials */
     JL_EFORBIDDEN = -30913 /* credentials valid but not allowed to do this */
 };
 

@@ -9,10 +9,10 @@
 
 #include "jialing/common.h"
 
-#define SK_MAX_TAGS 64        /* tags per series at most */
-#define SK_MAX_NAME_BYTES 256 /* metric name or tag key length at most */
+#define SK_MAX_TAGS 64          /* tags per series at most */
+#define SK_MAX_NAME_BYTES 256   /* metric name or tag key length at most */
 #define SK_MAX_VALUE_BYTES 1024 /* tag value length at most */
-#define SK_MAX_KEY_BYTES 8192 /* canonical key length at most */
+#define SK_MAX_KEY_BYTES 8192   /* canonical key length at most */
 
 /* A borrowed slice of text: not NUL-terminated unless said. */
 typedef struct sk_text {

@@ -15,19 +15,19 @@
 
 /* Server settings; sv_config_defaults() fills every field. */
 typedef struct sv_config {
-    const char *data_directory; /* --data [./data] */
-    char listen_host[256];      /* --listen host part [127.0.0.1] */
-    uint16_t listen_port;       /* --listen port part [8470] */
-    const char *tokens_path;    /* --tokens FILE [none] */
-    int private_reads;          /* --private-reads: reads need a token too */
-    int sync_full;              /* --sync=full (1, default) or none (0) */
-    int load_demo;              /* --demo: load the demo data set when the store is empty */
-    size_t max_body_bytes;      /* --max-body-bytes [64 MiB] */
-    unsigned threads;           /* --threads: HTTP worker threads [8] */
-    unsigned max_connections;   /* --max-connections [512] */
+    const char *data_directory;    /* --data [./data] */
+    char listen_host[256];         /* --listen host part [127.0.0.1] */
+    uint16_t listen_port;          /* --listen port part [8470] */
+    const char *tokens_path;       /* --tokens FILE [none] */
+    int private_reads;             /* --private-reads: reads need a token too */
+    int sync_full;                 /* --sync=full (1, default) or none (0) */
+    int load_demo;                 /* --demo: load the demo data set when the store is empty */
+    size_t max_body_bytes;         /* --max-body-bytes [64 MiB] */
+    unsigned threads;              /* --threads: HTTP worker threads [8] */
+    unsigned max_connections;      /* --max-connections [512] */
     unsigned connection_timeout_s; /* --connection-timeout seconds [30] */
-    qx_limits limits;           /* --max-series, --max-rows, --max-windows, --query-timeout */
-    uint64_t initial_map_bytes; /* --map-size [1 GiB] */
+    qx_limits limits;              /* --max-series, --max-rows, --max-windows, --query-timeout */
+    uint64_t initial_map_bytes;    /* --map-size [1 GiB] */
 } sv_config;
 
 /* Fills config with the defaults. */
@@ -52,19 +52,19 @@ typedef enum sv_route_id {
 
 /* Self-metrics exported at /metrics; updated with atomics from every worker thread. */
 typedef struct sv_metrics {
-    atomic_ullong requests[SV_ROUTE_COUNT];     /* requests answered */
-    atomic_ullong errors[SV_ROUTE_COUNT];       /* of which with status >= 400 */
+    atomic_ullong requests[SV_ROUTE_COUNT];       /* requests answered */
+    atomic_ullong errors[SV_ROUTE_COUNT];         /* of which with status >= 400 */
     atomic_ullong latency_us_sum[SV_ROUTE_COUNT]; /* total handling time, microseconds */
-    atomic_ullong points_ingested;              /* points acknowledged */
-    atomic_ullong rejected_requests;            /* writes refused with 4xx */
+    atomic_ullong points_ingested;                /* points acknowledged */
+    atomic_ullong rejected_requests;              /* writes refused with 4xx */
 } sv_metrics;
 
 /* Everything a request handler needs; owned by main. */
 typedef struct sv_context {
     st_store *store;
     const sv_config *config;
-    au_tokens *tokens;   /* NULL when no token file is configured */
-    sv_metrics metrics;  /* self-metrics */
+    au_tokens *tokens;  /* NULL when no token file is configured */
+    sv_metrics metrics; /* self-metrics */
 } sv_context;
 
 /* One query-string parameter, decoded. */
@@ -77,16 +77,16 @@ typedef struct sv_param {
 
 /* An HTTP request as the router sees it; all pointers borrowed for the call. */
 typedef struct sv_request {
-    const char *method;           /* "GET", "POST", ... */
-    const char *path;             /* without the query string */
+    const char *method; /* "GET", "POST", ... */
+    const char *path;   /* without the query string */
     sv_param params[SV_MAX_PARAMS];
     size_t param_count;
-    const char *content_type;     /* NULL if absent */
-    const char *authorization;    /* NULL if absent */
-    const char *accept;           /* NULL if absent */
-    const char *body;             /* request body (may be NULL when empty) */
+    const char *content_type;  /* NULL if absent */
+    const char *authorization; /* NULL if absent */
+    const char *accept;        /* NULL if absent */
+    const char *body;          /* request body (may be NULL when empty) */
     size_t body_len;
-    int body_too_large;           /* the body exceeded max_body_bytes and was dropped */
+    int body_too_large; /* the body exceeded max_body_bytes and was dropped */
 } sv_request;
 
 /* The answer: status, content type and a body the router filled. */

@@ -26,15 +26,15 @@ typedef struct st_cursor st_cursor;
 
 /* Settings for st_store_open(); zero fields take the defaults in brackets. */
 typedef struct st_options {
-    const char *directory;     /* data directory, created if missing (required) */
-    int sync_full;             /* 1: fsync every commit [caller sets]; 0: --sync=none (unsafe) */
+    const char *directory;      /* data directory, created if missing (required) */
+    int sync_full;              /* 1: fsync every commit [caller sets]; 0: --sync=none (unsafe) */
     uint64_t initial_map_bytes; /* LMDB map size at open [1 GiB]; grows on demand */
-    uint64_t max_map_bytes;    /* the map never grows beyond this [1 TiB] */
-    uint32_t chunk_target;     /* a tail is sealed once it holds this many readings [2048] */
-    uint32_t max_readers;      /* LMDB reader slots [1024] */
+    uint64_t max_map_bytes;     /* the map never grows beyond this [1 TiB] */
+    uint32_t chunk_target;      /* a tail is sealed once it holds this many readings [2048] */
+    uint32_t max_readers;       /* LMDB reader slots [1024] */
     uint32_t group_commit_max_points; /* points per transaction at most [1,000,000] */
-    uint32_t log_max_blocks;   /* write-log blocks kept before tails pinning the oldest are
-                                  sealed early, as smaller chunks [2048] */
+    uint32_t log_max_blocks;          /* write-log blocks kept before tails pinning the oldest are
+                                         sealed early, as smaller chunks [2048] */
 } st_options;
 
 /* A batch of readings to write, built by parsers. Series are deduplicated by canonical key.
@@ -105,13 +105,13 @@ void st_snapshot_close(st_snapshot *snapshot);
 
 /* What a snapshot knows of one of its series without reading chunks. */
 typedef struct st_series_info {
-    uint64_t id;         /* series id */
-    const char *key;     /* canonical key, NUL-terminated, valid while the snapshot is open */
-    size_t key_len;      /* bytes in key */
-    uint64_t count;      /* distinct readings stored */
-    int64_t first_ms;    /* first reading's time (undefined when count is 0) */
-    int64_t last_ms;     /* last reading's time (undefined when count is 0) */
-    double last_value;   /* value at last_ms */
+    uint64_t id;       /* series id */
+    const char *key;   /* canonical key, NUL-terminated, valid while the snapshot is open */
+    size_t key_len;    /* bytes in key */
+    uint64_t count;    /* distinct readings stored */
+    int64_t first_ms;  /* first reading's time (undefined when count is 0) */
+    int64_t last_ms;   /* last reading's time (undefined when count is 0) */
+    double last_value; /* value at last_ms */
 } st_series_info;
 
 /* Returns the number of series in the snapshot (as given to st_snapshot_open, unknown ids
@@ -124,11 +124,11 @@ int st_snapshot_series_info(st_snapshot *snapshot, size_t index, st_series_info 
 /* A piece of one series' readings in time order: either a sealed chunk whose summary is known
  * and whose readings are decoded on demand, or decoded readings (from the tail). */
 typedef struct st_block {
-    ck_summary summary;     /* always filled */
-    int decoded;            /* 1: timestamps/values below are filled */
+    ck_summary summary;           /* always filled */
+    int decoded;                  /* 1: timestamps/values below are filled */
     const int64_t *timestamps_ms; /* valid until the next cursor call */
-    const double *values;   /* valid until the next cursor call */
-    size_t count;           /* readings in timestamps_ms/values when decoded */
+    const double *values;         /* valid until the next cursor call */
+    size_t count;                 /* readings in timestamps_ms/values when decoded */
 } st_block;
 
 /* Opens a cursor over the series at `index` of the snapshot, limited to blocks that overlap

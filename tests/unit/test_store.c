@@ -143,8 +143,8 @@ static void compare_with_model(st_store *store, const model *m, const char *when
     static int64_t ms[MODEL_MAX];
     static double values[MODEL_MAX];
     for (int s = 0; s < MODEL_SERIES; s++) {
-        size_t n = read_all(store, "pm25", stations[s], JL_MIN_MS, JL_MAX_MS, ms, values,
-                            MODEL_MAX);
+        size_t n =
+            read_all(store, "pm25", stations[s], JL_MIN_MS, JL_MAX_MS, ms, values, MODEL_MAX);
         if (n != m->count[s]) {
             fprintf(stderr, "  %s: series %d has %zu readings, model %zu\n", when, s, n,
                     m->count[s]);
@@ -249,8 +249,8 @@ static void random_model(int one_slow_series)
     st_stats stats;
     jl_error err;
     CHECK_INT(st_store_stats(store, &stats, &err), JL_OK);
-    CHECK(stats.chunks > 10);               /* sealing happened */
-    CHECK(stats.log_blocks < 300);          /* the log was truncated */
+    CHECK(stats.chunks > 10);      /* sealing happened */
+    CHECK(stats.log_blocks < 300); /* the log was truncated */
     if (log_max_blocks)
         CHECK(stats.log_blocks <= log_max_blocks + 1);
     CHECK_INT(stats.readings, m.count[0] + m.count[1] + m.count[2]);
@@ -383,8 +383,8 @@ static void test_select(void)
         }
         key.len = 0;
         jl_error err;
-        CHECK_INT(sk_build((sk_text){defs[i].metric, strlen(defs[i].metric)}, tags, tag_count,
-                           &key, &err),
+        CHECK_INT(sk_build((sk_text){defs[i].metric, strlen(defs[i].metric)}, tags, tag_count, &key,
+                           &err),
                   JL_OK);
         uint32_t index;
         CHECK_INT(st_batch_series(&batch, key.data, key.len, &index), JL_OK);

@@ -1,0 +1,422 @@
+/* bench-gen: writes the reference workload of DESIGN §6 as line-protocol files plus the exact
+ * truth the checker recomputes answers from. Stations report 5 metrics every 60 s; readings go
+ * missing (0.5%), stations have multi-hour outages, a quarter of the stations stamp readings 0-5 s
+ * late, and 0.01% of readings are re-sent a few minutes later (same time, same value). Values are
+ * mean-reverting random walks around a daily and a yearly cycle, rounded to the metric's decimals.
+ * Output for a seed is identical on every run (one xoshiro256** stream consumed in a fixed
+ * order; the only libm call is cos() of the cycles, so other libm versions could differ in a
+ * last digit now and then).
+ *
+ * Output in --out DIR:
+ *   lines-000.lp ...   line protocol, ms precision, in sending order, --lines-per-file each
+ *   truth/NNN.bin      per series: its distinct readings in time order as little-endian int64
+ *                      pairs (timestamp ms, value * 10^decimals)
+ *   truth.json         series list (metric, tags, decimals, count, file) and totals */
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#define METRICS 5
+#define CADENCE_MS 60000LL
+#define DAY_MS 86400000LL
+#define DEFAULT_START_MS 1735689600000LL /* 2025-01-01T00:00:00Z */
+#define MISSING_PER_MILLION 5000         /* 0.5% of readings never sent */
+#define DUPLICATE_PER_MILLION 100        /* 0.01% of readings re-sent */
+
+typedef struct metric_def {
+    const char *name;
+    int decimals;
+    double base;       /* long-run level */
+    double daily_amp;  /* amplitude of the daily cycle */
+    double peak_hour;  /* UTC hour of the daily maximum */
+    double season_amp; /* amplitude of the yearly cycle (positive: winter high) */
+    double noise;      /* step standard deviation per minute */
+    double revert;     /* pull towards the cycle per minute */
+    double floor;      /* values stay above this */
+} metric_def;
+
+static const metric_def metrics[METRICS] = {
+    {"pm25", 1, 38.0, 12.0, 0.0, 18.0, 0.55, 0.010, 1.0},
+    {"pm10", 1, 65.0, 18.0, 1.0, 26.0, 0.90, 0.010, 2.0},
+    {"o3", 1, 55.0, 32.0, 7.0, -15.0, 0.70, 0.020, 1.0},
+    {"nh3n", 3, 0.85, 0.12, 22.0, 0.25, 0.008, 0.004, 0.02},
+    {"cod", 1, 16.0, 3.0, 4.0, 2.0, 0.12, 0.008, 2.0},
+};
+
+static uint64_t rng_state[4];
+
+static uint64_t rotl(uint64_t x, int k)
+{
+    return (x << k) | (x >> (64 - k));
+}
+
+static uint64_t rng_next(void)
+{
+    uint64_t result = rotl(rng_state[1] * 5, 7) * 9;
+    uint64_t t = rng_state[1] << 17;
+    rng_state[2] ^= rng_state[0];
+    rng_state[3] ^= rng_state[1];
+    rng_state[1] ^= rng_state[2];
+    rng_state[0] ^= rng_state[3];
+    rng_state[2] ^= t;
+    rng_state[3] = rotl(rng_state[3], 45);
+    return result;
+}
+
+static void rng_seed(uint64_t seed)
+{
+    for (int i = 0; i < 4; i++) {
+        uint64_t z = (seed += 0x9E3779B97F4A7C15ULL);
+        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+        z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+        rng_state[i] = z ^ (z >> 31);
+    }
+}
+
+/* Uniform integer in [0, n). The tiny modulo bias is irrelevant here. */
+static uint64_t rng_below(uint64_t n)
+{
+    return rng_next() % n;
+}
+
+static double rng_unit(void)
+{
+    return (double)(rng_next() >> 11) * (1.0 / 9007199254740992.0);
+}
+
+/* Approximately standard normal: sum of four uniforms, centred and scaled to unit variance. */
+static double rng_gauss(void)
+{
+    double s = rng_unit() + rng_unit() + rng_unit() + rng_unit();
+    return (s - 2.0) * 1.7320508075688772;
+}
+
+typedef struct series_state {
+    double level;    /* current unrounded value */
+    double scale;    /* station's multiplier of the metric's base */
+    char prefix[96]; /* "pm25,district=d1,station=s01 value=" */
+    size_t prefix_len;
+    FILE *truth;    /* truth/NNN.bin */
+    uint64_t count; /* distinct readings written */
+} series_state;
+
+typedef struct outage {
+    int64_t from_tick; /* first missing tick */
+    int64_t to_tick;   /* one past the last */
+} outage;
+
+typedef struct resend {
+    int64_t due_tick;
+    uint32_t series;
+    int64_t ms;
+    int64_t mantissa;
+} resend;
+
+typedef struct output {
+    const char *dir;
+    FILE *file;
+    int file_index;
+    uint64_t lines_in_file;
+    uint64_t lines_per_file;
+    uint64_t lines;
+} output;
+
+static int out_line(output *out, const series_state *s, int decimals, int64_t ms, int64_t mantissa)
+{
+    char buf[160];
+    char *p = buf;
+    if (out->file == NULL || out->lines_in_file == out->lines_per_file) {
+        char path[4096];
+        if (out->file != NULL && fclose(out->file) != 0)
+            return -1;
+        snprintf(path, sizeof path, "%s/lines-%03d.lp", out->dir, out->file_index++);
+        out->file = fopen(path, "w");
+        if (out->file == NULL) {
+            fprintf(stderr, "bench-gen: cannot create %s: %s\n", path, strerror(errno));
+            return -1;
+        }
+        setvbuf(out->file, NULL, _IOFBF, 1 << 20);
+        out->lines_in_file = 0;
+    }
+    memcpy(p, s->prefix, s->prefix_len);
+    p += s->prefix_len;
+    /* Values are positive; print the mantissa with the decimal point inserted, exactly. */
+    char digits[24];
+    int n = 0;
+    uint64_t m = (uint64_t)mantissa;
+    do {
+        digits[n++] = (char)('0' + m % 10);
+        m /= 10;
+    } while (m > 0 || n <= decimals);
+    for (int i = n - 1; i >= 0; i--) {
+        *p++ = digits[i];
+        if (i == decimals && decimals > 0)
+            *p++ = '.';
+    }
+    p += sprintf(p, " %" PRId64 "\n", ms);
+    if (fwrite(buf, 1, (size_t)(p - buf), out->file) != (size_t)(p - buf))
+        return -1;
+    out->lines_in_file++;
+    out->lines++;
+    return 0;
+}
+
+static int write_le64(FILE *f, int64_t v)
+{
+    unsigned char b[8];
+    uint64_t u = (uint64_t)v;
+    for (int i = 0; i < 8; i++)
+        b[i] = (unsigned char)(u >> (8 * i));
+    return fwrite(b, 1, 8, f) == 8 ? 0 : -1;
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: bench-gen [--stations N] [--days D] [--seed S] [--start MS] "
+               "[--lines-per-file L] --out DIR\n"
+               "  defaults: 20 stations, 365 days, seed 1, start 1735689600000 "
+               "(2025-01-01Z), 5000000 lines per file\n");
+}
+
+int main(int argc, char **argv)
+{
+    long stations = 20, days = 365;
+    uint64_t seed = 1;
+    int64_t start_ms = DEFAULT_START_MS;
+    output out = {0};
+    out.lines_per_file = 5000000;
+    int rc = 1;
+    series_state *series = NULL;
+    outage *outages = NULL;
+    int *outage_counts = NULL;
+    resend *pending = NULL;
+    size_t pending_len = 0, pending_cap = 0;
+    uint64_t missing = 0, outage_missing = 0, duplicates = 0, distinct = 0;
+    char path[4096];
+
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--help") == 0) {
+            usage(stdout);
+            return 0;
+        }
+        if (i + 1 >= argc) {
+            usage(stderr);
+            return 2;
+        }
+        const char *v = argv[++i];
+        char *end;
+        errno = 0;
+        long long n = strtoll(v, &end, 10);
+        int numeric = errno == 0 && *end == '\0' && end != v;
+        if (strcmp(a, "--stations") == 0 && numeric && n >= 1 && n <= 999)
+            stations = (long)n;
+        else if (strcmp(a, "--days") == 0 && numeric && n >= 1 && n <= 3650)
+            days = (long)n;
+        else if (strcmp(a, "--seed") == 0 && numeric)
+            seed = (uint64_t)n;
+        else if (strcmp(a, "--start") == 0 && numeric)
+            start_ms = (int64_t)n;
+        else if (strcmp(a, "--lines-per-file") == 0 && numeric && n >= 1)
+            out.lines_per_file = (uint64_t)n;
+        else if (strcmp(a, "--out") == 0)
+            out.dir = v;
+        else {
+            fprintf(stderr, "bench-gen: bad option %s %s\n", a, v);
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (out.dir == NULL) {
+        usage(stderr);
+        return 2;
+    }
+    snprintf(path, sizeof path, "%s/truth", out.dir);
+    if ((mkdir(out.dir, 0777) != 0 && errno != EEXIST) ||
+        (mkdir(path, 0777) != 0 && errno != EEXIST)) {
+        fprintf(stderr, "bench-gen: cannot create %s: %s\n", path, strerror(errno));
+        return 1;
+    }
+
+    rng_seed(seed);
+    size_t series_count = (size_t)stations * METRICS;
+    int64_t ticks = (int64_t)days * (DAY_MS / CADENCE_MS);
+    series = calloc(series_count, sizeof *series);
+    outage_counts = calloc((size_t)stations, sizeof *outage_counts);
+    int max_outages = 1 + (int)(days / 90);
+    outages = calloc((size_t)stations * (size_t)max_outages, sizeof *outages);
+    if (series == NULL || outages == NULL || outage_counts == NULL)
+        goto oom;
+
+    int digits = stations < 100 ? 2 : 3;
+    for (long s = 0; s < stations; s++) {
+        double scale = 0.8 + 0.4 * rng_unit();
+        for (int m = 0; m < METRICS; m++) {
+            series_state *st = &series[s * METRICS + m];
+            st->scale = scale;
+            st->level = metrics[m].base * scale;
+            st->prefix_len =
+                (size_t)snprintf(st->prefix, sizeof st->prefix,
+                                 "%s,district=d%ld,station=s%0*ld value=", metrics[m].name,
+                                 (s / 5) % 4 + 1, digits, s + 1);
+            snprintf(path, sizeof path, "%s/truth/%03ld.bin", out.dir, s * METRICS + m);
+            st->truth = fopen(path, "w");
+            if (st->truth == NULL) {
+                fprintf(stderr, "bench-gen: cannot create %s: %s\n", path, strerror(errno));
+                goto out;
+            }
+            setvbuf(st->truth, NULL, _IOFBF, 1 << 16);
+        }
+        /* Multi-hour outages (2-10 h) at random places; overlaps simply merge. */
+        outage_counts[s] = max_outages;
+        for (int k = 0; k < max_outages; k++) {
+            outage *o = &outages[s * max_outages + k];
+            int64_t length = 120 + (int64_t)rng_below(481);
+            o->from_tick = (int64_t)rng_below((uint64_t)ticks);
+            o->to_tick = o->from_tick + length;
+        }
+    }
+
+    for (int64_t tick = 0; tick < ticks; tick++) {
+        int64_t tick_ms = start_ms + tick * CADENCE_MS;
+        double day_phase = (double)((tick_ms % DAY_MS + DAY_MS) % DAY_MS) / (double)DAY_MS;
+        double year_phase = (double)(tick % (365 * 1440)) / (365.0 * 1440.0);
+
+        /* Re-sent readings due now go first, as a collector retrying an old batch would. */
+        size_t keep = 0;
+        for (size_t i = 0; i < pending_len; i++) {
+            if (pending[i].due_tick <= tick) {
+                const series_state *st = &series[pending[i].series];
+                if (out_line(&out, st, metrics[pending[i].series % METRICS].decimals, pending[i].ms,
+                             pending[i].mantissa) != 0)
+                    goto io_error;
+                duplicates++;
+            } else {
+                pending[keep++] = pending[i];
+            }
+        }
+        pending_len = keep;
+
+        for (long s = 0; s < stations; s++) {
+            int down = 0;
+            for (int k = 0; k < outage_counts[s]; k++) {
+                const outage *o = &outages[s * max_outages + k];
+                if (tick >= o->from_tick && tick < o->to_tick)
+                    down = 1;
+            }
+            /* Stations 4, 8, 12, ... stamp readings with their own clock: 0-5 s late. */
+            int64_t jitter_ms = (s % 4 == 3) ? (int64_t)rng_below(6) * 1000 : 0;
+            int64_t ms = tick_ms + jitter_ms;
+            for (int m = 0; m < METRICS; m++) {
+                const metric_def *md = &metrics[m];
+                series_state *st = &series[s * METRICS + m];
+                double target =
+                    md->base * st->scale +
+                    md->daily_amp * cos(2.0 * M_PI * (day_phase - md->peak_hour / 24.0)) +
+                    md->season_amp * cos(2.0 * M_PI * year_phase);
+                st->level += md->revert * (target - st->level) + md->noise * rng_gauss();
+                if (st->level < md->floor)
+                    st->level = 2.0 * md->floor - st->level; /* reflect, stays positive */
+                int lost = rng_below(1000000) < MISSING_PER_MILLION;
+                int resent = rng_below(1000000) < DUPLICATE_PER_MILLION;
+                if (down) {
+                    outage_missing++;
+                    continue;
+                }
+                if (lost) {
+                    missing++;
+                    continue;
+                }
+                double scale10 = md->decimals == 3 ? 1000.0 : 10.0;
+                int64_t mantissa = llround(st->level * scale10);
+                if (mantissa < 1)
+                    mantissa = 1;
+                if (out_line(&out, st, md->decimals, ms, mantissa) != 0 ||
+                    write_le64(st->truth, ms) != 0 || write_le64(st->truth, mantissa) != 0)
+                    goto io_error;
+                st->count++;
+                distinct++;
+                if (resent) {
+                    if (pending_len == pending_cap) {
+                        size_t cap = pending_cap ? pending_cap * 2 : 64;
+                        resend *p = realloc(pending, cap * sizeof *p);
+                        if (p == NULL)
+                            goto oom;
+                        pending = p;
+                        pending_cap = cap;
+                    }
+                    pending[pending_len++] = (resend){tick + 1 + (int64_t)rng_below(10),
+                                                      (uint32_t)(s * METRICS + m), ms, mantissa};
+                }
+            }
+        }
+    }
+    /* Duplicates still pending at the end are sent after the last regular reading. */
+    for (size_t i = 0; i < pending_len; i++) {
+        if (out_line(&out, &series[pending[i].series],
+                     metrics[pending[i].series % METRICS].decimals, pending[i].ms,
+                     pending[i].mantissa) != 0)
+            goto io_error;
+        duplicates++;
+    }
+    if (out.file != NULL && fclose(out.file) != 0)
+        goto io_error;
+    out.file = NULL;
+
+    snprintf(path, sizeof path, "%s/truth.json", out.dir);
+    FILE *index = fopen(path, "w");
+    if (index == NULL)
+        goto io_error;
+    fprintf(index,
+            "{\n  \"stations\": %ld,\n  \"days\": %ld,\n  \"seed\": %" PRIu64
+            ",\n  \"start_ms\": %" PRId64 ",\n  \"end_ms\": %" PRId64
+            ",\n  \"cadence_ms\": %lld,\n  \"lines\": %" PRIu64 ",\n  \"files\": %d,\n"
+            "  \"distinct\": %" PRIu64 ",\n  \"duplicates\": %" PRIu64 ",\n  \"missing\": %" PRIu64
+            ",\n  \"outage_missing\": %" PRIu64 ",\n  \"series\": [\n",
+            stations, days, seed, start_ms, (int64_t)(start_ms + ticks * CADENCE_MS), CADENCE_MS,
+            out.lines, out.file_index, distinct, duplicates, missing, outage_missing);
+    for (size_t i = 0; i < series_count; i++) {
+        const metric_def *md = &metrics[i % METRICS];
+        long s = (long)(i / METRICS);
+        fprintf(index,
+                "    {\"metric\": \"%s\", \"tags\": {\"district\": \"d%ld\", \"station\": "
+                "\"s%0*ld\"}, \"decimals\": %d, \"count\": %" PRIu64
+                ", \"file\": \"truth/%03zu.bin\"}%s\n",
+                md->name, (s / 5) % 4 + 1, digits, s + 1, md->decimals, series[i].count, i,
+                i + 1 < series_count ? "," : "");
+    }
+    fprintf(index, "  ]\n}\n");
+    if (fclose(index) != 0)
+        goto io_error;
+    for (size_t i = 0; i < series_count; i++) {
+        int bad = fclose(series[i].truth) != 0;
+        series[i].truth = NULL;
+        if (bad)
+            goto io_error;
+    }
+    printf("lines=%" PRIu64 " files=%d distinct=%" PRIu64 " duplicates=%" PRIu64 " missing=%" PRIu64
+           " outage_missing=%" PRIu64 "\n",
+           out.lines, out.file_index, distinct, duplicates, missing, outage_missing);
+    rc = 0;
+    goto out;
+oom:
+    fprintf(stderr, "bench-gen: out of memory\n");
+    goto out;
+io_error:
+    fprintf(stderr, "bench-gen: writing %s failed: %s\n", out.dir, strerror(errno));
+out:
+    if (out.file != NULL)
+        fclose(out.file);
+    for (size_t i = 0; series != NULL && i < series_count; i++)
+        if (series[i].truth != NULL)
+            fclose(series[i].truth);
+    free(series);
+    free(outages);
+    free(outage_counts);
+    free(pending);
+    return rc;
+}
