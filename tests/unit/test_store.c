@@ -351,6 +351,63 @@ static void test_map_growth(void)
     remove_dir(dir);
 }
 
+/* A store that cannot grow any more refuses writes with JL_EFULL, stores nothing of the refused
+ * batch, keeps everything acknowledged, and still answers reads. */
+static void test_store_full(void)
+{
+    char *dir = make_temp_dir();
+    st_options options;
+    memset(&options, 0, sizeof options);
+    options.directory = dir;
+    options.initial_map_bytes = 1 << 20;
+    options.max_map_bytes = 4 << 20;
+    st_store *store = NULL;
+    jl_error err;
+    CHECK_INT(st_store_open(&options, &store, &err), JL_OK);
+    jl_buf key;
+    jl_buf_init(&key);
+    st_batch batch;
+    st_batch_init(&batch);
+    rng_state = 99;
+    uint64_t acknowledged = 0;
+    int rc = JL_OK;
+    int round = 0;
+    for (; round < 400 && rc == JL_OK; round++) {
+        st_batch_reset(&batch);
+        series_key(&key, "cod", "full");
+        uint32_t index;
+        CHECK_INT(st_batch_series(&batch, key.data, key.len, &index), JL_OK);
+        for (int i = 0; i < 2000; i++) {
+            double value = (double)(next_random() >> 11) / 9007199254740992.0;
+            CHECK_INT(st_batch_point(&batch, index, (int64_t)(round * 2000 + i), value), JL_OK);
+        }
+        rc = st_write(store, &batch, &err);
+        if (rc == JL_OK)
+            acknowledged += batch.point_count;
+    }
+    CHECK_INT(rc, JL_EFULL);
+    CHECK(acknowledged > 0);
+    int64_t *ms = malloc(sizeof(int64_t) * 900000);
+    double *values = malloc(sizeof(double) * 900000);
+    size_t n = read_all(store, "cod", "full", JL_MIN_MS, JL_MAX_MS, ms, values, 900000);
+    CHECK_INT(n, acknowledged);
+    if (n > 0)
+        CHECK_INT(ms[n - 1], (int64_t)acknowledged - 1);
+    /* After a restart (with room to grow) the same readings are there and writes work again. */
+    st_store_close(store);
+    options.max_map_bytes = 64 << 20;
+    CHECK_INT(st_store_open(&options, &store, &err), JL_OK);
+    CHECK_INT(read_all(store, "cod", "full", JL_MIN_MS, JL_MAX_MS, ms, values, 900000),
+              acknowledged);
+    CHECK_INT(st_write(store, &batch, &err), JL_OK);
+    free(ms);
+    free(values);
+    st_batch_destroy(&batch);
+    jl_buf_destroy(&key);
+    st_store_close(store);
+    remove_dir(dir);
+}
+
 /* Selectors: =, != (which also matches series without the tag), and long values that the
  * postings store hashed. */
 static void test_select(void)
@@ -457,6 +514,7 @@ int main(void)
     RUN(test_select);
     RUN(test_invalid_batch_refused);
     RUN(test_map_growth);
+    RUN(test_store_full);
     RUN(test_random_model);
     RUN(test_random_model_forced_seals);
     return CHECK_DONE();
