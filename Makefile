@@ -91,6 +91,9 @@ test: deps
 test-unit: all
 	bash tests/run.sh --unit-only
 
+test-e2e: all
+	JIALINGD=$(BIN)/jialingd python3 tests/e2e/run_e2e.py
+
 bench: deps all
 	bash bench/run.sh
 
