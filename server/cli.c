@@ -402,14 +402,14 @@ static int cmd_inspect(int argc, char **argv)
     if (argc != 2 || argv[1][0] == '-')
         return usage_error("%s", "inspect needs exactly one argument: the data directory");
     const char *dir = argv[1];
-    /* st_store_open creates missing directories; a typo must not create an empty store. */
+    /* A clear message for a mistyped path, before LMDB reports it its own way. */
     if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
         fprintf(stderr, "jialing inspect: %s is not a directory\n", dir);
         return 1;
     }
     memset(&options, 0, sizeof options);
     options.directory = dir;
-    options.sync_full = 1;
+    options.read_only = 1;
     if (st_store_open(&options, &store, &err) != JL_OK) {
         fprintf(stderr, "jialing inspect: cannot open the store in %s: %s\n", dir, err.message);
         return 1;

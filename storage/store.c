@@ -1094,6 +1094,8 @@ int st_write(st_store *store, const st_batch *batch, jl_error *err)
     write_request request;
     memset(&request, 0, sizeof request);
     request.batch = batch;
+    if (store->options.read_only)
+        return jl_error_set(err, JL_EBUSY, "the store was opened read-only");
     pthread_mutex_lock(&store->queue_mutex);
     if (store->stopping) {
         pthread_mutex_unlock(&store->queue_mutex);
@@ -1250,7 +1252,8 @@ static int replay_log(st_store *store, MDB_txn *txn, jl_error *err)
 static int open_databases(st_store *store, jl_error *err)
 {
     MDB_txn *txn;
-    int mrc = mdb_txn_begin(store->env, NULL, 0, &txn);
+    int read_only = store->options.read_only;
+    int mrc = mdb_txn_begin(store->env, NULL, read_only ? MDB_RDONLY : 0, &txn);
     if (mrc != 0)
         return store_lmdb_error(err, mrc, "beginning the opening transaction");
     int rc = JL_OK;
@@ -1266,14 +1269,18 @@ static int open_databases(st_store *store, jl_error *err)
         {"log", 0, &store->db_log},
     };
     for (size_t i = 0; i < sizeof dbs / sizeof dbs[0] && rc == JL_OK; i++) {
-        mrc = mdb_dbi_open(txn, dbs[i].name, dbs[i].flags | MDB_CREATE, dbs[i].dbi);
-        if (mrc != 0)
+        mrc = mdb_dbi_open(txn, dbs[i].name, dbs[i].flags | (read_only ? 0 : MDB_CREATE),
+                           dbs[i].dbi);
+        if (mrc == MDB_NOTFOUND)
+            rc = jl_error_set(err, JL_ENOTFOUND, "%s holds no Jialing store",
+                              store->options.directory);
+        else if (mrc != 0)
             rc = store_lmdb_error(err, mrc, "opening a database");
     }
     if (rc == JL_OK) {
         MDB_val k = {6, "format"}, v;
         mrc = mdb_get(txn, store->db_meta, &k, &v);
-        if (mrc == MDB_NOTFOUND) {
+        if (mrc == MDB_NOTFOUND && !read_only) {
             uint8_t version[4];
             put_u32_le(version, FORMAT_VERSION);
             v.mv_size = 4;
@@ -1348,7 +1355,7 @@ int st_store_open(const st_options *options, st_store **out, jl_error *err)
         rc = jl_error_set(err, JL_ENOMEM, "out of memory opening the store");
         goto out;
     }
-    if (mkdir(o->directory, 0755) != 0 && errno != EEXIST) {
+    if (!o->read_only && mkdir(o->directory, 0755) != 0 && errno != EEXIST) {
         rc = jl_error_set(err, JL_EIO, "cannot create data directory %s: %s", o->directory,
                           strerror(errno));
         goto out;
@@ -1371,7 +1378,7 @@ int st_store_open(const st_options *options, st_store **out, jl_error *err)
     mdb_env_info(store->env, &info);
     store->map_bytes = info.me_mapsize;
     rc = open_databases(store, err);
-    if (rc != JL_OK)
+    if (rc != JL_OK || o->read_only)
         goto out;
     if (pthread_create(&store->writer, NULL, writer_main, store) != 0) {
         rc = jl_error_set(err, JL_ENOMEM, "cannot start the writer thread");
@@ -1399,7 +1406,7 @@ void st_store_close(st_store *store)
         pthread_join(store->writer, NULL);
     }
     if (store->env) {
-        if (store->options.sync_full == 0)
+        if (store->options.sync_full == 0 && !store->options.read_only)
             mdb_env_sync(store->env, 1);
         mdb_env_close(store->env);
     }
