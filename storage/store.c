@@ -234,6 +234,7 @@ static series *catalog_insert(st_store *store, uint64_t id, const char *key, siz
     s->id = id;
     s->hash = hash;
     s->live.sealed_max_ms = INT64_MIN;
+    s->seal_threshold = store->options.chunk_target ? store->options.chunk_target : 2048;
     uint64_t bucket = hash & (store->hash_bucket_count - 1);
     s->hash_next = store->hash_buckets[bucket];
     store->hash_buckets[bucket] = s;
@@ -495,9 +496,10 @@ static int merge_reserve(writer_txn *wt, size_t needed)
     return JL_OK;
 }
 
-/* Encodes readings into chunks of at most chunk_max readings each, split evenly, and puts them. */
+/* Encodes readings into chunks of at most chunk_max readings each, split evenly, and puts them;
+ * adds the encoded size to *bytes when bytes is not NULL. */
 static int put_chunks(st_store *store, writer_txn *wt, uint64_t id, const int64_t *ms,
-                      const double *values, size_t count, jl_error *err)
+                      const double *values, size_t count, uint64_t *bytes, jl_error *err)
 {
     size_t pieces = (count + store->chunk_max - 1) / store->chunk_max;
     size_t start = 0;
@@ -513,9 +515,35 @@ static int put_chunks(st_store *store, writer_txn *wt, uint64_t id, const int64_
         int mrc = mdb_put(wt->txn, store->db_chunks, &k, &v, 0);
         if (mrc != 0)
             return store_lmdb_error(err, mrc, "writing a chunk");
+        if (bytes)
+            *bytes += wt->scratch.len;
         start = end;
     }
     return JL_OK;
+}
+
+/* Chooses when the series' next tail is sealed. With a fixed chunk_target that is it. Otherwise
+ * the last chunk's size per reading predicts how many readings fill ~92% of a whole number of
+ * LMDB overflow pages: small chunks would sit inline in leaf pages that per-series appends
+ * leave half empty, and a chunk just over a page boundary would waste most of a page. The 8%
+ * margin absorbs the readings a batch adds past the threshold and drift in compressibility. */
+static uint32_t next_seal_threshold(const st_store *store, uint64_t count, uint64_t bytes)
+{
+    if (store->options.chunk_target)
+        return store->options.chunk_target;
+    const double header_bytes = 100, page_payload = store->page_bytes - 16.0;
+    double per_reading = count ? ((double)bytes - header_bytes) / (double)count : 1.0;
+    if (per_reading < 0.05)
+        per_reading = 0.05;
+    double readings = 0;
+    for (int pages = 1; pages <= 8; pages++) {
+        readings = (pages * page_payload * 0.92 - header_bytes) / per_reading;
+        if (readings >= 1024)
+            break;
+    }
+    if (readings > store->chunk_max)
+        readings = store->chunk_max;
+    return readings < 64 ? 64 : (uint32_t)readings;
 }
 
 /* Decodes the chunk at the cursor into merge buffers starting at offset; sets *count. */
@@ -544,7 +572,7 @@ static int seal_tail(st_store *store, writer_txn *wt, series *s, jl_error *err)
     const double *values = st->tail->values;
     size_t total = n;
     int rc = JL_OK;
-    if (st->sealed_count > 0 && n < store->options.chunk_target) {
+    if (st->sealed_count > 0 && n < s->seal_threshold) {
         /* The last chunk of the series sits just before the first key of the next id. */
         MDB_cursor *cursor = NULL;
         int mrc = mdb_cursor_open(wt->txn, store->db_chunks, &cursor);
@@ -564,7 +592,7 @@ static int seal_tail(st_store *store, writer_txn *wt, series *s, jl_error *err)
             store_chunk_key_parse(k.mv_data, &id, &first);
             ck_summary summary;
             if (id == s->id && ck_read_summary(v.mv_data, v.mv_size, &summary, NULL) == JL_OK &&
-                summary.count + n <= store->options.chunk_target) {
+                summary.count + n <= s->seal_threshold) {
                 size_t old_count = 0;
                 rc = decode_into_merge(wt, &v, 0, &old_count, err);
                 if (rc == JL_OK)
@@ -585,9 +613,11 @@ static int seal_tail(st_store *store, writer_txn *wt, series *s, jl_error *err)
         if (rc != JL_OK)
             return rc;
     }
-    rc = put_chunks(store, wt, s->id, ms, values, total, err);
+    uint64_t bytes = 0;
+    rc = put_chunks(store, wt, s->id, ms, values, total, &bytes, err);
     if (rc != JL_OK)
         return rc;
+    s->seal_threshold = next_seal_threshold(store, total, bytes);
     st->sealed_max_ms = st->tail->timestamps_ms[n - 1];
     st->sealed_count += n;
     if (s->tail_private)
@@ -716,7 +746,7 @@ static int merge_late_series(st_store *store, writer_txn *wt, series *s, const l
             rc = store_lmdb_error(err, mrc, "replacing a chunk");
             break;
         }
-        rc = put_chunks(store, wt, s->id, out_ms, out_values, out, err);
+        rc = put_chunks(store, wt, s->id, out_ms, out_values, out, NULL, err);
         s->next.sealed_count += added;
         i = j;
     }
@@ -991,7 +1021,7 @@ static int commit_group(st_store *store, writer_txn *wt, write_request *first,
     if (rc == JL_OK)
         rc = merge_late(store, wt, err);
     for (series *s = wt->touched; s && rc == JL_OK; s = s->touched_next)
-        if (s->next.tail_count >= store->options.chunk_target)
+        if (s->next.tail_count >= s->seal_threshold)
             rc = seal_tail(store, wt, s, err);
     uint64_t saved_next_seq = store->next_log_seq;
     store->next_log_seq = seq;
@@ -1181,6 +1211,7 @@ static int load_chunk_summaries(st_store *store, MDB_txn *txn, jl_error *err)
         st->count += summary.count;
         st->sealed_count += summary.count;
         st->sealed_max_ms = summary.last_ms;
+        store->by_id[id]->seal_threshold = next_seal_threshold(store, summary.count, v.mv_size);
         st->last_ms = summary.last_ms;
         st->last_value = summary.last_value;
     }
@@ -1269,8 +1300,8 @@ static int open_databases(st_store *store, jl_error *err)
         {"log", 0, &store->db_log},
     };
     for (size_t i = 0; i < sizeof dbs / sizeof dbs[0] && rc == JL_OK; i++) {
-        mrc = mdb_dbi_open(txn, dbs[i].name, dbs[i].flags | (read_only ? 0 : MDB_CREATE),
-                           dbs[i].dbi);
+        mrc =
+            mdb_dbi_open(txn, dbs[i].name, dbs[i].flags | (read_only ? 0 : MDB_CREATE), dbs[i].dbi);
         if (mrc == MDB_NOTFOUND)
             rc = jl_error_set(err, JL_ENOTFOUND, "%s holds no Jialing store",
                               store->options.directory);
@@ -1328,8 +1359,6 @@ int st_store_open(const st_options *options, st_store **out, jl_error *err)
         o->max_map_bytes = 1ull << 40;
     if (o->max_map_bytes < o->initial_map_bytes)
         o->max_map_bytes = o->initial_map_bytes;
-    if (o->chunk_target == 0)
-        o->chunk_target = 2048;
     if (o->chunk_target > CK_MAX_READINGS / 2)
         o->chunk_target = CK_MAX_READINGS / 2;
     if (o->max_readers == 0)
@@ -1338,7 +1367,8 @@ int st_store_open(const st_options *options, st_store **out, jl_error *err)
         o->log_max_blocks = 2048;
     if (o->group_commit_max_points == 0)
         o->group_commit_max_points = 1000000;
-    store->chunk_max = o->chunk_target * 2;
+    /* Late readings may grow a chunk up to twice the usual size before it is split. */
+    store->chunk_max = o->chunk_target ? o->chunk_target * 2 : 16384;
     store->hash_bucket_count = 1024;
     store->hash_buckets = calloc(store->hash_bucket_count, sizeof(series *));
     pthread_rwlockattr_t attr;
@@ -1377,6 +1407,9 @@ int st_store_open(const st_options *options, st_store **out, jl_error *err)
     MDB_envinfo info;
     mdb_env_info(store->env, &info);
     store->map_bytes = info.me_mapsize;
+    MDB_stat env_stat;
+    mdb_env_stat(store->env, &env_stat);
+    store->page_bytes = env_stat.ms_psize;
     rc = open_databases(store, err);
     if (rc != JL_OK || o->read_only)
         goto out;

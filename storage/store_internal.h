@@ -50,6 +50,7 @@ typedef struct series {
     struct series *hash_next;    /* catalog hash chain (writer only) */
     series_state live;           /* published state, read under state_lock */
     series_state next;           /* writer's state for the transaction being built */
+    uint32_t seal_threshold;     /* seal the tail at this many readings (writer only) */
     int touched;                 /* 1 while next differs from live */
     int tail_private;            /* 1 when next.tail is a buffer no reader can see */
     struct series *touched_next; /* list of touched series in this transaction */
@@ -59,7 +60,8 @@ struct st_store {
     MDB_env *env;
     MDB_dbi db_meta, db_series, db_postings, db_chunks, db_log;
     st_options options;
-    uint32_t chunk_max; /* readings per chunk at most */
+    uint32_t chunk_max;  /* readings per chunk at most */
+    uint32_t page_bytes; /* LMDB page size */
     pthread_rwlock_t state_lock;
     pthread_rwlock_t map_lock;
     uint64_t map_bytes; /* current map size */

@@ -32,7 +32,9 @@ typedef struct st_options {
                                    thread; safe beside a running server); st_write: JL_EBUSY */
     uint64_t initial_map_bytes; /* LMDB map size at open [1 GiB]; grows on demand */
     uint64_t max_map_bytes;     /* the map never grows beyond this [1 TiB] */
-    uint32_t chunk_target;      /* a tail is sealed once it holds this many readings [2048] */
+    uint32_t chunk_target;      /* 0: seal a tail when its chunk will nearly fill whole LMDB
+                                   pages (learned per series, starting at 2048 readings);
+                                   N: seal once a tail holds N readings [0] */
     uint32_t max_readers;       /* LMDB reader slots [1024] */
     uint32_t group_commit_max_points; /* points per transaction at most [1,000,000] */
     uint32_t log_max_blocks;          /* write-log blocks kept before tails pinning the oldest are
