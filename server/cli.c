@@ -414,7 +414,7 @@ static int cmd_inspect(int argc, char **argv)
         fprintf(stderr, "jialing inspect: cannot open the store in %s: %s\n", dir, err.message);
         return 1;
     }
-    int rc = st_store_stats(store, &stats, &err);
+    int rc = st_store_stats(store, 1, &stats, &err);
     st_store_close(store);
     if (rc != JL_OK) {
         fprintf(stderr, "jialing inspect: %s\n", err.message);

@@ -65,7 +65,7 @@ int main(int argc, char **argv)
     }
     if (config.load_demo) {
         st_stats stats;
-        if (st_store_stats(context.store, &stats, &err) == JL_OK && stats.series == 0) {
+        if (st_store_stats(context.store, 0, &stats, &err) == JL_OK && stats.series == 0) {
             uint64_t readings = 0;
             if (dm_load(context.store, jl_now_ms(), &readings, &err) != JL_OK)
                 fprintf(stderr, "jialingd: demo data not loaded: %s\n", err.message);

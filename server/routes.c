@@ -355,7 +355,7 @@ static void handle_metrics(sv_context *context, sv_response *response)
     jl_buf *out = &response->body;
     st_stats stats;
     jl_error err;
-    if (st_store_stats(context->store, &stats, &err) != JL_OK) {
+    if (st_store_stats(context->store, 0, &stats, &err) != JL_OK) {
         respond_code(response, err.code, err.message);
         return;
     }

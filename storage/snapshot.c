@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "jialing/serieskey.h"
 
@@ -212,8 +213,21 @@ int st_snapshot_open(st_store *store, const uint64_t *ids, size_t count, st_snap
         return jl_error_set(err, JL_ENOMEM, "out of memory opening a snapshot");
     }
     pthread_rwlock_rdlock(&store->map_lock);
-    pthread_rwlock_rdlock(&store->state_lock);
-    int mrc = mdb_txn_begin(store->env, NULL, MDB_RDONLY, &snapshot->txn);
+    int mrc;
+    for (;;) {
+        pthread_rwlock_rdlock(&store->state_lock);
+        mrc = mdb_txn_begin(store->env, NULL, MDB_RDONLY, &snapshot->txn);
+        /* A commit that is not yet published would pair its chunks with older tails: wait for
+         * the writer to publish it (it does so right after the commit) and take the view again. */
+        if (mrc != 0 || store->options.read_only ||
+            mdb_txn_id(snapshot->txn) == store->published_txn_id)
+            break;
+        pthread_rwlock_unlock(&store->state_lock);
+        mdb_txn_abort(snapshot->txn);
+        snapshot->txn = NULL;
+        struct timespec pause = {0, 50000};
+        nanosleep(&pause, NULL);
+    }
     if (mrc == 0) {
         for (size_t i = 0; i < count; i++) {
             if (ids[i] == 0 || ids[i] > store->series_count)
@@ -305,48 +319,16 @@ void st_cursor_close(st_cursor *cursor)
     free(cursor);
 }
 
-/* Positions on the first chunk that may overlap from_ms: the last one starting at or before it,
- * else the first one after it. Returns an MDB code. */
-static int seek_first_chunk(st_cursor *cursor, MDB_val *k, MDB_val *v)
-{
-    uint8_t key[CHUNK_KEY_BYTES];
-    uint64_t id = cursor->series->id;
-    store_chunk_key(key, id, cursor->from_ms);
-    k->mv_size = CHUNK_KEY_BYTES;
-    k->mv_data = key;
-    int mrc = mdb_cursor_get(cursor->chunks, k, v, MDB_SET_RANGE);
-    uint64_t found_id = 0;
-    int64_t start = 0;
-    if (mrc == 0)
-        store_chunk_key_parse(k->mv_data, &found_id, &start);
-    if (mrc == 0 && found_id == id && start == cursor->from_ms)
-        return 0;
-    MDB_val pk, pv;
-    int prc = mrc == 0 ? mdb_cursor_get(cursor->chunks, &pk, &pv, MDB_PREV)
-                       : mdb_cursor_get(cursor->chunks, &pk, &pv, MDB_LAST);
-    if (prc == 0) {
-        uint64_t prev_id;
-        int64_t prev_start;
-        store_chunk_key_parse(pk.mv_data, &prev_id, &prev_start);
-        if (prev_id == id) {
-            *k = pk;
-            *v = pv;
-            return 0;
-        }
-        /* Step forward again to where SET_RANGE had put us. */
-        if (mrc == 0)
-            return mdb_cursor_get(cursor->chunks, k, v, MDB_NEXT);
-    }
-    return mrc;
-}
-
 static int next_chunk(st_cursor *cursor, st_block *block, jl_error *err)
 {
     MDB_val k, v;
     int mrc;
     if (cursor->phase == 0) {
         cursor->phase = 1;
-        mrc = cursor->series->state.sealed_count ? seek_first_chunk(cursor, &k, &v) : MDB_NOTFOUND;
+        /* The chunk starting at or before from_ms may overlap it; later ones follow. */
+        mrc = cursor->series->state.sealed_count
+                  ? store_chunk_floor(cursor->chunks, cursor->series->id, cursor->from_ms, &k, &v)
+                  : MDB_NOTFOUND;
     } else {
         mrc = mdb_cursor_get(cursor->chunks, &k, &v, MDB_NEXT);
     }
@@ -447,46 +429,20 @@ int st_cursor_decode(st_cursor *cursor, st_block *block, jl_error *err)
 
 /* ---------- statistics ---------- */
 
-int st_store_stats(st_store *store, st_stats *stats, jl_error *err)
+int st_store_stats(st_store *store, int count_codecs, st_stats *stats, jl_error *err)
 {
     memset(stats, 0, sizeof *stats);
-    pthread_rwlock_rdlock(&store->map_lock);
     pthread_rwlock_rdlock(&store->state_lock);
     stats->series = store->series_count;
     for (uint64_t id = 1; id <= store->series_count; id++) {
         stats->readings += store->by_id[id]->live.count;
         stats->sealed_readings += store->by_id[id]->live.sealed_count;
     }
-    MDB_txn *txn = NULL;
-    int mrc = mdb_txn_begin(store->env, NULL, MDB_RDONLY, &txn);
+    stats->chunks = store->chunk_count;
+    stats->chunk_bytes = store->chunk_bytes;
+    stats->log_blocks = store->log_blocks;
+    stats->log_bytes = store->log_bytes;
     pthread_rwlock_unlock(&store->state_lock);
-    int rc = JL_OK;
-    if (mrc != 0) {
-        rc = store_lmdb_error(err, mrc, "beginning a read transaction");
-        goto out;
-    }
-    MDB_cursor *cursor;
-    MDB_val k, v;
-    if (mdb_cursor_open(txn, store->db_chunks, &cursor) == 0) {
-        for (mrc = mdb_cursor_get(cursor, &k, &v, MDB_FIRST); mrc == 0;
-             mrc = mdb_cursor_get(cursor, &k, &v, MDB_NEXT)) {
-            ck_summary summary;
-            stats->chunks++;
-            stats->chunk_bytes += v.mv_size;
-            if (ck_read_summary(v.mv_data, v.mv_size, &summary, NULL) == JL_OK &&
-                summary.codec == CK_CODEC_DECIMAL)
-                stats->decimal_chunks++;
-        }
-        mdb_cursor_close(cursor);
-    }
-    if (mdb_cursor_open(txn, store->db_log, &cursor) == 0) {
-        for (mrc = mdb_cursor_get(cursor, &k, &v, MDB_FIRST); mrc == 0;
-             mrc = mdb_cursor_get(cursor, &k, &v, MDB_NEXT)) {
-            stats->log_blocks++;
-            stats->log_bytes += v.mv_size;
-        }
-        mdb_cursor_close(cursor);
-    }
     MDB_envinfo info;
     mdb_env_info(store->env, &info);
     stats->map_bytes = info.me_mapsize;
@@ -500,7 +456,28 @@ int st_store_stats(st_store *store, st_stats *stats, jl_error *err)
     }
     stats->points_written = atomic_load(&store->points_written);
     stats->commits = atomic_load(&store->commits);
-out:
+    if (!count_codecs)
+        return JL_OK;
+    pthread_rwlock_rdlock(&store->map_lock);
+    MDB_txn *txn = NULL;
+    MDB_cursor *cursor = NULL;
+    int rc = JL_OK;
+    int mrc = mdb_txn_begin(store->env, NULL, MDB_RDONLY, &txn);
+    if (mrc == 0)
+        mrc = mdb_cursor_open(txn, store->db_chunks, &cursor);
+    if (mrc != 0) {
+        rc = store_lmdb_error(err, mrc, "reading the chunks");
+    } else {
+        MDB_val k, v;
+        for (mrc = mdb_cursor_get(cursor, &k, &v, MDB_FIRST); mrc == 0;
+             mrc = mdb_cursor_get(cursor, &k, &v, MDB_NEXT)) {
+            ck_summary summary;
+            if (ck_read_summary(v.mv_data, v.mv_size, &summary, NULL) == JL_OK &&
+                summary.codec == CK_CODEC_DECIMAL)
+                stats->decimal_chunks++;
+        }
+        mdb_cursor_close(cursor);
+    }
     if (txn)
         mdb_txn_abort(txn);
     pthread_rwlock_unlock(&store->map_lock);

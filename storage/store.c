@@ -65,6 +65,12 @@ typedef struct writer_txn {
     size_t merge_capacity;
     uint64_t points;
     uint64_t log_cut_below; /* log blocks below this sequence are deleted by this transaction */
+    uint64_t first_seq;     /* log sequence of the transaction's first request */
+    size_t touched_count;   /* series in the touched list */
+    series **joining;       /* publish(): series whose tail joins the pending list */
+    size_t joining_capacity;
+    int64_t chunk_count_delta, chunk_bytes_delta; /* counters published with the states */
+    int64_t log_blocks_delta, log_bytes_delta;
 } writer_txn;
 
 /* ---------- small helpers ---------- */
@@ -125,6 +131,41 @@ void store_chunk_key_parse(const uint8_t *key, uint64_t *id, int64_t *first_ms)
 /* The LMDB code behind the last error on this thread: the writer must tell a full map (grow it
  * and retry) from a full disk (refuse), which the JL_EFULL code alone does not say. */
 static _Thread_local int last_lmdb_code;
+
+int store_chunk_floor(MDB_cursor *cursor, uint64_t id, int64_t ms, MDB_val *key, MDB_val *value)
+{
+    uint8_t probe[CHUNK_KEY_BYTES];
+    uint64_t found_id;
+    int64_t start;
+    /* The floor is the entry before the first key past (id, ms). */
+    if (ms == INT64_MAX)
+        store_chunk_key(probe, id + 1, INT64_MIN);
+    else
+        store_chunk_key(probe, id, ms + 1);
+    key->mv_size = CHUNK_KEY_BYTES;
+    key->mv_data = probe;
+    int rc = mdb_cursor_get(cursor, key, value, MDB_SET_RANGE);
+    if (rc == 0)
+        rc = mdb_cursor_get(cursor, key, value, MDB_PREV);
+    else if (rc == MDB_NOTFOUND)
+        rc = mdb_cursor_get(cursor, key, value, MDB_LAST);
+    if (rc == 0) {
+        store_chunk_key_parse(key->mv_data, &found_id, &start);
+        if (found_id == id)
+            return 0;
+    } else if (rc != MDB_NOTFOUND) {
+        return rc;
+    }
+    /* No chunk of the series starts at or before ms: its first chunk, if any. */
+    store_chunk_key(probe, id, ms);
+    key->mv_size = CHUNK_KEY_BYTES;
+    key->mv_data = probe;
+    rc = mdb_cursor_get(cursor, key, value, MDB_SET_RANGE);
+    if (rc != 0)
+        return rc;
+    store_chunk_key_parse(key->mv_data, &found_id, &start);
+    return found_id == id ? 0 : MDB_NOTFOUND;
+}
 
 int store_lmdb_error(jl_error *err, int rc, const char *what)
 {
@@ -313,9 +354,10 @@ static int writer_series(st_store *store, writer_txn *wt, const char *key, size_
         return JL_OK;
     }
     sk_parsed parsed;
-    int rc = sk_parse(key, len, &parsed, err);
+    jl_error parse_error;
+    int rc = sk_parse(key, len, &parsed, &parse_error);
     if (rc != JL_OK)
-        return jl_error_set(err, JL_EINVAL, "invalid series key: %s", err ? err->message : "");
+        return jl_error_set(err, JL_EINVAL, "invalid series key: %s", parse_error.message);
     uint64_t id = wt->first_new_id + wt->created_count;
     if (wt->created_count == wt->created_capacity) {
         size_t capacity = wt->created_capacity ? wt->created_capacity * 2 : 64;
@@ -362,6 +404,7 @@ static void touch(writer_txn *wt, series *s)
     s->tail_private = 0;
     s->touched_next = wt->touched;
     wt->touched = s;
+    wt->touched_count++;
 }
 
 /* Gives next.tail room for `needed` readings, copying into a private buffer when the shared
@@ -517,6 +560,8 @@ static int put_chunks(st_store *store, writer_txn *wt, uint64_t id, const int64_
             return store_lmdb_error(err, mrc, "writing a chunk");
         if (bytes)
             *bytes += wt->scratch.len;
+        wt->chunk_count_delta++;
+        wt->chunk_bytes_delta += (int64_t)wt->scratch.len;
         start = end;
     }
     return JL_OK;
@@ -573,25 +618,15 @@ static int seal_tail(st_store *store, writer_txn *wt, series *s, jl_error *err)
     size_t total = n;
     int rc = JL_OK;
     if (st->sealed_count > 0 && n < s->seal_threshold) {
-        /* The last chunk of the series sits just before the first key of the next id. */
         MDB_cursor *cursor = NULL;
         int mrc = mdb_cursor_open(wt->txn, store->db_chunks, &cursor);
         if (mrc != 0)
             return store_lmdb_error(err, mrc, "opening a chunk cursor");
-        uint8_t key[CHUNK_KEY_BYTES];
-        store_chunk_key(key, s->id + 1, INT64_MIN);
-        MDB_val k = {CHUNK_KEY_BYTES, key}, v;
-        mrc = mdb_cursor_get(cursor, &k, &v, MDB_SET_RANGE);
-        if (mrc == 0)
-            mrc = mdb_cursor_get(cursor, &k, &v, MDB_PREV);
-        else if (mrc == MDB_NOTFOUND)
-            mrc = mdb_cursor_get(cursor, &k, &v, MDB_LAST);
-        if (mrc == 0 && k.mv_size == CHUNK_KEY_BYTES) {
-            uint64_t id;
-            int64_t first;
-            store_chunk_key_parse(k.mv_data, &id, &first);
+        MDB_val k, v;
+        mrc = store_chunk_floor(cursor, s->id, INT64_MAX, &k, &v); /* the last chunk */
+        if (mrc == 0) {
             ck_summary summary;
-            if (id == s->id && ck_read_summary(v.mv_data, v.mv_size, &summary, NULL) == JL_OK &&
+            if (ck_read_summary(v.mv_data, v.mv_size, &summary, NULL) == JL_OK &&
                 summary.count + n <= s->seal_threshold) {
                 size_t old_count = 0;
                 rc = decode_into_merge(wt, &v, 0, &old_count, err);
@@ -600,9 +635,12 @@ static int seal_tail(st_store *store, writer_txn *wt, series *s, jl_error *err)
                 if (rc == JL_OK) {
                     memcpy(wt->merge_ms + old_count, ms, sizeof(int64_t) * n);
                     memcpy(wt->merge_values + old_count, values, sizeof(double) * n);
+                    size_t old_bytes = v.mv_size;
                     mrc = mdb_cursor_del(cursor, 0);
                     if (mrc != 0)
                         rc = store_lmdb_error(err, mrc, "replacing a chunk");
+                    wt->chunk_count_delta--;
+                    wt->chunk_bytes_delta -= (int64_t)old_bytes;
                     ms = wt->merge_ms;
                     values = wt->merge_values;
                     total = old_count + n;
@@ -651,72 +689,37 @@ static int merge_late_series(st_store *store, writer_txn *wt, series *s, const l
     int rc = JL_OK;
     size_t i = 0;
     while (i < n && rc == JL_OK) {
-        uint8_t key[CHUNK_KEY_BYTES];
-        store_chunk_key(key, s->id, late[i].ms);
-        MDB_val k = {CHUNK_KEY_BYTES, key}, v;
-        uint64_t id = 0;
-        int64_t start = 0;
-        mrc = mdb_cursor_get(cursor, &k, &v, MDB_SET_RANGE);
-        if (mrc == 0)
-            store_chunk_key_parse(k.mv_data, &id, &start);
-        if (mrc != 0 || id != s->id || start != late[i].ms) {
-            /* Step back to the chunk starting before the reading, if it is ours. */
-            MDB_val pk, pv;
-            int prc = mrc == 0 ? mdb_cursor_get(cursor, &pk, &pv, MDB_PREV)
-                               : mdb_cursor_get(cursor, &pk, &pv, MDB_LAST);
-            uint64_t pid = 0;
-            int64_t pstart = 0;
-            if (prc == 0)
-                store_chunk_key_parse(pk.mv_data, &pid, &pstart);
-            if (prc == 0 && pid == s->id) {
-                k = pk;
-                v = pv;
-                start = pstart;
-                id = pid;
-            } else {
-                /* Older than every chunk: the first chunk of the series (after the reading). */
-                store_chunk_key(key, s->id, late[i].ms);
-                k.mv_size = CHUNK_KEY_BYTES;
-                k.mv_data = key;
-                mrc = mdb_cursor_get(cursor, &k, &v, MDB_SET_RANGE);
-                if (mrc == 0)
-                    store_chunk_key_parse(k.mv_data, &id, &start);
-                if (mrc != 0 || id != s->id) {
-                    rc = jl_error_set(err, JL_ECORRUPT,
-                                      "series %llu has a sealed end but no chunk covering %lld",
-                                      (unsigned long long)s->id, (long long)late[i].ms);
-                    break;
-                }
-            }
+        MDB_val k, v;
+        mrc = store_chunk_floor(cursor, s->id, late[i].ms, &k, &v);
+        if (mrc != 0) {
+            rc = mrc == MDB_NOTFOUND
+                     ? jl_error_set(err, JL_ECORRUPT,
+                                    "series %llu has a sealed end but no chunk covering %lld",
+                                    (unsigned long long)s->id, (long long)late[i].ms)
+                     : store_lmdb_error(err, mrc, "finding a chunk");
+            break;
         }
+        uint8_t chunk_key[CHUNK_KEY_BYTES];
+        memcpy(chunk_key, k.mv_data, CHUNK_KEY_BYTES);
+        MDB_val chunk = v; /* stays valid until this transaction writes */
+        size_t old_count = 0;
+        rc = decode_into_merge(wt, &chunk, 0, &old_count, err);
+        if (rc != JL_OK)
+            break;
         /* The next chunk's start bounds which late readings go into this one. */
         int64_t next_start = INT64_MAX;
-        {
-            MDB_val nk, nv;
-            if (mdb_cursor_get(cursor, &nk, &nv, MDB_NEXT) == 0) {
-                uint64_t nid;
-                int64_t nstart;
-                store_chunk_key_parse(nk.mv_data, &nid, &nstart);
-                if (nid == s->id)
-                    next_start = nstart;
-            }
-            /* Re-position on our chunk (MDB_NEXT moved the cursor). */
-            uint8_t again[CHUNK_KEY_BYTES];
-            store_chunk_key(again, s->id, start);
-            MDB_val ak = {CHUNK_KEY_BYTES, again};
-            mrc = mdb_cursor_get(cursor, &ak, &v, MDB_SET_KEY);
-            if (mrc != 0) {
-                rc = store_lmdb_error(err, mrc, "re-reading a chunk");
-                break;
-            }
+        MDB_val nk, nv;
+        if (mdb_cursor_get(cursor, &nk, &nv, MDB_NEXT) == 0) {
+            uint64_t next_id;
+            int64_t start;
+            store_chunk_key_parse(nk.mv_data, &next_id, &start);
+            if (next_id == s->id)
+                next_start = start;
         }
         size_t j = i;
         while (j < n && late[j].ms < next_start)
             j++;
-        size_t old_count = 0;
-        rc = decode_into_merge(wt, &v, 0, &old_count, err);
-        if (rc == JL_OK)
-            rc = merge_reserve(wt, 2 * old_count + 2 * (j - i));
+        rc = merge_reserve(wt, 2 * old_count + 2 * (j - i));
         if (rc != JL_OK)
             break;
         /* Merge old (merge buffers [0, old_count)) with late[i..j) into [old_count+..). */
@@ -741,11 +744,15 @@ static int merge_late_series(st_store *store, writer_txn *wt, series *s, const l
                 b++;
             }
         }
-        mrc = mdb_cursor_del(cursor, 0);
+        MDB_val old_key = {CHUNK_KEY_BYTES, chunk_key};
+        size_t old_bytes = chunk.mv_size;
+        mrc = mdb_del(wt->txn, store->db_chunks, &old_key, NULL);
         if (mrc != 0) {
             rc = store_lmdb_error(err, mrc, "replacing a chunk");
             break;
         }
+        wt->chunk_count_delta--;
+        wt->chunk_bytes_delta -= (int64_t)old_bytes;
         rc = put_chunks(store, wt, s->id, out_ms, out_values, out, NULL, err);
         s->next.sealed_count += added;
         i = j;
@@ -797,9 +804,7 @@ static int put_log_block(st_store *store, writer_txn *wt, uint64_t seq, const ui
         put_u64_le(p + 16, value_bits);
         p += LOG_RECORD_BYTES;
     }
-    size_t raw_len = batch->point_count * LOG_RECORD_BYTES;
-    if (raw_len > (size_t)LZ4_MAX_INPUT_SIZE)
-        return jl_error_set(err, JL_ELIMIT, "request too large for one log block");
+    size_t raw_len = batch->point_count * LOG_RECORD_BYTES; /* <= ST_MAX_BATCH_POINTS * 24 */
     int bound = LZ4_compressBound((int)raw_len);
     wt->log_packed.len = 0;
     if (jl_buf_reserve(&wt->log_packed, LOG_HEADER_BYTES + (size_t)bound) != JL_OK)
@@ -819,6 +824,8 @@ static int put_log_block(st_store *store, writer_txn *wt, uint64_t seq, const ui
     int mrc = mdb_put(wt->txn, store->db_log, &k, &v, MDB_APPEND);
     if (mrc != 0)
         return store_lmdb_error(err, mrc, "writing the write log");
+    wt->log_blocks_delta++;
+    wt->log_bytes_delta += (int64_t)v.mv_size;
     return JL_OK;
 }
 
@@ -829,7 +836,7 @@ static int read_log_block(const MDB_val *v, jl_buf *out, size_t *count, jl_error
     if (v->mv_size < LOG_HEADER_BYTES || get_u32_le(block) != LOG_MAGIC)
         return jl_error_set(err, JL_ECORRUPT, "write log block has a bad header");
     uint32_t n = get_u32_le(block + 4), packed = get_u32_le(block + 8);
-    if ((size_t)packed != v->mv_size - LOG_HEADER_BYTES || n > (uint32_t)(INT32_MAX / 32))
+    if ((size_t)packed != v->mv_size - LOG_HEADER_BYTES || n > ST_MAX_BATCH_POINTS)
         return jl_error_set(err, JL_ECORRUPT, "write log block has bad lengths");
     if (ck_crc32c(0, block + LOG_HEADER_BYTES, packed) != get_u32_le(block + 12))
         return jl_error_set(err, JL_ECORRUPT, "write log block fails its checksum");
@@ -846,31 +853,33 @@ static int read_log_block(const MDB_val *v, jl_buf *out, size_t *count, jl_error
     return JL_OK;
 }
 
-/* Deletes log blocks no tail needs any more; seals tails that pin a log grown too long. */
+/* Deletes log blocks no tail needs any more; seals tails that pin a log grown too long. The
+ * pending list holds the series with non-empty published tails in tail_min_seq order, so only
+ * its head is looked at: entries touched by this transaction can only have moved later (their
+ * tail was sealed, or sealed and restarted), and tails started by this transaction need no block
+ * older than the transaction's first. */
 static int truncate_log(st_store *store, writer_txn *wt, jl_error *err)
 {
-    uint64_t oldest_needed = store->next_log_seq;
+    uint64_t oldest_needed = wt->first_seq;
     uint64_t force_below = 0;
     /* Past the limit, tails pinning the oldest blocks are sealed early (as smaller chunks), so
      * slow series cannot make the log grow without bound. */
     uint32_t limit = store->options.log_max_blocks;
     if (store->next_log_seq - store->oldest_log_seq > limit)
         force_below = store->next_log_seq - limit / 2;
-    for (uint64_t id = 1; id <= store->series_count + wt->created_count; id++) {
-        series *s = id <= store->series_count ? store->by_id[id]
-                                              : wt->created[id - store->series_count - 1];
-        series_state *st = s->touched ? &s->next : &s->live;
-        if (st->tail_count == 0)
-            continue;
-        if (st->tail_min_seq < force_below) {
+    for (series *s = store->pending_head; s; s = s->pending_next) {
+        const series_state *st = s->touched ? &s->next : &s->live;
+        if (st->tail_count > 0 && st->tail_min_seq < force_below) {
             touch(wt, s);
             int rc = seal_tail(store, wt, s, err);
             if (rc != JL_OK)
                 return rc;
             continue;
         }
-        if (st->tail_min_seq < oldest_needed)
+        if (st->tail_count > 0 && st->tail_min_seq < oldest_needed)
             oldest_needed = st->tail_min_seq;
+        if (!s->touched)
+            break; /* every later entry needs no older block than this one */
     }
     wt->log_cut_below = oldest_needed;
     if (oldest_needed <= store->oldest_log_seq)
@@ -884,14 +893,50 @@ static int truncate_log(st_store *store, writer_txn *wt, jl_error *err)
     while ((mrc = mdb_cursor_get(cursor, &k, &v, MDB_FIRST)) == 0) {
         if (get_u64_be(k.mv_data) >= oldest_needed)
             break;
+        size_t bytes = v.mv_size;
         mrc = mdb_cursor_del(cursor, 0);
         if (mrc != 0) {
             rc = store_lmdb_error(err, mrc, "truncating the write log");
             break;
         }
+        wt->log_blocks_delta--;
+        wt->log_bytes_delta -= (int64_t)bytes;
     }
     mdb_cursor_close(cursor);
     return rc;
+}
+
+static void pending_unlink(st_store *store, series *s)
+{
+    if (s->pending_prev)
+        s->pending_prev->pending_next = s->pending_next;
+    else
+        store->pending_head = s->pending_next;
+    if (s->pending_next)
+        s->pending_next->pending_prev = s->pending_prev;
+    else
+        store->pending_tail = s->pending_prev;
+    s->pending_prev = s->pending_next = NULL;
+}
+
+static void pending_append(st_store *store, series *s)
+{
+    s->pending_next = NULL;
+    s->pending_prev = store->pending_tail;
+    if (store->pending_tail)
+        store->pending_tail->pending_next = s;
+    else
+        store->pending_head = s;
+    store->pending_tail = s;
+}
+
+/* Orders series by the tail_min_seq of the given state (next when publishing). */
+static int compare_next_min_seq(const void *a, const void *b)
+{
+    const series *x = *(series *const *)a, *y = *(series *const *)b;
+    return x->next.tail_min_seq < y->next.tail_min_seq
+               ? -1
+               : x->next.tail_min_seq > y->next.tail_min_seq;
 }
 
 /* ---------- the writer ---------- */
@@ -965,22 +1010,35 @@ static void rollback(st_store *store, writer_txn *wt)
     }
 }
 
-/* Publishes the prepared states; called with state_lock held for writing, after the commit. */
-static int publish(st_store *store, writer_txn *wt)
+/* Publishes the prepared states; called with state_lock held for writing, after the commit.
+ * Cannot fail: everything it needs was reserved before the commit. */
+static void publish(st_store *store, writer_txn *wt)
 {
-    if (catalog_reserve_ids(store, store->series_count + wt->created_count) != JL_OK)
-        return JL_ENOMEM;
     for (size_t i = 0; i < wt->created_count; i++)
         store->by_id[wt->created[i]->id] = wt->created[i];
     store->series_count += wt->created_count;
+    size_t joining = 0;
     for (series *s = wt->touched; s; s = s->touched_next) {
+        int was_pending = s->live.tail_count > 0, now_pending = s->next.tail_count > 0;
+        int moved = s->next.tail_min_seq != s->live.tail_min_seq;
+        if (was_pending && (!now_pending || moved))
+            pending_unlink(store, s);
+        if (now_pending && (!was_pending || moved))
+            wt->joining[joining++] = s;
         if (s->live.tail != s->next.tail)
             store_tail_release(s->live.tail);
         s->live = s->next;
         s->touched = 0;
         s->tail_private = 0;
     }
-    return JL_OK;
+    /* Tails (re)started by this transaction are newer than every pending one. */
+    qsort(wt->joining, joining, sizeof *wt->joining, compare_next_min_seq);
+    for (size_t i = 0; i < joining; i++)
+        pending_append(store, wt->joining[i]);
+    store->chunk_count += wt->chunk_count_delta;
+    store->chunk_bytes += wt->chunk_bytes_delta;
+    store->log_blocks += wt->log_blocks_delta;
+    store->log_bytes += wt->log_bytes_delta;
 }
 
 static int grow_map(st_store *store, jl_error *err)
@@ -1006,11 +1064,15 @@ static int commit_group(st_store *store, writer_txn *wt, write_request *first,
                         write_request *after_last, jl_error *err)
 {
     wt->touched = NULL;
+    wt->touched_count = 0;
     wt->created_count = 0;
     wt->late_count = 0;
     wt->points = 0;
     wt->log_cut_below = 0;
+    wt->chunk_count_delta = wt->chunk_bytes_delta = 0;
+    wt->log_blocks_delta = wt->log_bytes_delta = 0;
     wt->first_new_id = store->series_count + 1;
+    wt->first_seq = store->next_log_seq;
     uint64_t seq = store->next_log_seq;
     int mrc = mdb_txn_begin(store->env, NULL, 0, &wt->txn);
     if (mrc != 0)
@@ -1027,28 +1089,63 @@ static int commit_group(st_store *store, writer_txn *wt, write_request *first,
     store->next_log_seq = seq;
     if (rc == JL_OK)
         rc = truncate_log(store, wt, err);
+    /* Reserve what publishing needs before committing, so that it cannot fail after. */
+    if (rc == JL_OK && wt->touched_count > wt->joining_capacity) {
+        series **grown = realloc(wt->joining, wt->touched_count * sizeof *grown);
+        if (grown == NULL) {
+            rc = jl_error_set(err, JL_ENOMEM, "out of memory preparing a commit");
+        } else {
+            wt->joining = grown;
+            wt->joining_capacity = wt->touched_count;
+        }
+    }
+    if (rc == JL_OK && wt->created_count) {
+        pthread_rwlock_wrlock(&store->state_lock);
+        if (catalog_reserve_ids(store, store->series_count + wt->created_count) != JL_OK)
+            rc = jl_error_set(err, JL_ENOMEM, "out of memory preparing a commit");
+        pthread_rwlock_unlock(&store->state_lock);
+    }
     if (rc != JL_OK) {
         mdb_txn_abort(wt->txn);
         store->next_log_seq = saved_next_seq;
         rollback(store, wt);
         return rc;
     }
-    pthread_rwlock_wrlock(&store->state_lock);
+    /* The commit (and its fsync) runs without state_lock; a snapshot that begins in between
+     * sees a transaction newer than published_txn_id and waits for the publish below. */
+    uint64_t txn_id = mdb_txn_id(wt->txn);
     mrc = mdb_txn_commit(wt->txn);
-    if (mrc == 0)
-        rc = publish(store, wt);
-    pthread_rwlock_unlock(&store->state_lock);
     if (mrc != 0) {
         store->next_log_seq = saved_next_seq;
         rollback(store, wt);
         return store_lmdb_error(err, mrc, "committing");
     }
+    pthread_rwlock_wrlock(&store->state_lock);
+    publish(store, wt);
+    store->published_txn_id = txn_id;
+    pthread_rwlock_unlock(&store->state_lock);
+
     /* Log sequence numbers are dense and truncation only cuts the front. */
     if (wt->log_cut_below > store->oldest_log_seq)
         store->oldest_log_seq = wt->log_cut_below;
     atomic_fetch_add(&store->points_written, wt->points);
     atomic_fetch_add(&store->commits, 1);
     return rc;
+}
+
+/* Commits the requests [first, after), growing the map and retrying while it is full. */
+static int commit_growing(st_store *store, writer_txn *wt, write_request *first,
+                          write_request *after, jl_error *err)
+{
+    for (;;) {
+        last_lmdb_code = 0;
+        int rc = commit_group(store, wt, first, after, err);
+        if (rc != JL_EFULL || last_lmdb_code != MDB_MAP_FULL)
+            return rc;
+        rc = grow_map(store, err);
+        if (rc != JL_OK)
+            return rc;
+    }
 }
 
 static void *writer_main(void *argument)
@@ -1081,24 +1178,22 @@ static void *writer_main(void *argument)
 
         jl_error err;
         jl_error_clear(&err);
-        int rc;
-        for (;;) {
-            last_lmdb_code = 0;
-            rc = commit_group(store, &wt, first, after, &err);
-            if (rc != JL_EFULL || last_lmdb_code != MDB_MAP_FULL)
-                break;
-            jl_error grow_err;
-            if (grow_map(store, &grow_err) != JL_OK) {
-                err = grow_err;
-                break;
+        int rc = commit_growing(store, &wt, first, after, &err);
+        if (rc != JL_OK && rc != JL_EFULL && first->next != after) {
+            /* One bad request must not fail the others of its group: commit them one by one. */
+            for (write_request *r = first; r != after; r = r->next) {
+                jl_error_clear(&r->error);
+                r->result = commit_growing(store, &wt, r, r->next, &r->error);
+            }
+        } else {
+            for (write_request *r = first; r != after; r = r->next) {
+                r->result = rc;
+                r->error = err;
             }
         }
         pthread_mutex_lock(&store->queue_mutex);
-        for (write_request *r = first; r != after; r = r->next) {
-            r->result = rc;
-            r->error = err;
+        for (write_request *r = first; r != after; r = r->next)
             r->done = 1;
-        }
         pthread_cond_broadcast(&store->done_cond);
     }
     pthread_mutex_unlock(&store->queue_mutex);
@@ -1106,6 +1201,7 @@ static void *writer_main(void *argument)
     jl_buf_destroy(&wt.log_raw);
     jl_buf_destroy(&wt.log_packed);
     free(wt.created);
+    free(wt.joining);
     free(wt.late);
     free(wt.merge_ms);
     free(wt.merge_values);
@@ -1121,6 +1217,10 @@ int st_write(st_store *store, const st_batch *batch, jl_error *err)
     }
     if (batch->point_count == 0)
         return JL_OK;
+    if (batch->point_count > ST_MAX_BATCH_POINTS)
+        return jl_error_set(err, JL_ETOOLARGE,
+                            "a request may hold at most %u readings; this one holds %zu",
+                            ST_MAX_BATCH_POINTS, batch->point_count);
     write_request request;
     memset(&request, 0, sizeof request);
     request.batch = batch;
@@ -1205,6 +1305,8 @@ static int load_chunk_summaries(st_store *store, MDB_txn *txn, jl_error *err)
                               (unsigned long long)id);
             break;
         }
+        store->chunk_count++;
+        store->chunk_bytes += v.mv_size;
         series_state *st = &store->by_id[id]->live;
         if (st->count == 0)
             st->first_ms = summary.first_ms;
@@ -1237,6 +1339,8 @@ static int replay_log(st_store *store, MDB_txn *txn, jl_error *err)
         uint64_t seq = get_u64_be(k.mv_data);
         if (store->oldest_log_seq == 0)
             store->oldest_log_seq = seq;
+        store->log_blocks++;
+        store->log_bytes += v.mv_size;
         size_t count = 0;
         rc = read_log_block(&v, &raw, &count, err);
         for (size_t i = 0; rc == JL_OK && i < count; i++) {
@@ -1267,6 +1371,10 @@ static int replay_log(st_store *store, MDB_txn *txn, jl_error *err)
     }
     if (store->oldest_log_seq == 0)
         store->oldest_log_seq = store->next_log_seq;
+    size_t pending = 0;
+    series **order = malloc((store->series_count ? store->series_count : 1) * sizeof *order);
+    if (order == NULL && rc == JL_OK)
+        rc = jl_error_set(err, JL_ENOMEM, "out of memory replaying the write log");
     for (uint64_t id = 1; id <= store->series_count; id++) {
         series *s = store->by_id[id];
         if (s->touched) {
@@ -1274,6 +1382,15 @@ static int replay_log(st_store *store, MDB_txn *txn, jl_error *err)
             s->touched = 0;
             s->tail_private = 0;
         }
+        if (order && s->live.tail_count > 0)
+            order[pending++] = s;
+    }
+    /* The pending list is ordered by tail_min_seq (compare_next_min_seq reads next, a copy). */
+    if (order) {
+        qsort(order, pending, sizeof *order, compare_next_min_seq);
+        for (size_t i = 0; i < pending; i++)
+            pending_append(store, order[i]);
+        free(order);
     }
     jl_buf_destroy(&raw);
     mdb_cursor_close(cursor);
@@ -1340,6 +1457,9 @@ static int open_databases(st_store *store, jl_error *err)
     mrc = mdb_txn_commit(txn);
     if (mrc != 0)
         return store_lmdb_error(err, mrc, "committing the opening transaction");
+    MDB_envinfo info;
+    mdb_env_info(store->env, &info);
+    store->published_txn_id = info.me_last_txnid;
     return JL_OK;
 }
 

@@ -54,6 +54,8 @@ typedef struct series {
     int touched;                 /* 1 while next differs from live */
     int tail_private;            /* 1 when next.tail is a buffer no reader can see */
     struct series *touched_next; /* list of touched series in this transaction */
+    struct series *pending_prev; /* pending list: series with a non-empty live tail, */
+    struct series *pending_next; /* in tail_min_seq order (writer only) */
 } series;
 
 struct st_store {
@@ -73,6 +75,10 @@ struct st_store {
     uint64_t by_id_capacity;
     uint64_t series_count; /* published series; ids 1..series_count */
 
+    uint64_t published_txn_id; /* LMDB transaction whose state is published (under state_lock) */
+    series *pending_head, *pending_tail; /* see series.pending_next */
+    uint64_t chunk_count, chunk_bytes;   /* published with the states, under state_lock */
+    uint64_t log_blocks, log_bytes;
     uint64_t next_log_seq;   /* sequence number for the next log block */
     uint64_t oldest_log_seq; /* smallest log key present (next_log_seq when empty) */
 
@@ -94,6 +100,11 @@ struct st_store {
 #define CHUNK_KEY_BYTES 16
 void store_chunk_key(uint8_t key[CHUNK_KEY_BYTES], uint64_t id, int64_t first_ms);
 void store_chunk_key_parse(const uint8_t *key, uint64_t *id, int64_t *first_ms);
+
+/* Positions cursor on the last chunk of series id starting at or before ms, or when there is
+ * none on the series' first chunk; fills key and value. Returns 0, MDB_NOTFOUND when the series
+ * has no chunk, or another MDB code. */
+int store_chunk_floor(MDB_cursor *cursor, uint64_t id, int64_t ms, MDB_val *key, MDB_val *value);
 
 /* Releases one reference to a tail buffer (NULL ignored); frees it at zero. */
 void store_tail_release(tail_buffer *tail);

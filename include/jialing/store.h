@@ -81,6 +81,9 @@ int st_store_open(const st_options *options, st_store **out, jl_error *err);
  * must be closed before. NULL is ignored. */
 void st_store_close(st_store *store);
 
+/* Readings one st_write() may hold at most (JL_ETOOLARGE beyond). */
+#define ST_MAX_BATCH_POINTS (1u << 24)
+
 /* Stores the batch atomically and durably; blocks until committed. The batch stays the caller's.
  * Returns JL_OK, JL_EFULL (disk or map full; nothing stored), JL_EBUSY (shutting down), JL_EIO or
  * JL_ESTORE. */
@@ -165,7 +168,8 @@ typedef struct st_stats {
     uint64_t commits;         /* write transactions since open */
 } st_stats;
 
-/* Fills stats (walks chunk headers; cost grows with the number of chunks). */
-int st_store_stats(st_store *store, st_stats *stats, jl_error *err);
+/* Fills stats from counters kept in memory; with count_codecs it also walks every chunk header
+ * to fill decimal_chunks (cost grows with the number of chunks: for inspection, not scrapes). */
+int st_store_stats(st_store *store, int count_codecs, st_stats *stats, jl_error *err);
 
 #endif

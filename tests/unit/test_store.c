@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
 #include <unistd.h>
 
 #include "check.h"
@@ -241,14 +242,23 @@ static void random_model(int one_slow_series)
             fprintf(stderr, "  write failed: %s\n", err.message);
         if (round % 50 == 49) {
             compare_with_model(store, &m, "before reopen");
+            /* Counters kept up to date by each commit equal those recomputed at open. */
+            st_stats before, after;
+            CHECK_INT(st_store_stats(store, 0, &before, &err), JL_OK);
             st_store_close(store);
             store = open_store(dir, 64, 0);
             compare_with_model(store, &m, "after reopen");
+            CHECK_INT(st_store_stats(store, 0, &after, &err), JL_OK);
+            CHECK_INT(before.chunks, after.chunks);
+            CHECK_INT(before.chunk_bytes, after.chunk_bytes);
+            CHECK_INT(before.log_blocks, after.log_blocks);
+            CHECK_INT(before.log_bytes, after.log_bytes);
+            CHECK_INT(before.readings, after.readings);
         }
     }
     st_stats stats;
     jl_error err;
-    CHECK_INT(st_store_stats(store, &stats, &err), JL_OK);
+    CHECK_INT(st_store_stats(store, 1, &stats, &err), JL_OK);
     CHECK(stats.chunks > 10);      /* sealing happened */
     CHECK(stats.log_blocks < 300); /* the log was truncated */
     if (log_max_blocks)
@@ -342,7 +352,7 @@ static void test_map_growth(void)
     }
     st_stats stats;
     jl_error err;
-    CHECK_INT(st_store_stats(store, &stats, &err), JL_OK);
+    CHECK_INT(st_store_stats(store, 1, &stats, &err), JL_OK);
     CHECK(stats.map_bytes > (1u << 20));
     CHECK_INT(stats.readings, total);
     st_batch_destroy(&batch);
@@ -482,6 +492,70 @@ static void test_select(void)
     remove_dir(dir);
 }
 
+typedef struct writer_job {
+    st_store *store;
+    st_batch *batch;
+    int result;
+} writer_job;
+
+static void *write_job(void *argument)
+{
+    writer_job *job = argument;
+    jl_error err;
+    job->result = st_write(job->store, job->batch, &err);
+    return NULL;
+}
+
+/* Requests queued while the writer is busy are committed together; one that fails must not
+ * fail the others. A large batch keeps the writer busy while a valid and an invalid batch (a
+ * series key the catalog cannot parse) queue up behind it. */
+static void test_group_isolation(void)
+{
+    char *dir = make_temp_dir();
+    st_store *store = open_store(dir, 0, 0);
+    st_batch big, good, bad;
+    st_batch_init(&big);
+    st_batch_init(&good);
+    st_batch_init(&bad);
+    jl_buf key;
+    jl_buf_init(&key);
+    uint32_t index;
+    for (int s = 0; s < 200; s++) {
+        char station[16];
+        snprintf(station, sizeof station, "b%d", s);
+        series_key(&key, "pm10", station);
+        CHECK_INT(st_batch_series(&big, key.data, key.len, &index), JL_OK);
+        for (int i = 0; i < 5000; i++)
+            CHECK_INT(st_batch_point(&big, index, i * 1000, i * 0.5), JL_OK);
+    }
+    series_key(&key, "pm10", "good");
+    CHECK_INT(st_batch_series(&good, key.data, key.len, &index), JL_OK);
+    CHECK_INT(st_batch_point(&good, index, 1000, 1.5), JL_OK);
+    CHECK_INT(st_batch_series(&bad, "bad name{", 9, &index), JL_OK);
+    CHECK_INT(st_batch_point(&bad, index, 1000, 2.5), JL_OK);
+    writer_job jobs[3] = {{store, &big, -1}, {store, &good, -1}, {store, &bad, -1}};
+    pthread_t threads[3];
+    pthread_create(&threads[0], NULL, write_job, &jobs[0]);
+    usleep(2000);
+    pthread_create(&threads[1], NULL, write_job, &jobs[1]);
+    pthread_create(&threads[2], NULL, write_job, &jobs[2]);
+    for (int i = 0; i < 3; i++)
+        pthread_join(threads[i], NULL);
+    CHECK_INT(jobs[0].result, JL_OK);
+    CHECK_INT(jobs[1].result, JL_OK);
+    CHECK_INT(jobs[2].result, JL_EINVAL);
+    int64_t ms[4];
+    double values[4];
+    CHECK_INT(read_all(store, "pm10", "good", JL_MIN_MS, JL_MAX_MS, ms, values, 4), 1);
+    CHECK_DOUBLE_BITS(values[0], 1.5);
+    st_batch_destroy(&big);
+    st_batch_destroy(&good);
+    st_batch_destroy(&bad);
+    jl_buf_destroy(&key);
+    st_store_close(store);
+    remove_dir(dir);
+}
+
 /* A batch with one invalid point is refused whole; nothing of it is stored. */
 static void test_invalid_batch_refused(void)
 {
@@ -499,7 +573,7 @@ static void test_invalid_batch_refused(void)
     jl_error err;
     CHECK_INT(st_write(store, &batch, &err), JL_EINVAL);
     st_stats stats;
-    CHECK_INT(st_store_stats(store, &stats, &err), JL_OK);
+    CHECK_INT(st_store_stats(store, 1, &stats, &err), JL_OK);
     CHECK_INT(stats.series, 0);
     CHECK_INT(stats.readings, 0);
     st_batch_destroy(&batch);
@@ -513,6 +587,7 @@ int main(void)
     RUN(test_range_read);
     RUN(test_select);
     RUN(test_invalid_batch_refused);
+    RUN(test_group_isolation);
     RUN(test_map_growth);
     RUN(test_store_full);
     RUN(test_random_model);
