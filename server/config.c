@@ -17,15 +17,15 @@ static const char usage[] =
     "  --private-reads         reads need a token too (with --tokens)\n"
     "  --sync=full|none        fsync every commit (default full); none is unsafe on power loss\n"
     "  --demo                  load the demo data set when the store is empty\n"
-    "  --max-body-bytes N      largest request body (default 67108864)\n"
+    "  --max-body-bytes N      largest request body, up to 1 GiB (default 67108864)\n"
     "  --max-series N          series one query may touch (default 10000)\n"
-    "  --max-rows N            rows in one response (default 10000000)\n"
+    "  --max-rows N            rows in one response (default 2000000)\n"
     "  --max-windows N         windows per series in one query (default 1000000)\n"
     "  --query-timeout DUR     time limit of one query, e.g. 30s (default 30s)\n"
     "  --threads N             HTTP worker threads (default 8)\n"
     "  --max-connections N     open connections at most (default 512)\n"
     "  --connection-timeout S  idle connection timeout in seconds (default 30)\n"
-    "  --map-size BYTES        initial LMDB map size; it grows on demand (default 1 GiB)\n";
+    "  --map-size BYTES        initial LMDB map size; it grows on demand (default 64 GiB)\n";
 
 void sv_config_defaults(sv_config *config)
 {
@@ -39,7 +39,7 @@ void sv_config_defaults(sv_config *config)
     config->max_connections = 512;
     config->connection_timeout_s = 30;
     config->limits.max_series = 10000;
-    config->limits.max_rows = 10000000;
+    config->limits.max_rows = 2000000;
     config->limits.max_windows = 1000000;
     config->limits.timeout_ms = 30000;
 }
@@ -125,7 +125,7 @@ int sv_config_parse(sv_config *config, int argc, char **argv, jl_error *err)
                 rc = jl_error_set(err, JL_EINVAL, "--sync: expected full or none, got \"%s\"",
                                   value);
         } else if (strcmp(flag, "--max-body-bytes") == 0) {
-            rc = parse_count(flag, value, 1024, 1ull << 34, &number, err);
+            rc = parse_count(flag, value, 1024, 1ull << 30, &number, err);
             config->max_body_bytes = (size_t)number;
         } else if (strcmp(flag, "--max-series") == 0) {
             rc = parse_count(flag, value, 1, 100000000, &number, err);

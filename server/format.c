@@ -1,9 +1,11 @@
-/* Response encoders: turns the sink calls of a query into a JSON or CSV document in a jl_buf.
- * Owns the exact bytes of those formats: string escaping, number printing, CSV quoting and the
- * tag notation of CSV. Knows nothing of HTTP; the server picks the format and sends the bytes. */
+/* Response encoders: turns the sink calls of a query into a JSON, CSV or msgpack document in a
+ * jl_buf. Owns the exact bytes of those formats: string escaping, number printing, CSV quoting,
+ * the tag notation of CSV and the msgpack framing. Also reads the Accept header into a format.
+ * Knows nothing else of HTTP; the server picks the format and sends the bytes. */
 #include "jialing/format.h"
 
 #include <math.h>
+#include <msgpack.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -225,15 +227,243 @@ int fm_parse_format(const char *text, fm_format *out, jl_error *err)
         *out = FM_CSV;
         return JL_OK;
     }
-    if (strcasecmp(text, "msgpack") == 0)
-        return jl_error_set(err, JL_EINVAL,
-                            "format \"msgpack\" is not supported yet; use json or csv");
-    return jl_error_set(err, JL_EINVAL, "format \"%.64s\" is not known; use json or csv", text);
+    if (strcasecmp(text, "msgpack") == 0) {
+        *out = FM_MSGPACK;
+        return JL_OK;
+    }
+    return jl_error_set(err, JL_EINVAL, "format \"%.64s\" is not known; use json, csv or msgpack",
+                        text);
 }
 
 const char *fm_content_type(fm_format format)
 {
-    return format == FM_CSV ? "text/csv; charset=utf-8" : "application/json";
+    switch (format) {
+    case FM_CSV:
+        return "text/csv; charset=utf-8";
+    case FM_MSGPACK:
+        return "application/msgpack";
+    default:
+        return "application/json";
+    }
+}
+
+int fm_format_streamable(fm_format format)
+{
+    return format != FM_MSGPACK;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Accept header */
+
+/* RFC 9110 token characters. */
+static int is_tchar(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           (c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL);
+}
+
+static const char *skip_ows(const char *p)
+{
+    while (*p == ' ' || *p == '\t')
+        p++;
+    return p;
+}
+
+static const char *skip_token(const char *p)
+{
+    while (is_tchar(*p))
+        p++;
+    return p;
+}
+
+/* Skips to the comma ending the current list element (or the end), stepping over quoted strings
+ * so a comma inside a parameter value does not split the element. */
+static const char *skip_element(const char *p)
+{
+    while (*p != '\0' && *p != ',') {
+        if (*p == '"') {
+            p++;
+            while (*p != '\0' && *p != '"') {
+                if (*p == '\\' && p[1] != '\0')
+                    p++;
+                p++;
+            }
+            if (*p == '\0')
+                break;
+        }
+        p++;
+    }
+    return p;
+}
+
+/* Parses a qvalue (RFC 9110 §12.4.2: 0[.ddd] or 1[.000]) from p[0..len) in thousandths;
+ * returns -1 when malformed. */
+static int parse_qvalue(const char *p, size_t len)
+{
+    if (len == 0 || (p[0] != '0' && p[0] != '1'))
+        return -1;
+    int q = (p[0] - '0') * 1000;
+    if (len == 1)
+        return q;
+    if (p[1] != '.' || len > 5)
+        return -1;
+    int scale = 100;
+    for (size_t i = 2; i < len; i++) {
+        if (p[i] < '0' || p[i] > '9')
+            return -1;
+        q += (p[i] - '0') * scale;
+        scale /= 10;
+    }
+    return q <= 1000 ? q : -1;
+}
+
+static int text_is(const char *p, size_t len, const char *word)
+{
+    return strlen(word) == len && strncasecmp(p, word, len) == 0;
+}
+
+/* What the header says of one format: the most specific range matching it. */
+typedef struct accept_match {
+    int specificity; /* -1 no range matched, 0 any type, 1 type wildcard, 2 exact */
+    int q;           /* thousandths */
+    size_t position; /* index of the list element that set q */
+} accept_match;
+
+#define FM_FORMAT_COUNT 3
+
+static void accept_note(accept_match *m, int specificity, int q, size_t position)
+{
+    /* A more specific range overrides; of equal ones (a repeated or aliased type) the most
+     * favourable counts, since a header naming a type twice gives no clearer rule. */
+    if (specificity > m->specificity || (specificity == m->specificity && q > m->q)) {
+        m->specificity = specificity;
+        m->q = q;
+        m->position = position;
+    }
+}
+
+/* Records one media range type/subtype with weight q against every format it matches. */
+static void accept_range(accept_match *matches, const char *type, size_t type_len,
+                         const char *subtype, size_t subtype_len, int q, size_t position)
+{
+    int star_sub = text_is(subtype, subtype_len, "*");
+    if (text_is(type, type_len, "*")) {
+        if (!star_sub)
+            return; /* "* / json" is no media range */
+        for (int f = 0; f < FM_FORMAT_COUNT; f++)
+            accept_note(&matches[f], 0, q, position);
+    } else if (text_is(type, type_len, "application")) {
+        if (star_sub) {
+            accept_note(&matches[FM_JSON], 1, q, position);
+            accept_note(&matches[FM_MSGPACK], 1, q, position);
+        } else if (text_is(subtype, subtype_len, "json")) {
+            accept_note(&matches[FM_JSON], 2, q, position);
+        } else if (text_is(subtype, subtype_len, "msgpack") ||
+                   text_is(subtype, subtype_len, "x-msgpack")) {
+            accept_note(&matches[FM_MSGPACK], 2, q, position);
+        }
+    } else if (text_is(type, type_len, "text")) {
+        if (star_sub)
+            accept_note(&matches[FM_CSV], 1, q, position);
+        else if (text_is(subtype, subtype_len, "csv"))
+            accept_note(&matches[FM_CSV], 2, q, position);
+    }
+}
+
+/* Parses one list element at p: media-range *( OWS ";" OWS parameter ). Returns 1 and fills the
+ * range and q when it is well formed up to the next comma or the end; *end is where it stopped. */
+static int accept_element(const char *p, const char **end, const char **type, size_t *type_len,
+                          const char **subtype, size_t *subtype_len, int *q)
+{
+    *q = 1000;
+    *type = p;
+    p = skip_token(p);
+    *type_len = (size_t)(p - *type);
+    if (*type_len == 0 || *p != '/')
+        goto bad;
+    *subtype = ++p;
+    p = skip_token(p);
+    *subtype_len = (size_t)(p - *subtype);
+    if (*subtype_len == 0)
+        goto bad;
+    int seen_q = 0;
+    for (;;) {
+        p = skip_ows(p);
+        if (*p == '\0' || *p == ',')
+            break;
+        if (*p != ';')
+            goto bad;
+        p = skip_ows(p + 1);
+        if (*p == '\0' || *p == ',' || *p == ';')
+            continue; /* an empty parameter, as some clients send "a/b;" */
+        const char *name = p;
+        p = skip_token(p);
+        size_t name_len = (size_t)(p - name);
+        if (name_len == 0 || *p != '=')
+            goto bad;
+        const char *value = ++p;
+        if (*p == '"') {
+            p = value + 1;
+            while (*p != '\0' && *p != '"') {
+                if (*p == '\\' && p[1] != '\0')
+                    p++;
+                p++;
+            }
+            if (*p != '"')
+                goto bad;
+            p++;
+        } else {
+            p = skip_token(p);
+        }
+        /* Parameters after q are accept extensions and do not change the weight. */
+        if (!seen_q && text_is(name, name_len, "q")) {
+            *q = parse_qvalue(value, (size_t)(p - value));
+            if (*q < 0)
+                goto bad;
+            seen_q = 1;
+        }
+    }
+    *end = p;
+    return 1;
+bad:
+    *end = skip_element(p);
+    return 0;
+}
+
+int fm_format_from_accept(const char *accept, fm_format *out)
+{
+    *out = FM_JSON;
+    if (accept == NULL)
+        return 0;
+    accept_match matches[FM_FORMAT_COUNT];
+    for (int f = 0; f < FM_FORMAT_COUNT; f++)
+        matches[f] = (accept_match){.specificity = -1, .q = 0, .position = 0};
+    const char *p = accept;
+    for (size_t position = 0;; position++) {
+        p = skip_ows(p);
+        if (*p != ',' && *p != '\0') {
+            const char *type, *subtype;
+            size_t type_len, subtype_len;
+            int q;
+            if (accept_element(p, &p, &type, &type_len, &subtype, &subtype_len, &q))
+                accept_range(matches, type, type_len, subtype, subtype_len, q, position);
+        }
+        if (*p == '\0')
+            break;
+        p++; /* the comma */
+    }
+    int json_q = matches[FM_JSON].specificity >= 0 ? matches[FM_JSON].q : 0;
+    const accept_match *best = NULL;
+    for (int f = FM_CSV; f <= FM_MSGPACK; f++) {
+        const accept_match *m = &matches[f];
+        if (m->specificity < 1 || m->q <= json_q)
+            continue;
+        if (best == NULL || m->q > best->q || (m->q == best->q && m->position < best->position)) {
+            best = m;
+            *out = (fm_format)f;
+        }
+    }
+    return best != NULL;
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -379,17 +609,182 @@ static int csv_row(fm_writer *w, const qx_cell *cells, size_t cell_count)
 }
 
 /* ------------------------------------------------------------------------------------------ */
+/* msgpack writer */
+
+/* The document's first bytes: map of 1, str "series", array32 with a count patched at finish. */
+static const unsigned char msgpack_head[] = {0x81, 0xa6, 's', 'e', 'r', 'i', 'e', 's', 0xdd};
+#define MSGPACK_HEAD_LEN (sizeof msgpack_head + 4)
+
+/* msgpack-c's write callback: appends to a jl_buf; non-zero tells the packer it failed. */
+static int msgpack_to_buf(void *data, const char *bytes, size_t len)
+{
+    return jl_buf_append(data, bytes, len) == JL_OK ? 0 : -1;
+}
+
+/* Packs a str. Invalid UTF-8 bytes become U+FFFD as in JSON, so any msgpack decoder that checks
+ * str contents accepts the document; the repaired copy is built in scratch. */
+static int msgpack_text(msgpack_packer *pk, jl_buf *scratch, const char *text, size_t len)
+{
+    if (text == NULL)
+        text = ""; /* an empty slice may carry no pointer */
+    const unsigned char *s = (const unsigned char *)text;
+    size_t i = 0;
+    while (i < len) {
+        size_t seq = s[i] < 0x80 ? 1 : utf8_sequence(s + i, len - i);
+        if (seq == 0)
+            break;
+        i += seq;
+    }
+    if (i < len) {
+        scratch->len = 0;
+        i = 0;
+        while (i < len) {
+            size_t seq = s[i] < 0x80 ? 1 : utf8_sequence(s + i, len - i);
+            int rc = seq == 0 ? jl_buf_append(scratch, "\xef\xbf\xbd", 3)
+                              : jl_buf_append(scratch, s + i, seq);
+            if (rc != JL_OK)
+                return JL_ENOMEM;
+            i += seq == 0 ? 1 : seq;
+        }
+        text = scratch->data;
+        len = scratch->len;
+    }
+    if (len > UINT32_MAX)
+        return JL_ELIMIT;
+    if (msgpack_pack_str(pk, len) != 0 || msgpack_pack_str_body(pk, text, len) != 0)
+        return JL_ENOMEM;
+    return JL_OK;
+}
+
+static int msgpack_key(msgpack_packer *pk, const char *key)
+{
+    size_t len = strlen(key);
+    return msgpack_pack_str(pk, len) == 0 && msgpack_pack_str_body(pk, key, len) == 0 ? JL_OK
+                                                                                      : JL_ENOMEM;
+}
+
+static int msgpack_begin(fm_writer *w)
+{
+    w->doc_start = w->out->len;
+    unsigned char head[MSGPACK_HEAD_LEN] = {0};
+    memcpy(head, msgpack_head, sizeof msgpack_head);
+    if (jl_buf_append(w->out, head, sizeof head) != JL_OK)
+        return JL_ENOMEM;
+    w->out_bytes = sizeof head;
+    return JL_OK;
+}
+
+/* Packs the series map up to the "values" key straight into out; the rows wait in w->rows. */
+static int msgpack_series_begin(fm_writer *w, sk_text metric, const sk_tag *tags, size_t tag_count,
+                                const char *const *columns, size_t column_count)
+{
+    if (w->series_count >= UINT32_MAX || tag_count > UINT32_MAX || column_count > UINT32_MAX)
+        return JL_ELIMIT;
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, w->out, msgpack_to_buf);
+    size_t before = w->out->len;
+    int rc = JL_ENOMEM;
+    if (msgpack_pack_map(&pk, 4) != 0 || msgpack_key(&pk, "metric") != JL_OK)
+        goto out;
+    if ((rc = msgpack_text(&pk, &w->prefix, metric.data, metric.len)) != JL_OK)
+        goto out;
+    rc = JL_ENOMEM;
+    if (msgpack_key(&pk, "tags") != JL_OK || msgpack_pack_map(&pk, tag_count) != 0)
+        goto out;
+    for (size_t i = 0; i < tag_count; i++) {
+        if ((rc = msgpack_text(&pk, &w->prefix, tags[i].key.data, tags[i].key.len)) != JL_OK ||
+            (rc = msgpack_text(&pk, &w->prefix, tags[i].value.data, tags[i].value.len)) != JL_OK)
+            goto out;
+    }
+    rc = JL_ENOMEM;
+    if (msgpack_key(&pk, "columns") != JL_OK || msgpack_pack_array(&pk, column_count) != 0)
+        goto out;
+    for (size_t i = 0; i < column_count; i++) {
+        if ((rc = msgpack_text(&pk, &w->prefix, columns[i], strlen(columns[i]))) != JL_OK)
+            goto out;
+    }
+    rc = msgpack_key(&pk, "values");
+    w->rows.len = 0;
+out:
+    w->out_bytes += w->out->len - before;
+    return rc;
+}
+
+static int msgpack_row(fm_writer *w, const qx_cell *cells, size_t cell_count)
+{
+    if (w->row_count >= UINT32_MAX || cell_count > UINT32_MAX)
+        return JL_ELIMIT;
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &w->rows, msgpack_to_buf);
+    if (msgpack_pack_array(&pk, cell_count) != 0)
+        return JL_ENOMEM;
+    for (size_t i = 0; i < cell_count; i++) {
+        int rc;
+        switch (cells[i].type) {
+        case QX_CELL_INT:
+            rc = msgpack_pack_int64(&pk, cells[i].as.i);
+            break;
+        case QX_CELL_DOUBLE:
+            rc = msgpack_pack_double(&pk, cells[i].as.d);
+            break;
+        default:
+            rc = msgpack_pack_nil(&pk);
+            break;
+        }
+        if (rc != 0)
+            return JL_ENOMEM;
+    }
+    return JL_OK;
+}
+
+/* Now that the row count is known: the values array header, then the buffered rows. */
+static int msgpack_series_end(fm_writer *w)
+{
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, w->out, msgpack_to_buf);
+    size_t before = w->out->len;
+    int rc = msgpack_pack_array(&pk, (size_t)w->row_count) == 0 &&
+                     jl_buf_append(w->out, w->rows.data, w->rows.len) == JL_OK
+                 ? JL_OK
+                 : JL_ENOMEM;
+    w->out_bytes += w->out->len - before;
+    w->rows.len = 0;
+    return rc;
+}
+
+/* Writes the series count into the array32 header, which must still be where init put it: out
+ * holds exactly the bytes the writer appended, and they start with the header. */
+static int msgpack_finish(fm_writer *w)
+{
+    jl_buf *out = w->out;
+    if (out->len < w->doc_start || out->len - w->doc_start != w->out_bytes ||
+        w->out_bytes < MSGPACK_HEAD_LEN ||
+        memcmp(out->data + w->doc_start, msgpack_head, sizeof msgpack_head) != 0)
+        return JL_EINVAL;
+    unsigned char *count = (unsigned char *)out->data + w->doc_start + sizeof msgpack_head;
+    uint32_t n = (uint32_t)w->series_count;
+    count[0] = (unsigned char)(n >> 24);
+    count[1] = (unsigned char)(n >> 16);
+    count[2] = (unsigned char)(n >> 8);
+    count[3] = (unsigned char)n;
+    return JL_OK;
+}
+
+/* ------------------------------------------------------------------------------------------ */
 /* Writer and sink */
 
 int fm_writer_init(fm_writer *w, fm_format format, jl_buf *out)
 {
     memset(w, 0, sizeof *w);
     jl_buf_init(&w->prefix);
+    jl_buf_init(&w->rows);
     w->format = format;
     w->out = out;
-    if (format != FM_JSON && format != FM_CSV)
+    if (format != FM_JSON && format != FM_CSV && format != FM_MSGPACK)
         return w->status = JL_EINVAL;
     if (format == FM_JSON && jl_buf_append_str(out, "{\"series\":[") != JL_OK)
+        return w->status = JL_ENOMEM;
+    if (format == FM_MSGPACK && msgpack_begin(w) != JL_OK)
         return w->status = JL_ENOMEM;
     return JL_OK;
 }
@@ -402,9 +797,18 @@ static int sink_series_begin(void *context, sk_text metric, const sk_tag *tags, 
         return w->status;
     if (w->in_series || w->finished)
         return w->status = JL_EINVAL;
-    int rc = w->format == FM_JSON
-                 ? json_series_begin(w, metric, tags, tag_count, columns, column_count)
-                 : csv_series_begin(w, metric, tags, tag_count, columns, column_count);
+    int rc;
+    switch (w->format) {
+    case FM_JSON:
+        rc = json_series_begin(w, metric, tags, tag_count, columns, column_count);
+        break;
+    case FM_CSV:
+        rc = csv_series_begin(w, metric, tags, tag_count, columns, column_count);
+        break;
+    default:
+        rc = msgpack_series_begin(w, metric, tags, tag_count, columns, column_count);
+        break;
+    }
     if (rc != JL_OK)
         return w->status = rc;
     w->in_series = 1;
@@ -420,7 +824,18 @@ static int sink_row(void *context, const qx_cell *cells, size_t cell_count)
         return w->status;
     if (!w->in_series)
         return w->status = JL_EINVAL;
-    int rc = w->format == FM_JSON ? json_row(w, cells, cell_count) : csv_row(w, cells, cell_count);
+    int rc;
+    switch (w->format) {
+    case FM_JSON:
+        rc = json_row(w, cells, cell_count);
+        break;
+    case FM_CSV:
+        rc = csv_row(w, cells, cell_count);
+        break;
+    default:
+        rc = msgpack_row(w, cells, cell_count);
+        break;
+    }
     if (rc != JL_OK)
         return w->status = rc;
     w->row_count++;
@@ -434,8 +849,13 @@ static int sink_series_end(void *context)
         return w->status;
     if (!w->in_series)
         return w->status = JL_EINVAL;
-    if (w->format == FM_JSON && jl_buf_append_str(w->out, "]}") != JL_OK)
-        return w->status = JL_ENOMEM;
+    int rc = JL_OK;
+    if (w->format == FM_JSON)
+        rc = jl_buf_append_str(w->out, "]}");
+    else if (w->format == FM_MSGPACK)
+        rc = msgpack_series_end(w);
+    if (rc != JL_OK)
+        return w->status = rc;
     w->in_series = 0;
     return JL_OK;
 }
@@ -464,6 +884,11 @@ int fm_writer_finish(fm_writer *w)
     }
     if (w->format == FM_JSON && jl_buf_append_str(w->out, "]}") != JL_OK)
         return w->status = JL_ENOMEM;
+    if (w->format == FM_MSGPACK) {
+        int rc = msgpack_finish(w);
+        if (rc != JL_OK)
+            return w->status = rc;
+    }
     w->finished = 1;
     return JL_OK;
 }
@@ -471,4 +896,5 @@ int fm_writer_finish(fm_writer *w)
 void fm_writer_destroy(fm_writer *w)
 {
     jl_buf_destroy(&w->prefix);
+    jl_buf_destroy(&w->rows);
 }

@@ -4,6 +4,8 @@
  * request is then handed to sv_route() as a plain struct. */
 #include "jialing/server.h"
 
+#include "jialing/format.h"
+
 #include <arpa/inet.h>
 #include <microhttpd.h>
 #include <netdb.h>
@@ -74,8 +76,32 @@ static enum MHD_Result send_error(struct MHD_Connection *connection, int status,
     response.status = status;
     response.content_type = "application/json";
     response.allow = NULL;
-    jl_buf_printf(&response.body, "{\"error\":\"%s\"}", message);
+    fm_json_error(&response.body, message);
     return send_response(connection, &response);
+}
+
+/* Fills the parts of the request known from its headers. */
+static void read_headers(struct MHD_Connection *connection, const char *url, const char *method,
+                         sv_request *request)
+{
+    request->method = method;
+    request->path = url;
+    request->content_type =
+        MHD_lookup_connection_value(connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+    request->authorization =
+        MHD_lookup_connection_value(connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+    request->accept =
+        MHD_lookup_connection_value(connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT);
+    const char *length =
+        MHD_lookup_connection_value(connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    request->content_length = -1;
+    if (length) {
+        char *end = NULL;
+        long long declared = strtoll(length, &end, 10);
+        /* A malformed or negative length is refused as too large rather than trusted. */
+        request->content_length =
+            (end == length || *end != '\0' || declared < 0) ? INT64_MAX : declared;
+    }
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, const char *url,
@@ -92,15 +118,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, 
             return MHD_NO;
         jl_buf_init(&state->body);
         *request_cls = state;
-        const char *length = MHD_lookup_connection_value(connection, MHD_HEADER_KIND,
-                                                         MHD_HTTP_HEADER_CONTENT_LENGTH);
-        if (length && strtoull(length, NULL, 10) > config->max_body_bytes) {
-            /* Refuse before reading a body we would drop anyway. */
-            char message[128];
-            snprintf(message, sizeof message, "request body exceeds the limit of %zu bytes",
-                     config->max_body_bytes);
-            return send_error(connection, 413, message);
-        }
+        /* Refuse now what would be refused anyway (unknown route, bad token, body declared too
+         * large), before reading a body. */
+        read_headers(connection, url, method, &state->request);
+        sv_response response;
+        jl_buf_init(&response.body);
+        if (!sv_route_admit(http->context, &state->request, &response))
+            return send_response(connection, &response);
         return MHD_YES;
     }
     if (*upload_data_size > 0) {
@@ -113,17 +137,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, 
         return MHD_YES;
     }
     sv_request *request = &state->request;
-    request->method = method;
-    request->path = url;
     MHD_get_connection_values(connection, MHD_GET_ARGUMENT_KIND, collect_param, state);
     if (state->params_overflow)
         return send_error(connection, 400, "too many query parameters");
-    request->content_type =
-        MHD_lookup_connection_value(connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
-    request->authorization =
-        MHD_lookup_connection_value(connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
-    request->accept =
-        MHD_lookup_connection_value(connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT);
     request->body = state->body.data;
     request->body_len = state->body.len;
     request->body_too_large = state->too_large;

@@ -95,13 +95,6 @@ static void respond_param_error(sv_response *response, const char *name, const j
 
 static void handle_write(sv_context *context, const sv_request *request, sv_response *response)
 {
-    if (request->body_too_large) {
-        char message[128];
-        snprintf(message, sizeof message, "request body exceeds the limit of %zu bytes",
-                 context->config->max_body_bytes);
-        respond_error(response, 413, message);
-        return;
-    }
     jl_error err;
     jl_error_clear(&err);
     st_batch batch;
@@ -169,7 +162,9 @@ static int parse_read_params(const sv_request *request, int needs_range, read_pa
         return JL_EINVAL;
     }
     out->has_selector = 1;
+    /* An explicit format= wins over the Accept header; JSON when neither says otherwise. */
     out->format = FM_JSON;
+    fm_format_from_accept(request->accept, &out->format);
     const char *format = sv_param_get(request, "format");
     if (format && fm_parse_format(format, &out->format, &err) != JL_OK) {
         respond_param_error(response, "format", &err);
@@ -453,37 +448,75 @@ static int authorize(sv_context *context, const sv_request *request, access_kind
     return JL_OK;
 }
 
+/* Finds the route of the request and checks its token and declared body size. Returns the
+ * route, or NULL with a 404/405/401/403/413 response filled. */
+static const route *admit(sv_context *context, const sv_request *request, sv_response *response)
+{
+    const route *match = NULL;
+    const char *allow = NULL;
+    for (size_t i = 0; i < sizeof routes / sizeof routes[0] && match == NULL; i++) {
+        if (strcmp(routes[i].path, request->path) != 0)
+            continue;
+        if (strcmp(routes[i].method, request->method) == 0 ||
+            (strcmp(request->method, "HEAD") == 0 && strcmp(routes[i].method, "GET") == 0))
+            match = &routes[i];
+        else
+            allow = routes[i].method[0] == 'P' ? "POST" : "GET, HEAD";
+    }
+    char message[JL_ERROR_MESSAGE_MAX];
+    if (match == NULL && allow) {
+        snprintf(message, sizeof message, "method %.16s is not allowed on %.200s; use %s",
+                 request->method, request->path, allow);
+        respond_error(response, 405, message);
+        response->allow = allow;
+        return NULL;
+    }
+    if (match == NULL) {
+        snprintf(message, sizeof message, "no such endpoint: %.200s", request->path);
+        respond_error(response, 404, message);
+        return NULL;
+    }
+    if (authorize(context, request, match->access, response) != JL_OK)
+        return NULL;
+    if (request->body_too_large ||
+        (request->content_length >= 0 &&
+         (uint64_t)request->content_length > context->config->max_body_bytes)) {
+        snprintf(message, sizeof message, "request body exceeds the limit of %zu bytes",
+                 context->config->max_body_bytes);
+        respond_error(response, 413, message);
+        return NULL;
+    }
+    return match;
+}
+
+/* Counts the answered request in the self-metrics. */
+static void account(sv_context *context, sv_route_id id, int status, int64_t started_ns)
+{
+    atomic_fetch_add(&context->metrics.requests[id], 1);
+    if (status >= 400)
+        atomic_fetch_add(&context->metrics.errors[id], 1);
+    atomic_fetch_add(&context->metrics.latency_us_sum[id],
+                     (unsigned long long)((jl_monotonic_ns() - started_ns) / 1000));
+}
+
+int sv_route_admit(sv_context *context, const sv_request *request, sv_response *response)
+{
+    int64_t started = jl_monotonic_ns();
+    response->allow = NULL;
+    const route *match = admit(context, request, response);
+    if (match == NULL)
+        account(context, SV_ROUTE_OTHER, response->status, started);
+    return match != NULL;
+}
+
 void sv_route(sv_context *context, const sv_request *request, sv_response *response)
 {
     int64_t started = jl_monotonic_ns();
     response->status = 500;
     response->content_type = json_type;
     response->allow = NULL;
-    const route *match = NULL;
-    int path_known = 0;
-    for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
-        if (strcmp(routes[i].path, request->path) != 0)
-            continue;
-        path_known = 1;
-        if (strcmp(routes[i].method, request->method) == 0 ||
-            (strcmp(request->method, "HEAD") == 0 && strcmp(routes[i].method, "GET") == 0)) {
-            match = &routes[i];
-            break;
-        }
-        response->allow = routes[i].method[0] == 'P' ? "POST" : "GET, HEAD";
-    }
-    sv_route_id id = match ? match->id : SV_ROUTE_OTHER;
-    if (match == NULL) {
-        char message[JL_ERROR_MESSAGE_MAX];
-        if (path_known) {
-            snprintf(message, sizeof message, "method %.16s is not allowed on %.200s; use %s",
-                     request->method, request->path, response->allow);
-            respond_error(response, 405, message);
-        } else {
-            snprintf(message, sizeof message, "no such endpoint: %.200s", request->path);
-            respond_error(response, 404, message);
-        }
-    } else if (authorize(context, request, match->access, response) == JL_OK) {
+    const route *match = admit(context, request, response);
+    if (match) {
         switch (match->id) {
         case SV_ROUTE_WRITE:
             handle_write(context, request, response);
@@ -511,9 +544,5 @@ void sv_route(sv_context *context, const sv_request *request, sv_response *respo
             break;
         }
     }
-    atomic_fetch_add(&context->metrics.requests[id], 1);
-    if (response->status >= 400)
-        atomic_fetch_add(&context->metrics.errors[id], 1);
-    atomic_fetch_add(&context->metrics.latency_us_sum[id],
-                     (unsigned long long)((jl_monotonic_ns() - started) / 1000));
+    account(context, match ? match->id : SV_ROUTE_OTHER, response->status, started);
 }

@@ -86,6 +86,23 @@ static int read_posting(MDB_txn *txn, MDB_dbi dbi, const char *key, const char *
     return rc;
 }
 
+/* Number of ids in the posting of matcher key=value (0 when absent or on error). */
+static size_t posting_length(MDB_txn *txn, MDB_dbi dbi, const st_matcher *matcher)
+{
+    char posting[512 + 32];
+    size_t len = store_posting_key(posting, sizeof posting, matcher->key, strlen(matcher->key),
+                                   matcher->value, strlen(matcher->value));
+    MDB_cursor *cursor;
+    if (mdb_cursor_open(txn, dbi, &cursor) != 0)
+        return 0;
+    MDB_val k = {len, posting}, v;
+    size_t count = 0;
+    if (mdb_cursor_get(cursor, &k, &v, MDB_SET_KEY) == 0 && mdb_cursor_count(cursor, &count) != 0)
+        count = 0;
+    mdb_cursor_close(cursor);
+    return count;
+}
+
 /* Whether the series' canonical key has tag key = value (used when postings were hashed). */
 static int key_has_tag(const char *series_key, size_t len, const char *key, const char *value)
 {
@@ -134,11 +151,9 @@ int st_select(st_store *store, const st_matcher *matchers, size_t matcher_count,
     *ids_out = NULL;
     *count_out = 0;
     size_t base = matcher_count;
-    for (size_t i = 0; i < matcher_count; i++)
-        if (!matchers[i].negate) {
+    for (size_t i = 0; i < matcher_count && base == matcher_count; i++)
+        if (!matchers[i].negate)
             base = i;
-            break;
-        }
     if (base == matcher_count)
         return jl_error_set(err, JL_EINVAL, "a selector needs at least one = condition");
     pthread_rwlock_rdlock(&store->map_lock);
@@ -151,6 +166,20 @@ int st_select(st_store *store, const st_matcher *matchers, size_t matcher_count,
         rc = store_lmdb_error(err, mrc, "beginning a read transaction");
         goto out;
     }
+    /* Start from the shortest posting list: `pm25{district="x"}` reads the district's ids,
+     * not every pm25 series. */
+    size_t shortest = SIZE_MAX;
+    for (size_t i = 0; i < matcher_count; i++) {
+        if (matchers[i].negate)
+            continue;
+        size_t length = posting_length(txn, store->db_postings, &matchers[i]);
+        if (length < shortest) {
+            shortest = length;
+            base = i;
+        }
+    }
+    if (shortest == 0)
+        goto out; /* some condition matches nothing */
     int hashed = 0;
     rc = read_posting(txn, store->db_postings, matchers[base].key, matchers[base].value, &ids,
                       &count, &hashed, err);

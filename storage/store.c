@@ -1473,8 +1473,10 @@ int st_store_open(const st_options *options, st_store **out, jl_error *err)
         return jl_error_set(err, JL_ENOMEM, "out of memory opening the store");
     store->options = *options;
     st_options *o = &store->options;
+    /* A map only reserves address space (the file grows as pages are used), so start large and
+     * rarely pay for growth, which must wait for every open snapshot. */
     if (o->initial_map_bytes == 0)
-        o->initial_map_bytes = 1ull << 30;
+        o->initial_map_bytes = 64ull << 30;
     if (o->max_map_bytes == 0)
         o->max_map_bytes = 1ull << 40;
     if (o->max_map_bytes < o->initial_map_bytes)

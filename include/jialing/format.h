@@ -1,5 +1,5 @@
 /* Output encoders for query results: a writer turns the calls of a qx_sink into one response
- * document, JSON or CSV, appended to a jl_buf.
+ * document, JSON, CSV or msgpack, appended to a jl_buf.
  *
  * JSON (DESIGN §3): {"series":[{"metric":"pm25","tags":{"station":"s01"},"columns":["time",
  * "mean"],"values":[[1735660800000,35.2]]}]}; an empty result is {"series":[]}. Strings are
@@ -13,9 +13,24 @@
  * doubled. A null cell is an empty field. An empty result is an empty body (no header, since the
  * columns are unknown). Every series of one response is assumed to have the same columns.
  *
- * Caveats: the writer only ever appends to `out` and keeps no pointer into it, so the caller may
- * take bytes out of `out` between callbacks (send them, then set out->len = 0) to stream a large
- * response. The first failing call makes the writer fail every later call with the same code;
+ * msgpack: the JSON structure, map keys in the same order: a map {"series": [series...]}, each
+ * series a map of "metric" (str), "tags" (map str -> str), "columns" (array of str) and "values"
+ * (array of rows, each an array of cells). An INT cell is a msgpack int in its smallest form, a
+ * DOUBLE a float64 with the exact bits (non-finite values too), a NULL nil. Strings are str with
+ * invalid UTF-8 bytes replaced by U+FFFD, as in JSON, since msgpack str must be UTF-8. The outer
+ * "series" array header is always array32 (0xdd); the others are in their smallest form.
+ *
+ * Caveats: the writer only ever appends to `out` and keeps no pointer into it, so for JSON and
+ * CSV the caller may take bytes out of `out` between callbacks (send them, then set out->len = 0)
+ * to stream a large response. NOT for msgpack (fm_format_streamable() says which): msgpack has no
+ * open-ended arrays, and the number of series is only known at the end, so the writer puts an
+ * array32 header with a placeholder count at the start of the document and fm_writer_finish()
+ * patches it in `out`. A msgpack document must therefore stay whole in `out` from init to finish;
+ * if bytes were taken out, fm_writer_finish() fails with JL_EINVAL instead of producing a wrong
+ * count. (Each series' rows are buffered in the writer until the series ends, so the series
+ * arrive in `out` whole; a future streaming server that learns the series count in advance could
+ * send them as they come.) Between init and finish only the writer may append to `out`.
+ * The first failing call makes the writer fail every later call with the same code;
  * the document is then incomplete and must not be sent as a whole answer. A writer is used by
  * one thread at a time. Always call fm_writer_destroy(), also after errors. */
 #ifndef JIALING_FORMAT_H
@@ -25,14 +40,30 @@
 #include "jialing/query.h"
 
 /* Response formats. */
-typedef enum fm_format { FM_JSON = 0, FM_CSV } fm_format;
+typedef enum fm_format { FM_JSON = 0, FM_CSV, FM_MSGPACK } fm_format;
 
-/* Parses the `format` parameter: "json" or "csv" (any case); NULL or "" means json. JL_OK, or
- * JL_EINVAL naming the value (msgpack is not implemented yet). */
+/* Parses the `format` parameter: "json", "csv" or "msgpack" (any case); NULL or "" means json.
+ * JL_OK, or JL_EINVAL naming the value. */
 int fm_parse_format(const char *text, fm_format *out, jl_error *err);
+
+/* Content negotiation from an HTTP Accept header (RFC 9110 §12.5.1; NULL means absent). Returns 1
+ * and sets *out to FM_CSV or FM_MSGPACK when the header prefers text/csv, application/msgpack or
+ * application/x-msgpack strictly over application/json (a range "text/" + "*" counts for CSV,
+ * "application/" + "*" for JSON and msgpack alike). Otherwise sets *out to FM_JSON and returns
+ * 0: header absent or empty, only the any-type range, a tie with JSON, nothing we produce. A
+ * format's preference is the q of the most specific range matching it (q defaults to 1; q=0
+ * means not acceptable); a format matched only by the any-type range is never chosen over JSON.
+ * Types and "q" are case-insensitive; malformed list elements are ignored; a tie between CSV and
+ * msgpack goes to the one listed first. An explicit format= parameter wins over Accept: the
+ * server consults this only when the request has no format parameter. */
+int fm_format_from_accept(const char *accept, fm_format *out);
 
 /* Returns the HTTP Content-Type of a format (static string). */
 const char *fm_content_type(fm_format format);
+
+/* Returns 1 when the caller may take bytes out of the writer's buffer before fm_writer_finish()
+ * (JSON, CSV), 0 when the document must stay whole until then (msgpack; see Caveats). */
+int fm_format_streamable(fm_format format);
 
 /* A writer for one response; the caller owns the struct, fields are private. */
 typedef struct fm_writer {
@@ -44,20 +75,27 @@ typedef struct fm_writer {
     uint64_t row_count;    /* rows of the current series */
     int finished;          /* fm_writer_finish() succeeded */
     int header_written;    /* CSV: header line emitted */
-    jl_buf prefix;         /* CSV: "metric,tags," of the current series; owned */
+    jl_buf prefix;         /* CSV: "metric,tags," of the current series; msgpack: scratch for
+                              repaired strings; owned */
+    jl_buf rows;           /* msgpack: the encoded rows of the current series; owned */
+    size_t doc_start;      /* msgpack: offset in out where the document (its header) starts */
+    uint64_t out_bytes;    /* msgpack: bytes appended to out so far, to detect a drained header */
 } fm_writer;
 
 /* Starts a document in format, to be appended to out (borrowed; it must outlive the writer).
- * JSON appends its opening bytes now. JL_OK, JL_EINVAL (unknown format) or JL_ENOMEM. */
+ * JSON and msgpack append their opening bytes now. JL_OK, JL_EINVAL (unknown format) or JL_ENOMEM.
+ */
 int fm_writer_init(fm_writer *w, fm_format format, jl_buf *out);
 
 /* Returns a sink whose callbacks append to the writer's buffer; its context is w. The callbacks
- * return JL_OK, JL_ENOMEM, or JL_EINVAL when called out of order (a row outside a series, a
- * series inside another or after finish). */
+ * return JL_OK, JL_ENOMEM, JL_EINVAL when called out of order (a row outside a series, a
+ * series inside another or after finish), or JL_ELIMIT (msgpack) past 2^32 - 1 series, rows or
+ * string bytes, the most a msgpack header can count. */
 qx_sink fm_writer_sink(fm_writer *w);
 
 /* Closes the document (closing an open series first). JL_OK, the writer's earlier error,
- * JL_EINVAL when called twice, or JL_ENOMEM. */
+ * JL_EINVAL when called twice or (msgpack) when the document's header is no longer in out,
+ * JL_ELIMIT (msgpack) past 2^32 - 1 series, rows or string bytes, or JL_ENOMEM. */
 int fm_writer_finish(fm_writer *w);
 
 /* Frees what the writer owns (not out); safe after init failed and more than once. */

@@ -68,7 +68,7 @@ typedef struct qx_sink {
 /* Limits every query obeys; zero means the default in brackets. */
 typedef struct qx_limits {
     size_t max_series;    /* series a selector may match [10,000] */
-    uint64_t max_rows;    /* rows in one response [10,000,000] */
+    uint64_t max_rows;    /* rows in one response [2,000,000] */
     uint64_t max_windows; /* windows per series [1,000,000] */
     int64_t timeout_ms;   /* wall-clock budget [30,000] */
 } qx_limits;

@@ -84,6 +84,7 @@ typedef struct sv_request {
     const char *content_type;  /* NULL if absent */
     const char *authorization; /* NULL if absent */
     const char *accept;        /* NULL if absent */
+    int64_t content_length;    /* declared Content-Length, -1 when absent */
     const char *body;          /* request body (may be NULL when empty) */
     size_t body_len;
     int body_too_large; /* the body exceeded max_body_bytes and was dropped */
@@ -100,6 +101,11 @@ typedef struct sv_response {
 /* Routes the request and fills response (initialised by the caller with jl_buf_init). Never
  * fails: every error becomes a status and a JSON {"error": "..."} body. */
 void sv_route(sv_context *context, const sv_request *request, sv_response *response);
+
+/* Checks, from the request line and headers alone, that the request may go on (known route and
+ * method, token, declared body size). Returns 1, or 0 with a 4xx response filled: the server
+ * answers before reading a body it would refuse. */
+int sv_route_admit(sv_context *context, const sv_request *request, sv_response *response);
 
 /* Maps a JL_* code to the HTTP status a client gets. */
 int sv_status_for(int code);

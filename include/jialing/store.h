@@ -30,7 +30,7 @@ typedef struct st_options {
     int sync_full;              /* 1: fsync every commit [caller sets]; 0: --sync=none (unsafe) */
     int read_only;              /* 1: open an existing store for reading only (no writer
                                    thread; safe beside a running server); st_write: JL_EBUSY */
-    uint64_t initial_map_bytes; /* LMDB map size at open [1 GiB]; grows on demand */
+    uint64_t initial_map_bytes; /* LMDB map size at open [64 GiB]; grows on demand */
     uint64_t max_map_bytes;     /* the map never grows beyond this [1 TiB] */
     uint32_t chunk_target;      /* 0: seal a tail when its chunk will nearly fill whole LMDB
                                    pages (learned per series, starting at 2048 readings);

@@ -1,11 +1,14 @@
 /* Tests server/format.c: exact JSON and CSV documents for a small two-series result, escaping of
  * awkward strings (quotes, backslash, UTF-8, control and invalid bytes), double printing (exact
  * strings for known values, round trip and JSON number grammar for random bit patterns), large
- * integers, error bodies, format names and out-of-order sink calls. */
+ * integers, error bodies, format names and out-of-order sink calls. msgpack documents are decoded
+ * with msgpack-c's unpacker and compared with the expected structure (ints, double bits, nil,
+ * strings), plus exact bytes for small hand-encoded documents; Accept header negotiation. */
 #include "check.h"
 
 #include "jialing/format.h"
 
+#include <msgpack.h>
 #include <stdint.h>
 #include <stdlib.h>
 
@@ -380,13 +383,20 @@ static void test_parse_format(void)
     CHECK_INT(f, FM_JSON);
     CHECK_INT(fm_parse_format("", &f, &err), JL_OK);
     CHECK_INT(f, FM_JSON);
-    CHECK_INT(fm_parse_format("msgpack", &f, &err), JL_EINVAL);
-    CHECK_STR(err.message, "format \"msgpack\" is not supported yet; use json or csv");
+    CHECK_INT(fm_parse_format("msgpack", &f, &err), JL_OK);
+    CHECK_INT(f, FM_MSGPACK);
+    CHECK_INT(fm_parse_format("MsgPack", &f, &err), JL_OK);
+    CHECK_INT(f, FM_MSGPACK);
     CHECK_INT(fm_parse_format("xml", &f, &err), JL_EINVAL);
-    CHECK_STR(err.message, "format \"xml\" is not known; use json or csv");
+    CHECK_STR(err.message, "format \"xml\" is not known; use json, csv or msgpack");
     CHECK_INT(err.code, JL_EINVAL);
+    CHECK_INT(fm_parse_format("msgpack ", &f, &err), JL_EINVAL);
     CHECK_STR(fm_content_type(FM_JSON), "application/json");
     CHECK_STR(fm_content_type(FM_CSV), "text/csv; charset=utf-8");
+    CHECK_STR(fm_content_type(FM_MSGPACK), "application/msgpack");
+    CHECK_INT(fm_format_streamable(FM_JSON), 1);
+    CHECK_INT(fm_format_streamable(FM_CSV), 1);
+    CHECK_INT(fm_format_streamable(FM_MSGPACK), 0);
 }
 
 static void test_call_order(void)
@@ -470,6 +480,497 @@ static void test_streaming(void)
     }
 }
 
+/* ------------------------------------------------------------------------------------------ */
+/* msgpack */
+
+/* What a series should decode to. */
+typedef struct want_series {
+    const char *metric;
+    size_t metric_len;
+    const char *const *tags; /* key, value, key, value, ... */
+    size_t tag_count;
+    const char *const *columns;
+    size_t column_count;
+    const qx_cell *cells; /* row_count * column_count, row by row */
+    size_t row_count;
+} want_series;
+
+static int obj_is_str(const msgpack_object *o, const char *s, size_t len)
+{
+    return o->type == MSGPACK_OBJECT_STR && o->via.str.size == len &&
+           memcmp(o->via.str.ptr, s, len) == 0;
+}
+
+/* Compares one decoded cell with what was written: ints by value in either msgpack int family,
+ * doubles as float64 with the same bits, nulls as nil. */
+static int obj_is_cell(const msgpack_object *o, qx_cell c)
+{
+    switch (c.type) {
+    case QX_CELL_INT:
+        if (c.as.i >= 0)
+            return o->type == MSGPACK_OBJECT_POSITIVE_INTEGER && o->via.u64 == (uint64_t)c.as.i;
+        return o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER && o->via.i64 == c.as.i;
+    case QX_CELL_DOUBLE:
+        return o->type == MSGPACK_OBJECT_FLOAT64 && memcmp(&o->via.f64, &c.as.d, 8) == 0;
+    default:
+        return o->type == MSGPACK_OBJECT_NIL;
+    }
+}
+
+/* Decodes doc as exactly one msgpack object and checks it is {"series": want[0..count)}. */
+static void check_msgpack_doc(const jl_buf *doc, const want_series *want, size_t count)
+{
+    msgpack_zone zone;
+    msgpack_zone_init(&zone, 4096);
+    msgpack_object root;
+    size_t offset = 0;
+    int rc = msgpack_unpack(doc->data, doc->len, &offset, &zone, &root);
+    CHECK_INT(rc, MSGPACK_UNPACK_SUCCESS);
+    CHECK_INT(offset, doc->len);
+    if (rc != MSGPACK_UNPACK_SUCCESS)
+        goto out;
+    CHECK(root.type == MSGPACK_OBJECT_MAP && root.via.map.size == 1);
+    if (root.type != MSGPACK_OBJECT_MAP || root.via.map.size != 1)
+        goto out;
+    CHECK(obj_is_str(&root.via.map.ptr[0].key, "series", 6));
+    const msgpack_object *list = &root.via.map.ptr[0].val;
+    CHECK(list->type == MSGPACK_OBJECT_ARRAY);
+    if (list->type != MSGPACK_OBJECT_ARRAY)
+        goto out;
+    CHECK_INT(list->via.array.size, count);
+    int bad = 0; /* one failure report per series is enough */
+    for (size_t s = 0; s < count && s < list->via.array.size && !bad; s++) {
+        const want_series *w = &want[s];
+        const msgpack_object *o = &list->via.array.ptr[s];
+        if (o->type != MSGPACK_OBJECT_MAP || o->via.map.size != 4) {
+            bad = 1;
+            break;
+        }
+        const msgpack_object_kv *kv = o->via.map.ptr;
+        if (!obj_is_str(&kv[0].key, "metric", 6) || !obj_is_str(&kv[1].key, "tags", 4) ||
+            !obj_is_str(&kv[2].key, "columns", 7) || !obj_is_str(&kv[3].key, "values", 6) ||
+            !obj_is_str(&kv[0].val, w->metric, w->metric_len)) {
+            bad = 1;
+            break;
+        }
+        const msgpack_object *tags = &kv[1].val, *columns = &kv[2].val, *values = &kv[3].val;
+        if (tags->type != MSGPACK_OBJECT_MAP || tags->via.map.size != w->tag_count ||
+            columns->type != MSGPACK_OBJECT_ARRAY || columns->via.array.size != w->column_count ||
+            values->type != MSGPACK_OBJECT_ARRAY || values->via.array.size != w->row_count) {
+            bad = 1;
+            break;
+        }
+        for (size_t i = 0; i < w->tag_count; i++) {
+            const char *k = w->tags[2 * i], *v = w->tags[2 * i + 1];
+            bad |= !obj_is_str(&tags->via.map.ptr[i].key, k, strlen(k)) ||
+                   !obj_is_str(&tags->via.map.ptr[i].val, v, strlen(v));
+        }
+        for (size_t i = 0; i < w->column_count; i++)
+            bad |= !obj_is_str(&columns->via.array.ptr[i], w->columns[i], strlen(w->columns[i]));
+        for (size_t r = 0; r < w->row_count && !bad; r++) {
+            const msgpack_object *row = &values->via.array.ptr[r];
+            if (row->type != MSGPACK_OBJECT_ARRAY || row->via.array.size != w->column_count) {
+                bad = 1;
+                break;
+            }
+            for (size_t c = 0; c < w->column_count; c++)
+                bad |= !obj_is_cell(&row->via.array.ptr[c], w->cells[r * w->column_count + c]);
+        }
+        if (bad)
+            fprintf(stderr, "  series %zu decodes differently\n", s);
+    }
+    CHECK_INT(bad, 0);
+out:
+    msgpack_zone_destroy(&zone);
+}
+
+static void test_msgpack_two_series(void)
+{
+    jl_buf out;
+    jl_buf_init(&out);
+    write_two_series(FM_MSGPACK, &out);
+    const char *columns[] = {"time", "mean"};
+    const char *tags1[] = {"district", "jlp", "station", "s01"};
+    const char *tags2[] = {"station", "s02"};
+    qx_cell cells1[] = {int_cell(1735660800000), double_cell(35.2),
+                        int_cell(1735664400000), null_cell(),
+                        int_cell(1735668000000), double_cell(36.0)};
+    qx_cell cells2[] = {int_cell(1735660800000), double_cell(0.1)};
+    want_series want[] = {{"pm25", 4, tags1, 2, columns, 2, cells1, 3},
+                          {"pm25", 4, tags2, 1, columns, 2, cells2, 1}};
+    check_msgpack_doc(&out, want, 2);
+    /* 36.0 stays a float64 (0xcb) although it is integral, and times take the uint64 form. */
+    CHECK(memmem(out.data, out.len, "\xcb\x40\x42\x00\x00\x00\x00\x00\x00", 9) != NULL);
+    CHECK(memmem(out.data, out.len, "\xcf\x00\x00\x01\x94\x1d\x72\x08\x00", 9) != NULL);
+    jl_buf_destroy(&out);
+}
+
+/* Exact bytes, encoded by hand from the msgpack spec. */
+static void test_msgpack_bytes(void)
+{
+    jl_buf out;
+    jl_buf_init(&out);
+    fm_writer w;
+    /* An empty result: {"series": []} with the array32 header. Content already in out stays. */
+    CHECK_INT(jl_buf_append_str(&out, "xy"), JL_OK);
+    CHECK_INT(fm_writer_init(&w, FM_MSGPACK, &out), JL_OK);
+    CHECK_INT(fm_writer_finish(&w), JL_OK);
+    static const char empty[] = "xy\x81\xa6series\xdd\x00\x00\x00\x00";
+    CHECK_INT(out.len, sizeof empty - 1);
+    CHECK(memcmp(out.data, empty, sizeof empty - 1) == 0);
+    CHECK_INT(fm_writer_finish(&w), JL_EINVAL); /* only once */
+    fm_writer_destroy(&w);
+
+    /* {"series":[{"metric":"m","tags":{"k":"v"},"columns":["t","x"],
+     *             "values":[[1,-1.5],[-33,nil],[]]}, {"metric":"n", "tags":{}, "columns":[],
+     *             "values":[]}]} */
+    out.len = 0;
+    CHECK_INT(fm_writer_init(&w, FM_MSGPACK, &out), JL_OK);
+    qx_sink sink = fm_writer_sink(&w);
+    const char *columns[] = {"t", "x"};
+    sk_tag tags[] = {tag_of("k", "v")};
+    CHECK_INT(sink.series_begin(sink.context, text_of("m"), tags, 1, columns, 2), JL_OK);
+    qx_cell r1[] = {int_cell(1), double_cell(-1.5)};
+    qx_cell r2[] = {int_cell(-33), null_cell()};
+    CHECK_INT(sink.row(sink.context, r1, 2), JL_OK);
+    CHECK_INT(sink.row(sink.context, r2, 2), JL_OK);
+    CHECK_INT(sink.row(sink.context, NULL, 0), JL_OK);
+    CHECK_INT(sink.series_end(sink.context), JL_OK);
+    CHECK_INT(sink.series_begin(sink.context, text_of("n"), NULL, 0, NULL, 0), JL_OK);
+    CHECK_INT(fm_writer_finish(&w), JL_OK); /* closes the open series */
+    static const char doc[] = "\x81\xa6series\xdd\x00\x00\x00\x02"
+                              "\x84\xa6metric\xa1m\xa4tags\x81\xa1k\xa1v\xa7"
+                              "columns\x92\xa1t\xa1x"
+                              "\xa6values\x93"
+                              "\x92\x01\xcb\xbf\xf8\x00\x00\x00\x00\x00\x00"
+                              "\x92\xd0\xdf\xc0"
+                              "\x90"
+                              "\x84\xa6metric\xa1n\xa4tags\x80\xa7"
+                              "columns\x90\xa6values\x90";
+    CHECK_INT(out.len, sizeof doc - 1);
+    CHECK(memcmp(out.data, doc, sizeof doc - 1) == 0);
+    fm_writer_destroy(&w);
+    jl_buf_destroy(&out);
+}
+
+/* Series with 0, 1, 3 and 70000 rows (past array16), unicode and invalid UTF-8 in strings,
+ * integer and double extremes. */
+static void test_msgpack_shapes(void)
+{
+    jl_buf out;
+    jl_buf_init(&out);
+    fm_writer w;
+    CHECK_INT(fm_writer_init(&w, FM_MSGPACK, &out), JL_OK);
+    qx_sink sink = fm_writer_sink(&w);
+
+    /* 1: no rows, unicode metric, tags and column (嘉陵, é, U+1F600), awkward bytes. */
+    const char *uni_columns[] = {"\xe6\x97\xb6\xe9\x97\xb4"}; /* 时间 */
+    sk_tag uni_tags[] = {tag_of("river", "\xe5\x98\x89\xe9\x99\xb5"), tag_of("k", awkward),
+                         tag_of("e", "\xf0\x9f\x98\x80")};
+    const char *want_uni_tags[] = {"river", "\xe5\x98\x89\xe9\x99\xb5", "k", awkward,
+                                   "e",     "\xf0\x9f\x98\x80"};
+    CHECK_INT(sink.series_begin(sink.context, text_of("caf\xc3\xa9"), uni_tags, 3, uni_columns, 1),
+              JL_OK);
+    CHECK_INT(sink.series_end(sink.context), JL_OK);
+
+    /* 2: one row of extremes. */
+    const char *ext_columns[] = {"a", "b", "c", "d", "e", "f", "g", "h", "i", "j", "k", "l"};
+    qx_cell ext[] = {int_cell(INT64_MIN),
+                     int_cell(INT64_MAX),
+                     int_cell(0),
+                     int_cell(-1),
+                     int_cell(127),
+                     int_cell(-32),
+                     double_cell(-0.0),
+                     double_cell(4.9406564584124654e-324),
+                     double_cell(1.7976931348623157e308),
+                     double_cell(NAN),
+                     double_cell(-INFINITY),
+                     null_cell()};
+    CHECK_INT(sink.series_begin(sink.context, text_of("ext"), NULL, 0, ext_columns, 12), JL_OK);
+    CHECK_INT(sink.row(sink.context, ext, 12), JL_OK);
+    CHECK_INT(sink.series_end(sink.context), JL_OK);
+
+    /* 3: invalid UTF-8 is repaired as in JSON, one U+FFFD per bad byte; an embedded NUL stays. */
+    const char bad_metric[] = "a\xff\xc0\xaf"
+                              "b\0c";
+    sk_text bad_text = {bad_metric, sizeof bad_metric - 1};
+    sk_tag bad_tags[] = {{text_of("k"), text_of("\xe5\x98")}};
+    const char want_bad_metric[] = "a\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"
+                                   "b\0c";
+    const char *want_bad_tags[] = {"k", "\xef\xbf\xbd\xef\xbf\xbd"};
+    const char *one_column[] = {"v"};
+    qx_cell three[] = {int_cell(128), int_cell(-33), double_cell(0.1)};
+    CHECK_INT(sink.series_begin(sink.context, bad_text, bad_tags, 1, one_column, 1), JL_OK);
+    for (int i = 0; i < 3; i++)
+        CHECK_INT(sink.row(sink.context, &three[i], 1), JL_OK);
+    CHECK_INT(sink.series_end(sink.context), JL_OK);
+
+    /* 4: 70000 rows, more than an array16 header can count. */
+    enum { BIG = 70000 };
+    qx_cell *big = malloc(2 * BIG * sizeof *big);
+    CHECK(big != NULL);
+    if (big == NULL)
+        return;
+    const char *big_columns[] = {"time", "value"};
+    CHECK_INT(sink.series_begin(sink.context, text_of("big"), NULL, 0, big_columns, 2), JL_OK);
+    for (int i = 0; i < BIG; i++) {
+        big[2 * i] = int_cell(1735660800000 + 1000LL * i);
+        big[2 * i + 1] = i % 7 == 0 ? null_cell() : double_cell(i * 0.25 - 100);
+        CHECK_INT(sink.row(sink.context, &big[2 * i], 2), JL_OK);
+    }
+    CHECK_INT(sink.series_end(sink.context), JL_OK);
+    CHECK_INT(fm_writer_finish(&w), JL_OK);
+
+    want_series want[] = {
+        {"caf\xc3\xa9", 5, want_uni_tags, 3, uni_columns, 1, NULL, 0},
+        {"ext", 3, NULL, 0, ext_columns, 12, ext, 1},
+        {want_bad_metric, sizeof want_bad_metric - 1, want_bad_tags, 1, one_column, 1, three, 3},
+        {"big", 3, NULL, 0, big_columns, 2, big, BIG},
+    };
+    check_msgpack_doc(&out, want, 4);
+    /* The big series' values header is array32 with 70000 = 0x00011170. */
+    CHECK(memmem(out.data, out.len, "\xa6values\xdd\x00\x01\x11\x70", 11) != NULL);
+    free(big);
+    fm_writer_destroy(&w);
+    jl_buf_destroy(&out);
+}
+
+/* Random documents: a fixed seed, 0 to 12 series of 0 to 200 rows of random cells. */
+static void test_msgpack_random(void)
+{
+    const unsigned seed = 4243;
+    printf("test_msgpack_random seed %u\n", seed);
+    srand(seed);
+    enum { MAX_SERIES = 12, MAX_ROWS = 200, COLUMNS = 3 };
+    static qx_cell cells[MAX_SERIES][MAX_ROWS * COLUMNS];
+    static char metrics[MAX_SERIES][24];
+    const char *columns[COLUMNS] = {"time", "min", "max"};
+    for (int round = 0; round < 40; round++) {
+        jl_buf out;
+        jl_buf_init(&out);
+        fm_writer w;
+        CHECK_INT(fm_writer_init(&w, FM_MSGPACK, &out), JL_OK);
+        qx_sink sink = fm_writer_sink(&w);
+        want_series want[MAX_SERIES];
+        size_t series = (size_t)(rand() % (MAX_SERIES + 1));
+        for (size_t s = 0; s < series; s++) {
+            size_t rows = (size_t)(rand() % 4 == 0 ? 0 : rand() % (MAX_ROWS + 1));
+            snprintf(metrics[s], sizeof metrics[s], "m%zu", s);
+            CHECK_INT(
+                sink.series_begin(sink.context, text_of(metrics[s]), NULL, 0, columns, COLUMNS),
+                JL_OK);
+            for (size_t r = 0; r < rows; r++) {
+                qx_cell *row = &cells[s][r * COLUMNS];
+                for (int c = 0; c < COLUMNS; c++) {
+                    uint64_t bits = 0;
+                    for (int j = 0; j < 4; j++)
+                        bits = (bits << 16) ^ (uint64_t)(rand() & 0xFFFF);
+                    int kind = rand() % 4;
+                    if (kind == 0) {
+                        row[c] = null_cell();
+                    } else if (kind == 1) {
+                        double d;
+                        memcpy(&d, &bits, sizeof d);
+                        row[c] = double_cell(d);
+                    } else {
+                        /* Every int width: shift the bits down by a random amount. */
+                        row[c] = int_cell((int64_t)bits >> (rand() % 64));
+                    }
+                }
+                CHECK_INT(sink.row(sink.context, row, COLUMNS), JL_OK);
+            }
+            CHECK_INT(sink.series_end(sink.context), JL_OK);
+            want[s] = (want_series){metrics[s], strlen(metrics[s]), NULL, 0, columns,
+                                    COLUMNS,    cells[s],           rows};
+        }
+        CHECK_INT(fm_writer_finish(&w), JL_OK);
+        check_msgpack_doc(&out, want, series);
+        fm_writer_destroy(&w);
+        jl_buf_destroy(&out);
+    }
+}
+
+/* The count is patched at finish, so taking bytes out of out before that must be refused rather
+ * than produce a document with a wrong count. */
+static void test_msgpack_drained(void)
+{
+    jl_buf out;
+    jl_buf_init(&out);
+    fm_writer w;
+    const char *columns[] = {"time"};
+    qx_cell row[] = {int_cell(1)};
+    CHECK_INT(fm_writer_init(&w, FM_MSGPACK, &out), JL_OK);
+    qx_sink sink = fm_writer_sink(&w);
+    out.len = 0; /* the header "sent" */
+    CHECK_INT(sink.series_begin(sink.context, text_of("m"), NULL, 0, columns, 1), JL_OK);
+    CHECK_INT(sink.row(sink.context, row, 1), JL_OK);
+    CHECK_INT(fm_writer_finish(&w), JL_EINVAL);
+    fm_writer_destroy(&w);
+
+    /* Drained later, when out happens to hold the header bytes again at the same offset. */
+    out.len = 0;
+    CHECK_INT(fm_writer_init(&w, FM_MSGPACK, &out), JL_OK);
+    sink = fm_writer_sink(&w);
+    CHECK_INT(sink.series_begin(sink.context, text_of("m"), NULL, 0, columns, 1), JL_OK);
+    CHECK_INT(sink.series_end(sink.context), JL_OK);
+    size_t keep = 13;
+    out.len = keep; /* all but the header taken away */
+    CHECK_INT(fm_writer_finish(&w), JL_EINVAL);
+    fm_writer_destroy(&w);
+
+    /* Someone else appended to out. */
+    out.len = 0;
+    CHECK_INT(fm_writer_init(&w, FM_MSGPACK, &out), JL_OK);
+    CHECK_INT(jl_buf_append_str(&out, "x"), JL_OK);
+    CHECK_INT(fm_writer_finish(&w), JL_EINVAL);
+    fm_writer_destroy(&w);
+    jl_buf_destroy(&out);
+}
+
+static void test_msgpack_call_order(void)
+{
+    jl_buf out;
+    jl_buf_init(&out);
+    fm_writer w;
+    const char *columns[] = {"time"};
+    qx_cell row[] = {int_cell(1)};
+    CHECK_INT(fm_writer_init(&w, FM_MSGPACK, &out), JL_OK);
+    qx_sink sink = fm_writer_sink(&w);
+    CHECK_INT(sink.row(sink.context, row, 1), JL_EINVAL);
+    CHECK_INT(sink.series_begin(sink.context, text_of("m"), NULL, 0, columns, 1), JL_EINVAL);
+    CHECK_INT(fm_writer_finish(&w), JL_EINVAL);
+    fm_writer_destroy(&w);
+
+    out.len = 0;
+    CHECK_INT(fm_writer_init(&w, FM_MSGPACK, &out), JL_OK);
+    sink = fm_writer_sink(&w);
+    CHECK_INT(sink.series_begin(sink.context, text_of("m"), NULL, 0, columns, 1), JL_OK);
+    CHECK_INT(sink.series_begin(sink.context, text_of("m"), NULL, 0, columns, 1), JL_EINVAL);
+    fm_writer_destroy(&w);
+
+    out.len = 0;
+    CHECK_INT(fm_writer_init(&w, FM_MSGPACK, &out), JL_OK);
+    sink = fm_writer_sink(&w);
+    CHECK_INT(fm_writer_finish(&w), JL_OK);
+    CHECK_INT(sink.series_begin(sink.context, text_of("m"), NULL, 0, columns, 1), JL_EINVAL);
+    fm_writer_destroy(&w);
+    fm_writer_destroy(&w); /* twice is harmless */
+    jl_buf_destroy(&out);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Accept */
+
+static void accept_is(const char *accept, int expected_rc, fm_format expected)
+{
+    fm_format f = (fm_format)99;
+    int rc = fm_format_from_accept(accept, &f);
+    if (rc != expected_rc || f != expected)
+        fprintf(stderr, "  Accept: %s\n", accept ? accept : "(absent)");
+    CHECK_INT(rc, expected_rc);
+    CHECK_INT(f, expected);
+}
+
+static void test_accept(void)
+{
+    /* Nothing specific: JSON. */
+    accept_is(NULL, 0, FM_JSON);
+    accept_is("", 0, FM_JSON);
+    accept_is("*/*", 0, FM_JSON);
+    accept_is("application/json", 0, FM_JSON);
+    accept_is("text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8", 0, FM_JSON);
+    accept_is("image/png", 0, FM_JSON);
+    accept_is(" , ,, ", 0, FM_JSON);
+
+    /* Named formats. */
+    accept_is("application/msgpack", 1, FM_MSGPACK);
+    accept_is("application/x-msgpack", 1, FM_MSGPACK);
+    accept_is("text/csv", 1, FM_CSV);
+    accept_is("APPLICATION/MsgPack", 1, FM_MSGPACK);
+    accept_is("Text/CSV; charset=utf-8", 1, FM_CSV);
+    accept_is("text/csv;header=present;q=0.5", 1, FM_CSV);
+
+    /* Preference against JSON: strictly higher wins, a tie stays JSON. */
+    accept_is("application/msgpack, application/json", 0, FM_JSON);
+    accept_is("application/json, application/msgpack", 0, FM_JSON);
+    accept_is("application/msgpack, application/json;q=0.9", 1, FM_MSGPACK);
+    accept_is("application/json;q=0.9,application/msgpack", 1, FM_MSGPACK);
+    accept_is("application/json;q=0.999, text/csv", 1, FM_CSV);
+    accept_is("application/json, text/csv;q=0.5", 0, FM_JSON);
+    accept_is("text/csv;q=0.5, */*", 0, FM_JSON);          /* JSON via star/star, q=1 */
+    accept_is("text/csv;q=0.5, */*;q=0.4", 1, FM_CSV);     /* JSON via star/star, q=0.4 */
+    accept_is("application/msgpack;q=0, */*", 0, FM_JSON); /* refused outright */
+    accept_is("application/msgpack;q=0", 0, FM_JSON);
+    accept_is("application/json;q=0, */*", 0, FM_JSON); /* only star/star for the others */
+    accept_is("application/json;q=0, text/csv;q=0.1", 1, FM_CSV);
+
+    /* Whitespace, tabs, case of q, empty elements and parameters. */
+    accept_is("  application/json ; q=0.5 ,\ttext/csv ;  Q=0.6  ", 1, FM_CSV);
+    accept_is(",,application/msgpack;,", 1, FM_MSGPACK);
+    accept_is("application/json;q=0.5;q=1, text/csv;q=0.7", 1, FM_CSV); /* first q counts */
+
+    /* Wildcards of a type: text/star covers CSV only; application/star JSON and msgpack alike. */
+    accept_is("text/*", 1, FM_CSV);
+    accept_is("text/*;q=0.5, application/json;q=0.4", 1, FM_CSV);
+    accept_is("application/*", 0, FM_JSON);
+    accept_is("application/*, application/json;q=0.5", 1, FM_MSGPACK);
+    accept_is("application/*;q=0.5, application/msgpack", 1, FM_MSGPACK);
+    accept_is("text/*, text/csv;q=0", 0, FM_JSON); /* the exact range overrides the wildcard */
+    accept_is("*/csv", 0, FM_JSON);
+
+    /* CSV against msgpack: higher q, then listed first. */
+    accept_is("text/csv;q=0.8, application/msgpack;q=0.9", 1, FM_MSGPACK);
+    accept_is("text/csv, application/msgpack", 1, FM_CSV);
+    accept_is("application/x-msgpack, text/csv", 1, FM_MSGPACK);
+    /* Aliases: the better of the two counts. */
+    accept_is("application/msgpack;q=0.2, application/x-msgpack;q=0.9, text/csv;q=0.5", 1,
+              FM_MSGPACK);
+
+    accept_is("application/x-msgpack;q=0.9, application/msgpack;q=0.2, text/csv;q=0.5", 1,
+              FM_MSGPACK);
+    /* Malformed elements are skipped, the rest still counts. */
+    accept_is("text/csv;q=2", 0, FM_JSON);
+    accept_is("text/csv;q=0.1234", 0, FM_JSON);
+    accept_is("text/csv;q=1.001", 0, FM_JSON);
+    accept_is("text/csv;q=", 0, FM_JSON);
+    accept_is("text/csv;q=.5", 0, FM_JSON);
+    accept_is("text/csv;q=1.000", 1, FM_CSV);
+    accept_is("text/csv;q=0.", 0, FM_JSON); /* "0." is q=0: refused */
+    accept_is("csv, text/, /csv, text/csv junk, application/msgpack", 1, FM_MSGPACK);
+    accept_is("text/csv;x=\"a,b;q=0\", application/json;q=0.9", 1, FM_CSV);
+    accept_is("text/csv;x=\"a,b, application/msgpack", 0, FM_JSON); /* unclosed quote */
+    accept_is("text/csv;x=\"a\\\"b\";q=0.3, application/json;q=0.2", 1, FM_CSV);
+}
+
+/* Random bytes from the characters that matter must neither crash nor set an unknown format. */
+static void test_accept_random(void)
+{
+    const unsigned seed = 99991;
+    printf("test_accept_random seed %u\n", seed);
+    srand(seed);
+    static const char *pieces[] = {"text", "csv", "application", "msgpack",   "json", "*", "/",
+                                   ";",    ",",   "q=",          "0.5",       "1",    " ", "\t",
+                                   "\"",   "\\",  "=",           "x-msgpack", "Q",    "0"};
+    char header[256];
+    for (int i = 0; i < 20000; i++) {
+        size_t len = 0;
+        int count = rand() % 20;
+        for (int j = 0; j < count; j++) {
+            const char *p = pieces[rand() % (int)(sizeof pieces / sizeof pieces[0])];
+            size_t n = strlen(p);
+            if (len + n >= sizeof header)
+                break;
+            memcpy(header + len, p, n);
+            len += n;
+        }
+        header[len] = '\0';
+        fm_format f = (fm_format)99;
+        int rc = fm_format_from_accept(header, &f);
+        CHECK((rc == 0 && f == FM_JSON) || (rc == 1 && (f == FM_CSV || f == FM_MSGPACK)));
+    }
+}
+
 int main(void)
 {
     RUN(test_json_two_series);
@@ -484,5 +985,13 @@ int main(void)
     RUN(test_parse_format);
     RUN(test_call_order);
     RUN(test_streaming);
+    RUN(test_msgpack_two_series);
+    RUN(test_msgpack_bytes);
+    RUN(test_msgpack_shapes);
+    RUN(test_msgpack_random);
+    RUN(test_msgpack_drained);
+    RUN(test_msgpack_call_order);
+    RUN(test_accept);
+    RUN(test_accept_random);
     return CHECK_DONE();
 }
