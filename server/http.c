@@ -7,6 +7,7 @@
 #include "jialing/format.h"
 
 #include <arpa/inet.h>
+#include <stdatomic.h>
 #include <microhttpd.h>
 #include <netdb.h>
 #include <stdio.h>
@@ -17,7 +18,24 @@ struct sv_http {
     struct MHD_Daemon *daemon;
     sv_context *context;
     uint16_t port;
+    atomic_uint open_connections; /* maintained by on_connection */
 };
+
+/* Connections beyond --max-connections still get an answer (503) from this reserve; beyond it
+ * libmicrohttpd refuses them outright. */
+#define CONNECTION_RESERVE 64
+
+static void on_connection(void *cls, struct MHD_Connection *connection, void **socket_context,
+                          enum MHD_ConnectionNotificationCode code)
+{
+    (void)connection;
+    (void)socket_context;
+    sv_http *http = cls;
+    if (code == MHD_CONNECTION_NOTIFY_STARTED)
+        atomic_fetch_add(&http->open_connections, 1);
+    else if (code == MHD_CONNECTION_NOTIFY_CLOSED)
+        atomic_fetch_sub(&http->open_connections, 1);
+}
 
 /* State of one request, from its first callback to the completed callback. */
 typedef struct request_state {
@@ -45,18 +63,23 @@ static enum MHD_Result collect_param(void *cls, enum MHD_ValueKind kind, const c
 static enum MHD_Result send_response(struct MHD_Connection *connection, sv_response *response)
 {
     size_t len = response->body.len;
-    char *data = response->body.data;
-    /* Ownership of the buffer passes to libmicrohttpd, which frees it after sending. */
-    struct MHD_Response *reply = MHD_create_response_from_buffer(
-        len, len ? data : (void *)"", len ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
-    if (reply == NULL) {
-        jl_buf_destroy(&response->body);
-        return MHD_NO;
+    struct MHD_Response *reply;
+    if (response->body_fd >= 0) {
+        /* A spooled answer: libmicrohttpd sends the file and closes it. */
+        reply = MHD_create_response_from_fd64(response->body_fd_bytes, response->body_fd);
+        if (reply)
+            response->body_fd = -1;
+    } else {
+        /* Ownership of the buffer passes to libmicrohttpd, which frees it after sending. */
+        reply =
+            MHD_create_response_from_buffer(len, len ? response->body.data : (void *)"",
+                                            len ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
+        if (reply && len)
+            jl_buf_init(&response->body);
     }
-    if (len == 0)
-        jl_buf_destroy(&response->body);
-    else
-        jl_buf_init(&response->body);
+    sv_response_destroy(response);
+    if (reply == NULL)
+        return MHD_NO;
     if (response->content_type && response->status != 204)
         MHD_add_response_header(reply, MHD_HTTP_HEADER_CONTENT_TYPE, response->content_type);
     if (response->allow)
@@ -72,10 +95,8 @@ static enum MHD_Result send_error(struct MHD_Connection *connection, int status,
                                   const char *message)
 {
     sv_response response;
-    jl_buf_init(&response.body);
+    sv_response_init(&response);
     response.status = status;
-    response.content_type = "application/json";
-    response.allow = NULL;
     fm_json_error(&response.body, message);
     return send_response(connection, &response);
 }
@@ -118,11 +139,18 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, 
             return MHD_NO;
         jl_buf_init(&state->body);
         *request_cls = state;
+        if (atomic_load(&http->open_connections) > config->max_connections) {
+            char message[128];
+            snprintf(message, sizeof message,
+                     "too many open connections (the limit is %u); retry later",
+                     config->max_connections);
+            return send_error(connection, 503, message);
+        }
         /* Refuse now what would be refused anyway (unknown route, bad token, body declared too
          * large), before reading a body. */
         read_headers(connection, url, method, &state->request);
         sv_response response;
-        jl_buf_init(&response.body);
+        sv_response_init(&response);
         if (!sv_route_admit(http->context, &state->request, &response))
             return send_response(connection, &response);
         return MHD_YES;
@@ -144,7 +172,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, 
     request->body_len = state->body.len;
     request->body_too_large = state->too_large;
     sv_response response;
-    jl_buf_init(&response.body);
+    sv_response_init(&response);
     sv_route(http->context, request, &response);
     return send_response(connection, &response);
 }
@@ -184,15 +212,16 @@ int sv_http_start(sv_context *context, sv_http **out, jl_error *err)
         return jl_error_set(err, JL_ENOMEM, "out of memory starting the server");
     }
     http->context = context;
+    atomic_init(&http->open_connections, 0);
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC;
     if (addresses->ai_family == AF_INET6)
         flags |= MHD_USE_IPv6;
-    http->daemon =
-        MHD_start_daemon(flags, 0, NULL, NULL, on_request, http, MHD_OPTION_SOCK_ADDR,
-                         addresses->ai_addr, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)config->threads,
-                         MHD_OPTION_CONNECTION_LIMIT, (unsigned)config->max_connections,
-                         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)config->connection_timeout_s,
-                         MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_END);
+    http->daemon = MHD_start_daemon(
+        flags, 0, NULL, NULL, on_request, http, MHD_OPTION_SOCK_ADDR, addresses->ai_addr,
+        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)config->threads, MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned)config->max_connections + CONNECTION_RESERVE, MHD_OPTION_NOTIFY_CONNECTION,
+        on_connection, http, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)config->connection_timeout_s,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_END);
     freeaddrinfo(addresses);
     if (http->daemon == NULL) {
         free(http);

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "jialing/format.h"
 #include "jialing/ingest.h"
@@ -51,11 +52,32 @@ const char *sv_param_get(const sv_request *request, const char *key)
     return NULL;
 }
 
+void sv_response_init(sv_response *response)
+{
+    response->status = 500;
+    response->content_type = json_type;
+    jl_buf_init(&response->body);
+    response->body_fd = -1;
+    response->body_fd_bytes = 0;
+    response->allow = NULL;
+}
+
+void sv_response_destroy(sv_response *response)
+{
+    jl_buf_destroy(&response->body);
+    if (response->body_fd >= 0)
+        close(response->body_fd);
+    response->body_fd = -1;
+}
+
 static void respond_error(sv_response *response, int status, const char *message)
 {
     response->status = status;
     response->content_type = json_type;
     response->body.len = 0;
+    if (response->body_fd >= 0)
+        close(response->body_fd);
+    response->body_fd = -1;
     fm_json_error(&response->body, message);
 }
 
@@ -196,6 +218,57 @@ static int parse_read_params(const sv_request *request, int needs_range, read_pa
 typedef int (*query_runner)(sv_context *context, const void *query, const qx_sink *sink,
                             jl_error *err);
 
+/* Answers beyond this size are moved to an unlinked temporary file as they grow, so a large
+ * answer costs disk, not memory, and the snapshot still ends before anything is sent. */
+#define SPOOL_THRESHOLD_BYTES (1u << 20)
+
+/* A sink in front of the format writer that moves its output to a spool file when it grows. */
+typedef struct spool_sink {
+    qx_sink inner;    /* the format writer's sink */
+    jl_buf *out;      /* the writer's output buffer */
+    FILE *file;       /* NULL until the first spill */
+    uint64_t spilled; /* bytes moved to file */
+} spool_sink;
+
+static int spool_spill(spool_sink *spool)
+{
+    if (spool->file == NULL && (spool->file = tmpfile()) == NULL)
+        return JL_EIO;
+    if (spool->out->len &&
+        fwrite(spool->out->data, 1, spool->out->len, spool->file) != spool->out->len)
+        return JL_EIO;
+    spool->spilled += spool->out->len;
+    spool->out->len = 0;
+    return JL_OK;
+}
+
+static int spool_after(spool_sink *spool, int rc)
+{
+    if (rc == JL_OK && spool->out->len >= SPOOL_THRESHOLD_BYTES)
+        rc = spool_spill(spool);
+    return rc;
+}
+
+static int spool_series_begin(void *context, sk_text metric, const sk_tag *tags, size_t tag_count,
+                              const char *const *columns, size_t column_count)
+{
+    spool_sink *spool = context;
+    return spool_after(spool, spool->inner.series_begin(spool->inner.context, metric, tags,
+                                                        tag_count, columns, column_count));
+}
+
+static int spool_row(void *context, const qx_cell *cells, size_t cell_count)
+{
+    spool_sink *spool = context;
+    return spool_after(spool, spool->inner.row(spool->inner.context, cells, cell_count));
+}
+
+static int spool_series_end(void *context)
+{
+    spool_sink *spool = context;
+    return spool_after(spool, spool->inner.series_end(spool->inner.context));
+}
+
 static void run_into_response(sv_context *context, query_runner runner, const void *query,
                               fm_format format, sv_response *response)
 {
@@ -203,13 +276,29 @@ static void run_into_response(sv_context *context, query_runner runner, const vo
     jl_error_clear(&err);
     fm_writer writer;
     int rc = fm_writer_init(&writer, format, &response->body);
-    qx_sink sink = fm_writer_sink(&writer);
+    spool_sink spool = {fm_writer_sink(&writer), &response->body, NULL, 0};
+    /* msgpack states array lengths up front, so its document stays whole in memory. */
+    qx_sink sink = spool.inner;
+    if (fm_format_streamable(format))
+        sink = (qx_sink){&spool, spool_series_begin, spool_row, spool_series_end};
     if (rc == JL_OK)
         rc = runner(context, query, &sink, &err);
     if (rc == JL_OK)
         rc = fm_writer_finish(&writer);
     fm_writer_destroy(&writer);
+    if (rc == JL_OK && spool.file) {
+        rc = spool_spill(&spool);
+        if (rc == JL_OK && fflush(spool.file) != 0)
+            rc = JL_EIO;
+        if (rc == JL_OK && (response->body_fd = dup(fileno(spool.file))) < 0)
+            rc = JL_EIO;
+        response->body_fd_bytes = spool.spilled;
+    }
+    if (spool.file)
+        fclose(spool.file);
     if (rc != JL_OK) {
+        if (rc == JL_EIO && !err.message[0])
+            jl_error_set(&err, rc, "could not spool the answer to a temporary file");
         respond_code(response, rc, err.message[0] ? err.message : jl_strerror(rc));
         return;
     }
@@ -502,7 +591,6 @@ static void account(sv_context *context, sv_route_id id, int status, int64_t sta
 int sv_route_admit(sv_context *context, const sv_request *request, sv_response *response)
 {
     int64_t started = jl_monotonic_ns();
-    response->allow = NULL;
     const route *match = admit(context, request, response);
     if (match == NULL)
         account(context, SV_ROUTE_OTHER, response->status, started);
@@ -512,9 +600,6 @@ int sv_route_admit(sv_context *context, const sv_request *request, sv_response *
 void sv_route(sv_context *context, const sv_request *request, sv_response *response)
 {
     int64_t started = jl_monotonic_ns();
-    response->status = 500;
-    response->content_type = json_type;
-    response->allow = NULL;
     const route *match = admit(context, request, response);
     if (match) {
         switch (match->id) {

@@ -95,11 +95,20 @@ typedef struct sv_response {
     int status;
     const char *content_type; /* static string */
     jl_buf body;              /* owned; jl_buf_destroy() after sending */
+    int body_fd;              /* -1, or an unlinked temporary file holding the whole body (owned:
+                                 close after sending); large answers are spooled there */
+    uint64_t body_fd_bytes;   /* bytes in body_fd */
     const char *allow;        /* Allow header for 405, static string or NULL */
 } sv_response;
 
-/* Routes the request and fills response (initialised by the caller with jl_buf_init). Never
- * fails: every error becomes a status and a JSON {"error": "..."} body. */
+/* Prepares an empty response (status 500 until routed, no body). */
+void sv_response_init(sv_response *response);
+
+/* Frees what the response owns (buffer, spool file). */
+void sv_response_destroy(sv_response *response);
+
+/* Routes the request and fills response (prepared with sv_response_init). Never fails: every
+ * error becomes a status and a JSON {"error": "..."} body. */
 void sv_route(sv_context *context, const sv_request *request, sv_response *response);
 
 /* Checks, from the request line and headers alone, that the request may go on (known route and

@@ -138,3 +138,26 @@ def test_refused_write_answered_before_body():
     finally:
         srv.cleanup()
         os.unlink(path)
+
+
+def test_large_answer_spooled():
+    # Over 1 MiB of JSON: the server moves the answer to a temporary file while building it.
+    srv = shared()
+    count = 60000
+    text = "\n".join("fmtbig value=%d.25 %d" % (i % 1000, T0 + i * 1000) for i in range(count))
+    srv.write_ok(text, precision="ms")
+    params = {"series": "fmtbig", "from": T0, "to": T0 + count * 1000}
+    status, headers, body = srv.request("GET", "/api/v1/query", params=params)
+    eq(status, 200, "status of a large raw query")
+    check(len(body) > (1 << 20), "answer is over 1 MiB (%d bytes)" % len(body))
+    import json
+    values = json.loads(body)["series"][0]["values"]
+    eq(len(values), count, "rows in the large answer")
+    eq(values[0], [T0, 0.25], "first row")
+    eq(values[-1], [T0 + (count - 1) * 1000, (count - 1) % 1000 + 0.25], "last row")
+    status, headers, body = srv.request("GET", "/api/v1/query", params=dict(params, format="csv"))
+    eq(status, 200, "status of a large CSV query")
+    lines = body.decode("utf-8").split("\r\n")
+    eq(len(lines), count + 2, "CSV lines (header, rows, final empty)")
+    eq(lines[-2], "fmtbig,,%d,%d.25" % (T0 + (count - 1) * 1000, (count - 1) % 1000),
+       "last CSV row")
