@@ -64,9 +64,9 @@ $(BIN)/tests/%: tests/unit/%.c $(TEST_OBJ) $(LIB) tests/unit/check.h
 	$(CC) $(CFLAGS_ALL) -Itests/unit -o $@ $< $(TEST_OBJ) $(LIB) $(LIBS)
 
 # Fuzz targets built with a main() that replays files (tests/fuzz/replay.c), no libFuzzer needed.
-$(BIN)/fuzz-replay/%: tests/fuzz/%.c tests/fuzz/replay.c $(LIB)
+$(BIN)/fuzz-replay/%: tests/fuzz/%.c tests/fuzz/replay.c $(SERVER_LIB_OBJ) $(LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) -o $@ $< tests/fuzz/replay.c $(LIB) $(LIBS)
+	$(CC) $(CFLAGS_ALL) -o $@ $< tests/fuzz/replay.c $(SERVER_LIB_OBJ) $(LIB) $(LIBS)
 
 $(BIN)/bench-load: bench/load.c $(BUILD)/server/httpclient.o $(LIB)
 	@mkdir -p $(dir $@)
