@@ -84,33 +84,6 @@ static int lp_delim(const char *p, const char *e)
     return p == e || *p == ',' || *p == ' ' || *p == '\t';
 }
 
-/* Writes a short printable rendering of text for a message: at most 48 bytes shown, `"` and `\`
- * escaped, control bytes (and all high bytes when the text is not UTF-8) as \xNN. */
-static void lp_quote(const char *text, size_t len, char *out, size_t cap)
-{
-    size_t o = 0, shown = len > 48 ? 48 : len;
-    while (shown < len && shown > 0 && ((unsigned char)text[shown] & 0xc0) == 0x80)
-        shown--; /* do not cut a UTF-8 sequence */
-    const unsigned char *s = (const unsigned char *)text;
-    int clean = sk_value_valid(text, shown); /* else high bytes are printed as \xNN */
-    for (size_t i = 0; i < shown && o + 5 < cap; i++) {
-        unsigned char c = s[i];
-        if (c == '"' || c == '\\') {
-            out[o++] = '\\';
-            out[o++] = (char)c;
-        } else if (c < 0x20 || c == 0x7f || (c >= 0x80 && !clean)) {
-            o += (size_t)snprintf(out + o, cap - o, "\\x%02x", c);
-        } else {
-            out[o++] = (char)c;
-        }
-    }
-    if (shown < len && o + 4 < cap) {
-        memcpy(out + o, "...", 3);
-        o += 3;
-    }
-    out[o < cap ? o : cap - 1] = '\0';
-}
-
 static int lp_fail(lp_ctx *c, const char *at, const char *format, ...)
     __attribute__((format(printf, 3, 4)));
 
@@ -159,7 +132,7 @@ static int lp_bad_measurement(lp_ctx *c, const char *m0, const char *e)
 {
     char q[128];
     const char *end = lp_token_end(m0, e, ", \t");
-    lp_quote(m0, (size_t)(end - m0), q, sizeof q);
+    sk_quote(m0, (size_t)(end - m0), q, sizeof q);
     if (end - m0 > SK_MAX_NAME_BYTES)
         return lp_fail(c, m0, "measurement \"%s\" is longer than %d bytes", q, SK_MAX_NAME_BYTES);
     return lp_fail(c, m0, "measurement \"%s\" is not a valid metric name; %s", q, NAME_RULE);
@@ -175,7 +148,7 @@ static int lp_bad_tag_key(lp_ctx *c, const char *k0, const char *e)
             return lp_fail(c, k0, "a tag key is missing before '='");
         return lp_fail(c, k0, "a tag is missing after ','; expected key=value");
     }
-    lp_quote(k0, (size_t)(end - k0), q, sizeof q);
+    sk_quote(k0, (size_t)(end - k0), q, sizeof q);
     if (!has_eq)
         return lp_fail(c, k0, "tag \"%s\" has no '=' and value", q);
     if (end - k0 > SK_MAX_NAME_BYTES)
@@ -193,7 +166,7 @@ static int lp_bad_field_key(lp_ctx *c, const char *f0, const char *e)
             return lp_fail(c, f0, "a field name is missing before '='");
         return lp_fail(c, f0, "a field is missing here; expected name=value");
     }
-    lp_quote(f0, (size_t)(end - f0), q, sizeof q);
+    sk_quote(f0, (size_t)(end - f0), q, sizeof q);
     if (!has_eq)
         return lp_fail(c, f0, "field \"%s\" has no '=' and value", q);
     return lp_fail(c, f0,
@@ -218,7 +191,7 @@ static int lp_tag_value_slow(lp_ctx *c, lp_tag *tag, const char *v0, const char 
         if (*p == ',' || lp_sep(*p))
             break;
         if (*p == '=') {
-            lp_quote(tag->key.data, tag->key.len, kq, sizeof kq);
+            sk_quote(tag->key.data, tag->key.len, kq, sizeof kq);
             return lp_fail(c, p,
                            "tag \"%s\" has an unescaped '=' in its value; write it as \\=", kq);
         }
@@ -247,7 +220,7 @@ static int lp_tag_value_slow(lp_ctx *c, lp_tag *tag, const char *v0, const char 
         c->scratch.len += len;
     }
     if (!sk_value_valid(value, len)) {
-        lp_quote(tag->key.data, tag->key.len, kq, sizeof kq);
+        sk_quote(tag->key.data, tag->key.len, kq, sizeof kq);
         if (len == 0)
             return lp_fail(c, v0, "tag \"%s\" has no value", kq);
         if (len > SK_MAX_VALUE_BYTES)
@@ -283,7 +256,7 @@ static int lp_word_is(const char *p, size_t len, const char *word)
 static int lp_bad_value(lp_ctx *c, const char *f0, size_t flen, const char *v0, const char *e)
 {
     char q[128], field[128];
-    lp_quote(f0, flen, field, sizeof field);
+    sk_quote(f0, flen, field, sizeof field);
     const char *end = lp_token_end(v0, e, ", \t");
     size_t len = (size_t)(end - v0);
     static const char *const booleans[] = {"t", "T", "true",  "True",  "TRUE",
@@ -303,7 +276,7 @@ static int lp_bad_value(lp_ctx *c, const char *f0, size_t flen, const char *v0, 
         return lp_fail(c, v0, "field \"%s\" is NaN; only finite numbers are stored", field);
     if (lp_word_is(w, wlen, "inf") || lp_word_is(w, wlen, "infinity"))
         return lp_fail(c, v0, "field \"%s\" is infinite; only finite numbers are stored", field);
-    lp_quote(v0, len, q, sizeof q);
+    sk_quote(v0, len, q, sizeof q);
     return lp_fail(c, v0,
                    "field \"%s\" has the value \"%s\", which is not a number; write floats as 1.5 "
                    "or -2e3, integers as 12i and unsigned integers as 12u",
@@ -380,8 +353,8 @@ static int lp_number(lp_ctx *c, const char *f0, size_t flen, const char *v0, con
         }
         if (overflow) {
             char q[128], field[128];
-            lp_quote(v0, (size_t)(p - v0), q, sizeof q);
-            lp_quote(f0, flen, field, sizeof field);
+            sk_quote(v0, (size_t)(p - v0), q, sizeof q);
+            sk_quote(f0, flen, field, sizeof field);
             if (kind == 'u' && neg)
                 return lp_fail(c, v0, "field \"%s\" has the negative unsigned value \"%s\"", field,
                                q);
@@ -412,8 +385,8 @@ static int lp_number(lp_ctx *c, const char *f0, size_t flen, const char *v0, con
     }
     if (!isfinite(d)) {
         char q[128], field[128];
-        lp_quote(v0, (size_t)(p - v0), q, sizeof q);
-        lp_quote(f0, flen, field, sizeof field);
+        sk_quote(v0, (size_t)(p - v0), q, sizeof q);
+        sk_quote(f0, flen, field, sizeof field);
         return lp_fail(c, v0,
                        "field \"%s\" has the value %s, which is too large for a double; only "
                        "finite numbers are stored",
@@ -431,7 +404,7 @@ static int lp_field_value(lp_ctx *c, const char *f0, size_t flen, const char *v0
     if (v0 < e && (*v0 == '-' || *v0 == '.' || (unsigned)(*v0 - '0') < 10))
         return lp_number(c, f0, flen, v0, e, end, out);
     char field[128];
-    lp_quote(f0, flen, field, sizeof field);
+    sk_quote(f0, flen, field, sizeof field);
     if (v0 == e || *v0 == ',' || lp_sep(*v0))
         return lp_fail(c, v0, "field \"%s\" has no value after '='", field);
     if (*v0 == '"') {
@@ -528,7 +501,7 @@ static int lp_timestamp(lp_ctx *c, const char *p, const char *e, int64_t *ms)
     }
     if (p == d0 || (p < e && !lp_sep(*p))) {
         const char *end = lp_token_end(t0, e, " \t");
-        lp_quote(t0, (size_t)(end - t0), q, sizeof q);
+        sk_quote(t0, (size_t)(end - t0), q, sizeof q);
         if (memchr(t0, '=', (size_t)(end - t0)))
             return lp_fail(c, t0,
                            "the timestamp \"%s\" is not an integer; fields are separated by "
@@ -540,7 +513,7 @@ static int lp_timestamp(lp_ctx *c, const char *p, const char *e, int64_t *ms)
     while (after < e && lp_sep(*after))
         after++;
     if (after < e) {
-        lp_quote(after, (size_t)(e - after), q, sizeof q);
+        sk_quote(after, (size_t)(e - after), q, sizeof q);
         return lp_fail(c, after, "unexpected text \"%s\" after the timestamp", q);
     }
     int64_t ts = overflow ? 0 : neg ? (int64_t)(0 - acc) : (int64_t)acc;
@@ -562,7 +535,7 @@ static int lp_timestamp(lp_ctx *c, const char *p, const char *e, int64_t *ms)
         break;
     }
     if (overflow || !ok || value < JL_MIN_MS || value > JL_MAX_MS) {
-        lp_quote(t0, (size_t)(p - t0), q, sizeof q);
+        sk_quote(t0, (size_t)(p - t0), q, sizeof q);
         if (overflow)
             return lp_fail(c, t0, "timestamp out of range: %s does not fit in a 64-bit integer", q);
         return lp_fail(c, t0,
@@ -602,7 +575,7 @@ static int lp_build_suffix(lp_ctx *c, size_t ntags)
         if (i > 0 && lp_tag_cmp(&tags[i - 1], &tags[i]) == 0) {
             char q[128];
             const lp_tag *later = tags[i].at > tags[i - 1].at ? &tags[i] : &tags[i - 1];
-            lp_quote(later->key.data, later->key.len, q, sizeof q);
+            sk_quote(later->key.data, later->key.len, q, sizeof q);
             return lp_fail(c, later->at, "tag \"%s\" appears more than once in the line", q);
         }
         need += tags[i].key.len + 4 + tags[i].value.len * (tags[i].escape ? 2 : 1);
@@ -740,7 +713,7 @@ static int lp_line(lp_ctx *c, const char *p, const char *e)
         size_t metric_len = plain ? mlen : mlen + 1 + flen;
         if (metric_len > SK_MAX_NAME_BYTES || metric_len + c->suffix.len > SK_MAX_KEY_BYTES) {
             char q[128];
-            lp_quote(f0, flen, q, sizeof q);
+            sk_quote(f0, flen, q, sizeof q);
             if (metric_len > SK_MAX_NAME_BYTES)
                 return lp_fail(c, f0,
                                "the metric name made of the measurement and field \"%s\" would "
@@ -804,7 +777,7 @@ int ig_precision_parse(const char *text, ig_precision *out, jl_error *err)
         *out = IG_PRECISION_S;
     } else {
         char q[128];
-        lp_quote(text, strlen(text), q, sizeof q);
+        sk_quote(text, strlen(text), q, sizeof q);
         return jl_error_set(err, JL_EINVAL,
                             "precision \"%s\" is not supported; use ns, us, ms or s", q);
     }

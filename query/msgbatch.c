@@ -170,45 +170,6 @@ static int mb_key_is(const msgpack_object *key, const char *name)
            memcmp(key->via.str.ptr, name, n) == 0;
 }
 
-/* Short printable rendering of text for messages (48 bytes at most, odd bytes as \xNN). */
-static void mb_quote(const char *text, size_t len, char *out, size_t cap)
-{
-    size_t o = 0, shown = len > 48 ? 48 : len;
-    while (shown < len && shown > 0 && ((unsigned char)text[shown] & 0xc0) == 0x80)
-        shown--; /* do not cut a UTF-8 sequence */
-    int clean = sk_value_valid(text, shown);
-    for (size_t i = 0; i < shown && o + 5 < cap; i++) {
-        unsigned char c = (unsigned char)text[i];
-        if (c == '"' || c == '\\') {
-            out[o++] = '\\';
-            out[o++] = (char)c;
-        } else if (c < 0x20 || c == 0x7f || (c >= 0x80 && !clean)) {
-            o += (size_t)snprintf(out + o, cap - o, "\\x%02x", c);
-        } else {
-            out[o++] = (char)c;
-        }
-    }
-    if (shown < len && o + 4 < cap) {
-        memcpy(out + o, "...", 3);
-        o += 3;
-    }
-    out[o < cap ? o : cap - 1] = '\0';
-}
-
-static const char *mb_value_problem(const char *text, size_t len)
-{
-    if (len == 0)
-        return "is empty";
-    if (len > SK_MAX_VALUE_BYTES)
-        return "is longer than 1024 bytes";
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)text[i];
-        if (c < 0x20 || c == 0x7f)
-            return "contains a control character";
-    }
-    return "is not valid UTF-8";
-}
-
 #define NAME_RULE                                                                                  \
     "names start with a letter or '_' and contain only letters, digits, '_', '.' and '-'"
 
@@ -240,7 +201,7 @@ static int mb_series(size_t i, const msgpack_object *s, st_batch *batch, jl_buf 
                             mb_type_name(metric));
     sk_text name = {metric->via.str.ptr, metric->via.str.size};
     if (!sk_name_valid(name.data, name.len)) {
-        mb_quote(name.data, name.len, q, sizeof q);
+        sk_quote(name.data, name.len, q, sizeof q);
         if (name.len > SK_MAX_NAME_BYTES)
             return jl_error_set(err, JL_EINVAL, "series[%zu].metric \"%s\" is longer than %d bytes",
                                 i, q, SK_MAX_NAME_BYTES);
@@ -271,7 +232,7 @@ static int mb_series(size_t i, const msgpack_object *s, st_batch *batch, jl_buf 
             int value_ok =
                 tv->type == MSGPACK_OBJECT_STR && sk_value_valid(tv->via.str.ptr, tv->via.str.size);
             if (!key_ok || !value_ok) {
-                mb_quote(tk->via.str.ptr, tk->via.str.size, q, sizeof q);
+                sk_quote(tk->via.str.ptr, tk->via.str.size, q, sizeof q);
                 if (!key_ok)
                     return jl_error_set(
                         err, JL_EINVAL, "series[%zu].tags key \"%s\" is not a valid tag key; %s%s",
@@ -282,7 +243,7 @@ static int mb_series(size_t i, const msgpack_object *s, st_batch *batch, jl_buf 
                                         "series[%zu].tags[\"%s\"] is %s, not a string", i, q,
                                         mb_type_name(tv));
                 return jl_error_set(err, JL_EINVAL, "series[%zu].tags[\"%s\"] %s", i, q,
-                                    mb_value_problem(tv->via.str.ptr, tv->via.str.size));
+                                    sk_value_problem(tv->via.str.ptr, tv->via.str.size));
             }
             list[ntags].key.data = tk->via.str.ptr;
             list[ntags].key.len = tk->via.str.size;

@@ -82,7 +82,7 @@ int sk_value_valid(const char *text, size_t len)
 
 /* Writes a short, printable rendering of text into out for error messages: at most 48 input
  * bytes, `"` and `\` escaped, control and non-UTF-8 bytes as \xNN. */
-static void quote_text(const char *text, size_t len, char *out, size_t cap)
+void sk_quote(const char *text, size_t len, char *out, size_t cap)
 {
     size_t o = 0, shown = len > 48 ? 48 : len;
     while (shown < len && shown > 0 && ((unsigned char)text[shown] & 0xc0) == 0x80)
@@ -108,7 +108,7 @@ static void quote_text(const char *text, size_t len, char *out, size_t cap)
 }
 
 /* Says why a tag value is refused, for messages. */
-static const char *value_problem(const char *text, size_t len)
+const char *sk_value_problem(const char *text, size_t len)
 {
     if (len == 0)
         return "is empty";
@@ -138,7 +138,7 @@ int sk_build(sk_text metric, sk_tag *tags, size_t tag_count, jl_buf *out, jl_err
 {
     char q[256];
     if (!sk_name_valid(metric.data, metric.len)) {
-        quote_text(metric.data, metric.len, q, sizeof q);
+        sk_quote(metric.data, metric.len, q, sizeof q);
         if (metric.len > SK_MAX_NAME_BYTES)
             return jl_error_set(err, JL_EINVAL, "metric name \"%s\" is longer than %d bytes", q,
                                 SK_MAX_NAME_BYTES);
@@ -151,16 +151,16 @@ int sk_build(sk_text metric, sk_tag *tags, size_t tag_count, jl_buf *out, jl_err
     for (size_t i = 0; i < tag_count; i++) {
         sk_text k = tags[i].key, v = tags[i].value;
         if (!sk_name_valid(k.data, k.len)) {
-            quote_text(k.data, k.len, q, sizeof q);
+            sk_quote(k.data, k.len, q, sizeof q);
             if (k.len > SK_MAX_NAME_BYTES)
                 return jl_error_set(err, JL_EINVAL, "tag key \"%s\" is longer than %d bytes", q,
                                     SK_MAX_NAME_BYTES);
             return jl_error_set(err, JL_EINVAL, "tag key \"%s\" is not valid; %s", q, NAME_RULE);
         }
         if (!sk_value_valid(v.data, v.len)) {
-            quote_text(k.data, k.len, q, sizeof q);
+            sk_quote(k.data, k.len, q, sizeof q);
             return jl_error_set(err, JL_EINVAL, "the value of tag \"%s\" %s", q,
-                                value_problem(v.data, v.len));
+                                sk_value_problem(v.data, v.len));
         }
         size += k.len + 4; /* `="` + `"` + `,` or `{` */
         for (size_t j = 0; j < v.len; j++)
@@ -181,7 +181,7 @@ int sk_build(sk_text metric, sk_tag *tags, size_t tag_count, jl_buf *out, jl_err
     }
     for (size_t i = 1; i < tag_count; i++) {
         if (text_cmp(tags[i - 1].key, tags[i].key) == 0) {
-            quote_text(tags[i].key.data, tags[i].key.len, q, sizeof q);
+            sk_quote(tags[i].key.data, tags[i].key.len, q, sizeof q);
             return jl_error_set(err, JL_EINVAL, "tag key \"%s\" appears more than once", q);
         }
     }
@@ -219,7 +219,7 @@ int sk_build(sk_text metric, sk_tag *tags, size_t tag_count, jl_buf *out, jl_err
 static int corrupt(jl_error *err, const char *key, size_t len, const char *why)
 {
     char q[256];
-    quote_text(key, len, q, sizeof q);
+    sk_quote(key, len, q, sizeof q);
     return jl_error_set(err, JL_ECORRUPT, "stored series key \"%s\" is corrupt: %s", q, why);
 }
 

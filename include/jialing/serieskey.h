@@ -37,6 +37,13 @@ int sk_value_valid(const char *text, size_t len);
  * a message naming what was wrong, or JL_ENOMEM. */
 int sk_build(sk_text metric, sk_tag *tags, size_t tag_count, jl_buf *out, jl_error *err);
 
+/* Writes text[0..len) into out (cap bytes, NUL-terminated) for an error message: at most 48
+ * bytes, `"` and `\` escaped, control bytes and invalid UTF-8 as \xNN, "..." when cut. */
+void sk_quote(const char *text, size_t len, char *out, size_t cap);
+
+/* Says why a tag value is refused ("is empty", "contains a control character", ...). */
+const char *sk_value_problem(const char *text, size_t len);
+
 /* A parsed canonical key: metric and tags point into `storage`, owned by this struct. */
 typedef struct sk_parsed {
     sk_text metric;
