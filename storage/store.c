@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 
 #include "jialing/serieskey.h"
 
@@ -1059,6 +1060,22 @@ static int grow_map(st_store *store, jl_error *err)
     return JL_OK;
 }
 
+/* LMDB reports a short write, as a full disk gives, as EIO; a nearly full filesystem under the
+ * data directory makes that JL_EFULL (507: free space and retry) rather than an I/O error. */
+static int commit_error(const st_store *store, int rc, jl_error *err)
+{
+    struct statvfs disk;
+    if ((rc == EIO || rc == ENOSPC) && statvfs(store->options.directory, &disk) == 0) {
+        uint64_t free_bytes = (uint64_t)disk.f_bavail * disk.f_frsize;
+        if (free_bytes < (64u << 20))
+            return jl_error_set(err, JL_EFULL,
+                                "the disk holding the data directory is full (%llu bytes free); "
+                                "nothing of this request was stored",
+                                (unsigned long long)free_bytes);
+    }
+    return store_lmdb_error(err, rc, "committing");
+}
+
 /* Builds and commits one transaction holding the requests [first, after_last). */
 static int commit_group(st_store *store, writer_txn *wt, write_request *first,
                         write_request *after_last, jl_error *err)
@@ -1118,7 +1135,7 @@ static int commit_group(st_store *store, writer_txn *wt, write_request *first,
     if (mrc != 0) {
         store->next_log_seq = saved_next_seq;
         rollback(store, wt);
-        return store_lmdb_error(err, mrc, "committing");
+        return commit_error(store, mrc, err);
     }
     pthread_rwlock_wrlock(&store->state_lock);
     publish(store, wt);
