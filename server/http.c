@@ -43,13 +43,19 @@ typedef struct request_state {
     int too_large;
     sv_request request;
     int params_overflow;
+    const char *nul_param; /* a parameter holding a NUL byte, if any */
 } request_state;
 
 static enum MHD_Result collect_param(void *cls, enum MHD_ValueKind kind, const char *key,
-                                     const char *value)
+                                     size_t key_size, const char *value, size_t value_size)
 {
     (void)kind;
     request_state *state = cls;
+    /* A %00 would silently cut the parameter short where C strings are used. */
+    if (strlen(key) != key_size || (value && strlen(value) != value_size)) {
+        state->nul_param = key;
+        return MHD_NO;
+    }
     if (state->request.param_count == SV_MAX_PARAMS) {
         state->params_overflow = 1;
         return MHD_NO;
@@ -165,9 +171,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, 
         return MHD_YES;
     }
     sv_request *request = &state->request;
-    MHD_get_connection_values(connection, MHD_GET_ARGUMENT_KIND, collect_param, state);
+    MHD_get_connection_values_n(connection, MHD_GET_ARGUMENT_KIND, collect_param, state);
     if (state->params_overflow)
         return send_error(connection, 400, "too many query parameters");
+    if (state->nul_param) {
+        char message[256];
+        snprintf(message, sizeof message, "parameter %.200s contains a NUL byte (%%00)",
+                 state->nul_param);
+        return send_error(connection, 400, message);
+    }
     request->body = state->body.data;
     request->body_len = state->body.len;
     request->body_too_large = state->too_large;

@@ -86,10 +86,29 @@ static void respond_code(sv_response *response, int code, const char *message)
     respond_error(response, sv_status_for(code), message);
 }
 
-/* Rejects parameters the endpoint does not know, so a misspelt one is not silently ignored. */
+/* Rejects a parameter given twice: which value was meant is not for the server to guess. */
+static int check_repeated_param(const sv_request *request, const char *key, sv_response *response)
+{
+    int seen = 0;
+    for (size_t i = 0; i < request->param_count; i++)
+        seen += strcmp(request->params[i].key, key) == 0;
+    if (seen > 1) {
+        char message[JL_ERROR_MESSAGE_MAX];
+        snprintf(message, sizeof message, "parameter %.200s is given more than once", key);
+        respond_error(response, 400, message);
+        return JL_EINVAL;
+    }
+    return JL_OK;
+}
+
+/* Rejects parameters the endpoint does not know, so a misspelt one is not silently ignored, and
+ * known ones given twice. */
 static int check_known_params(const sv_request *request, const char *const *known,
                               sv_response *response)
 {
+    for (size_t k = 0; known[k]; k++)
+        if (check_repeated_param(request, known[k], response) != JL_OK)
+            return JL_EINVAL;
     for (size_t i = 0; i < request->param_count; i++) {
         int found = 0;
         for (size_t k = 0; known[k] && !found; k++)
@@ -128,6 +147,8 @@ static void handle_write(sv_context *context, const sv_request *request, sv_resp
         rc = ig_parse_msgpack(request->body ? request->body : "", request->body_len, &batch, &err);
     } else {
         ig_precision precision = IG_PRECISION_NS;
+        if (check_repeated_param(request, "precision", response) != JL_OK)
+            goto out;
         const char *text = sv_param_get(request, "precision");
         rc = text ? ig_precision_parse(text, &precision, &err) : JL_OK;
         if (rc != JL_OK) {
