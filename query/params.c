@@ -179,6 +179,11 @@ static int sel_value(sel_parser *p, const char *key, char **out)
         goto out;
     }
     value[len] = '\0';
+    /* The same rule as for written tag values: a value no series can have is a mistake. */
+    if (rc == JL_OK && len > 0 && !sk_value_valid(value, len)) {
+        rc = sel_fail(p, open, "the value of tag \"%s\" is not valid UTF-8", key);
+        goto out;
+    }
     *out = value;
     value = NULL;
 out:

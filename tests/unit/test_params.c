@@ -487,8 +487,23 @@ static void test_number(void)
     CHECK_STR(err.message, "\"12abc\" is not a number");
 }
 
+/* A selector value that is not UTF-8 can match no series: it is refused like a written one. */
+static void test_selector_value_not_utf8(void)
+{
+    qp_selector selector;
+    jl_error err;
+    CHECK_INT(qp_parse_selector("pm25{station=\"a\xff\"}", &selector, &err), JL_EINVAL);
+    CHECK(strstr(err.message, "not valid UTF-8") != NULL);
+    CHECK_INT(err.column, 14);
+    CHECK_INT(qp_parse_selector("pm25{station=\"\xe5\x98\x89\xe9\x99\xb5\"}", &selector, &err),
+              JL_OK);
+    CHECK_STR(selector.matchers[0].value, "\xe5\x98\x89\xe9\x99\xb5");
+    qp_selector_destroy(&selector);
+}
+
 int main(void)
 {
+    RUN(test_selector_value_not_utf8);
     RUN(test_selector_plain);
     RUN(test_selector_matchers);
     RUN(test_selector_limits);
