@@ -432,7 +432,7 @@ static int64_t lp_floor_div(int64_t a, int64_t b)
 }
 
 static const char *const lp_unit_names[] = {"nanoseconds", "microseconds", "milliseconds",
-                                            "seconds"};
+                                            "seconds",     "minutes",      "hours"};
 
 /* Reads the 8 ASCII digits at p as a number (SWAR: eight bytes in one register); returns 0 when
  * one of them is not a digit. Timestamps have 19 digits, so this halves a line's work there. */
@@ -530,9 +530,15 @@ static int lp_timestamp(lp_ctx *c, const char *p, const char *e, int64_t *ms)
         value = ts;
         break;
     case IG_PRECISION_S:
-        ok = ts <= INT64_MAX / 1000 && ts >= INT64_MIN / 1000;
-        value = ok ? ts * 1000 : 0;
+    case IG_PRECISION_M:
+    case IG_PRECISION_H: {
+        int64_t unit_ms = c->precision == IG_PRECISION_S   ? 1000
+                          : c->precision == IG_PRECISION_M ? 60000
+                                                           : 3600000;
+        ok = ts <= INT64_MAX / unit_ms && ts >= INT64_MIN / unit_ms;
+        value = ok ? ts * unit_ms : 0;
         break;
+    }
     }
     if (overflow || !ok || value < JL_MIN_MS || value > JL_MAX_MS) {
         sk_quote(t0, (size_t)(p - t0), q, sizeof q);
@@ -775,11 +781,15 @@ int ig_precision_parse(const char *text, ig_precision *out, jl_error *err)
         *out = IG_PRECISION_MS;
     } else if (strcmp(text, "s") == 0) {
         *out = IG_PRECISION_S;
+    } else if (strcmp(text, "m") == 0) {
+        *out = IG_PRECISION_M;
+    } else if (strcmp(text, "h") == 0) {
+        *out = IG_PRECISION_H;
     } else {
         char q[128];
         sk_quote(text, strlen(text), q, sizeof q);
         return jl_error_set(err, JL_EINVAL,
-                            "precision \"%s\" is not supported; use ns, us, ms or s", q);
+                            "precision \"%s\" is not supported; use ns, us, ms, s, m or h", q);
     }
     return JL_OK;
 }
@@ -789,7 +799,7 @@ int ig_parse_line_protocol(const char *body, size_t len, ig_precision precision,
 {
     pthread_once(&lp_class_once, lp_class_init);
     jl_error_clear(err);
-    if ((unsigned)precision > IG_PRECISION_S)
+    if ((unsigned)precision > IG_PRECISION_H)
         return jl_error_set(err, JL_EINVAL, "unknown timestamp precision %d", (int)precision);
     lp_ctx c;
     c.line = body;

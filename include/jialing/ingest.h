@@ -16,10 +16,13 @@ typedef enum ig_precision {
     IG_PRECISION_NS = 0, /* default, as InfluxDB */
     IG_PRECISION_US,
     IG_PRECISION_MS,
-    IG_PRECISION_S
+    IG_PRECISION_S,
+    IG_PRECISION_M, /* minutes, as InfluxDB 1.x accepts */
+    IG_PRECISION_H  /* hours */
 } ig_precision;
 
-/* Parses "ns", "us", "ms" or "s" (also "n", "u" as InfluxDB 1.x accepts); JL_OK or JL_EINVAL. */
+/* Parses "ns", "us", "ms", "s", "m" or "h" (also "n", "u" as InfluxDB 1.x accepts); JL_OK or
+ * JL_EINVAL. */
 int ig_precision_parse(const char *text, ig_precision *out, jl_error *err);
 
 /* Parses a line-protocol body of len bytes into batch. Lines without a timestamp take now_ms.

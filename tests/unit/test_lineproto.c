@@ -521,10 +521,40 @@ static void test_timestamps(void)
     CHECK_INT(p, IG_PRECISION_S);
     CHECK_INT(ig_precision_parse(NULL, &p, &err), JL_OK);
     CHECK_INT(p, IG_PRECISION_NS);
-    CHECK_INT(ig_precision_parse("h", &p, &err), JL_EINVAL);
-    CHECK_STR(err.message, "precision \"h\" is not supported; use ns, us, ms or s");
+    CHECK_INT(ig_precision_parse("m", &p, &err), JL_OK);
+    CHECK_INT(p, IG_PRECISION_M);
+    CHECK_INT(ig_precision_parse("h", &p, &err), JL_OK);
+    CHECK_INT(p, IG_PRECISION_H);
+    CHECK_INT(ig_precision_parse("d", &p, &err), JL_EINVAL);
+    CHECK_STR(err.message, "precision \"d\" is not supported; use ns, us, ms, s, m or h");
     CHECK_INT(ig_precision_parse("", &p, &err), JL_EINVAL);
     CHECK_INT(ig_precision_parse("NS", &p, &err), JL_EINVAL);
+}
+
+/* Minute and hour timestamps (InfluxDB 1.x) become milliseconds; overflow is refused. */
+static void test_minute_hour_precision(void)
+{
+    st_batch batch;
+    st_batch_init(&batch);
+    jl_error err;
+    const char *minutes = "a value=1 28928160\nb value=2 -1\n";
+    CHECK_INT(ig_parse_line_protocol(minutes, strlen(minutes), IG_PRECISION_M, 0, &batch, &err),
+              JL_OK);
+    CHECK_INT(batch.point_count, 2);
+    if (batch.point_count == 2) {
+        CHECK_INT(batch.point_ms[0], 28928160LL * 60000); /* 2025-01-01T00:00Z */
+        CHECK_INT(batch.point_ms[1], -60000);
+    }
+    st_batch_reset(&batch);
+    CHECK_INT(ig_parse_line_protocol("a value=1 482136\n", 17, IG_PRECISION_H, 0, &batch, &err),
+              JL_OK);
+    if (batch.point_count == 1)
+        CHECK_INT(batch.point_ms[0], 482136LL * 3600000);
+    st_batch_reset(&batch);
+    CHECK_INT(ig_parse_line_protocol("a value=1 3000000000\n", 21, IG_PRECISION_H, 0, &batch, &err),
+              JL_EINVAL);
+    CHECK(strstr(err.message, "hours is not between") != NULL);
+    st_batch_destroy(&batch);
 }
 
 static void test_name_errors(void)
@@ -686,6 +716,7 @@ int main(void)
     RUN(test_number_errors);
     RUN(test_booleans_and_strings);
     RUN(test_timestamps);
+    RUN(test_minute_hour_precision);
     RUN(test_name_errors);
     RUN(test_long_keys_and_lines);
     st_batch_destroy(&batch);
