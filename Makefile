@@ -37,7 +37,8 @@ LIB := $(BUILD)/libjialing.a
 # Server objects other than main.c, linked into unit tests of server modules.
 SERVER_LIB_OBJ := $(filter-out $(BUILD)/server/main.o,$(SERVER_OBJ))
 
-.PHONY: all deps test test-unit test-e2e test-asan bench fuzz lint format clean run
+.PHONY: all deps test test-unit test-e2e bench bench-peers bench-codec fuzz lint format clean run \
+        test-soak test-valgrind test-crash
 
 all: $(BIN)/jialingd $(BIN)/jialing $(UNIT_BIN) $(FUZZ_REPLAY_BIN) $(BIN)/bench-load $(BIN)/bench-gen
 
@@ -96,6 +97,18 @@ test-e2e: all
 
 bench: deps all
 	bash bench/run.sh
+
+# Long checks, not part of `make test`: a 10-minute mixed soak, a valgrind leak run (release
+# build only: ASan binaries cannot run under valgrind), and the long crash test (50+ kills).
+SOAK_MINUTES ?= 10
+test-soak: $(BIN)/jialingd $(BIN)/bench-gen $(BIN)/bench-load
+	BIN=$(BIN) bash tests/soak/soak.sh --minutes $(SOAK_MINUTES)
+
+test-valgrind: $(BIN)/jialingd
+	BIN=$(BIN) bash tests/valgrind.sh
+
+test-crash: $(BIN)/jialingd
+	python3 tests/crash/crash_test.py --kills 50 --jialingd $(BIN)/jialingd
 
 # libFuzzer builds (clang) of every target under tests/fuzz; FUZZ_SECONDS each.
 FUZZ_SECONDS ?= 60

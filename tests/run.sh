@@ -97,27 +97,36 @@ run_fuzz_replay() { # variant-bin-dir
     done
 }
 
+# Runs a suite that ends with "WORD: N passed, N failed" and adds its counts.
+run_counted() { # label word command...
+    local label=$1 word=$2 rc summary p f
+    shift 2
+    timeout --kill-after=10 "$E2E_TIMEOUT" "$@" 2>&1 | tee "$LOG"
+    rc=${PIPESTATUS[0]}
+    summary=$(grep -E "^$word: [0-9]+ passed, [0-9]+ failed\$" "$LOG" | tail -n 1)
+    if [ -z "$summary" ]; then
+        note_failure "$label" "the suite ended without its summary line (exit status $rc)"
+        return
+    fi
+    p=$(echo "$summary" | sed -E 's/^[a-z]+: ([0-9]+) passed, ([0-9]+) failed$/\1/')
+    f=$(echo "$summary" | sed -E 's/^[a-z]+: ([0-9]+) passed, ([0-9]+) failed$/\2/')
+    PASSED=$((PASSED + p))
+    FAILED=$((FAILED + f))
+    if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+        note_failure "$label" "exit status $rc"
+    fi
+}
+
+# The end-to-end suite, then the short crash test (5 SIGKILLs during writes), on a variant.
 run_e2e() { # variant-bin-dir
-    local dir=$1 rc summary p f
+    local dir=$1
     if [ ! -x "$dir/jialingd" ]; then
         note_failure "e2e ($dir)" "$dir/jialingd is missing"
         return
     fi
-    JIALINGD="$dir/jialingd" timeout --kill-after=10 "$E2E_TIMEOUT" \
-        python3 tests/e2e/run_e2e.py 2>&1 | tee "$LOG"
-    rc=${PIPESTATUS[0]}
-    summary=$(grep -E '^e2e: [0-9]+ passed, [0-9]+ failed$' "$LOG" | tail -n 1)
-    if [ -z "$summary" ]; then
-        note_failure "e2e ($dir)" "the suite ended without its summary line (exit status $rc)"
-        return
-    fi
-    p=$(echo "$summary" | sed -E 's/^e2e: ([0-9]+) passed, ([0-9]+) failed$/\1/')
-    f=$(echo "$summary" | sed -E 's/^e2e: ([0-9]+) passed, ([0-9]+) failed$/\2/')
-    PASSED=$((PASSED + p))
-    FAILED=$((FAILED + f))
-    if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
-        note_failure "e2e ($dir)" "exit status $rc"
-    fi
+    run_counted "e2e ($dir)" e2e env JIALINGD="$dir/jialingd" python3 tests/e2e/run_e2e.py
+    run_counted "crash ($dir)" crash python3 tests/crash/crash_test.py --short \
+        --jialingd "$dir/jialingd"
 }
 
 run_variant() { # variant-bin-dir label
