@@ -534,27 +534,27 @@ static void test_timestamps(void)
 /* Minute and hour timestamps (InfluxDB 1.x) become milliseconds; overflow is refused. */
 static void test_minute_hour_precision(void)
 {
-    st_batch batch;
-    st_batch_init(&batch);
-    jl_error err;
+    st_batch parsed;
+    st_batch_init(&parsed);
+    jl_error error;
     const char *minutes = "a value=1 28928160\nb value=2 -1\n";
-    CHECK_INT(ig_parse_line_protocol(minutes, strlen(minutes), IG_PRECISION_M, 0, &batch, &err),
+    CHECK_INT(ig_parse_line_protocol(minutes, strlen(minutes), IG_PRECISION_M, 0, &parsed, &error),
               JL_OK);
-    CHECK_INT(batch.point_count, 2);
-    if (batch.point_count == 2) {
-        CHECK_INT(batch.point_ms[0], 28928160LL * 60000); /* 2025-01-01T00:00Z */
-        CHECK_INT(batch.point_ms[1], -60000);
+    CHECK_INT(parsed.point_count, 2);
+    if (parsed.point_count == 2) {
+        CHECK_INT(parsed.point_ms[0], 28928160LL * 60000); /* 2025-01-01T00:00Z */
+        CHECK_INT(parsed.point_ms[1], -60000);
     }
-    st_batch_reset(&batch);
-    CHECK_INT(ig_parse_line_protocol("a value=1 482136\n", 17, IG_PRECISION_H, 0, &batch, &err),
+    st_batch_reset(&parsed);
+    CHECK_INT(ig_parse_line_protocol("a value=1 482136\n", 17, IG_PRECISION_H, 0, &parsed, &error),
               JL_OK);
-    if (batch.point_count == 1)
-        CHECK_INT(batch.point_ms[0], 482136LL * 3600000);
-    st_batch_reset(&batch);
-    CHECK_INT(ig_parse_line_protocol("a value=1 3000000000\n", 21, IG_PRECISION_H, 0, &batch, &err),
+    if (parsed.point_count == 1)
+        CHECK_INT(parsed.point_ms[0], 482136LL * 3600000);
+    st_batch_reset(&parsed);
+    CHECK_INT(ig_parse_line_protocol("a value=1 3000000000\n", 21, IG_PRECISION_H, 0, &parsed, &error),
               JL_EINVAL);
-    CHECK(strstr(err.message, "hours is not between") != NULL);
-    st_batch_destroy(&batch);
+    CHECK(strstr(error.message, "hours is not between") != NULL);
+    st_batch_destroy(&parsed);
 }
 
 static void test_name_errors(void)
