@@ -1,11 +1,14 @@
 /* The aggregator table behind qx_query() windows and qx_parse_aggregates(): one entry per
  * qx_aggregate, in enum order. Adding an aggregate means one enum value and one entry here.
  * Sums use Neumaier's compensated summation so that a year of readings (and chunk sums folded in
- * any order) stays within a few ulps of the exact sum. */
+ * any order) stays within a few ulps of the exact sum; stddev merges partial (count, mean, squared
+ * deviations) with Chan's parallel formula, so chunk summaries and other series fold in exactly as
+ * batches do. Definitions of stddev, twa and percentiles are in include/jialing/query.h. */
 #include "aggregate.h"
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static void neumaier_add(qa_state *state, double x)
@@ -18,18 +21,27 @@ static void neumaier_add(qa_state *state, double x)
     state->sum = t;
 }
 
-static void state_init(qa_state *state)
+static void state_init(qa_state *state, double param)
 {
     memset(state, 0, sizeof *state);
+    state->param = param;
+}
+
+void qa_state_destroy(qa_state *state)
+{
+    free(state->values);
+    state->values = NULL;
+    state->len = state->cap = 0;
 }
 
 /* count */
-static void count_add(qa_state *state, const int64_t *timestamps_ms, const double *values,
-                      size_t count)
+static int count_add(qa_state *state, const int64_t *timestamps_ms, const double *values,
+                     size_t count)
 {
     (void)timestamps_ms;
     (void)values;
     state->count += count;
+    return JL_OK;
 }
 
 static void count_add_summary(qa_state *state, const ck_summary *summary)
@@ -37,25 +49,27 @@ static void count_add_summary(qa_state *state, const ck_summary *summary)
     state->count += summary->count;
 }
 
-static void count_merge(qa_state *state, const qa_state *other)
+static int count_merge(qa_state *state, const qa_state *other)
 {
     state->count += other->count;
+    return JL_OK;
 }
 
-static void count_final(const qa_state *state, qx_cell *out)
+static void count_final(qa_state *state, qx_cell *out)
 {
     out->type = QX_CELL_INT;
     out->as.i = (int64_t)state->count;
 }
 
 /* sum and mean share their state: a compensated sum and a count. */
-static void sum_add(qa_state *state, const int64_t *timestamps_ms, const double *values,
-                    size_t count)
+static int sum_add(qa_state *state, const int64_t *timestamps_ms, const double *values,
+                   size_t count)
 {
     (void)timestamps_ms;
     for (size_t i = 0; i < count; i++)
         neumaier_add(state, values[i]);
     state->count += count;
+    return JL_OK;
 }
 
 static void sum_add_summary(qa_state *state, const ck_summary *summary)
@@ -64,47 +78,49 @@ static void sum_add_summary(qa_state *state, const ck_summary *summary)
     state->count += summary->count;
 }
 
-static void sum_merge(qa_state *state, const qa_state *other)
+static int sum_merge(qa_state *state, const qa_state *other)
 {
     neumaier_add(state, other->sum);
     neumaier_add(state, other->compensation);
     state->count += other->count;
+    return JL_OK;
 }
 
-static void sum_final(const qa_state *state, qx_cell *out)
+static void sum_final(qa_state *state, qx_cell *out)
 {
     out->type = QX_CELL_DOUBLE;
     out->as.d = state->sum + state->compensation;
 }
 
-static void mean_final(const qa_state *state, qx_cell *out)
+static void mean_final(qa_state *state, qx_cell *out)
 {
     out->type = QX_CELL_DOUBLE;
     out->as.d = (state->sum + state->compensation) / (double)state->count;
 }
 
 /* min and max: value is meaningful once count > 0. */
-static void min_add(qa_state *state, const int64_t *timestamps_ms, const double *values,
-                    size_t count)
-{
-    (void)timestamps_ms;
-    if (count == 0)
-        return;
-    double m = state->count ? state->value : values[0];
-    for (size_t i = 0; i < count; i++)
-        if (values[i] < m)
-            m = values[i];
-    state->value = m;
-    state->count += count;
-}
-
-static void min_merge(qa_state *state, const qa_state *other)
+static int min_merge(qa_state *state, const qa_state *other)
 {
     if (other->count == 0)
-        return;
+        return JL_OK;
     if (state->count == 0 || other->value < state->value)
         state->value = other->value;
     state->count += other->count;
+    return JL_OK;
+}
+
+static int min_add(qa_state *state, const int64_t *timestamps_ms, const double *values,
+                   size_t count)
+{
+    (void)timestamps_ms;
+    if (count == 0)
+        return JL_OK;
+    double m = values[0];
+    for (size_t i = 1; i < count; i++)
+        if (values[i] < m)
+            m = values[i];
+    qa_state other = {.count = count, .value = m};
+    return min_merge(state, &other);
 }
 
 static void min_add_summary(qa_state *state, const ck_summary *summary)
@@ -113,27 +129,28 @@ static void min_add_summary(qa_state *state, const ck_summary *summary)
     min_merge(state, &other);
 }
 
-static void max_add(qa_state *state, const int64_t *timestamps_ms, const double *values,
-                    size_t count)
-{
-    (void)timestamps_ms;
-    if (count == 0)
-        return;
-    double m = state->count ? state->value : values[0];
-    for (size_t i = 0; i < count; i++)
-        if (values[i] > m)
-            m = values[i];
-    state->value = m;
-    state->count += count;
-}
-
-static void max_merge(qa_state *state, const qa_state *other)
+static int max_merge(qa_state *state, const qa_state *other)
 {
     if (other->count == 0)
-        return;
+        return JL_OK;
     if (state->count == 0 || other->value > state->value)
         state->value = other->value;
     state->count += other->count;
+    return JL_OK;
+}
+
+static int max_add(qa_state *state, const int64_t *timestamps_ms, const double *values,
+                   size_t count)
+{
+    (void)timestamps_ms;
+    if (count == 0)
+        return JL_OK;
+    double m = values[0];
+    for (size_t i = 1; i < count; i++)
+        if (values[i] > m)
+            m = values[i];
+    qa_state other = {.count = count, .value = m};
+    return max_merge(state, &other);
 }
 
 static void max_add_summary(qa_state *state, const ck_summary *summary)
@@ -142,31 +159,34 @@ static void max_add_summary(qa_state *state, const ck_summary *summary)
     max_merge(state, &other);
 }
 
-static void value_final(const qa_state *state, qx_cell *out)
+static void value_final(qa_state *state, qx_cell *out)
 {
     out->type = QX_CELL_DOUBLE;
     out->as.d = state->value;
 }
 
-/* first and last compare times rather than arrival order, so merge works on any partition. */
-static void first_merge(qa_state *state, const qa_state *other)
+/* first and last compare times rather than arrival order, so merge works on any partition. Across
+ * series of a group, equal times keep the value of the series merged first (first) or last (last),
+ * that is the lower or higher series id. */
+static int first_merge(qa_state *state, const qa_state *other)
 {
     if (other->count == 0)
-        return;
+        return JL_OK;
     if (state->count == 0 || other->time_ms < state->time_ms) {
         state->time_ms = other->time_ms;
         state->value = other->value;
     }
     state->count += other->count;
+    return JL_OK;
 }
 
-static void first_add(qa_state *state, const int64_t *timestamps_ms, const double *values,
-                      size_t count)
+static int first_add(qa_state *state, const int64_t *timestamps_ms, const double *values,
+                     size_t count)
 {
     if (count == 0)
-        return;
+        return JL_OK;
     qa_state other = {.count = count, .time_ms = timestamps_ms[0], .value = values[0]};
-    first_merge(state, &other);
+    return first_merge(state, &other);
 }
 
 static void first_add_summary(qa_state *state, const ck_summary *summary)
@@ -176,25 +196,26 @@ static void first_add_summary(qa_state *state, const ck_summary *summary)
     first_merge(state, &other);
 }
 
-static void last_merge(qa_state *state, const qa_state *other)
+static int last_merge(qa_state *state, const qa_state *other)
 {
     if (other->count == 0)
-        return;
+        return JL_OK;
     if (state->count == 0 || other->time_ms >= state->time_ms) {
         state->time_ms = other->time_ms;
         state->value = other->value;
     }
     state->count += other->count;
+    return JL_OK;
 }
 
-static void last_add(qa_state *state, const int64_t *timestamps_ms, const double *values,
-                     size_t count)
+static int last_add(qa_state *state, const int64_t *timestamps_ms, const double *values,
+                    size_t count)
 {
     if (count == 0)
-        return;
+        return JL_OK;
     qa_state other = {
         .count = count, .time_ms = timestamps_ms[count - 1], .value = values[count - 1]};
-    last_merge(state, &other);
+    return last_merge(state, &other);
 }
 
 static void last_add_summary(qa_state *state, const ck_summary *summary)
@@ -204,21 +225,278 @@ static void last_add_summary(qa_state *state, const ck_summary *summary)
     last_merge(state, &other);
 }
 
+/* stddev: count, mean (value) and sum of squared deviations from it (value2). A batch is reduced
+ * with two passes (mean, then deviations), which is exact to rounding, then merged. */
+static int stddev_merge(qa_state *state, const qa_state *other)
+{
+    if (other->count == 0)
+        return JL_OK;
+    if (state->count == 0) {
+        state->count = other->count;
+        state->value = other->value;
+        state->value2 = other->value2;
+        return JL_OK;
+    }
+    double na = (double)state->count, nb = (double)other->count, n = na + nb;
+    double delta = other->value - state->value;
+    state->value += delta * (nb / n);
+    state->value2 += other->value2 + delta * delta * (na * nb / n);
+    state->count += other->count;
+    return JL_OK;
+}
+
+static int stddev_add(qa_state *state, const int64_t *timestamps_ms, const double *values,
+                      size_t count)
+{
+    (void)timestamps_ms;
+    if (count == 0)
+        return JL_OK;
+    qa_state part;
+    state_init(&part, 0);
+    sum_add(&part, NULL, values, count);
+    double mean = (part.sum + part.compensation) / (double)count;
+    double m2 = 0, c = 0;
+    for (size_t i = 0; i < count; i++) {
+        double d = values[i] - mean;
+        c += d;
+        m2 += d * d;
+    }
+    /* The corrected two-pass form: removes what rounding of the mean left in the deviations. */
+    m2 -= c * c / (double)count;
+    qa_state other = {.count = count, .value = mean, .value2 = m2 > 0 ? m2 : 0};
+    return stddev_merge(state, &other);
+}
+
+static void stddev_add_summary(qa_state *state, const ck_summary *summary)
+{
+    qa_state other = {.count = summary->count,
+                      .value = summary->sum / (double)summary->count,
+                      .value2 = summary->sum_squares_dev > 0 ? summary->sum_squares_dev : 0};
+    stddev_merge(state, &other);
+}
+
+static void stddev_final(qa_state *state, qx_cell *out)
+{
+    out->type = QX_CELL_DOUBLE;
+    out->as.d = state->value2 > 0 ? sqrt(state->value2 / (double)state->count) : 0.0;
+}
+
+/* spread: min in value, max in value2. */
+static int spread_merge(qa_state *state, const qa_state *other)
+{
+    if (other->count == 0)
+        return JL_OK;
+    if (state->count == 0 || other->value < state->value)
+        state->value = other->value;
+    if (state->count == 0 || other->value2 > state->value2)
+        state->value2 = other->value2;
+    state->count += other->count;
+    return JL_OK;
+}
+
+static int spread_add(qa_state *state, const int64_t *timestamps_ms, const double *values,
+                      size_t count)
+{
+    (void)timestamps_ms;
+    if (count == 0)
+        return JL_OK;
+    double lo = values[0], hi = values[0];
+    for (size_t i = 1; i < count; i++) {
+        if (values[i] < lo)
+            lo = values[i];
+        if (values[i] > hi)
+            hi = values[i];
+    }
+    qa_state other = {.count = count, .value = lo, .value2 = hi};
+    return spread_merge(state, &other);
+}
+
+static void spread_add_summary(qa_state *state, const ck_summary *summary)
+{
+    qa_state other = {.count = summary->count, .value = summary->min, .value2 = summary->max};
+    spread_merge(state, &other);
+}
+
+static void spread_final(qa_state *state, qx_cell *out)
+{
+    out->type = QX_CELL_DOUBLE;
+    out->as.d = state->value2 - state->value;
+}
+
+/* twa: the integral (value * ms) accumulates in sum; value2 holds since time2_ms. */
+static void twa_open(qa_state *state, int64_t start_ms, int has_carry, double carry_value)
+{
+    if (!has_carry)
+        return;
+    state->holding = 1;
+    state->time_ms = start_ms;
+    state->time2_ms = start_ms;
+    state->value2 = carry_value;
+}
+
+static int twa_add(qa_state *state, const int64_t *timestamps_ms, const double *values,
+                   size_t count)
+{
+    for (size_t i = 0; i < count; i++) {
+        if (state->holding)
+            neumaier_add(state, state->value2 * (double)(timestamps_ms[i] - state->time2_ms));
+        else
+            state->time_ms = timestamps_ms[i];
+        state->holding = 1;
+        state->time2_ms = timestamps_ms[i];
+        state->value2 = values[i];
+    }
+    state->count += count;
+    return JL_OK;
+}
+
+static void twa_close(qa_state *state, int64_t end_ms)
+{
+    if (!state->holding || end_ms <= state->time2_ms)
+        return;
+    neumaier_add(state, state->value2 * (double)(end_ms - state->time2_ms));
+    state->span_ms = end_ms - state->time_ms;
+    state->holding = 0;
+}
+
+static int twa_merge(qa_state *state, const qa_state *other)
+{
+    neumaier_add(state, other->sum);
+    neumaier_add(state, other->compensation);
+    state->span_ms += other->span_ms;
+    state->count += other->count;
+    return JL_OK;
+}
+
+static void twa_final(qa_state *state, qx_cell *out)
+{
+    if (state->span_ms <= 0) {
+        out->type = QX_CELL_NULL;
+        return;
+    }
+    out->type = QX_CELL_DOUBLE;
+    out->as.d = (state->sum + state->compensation) / (double)state->span_ms;
+}
+
+/* percentile: every value is kept; final sorts them. */
+static int percentile_reserve(qa_state *state, size_t more)
+{
+    if (more > QA_MAX_PERCENTILE_VALUES || state->len > QA_MAX_PERCENTILE_VALUES - more)
+        return JL_ELIMIT;
+    size_t need = state->len + more;
+    if (need <= state->cap)
+        return JL_OK;
+    size_t cap = state->cap ? state->cap : 256;
+    while (cap < need)
+        cap *= 2;
+    double *grown = realloc(state->values, cap * sizeof *grown);
+    if (grown == NULL)
+        return JL_ENOMEM;
+    state->values = grown;
+    state->cap = cap;
+    return JL_OK;
+}
+
+static int percentile_add(qa_state *state, const int64_t *timestamps_ms, const double *values,
+                          size_t count)
+{
+    (void)timestamps_ms;
+    if (count == 0)
+        return JL_OK;
+    int rc = percentile_reserve(state, count);
+    if (rc != JL_OK)
+        return rc;
+    memcpy(state->values + state->len, values, count * sizeof *values);
+    state->len += count;
+    state->count += count;
+    return JL_OK;
+}
+
+static int percentile_merge(qa_state *state, const qa_state *other)
+{
+    int rc = percentile_add(state, NULL, other->values, other->len);
+    if (rc == JL_OK)
+        state->count += other->count - other->len;
+    return rc;
+}
+
+/* Rearranges a[0..n) so that a[k] holds the k-th smallest value, nothing before it is larger and
+ * nothing after it smaller (Hoare's selection with a median-of-three pivot: linear on average,
+ * where sorting a month of minute readings per window cost several times more). */
+static double select_kth(double *a, size_t n, size_t k)
+{
+    size_t lo = 0, hi = n - 1;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        double x = a[lo], y = a[mid], z = a[hi];
+        double pivot = x < y ? (y < z ? y : (x < z ? z : x)) : (x < z ? x : (y < z ? z : y));
+        size_t i = lo, j = hi;
+        for (;;) {
+            while (a[i] < pivot)
+                i++;
+            while (a[j] > pivot)
+                j--;
+            if (i >= j)
+                break;
+            double t = a[i];
+            a[i] = a[j];
+            a[j] = t;
+            i++;
+            j--;
+        }
+        /* Now a[lo..j] <= pivot <= a[j+1..hi] (j may equal i, then a[i] == pivot). */
+        if (k <= j)
+            hi = j;
+        else
+            lo = j + 1;
+    }
+    return a[k];
+}
+
+static void percentile_final(qa_state *state, qx_cell *out)
+{
+    if (state->len == 0) {
+        out->type = QX_CELL_NULL;
+        return;
+    }
+    double h = (double)(state->len - 1) * state->param / 100.0;
+    double floor_h = floor(h);
+    size_t lo = (size_t)floor_h;
+    out->type = QX_CELL_DOUBLE;
+    if (lo >= state->len - 1) {
+        out->as.d = select_kth(state->values, state->len, state->len - 1);
+        return;
+    }
+    double x0 = select_kth(state->values, state->len, lo), x1 = state->values[lo + 1];
+    for (size_t i = lo + 2; i < state->len; i++)
+        if (state->values[i] < x1)
+            x1 = state->values[i];
+    out->as.d = x0 + (h - floor_h) * (x1 - x0);
+}
+
 static const qa_aggregator qa_table[] = {
     [QX_AGG_COUNT] = {"count", QX_CELL_INT, state_init, count_add, count_add_summary, count_merge,
-                      count_final},
+                      count_final, NULL, NULL},
     [QX_AGG_SUM] = {"sum", QX_CELL_DOUBLE, state_init, sum_add, sum_add_summary, sum_merge,
-                    sum_final},
+                    sum_final, NULL, NULL},
     [QX_AGG_MEAN] = {"mean", QX_CELL_DOUBLE, state_init, sum_add, sum_add_summary, sum_merge,
-                     mean_final},
+                     mean_final, NULL, NULL},
     [QX_AGG_MIN] = {"min", QX_CELL_DOUBLE, state_init, min_add, min_add_summary, min_merge,
-                    value_final},
+                    value_final, NULL, NULL},
     [QX_AGG_MAX] = {"max", QX_CELL_DOUBLE, state_init, max_add, max_add_summary, max_merge,
-                    value_final},
+                    value_final, NULL, NULL},
     [QX_AGG_FIRST] = {"first", QX_CELL_DOUBLE, state_init, first_add, first_add_summary,
-                      first_merge, value_final},
+                      first_merge, value_final, NULL, NULL},
     [QX_AGG_LAST] = {"last", QX_CELL_DOUBLE, state_init, last_add, last_add_summary, last_merge,
-                     value_final},
+                     value_final, NULL, NULL},
+    [QX_AGG_STDDEV] = {"stddev", QX_CELL_DOUBLE, state_init, stddev_add, stddev_add_summary,
+                       stddev_merge, stddev_final, NULL, NULL},
+    [QX_AGG_SPREAD] = {"spread", QX_CELL_DOUBLE, state_init, spread_add, spread_add_summary,
+                       spread_merge, spread_final, NULL, NULL},
+    [QX_AGG_TWA] = {"twa", QX_CELL_DOUBLE, state_init, twa_add, NULL, twa_merge, twa_final,
+                    twa_open, twa_close},
+    [QX_AGG_PERCENTILE] = {"p<NN>", QX_CELL_DOUBLE, state_init, percentile_add, NULL,
+                           percentile_merge, percentile_final, NULL, NULL},
 };
 
 #define QA_COUNT (sizeof qa_table / sizeof qa_table[0])
@@ -249,9 +527,37 @@ static void known_names(char *out, size_t size)
     }
 }
 
-int qx_parse_aggregates(const char *text, qx_aggregate *aggs, size_t *count, jl_error *err)
+/* "p" then a number 0..100 with at most 3 integer digits and 6 decimals: "p95", "p99.9". The
+ * syntax is checked here; strtod then gives the correctly rounded value (as Python's float() or
+ * numpy would read it). Returns 1 and sets *p. */
+static int parse_percentile(const char *text, size_t len, double *p)
 {
-    char known[128];
+    char digits[16];
+    size_t i = 1, whole = 0, decimals = 0;
+    if (len < 2 || len >= sizeof digits || text[0] != 'p')
+        return 0;
+    for (; i < len && text[i] >= '0' && text[i] <= '9'; i++)
+        whole++;
+    if (whole == 0 || whole > 3)
+        return 0;
+    if (i < len) {
+        if (text[i++] != '.')
+            return 0;
+        for (; i < len && text[i] >= '0' && text[i] <= '9'; i++)
+            decimals++;
+        if (decimals == 0 || decimals > 6 || i != len)
+            return 0;
+    }
+    memcpy(digits, text + 1, len - 1);
+    digits[len - 1] = '\0';
+    *p = strtod(digits, NULL);
+    return *p >= 0.0 && *p <= 100.0;
+}
+
+int qx_parse_aggregates(const char *text, qx_aggregate *aggs, double *percentiles, size_t *count,
+                        jl_error *err)
+{
+    char known[192];
     known_names(known, sizeof known);
     size_t n = 0;
     *count = 0;
@@ -262,21 +568,28 @@ int qx_parse_aggregates(const char *text, qx_aggregate *aggs, size_t *count, jl_
         const char *end = strchr(p, ',');
         size_t len = end ? (size_t)(end - p) : strlen(p);
         if (len == 0)
-            return jl_error_set(err, JL_EINVAL, "agg \"%s\" has an empty name; known: %s", text,
+            return jl_error_set(err, JL_EINVAL, "agg \"%.64s\" has an empty name; known: %s", text,
                                 known);
         size_t found = QA_COUNT;
+        double param = 0;
         for (size_t i = 0; i < QA_COUNT; i++) {
-            if (strlen(qa_table[i].name) == len && memcmp(qa_table[i].name, p, len) == 0) {
+            if (strlen(qa_table[i].name) == len && memcmp(qa_table[i].name, p, len) == 0 &&
+                i != QX_AGG_PERCENTILE) {
                 found = i;
                 break;
             }
         }
+        if (found == QA_COUNT && parse_percentile(p, len, &param))
+            found = QX_AGG_PERCENTILE;
         if (found == QA_COUNT)
-            return jl_error_set(err, JL_EINVAL, "unknown aggregate \"%.*s\"; known: %s",
+            return jl_error_set(err, JL_EINVAL,
+                                "unknown aggregate \"%.*s\"; known: %s (NN from 0 to 100, e.g. "
+                                "p95 or p99.9)",
                                 len > 64 ? 64 : (int)len, p, known);
         if (n == QX_MAX_AGGREGATES)
             return jl_error_set(err, JL_EINVAL, "agg lists more than %d aggregates",
                                 QX_MAX_AGGREGATES);
+        percentiles[n] = param;
         aggs[n++] = (qx_aggregate)found;
         if (end == NULL)
             break;
@@ -284,4 +597,29 @@ int qx_parse_aggregates(const char *text, qx_aggregate *aggs, size_t *count, jl_
     }
     *count = n;
     return JL_OK;
+}
+
+int qx_parse_fill(const char *text, qx_fill *fill, double *value, jl_error *err)
+{
+    static const struct {
+        const char *name;
+        qx_fill fill;
+    } names[] = {{"none", QX_FILL_NONE},
+                 {"null", QX_FILL_NULL},
+                 {"previous", QX_FILL_PREVIOUS},
+                 {"linear", QX_FILL_LINEAR}};
+    *value = 0;
+    for (size_t i = 0; text != NULL && i < sizeof names / sizeof names[0]; i++) {
+        if (strcmp(text, names[i].name) == 0) {
+            *fill = names[i].fill;
+            return JL_OK;
+        }
+    }
+    if (text != NULL && qp_parse_number(text, value, err) == JL_OK) {
+        *fill = QX_FILL_VALUE;
+        return JL_OK;
+    }
+    return jl_error_set(err, JL_EINVAL,
+                        "fill \"%.32s\" is not one of none, null, previous, linear or a number",
+                        text ? text : "");
 }

@@ -25,7 +25,14 @@ static const char usage[] =
     "  --threads N             HTTP worker threads (default 8)\n"
     "  --max-connections N     open connections at most (default 512)\n"
     "  --connection-timeout S  idle connection timeout in seconds (default 30)\n"
-    "  --map-size BYTES        initial LMDB map size; it grows on demand (default 64 GiB)\n";
+    "  --map-size BYTES        initial LMDB map size; it grows on demand (default 64 GiB)\n"
+    "  --backup-dir DIR        enable POST /api/v1/backup, which writes each backup to a new\n"
+    "                          directory DIR/backup-<UTC time> (default: backups disabled)\n";
+
+const char *sv_config_usage(void)
+{
+    return usage;
+}
 
 void sv_config_defaults(sv_config *config)
 {
@@ -95,17 +102,25 @@ int sv_config_parse(sv_config *config, int argc, char **argv, jl_error *err)
         } else {
             snprintf(flag, sizeof flag, "%s", arg);
         }
+        /* The usage text lists every flag as "  --name"; a flag not there is unknown. */
+        char listed[80];
+        snprintf(listed, sizeof listed, "  %s ", flag);
+        if (strncmp(flag, "--", 2) != 0 && strcmp(flag, "-h") != 0)
+            return jl_error_set(err, JL_EINVAL, "unexpected argument %s (see --help)", flag);
+        if (strstr(usage, listed) == NULL && strcmp(flag, "--help") != 0 &&
+            strcmp(flag, "-h") != 0 && strcmp(flag, "--sync") != 0)
+            return jl_error_set(err, JL_EINVAL, "unknown flag %s (see --help)", flag);
         int takes_value = strcmp(flag, "--private-reads") != 0 && strcmp(flag, "--demo") != 0 &&
                           strcmp(flag, "--help") != 0 && strcmp(flag, "-h") != 0;
         if (takes_value && value == NULL) {
             if (i + 1 >= argc)
-                return jl_error_set(err, JL_EINVAL, "%s needs a value\n%s", flag, usage);
+                return jl_error_set(err, JL_EINVAL, "%s needs a value", flag);
             value = argv[++i];
         }
         uint64_t number = 0;
         int rc = JL_OK;
         if (strcmp(flag, "--help") == 0 || strcmp(flag, "-h") == 0) {
-            return jl_error_set(err, JL_ENOTFOUND, "%s", usage);
+            return jl_error_set(err, JL_ENOTFOUND, "help asked for");
         } else if (strcmp(flag, "--data") == 0) {
             config->data_directory = value;
         } else if (strcmp(flag, "--listen") == 0) {
@@ -151,11 +166,15 @@ int sv_config_parse(sv_config *config, int argc, char **argv, jl_error *err)
         } else if (strcmp(flag, "--connection-timeout") == 0) {
             rc = parse_count(flag, value, 1, 86400, &number, err);
             config->connection_timeout_s = (unsigned)number;
+        } else if (strcmp(flag, "--backup-dir") == 0) {
+            if (value[0] == '\0')
+                rc = jl_error_set(err, JL_EINVAL, "--backup-dir: expected a directory");
+            config->backup_directory = value;
         } else if (strcmp(flag, "--map-size") == 0) {
             rc = parse_count(flag, value, 1u << 20, 1ull << 44, &number, err);
             config->initial_map_bytes = number;
         } else {
-            return jl_error_set(err, JL_EINVAL, "unknown flag %s\n%s", flag, usage);
+            return jl_error_set(err, JL_EINVAL, "unknown flag %s (see --help)", flag);
         }
         if (rc != JL_OK)
             return rc;

@@ -22,7 +22,7 @@ int main(int argc, char **argv)
     jl_error_clear(&err);
     int rc = sv_config_parse(&config, argc, argv, &err);
     if (rc == JL_ENOTFOUND) {
-        fputs(err.message, stdout);
+        fputs(sv_config_usage(), stdout);
         return 0;
     }
     if (rc != JL_OK) {

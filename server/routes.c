@@ -4,10 +4,13 @@
  * error codes to HTTP statuses. */
 #include "jialing/server.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "jialing/format.h"
@@ -347,11 +350,103 @@ static int run_series(sv_context *context, const void *query, const qx_sink *sin
     return qx_series(context->store, query, &context->config->limits, sink, err);
 }
 
+/* Parses tz: a fixed offset (+08:00, Z, UTC) sets *offset_ms; anything else must be an IANA zone
+ * name, loaded into *zone (the caller frees it). Returns JL_OK or responds 400. */
+static int parse_tz_param(const char *tz, int64_t *offset_ms, tz_zone **zone, sv_response *response)
+{
+    jl_error err;
+    jl_error_clear(&err);
+    *zone = NULL;
+    if (qp_parse_utc_offset(tz, offset_ms, &err) == JL_OK)
+        return JL_OK;
+    /* Something shaped like an offset but wrong keeps the offset parser's message. */
+    if (tz[0] == '+' || tz[0] == '-' || tz[0] == ' ' || (tz[0] >= '0' && tz[0] <= '9')) {
+        respond_param_error(response, "tz", &err);
+        return JL_EINVAL;
+    }
+    jl_error_clear(&err);
+    int rc = tz_zone_load(tz, zone, &err);
+    if (rc != JL_OK) {
+        if (rc == JL_EINVAL)
+            respond_param_error(response, "tz", &err);
+        else
+            respond_code(response, rc, err.message[0] ? err.message : jl_strerror(rc));
+        return rc;
+    }
+    return JL_OK;
+}
+
+/* Parses a signed fixed duration ("6h", "-30m") for offset=; calendar units are refused. */
+static int parse_signed_fixed_duration(const char *name, const char *text, int64_t *out_ms,
+                                       sv_response *response)
+{
+    jl_error err;
+    jl_error_clear(&err);
+    int negative = text[0] == '-';
+    qp_duration d;
+    if (qp_parse_duration(text + (negative || text[0] == '+' || text[0] == ' '), &d, &err) !=
+        JL_OK) {
+        respond_param_error(response, name, &err);
+        return JL_EINVAL;
+    }
+    if (d.months != 0) {
+        char message[160];
+        snprintf(message, sizeof message,
+                 "parameter %s: must be a fixed duration (ms, s, m, h, d, w), not mo or y", name);
+        respond_error(response, 400, message);
+        return JL_EINVAL;
+    }
+    *out_ms = negative ? -d.ms : d.ms;
+    return JL_OK;
+}
+
+/* group_by=tag[,tag...] into query (names point into *copy, which the caller frees); an empty
+ * value merges every matching series into one. */
+static int parse_group_by(const char *text, qx_query_request *query, char **copy,
+                          sv_response *response)
+{
+    query->group = 1;
+    query->group_tag_count = 0;
+    if (text[0] == '\0')
+        return JL_OK;
+    *copy = strdup(text);
+    if (*copy == NULL) {
+        respond_error(response, 500, "out of memory");
+        return JL_ENOMEM;
+    }
+    for (char *p = *copy;;) {
+        char *comma = strchr(p, ',');
+        if (comma)
+            *comma = '\0';
+        if (!sk_name_valid(p, strlen(p))) {
+            char message[200];
+            snprintf(message, sizeof message,
+                     "parameter group_by: \"%.64s\" is not a tag name (comma-separated names, "
+                     "or an empty value to merge every series)",
+                     p);
+            respond_error(response, 400, message);
+            return JL_EINVAL;
+        }
+        if (query->group_tag_count == QX_MAX_GROUP_TAGS) {
+            respond_error(response, 400, "parameter group_by: too many tags");
+            return JL_EINVAL;
+        }
+        query->group_tags[query->group_tag_count++] = p;
+        if (comma == NULL)
+            break;
+        p = comma + 1;
+    }
+    return JL_OK;
+}
+
 static void handle_query(sv_context *context, const sv_request *request, sv_response *response)
 {
-    static const char *const known[] = {"series", "from", "to",     "window", "agg",
-                                        "tz",     "fill", "format", NULL};
+    static const char *const known[] = {"series", "from",      "to",       "window",
+                                        "agg",    "tz",        "fill",     "format",
+                                        "offset", "min_count", "group_by", NULL};
     read_params params;
+    tz_zone *zone = NULL;
+    char *group_copy = NULL;
     memset(&params, 0, sizeof params);
     if (check_known_params(request, known, response) != JL_OK ||
         parse_read_params(request, 1, &params, response) != JL_OK)
@@ -368,38 +463,60 @@ static void handle_query(sv_context *context, const sv_request *request, sv_resp
     const char *agg = sv_param_get(request, "agg");
     const char *tz = sv_param_get(request, "tz");
     const char *fill = sv_param_get(request, "fill");
+    const char *offset = sv_param_get(request, "offset");
+    const char *min_count = sv_param_get(request, "min_count");
+    const char *group_by = sv_param_get(request, "group_by");
     if (window) {
         query.has_window = 1;
         if (qp_parse_duration(window, &query.window, &err) != JL_OK) {
             respond_param_error(response, "window", &err);
             goto out;
         }
-        if (qx_parse_aggregates(agg ? agg : "mean", query.aggregates, &query.aggregate_count,
-                                &err) != JL_OK) {
+        if (qx_parse_aggregates(agg ? agg : "mean", query.aggregates, query.percentiles,
+                                &query.aggregate_count, &err) != JL_OK) {
             respond_param_error(response, "agg", &err);
             goto out;
         }
-    } else if (agg) {
-        respond_error(response, 400, "parameter agg needs a window, e.g. window=1h&agg=mean");
+    } else if (agg || offset || min_count || group_by || (fill && strcmp(fill, "none") != 0)) {
+        respond_error(response, 400,
+                      "parameters agg, fill, offset, min_count and group_by need a window, e.g. "
+                      "window=1h&agg=mean");
         goto out;
     }
-    if (tz && qp_parse_utc_offset(tz, &query.offset_ms, &err) != JL_OK) {
-        respond_param_error(response, "tz", &err);
+    if (tz && parse_tz_param(tz, &query.offset_ms, &zone, response) != JL_OK)
+        goto out;
+    query.zone = zone;
+    if (fill && qx_parse_fill(fill, &query.fill, &query.fill_value, &err) != JL_OK) {
+        respond_param_error(response, "fill", &err);
         goto out;
     }
-    if (fill && strcmp(fill, "none") != 0) {
-        respond_error(response, 400, "parameter fill: only fill=none is supported so far");
+    if (offset && parse_signed_fixed_duration("offset", offset, &query.shift_ms, response) != JL_OK)
         goto out;
+    if (min_count) {
+        char *end = NULL;
+        errno = 0;
+        unsigned long long n = strtoull(min_count, &end, 10);
+        if (min_count[0] < '0' || min_count[0] > '9' || *end != '\0' || errno != 0 ||
+            n > 1000000000000ULL) {
+            respond_error(response, 400,
+                          "parameter min_count: expected a whole number of readings, e.g. 18");
+            goto out;
+        }
+        query.min_count = n;
     }
+    if (group_by && parse_group_by(group_by, &query, &group_copy, response) != JL_OK)
+        goto out;
     run_into_response(context, run_query, &query, params.format, response);
 out:
+    free(group_copy);
+    tz_zone_free(zone);
     qp_selector_destroy(&params.selector);
 }
 
 static void handle_scan(sv_context *context, const sv_request *request, sv_response *response)
 {
-    static const char *const known[] = {"series", "from",   "to",     "op",
-                                        "value",  "output", "format", NULL};
+    static const char *const known[] = {"series", "from",   "to",           "op",      "value",
+                                        "output", "format", "min_duration", "max_gap", NULL};
     read_params params;
     memset(&params, 0, sizeof params);
     if (check_known_params(request, known, response) != JL_OK ||
@@ -416,6 +533,8 @@ static void handle_scan(sv_context *context, const sv_request *request, sv_respo
     const char *op = sv_param_get(request, "op");
     const char *value = sv_param_get(request, "value");
     const char *output = sv_param_get(request, "output");
+    const char *min_duration = sv_param_get(request, "min_duration");
+    const char *max_gap = sv_param_get(request, "max_gap");
     if (op == NULL || value == NULL) {
         respond_error(response, 400, "parameters op (gt, ge, lt, le) and value are required");
         goto out;
@@ -432,8 +551,34 @@ static void handle_scan(sv_context *context, const sv_request *request, sv_respo
         scan.output = QX_SCAN_POINTS;
     } else if (strcmp(output, "count") == 0) {
         scan.output = QX_SCAN_COUNT;
+    } else if (strcmp(output, "episodes") == 0) {
+        scan.output = QX_SCAN_EPISODES;
+    } else if (strcmp(output, "duration") == 0) {
+        scan.output = QX_SCAN_DURATION;
     } else {
-        respond_error(response, 400, "parameter output: expected points or count");
+        respond_error(response, 400,
+                      "parameter output: expected points, count, episodes or duration");
+        goto out;
+    }
+    if ((min_duration || max_gap) && scan.output != QX_SCAN_EPISODES &&
+        scan.output != QX_SCAN_DURATION) {
+        respond_error(response, 400,
+                      "parameters min_duration and max_gap need output=episodes or "
+                      "output=duration");
+        goto out;
+    }
+    if (min_duration && (min_duration[0] == '-' ||
+                         parse_signed_fixed_duration("min_duration", min_duration,
+                                                     &scan.min_duration_ms, response) != JL_OK)) {
+        if (min_duration[0] == '-')
+            respond_error(response, 400, "parameter min_duration: must not be negative");
+        goto out;
+    }
+    if (max_gap &&
+        (max_gap[0] == '-' ||
+         parse_signed_fixed_duration("max_gap", max_gap, &scan.max_gap_ms, response) != JL_OK)) {
+        if (max_gap[0] == '-')
+            respond_error(response, 400, "parameter max_gap: must not be negative");
         goto out;
     }
     run_into_response(context, run_scan, &scan, params.format, response);
@@ -455,8 +600,8 @@ static void handle_listing(sv_context *context, const sv_request *request, sv_re
 
 static void handle_metrics(sv_context *context, sv_response *response)
 {
-    static const char *const names[SV_ROUTE_COUNT] = {"write",  "query",  "scan",    "latest",
-                                                      "series", "health", "metrics", "other"};
+    static const char *const names[SV_ROUTE_COUNT] = {
+        "write", "query", "scan", "latest", "series", "health", "metrics", "backup", "other"};
     jl_buf *out = &response->body;
     st_stats stats;
     jl_error err;
@@ -513,6 +658,69 @@ static void handle_metrics(sv_context *context, sv_response *response)
     response->content_type = "text/plain; version=0.0.4";
 }
 
+/* ---------- backup ---------- */
+
+/* Copies the store into a new directory under --backup-dir, named by the UTC time. The path
+ * never comes from the request: a client must not choose where the server writes. */
+static void handle_backup(sv_context *context, const sv_request *request, sv_response *response)
+{
+    static const char *const known[] = {NULL};
+    const char *parent = context->config->backup_directory;
+    if (parent == NULL) {
+        respond_error(response, 404,
+                      "backups are not enabled; start jialingd with --backup-dir DIR");
+        return;
+    }
+    if (check_known_params(request, known, response) != JL_OK)
+        return;
+    if (mkdir(parent, 0755) != 0 && errno != EEXIST) {
+        char message[JL_ERROR_MESSAGE_MAX];
+        snprintf(message, sizeof message, "cannot create the backup directory %.300s: %s", parent,
+                 strerror(errno));
+        respond_error(response, 500, message);
+        return;
+    }
+    time_t now = time(NULL);
+    struct tm utc;
+    char stamp[32], path[4096];
+    gmtime_r(&now, &utc);
+    strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &utc);
+    /* Two backups in the same second get -2, -3, ...: mkdir is the claim, so never shared. */
+    int made = 0, error = EEXIST;
+    for (int attempt = 1; attempt <= 100 && !made && error == EEXIST; attempt++) {
+        if (attempt == 1)
+            snprintf(path, sizeof path, "%s/backup-%s", parent, stamp);
+        else
+            snprintf(path, sizeof path, "%s/backup-%s-%d", parent, stamp, attempt);
+        made = mkdir(path, 0755) == 0;
+        error = made ? 0 : errno;
+    }
+    if (!made) {
+        char message[JL_ERROR_MESSAGE_MAX];
+        snprintf(message, sizeof message, "cannot create a backup directory in %.300s: %s", parent,
+                 strerror(error));
+        respond_error(response, error == ENOSPC ? 507 : 500, message);
+        return;
+    }
+    jl_error err;
+    jl_error_clear(&err);
+    if (st_store_backup(context->store, path, &err) != JL_OK) {
+        respond_code(response, err.code, err.message);
+        return;
+    }
+    char data_path[4200];
+    struct stat sb;
+    snprintf(data_path, sizeof data_path, "%s/data.mdb", path);
+    unsigned long long bytes = stat(data_path, &sb) == 0 ? (unsigned long long)sb.st_size : 0;
+    jl_buf *out = &response->body;
+    out->len = 0;
+    jl_buf_append_str(out, "{\"backup\":");
+    fm_json_string(out, path, strlen(path));
+    jl_buf_printf(out, ",\"bytes\":%llu}", bytes);
+    response->status = 200;
+    response->content_type = json_type;
+}
+
 /* ---------- dispatch ---------- */
 
 typedef enum access_kind { ACCESS_OPEN, ACCESS_READ, ACCESS_WRITE } access_kind;
@@ -535,6 +743,7 @@ static const route routes[] = {
     {"/health", "GET", SV_ROUTE_HEALTH, ACCESS_OPEN},
     {"/ping", "GET", SV_ROUTE_HEALTH, ACCESS_OPEN},
     {"/metrics", "GET", SV_ROUTE_METRICS, ACCESS_READ},
+    {"/api/v1/backup", "POST", SV_ROUTE_BACKUP, ACCESS_WRITE},
 };
 
 /* Returns JL_OK when the request may proceed, else fills a 401/403 response. */
@@ -641,6 +850,9 @@ void sv_route(sv_context *context, const sv_request *request, sv_response *respo
             break;
         case SV_ROUTE_METRICS:
             handle_metrics(context, response);
+            break;
+        case SV_ROUTE_BACKUP:
+            handle_backup(context, request, response);
             break;
         case SV_ROUTE_HEALTH:
         default:

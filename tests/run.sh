@@ -108,8 +108,8 @@ run_counted() { # label word command...
         note_failure "$label" "the suite ended without its summary line (exit status $rc)"
         return
     fi
-    p=$(echo "$summary" | sed -E 's/^[a-z]+: ([0-9]+) passed, ([0-9]+) failed$/\1/')
-    f=$(echo "$summary" | sed -E 's/^[a-z]+: ([0-9]+) passed, ([0-9]+) failed$/\2/')
+    p=$(echo "$summary" | sed -E 's/^[a-z0-9]+: ([0-9]+) passed, ([0-9]+) failed$/\1/')
+    f=$(echo "$summary" | sed -E 's/^[a-z0-9]+: ([0-9]+) passed, ([0-9]+) failed$/\2/')
     PASSED=$((PASSED + p))
     FAILED=$((FAILED + f))
     if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then

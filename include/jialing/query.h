@@ -22,8 +22,23 @@
 #include "jialing/params.h"
 #include "jialing/serieskey.h"
 #include "jialing/store.h"
+#include "jialing/tz.h"
 
-/* Aggregate functions. */
+/* Aggregate functions. Every one but percentile and twa can be answered from a chunk's summary
+ * when the chunk lies inside one window; percentile and twa decode it.
+ * - stddev: population standard deviation, sqrt(sum((x - mean)^2) / n); partial results merge
+ *   with Chan's parallel formula.
+ * - spread: max - min.
+ * - twa: time-weighted mean, piecewise constant: a reading's value holds from its time until the
+ *   next reading of the series in the query range; the last reading before a window (within the
+ *   range) carries into it, and the last reading holds until the window's end (or `to`). twa =
+ *   integral of that step function over the window's covered time / covered time, where the
+ *   covered time starts at the window start (cut to `from`) when a reading carries in, else at the
+ *   window's first reading. Merged across series it is total integral / total covered time.
+ * - percentile (p<NN>, NN in 0..100, decimals allowed: p99.9): exact, by linear interpolation
+ *   between closest ranks (numpy's default "linear"): with the window's n values sorted as
+ *   x[0..n-1], h = (n-1)*NN/100, result x[floor(h)] + (h-floor(h))*(x[floor(h)+1]-x[floor(h)]).
+ *   p0 is the min and p100 the max. */
 typedef enum qx_aggregate {
     QX_AGG_COUNT = 0,
     QX_AGG_SUM,
@@ -32,16 +47,40 @@ typedef enum qx_aggregate {
     QX_AGG_MAX,
     QX_AGG_FIRST,
     QX_AGG_LAST,
+    QX_AGG_STDDEV,
+    QX_AGG_SPREAD,
+    QX_AGG_TWA,
+    QX_AGG_PERCENTILE, /* its p is given beside it (qx_query_request.percentiles) */
 } qx_aggregate;
 
 #define QX_MAX_AGGREGATES 16
 
-/* Parses a comma-separated list such as "mean,max" into aggs (QX_MAX_AGGREGATES entries) and
- * sets *count; duplicates are kept. JL_OK or JL_EINVAL naming the bad name (or an empty list). */
-int qx_parse_aggregates(const char *text, qx_aggregate *aggs, size_t *count, jl_error *err);
+/* Parses a comma-separated list such as "mean,max,p95" into aggs (QX_MAX_AGGREGATES entries) and
+ * sets *count; duplicates are kept. percentiles (QX_MAX_AGGREGATES entries, required) receives,
+ * for each QX_AGG_PERCENTILE entry, its p (0..100); other entries get 0. JL_OK or JL_EINVAL naming
+ * the bad name (or an empty list). */
+int qx_parse_aggregates(const char *text, qx_aggregate *aggs, double *percentiles, size_t *count,
+                        jl_error *err);
 
-/* Returns the column name of an aggregate ("mean", ...), "?" for a value outside the enum. */
+/* Returns the column name of an aggregate ("mean", ...; "p<NN>" for percentile), "?" for a value
+ * outside the enum. */
 const char *qx_aggregate_name(qx_aggregate agg);
+
+/* How windows without a valid value are written. */
+typedef enum qx_fill {
+    QX_FILL_NONE = 0, /* left out */
+    QX_FILL_NULL,     /* a row of nulls */
+    QX_FILL_PREVIOUS, /* the previous valid window's values (nulls before the first) */
+    QX_FILL_LINEAR,   /* per column, linear in window start time between the valid windows
+                         before and after (nulls where either is missing); DOUBLE cells */
+    QX_FILL_VALUE     /* every aggregate cell is fill_value (count: INT when it is integral) */
+} qx_fill;
+
+/* Parses "none", "null", "previous", "linear" or a finite number (QX_FILL_VALUE, *value set).
+ * JL_OK or JL_EINVAL. */
+int qx_parse_fill(const char *text, qx_fill *fill, double *value, jl_error *err);
+
+#define QX_MAX_GROUP_TAGS 16
 
 /* One output cell. */
 typedef enum qx_cell_type { QX_CELL_NULL = 0, QX_CELL_INT, QX_CELL_DOUBLE } qx_cell_type;
@@ -82,25 +121,59 @@ typedef struct qx_query_stats {
 } qx_query_stats;
 
 /* GET /api/v1/query. Without window: raw readings, columns time,value (INT, DOUBLE). With a
- * window: columns time (INT, window start) then one per aggregate (count INT, others DOUBLE);
- * empty windows are omitted (fill=none). */
+ * window: columns time (INT, window start) then one per aggregate (count INT, others DOUBLE).
+ *
+ * Window grid. With zone NULL (a fixed offset, or UTC): a window of fixed length (ms s m h d w) is
+ * aligned to the epoch in offset_ms (so 1d starts at local midnight; 1w, counted from the epoch,
+ * starts on Thursdays: shift=4d gives Mondays); mo and y start at local midnight of the 1st
+ * (months counted from 1970-01, years from 1970). With an IANA zone (which may have DST): fixed
+ * windows follow the local wall clock, aligned to the local epoch: a boundary is the first instant
+ * at or after local time k*window (1d: local midnight; a day has 23 or 25 hours across DST
+ * changes; wall times repeated at a fall-back belong to the window open when they first occur);
+ * multiples of 1w start at local midnight on Mondays; mo and y as above. shift_ms then moves every
+ * boundary later by that much elapsed time (negative: earlier), as InfluxDB's time(1d, 6h).
+ *
+ * Validity and fill: a window is valid when it has at least max(1, min_count) readings (in a
+ * group, counted over all its series). fill=none leaves other windows out; any other fill writes
+ * every window of the range, from the one holding from_ms to the one holding to_ms - 1, filling
+ * the invalid or empty ones. A series (or group) without readings in the range is left out
+ * whatever the fill.
+ *
+ * Group by: with group set, series that share the values of group_tags (a missing tag counts as
+ * its own value) are merged into one result series per group: metric = the selector's metric,
+ * tags = those group tags the group has; each series' windows are aggregated on their own and the
+ * partial results merged (qa merge), as a sharded query would. group_tag_count 0 merges every
+ * matching series into one (no tags). Groups come in order of their tag values. */
 typedef struct qx_query_request {
     const qp_selector *selector;
-    int64_t from_ms;    /* inclusive */
-    int64_t to_ms;      /* exclusive */
-    int has_window;     /* 0: raw readings */
-    qp_duration window; /* fixed (ms) windows, aligned to the epoch in offset_ms */
-    int64_t offset_ms;  /* tz offset east of UTC */
+    int64_t from_ms;     /* inclusive */
+    int64_t to_ms;       /* exclusive */
+    int has_window;      /* 0: raw readings */
+    qp_duration window;  /* fixed (ms) or calendar (months) length, not both */
+    int64_t offset_ms;   /* tz offset east of UTC when zone is NULL */
+    const tz_zone *zone; /* IANA zone (borrowed for the call), NULL: fixed offset_ms */
+    int64_t shift_ms;    /* boundaries move by this (offset=), within +-QX_MAX_SHIFT_MS */
     qx_aggregate aggregates[QX_MAX_AGGREGATES];
-    size_t aggregate_count; /* >= 1 when has_window */
+    double percentiles[QX_MAX_AGGREGATES]; /* p for QX_AGG_PERCENTILE entries */
+    size_t aggregate_count;                /* >= 1 when has_window */
+    uint64_t min_count; /* windows with fewer readings are invalid (0, 1: none) */
+    qx_fill fill;
+    double fill_value;                         /* QX_FILL_VALUE */
+    int group;                                 /* 1: merge series by group_tags */
+    const char *group_tags[QX_MAX_GROUP_TAGS]; /* borrowed for the call */
+    size_t group_tag_count;
     qx_limits limits;
     qx_query_stats *stats; /* optional (NULL = not wanted): zeroed, then filled */
 } qx_query_request;
 
+/* Bound on shift_ms: a little over a year. */
+#define QX_MAX_SHIFT_MS (400LL * 86400000)
+
 /* Runs a query into sink. JL_OK, JL_EINVAL (bad request: from not before to, a window that is not
- * positive or is calendar-based (mo, y: not supported yet), no aggregates), JL_ELIMIT (too many
- * series, rows or windows per series; the message says which limit and how to narrow the
- * query), JL_ETIMEOUT, JL_EBUSY, a store error, or the code a sink callback returned. */
+ * positive or mixes fixed and calendar units, no aggregates, group or fill options without a
+ * window), JL_ELIMIT (too many series, rows, windows per series, windows held for a group, or
+ * values held for a percentile; the message says which limit and how to narrow the query),
+ * JL_ENOMEM, JL_ETIMEOUT, JL_EBUSY, a store error, or the code a sink callback returned. */
 int qx_query(st_store *store, const qx_query_request *request, const qx_sink *sink, jl_error *err);
 
 /* Threshold comparison. */
@@ -110,7 +183,12 @@ typedef enum qx_compare { QX_GT = 0, QX_GE, QX_LT, QX_LE } qx_compare;
 int qx_parse_compare(const char *text, qx_compare *out, jl_error *err);
 
 /* Scan output. */
-typedef enum qx_scan_output { QX_SCAN_POINTS = 0, QX_SCAN_COUNT } qx_scan_output;
+typedef enum qx_scan_output {
+    QX_SCAN_POINTS = 0,
+    QX_SCAN_COUNT,
+    QX_SCAN_EPISODES, /* one row per episode: start, end, duration, count, peak */
+    QX_SCAN_DURATION  /* one row per matching series: total duration of its episodes */
+} qx_scan_output;
 
 /* GET /api/v1/scan. */
 typedef struct qx_scan_request {
@@ -120,14 +198,29 @@ typedef struct qx_scan_request {
     qx_compare compare;
     double threshold;
     qx_scan_output output;
+    int64_t min_duration_ms; /* episodes, duration: shorter episodes are dropped (0: none) */
+    int64_t max_gap_ms;      /* episodes, duration: a longer gap between readings ends a run
+                                (0: no limit) */
     qx_limits limits;
     qx_query_stats *stats; /* optional (NULL = not wanted): zeroed, then filled */
 } qx_scan_request;
 
 /* Runs a threshold scan over [from_ms, to_ms): points (columns time,value: each matching
- * reading) or count (column count, INT: one row per matching series). Chunks whose min/max
- * cannot match are skipped undecoded; for count, chunks inside the range that match entirely
- * add their summary count. Errors as qx_query(). */
+ * reading), count (column count, INT: one row per matching series), episodes or duration.
+ *
+ * Episodes: only readings in the range are looked at, in time order. An episode is a maximal run
+ * of consecutive matching readings in which no gap between neighbours exceeds max_gap_ms. start
+ * is its first reading's time; end is the time of the reading that ended it (the first following
+ * reading that does not match) when that reading follows within max_gap_ms, otherwise (a longer
+ * gap, or no more readings in the range) its last matching reading's time; duration = end -
+ * start; count = matching readings in it; peak = their max (gt, ge) or min (lt, le). Columns
+ * start, end, duration, count (INT) and peak (DOUBLE). Episodes shorter than min_duration_ms are
+ * dropped. Duration: column duration (INT ms), the sum of the kept episodes' durations, one row
+ * per matching series (zeros included).
+ *
+ * Chunks whose min/max cannot match are skipped undecoded (for episodes the chunk's first reading
+ * ends an open run); chunks inside the range that match entirely add their summary (count; and
+ * episodes or duration without max_gap). Errors as qx_query(). */
 int qx_scan(st_store *store, const qx_scan_request *request, const qx_sink *sink, jl_error *err);
 
 /* GET /api/v1/latest: one row (time INT, value DOUBLE) per series that has readings; limits may be

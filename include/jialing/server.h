@@ -28,13 +28,17 @@ typedef struct sv_config {
     unsigned connection_timeout_s; /* --connection-timeout seconds [30] */
     qx_limits limits;              /* --max-series, --max-rows, --max-windows, --query-timeout */
     uint64_t initial_map_bytes;    /* --map-size [1 GiB] */
+    const char *backup_directory;  /* --backup-dir DIR for POST /api/v1/backup [none: disabled] */
 } sv_config;
+
+/* Returns the usage text listing every flag (static). */
+const char *sv_config_usage(void);
 
 /* Fills config with the defaults. */
 void sv_config_defaults(sv_config *config);
 
 /* Parses command-line flags into config (defaults first). Returns JL_OK, JL_EINVAL with a
- * message naming the flag, or JL_ENOTFOUND when --help was asked (usage is in err->message). */
+ * message naming the flag, or JL_ENOTFOUND when --help was asked. */
 int sv_config_parse(sv_config *config, int argc, char **argv, jl_error *err);
 
 /* Routes, for self-metrics. */
@@ -46,6 +50,7 @@ typedef enum sv_route_id {
     SV_ROUTE_SERIES,
     SV_ROUTE_HEALTH,
     SV_ROUTE_METRICS,
+    SV_ROUTE_BACKUP,
     SV_ROUTE_OTHER,
     SV_ROUTE_COUNT
 } sv_route_id;

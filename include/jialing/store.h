@@ -172,4 +172,8 @@ typedef struct st_stats {
  * to fill decimal_chunks (cost grows with the number of chunks: for inspection, not scrapes). */
 int st_store_stats(st_store *store, int count_codecs, st_stats *stats, jl_error *err);
 
+/* Copies the store (compacted, one consistent commit, write log included) into out_directory,
+ * which must not exist or be empty; safe while writes go on. JL_OK, JL_EINVAL, JL_EFULL, JL_EIO. */
+int st_store_backup(st_store *store, const char *out_directory, jl_error *err);
+
 #endif

@@ -551,8 +551,9 @@ static void test_minute_hour_precision(void)
     if (parsed.point_count == 1)
         CHECK_INT(parsed.point_ms[0], 482136LL * 3600000);
     st_batch_reset(&parsed);
-    CHECK_INT(ig_parse_line_protocol("a value=1 3000000000\n", 21, IG_PRECISION_H, 0, &parsed, &error),
-              JL_EINVAL);
+    CHECK_INT(
+        ig_parse_line_protocol("a value=1 3000000000\n", 21, IG_PRECISION_H, 0, &parsed, &error),
+        JL_EINVAL);
     CHECK(strstr(error.message, "hours is not between") != NULL);
     st_batch_destroy(&parsed);
 }

@@ -6,6 +6,7 @@
 #include "jialing/query.h"
 
 #include <ftw.h>
+#include <math.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -639,29 +640,31 @@ static void test_fixture_has_chunks_and_tails(void)
 static void test_parse_aggregates(void)
 {
     qx_aggregate aggs[QX_MAX_AGGREGATES];
+    double ps[QX_MAX_AGGREGATES];
     size_t n = 99;
     jl_error err;
-    CHECK_INT(qx_parse_aggregates("mean,max", aggs, &n, &err), JL_OK);
+    CHECK_INT(qx_parse_aggregates("mean,max", aggs, ps, &n, &err), JL_OK);
     CHECK_INT(n, 2);
     CHECK_INT(aggs[0], QX_AGG_MEAN);
     CHECK_INT(aggs[1], QX_AGG_MAX);
-    CHECK_INT(qx_parse_aggregates("count,sum,mean,min,max,first,last,count", aggs, &n, &err),
+    CHECK_INT(qx_parse_aggregates("count,sum,mean,min,max,first,last,count", aggs, ps, &n, &err),
               JL_OK);
     CHECK_INT(n, 8);
     CHECK_INT(aggs[6], QX_AGG_LAST);
     CHECK_INT(aggs[7], QX_AGG_COUNT);
-    CHECK_INT(qx_parse_aggregates("mean,foo", aggs, &n, &err), JL_EINVAL);
+    CHECK_INT(qx_parse_aggregates("mean,foo", aggs, ps, &n, &err), JL_EINVAL);
     CHECK_STR(err.message, "unknown aggregate \"foo\"; known: count, sum, mean, min, max, first, "
-                           "last");
+                           "last, stddev, spread, twa, p<NN> (NN from 0 to 100, e.g. p95 or "
+                           "p99.9)");
     CHECK_INT(n, 0);
-    CHECK_INT(qx_parse_aggregates("", aggs, &n, &err), JL_EINVAL);
-    CHECK_INT(qx_parse_aggregates("mean,", aggs, &n, &err), JL_EINVAL);
-    CHECK_INT(qx_parse_aggregates(",mean", aggs, &n, &err), JL_EINVAL);
-    CHECK_INT(qx_parse_aggregates("MEAN", aggs, &n, &err), JL_EINVAL);
+    CHECK_INT(qx_parse_aggregates("", aggs, ps, &n, &err), JL_EINVAL);
+    CHECK_INT(qx_parse_aggregates("mean,", aggs, ps, &n, &err), JL_EINVAL);
+    CHECK_INT(qx_parse_aggregates(",mean", aggs, ps, &n, &err), JL_EINVAL);
+    CHECK_INT(qx_parse_aggregates("MEAN", aggs, ps, &n, &err), JL_EINVAL);
     CHECK_INT(qx_parse_aggregates(
                   "count,count,count,count,count,count,count,count,count,count,count,count,count,"
                   "count,count,count,count",
-                  aggs, &n, &err),
+                  aggs, ps, &n, &err),
               JL_EINVAL);
     CHECK_STR(qx_aggregate_name(QX_AGG_COUNT), "count");
     CHECK_STR(qx_aggregate_name(QX_AGG_LAST), "last");
@@ -1082,9 +1085,9 @@ static void test_limits_and_errors(void)
     req.from_ms = req.to_ms + 1;
     CHECK_INT(qx_query(store, &req, &sink, &err), JL_EINVAL);
     req.from_ms = T0;
-    req.window = (qp_duration){0, 1};
+    req.window = (qp_duration){DAY, 1};
     CHECK_INT(qx_query(store, &req, &sink, &err), JL_EINVAL);
-    CHECK_STR(err.message, "calendar windows (mo, y) are not supported yet");
+    CHECK(strstr(err.message, "not a mix of both") != NULL);
     req.window = (qp_duration){0, 0};
     CHECK_INT(qx_query(store, &req, &sink, &err), JL_EINVAL);
     req.window = (qp_duration){HOUR, 0};
@@ -1132,6 +1135,446 @@ static void test_limits_and_errors(void)
     rec_free(&r);
 }
 
+/* ---- audit and dashboard queries: new aggregates, calendar grids, fill, group by, episodes ----
+ */
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* numpy's default percentile ("linear") over n values, in the same float steps. */
+static double ref_percentile(const double *values, size_t n, double p)
+{
+    static double sorted[MAX_READINGS];
+    memcpy(sorted, values, n * sizeof *values);
+    qsort(sorted, n, sizeof *sorted, cmp_double);
+    double h = (double)(n - 1) * p / 100.0, fh = floor(h);
+    size_t lo = (size_t)fh;
+    if (lo >= n - 1)
+        return sorted[n - 1];
+    return sorted[lo] + (h - fh) * (sorted[lo + 1] - sorted[lo]);
+}
+
+/* Population stddev by the textbook two-pass formula in long double. */
+static double ref_stddev(const double *values, size_t n)
+{
+    long double mean = 0, m2 = 0;
+    for (size_t i = 0; i < n; i++)
+        mean += values[i];
+    mean /= n;
+    for (size_t i = 0; i < n; i++)
+        m2 += (values[i] - mean) * (values[i] - mean);
+    return (double)sqrtl(m2 / n);
+}
+
+static void test_new_aggregates_exact(void)
+{
+    /* ref_a over [from, to) in windows of w: stddev, spread, p0, p50, p90, p100, twa. */
+    const int64_t froms[] = {T0, T0 + 7 * MINUTE + 1};
+    const int64_t widths[] = {HOUR, 17 * MINUTE, DAY};
+    static double vals[MAX_READINGS];
+    for (size_t f = 0; f < 2; f++) {
+        for (size_t wi = 0; wi < 3; wi++) {
+            int64_t from = froms[f], to = T0 + 4 * HOUR + 13 * MINUTE, w = widths[wi];
+            qp_selector sel = select_ref(&ref_a);
+            recorder r;
+            qx_sink sink = rec_sink(&r);
+            jl_error err;
+            qx_query_request req = {.selector = &sel,
+                                    .from_ms = from,
+                                    .to_ms = to,
+                                    .has_window = 1,
+                                    .window = {w, 0},
+                                    .aggregates = {QX_AGG_STDDEV, QX_AGG_SPREAD, QX_AGG_PERCENTILE,
+                                                   QX_AGG_PERCENTILE, QX_AGG_PERCENTILE,
+                                                   QX_AGG_PERCENTILE, QX_AGG_TWA},
+                                    .percentiles = {0, 0, 0, 50, 90, 100, 0},
+                                    .aggregate_count = 7};
+            CHECK_INT(qx_query(store, &req, &sink, &err), JL_OK);
+            CHECK_INT(r.series_count, 1);
+            CHECK_STR(r.series[0].columns, "time,stddev,spread,p0,p50,p90,p100,twa");
+            size_t row = 0, prev = SIZE_MAX;
+            for (size_t i = 0; i < ref_a.n;) {
+                if (ref_a.ts[i] < from || ref_a.ts[i] >= to) {
+                    if (ref_a.ts[i] < from)
+                        i++;
+                    else
+                        break;
+                    continue;
+                }
+                int64_t start = ref_window_start(ref_a.ts[i], w, 0), end = start + w;
+                size_t j = i, n = 0;
+                while (j < ref_a.n && ref_a.ts[j] < end && ref_a.ts[j] < to)
+                    vals[n++] = ref_a.vs[j++];
+                /* twa: the previous reading in the range carries in; the last holds to the end. */
+                int64_t cover_end = end < to ? end : to, cover_start = ref_a.ts[i];
+                long double integral = 0;
+                if (prev != SIZE_MAX) {
+                    cover_start = start > from ? start : from;
+                    integral += (long double)ref_a.vs[prev] * (ref_a.ts[i] - cover_start);
+                }
+                for (size_t k = i; k < j; k++)
+                    integral += (long double)ref_a.vs[k] *
+                                ((k + 1 < j ? ref_a.ts[k + 1] : cover_end) - ref_a.ts[k]);
+                double lo = vals[0], hi = vals[0];
+                for (size_t k = 0; k < n; k++) {
+                    lo = vals[k] < lo ? vals[k] : lo;
+                    hi = vals[k] > hi ? vals[k] : hi;
+                }
+                if (row < r.series[0].row_count) {
+                    CHECK_INT(rec_cell(&r, 0, row, 0)->as.i, start);
+                    CHECK_NEAR(rec_cell(&r, 0, row, 1)->as.d, ref_stddev(vals, n), 1e-9);
+                    CHECK_DOUBLE_BITS(rec_cell(&r, 0, row, 2)->as.d, hi - lo);
+                    CHECK_DOUBLE_BITS(rec_cell(&r, 0, row, 3)->as.d, lo);
+                    CHECK_DOUBLE_BITS(rec_cell(&r, 0, row, 4)->as.d, ref_percentile(vals, n, 50));
+                    CHECK_DOUBLE_BITS(rec_cell(&r, 0, row, 5)->as.d, ref_percentile(vals, n, 90));
+                    CHECK_DOUBLE_BITS(rec_cell(&r, 0, row, 6)->as.d, hi);
+                    CHECK_NEAR(rec_cell(&r, 0, row, 7)->as.d,
+                               (double)(integral / (cover_end - cover_start)), 1e-9);
+                }
+                row++;
+                prev = j - 1;
+                i = j;
+            }
+            CHECK_INT(r.series[0].row_count, row);
+            rec_free(&r);
+        }
+    }
+}
+
+static void test_new_aggregates_use_summaries(void)
+{
+    /* One day-long window over ref_a: stddev and spread come from the chunk summaries (chunks
+     * inside the range), and agree with the decoded answer that p50 forces. */
+    qp_selector sel = select_ref(&ref_a);
+    recorder r1, r2;
+    qx_sink sink = rec_sink(&r1);
+    jl_error err;
+    qx_query_stats stats1, stats2;
+    qx_query_request req = {.selector = &sel,
+                            .from_ms = T0 - HOUR,
+                            .to_ms = T0 + DAY,
+                            .has_window = 1,
+                            .window = {DAY, 0},
+                            .aggregates = {QX_AGG_STDDEV, QX_AGG_SPREAD, QX_AGG_COUNT},
+                            .aggregate_count = 3,
+                            .stats = &stats1};
+    CHECK_INT(qx_query(store, &req, &sink, &err), JL_OK);
+    CHECK(stats1.chunks_from_summary >= 8);
+    req.aggregates[3] = QX_AGG_PERCENTILE;
+    req.percentiles[3] = 50;
+    req.aggregate_count = 4;
+    req.stats = &stats2;
+    sink = rec_sink(&r2);
+    CHECK_INT(qx_query(store, &req, &sink, &err), JL_OK);
+    CHECK_INT(stats2.chunks_from_summary, 0);
+    CHECK(stats2.chunks_decoded >= 8);
+    CHECK_INT(r1.series[0].row_count, 1);
+    CHECK_INT(r2.series[0].row_count, 1);
+    CHECK_NEAR(rec_cell(&r1, 0, 0, 1)->as.d, rec_cell(&r2, 0, 0, 1)->as.d, 1e-12);
+    CHECK_NEAR(rec_cell(&r1, 0, 0, 1)->as.d, ref_stddev(ref_a.vs, ref_a.n), 1e-12);
+    CHECK_DOUBLE_BITS(rec_cell(&r1, 0, 0, 2)->as.d, rec_cell(&r2, 0, 0, 2)->as.d);
+    CHECK_INT(rec_cell(&r1, 0, 0, 3)->as.i, (int64_t)ref_a.n);
+    rec_free(&r1);
+    rec_free(&r2);
+}
+
+static void test_parse_new_aggregates_and_fill(void)
+{
+    qx_aggregate aggs[QX_MAX_AGGREGATES];
+    double ps[QX_MAX_AGGREGATES];
+    size_t n = 0;
+    jl_error err;
+    CHECK_INT(qx_parse_aggregates("stddev,p95,spread,p99.9,twa,p0,p100", aggs, ps, &n, &err),
+              JL_OK);
+    CHECK_INT(n, 7);
+    CHECK_INT(aggs[0], QX_AGG_STDDEV);
+    CHECK_INT(aggs[1], QX_AGG_PERCENTILE);
+    CHECK_DOUBLE_BITS(ps[1], 95.0);
+    CHECK_INT(aggs[2], QX_AGG_SPREAD);
+    CHECK_DOUBLE_BITS(ps[3], 99.9);
+    CHECK_INT(aggs[4], QX_AGG_TWA);
+    CHECK_DOUBLE_BITS(ps[5], 0.0);
+    CHECK_DOUBLE_BITS(ps[6], 100.0);
+    const char *bad[] = {"p101", "p",           "p-1",   "p9.", "p.5",
+                         "p1e2", "p99.1234567", "p1000", "P50", "p<NN>"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        CHECK_INT(qx_parse_aggregates(bad[i], aggs, ps, &n, &err), JL_EINVAL);
+    qx_fill fill;
+    double value;
+    CHECK_INT(qx_parse_fill("none", &fill, &value, &err), JL_OK);
+    CHECK_INT(fill, QX_FILL_NONE);
+    CHECK_INT(qx_parse_fill("linear", &fill, &value, &err), JL_OK);
+    CHECK_INT(fill, QX_FILL_LINEAR);
+    CHECK_INT(qx_parse_fill("-2.5", &fill, &value, &err), JL_OK);
+    CHECK_INT(fill, QX_FILL_VALUE);
+    CHECK_DOUBLE_BITS(value, -2.5);
+    CHECK_INT(qx_parse_fill("nan", &fill, &value, &err), JL_EINVAL);
+    CHECK_INT(qx_parse_fill("Previous", &fill, &value, &err), JL_EINVAL);
+    CHECK_INT(qx_parse_fill("", &fill, &value, &err), JL_EINVAL);
+}
+
+static void test_calendar_and_zone_grids(void)
+{
+    qp_selector sel = select_ref(&ref_a);
+    recorder r;
+    qx_sink sink;
+    jl_error err;
+    tz_zone *berlin = NULL;
+    CHECK_INT(tz_zone_load("Europe/Berlin", &berlin, &err), JL_OK);
+    /* In January Berlin is +01:00 all along: hourly and 7-minute windows equal the fixed grid. */
+    const int64_t widths[] = {HOUR, 7 * MINUTE, DAY};
+    for (size_t i = 0; i < 3 && berlin != NULL; i++) {
+        recorder fixed;
+        qx_query_request req = {.selector = &sel,
+                                .from_ms = T0 + 3 * MINUTE,
+                                .to_ms = T0 + 5 * HOUR,
+                                .has_window = 1,
+                                .window = {widths[i], 0},
+                                .offset_ms = HOUR,
+                                .aggregates = {QX_AGG_COUNT, QX_AGG_SUM},
+                                .aggregate_count = 2};
+        sink = rec_sink(&fixed);
+        CHECK_INT(qx_query(store, &req, &sink, &err), JL_OK);
+        req.zone = berlin;
+        req.offset_ms = 0;
+        sink = rec_sink(&r);
+        CHECK_INT(qx_query(store, &req, &sink, &err), JL_OK);
+        CHECK_INT(r.series[0].row_count, fixed.series[0].row_count);
+        CHECK(r.series[0].row_count > 0);
+        for (size_t row = 0; row < r.series[0].row_count && row < fixed.series[0].row_count;
+             row++) {
+            CHECK_INT(rec_cell(&r, 0, row, 0)->as.i, rec_cell(&fixed, 0, row, 0)->as.i);
+            CHECK_INT(rec_cell(&r, 0, row, 1)->as.i, rec_cell(&fixed, 0, row, 1)->as.i);
+            CHECK_DOUBLE_BITS(rec_cell(&r, 0, row, 2)->as.d, rec_cell(&fixed, 0, row, 2)->as.d);
+        }
+        rec_free(&r);
+        rec_free(&fixed);
+    }
+    /* A month in +08:00 (zone NULL: the engine makes the fixed zone) starts 2024-12-31T16:00Z;
+     * shifted by 6 h it starts at 22:00Z; a year window in Berlin at 2024-12-31T23:00Z. */
+    qx_query_request req = {.selector = &sel,
+                            .from_ms = T0,
+                            .to_ms = T0 + 5 * HOUR,
+                            .has_window = 1,
+                            .window = {0, 1},
+                            .offset_ms = 8 * HOUR,
+                            .aggregates = {QX_AGG_COUNT},
+                            .aggregate_count = 1};
+    sink = rec_sink(&r);
+    CHECK_INT(qx_query(store, &req, &sink, &err), JL_OK);
+    CHECK_INT(r.series[0].row_count, 1);
+    CHECK_INT(rec_cell(&r, 0, 0, 0)->as.i, 1735660800000LL);
+    CHECK_INT(rec_cell(&r, 0, 0, 1)->as.i, (int64_t)ref_a.n);
+    rec_free(&r);
+    req.shift_ms = 6 * HOUR;
+    sink = rec_sink(&r);
+    CHECK_INT(qx_query(store, &req, &sink, &err), JL_OK);
+    CHECK_INT(rec_cell(&r, 0, 0, 0)->as.i, 1735660800000LL + 6 * HOUR);
+    rec_free(&r);
+    req.shift_ms = 0;
+    req.window = (qp_duration){0, 12};
+    req.zone = berlin;
+    sink = rec_sink(&r);
+    CHECK_INT(qx_query(store, &req, &sink, &err), JL_OK);
+    CHECK_INT(rec_cell(&r, 0, 0, 0)->as.i, 1735686000000LL);
+    rec_free(&r);
+    /* Shift bounds. */
+    req.shift_ms = QX_MAX_SHIFT_MS + 1;
+    sink = rec_sink(&r);
+    CHECK_INT(qx_query(store, &req, &sink, &err), JL_EINVAL);
+    rec_free(&r);
+    tz_zone_free(berlin);
+}
+
+static void test_fill_and_min_count(void)
+{
+    /* ref_a has a 30-minute outage (02:40Z-03:10Z): 10-minute windows over 02:00Z-04:00Z. */
+    qp_selector sel = select_ref(&ref_a);
+    recorder r;
+    qx_sink sink;
+    jl_error err;
+    qx_query_request req = {.selector = &sel,
+                            .from_ms = T0 + HOUR + 5 * MINUTE,
+                            .to_ms = T0 + 3 * HOUR,
+                            .has_window = 1,
+                            .window = {10 * MINUTE, 0},
+                            .aggregates = {QX_AGG_COUNT, QX_AGG_MAX},
+                            .aggregate_count = 2,
+                            .fill = QX_FILL_NULL};
+    sink = rec_sink(&r);
+    CHECK_INT(qx_query(store, &req, &sink, &err), JL_OK);
+    CHECK_INT(r.series[0].row_count, 12); /* 02:00 .. 03:50, the first one starting before from */
+    CHECK_INT(rec_cell(&r, 0, 0, 0)->as.i, T0 + HOUR);
+    CHECK_INT(rec_cell(&r, 0, 0, 1)->as.i, 5); /* 02:05 .. 02:09 */
+    for (size_t row = 0; row < 12; row++) {
+        int64_t start = T0 + HOUR + (int64_t)row * 10 * MINUTE;
+        int empty = start >= T0 + 100 * MINUTE && start < T0 + 130 * MINUTE;
+        CHECK_INT(rec_cell(&r, 0, row, 0)->as.i, start);
+        CHECK_INT(rec_cell(&r, 0, row, 1)->type, empty ? QX_CELL_NULL : QX_CELL_INT);
+        CHECK_INT(rec_cell(&r, 0, row, 2)->type, empty ? QX_CELL_NULL : QX_CELL_DOUBLE);
+    }
+    rec_free(&r);
+    /* min_count=6 makes the first (5 readings) invalid: left out with none, filled with linear. */
+    req.min_count = 6;
+    req.fill = QX_FILL_NONE;
+    sink = rec_sink(&r);
+    CHECK_INT(qx_query(store, &req, &sink, &err), JL_OK);
+    CHECK_INT(r.series[0].row_count, 8);
+    CHECK_INT(rec_cell(&r, 0, 0, 0)->as.i, T0 + HOUR + 10 * MINUTE);
+    rec_free(&r);
+    req.fill = QX_FILL_LINEAR;
+    sink = rec_sink(&r);
+    CHECK_INT(qx_query(store, &req, &sink, &err), JL_OK);
+    CHECK_INT(r.series[0].row_count, 12);
+    CHECK_INT(rec_cell(&r, 0, 0, 1)->type, QX_CELL_NULL); /* nothing before it */
+    /* 03:00Z-03:10Z lies between 02:30Z (10 readings) and 03:10Z (10): linear gives 10. */
+    CHECK_INT(rec_cell(&r, 0, 6, 1)->type, QX_CELL_DOUBLE);
+    CHECK_DOUBLE_BITS(rec_cell(&r, 0, 6, 1)->as.d, 10.0);
+    rec_free(&r);
+    /* fill over too many windows is refused by max_windows before any row. */
+    req.limits.max_windows = 11;
+    sink = rec_sink(&r);
+    CHECK_INT(qx_query(store, &req, &sink, &err), JL_ELIMIT);
+    CHECK_INT(r.series_count, 0);
+    rec_free(&r);
+    /* Options that need a window. */
+    req = (qx_query_request){
+        .selector = &sel, .from_ms = T0, .to_ms = T0 + HOUR, .fill = QX_FILL_PREVIOUS};
+    sink = rec_sink(&r);
+    CHECK_INT(qx_query(store, &req, &sink, &err), JL_EINVAL);
+    rec_free(&r);
+}
+
+static void test_group_by_merges_partials(void)
+{
+    /* pm25 has d1/s1 (A), d1/s2 (B), d2/s3 (D). group_by district: d1 = A + B pooled. */
+    qp_selector sel = selector("pm25", NULL, NULL, 0);
+    recorder r;
+    qx_sink sink = rec_sink(&r);
+    jl_error err;
+    qx_query_request req = {
+        .selector = &sel,
+        .from_ms = T0,
+        .to_ms = T0 + 5 * HOUR,
+        .has_window = 1,
+        .window = {HOUR, 0},
+        .aggregates = {QX_AGG_COUNT, QX_AGG_MAX, QX_AGG_FIRST, QX_AGG_PERCENTILE},
+        .percentiles = {0, 0, 0, 50},
+        .aggregate_count = 4,
+        .group = 1,
+        .group_tags = {"district"},
+        .group_tag_count = 1};
+    CHECK_INT(qx_query(store, &req, &sink, &err), JL_OK);
+    CHECK_INT(r.series_count, 2);
+    CHECK_STR(r.series[0].tags, "district=d1");
+    CHECK_STR(r.series[1].tags, "district=d2");
+    CHECK_STR(r.series[0].metric, "pm25");
+    static double vals[2 * MAX_READINGS];
+    for (size_t row = 0; row < r.series[0].row_count; row++) {
+        int64_t start = rec_cell(&r, 0, row, 0)->as.i;
+        size_t n = 0;
+        double mx = -1e300, first = 0;
+        int64_t first_t = INT64_MAX;
+        const ref_series *members[] = {&ref_a, &ref_b};
+        for (size_t m = 0; m < 2; m++) {
+            for (size_t i = 0; i < members[m]->n; i++) {
+                int64_t t = members[m]->ts[i];
+                if (t < start || t >= start + HOUR || t >= T0 + 5 * HOUR)
+                    continue;
+                vals[n++] = members[m]->vs[i];
+                mx = members[m]->vs[i] > mx ? members[m]->vs[i] : mx;
+                if (t < first_t) {
+                    first_t = t;
+                    first = members[m]->vs[i];
+                }
+            }
+        }
+        CHECK_INT(rec_cell(&r, 0, row, 1)->as.i, (int64_t)n);
+        CHECK_DOUBLE_BITS(rec_cell(&r, 0, row, 2)->as.d, mx);
+        CHECK_DOUBLE_BITS(rec_cell(&r, 0, row, 3)->as.d, first);
+        CHECK_DOUBLE_BITS(rec_cell(&r, 0, row, 4)->as.d, ref_percentile(vals, n, 50));
+    }
+    CHECK_INT(r.series[0].row_count, 4);
+    rec_free(&r);
+    /* Every series merged into one, no tags: counts add up to all pm25 readings in range. */
+    req.group_tag_count = 0;
+    req.aggregates[0] = QX_AGG_COUNT;
+    req.aggregate_count = 1;
+    req.window = (qp_duration){DAY, 0};
+    sink = rec_sink(&r);
+    CHECK_INT(qx_query(store, &req, &sink, &err), JL_OK);
+    CHECK_INT(r.series_count, 1);
+    CHECK_STR(r.series[0].tags, "");
+    size_t total = 0;
+    const ref_series *pm25[] = {&ref_a, &ref_b, &ref_d};
+    for (size_t m = 0; m < 3; m++)
+        for (size_t i = 0; i < pm25[m]->n; i++)
+            total += pm25[m]->ts[i] >= T0 && pm25[m]->ts[i] < T0 + 5 * HOUR;
+    CHECK_INT(rec_cell(&r, 0, 0, 1)->as.i, (int64_t)total);
+    rec_free(&r);
+}
+
+/* Episodes by the definition in query.h, for ref_e (a ramp 0, 0.25, ...). */
+static void test_episodes_and_duration(void)
+{
+    qp_selector sel = select_ref(&ref_e);
+    recorder r;
+    qx_sink sink = rec_sink(&r);
+    jl_error err;
+    qx_query_stats stats;
+    /* Above 30 from minute 121 (30.25) to the last reading (169): one run ending at its last. */
+    qx_scan_request req = {.selector = &sel,
+                           .from_ms = T0,
+                           .to_ms = T0 + DAY,
+                           .compare = QX_GT,
+                           .threshold = 30.0,
+                           .output = QX_SCAN_EPISODES,
+                           .stats = &stats};
+    CHECK_INT(qx_scan(store, &req, &sink, &err), JL_OK);
+    CHECK_STR(r.series[0].columns, "start,end,duration,count,peak");
+    CHECK_INT(r.series[0].row_count, 1);
+    CHECK_INT(rec_cell(&r, 0, 0, 0)->as.i, T0 + 121 * MINUTE);
+    CHECK_INT(rec_cell(&r, 0, 0, 1)->as.i, T0 + 169 * MINUTE);
+    CHECK_INT(rec_cell(&r, 0, 0, 2)->as.i, 48 * MINUTE);
+    CHECK_INT(rec_cell(&r, 0, 0, 3)->as.i, 49);
+    CHECK_DOUBLE_BITS(rec_cell(&r, 0, 0, 4)->as.d, 169 * 0.25);
+    CHECK(stats.chunks_from_summary >= 5); /* chunks below 30 skipped, those above taken whole */
+    rec_free(&r);
+    /* Below 10 (le): minutes 0..40 (value 10 at 40), ended by minute 41. A range from minute 20:
+     * the run starts at 20. */
+    req.compare = QX_LE;
+    req.threshold = 10.0;
+    req.from_ms = T0 + 20 * MINUTE;
+    sink = rec_sink(&r);
+    CHECK_INT(qx_scan(store, &req, &sink, &err), JL_OK);
+    CHECK_INT(r.series[0].row_count, 1);
+    CHECK_INT(rec_cell(&r, 0, 0, 0)->as.i, T0 + 20 * MINUTE);
+    CHECK_INT(rec_cell(&r, 0, 0, 1)->as.i, T0 + 41 * MINUTE);
+    CHECK_INT(rec_cell(&r, 0, 0, 3)->as.i, 21);
+    CHECK_DOUBLE_BITS(rec_cell(&r, 0, 0, 4)->as.d, 5.0);
+    rec_free(&r);
+    /* min_duration longer than the run drops it; duration then reports 0 for the series. */
+    req.min_duration_ms = 22 * MINUTE;
+    sink = rec_sink(&r);
+    CHECK_INT(qx_scan(store, &req, &sink, &err), JL_OK);
+    CHECK_INT(r.series_count, 0);
+    rec_free(&r);
+    req.output = QX_SCAN_DURATION;
+    req.min_duration_ms = 21 * MINUTE;
+    sink = rec_sink(&r);
+    CHECK_INT(qx_scan(store, &req, &sink, &err), JL_OK);
+    CHECK_STR(r.series[0].columns, "duration");
+    CHECK_INT(rec_cell(&r, 0, 0, 0)->as.i, 21 * MINUTE);
+    rec_free(&r);
+    req.max_gap_ms = -1;
+    sink = rec_sink(&r);
+    CHECK_INT(qx_scan(store, &req, &sink, &err), JL_EINVAL);
+    rec_free(&r);
+}
+
 /* ---- fixture ---- */
 
 static int remove_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
@@ -1173,6 +1616,13 @@ int main(void)
     RUN(test_scan);
     RUN(test_latest_and_series);
     RUN(test_limits_and_errors);
+    RUN(test_new_aggregates_exact);
+    RUN(test_new_aggregates_use_summaries);
+    RUN(test_parse_new_aggregates_and_fill);
+    RUN(test_calendar_and_zone_grids);
+    RUN(test_fill_and_min_count);
+    RUN(test_group_by_merges_partials);
+    RUN(test_episodes_and_duration);
     st_store_close(store);
     nftw(store_dir, remove_entry, 8, FTW_DEPTH | FTW_PHYS);
     return CHECK_DONE();
