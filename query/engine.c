@@ -1207,15 +1207,17 @@ static int plan_grid(const qx_query_request *request, qx_window_plan *plan, tz_z
         return JL_OK;
     }
     grid->width_ms = window->ms;
+    /* Weeks start on local Mondays (1970-01-01 was a Thursday, so the epoch grid would start
+     * them on Thursdays): a boundary at local k * width - 3 days. */
+    int weeks = window->ms % QX_WEEK_MS == 0;
     if (request->zone == NULL) {
         grid->kind = QX_GRID_FIXED;
-        grid->offset_ms = request->offset_ms;
+        grid->offset_ms = request->offset_ms + (weeks ? 3 * QX_DAY_MS : 0);
         return JL_OK;
     }
     grid->kind = QX_GRID_WALL;
     grid->zone = request->zone;
-    /* Weeks start on Mondays: 1969-12-29 local. */
-    grid->anchor_ms = window->ms % QX_WEEK_MS == 0 ? -3 * QX_DAY_MS : 0;
+    grid->anchor_ms = weeks ? -3 * QX_DAY_MS : 0; /* 1969-12-29, a Monday, local */
     return JL_OK;
 }
 

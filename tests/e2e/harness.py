@@ -314,8 +314,14 @@ def fmt_value(value):
     return repr(float(value))
 
 
+WEEK_MS = 7 * 86400000
+
+
 def window_start(ts_ms, window_ms, offset_ms):
-    """Start (epoch ms) of the fixed window holding ts_ms, aligned to the epoch in offset_ms."""
+    """Start (epoch ms) of the fixed window holding ts_ms, aligned to the epoch in offset_ms;
+    windows of whole weeks start on local Mondays (the epoch, 1970-01-01, was a Thursday)."""
+    if window_ms % WEEK_MS == 0:
+        offset_ms += 3 * 86400000
     return (ts_ms + offset_ms) // window_ms * window_ms - offset_ms
 
 

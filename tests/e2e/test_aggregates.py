@@ -9,7 +9,8 @@
 import math
 import statistics
 
-from harness import by_series, check, eq, error_message, line, near, rng, shared, skey
+from harness import (by_series, check, eq, error_message, line, near, rng, shared, skey,
+                     window_start)
 
 T0 = 1735689600000  # 2025-01-01T00:00:00Z
 MINUTE = 60000
@@ -66,7 +67,7 @@ def twa_rows(points, width, offset, from_ms, to_ms):
     pts = [(t, v) for t, v in sorted(points) if from_ms <= t < to_ms]
     windows = {}
     for i, (t, v) in enumerate(pts):
-        windows.setdefault((t + offset) // width * width - offset, []).append(i)
+        windows.setdefault(window_start(t, width, offset), []).append(i)
     rows = []
     for start in sorted(windows):
         idx = windows[start]
@@ -89,7 +90,7 @@ def reference(points, width, offset, from_ms, to_ms, aggs):
     groups = {}
     for t, v in sorted(points):
         if from_ms <= t < to_ms:
-            groups.setdefault((t + offset) // width * width - offset, []).append(v)
+            groups.setdefault(window_start(t, width, offset), []).append(v)
     twa = {r[0]: r[1] for r in twa_rows(points, width, offset, from_ms, to_ms)}
     rows = []
     for start in sorted(groups):

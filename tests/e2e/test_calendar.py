@@ -289,9 +289,12 @@ def test_offset_shifts_the_grid():
         for window, width in (("1d", DAY), ("1w", 7 * DAY), ("5h", 5 * HOUR)):
             got = _query_rows(srv, "cal_nh3n", aggs, from_=frm, to=to, window=window,
                               tz="+08:00", offset=offset)
+            # Whole weeks start on local Mondays: 3 days after the epoch's Thursday grid.
+            monday = 3 * DAY if width % (7 * DAY) == 0 else 0
             expected = _reference(
-                points, lambda t: (t + 8 * HOUR - shift) // width * width - 8 * HOUR + shift,
-                frm, to, aggs)
+                points,
+                lambda t: (t + 8 * HOUR + monday - shift) // width * width - 8 * HOUR - monday
+                + shift, frm, to, aggs)
             _compare(got, expected, aggs, "window=%s offset=%s" % (window, offset))
     # A shifted month: the audit month that starts at 08:00 local on the 1st.
     got = _query_rows(srv, "cal_nh3n", aggs, from_=frm, to=to, window="1mo", tz="+08:00",
@@ -299,11 +302,15 @@ def test_offset_shifts_the_grid():
     expected = _reference(points, lambda t: _month_start(t - 8 * HOUR, CST) + 8 * HOUR, frm, to,
                           aggs)
     _compare(got, expected, aggs, "1mo offset=8h")
-    # offset=4d makes 1w windows in a fixed offset start on Mondays (the epoch was a Thursday).
-    got = _query_rows(srv, "cal_nh3n", aggs, from_=frm, to=to, window="1w", tz="+08:00",
-                      offset="4d")
+    # 1w windows start on local Mondays in a fixed offset too, and offset=1d moves them to Tuesday.
+    got = _query_rows(srv, "cal_nh3n", aggs, from_=frm, to=to, window="1w", tz="+08:00")
     for row in got:
-        eq(_local(row[0], CST).weekday(), 0, "1w offset=4d starts on Monday")
+        eq(_local(row[0], CST).weekday(), 0, "1w starts on Monday")
+        eq(_local(row[0], CST).hour, 0, "1w starts at local midnight")
+    got = _query_rows(srv, "cal_nh3n", aggs, from_=frm, to=to, window="1w", tz="+08:00",
+                      offset="1d")
+    for row in got:
+        eq(_local(row[0], CST).weekday(), 1, "1w offset=1d starts on Tuesday")
 
 
 def test_calendar_parameter_errors():

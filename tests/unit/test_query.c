@@ -378,7 +378,11 @@ static void check_stats(const qx_query_stats *got, const qx_query_stats *expecte
 
 static int64_t ref_window_start(int64_t t, int64_t w, int64_t offset)
 {
-    /* The distance from the window start is ((t + offset) mod w), taken non-negative. */
+    /* The distance from the window start is ((t + offset) mod w), taken non-negative; whole
+     * weeks start on local Mondays, 3 days after the epoch's Thursday. */
+    const int64_t day = 86400000;
+    if (w % (7 * day) == 0)
+        offset += 3 * day;
     int64_t into = (t + offset) % w;
     if (into < 0)
         into += w;
