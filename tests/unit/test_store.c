@@ -582,12 +582,67 @@ static void test_invalid_batch_refused(void)
     remove_dir(dir);
 }
 
+/* More concurrent readers than LMDB's default 126 slots: the store's default (1024) serves 200
+ * open snapshots at once; with 126 slots the 127th is refused with JL_EBUSY (HTTP 503), and
+ * works again once one closes. */
+static void test_many_readers(void)
+{
+    char *dir = make_temp_dir();
+    st_store *store = open_store(dir, 0, 0);
+    st_batch batch;
+    st_batch_init(&batch);
+    jl_buf key;
+    jl_buf_init(&key);
+    series_key(&key, "o3", "r");
+    uint32_t index;
+    CHECK_INT(st_batch_series(&batch, key.data, key.len, &index), JL_OK);
+    CHECK_INT(st_batch_point(&batch, index, 1000, 42.5), JL_OK);
+    jl_error err;
+    CHECK_INT(st_write(store, &batch, &err), JL_OK);
+    uint64_t id = 1;
+    static st_snapshot *open_snapshots[200];
+    for (int i = 0; i < 200; i++)
+        CHECK_INT(st_snapshot_open(store, &id, 1, &open_snapshots[i], &err), JL_OK);
+    for (int i = 0; i < 200; i++)
+        st_snapshot_close(open_snapshots[i]);
+    st_store_close(store);
+    remove_dir(dir);
+
+    /* LMDB keeps the slot count of the lock file it first made: a new directory. */
+    dir = make_temp_dir();
+    st_options options;
+    memset(&options, 0, sizeof options);
+    options.directory = dir;
+    options.max_readers = 126;
+    CHECK_INT(st_store_open(&options, &store, &err), JL_OK);
+    CHECK_INT(st_write(store, &batch, &err), JL_OK);
+    int opened = 0, rc = JL_OK;
+    while (opened < 200 &&
+           (rc = st_snapshot_open(store, &id, 1, &open_snapshots[opened], &err)) == JL_OK)
+        opened++;
+    CHECK_INT(rc, JL_EBUSY);
+    CHECK(opened >= 120 && opened <= 126); /* the writer's own transactions may take a slot */
+    st_snapshot_close(open_snapshots[--opened]);
+    CHECK_INT(st_snapshot_open(store, &id, 1, &open_snapshots[opened], &err), JL_OK);
+    st_series_info info;
+    CHECK_INT(st_snapshot_series_info(open_snapshots[opened], 0, &info), JL_OK);
+    CHECK_DOUBLE_BITS(info.last_value, 42.5);
+    opened++;
+    for (int i = 0; i < opened; i++)
+        st_snapshot_close(open_snapshots[i]);
+    st_batch_destroy(&batch);
+    jl_buf_destroy(&key);
+    st_store_close(store);
+    remove_dir(dir);
+}
+
 int main(void)
 {
     RUN(test_range_read);
     RUN(test_select);
     RUN(test_invalid_batch_refused);
     RUN(test_group_isolation);
+    RUN(test_many_readers);
     RUN(test_map_growth);
     RUN(test_store_full);
     RUN(test_random_model);
