@@ -752,22 +752,36 @@ static int msgpack_series_end(fm_writer *w)
     return rc;
 }
 
-/* Writes the series count into the array32 header, which must still be where init put it: out
- * holds exactly the bytes the writer appended, and they start with the header. */
+/* Writes the series count into the array32 header when it is still where init put it (out holds
+ * exactly the bytes the writer appended, starting with the header); when bytes were taken out,
+ * leaves the patch to the caller (fm_writer_count_patch). */
 static int msgpack_finish(fm_writer *w)
 {
     jl_buf *out = w->out;
+    uint32_t n = (uint32_t)w->series_count;
+    w->count_bytes[0] = (unsigned char)(n >> 24);
+    w->count_bytes[1] = (unsigned char)(n >> 16);
+    w->count_bytes[2] = (unsigned char)(n >> 8);
+    w->count_bytes[3] = (unsigned char)n;
+    if (out->len >= w->doc_start && out->len - w->doc_start < w->out_bytes) {
+        w->count_pending = 1; /* taken out: the caller patches */
+        return JL_OK;
+    }
     if (out->len < w->doc_start || out->len - w->doc_start != w->out_bytes ||
         w->out_bytes < MSGPACK_HEAD_LEN ||
         memcmp(out->data + w->doc_start, msgpack_head, sizeof msgpack_head) != 0)
         return JL_EINVAL;
-    unsigned char *count = (unsigned char *)out->data + w->doc_start + sizeof msgpack_head;
-    uint32_t n = (uint32_t)w->series_count;
-    count[0] = (unsigned char)(n >> 24);
-    count[1] = (unsigned char)(n >> 16);
-    count[2] = (unsigned char)(n >> 8);
-    count[3] = (unsigned char)n;
+    memcpy(out->data + w->doc_start + sizeof msgpack_head, w->count_bytes, 4);
     return JL_OK;
+}
+
+int fm_writer_count_patch(const fm_writer *w, uint64_t *offset, unsigned char bytes[4])
+{
+    if (w->format != FM_MSGPACK || !w->finished || !w->count_pending)
+        return 0;
+    *offset = sizeof msgpack_head;
+    memcpy(bytes, w->count_bytes, 4);
+    return 1;
 }
 
 /* ------------------------------------------------------------------------------------------ */

@@ -301,14 +301,17 @@ static void run_into_response(sv_context *context, query_runner runner, const vo
     fm_writer writer;
     int rc = fm_writer_init(&writer, format, &response->body);
     spool_sink spool = {fm_writer_sink(&writer), &response->body, NULL, 0};
-    /* msgpack states array lengths up front, so its document stays whole in memory. */
-    qx_sink sink = spool.inner;
-    if (fm_format_streamable(format))
-        sink = (qx_sink){&spool, spool_series_begin, spool_row, spool_series_end};
+    qx_sink sink = {&spool, spool_series_begin, spool_row, spool_series_end};
     if (rc == JL_OK)
         rc = runner(context, query, &sink, &err);
     if (rc == JL_OK)
         rc = fm_writer_finish(&writer);
+    /* msgpack counts its series up front: the count goes into the spooled header afterwards. */
+    uint64_t patch_offset;
+    unsigned char patch[4];
+    if (rc == JL_OK && spool.file && fm_writer_count_patch(&writer, &patch_offset, patch) &&
+        (fflush(spool.file) != 0 || pwrite(fileno(spool.file), patch, 4, (off_t)patch_offset) != 4))
+        rc = JL_EIO;
     fm_writer_destroy(&writer);
     if (rc == JL_OK && spool.file) {
         rc = spool_spill(&spool);

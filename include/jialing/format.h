@@ -22,14 +22,13 @@
  *
  * Caveats: the writer only ever appends to `out` and keeps no pointer into it, so for JSON and
  * CSV the caller may take bytes out of `out` between callbacks (send them, then set out->len = 0)
- * to stream a large response. NOT for msgpack (fm_format_streamable() says which): msgpack has no
- * open-ended arrays, and the number of series is only known at the end, so the writer puts an
- * array32 header with a placeholder count at the start of the document and fm_writer_finish()
- * patches it in `out`. A msgpack document must therefore stay whole in `out` from init to finish;
- * if bytes were taken out, fm_writer_finish() fails with JL_EINVAL instead of producing a wrong
- * count. (Each series' rows are buffered in the writer until the series ends, so the series
- * arrive in `out` whole; a future streaming server that learns the series count in advance could
- * send them as they come.) Between init and finish only the writer may append to `out`.
+ * to stream or spool a large response. msgpack has no open-ended arrays and the number of series
+ * is only known at the end, so the writer puts an array32 header with a placeholder count at the
+ * start of the document and fm_writer_finish() patches it in `out` when it is still there; when
+ * bytes were taken out, fm_writer_count_patch() gives the 4 bytes and their offset from the
+ * document's start, for the caller to write where it put them (a spool file). (Each series' rows
+ * are buffered in the writer until the series ends, so series arrive in `out` whole.) Between
+ * init and finish only the writer may append to `out`.
  * The first failing call makes the writer fail every later call with the same code;
  * the document is then incomplete and must not be sent as a whole answer. A writer is used by
  * one thread at a time. Always call fm_writer_destroy(), also after errors. */
@@ -61,8 +60,8 @@ int fm_format_from_accept(const char *accept, fm_format *out);
 /* Returns the HTTP Content-Type of a format (static string). */
 const char *fm_content_type(fm_format format);
 
-/* Returns 1 when the caller may take bytes out of the writer's buffer before fm_writer_finish()
- * (JSON, CSV), 0 when the document must stay whole until then (msgpack; see Caveats). */
+/* Returns 1 when bytes taken out of the writer's buffer before fm_writer_finish() are final
+ * (JSON, CSV), 0 when a count must be patched into them afterwards (msgpack; see Caveats). */
 int fm_format_streamable(fm_format format);
 
 /* A writer for one response; the caller owns the struct, fields are private. */
@@ -80,6 +79,8 @@ typedef struct fm_writer {
     jl_buf rows;           /* msgpack: the encoded rows of the current series; owned */
     size_t doc_start;      /* msgpack: offset in out where the document (its header) starts */
     uint64_t out_bytes;    /* msgpack: bytes appended to out so far, to detect a drained header */
+    int count_pending;     /* msgpack: finish found the header taken out; see count_patch */
+    unsigned char count_bytes[4]; /* msgpack: the series count, big endian */
 } fm_writer;
 
 /* Starts a document in format, to be appended to out (borrowed; it must outlive the writer).
@@ -94,9 +95,13 @@ int fm_writer_init(fm_writer *w, fm_format format, jl_buf *out);
 qx_sink fm_writer_sink(fm_writer *w);
 
 /* Closes the document (closing an open series first). JL_OK, the writer's earlier error,
- * JL_EINVAL when called twice or (msgpack) when the document's header is no longer in out,
- * JL_ELIMIT (msgpack) past 2^32 - 1 series, rows or string bytes, or JL_ENOMEM. */
+ * JL_EINVAL when called twice, JL_ELIMIT (msgpack) past 2^32 - 1 series, rows or string bytes,
+ * or JL_ENOMEM. */
 int fm_writer_finish(fm_writer *w);
+
+/* After a successful finish of a msgpack document whose start was taken out of `out`: returns 1
+ * and fills the 4 bytes to write at *offset bytes from the document's first byte; else 0. */
+int fm_writer_count_patch(const fm_writer *w, uint64_t *offset, unsigned char bytes[4]);
 
 /* Frees what the writer owns (not out); safe after init failed and more than once. */
 void fm_writer_destroy(fm_writer *w);

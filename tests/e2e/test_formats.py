@@ -161,3 +161,21 @@ def test_large_answer_spooled():
     eq(len(lines), count + 2, "CSV lines (header, rows, final empty)")
     eq(lines[-2], "fmtbig,,%d,%d.25" % (T0 + (count - 1) * 1000, (count - 1) % 1000),
        "last CSV row")
+
+
+def test_large_msgpack_answer_spooled():
+    # Over 1 MiB of msgpack across several series: spooled to a file, its series count patched
+    # in afterwards; it must decode to exactly the JSON answer.
+    srv = shared()
+    count = 20000
+    text = "\n".join("fmtbigmp,s=%d value=%d.75 %d" % (i % 4, i % 313, T0 + i * 1000)
+                     for i in range(count * 4))
+    srv.write_ok(text, precision="ms")
+    params = {"series": "fmtbigmp", "from": T0, "to": T0 + count * 4000}
+    status, headers, body = srv.request("GET", "/api/v1/query", params=dict(params,
+                                                                            format="msgpack"))
+    eq(status, 200, "status of a large msgpack query")
+    check(len(body) > (1 << 20), "answer is over 1 MiB (%d bytes)" % len(body))
+    doc = msgpack_decode(body)
+    eq(len(doc["series"]), 4, "series count patched into the spooled header")
+    eq(doc, srv.ok("query", **params), "msgpack answer equals the JSON answer")
