@@ -40,7 +40,8 @@ SERVER_LIB_OBJ := $(filter-out $(BUILD)/server/main.o,$(SERVER_OBJ))
 .PHONY: all deps test test-unit test-e2e bench bench-peers bench-codec fuzz lint format clean run \
         test-soak test-valgrind test-crash
 
-all: $(BIN)/jialingd $(BIN)/jialing $(UNIT_BIN) $(FUZZ_REPLAY_BIN) $(BIN)/bench-load $(BIN)/bench-gen
+all: $(BIN)/jialingd $(BIN)/jialing $(UNIT_BIN) $(FUZZ_REPLAY_BIN) $(BIN)/bench-load $(BIN)/bench-gen \
+     $(BIN)/bench-codec
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -77,6 +78,10 @@ $(BIN)/bench-gen: bench/gen.c $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -o $@ bench/gen.c $(LIB) $(LIBS)
 
+$(BIN)/bench-codec: bench/codec_bench.c $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -o $@ bench/codec_bench.c $(LIB) $(LIBS)
+
 deps:
 	@bash tools/deps.sh
 
@@ -97,6 +102,14 @@ test-e2e: all
 
 bench: deps all
 	bash bench/run.sh
+
+# Jialing, VictoriaMetrics and InfluxDB (installed from Debian) on the same workload, one after
+# another; writes bench/REPORT.md and REPORT.png.
+bench-peers: deps all
+	BIN=$(BIN) bash bench/peers.sh
+
+bench-codec: $(BIN)/bench-codec
+	$(BIN)/bench-codec
 
 # Long checks, not part of `make test`: a 10-minute mixed soak, a valgrind leak run (release
 # build only: ASan binaries cannot run under valgrind), and the long crash test (50+ kills).

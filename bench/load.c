@@ -1,9 +1,13 @@
-/* bench-load: the ingest load client of the benchmark. Reads line-protocol files in order and
- * sends them as batches of --batch lines from --clients threads, each over its own keep-alive
- * connection (POST /api/v1/write?precision=ms). Threads take the next batch from one shared
- * reader, so the data arrives in roughly file order, as from concurrent collectors. Measures from
- * the first byte sent to the last acknowledgement; any answer other than 204 stops the run and
- * makes the exit status 1. Output ends with one machine-readable line of key=value pairs. */
+/* bench-load: the ingest load client of the benchmark, the same for Jialing and its peers.
+ * Reads line-protocol files in order and sends them as batches of --batch lines from --clients
+ * threads, each over its own keep-alive connection (POST --path, by default
+ * /api/v1/write?precision=ms; a peer gets its own write path, e.g. /write?db=bench&precision=ms).
+ * Threads take the next batch from one shared reader, so the data arrives in roughly file order,
+ * as from concurrent collectors. Measures from the first byte sent to the last acknowledgement;
+ * any answer other than 204 stops the run and makes the exit status 1. --max-seconds caps the
+ * run: no batch is started after the cap, and the output says capped=1 (exit status 3), so a slow
+ * peer cannot hold the benchmark hostage. Output ends with one machine-readable line of
+ * key=value pairs. */
 #include "jialing/common.h"
 #include "jialing/httpclient.h"
 
@@ -26,7 +30,9 @@ typedef struct shared {
     char host[HC_MAX_HOST_BYTES];
     int port;
     size_t batch;
-    const char *precision;
+    const char *path;      /* request target of every write */
+    int64_t deadline_ns;   /* no batch starts after this (0: no cap) */
+    int capped;            /* set when the deadline stopped the run */
     int64_t first_send_ns; /* 0 until the first request */
     int64_t last_ack_ns;
     uint64_t readings; /* lines acknowledged */
@@ -52,6 +58,10 @@ static long next_batch(shared *sh, jl_buf *body, char **line, size_t *cap)
     long lines = 0;
     body->len = 0;
     pthread_mutex_lock(&sh->lock);
+    if (sh->deadline_ns != 0 && !sh->stop && jl_monotonic_ns() >= sh->deadline_ns) {
+        sh->capped = 1;
+        sh->stop = 1;
+    }
     while (!sh->stop && (size_t)lines < sh->batch) {
         if (sh->in == NULL) {
             if (sh->file_index == sh->file_count)
@@ -97,12 +107,10 @@ static void *client_main(void *arg)
     char *line = NULL;
     size_t cap = 0;
     jl_error err;
-    char path[64];
     char message[600];
 
     jl_buf_init(&body);
     jl_buf_init(&response);
-    snprintf(path, sizeof path, "/api/v1/write?precision=%s", sh->precision);
     if (hc_connect(sh->host, sh->port, &conn, &err) != JL_OK) {
         fail(sh, err.message);
         goto out;
@@ -118,8 +126,8 @@ static void *client_main(void *arg)
         if (sh->first_send_ns == 0 || t0 < sh->first_send_ns)
             sh->first_send_ns = t0;
         pthread_mutex_unlock(&sh->lock);
-        int rc = hc_request(conn, "POST", path, "text/plain; charset=utf-8", body.data, body.len,
-                            NULL, &status, &response, &err);
+        int rc = hc_request(conn, "POST", sh->path, "text/plain; charset=utf-8", body.data,
+                            body.len, NULL, &status, &response, &err);
         int64_t t1 = jl_monotonic_ns();
         if (rc != JL_OK) {
             fail(sh, err.message);
@@ -148,8 +156,8 @@ out:
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: bench-load [--url http://127.0.0.1:8470] [--clients 2] [--batch 5000] "
-               "[--precision ms] FILE...\n");
+    fprintf(f, "usage: bench-load [--url http://127.0.0.1:8470] [--clients 2] [--batch 5000]\n"
+               "                  [--path /api/v1/write?precision=ms] [--max-seconds 0] FILE...\n");
 }
 
 int main(int argc, char **argv)
@@ -162,7 +170,8 @@ int main(int argc, char **argv)
 
     pthread_mutex_init(&sh.lock, NULL);
     sh.batch = 5000;
-    sh.precision = "ms";
+    sh.path = "/api/v1/write?precision=ms";
+    long max_seconds = 0;
     sh.files = calloc((size_t)argc, sizeof *sh.files);
     if (sh.files == NULL)
         return 1;
@@ -173,7 +182,7 @@ int main(int argc, char **argv)
             return 0;
         }
         if (strcmp(a, "--url") == 0 || strcmp(a, "--clients") == 0 || strcmp(a, "--batch") == 0 ||
-            strcmp(a, "--precision") == 0) {
+            strcmp(a, "--path") == 0 || strcmp(a, "--max-seconds") == 0) {
             if (i + 1 >= argc) {
                 usage(stderr);
                 return 2;
@@ -182,8 +191,10 @@ int main(int argc, char **argv)
             long n = strtol(v, NULL, 10);
             if (strcmp(a, "--url") == 0)
                 url = v;
-            else if (strcmp(a, "--precision") == 0)
-                sh.precision = v;
+            else if (strcmp(a, "--path") == 0 && v[0] == '/')
+                sh.path = v;
+            else if (strcmp(a, "--max-seconds") == 0 && n >= 0)
+                max_seconds = n;
             else if (strcmp(a, "--clients") == 0 && n >= 1 && n <= MAX_CLIENTS)
                 clients = (int)n;
             else if (strcmp(a, "--batch") == 0 && n >= 1 && n <= 10000000)
@@ -209,6 +220,8 @@ int main(int argc, char **argv)
         return 2;
     }
 
+    if (max_seconds > 0)
+        sh.deadline_ns = jl_monotonic_ns() + (int64_t)max_seconds * 1000000000;
     int started = 0;
     for (; started < clients; started++)
         if (pthread_create(&threads[started], NULL, client_main, &sh) != 0)
@@ -229,12 +242,15 @@ int main(int argc, char **argv)
     double rate = seconds > 0 ? (double)sh.readings / seconds : 0;
     if (sh.errors > 0)
         fprintf(stderr, "bench-load: %s\n", sh.first_error);
+    if (sh.capped)
+        fprintf(stderr, "bench-load: stopped at the cap of %ld s\n", max_seconds);
     printf("readings %llu in %llu requests, %.3f s, %.0f readings/s, client CPU %.2f s, errors "
            "%llu\n",
            (unsigned long long)sh.readings, (unsigned long long)sh.requests, seconds, rate, cpu_s,
            (unsigned long long)sh.errors);
-    printf("readings=%llu seconds=%.3f readings_per_s=%.0f cpu_s=%.2f errors=%llu\n",
-           (unsigned long long)sh.readings, seconds, rate, cpu_s, (unsigned long long)sh.errors);
+    printf("readings=%llu seconds=%.3f readings_per_s=%.0f cpu_s=%.2f errors=%llu capped=%d\n",
+           (unsigned long long)sh.readings, seconds, rate, cpu_s, (unsigned long long)sh.errors,
+           sh.capped);
     free(sh.files);
-    return sh.errors > 0 ? 1 : 0;
+    return sh.errors > 0 ? 1 : sh.capped ? 3 : 0;
 }
