@@ -28,7 +28,7 @@
 #define QX_DAY_MS 86400000LL
 #define QX_WEEK_MS (7 * QX_DAY_MS)
 /* Partial aggregates a group may hold at once (windows x aggregates), and percentile values. */
-#define QX_MAX_GROUP_STATES (4u * 1024 * 1024)
+#define QX_MAX_GROUP_STATES (2u * 1024 * 1024)
 #define QX_MAX_GROUP_VALUES (64ULL * 1024 * 1024)
 
 /* ---- window grid ----
@@ -711,6 +711,13 @@ static int producer_next(qx_producer *p, qx_window *w)
                 open = 1;
             }
             size_t j = i + lower_bound(ts + i, p->batch.count - i, w->end_ms);
+            /* Every percentile aggregate keeps its own copy of the window's values: bound the
+             * window's total before any copy grows. */
+            if (plan->percentile_count &&
+                (w->count + (j - i)) * plan->percentile_count > QA_MAX_PERCENTILE_VALUES) {
+                rc = window_add_failed(p->exec, JL_ELIMIT);
+                goto fail;
+            }
             for (size_t a = 0; a < plan->aggregate_count; a++) {
                 rc = plan->aggregators[a]->add(&w->states[a], ts + i, p->batch.values + i, j - i);
                 if (rc != JL_OK) {
@@ -913,6 +920,17 @@ typedef struct qx_group_run {
     uint64_t held_values; /* percentile values held by the group */
 } qx_group_run;
 
+/* Refuses a group table that would pass QX_MAX_GROUP_STATES, before it grows. */
+static int group_states_check(qx_exec *exec, const qx_window_plan *plan, size_t windows)
+{
+    if ((uint64_t)windows * plan->aggregate_count <= QX_MAX_GROUP_STATES)
+        return JL_OK;
+    return jl_error_set(exec->err, JL_ELIMIT,
+                        "a group holds more than %u windows x aggregates or %llu percentile "
+                        "values; use a longer window, a shorter range or fewer series per group",
+                        (unsigned)QX_MAX_GROUP_STATES, (unsigned long long)QX_MAX_GROUP_VALUES);
+}
+
 /* Reads one series' windows into a new table. */
 static int series_table(qx_exec *exec, qx_group_run *run, size_t index, qx_table *out)
 {
@@ -924,6 +942,14 @@ static int series_table(qx_exec *exec, qx_group_run *run, size_t index, qx_table
     memset(out, 0, sizeof *out);
     while (rc == JL_OK && (rc = producer_next(&producer, &w)) == JL_OK) {
         run->held_values += w.count * plan->percentile_count;
+        if ((out->n & 4095) == 4095 && (rc = exec_check_time(exec)) != JL_OK) {
+            window_states_destroy(plan, states);
+            break;
+        }
+        if ((rc = group_states_check(exec, plan, out->n + 1)) != JL_OK) {
+            window_states_destroy(plan, states);
+            break;
+        }
         if ((rc = table_grow(plan, out, out->n + 1)) != JL_OK) {
             window_states_destroy(plan, states);
             jl_error_set(exec->err, rc, "out of memory merging a group");
@@ -943,11 +969,16 @@ static int series_table(qx_exec *exec, qx_group_run *run, size_t index, qx_table
 static int table_merge(qx_exec *exec, const qx_window_plan *plan, qx_table *a, qx_table *b)
 {
     qx_table out = {0};
-    int rc = table_grow(plan, &out, a->n + b->n);
+    int rc = JL_OK, merge_failed = 0;
     size_t i = 0, j = 0, k = plan->aggregate_count;
-    if (rc != JL_OK)
-        return jl_error_set(exec->err, rc, "out of memory merging a group");
     while (i < a->n || j < b->n) {
+        /* Grown as merged windows come, so the limit refuses before memory is taken. */
+        if ((rc = group_states_check(exec, plan, out.n + 1)) != JL_OK)
+            break;
+        if ((rc = table_grow(plan, &out, out.n + 1)) != JL_OK) {
+            jl_error_set(exec->err, rc, "out of memory merging a group");
+            break;
+        }
         qx_window *slot = &out.windows[out.n];
         slot->states = out.states + out.n * k;
         if (j == b->n || (i < a->n && a->windows[i].start_ms < b->windows[j].start_ms)) {
@@ -967,6 +998,7 @@ static int table_merge(qx_exec *exec, const qx_window_plan *plan, qx_table *a, q
             slot->count += b->windows[j].count;
             for (size_t x = 0; x < k && rc == JL_OK; x++)
                 rc = plan->aggregators[x]->merge(&slot->states[x], &b->windows[j].states[x]);
+            merge_failed = rc != JL_OK;
             window_states_destroy(plan, b->windows[j].states);
             i++;
             j++;
@@ -982,7 +1014,7 @@ static int table_merge(qx_exec *exec, const qx_window_plan *plan, qx_table *a, q
         memmove(b->windows, b->windows + j, (b->n - j) * sizeof *b->windows);
         b->n -= j;
         table_destroy(plan, &out);
-        return window_add_failed(exec, rc);
+        return merge_failed ? window_add_failed(exec, rc) : rc;
     }
     free(a->windows);
     free(a->states);
@@ -1132,14 +1164,8 @@ static int group_run(qx_exec *exec, st_store *store, const qx_window_plan *plan)
                 goto out;
             if ((rc = table_merge(exec, plan, &table, &one)) != JL_OK)
                 goto out;
-            if ((uint64_t)table.n * plan->aggregate_count > QX_MAX_GROUP_STATES ||
-                run.held_values > QX_MAX_GROUP_VALUES) {
-                rc = jl_error_set(exec->err, JL_ELIMIT,
-                                  "a group holds more than %u windows x aggregates or %llu "
-                                  "percentile values; use a longer window, a shorter range or "
-                                  "fewer series per group",
-                                  (unsigned)QX_MAX_GROUP_STATES,
-                                  (unsigned long long)QX_MAX_GROUP_VALUES);
+            if (run.held_values > QX_MAX_GROUP_VALUES) {
+                rc = group_states_check(exec, plan, SIZE_MAX / 2);
                 goto out;
             }
         }

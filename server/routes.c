@@ -708,6 +708,7 @@ static void handle_backup(sv_context *context, const sv_request *request, sv_res
     jl_error err;
     jl_error_clear(&err);
     if (st_store_backup(context->store, path, &err) != JL_OK) {
+        rmdir(path); /* made above and left empty by the failed copy: no half backup to mistake */
         respond_code(response, err.code, err.message);
         return;
     }

@@ -124,12 +124,13 @@ typedef struct qx_query_stats {
  * window: columns time (INT, window start) then one per aggregate (count INT, others DOUBLE).
  *
  * Window grid. With zone NULL (a fixed offset, or UTC): a window of fixed length (ms s m h d w) is
- * aligned to the epoch in offset_ms (so 1d starts at local midnight; 1w, counted from the epoch,
- * starts on Thursdays: shift=4d gives Mondays); mo and y start at local midnight of the 1st
+ * aligned to the epoch in offset_ms (so 1d starts at local midnight), multiples of 1w to local
+ * Mondays (from Monday 1969-12-29); mo and y start at local midnight of the 1st
  * (months counted from 1970-01, years from 1970). With an IANA zone (which may have DST): fixed
  * windows follow the local wall clock, aligned to the local epoch: a boundary is the first instant
  * at or after local time k*window (1d: local midnight; a day has 23 or 25 hours across DST
- * changes; wall times repeated at a fall-back belong to the window open when they first occur);
+ * changes; at a fall-back a boundary is the first time its wall time is reached, so repeated
+ * wall times fall into the window open when the clock goes back);
  * multiples of 1w start at local midnight on Mondays; mo and y as above. shift_ms then moves every
  * boundary later by that much elapsed time (negative: earlier), as InfluxDB's time(1d, 6h).
  *
