@@ -3,7 +3,8 @@
 # starts bin/jialingd with --sync=full on a temporary data directory and a free port, loads the
 # data with bin/bench-load, records ingest rate, peak RSS and bytes per reading, times the
 # reference queries and checks every answer against the generator's truth (bench/check.py), then
-# writes bench/REPORT.md. Builds nothing: make does that first.
+# writes bench/out/REPORT-jialing.md (bench/REPORT.md is make bench-peers's). Builds nothing: make
+# does that first.
 #
 #   bash bench/run.sh [--stations 20] [--days 365] [--seed 1] [--clients 2] [--batch 5000]
 #                     [--runs 5] [--keep-data]
@@ -154,10 +155,10 @@ cat >"$OUT/ingest.json" <<EOF
  "disk_settled": $DISK_SETTLED, "apparent_settled": $APPARENT_SETTLED,
  "load_status": "$LOAD_STATUS", "query_status": "$QUERY_STATUS"}
 EOF
-python3 bench/check.py report --ingest "$OUT/ingest.json" --queries "$OUT/queries.json" --out bench/REPORT.md
+python3 bench/check.py report --ingest "$OUT/ingest.json" --queries "$OUT/queries.json" --out "$OUT/REPORT-jialing.md"
 
 if [ "$LOAD_STATUS" != ok ] || [ "$QUERY_STATUS" != ok ]; then
     echo "run.sh: FAILED (ingest: $LOAD_STATUS, queries: $QUERY_STATUS)" >&2
     exit 1
 fi
-log "done: bench/REPORT.md"
+log "done: $OUT/REPORT-jialing.md"
