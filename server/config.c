@@ -112,6 +112,8 @@ int sv_config_parse(sv_config *config, int argc, char **argv, jl_error *err)
             return jl_error_set(err, JL_EINVAL, "unknown flag %s (see --help)", flag);
         int takes_value = strcmp(flag, "--private-reads") != 0 && strcmp(flag, "--demo") != 0 &&
                           strcmp(flag, "--help") != 0 && strcmp(flag, "-h") != 0;
+        if (!takes_value && value != NULL)
+            return jl_error_set(err, JL_EINVAL, "%s takes no value", flag);
         if (takes_value && value == NULL) {
             if (i + 1 >= argc)
                 return jl_error_set(err, JL_EINVAL, "%s needs a value", flag);
