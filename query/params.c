@@ -4,6 +4,7 @@
  * timegm()/mktime() so a result never depends on the process's time zone, locale or libc. */
 #include "jialing/params.h"
 #include "jialing/serieskey.h"
+#include "jialing/tz.h"
 
 #include <errno.h>
 #include <math.h>
@@ -429,18 +430,6 @@ static int days_in_month(int64_t year, int month)
     return month == 2 && is_leap_year(year) ? 29 : days[month - 1];
 }
 
-/* Days from 1970-01-01 to year-month-day in the proleptic Gregorian calendar, for year >= 1.
- * Counting years from March puts the leap day last, so the days before a month follow one
- * linear formula ((153 * m + 2) / 5 for m months after March) and leap years only add whole days
- * per year. 719468 is the day number of 1970-01-01 counted from 0000-03-01. */
-static int64_t days_from_civil(int64_t year, int month, int day)
-{
-    int64_t y = month <= 2 ? year - 1 : year;       /* year starting in March; >= 0 */
-    int64_t m = month <= 2 ? month + 9 : month - 3; /* months since March, 0..11 */
-    int64_t day_of_year = (153 * m + 2) / 5 + day - 1;
-    return y * 365 + y / 4 - y / 100 + y / 400 + day_of_year - 719468;
-}
-
 /* Reads exactly n digits at s into *value; returns 1 when they are all digits. */
 static int read_digits(const char *s, int n, int *value)
 {
@@ -633,8 +622,8 @@ int qp_parse_time(const char *text, int64_t *ms, jl_error *err)
         return time_fail(err, text,
                          "is outside the supported range, 1677-09-21T00:12:43.146Z to "
                          "2262-04-11T23:47:16.854Z");
-    int64_t seconds = days_from_civil(year, month, day) * 86400 + (int64_t)hour * 3600 +
-                      (int64_t)minute * 60 + second;
+    int64_t seconds = tz_days_from_civil(year, (unsigned)month, (unsigned)day) * 86400 +
+                      (int64_t)hour * 3600 + (int64_t)minute * 60 + second;
     int64_t result = seconds * 1000 + fraction_ms - offset_ms;
     if (result < JL_MIN_MS || result > JL_MAX_MS)
         return time_fail(err, text,
