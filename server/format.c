@@ -3,6 +3,7 @@
  * the tag notation of CSV and the msgpack framing. Also reads the Accept header into a format.
  * Knows nothing else of HTTP; the server picks the format and sends the bytes. */
 #include "jialing/format.h"
+#include "jialing/serieskey.h"
 
 #include <math.h>
 #include <msgpack.h>
@@ -96,39 +97,6 @@ static int append_int(jl_buf *out, int64_t value)
     return jl_buf_append(out, digits + pos, sizeof digits - pos);
 }
 
-/* Length of the valid UTF-8 sequence at s[0..len) (s[0] >= 0x80), or 0 if it is not one.
- * Overlong forms, surrogates and code points past U+10FFFF are invalid (RFC 3629). */
-static size_t utf8_sequence(const unsigned char *s, size_t len)
-{
-    unsigned char c = s[0];
-    size_t need;
-    unsigned char lo = 0x80, hi = 0xBF; /* allowed range of the second byte */
-    if (c >= 0xC2 && c <= 0xDF) {
-        need = 2;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-        need = 3;
-        if (c == 0xE0)
-            lo = 0xA0;
-        else if (c == 0xED)
-            hi = 0x9F;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        need = 4;
-        if (c == 0xF0)
-            lo = 0x90;
-        else if (c == 0xF4)
-            hi = 0x8F;
-    } else {
-        return 0;
-    }
-    if (len < need || s[1] < lo || s[1] > hi)
-        return 0;
-    for (size_t i = 2; i < need; i++) {
-        if (s[i] < 0x80 || s[i] > 0xBF)
-            return 0;
-    }
-    return need;
-}
-
 int fm_json_string(jl_buf *out, const char *text, size_t len)
 {
     static const char hex[] = "0123456789abcdef";
@@ -154,7 +122,7 @@ int fm_json_string(jl_buf *out, const char *text, size_t len)
             escape[5] = hex[c & 0xF];
             escape_len = 6;
         } else if (c >= 0x80) {
-            seq = utf8_sequence(s + i, len - i);
+            seq = sk_utf8_sequence(s + i, len - i);
             if (seq == 0) {
                 memcpy(escape, "\\ufffd", 6);
                 escape_len = 6;
@@ -630,7 +598,7 @@ static int msgpack_text(msgpack_packer *pk, jl_buf *scratch, const char *text, s
     const unsigned char *s = (const unsigned char *)text;
     size_t i = 0;
     while (i < len) {
-        size_t seq = s[i] < 0x80 ? 1 : utf8_sequence(s + i, len - i);
+        size_t seq = s[i] < 0x80 ? 1 : sk_utf8_sequence(s + i, len - i);
         if (seq == 0)
             break;
         i += seq;
@@ -639,7 +607,7 @@ static int msgpack_text(msgpack_packer *pk, jl_buf *scratch, const char *text, s
         scratch->len = 0;
         i = 0;
         while (i < len) {
-            size_t seq = s[i] < 0x80 ? 1 : utf8_sequence(s + i, len - i);
+            size_t seq = s[i] < 0x80 ? 1 : sk_utf8_sequence(s + i, len - i);
             int rc = seq == 0 ? jl_buf_append(scratch, "\xef\xbf\xbd", 3)
                               : jl_buf_append(scratch, s + i, seq);
             if (rc != JL_OK)

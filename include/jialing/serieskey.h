@@ -29,6 +29,10 @@ typedef struct sk_tag {
 /* Returns 1 when text[0..len) is a valid metric name or tag key, else 0. */
 int sk_name_valid(const char *text, size_t len);
 
+/* Returns the length (2..4) of the valid UTF-8 sequence at s[0..len) when s[0] >= 0x80, or 0 when
+ * it is not one (RFC 3629: no overlong forms, no surrogates, nothing above U+10FFFF). */
+size_t sk_utf8_sequence(const unsigned char *s, size_t len);
+
 /* Returns 1 when text[0..len) is a valid tag value (non-empty UTF-8, no control characters). */
 int sk_value_valid(const char *text, size_t len);
 
