@@ -191,12 +191,16 @@ typedef struct read_params {
     fm_format format;
 } read_params;
 
-static int parse_read_params(const sv_request *request, int needs_range, read_params *out,
-                             sv_response *response)
+/* Checks the endpoint's known parameters (a NULL-terminated list), then parses those every read
+ * endpoint shares into out (always cleared first, so it may be destroyed on any return). */
+static int parse_read_params(const sv_request *request, const char *const *known, int needs_range,
+                             read_params *out, sv_response *response)
 {
     jl_error err;
     jl_error_clear(&err);
     memset(out, 0, sizeof *out);
+    if (check_known_params(request, known, response) != JL_OK)
+        return JL_EINVAL;
     const char *series = sv_param_get(request, "series");
     if (series == NULL || series[0] == '\0') {
         respond_error(response, 400,
@@ -450,9 +454,7 @@ static void handle_query(sv_context *context, const sv_request *request, sv_resp
     read_params params;
     tz_zone *zone = NULL;
     char *group_copy = NULL;
-    memset(&params, 0, sizeof params);
-    if (check_known_params(request, known, response) != JL_OK ||
-        parse_read_params(request, 1, &params, response) != JL_OK)
+    if (parse_read_params(request, known, 1, &params, response) != JL_OK)
         goto out;
     jl_error err;
     jl_error_clear(&err);
@@ -521,9 +523,7 @@ static void handle_scan(sv_context *context, const sv_request *request, sv_respo
     static const char *const known[] = {"series", "from",   "to",           "op",      "value",
                                         "output", "format", "min_duration", "max_gap", NULL};
     read_params params;
-    memset(&params, 0, sizeof params);
-    if (check_known_params(request, known, response) != JL_OK ||
-        parse_read_params(request, 1, &params, response) != JL_OK)
+    if (parse_read_params(request, known, 1, &params, response) != JL_OK)
         goto out;
     jl_error err;
     jl_error_clear(&err);
@@ -594,9 +594,7 @@ static void handle_listing(sv_context *context, const sv_request *request, sv_re
 {
     static const char *const known[] = {"series", "format", NULL};
     read_params params;
-    memset(&params, 0, sizeof params);
-    if (check_known_params(request, known, response) == JL_OK &&
-        parse_read_params(request, 0, &params, response) == JL_OK)
+    if (parse_read_params(request, known, 0, &params, response) == JL_OK)
         run_into_response(context, runner, &params.selector, params.format, response);
     qp_selector_destroy(&params.selector);
 }
