@@ -329,6 +329,64 @@ static void test_double_round_trip(void)
           !json_number("inf"));
 }
 
+/* The integer path for 1e-4 <= |x| < 1e15 against the printf policy: random mantissas over the
+ * whole range, every neighbour of each power of ten and of the range ends, values just below
+ * a power of ten that round up into it, binade bottoms (narrower gap below), and means of
+ * sensor decimals, which need 16 or 17 digits. */
+static void check_same_as_printf(double value, int *bad)
+{
+    char text[FM_DOUBLE_MAX], expected[64];
+    size_t len = fm_format_double(value, text);
+    reference_format(value, expected, sizeof expected);
+    if (strcmp(text, expected) != 0 || len != strlen(expected)) {
+        if ((*bad)++ < 5)
+            fprintf(stderr, "  %.17g printed as %s, printf policy %s\n", value, text, expected);
+    }
+}
+
+static void test_double_fixed_range(void)
+{
+    const unsigned seed = 104729;
+    printf("test_double_fixed_range seed %u\n", seed);
+    srand(seed);
+    int bad = 0;
+    for (int i = 0; i < 300000; i++) {
+        uint64_t bits = 0;
+        for (int j = 0; j < 4; j++)
+            bits = (bits << 16) ^ (uint64_t)(rand() & 0xFFFF);
+        double unit = (double)(bits >> 11) / 9007199254740992.0; /* [0, 1) */
+        double value = pow(10.0, -4.0 + 19.0 * unit);
+        if (i % 4 == 1)
+            value = (double)(int64_t)(bits % 100000000) / 1000.0 / (double)(3 + bits % 97);
+        if (i % 2 == 0)
+            value = -value;
+        check_same_as_printf(value, &bad);
+    }
+    for (int exponent = -5; exponent <= 15; exponent++) {
+        double power = pow(10.0, exponent);
+        double value = power;
+        for (int step = 0; step < 40; step++) {
+            check_same_as_printf(value, &bad);
+            value = nextafter(value, 0.0);
+        }
+        value = power;
+        for (int step = 0; step < 40; step++) {
+            check_same_as_printf(value, &bad);
+            value = nextafter(value, INFINITY);
+        }
+        check_same_as_printf(power * 0.99999999999999999, &bad);
+        check_same_as_printf(power * 0.9999999999999995, &bad);
+        check_same_as_printf(power * 0.999999999999999, &bad);
+    }
+    for (int exponent = -14; exponent <= 50; exponent++) {
+        double power = ldexp(1.0, exponent);
+        check_same_as_printf(power, &bad);
+        check_same_as_printf(nextafter(power, 0.0), &bad);
+        check_same_as_printf(nextafter(power, INFINITY), &bad);
+    }
+    CHECK_INT(bad, 0);
+}
+
 static void test_large_ints(void)
 {
     jl_buf out;
@@ -995,6 +1053,7 @@ int main(void)
     RUN(test_csv_escaping);
     RUN(test_double_known);
     RUN(test_double_round_trip);
+    RUN(test_double_fixed_range);
     RUN(test_large_ints);
     RUN(test_json_error);
     RUN(test_parse_format);
