@@ -26,15 +26,17 @@
 #include <sys/statvfs.h>
 
 #include "jialing/serieskey.h"
+#include "writelog.h"
 
-#define FORMAT_VERSION 1u
-#define LOG_MAGIC 0x474f4c4au /* "JLOG" little endian */
-#define LOG_HEADER_BYTES 16   /* magic, count, stored bytes, crc32c: u32 each */
-#define LOG_RECORD_BYTES 24   /* u64 id, i64 ms, f64 value: little endian */
+/* 2: write-log blocks grouped by series (writelog.h). A format-1 directory is still read, and
+ * marked 2 when opened for writing: its old blocks stay readable. */
+#define FORMAT_VERSION 2u
+#define FORMAT_VERSION_OLDEST 1u
 #define POSTING_KEY_MAX 480   /* LMDB keys are at most 511 bytes; longer postings are hashed */
 
 typedef struct write_request {
     const st_batch *batch;
+    jl_buf log_block; /* the batch as a log block, encoded by the caller; ids filled in later */
     int done;
     int result;
     jl_error error;
@@ -59,8 +61,6 @@ typedef struct writer_txn {
     late_reading *late;
     size_t late_count, late_capacity;
     jl_buf scratch;    /* encoding buffer */
-    jl_buf log_raw;    /* raw log records of one request */
-    jl_buf log_packed; /* compressed log block */
     int64_t *merge_ms; /* decode/merge buffers */
     double *merge_values;
     size_t merge_capacity;
@@ -101,20 +101,6 @@ static void put_u32_le(uint8_t *out, uint32_t v)
 static uint32_t get_u32_le(const uint8_t *in)
 {
     return (uint32_t)in[0] | (uint32_t)in[1] << 8 | (uint32_t)in[2] << 16 | (uint32_t)in[3] << 24;
-}
-
-static void put_u64_le(uint8_t *out, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        out[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint64_t get_u64_le(const uint8_t *in)
-{
-    uint64_t v = 0;
-    for (int i = 7; i >= 0; i--)
-        v = (v << 8) | in[i];
-    return v;
 }
 
 void store_chunk_key(uint8_t key[CHUNK_KEY_BYTES], uint64_t id, int64_t first_ms)
@@ -789,68 +775,19 @@ static int merge_late(st_store *store, writer_txn *wt, jl_error *err)
 
 /* ---------- the write log ---------- */
 
-/* Appends the request's readings as one compressed log block. */
+/* Appends the request's log block, with its series ids filled in. */
 static int put_log_block(st_store *store, writer_txn *wt, uint64_t seq, const uint64_t *ids,
-                         const st_batch *batch, jl_error *err)
+                         jl_buf *block, jl_error *err)
 {
-    wt->log_raw.len = 0;
-    if (jl_buf_reserve(&wt->log_raw, batch->point_count * LOG_RECORD_BYTES) != JL_OK)
-        return jl_error_set(err, JL_ENOMEM, "out of memory building a log block");
-    uint8_t *p = (uint8_t *)wt->log_raw.data;
-    for (size_t i = 0; i < batch->point_count; i++) {
-        uint64_t value_bits;
-        memcpy(&value_bits, &batch->point_values[i], 8);
-        put_u64_le(p, ids[batch->point_series[i]]);
-        put_u64_le(p + 8, (uint64_t)batch->point_ms[i]);
-        put_u64_le(p + 16, value_bits);
-        p += LOG_RECORD_BYTES;
-    }
-    size_t raw_len = batch->point_count * LOG_RECORD_BYTES; /* <= ST_MAX_BATCH_POINTS * 24 */
-    int bound = LZ4_compressBound((int)raw_len);
-    wt->log_packed.len = 0;
-    if (jl_buf_reserve(&wt->log_packed, LOG_HEADER_BYTES + (size_t)bound) != JL_OK)
-        return jl_error_set(err, JL_ENOMEM, "out of memory building a log block");
-    uint8_t *block = (uint8_t *)wt->log_packed.data;
-    int packed = LZ4_compress_default(wt->log_raw.data, (char *)block + LOG_HEADER_BYTES,
-                                      (int)raw_len, bound);
-    if (packed <= 0)
-        return jl_error_set(err, JL_EINVAL, "compressing a log block failed");
-    put_u32_le(block, LOG_MAGIC);
-    put_u32_le(block + 4, (uint32_t)batch->point_count);
-    put_u32_le(block + 8, (uint32_t)packed);
-    put_u32_le(block + 12, ck_crc32c(0, block + LOG_HEADER_BYTES, (size_t)packed));
+    wl_finish((uint8_t *)block->data, block->len, ids);
     uint8_t key[8];
     put_u64_be(key, seq);
-    MDB_val k = {8, key}, v = {LOG_HEADER_BYTES + (size_t)packed, block};
+    MDB_val k = {8, key}, v = {block->len, block->data};
     int mrc = mdb_put(wt->txn, store->db_log, &k, &v, MDB_APPEND);
     if (mrc != 0)
         return store_lmdb_error(err, mrc, "writing the write log");
     wt->log_blocks_delta++;
     wt->log_bytes_delta += (int64_t)v.mv_size;
-    return JL_OK;
-}
-
-/* Validates and decompresses a log block into out (raw records); sets *count. */
-static int read_log_block(const MDB_val *v, jl_buf *out, size_t *count, jl_error *err)
-{
-    const uint8_t *block = v->mv_data;
-    if (v->mv_size < LOG_HEADER_BYTES || get_u32_le(block) != LOG_MAGIC)
-        return jl_error_set(err, JL_ECORRUPT, "write log block has a bad header");
-    uint32_t n = get_u32_le(block + 4), packed = get_u32_le(block + 8);
-    if ((size_t)packed != v->mv_size - LOG_HEADER_BYTES || n > ST_MAX_BATCH_POINTS)
-        return jl_error_set(err, JL_ECORRUPT, "write log block has bad lengths");
-    if (ck_crc32c(0, block + LOG_HEADER_BYTES, packed) != get_u32_le(block + 12))
-        return jl_error_set(err, JL_ECORRUPT, "write log block fails its checksum");
-    out->len = 0;
-    size_t raw_len = (size_t)n * LOG_RECORD_BYTES;
-    if (jl_buf_reserve(out, raw_len) != JL_OK)
-        return jl_error_set(err, JL_ENOMEM, "out of memory reading the write log");
-    int got = LZ4_decompress_safe((const char *)block + LOG_HEADER_BYTES, out->data, (int)packed,
-                                  (int)raw_len);
-    if (got < 0 || (size_t)got != raw_len)
-        return jl_error_set(err, JL_ECORRUPT, "write log block does not decompress");
-    out->len = raw_len;
-    *count = n;
     return JL_OK;
 }
 
@@ -956,9 +893,10 @@ static int grow_late(writer_txn *wt)
 }
 
 /* Adds one request to the transaction being built. */
-static int apply_request(st_store *store, writer_txn *wt, const st_batch *batch, uint64_t seq,
+static int apply_request(st_store *store, writer_txn *wt, write_request *request, uint64_t seq,
                          jl_error *err)
 {
+    const st_batch *batch = request->batch;
     uint64_t *ids = malloc(sizeof(uint64_t) * (batch->series_count ? batch->series_count : 1));
     series **owners = malloc(sizeof(series *) * (batch->series_count ? batch->series_count : 1));
     int rc = (ids && owners) ? JL_OK : jl_error_set(err, JL_ENOMEM, "out of memory");
@@ -971,7 +909,7 @@ static int apply_request(st_store *store, writer_txn *wt, const st_batch *batch,
         }
     }
     if (rc == JL_OK)
-        rc = put_log_block(store, wt, seq, ids, batch, err);
+        rc = put_log_block(store, wt, seq, ids, &request->log_block, err);
     for (size_t i = 0; rc == JL_OK && i < batch->point_count; i++) {
         series *s = owners[batch->point_series[i]];
         int64_t ms = batch->point_ms[i];
@@ -1096,7 +1034,7 @@ static int commit_group(st_store *store, writer_txn *wt, write_request *first,
         return store_lmdb_error(err, mrc, "beginning a write transaction");
     int rc = JL_OK;
     for (write_request *r = first; r != after_last && rc == JL_OK; r = r->next)
-        rc = apply_request(store, wt, r->batch, seq++, err);
+        rc = apply_request(store, wt, r, seq++, err);
     if (rc == JL_OK)
         rc = merge_late(store, wt, err);
     for (series *s = wt->touched; s && rc == JL_OK; s = s->touched_next)
@@ -1171,8 +1109,6 @@ static void *writer_main(void *argument)
     writer_txn wt;
     memset(&wt, 0, sizeof wt);
     jl_buf_init(&wt.scratch);
-    jl_buf_init(&wt.log_raw);
-    jl_buf_init(&wt.log_packed);
     pthread_mutex_lock(&store->queue_mutex);
     for (;;) {
         while (store->queue_head == NULL && !store->stopping)
@@ -1215,8 +1151,6 @@ static void *writer_main(void *argument)
     }
     pthread_mutex_unlock(&store->queue_mutex);
     jl_buf_destroy(&wt.scratch);
-    jl_buf_destroy(&wt.log_raw);
-    jl_buf_destroy(&wt.log_packed);
     free(wt.created);
     free(wt.joining);
     free(wt.late);
@@ -1238,14 +1172,22 @@ int st_write(st_store *store, const st_batch *batch, jl_error *err)
         return jl_error_set(err, JL_ETOOLARGE,
                             "a request may hold at most %u readings; this one holds %zu",
                             ST_MAX_BATCH_POINTS, batch->point_count);
+    if (store->options.read_only)
+        return jl_error_set(err, JL_EBUSY, "the store was opened read-only");
     write_request request;
     memset(&request, 0, sizeof request);
     request.batch = batch;
-    if (store->options.read_only)
-        return jl_error_set(err, JL_EBUSY, "the store was opened read-only");
+    /* Encoded here, in the caller's thread, so the single writer only fills in the ids. */
+    jl_buf_init(&request.log_block);
+    int rc = wl_encode(batch, &request.log_block, err);
+    if (rc != JL_OK) {
+        jl_buf_destroy(&request.log_block);
+        return rc;
+    }
     pthread_mutex_lock(&store->queue_mutex);
     if (store->stopping) {
         pthread_mutex_unlock(&store->queue_mutex);
+        jl_buf_destroy(&request.log_block);
         return jl_error_set(err, JL_EBUSY, "the store is shutting down");
     }
     if (store->queue_tail)
@@ -1257,6 +1199,7 @@ int st_write(st_store *store, const st_batch *batch, jl_error *err)
     while (!request.done)
         pthread_cond_wait(&store->done_cond, &store->queue_mutex);
     pthread_mutex_unlock(&store->queue_mutex);
+    jl_buf_destroy(&request.log_block);
     if (request.result != JL_OK && err)
         *err = request.error;
     return request.result;
@@ -1345,8 +1288,8 @@ static int replay_log(st_store *store, MDB_txn *txn, jl_error *err)
     int mrc = mdb_cursor_open(txn, store->db_log, &cursor);
     if (mrc != 0)
         return store_lmdb_error(err, mrc, "opening the write log");
-    jl_buf raw;
-    jl_buf_init(&raw);
+    wl_readings readings;
+    memset(&readings, 0, sizeof readings);
     MDB_val k, v;
     int rc = JL_OK;
     store->next_log_seq = 1;
@@ -1358,15 +1301,10 @@ static int replay_log(st_store *store, MDB_txn *txn, jl_error *err)
             store->oldest_log_seq = seq;
         store->log_blocks++;
         store->log_bytes += v.mv_size;
-        size_t count = 0;
-        rc = read_log_block(&v, &raw, &count, err);
-        for (size_t i = 0; rc == JL_OK && i < count; i++) {
-            const uint8_t *record = (const uint8_t *)raw.data + i * LOG_RECORD_BYTES;
-            uint64_t id = get_u64_le(record);
-            int64_t ms = (int64_t)get_u64_le(record + 8);
-            uint64_t bits = get_u64_le(record + 16);
-            double value;
-            memcpy(&value, &bits, 8);
+        rc = wl_decode(v.mv_data, v.mv_size, &readings, err);
+        for (size_t i = 0; rc == JL_OK && i < readings.count; i++) {
+            uint64_t id = readings.ids[i];
+            int64_t ms = readings.ms[i];
             if (id == 0 || id > store->series_count) {
                 rc = jl_error_set(err, JL_ECORRUPT, "write log names unknown series %llu",
                                   (unsigned long long)id);
@@ -1381,7 +1319,7 @@ static int replay_log(st_store *store, MDB_txn *txn, jl_error *err)
                 s->next = s->live;
                 s->tail_private = 1; /* nobody reads during recovery */
             }
-            if (tail_add(s, ms, value, seq) != JL_OK)
+            if (tail_add(s, ms, readings.values[i], seq) != JL_OK)
                 rc = jl_error_set(err, JL_ENOMEM, "out of memory replaying the write log");
         }
         store->next_log_seq = seq + 1;
@@ -1409,7 +1347,7 @@ static int replay_log(st_store *store, MDB_txn *txn, jl_error *err)
             pending_append(store, order[i]);
         free(order);
     }
-    jl_buf_destroy(&raw);
+    wl_readings_destroy(&readings);
     mdb_cursor_close(cursor);
     return rc;
 }
@@ -1455,10 +1393,21 @@ static int open_databases(st_store *store, jl_error *err)
                 rc = store_lmdb_error(err, mrc, "writing the format version");
         } else if (mrc != 0) {
             rc = store_lmdb_error(err, mrc, "reading the format version");
-        } else if (v.mv_size != 4 || get_u32_le(v.mv_data) != FORMAT_VERSION) {
+        } else if (v.mv_size != 4 || get_u32_le(v.mv_data) < FORMAT_VERSION_OLDEST ||
+                   get_u32_le(v.mv_data) > FORMAT_VERSION) {
             rc = jl_error_set(err, JL_ECORRUPT,
-                              "the data directory has an unknown format version (expected %u)",
-                              FORMAT_VERSION);
+                              "the data directory has an unknown format version (expected %u to "
+                              "%u)",
+                              FORMAT_VERSION_OLDEST, FORMAT_VERSION);
+        } else if (get_u32_le(v.mv_data) < FORMAT_VERSION && !read_only) {
+            /* Marked before any new block is written, so an older jialingd refuses the
+             * directory instead of misreading it. */
+            uint8_t version[4];
+            put_u32_le(version, FORMAT_VERSION);
+            MDB_val upgraded = {4, version};
+            mrc = mdb_put(txn, store->db_meta, &k, &upgraded, 0);
+            if (mrc != 0)
+                rc = store_lmdb_error(err, mrc, "writing the format version");
         }
     }
     if (rc == JL_OK)

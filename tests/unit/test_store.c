@@ -8,6 +8,8 @@
 #include <pthread.h>
 #include <unistd.h>
 
+#include <lmdb.h>
+
 #include "check.h"
 #include "jialing/serieskey.h"
 #include "jialing/store.h"
@@ -582,6 +584,77 @@ static void test_invalid_batch_refused(void)
     remove_dir(dir);
 }
 
+/* Sets the "format" entry of the meta database of a closed store, as an older or newer
+ * jialingd would have left it; returns the value found before. */
+static uint32_t set_format_version(const char *dir, uint32_t version)
+{
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi dbi;
+    uint32_t before = 0;
+    CHECK_INT(mdb_env_create(&env), 0);
+    CHECK_INT(mdb_env_set_maxdbs(env, 8), 0);
+    CHECK_INT(mdb_env_open(env, dir, 0, 0644), 0);
+    CHECK_INT(mdb_txn_begin(env, NULL, 0, &txn), 0);
+    CHECK_INT(mdb_dbi_open(txn, "meta", 0, &dbi), 0);
+    uint8_t bytes[4] = {(uint8_t)version, (uint8_t)(version >> 8), (uint8_t)(version >> 16),
+                        (uint8_t)(version >> 24)};
+    MDB_val k = {6, "format"}, v;
+    if (mdb_get(txn, dbi, &k, &v) == 0 && v.mv_size == 4) {
+        const uint8_t *old = v.mv_data;
+        before = (uint32_t)old[0] | (uint32_t)old[1] << 8 | (uint32_t)old[2] << 16 |
+                 (uint32_t)old[3] << 24;
+    }
+    v.mv_size = 4;
+    v.mv_data = bytes;
+    CHECK_INT(mdb_put(txn, dbi, &k, &v, 0), 0);
+    CHECK_INT(mdb_txn_commit(txn), 0);
+    mdb_env_close(env);
+    return before;
+}
+
+/* A directory marked format 1 (raw-record log blocks) opens, keeps every reading and is marked
+ * 2 on opening for writing; a format newer than this build is refused with a message. */
+static void test_format_versions(void)
+{
+    char *dir = make_temp_dir();
+    st_store *store = open_store(dir, 0, 0);
+    st_batch batch;
+    st_batch_init(&batch);
+    jl_buf key;
+    jl_buf_init(&key);
+    series_key(&key, "nh3n", "v");
+    uint32_t index;
+    CHECK_INT(st_batch_series(&batch, key.data, key.len, &index), JL_OK);
+    for (int i = 0; i < 100; i++) /* far below a seal: all of them live in the log */
+        CHECK_INT(st_batch_point(&batch, index, 60000LL * i, i * 0.125), JL_OK);
+    jl_error err;
+    CHECK_INT(st_write(store, &batch, &err), JL_OK);
+    st_store_close(store);
+    CHECK_INT(set_format_version(dir, 1), 2);
+    store = open_store(dir, 0, 0);
+    int64_t ms[128];
+    double values[128];
+    size_t n = read_all(store, "nh3n", "v", INT64_MIN, INT64_MAX, ms, values, 128);
+    CHECK_INT(n, 100);
+    for (size_t i = 0; i < n; i++) {
+        CHECK_INT(ms[i], 60000LL * (int64_t)i);
+        CHECK_DOUBLE_BITS(values[i], (double)i * 0.125);
+    }
+    st_store_close(store);
+    CHECK_INT(set_format_version(dir, 3), 2);
+    st_options options;
+    memset(&options, 0, sizeof options);
+    options.directory = dir;
+    st_store *refused = NULL;
+    CHECK_INT(st_store_open(&options, &refused, &err), JL_ECORRUPT);
+    CHECK(strstr(err.message, "unknown format version") != NULL);
+    CHECK(refused == NULL);
+    st_batch_destroy(&batch);
+    jl_buf_destroy(&key);
+    remove_dir(dir);
+}
+
 /* More concurrent readers than LMDB's default 126 slots: the store's default (1024) serves 200
  * open snapshots at once; with 126 slots the 127th is refused with JL_EBUSY (HTTP 503), and
  * works again once one closes. */
@@ -645,6 +718,7 @@ int main(void)
     RUN(test_many_readers);
     RUN(test_map_growth);
     RUN(test_store_full);
+    RUN(test_format_versions);
     RUN(test_random_model);
     RUN(test_random_model_forced_seals);
     return CHECK_DONE();
