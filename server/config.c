@@ -22,7 +22,7 @@ static const char usage[] =
     "  --max-rows N            rows in one response (default 2000000)\n"
     "  --max-windows N         windows per series in one query (default 1000000)\n"
     "  --query-timeout DUR     time limit of one query, e.g. 30s (default 30s)\n"
-    "  --threads N             HTTP worker threads (default 8)\n"
+    "  --threads N             HTTP worker threads, and as many for writes (default 8)\n"
     "  --max-connections N     open connections at most (default 512)\n"
     "  --connection-timeout S  idle connection timeout in seconds (default 30)\n"
     "  --map-size BYTES        initial LMDB map size; it grows on demand (default 64 GiB)\n"
