@@ -68,6 +68,8 @@
 
 #include <stdint.h>
 
+#include "jialing/chunk.h"
+
 #define CK_MAGIC_0 'J'
 #define CK_MAGIC_1 'L'
 #define CK_MAGIC_2 'C'
@@ -98,7 +100,7 @@
 #define CK_OFF_FIRST_VALUE 80
 #define CK_OFF_LAST_VALUE 88
 #define CK_OFF_HEADER_CRC 96
-#define CK_HEADER_SIZE 100
+#define CK_HEADER_SIZE CK_HEADER_BYTES
 
 /* Largest decimal exponent tried; 10^15 is exact as a double and leaves mantissas < 2^53. */
 #define CK_MAX_DECIMAL_EXPONENT 15

@@ -51,6 +51,8 @@ typedef struct series {
     series_state live;           /* published state, read under state_lock */
     series_state next;           /* writer's state for the transaction being built */
     uint32_t seal_threshold;     /* seal the tail at this many readings (writer only) */
+    uint32_t seal_budget;        /* bytes a sealed chunk may take, 0: seal whole (writer only) */
+    double bytes_per_reading;    /* of the last chunk, header aside (writer only) */
     int touched;                 /* 1 while next differs from live */
     int tail_private;            /* 1 when next.tail is a buffer no reader can see */
     struct series *touched_next; /* list of touched series in this transaction */

@@ -19,6 +19,9 @@
 /* Readings per chunk at most; a decoder refuses larger counts before allocating. */
 #define CK_MAX_READINGS 65536u
 
+/* Bytes of every chunk before its payload (the header of storage/chunk_format.h). */
+#define CK_HEADER_BYTES 100u
+
 /* What a chunk header tells without decoding the payload. */
 typedef struct ck_summary {
     uint32_t count;          /* readings in the chunk, >= 1 */
