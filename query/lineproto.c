@@ -72,7 +72,23 @@ typedef struct lp_ctx {
     double *field_values;   /* value of each field of the current line */
     size_t field_capacity;  /* entries allocated in both */
     lp_tag tags[SK_MAX_TAGS];
+    struct lp_known *known; /* see lp_known_line */
+    size_t known_capacity;  /* a power of two, or 0 */
+    size_t known_count;
 } lp_ctx;
+
+/* A line start already parsed in this body: the bytes `measurement,tags value=` and the series
+ * they make. Senders repeat the same few hundred series all through a body, and most of a line's
+ * cost is lexing, sorting and escaping its tags into a key and finding that key in the batch;
+ * a line whose start matches one seen before skips all of that. */
+typedef struct lp_known {
+    const char *start; /* into the body, which outlives the parse */
+    uint32_t len;      /* bytes up to and including "value=" */
+    uint32_t series;   /* index in the batch */
+    uint64_t hash;     /* 0: free slot */
+} lp_known;
+
+#define LP_KNOWN_MAX 65536 /* distinct line starts remembered per body */
 
 static int lp_sep(char c)
 {
@@ -794,6 +810,99 @@ int ig_precision_parse(const char *text, ig_precision *out, jl_error *err)
     return JL_OK;
 }
 
+/* The start of a line that lp_known_line can take: `name...` up to its first space, with no
+ * backslash or tab before it (so that space ends measurement and tags), followed by "value=".
+ * Returns its length with "value=", or 0. */
+static size_t lp_known_start(const char *p, const char *e)
+{
+    if (p == e || !(LP_CLASS(p) & LP_FIRST))
+        return 0;
+    const char *space = memchr(p, ' ', (size_t)(e - p));
+    if (space == NULL || e - space < 8 || memcmp(space + 1, "value=", 6) != 0 ||
+        memchr(p, '\\', (size_t)(space - p)) != NULL || memchr(p, '\t', (size_t)(space - p)) != NULL)
+        return 0;
+    return (size_t)(space + 7 - p);
+}
+
+static uint64_t lp_hash(const char *p, size_t len)
+{
+    uint64_t h = 0x9e3779b97f4a7c15u ^ len;
+    for (; len >= 8; p += 8, len -= 8) {
+        uint64_t word;
+        memcpy(&word, p, 8);
+        h = (h ^ word) * 0xff51afd7ed558ccdu;
+        h ^= h >> 29;
+    }
+    uint64_t rest = 0;
+    memcpy(&rest, p, len);
+    h = (h ^ rest) * 0xc4ceb9fe1a85ec53u;
+    h ^= h >> 32;
+    return h ? h : 1;
+}
+
+static lp_known *lp_known_slot(const lp_ctx *c, uint64_t hash, const char *start, size_t len)
+{
+    size_t mask = c->known_capacity - 1;
+    for (size_t i = hash & mask;; i = (i + 1) & mask) {
+        lp_known *k = &c->known[i];
+        if (k->hash == 0 ||
+            (k->hash == hash && k->len == len && memcmp(k->start, start, len) == 0))
+            return k;
+    }
+}
+
+/* Parses a line whose start was seen before: only its value and timestamp are left to read.
+ * Returns 1 when it took the line (*rc: its result), 0 when lp_line must. */
+static int lp_known_line(lp_ctx *c, const char *p, const char *e, size_t start_len,
+                         uint64_t hash, int *rc)
+{
+    if (c->known_count == 0)
+        return 0;
+    lp_known *k = lp_known_slot(c, hash, p, start_len);
+    if (k->hash == 0)
+        return 0;
+    const char *v0 = p + start_len, *after = NULL;
+    double value = 0;
+    /* Errors here carry the same message and column as in lp_line, which reads the value and
+     * timestamp with the same functions. */
+    *rc = lp_field_value(c, v0 - 6, 5, v0, e, &after, &value);
+    if (*rc == JL_OK && after < e && *after == ',')
+        return 0; /* more fields: lp_line */
+    int64_t ms = 0;
+    if (*rc == JL_OK)
+        *rc = lp_timestamp(c, after, e, &ms);
+    if (*rc == JL_OK && st_batch_point(c->batch, k->series, ms, value) != JL_OK)
+        *rc = lp_nomem(c);
+    return 1;
+}
+
+/* Remembers the start of a line that lp_line just took as one reading of field "value". */
+static void lp_known_add(lp_ctx *c, const char *start, size_t len, uint64_t hash)
+{
+    if (c->known_count * 2 >= c->known_capacity) {
+        if (c->known_capacity >= LP_KNOWN_MAX)
+            return;
+        size_t capacity = c->known_capacity ? c->known_capacity * 2 : 256;
+        lp_known *grown = calloc(capacity, sizeof *grown);
+        if (grown == NULL)
+            return; /* only a lost shortcut */
+        lp_known *old = c->known;
+        size_t old_capacity = c->known_capacity;
+        c->known = grown;
+        c->known_capacity = capacity;
+        for (size_t i = 0; i < old_capacity; i++)
+            if (old[i].hash != 0)
+                *lp_known_slot(c, old[i].hash, old[i].start, old[i].len) = old[i];
+        free(old);
+    }
+    lp_known *k = lp_known_slot(c, hash, start, len);
+    if (k->hash != 0)
+        return;
+    *k = (lp_known){.start = start, .len = (uint32_t)len,
+                    .series = c->batch->point_series[c->batch->point_count - 1], .hash = hash};
+    c->known_count++;
+}
+
 int ig_parse_line_protocol(const char *body, size_t len, ig_precision precision, int64_t now_ms,
                            st_batch *batch, jl_error *err)
 {
@@ -815,6 +924,9 @@ int ig_parse_line_protocol(const char *body, size_t len, ig_precision precision,
     c.field_series = NULL;
     c.field_values = NULL;
     c.field_capacity = 0;
+    c.known = NULL;
+    c.known_capacity = 0;
+    c.known_count = 0;
 
     int rc = JL_OK;
     const char *p = body, *end = body + len;
@@ -839,7 +951,14 @@ int ig_parse_line_protocol(const char *body, size_t len, ig_precision precision,
             e--;
         c.line = p;
         c.line_no++;
-        rc = lp_line(&c, p, e);
+        size_t start_len = lp_known_start(p, e);
+        uint64_t hash = start_len ? lp_hash(p, start_len) : 0;
+        if (!start_len || !lp_known_line(&c, p, e, start_len, hash, &rc)) {
+            size_t points_before = batch->point_count;
+            rc = lp_line(&c, p, e);
+            if (rc == JL_OK && start_len && batch->point_count == points_before + 1)
+                lp_known_add(&c, p, start_len, hash);
+        }
         if (rc != JL_OK)
             break;
         p = nl + 1;
@@ -852,5 +971,6 @@ int ig_parse_line_protocol(const char *body, size_t len, ig_precision precision,
     jl_buf_destroy(&tail);
     free(c.field_series);
     free(c.field_values);
+    free(c.known);
     return rc;
 }

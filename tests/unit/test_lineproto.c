@@ -705,6 +705,85 @@ static void test_long_keys_and_lines(void)
     free(line);
 }
 
+/* A line whose start (`measurement,tags value=`) was seen earlier in the body takes a shortcut
+ * past the tags. Every line of a mixed body, parsed as part of the body, must give the same
+ * key, time and value as the same line parsed alone (which never takes the shortcut), and a
+ * refused line the same message and column. */
+static void test_repeated_line_starts(void)
+{
+    static const char *const starts[] = {
+        "pm25,station=s01,district=d1 value=", "pm25,district=d1,station=s01 value=",
+        "pm25,station=s02 value=",             "pm25,station=s01,district=d1 value=",
+        "nh3n value=",                         "cod,station=a\\ b value=",
+        "o3,station=s01\tvalue=",             "o3,station=s01 value=",
+    };
+    static const char *const values[] = {"35.2", "-0.0", "7i", "1e3", "0.125", "12u", ".5"};
+    static const char *const tails[] = {" 1700000000000000000", "", " 1700000000123456789",
+                                        ",other=4 1700000000000000000", "\r",
+                                        " 1700000000000000001  "};
+    const unsigned seed = 4409;
+    printf("test_repeated_line_starts seed %u\n", seed);
+    srand(seed);
+    char body[64 * 1024];
+    size_t used = 0;
+    const char *line_at[600];
+    size_t line_len[600];
+    int lines = 0;
+    while (lines < 600) {
+        char line[128];
+        int n;
+        if (rand() % 25 == 0)
+            n = snprintf(line, sizeof line, "# a comment");
+        else
+            n = snprintf(line, sizeof line, "%s%s%s", starts[rand() % 8], values[rand() % 7],
+                         tails[rand() % 6]);
+        line_at[lines] = body + used;
+        line_len[lines] = (size_t)n;
+        memcpy(body + used, line, (size_t)n);
+        used += (size_t)n;
+        body[used++] = '\n';
+        lines++;
+    }
+    body[used] = '\0';
+    CHECK_INT(parse(body), JL_OK);
+    size_t whole_count = batch.point_count;
+    int64_t *whole_ms = malloc(whole_count * sizeof *whole_ms);
+    double *whole_values = malloc(whole_count * sizeof *whole_values);
+    char **whole_keys = malloc(whole_count * sizeof *whole_keys);
+    for (size_t i = 0; i < whole_count; i++) {
+        whole_ms[i] = batch.point_ms[i];
+        whole_values[i] = batch.point_values[i];
+        whole_keys[i] = strdup(key_of(i));
+    }
+    size_t at = 0;
+    for (int l = 0; l < lines; l++) {
+        char alone[128];
+        memcpy(alone, line_at[l], line_len[l]);
+        alone[line_len[l]] = '\0';
+        CHECK_INT(parse(alone), JL_OK);
+        for (size_t i = 0; i < batch.point_count && at < whole_count; i++, at++)
+            CHECK_POINT(i, whole_keys[at], whole_ms[at], whole_values[at]);
+    }
+    CHECK_INT(at, whole_count);
+    CHECK(whole_count > 500);
+    for (size_t i = 0; i < whole_count; i++)
+        free(whole_keys[i]);
+    free(whole_keys);
+    free(whole_ms);
+    free(whole_values);
+    /* Refusals on a line whose start is known: same column and message as the first time. */
+    const char *not_a_number = "field \"value\" has the value \"x\", which is not a number; write "
+                               "floats as 1.5 or -2e3, integers as 12i and unsigned integers as "
+                               "12u";
+    char expected[256];
+    snprintf(expected, sizeof expected, "line 2, column 24: %s", not_a_number);
+    CHECK_FAIL("pm25,station=s01 value=1 1000\npm25,station=s01 value=x 2000", 2, 24, expected);
+    snprintf(expected, sizeof expected, "line 1, column 24: %s", not_a_number);
+    CHECK_FAIL("pm25,station=s01 value=x 2000", 1, 24, expected);
+    CHECK_FAIL("pm25,station=s01 value=1 1000\npm25,station=s01 value=2 12a", 2, 26,
+               "line 2, column 26: the timestamp \"12a\" is not an integer");
+}
+
 int main(void)
 {
     st_batch_init(&batch);
@@ -720,6 +799,7 @@ int main(void)
     RUN(test_minute_hour_precision);
     RUN(test_name_errors);
     RUN(test_long_keys_and_lines);
+    RUN(test_repeated_line_starts);
     st_batch_destroy(&batch);
     return CHECK_DONE();
 }
