@@ -59,6 +59,32 @@ static size_t format_short_decimal(double value, char *text)
 
 typedef unsigned __int128 fm_uint128;
 
+/* 10^k for 0 <= k <= 21 (from 10^20 on, more than 64 bits). */
+static fm_uint128 power_of_ten(int k)
+{
+    static const uint64_t powers[20] = {1u,
+                                        10u,
+                                        100u,
+                                        1000u,
+                                        10000u,
+                                        100000u,
+                                        1000000u,
+                                        10000000u,
+                                        100000000u,
+                                        1000000000u,
+                                        10000000000u,
+                                        100000000000u,
+                                        1000000000000u,
+                                        10000000000000u,
+                                        100000000000000u,
+                                        1000000000000000u,
+                                        10000000000000000u,
+                                        100000000000000000u,
+                                        1000000000000000000u,
+                                        10000000000000000000u};
+    return k < 20 ? powers[k] : (fm_uint128)powers[19] * (k == 20 ? 10 : 100);
+}
+
 /* The same answer as the %.15g/%.16g/%.17g loop below, for 1e-4 <= |value| < 1e15, without
  * printf and strtod: means and other computed values have 16-17 digits, and glibc's exact but
  * multi-precision printing of those was half the CPU time of a year of hourly means. value is
@@ -78,37 +104,25 @@ static size_t format_exact_fixed(double value, char *text)
     const uint64_t hidden_bit = (uint64_t)1 << 52;
     uint64_t mantissa = (bits & (hidden_bit - 1)) | hidden_bit;
     int shift = 1075 - (int)(bits >> 52); /* 3..66 in this range */
-    fm_uint128 powers[21];
-    powers[0] = 1;
-    for (int i = 1; i < 21; i++)
-        powers[i] = powers[i - 1] * 10;
-    /* Decimal exponent of the leading digit: log10 can be one off next to a power of ten, so
-     * it is settled exactly against the 17-digit quotient. */
-    int exponent = (int)floor(log10(magnitude));
-    for (int tries = 0; tries < 3; tries++) {
-        int k = 16 - exponent;
-        fm_uint128 quotient = ((fm_uint128)mantissa * powers[k]) >> shift;
-        if (quotient >= powers[17])
-            exponent++;
-        else if (quotient < powers[16])
-            exponent--;
-        else
-            break;
-    }
+    /* Decimal exponent of the leading digit: from the binary exponent (log10(2) per bit) it is
+     * exact or one too small, which the 17-digit quotient tells. */
+    int exponent = (int)floor((double)(52 - shift) * 0.30102999566398120);
+    if (((fm_uint128)mantissa * power_of_ten(16 - exponent)) >> shift >= power_of_ten(17))
+        exponent++;
     if (exponent < -4 || exponent > 14)
         return 0;
     for (int precision = 15; precision <= 17; precision++) {
         int k = precision - 1 - exponent; /* fraction digits before trailing zeros go */
-        fm_uint128 scaled = (fm_uint128)mantissa * powers[k];
+        fm_uint128 scaled = (fm_uint128)mantissa * power_of_ten(k);
         fm_uint128 digits = scaled >> shift;
         fm_uint128 rest = scaled - (digits << shift);
         fm_uint128 half = (fm_uint128)1 << (shift - 1);
         if (rest > half || (rest == half && (digits & 1) != 0))
             digits++;
-        if (digits == powers[precision] && exponent + 1 >= precision)
+        if (digits == power_of_ten(precision) && exponent + 1 >= precision)
             return 0; /* %g would print this in exponent notation */
         fm_uint128 printed = digits << (shift + 2), exact = scaled << 2;
-        fm_uint128 above = 2 * powers[k], below = mantissa == hidden_bit ? powers[k] : above;
+        fm_uint128 above = 2 * power_of_ten(k), below = mantissa == hidden_bit ? power_of_ten(k) : above;
         int even = (mantissa & 1) == 0;
         int reads_back = printed >= exact ? (printed - exact < above ||
                                              (printed - exact == above && even))
