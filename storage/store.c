@@ -622,14 +622,14 @@ static int decode_into_merge(writer_txn *wt, const MDB_val *data, size_t offset,
 static int put_log_block(st_store *store, writer_txn *wt, uint64_t seq, const uint64_t *ids,
                          jl_buf *block, jl_error *err);
 
-/* Encodes into wt->scratch the longest prefix of the tail that fits the series' budget, found
- * from the predicted size per reading and corrected by the measured size; sets *fitted to its
- * length, or to 0 when no prefix of a useful length fits (the tail is then sealed whole). */
-static int encode_fitting_prefix(writer_txn *wt, const series *s, size_t n, size_t *fitted,
-                                 jl_error *err)
+/* Encodes into wt->scratch the longest run of the tail from `from` (n readings at most) that
+ * fits the series' budget, found from the predicted size per reading and corrected by the
+ * measured size; sets *fitted to its length, or to 0 when no run of a useful length fits. */
+static int encode_fitting_prefix(writer_txn *wt, const series *s, size_t from, size_t n,
+                                 size_t *fitted, jl_error *err)
 {
-    const int64_t *ms = s->next.tail->timestamps_ms;
-    const double *values = s->next.tail->values;
+    const int64_t *ms = s->next.tail->timestamps_ms + from;
+    const double *values = s->next.tail->values + from;
     const double target = s->seal_budget * 0.995 - (double)CK_HEADER_BYTES;
     size_t count = fitting_count(s);
     *fitted = 0;
@@ -675,16 +675,31 @@ static int relog_tail(st_store *store, writer_txn *wt, series *s, jl_error *err)
     return rc;
 }
 
-/* Seals the first `fitted` readings of the tail of s, whose chunk is in wt->scratch; the rest
- * stays in a new tail, written back to the log. */
-static int seal_fitted(st_store *store, writer_txn *wt, series *s, size_t fitted, jl_error *err)
+/* Seals the tail of s as chunks that each fill the series' pages, while it holds at least a
+ * seal threshold's worth; the rest stays in a new tail, written back to the log. Sets *sealed
+ * to the readings sealed: 0 when not even the first chunk fits (the caller seals it whole). A
+ * tail many chunks long (a backfill) is cut in one go, not one chunk per transaction. */
+static int seal_fitted(st_store *store, writer_txn *wt, series *s, size_t *sealed, jl_error *err)
 {
     series_state *st = &s->next;
     const int64_t *ms = st->tail->timestamps_ms;
-    uint32_t rest = st->tail_count - (uint32_t)fitted;
-    int rc = put_scratch_chunk(store, wt, s->id, ms[0], err);
-    if (rc != JL_OK)
-        return rc;
+    size_t n = st->tail_count, done = 0;
+    *sealed = 0;
+    while (n - done >= s->seal_threshold) {
+        size_t fitted = 0;
+        int rc = encode_fitting_prefix(wt, s, done, n - done, &fitted, err);
+        if (rc == JL_OK && fitted > 0)
+            rc = put_scratch_chunk(store, wt, s->id, ms[done], err);
+        if (rc != JL_OK)
+            return rc;
+        if (fitted == 0)
+            break;
+        plan_seal(store, s, fitted, wt->scratch.len);
+        done += fitted;
+    }
+    if (done == 0)
+        return JL_OK;
+    uint32_t rest = (uint32_t)(n - done);
     tail_buffer *remainder = NULL;
     if (rest > 0) {
         uint32_t capacity = 64;
@@ -693,17 +708,17 @@ static int seal_fitted(st_store *store, writer_txn *wt, series *s, size_t fitted
         remainder = tail_new(capacity);
         if (remainder == NULL)
             return jl_error_set(err, JL_ENOMEM, "out of memory sealing a tail");
-        memcpy(remainder->timestamps_ms, ms + fitted, sizeof(int64_t) * rest);
-        memcpy(remainder->values, st->tail->values + fitted, sizeof(double) * rest);
+        memcpy(remainder->timestamps_ms, ms + done, sizeof(int64_t) * rest);
+        memcpy(remainder->values, st->tail->values + done, sizeof(double) * rest);
     }
-    plan_seal(store, s, fitted, wt->scratch.len);
-    st->sealed_max_ms = ms[fitted - 1];
-    st->sealed_count += fitted;
+    st->sealed_max_ms = ms[done - 1];
+    st->sealed_count += done;
     if (s->tail_private)
         store_tail_release(st->tail);
     st->tail = remainder;
     st->tail_count = rest;
     s->tail_private = remainder != NULL;
+    *sealed = done;
     return rest > 0 ? relog_tail(store, wt, s, err) : JL_OK;
 }
 
@@ -717,10 +732,10 @@ static int seal_tail(st_store *store, writer_txn *wt, series *s, int fit, jl_err
     if (n == 0)
         return JL_OK;
     if (fit && s->seal_budget > 0 && n >= s->seal_threshold) {
-        size_t fitted = 0;
-        int rc = encode_fitting_prefix(wt, s, n, &fitted, err);
-        if (rc != JL_OK || fitted > 0)
-            return rc != JL_OK ? rc : seal_fitted(store, wt, s, fitted, err);
+        size_t sealed = 0;
+        int rc = seal_fitted(store, wt, s, &sealed, err);
+        if (rc != JL_OK || sealed > 0)
+            return rc;
     }
     const int64_t *ms = st->tail->timestamps_ms;
     const double *values = st->tail->values;
