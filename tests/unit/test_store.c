@@ -193,6 +193,18 @@ static uint64_t next_random(void)
     return rng_state;
 }
 
+/* Opens the LMDB environment of a closed store directly (flags: 0 or MDB_RDONLY) and one of
+ * its databases in a transaction; the caller ends the transaction and closes env. */
+static void open_lmdb(const char *dir, unsigned flags, const char *db, MDB_env **env,
+                      MDB_txn **txn, MDB_dbi *dbi)
+{
+    CHECK_INT(mdb_env_create(env), 0);
+    CHECK_INT(mdb_env_set_maxdbs(*env, 8), 0);
+    CHECK_INT(mdb_env_open(*env, dir, flags, 0644), 0);
+    CHECK_INT(mdb_txn_begin(*env, NULL, flags, txn), 0);
+    CHECK_INT(mdb_dbi_open(*txn, db, 0, dbi), 0);
+}
+
 /* Overflow pages of the chunks database of a closed store. */
 static uint64_t chunk_overflow_pages(const char *dir)
 {
@@ -201,11 +213,7 @@ static uint64_t chunk_overflow_pages(const char *dir)
     MDB_dbi dbi;
     MDB_stat stat;
     memset(&stat, 0, sizeof stat);
-    CHECK_INT(mdb_env_create(&env), 0);
-    CHECK_INT(mdb_env_set_maxdbs(env, 8), 0);
-    CHECK_INT(mdb_env_open(env, dir, MDB_RDONLY, 0644), 0);
-    CHECK_INT(mdb_txn_begin(env, NULL, MDB_RDONLY, &txn), 0);
-    CHECK_INT(mdb_dbi_open(txn, "chunks", 0, &dbi), 0);
+    open_lmdb(dir, MDB_RDONLY, "chunks", &env, &txn, &dbi);
     CHECK_INT(mdb_stat(txn, dbi, &stat), 0);
     mdb_txn_abort(txn);
     mdb_env_close(env);
@@ -695,11 +703,7 @@ static uint32_t set_format_version(const char *dir, uint32_t version)
     MDB_txn *txn;
     MDB_dbi dbi;
     uint32_t before = 0;
-    CHECK_INT(mdb_env_create(&env), 0);
-    CHECK_INT(mdb_env_set_maxdbs(env, 8), 0);
-    CHECK_INT(mdb_env_open(env, dir, 0, 0644), 0);
-    CHECK_INT(mdb_txn_begin(env, NULL, 0, &txn), 0);
-    CHECK_INT(mdb_dbi_open(txn, "meta", 0, &dbi), 0);
+    open_lmdb(dir, 0, "meta", &env, &txn, &dbi);
     uint8_t bytes[4] = {(uint8_t)version, (uint8_t)(version >> 8), (uint8_t)(version >> 16),
                         (uint8_t)(version >> 24)};
     MDB_val k = {6, "format"}, v;
