@@ -101,13 +101,19 @@ static void *job_thread_main(void *argument)
     return NULL;
 }
 
-/* Suspends the connection and queues its request for the job pool. */
-static void queue_job(sv_http *http, struct MHD_Connection *connection, request_state *state)
+/* Suspends the connection and queues its request for the job pool. Returns 0 once the pool
+ * is stopping (the caller then runs the request itself): nothing would resume the connection,
+ * and libmicrohttpd refuses to stop with a suspended one. */
+static int queue_job(sv_http *http, struct MHD_Connection *connection, request_state *state)
 {
+    pthread_mutex_lock(&http->jobs_lock);
+    if (http->jobs_stopping) {
+        pthread_mutex_unlock(&http->jobs_lock);
+        return 0;
+    }
     state->connection = connection;
     state->queued = 1;
     MHD_suspend_connection(connection);
-    pthread_mutex_lock(&http->jobs_lock);
     if (http->jobs_tail)
         http->jobs_tail->job_next = state;
     else
@@ -115,6 +121,7 @@ static void queue_job(sv_http *http, struct MHD_Connection *connection, request_
     http->jobs_tail = state;
     pthread_cond_signal(&http->jobs_cond);
     pthread_mutex_unlock(&http->jobs_lock);
+    return 1;
 }
 
 static enum MHD_Result collect_param(void *cls, enum MHD_ValueKind kind, const char *key,
@@ -256,10 +263,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, 
     request->body = state->body.data;
     request->body_len = state->body.len;
     request->body_too_large = state->too_large;
-    if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
-        queue_job(http, connection, state);
+    if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0 &&
+        queue_job(http, connection, state))
         return MHD_YES;
-    }
     sv_response response;
     sv_response_init(&response);
     sv_route(http->context, request, &response);
@@ -334,6 +340,7 @@ int sv_http_start(sv_context *context, sv_http **out, jl_error *err)
     http->context = context;
     atomic_init(&http->open_connections, 0);
     if (start_jobs(http, config->threads) != JL_OK) {
+        stop_jobs(http);
         freeaddrinfo(addresses);
         free(http);
         return jl_error_set(err, JL_ENOMEM, "cannot start the request threads");

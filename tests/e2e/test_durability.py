@@ -194,3 +194,55 @@ def test_kill9_keeps_acknowledged_writes():
         srv.stop()
     finally:
         srv.cleanup()
+
+
+def test_sigterm_during_writes_exits_cleanly():
+    """SIGTERM while 24 keep-alive connections keep writing: jialingd exits with status 0 (a write
+    that arrived after the write threads stopped used to leave a suspended connection, and
+    libmicrohttpd aborted the process), and every acknowledged reading is there afterwards."""
+    import http.client
+
+    for round_no in range(4):
+        srv = Server(sync="none", name="sigterm%d" % round_no).start()
+        try:
+            stop = threading.Event()
+            acked = {}  # writer -> number of readings answered 204 (written in order)
+
+            def writer(w):
+                conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=10)
+                n = 0
+                try:
+                    while not stop.is_set():
+                        body = line("term", {"station": "w%d" % w}, n, T0 + n * MINUTE)
+                        conn.request("POST", "/api/v1/write?precision=ms", body=body)
+                        resp = conn.getresponse()
+                        resp.read()
+                        if resp.status != 204:
+                            return
+                        n += 1
+                        acked[w] = n
+                except (OSError, http.client.HTTPException):
+                    return  # the server went away mid-request
+                finally:
+                    conn.close()
+
+            threads = [threading.Thread(target=writer, args=(w,)) for w in range(24)]
+            for t in threads:
+                t.start()
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline and sum(acked.values()) < 200 * (round_no + 1):
+                time.sleep(0.005)
+            srv.stop()  # fails the test on a non-zero exit status
+            stop.set()
+            for t in threads:
+                t.join()
+            srv.start()
+            doc = srv.ok("series", series="term")
+            counts = {s["tags"]["station"]: s["values"][0][s["columns"].index("count")]
+                      for s in doc["series"]}
+            for w, n in acked.items():
+                check(counts.get("w%d" % w, 0) >= n,
+                      "round %d: writer %d had %d readings acknowledged, %d stored"
+                      % (round_no, w, n, counts.get("w%d" % w, 0)))
+        finally:
+            srv.cleanup()
