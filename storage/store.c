@@ -70,7 +70,9 @@ typedef struct writer_txn {
     uint64_t log_cut_below; /* log blocks below this sequence are deleted by this transaction */
     uint64_t first_seq;     /* log sequence of the transaction's first request */
     uint64_t next_seq;      /* log sequence for the next block this transaction writes */
-    st_batch relog_batch;   /* a sealed tail's remainder, written back to the log */
+    st_batch relog_batch;   /* the remainders of this transaction's fitted seals */
+    series **relogged;      /* their series, in relog_batch's series order */
+    size_t relogged_count, relogged_capacity;
     jl_buf relog_block;
     size_t touched_count;   /* series in the touched list */
     series **joining;       /* publish(): series whose tail joins the pending list */
@@ -599,10 +601,13 @@ static void plan_seal(const st_store *store, series *s, uint64_t count, uint64_t
     s->bytes_per_reading = per_reading;
 }
 
-/* Readings expected to fill the series' budget to 99.5% (the first guess of seal_fitted). */
-static size_t fitting_count(const series *s)
+/* Readings expected to fill the series' budget to 99.5% (the first guess of seal_fitted), at
+ * most chunk_max: very compressible data (a constant) would otherwise ask for more readings
+ * than a chunk may hold. */
+static size_t fitting_count(const st_store *store, const series *s)
 {
-    return (size_t)((s->seal_budget * 0.995 - (double)CK_HEADER_BYTES) / s->bytes_per_reading);
+    double count = (s->seal_budget * 0.995 - (double)CK_HEADER_BYTES) / s->bytes_per_reading;
+    return count < (double)store->chunk_max ? (size_t)count : store->chunk_max;
 }
 
 /* Decodes the chunk at the cursor into merge buffers starting at offset; sets *count. */
@@ -625,13 +630,13 @@ static int put_log_block(st_store *store, writer_txn *wt, uint64_t seq, const ui
 /* Encodes into wt->scratch the longest run of the tail from `from` (n readings at most) that
  * fits the series' budget, found from the predicted size per reading and corrected by the
  * measured size; sets *fitted to its length, or to 0 when no run of a useful length fits. */
-static int encode_fitting_prefix(writer_txn *wt, const series *s, size_t from, size_t n,
-                                 size_t *fitted, jl_error *err)
+static int encode_fitting_prefix(const st_store *store, writer_txn *wt, const series *s,
+                                 size_t from, size_t n, size_t *fitted, jl_error *err)
 {
     const int64_t *ms = s->next.tail->timestamps_ms + from;
     const double *values = s->next.tail->values + from;
     const double target = s->seal_budget * 0.995 - (double)CK_HEADER_BYTES;
-    size_t count = fitting_count(s);
+    size_t count = fitting_count(store, s);
     *fitted = 0;
     if (count > n)
         count = n;
@@ -651,12 +656,19 @@ static int encode_fitting_prefix(writer_txn *wt, const series *s, size_t from, s
     return JL_OK;
 }
 
-/* Writes the tail of s (its readings after a fitted seal) to the log again as a block of its
- * own, so that the older blocks holding them need not be kept for this series. */
-static int relog_tail(st_store *store, writer_txn *wt, series *s, jl_error *err)
+/* Adds the tail of s (its readings after a fitted seal) to the block of remainders that
+ * write_relogged() puts in the log at the end of the seals. */
+static int relog_tail(writer_txn *wt, series *s, jl_error *err)
 {
     series_state *st = &s->next;
-    st_batch_reset(&wt->relog_batch);
+    if (wt->relogged_count == wt->relogged_capacity) {
+        size_t capacity = wt->relogged_capacity ? wt->relogged_capacity * 2 : 64;
+        series **grown = realloc(wt->relogged, capacity * sizeof *grown);
+        if (grown == NULL)
+            return jl_error_set(err, JL_ENOMEM, "out of memory writing a tail back to the log");
+        wt->relogged = grown;
+        wt->relogged_capacity = capacity;
+    }
     uint32_t index = 0;
     int rc = st_batch_series(&wt->relog_batch, s->key, s->key_len, &index);
     for (uint32_t i = 0; rc == JL_OK && i < st->tail_count; i++)
@@ -664,15 +676,34 @@ static int relog_tail(st_store *store, writer_txn *wt, series *s, jl_error *err)
                             st->tail->values[i]);
     if (rc != JL_OK)
         return jl_error_set(err, rc, "out of memory writing a tail back to the log");
-    rc = wl_encode(&wt->relog_batch, &wt->relog_block, err);
+    wt->relogged[wt->relogged_count++] = s;
+    return JL_OK;
+}
+
+/* Writes the remainders of this transaction's fitted seals to the log as one block, so that
+ * the older blocks holding them need not be kept for these series. One block per transaction,
+ * not one per seal: sequence numbers also measure the log against log_max_blocks, and
+ * thousands of series sealing together must not look like a long log. */
+static int write_relogged(st_store *store, writer_txn *wt, jl_error *err)
+{
+    if (wt->relogged_count == 0)
+        return JL_OK;
+    uint64_t *ids = malloc(wt->relogged_count * sizeof *ids);
+    if (ids == NULL)
+        return jl_error_set(err, JL_ENOMEM, "out of memory writing tails back to the log");
+    for (size_t i = 0; i < wt->relogged_count; i++)
+        ids[i] = wt->relogged[i]->id;
     uint64_t seq = wt->next_seq;
+    int rc = wl_encode(&wt->relog_batch, &wt->relog_block, err);
     if (rc == JL_OK)
-        rc = put_log_block(store, wt, seq, &s->id, &wt->relog_block, err);
-    if (rc == JL_OK) {
-        wt->next_seq++;
-        st->tail_min_seq = seq;
-    }
-    return rc;
+        rc = put_log_block(store, wt, seq, ids, &wt->relog_block, err);
+    free(ids);
+    if (rc != JL_OK)
+        return rc;
+    wt->next_seq++;
+    for (size_t i = 0; i < wt->relogged_count; i++)
+        wt->relogged[i]->next.tail_min_seq = seq;
+    return JL_OK;
 }
 
 /* Seals the tail of s as chunks that each fill the series' pages, while it holds at least a
@@ -687,7 +718,7 @@ static int seal_fitted(st_store *store, writer_txn *wt, series *s, size_t *seale
     *sealed = 0;
     while (n - done >= s->seal_threshold) {
         size_t fitted = 0;
-        int rc = encode_fitting_prefix(wt, s, done, n - done, &fitted, err);
+        int rc = encode_fitting_prefix(store, wt, s, done, n - done, &fitted, err);
         if (rc == JL_OK && fitted > 0)
             rc = put_scratch_chunk(store, wt, s->id, ms[done], err);
         if (rc != JL_OK)
@@ -719,7 +750,7 @@ static int seal_fitted(st_store *store, writer_txn *wt, series *s, size_t *seale
     st->tail_count = rest;
     s->tail_private = remainder != NULL;
     *sealed = done;
-    return rest > 0 ? relog_tail(store, wt, s, err) : JL_OK;
+    return rest > 0 ? relog_tail(wt, s, err) : JL_OK;
 }
 
 /* Seals the next tail of s into chunks: with `fit` and a budget, the longest prefix that fills
@@ -741,7 +772,7 @@ static int seal_tail(st_store *store, writer_txn *wt, series *s, int fit, jl_err
     const double *values = st->tail->values;
     size_t total = n;
     int rc = JL_OK;
-    size_t merge_limit = s->seal_budget > 0 ? fitting_count(s) : s->seal_threshold;
+    size_t merge_limit = s->seal_budget > 0 ? fitting_count(store, s) : s->seal_threshold;
     if (st->sealed_count > 0 && n < merge_limit) {
         MDB_cursor *cursor = NULL;
         int mrc = mdb_cursor_open(wt->txn, store->db_chunks, &cursor);
@@ -1167,6 +1198,8 @@ static int commit_group(st_store *store, writer_txn *wt, write_request *first,
     wt->first_new_id = store->series_count + 1;
     wt->first_seq = store->next_log_seq;
     wt->next_seq = store->next_log_seq;
+    st_batch_reset(&wt->relog_batch);
+    wt->relogged_count = 0;
     int mrc = mdb_txn_begin(store->env, NULL, 0, &wt->txn);
     if (mrc != 0)
         return store_lmdb_error(err, mrc, "beginning a write transaction");
@@ -1178,6 +1211,8 @@ static int commit_group(st_store *store, writer_txn *wt, write_request *first,
     for (series *s = wt->touched; s && rc == JL_OK; s = s->touched_next)
         if (s->next.tail_count >= s->seal_threshold)
             rc = seal_tail(store, wt, s, 1, err);
+    if (rc == JL_OK)
+        rc = write_relogged(store, wt, err);
     uint64_t saved_next_seq = store->next_log_seq;
     store->next_log_seq = wt->next_seq;
     if (rc == JL_OK)
@@ -1292,6 +1327,7 @@ static void *writer_main(void *argument)
     pthread_mutex_unlock(&store->queue_mutex);
     jl_buf_destroy(&wt.scratch);
     st_batch_destroy(&wt.relog_batch);
+    free(wt.relogged);
     jl_buf_destroy(&wt.relog_block);
     free(wt.created);
     free(wt.joining);

@@ -398,6 +398,94 @@ static void test_fitted_chunk_fill(void)
     remove_dir(dir);
 }
 
+/* Fitted seals of many series in one transaction write their remainders back as one log
+ * block: sequence numbers also measure the log against log_max_blocks, and a block per seal
+ * made thousands of series sealing together look like a long log (and forced early seals). */
+static void test_remainders_in_one_block(void)
+{
+    char *dir = make_temp_dir();
+    st_store *store = open_store(dir, 0, 0);
+    jl_buf key;
+    jl_buf_init(&key);
+    st_batch batch;
+    st_batch_init(&batch);
+    char station[16];
+    jl_error err;
+    st_stats stats;
+    rng_state = 4242;
+    int64_t next_ms = 1700000000000;
+    for (int phase = 0; phase < 2; phase++) {
+        /* First 3,000 readings a series (its first chunk is sealed whole), then 8,000 (fitted
+         * chunks, and a remainder in the tail). */
+        int per_series = phase == 0 ? 3000 : 8000;
+        st_batch_reset(&batch);
+        for (int s = 0; s < 50; s++) {
+            snprintf(station, sizeof station, "r%02d", s);
+            series_key(&key, "cod", station);
+            uint32_t index;
+            CHECK_INT(st_batch_series(&batch, key.data, key.len, &index), JL_OK);
+            for (int i = 0; i < per_series; i++)
+                CHECK_INT(st_batch_point(&batch, index, next_ms + 60000LL * i,
+                                         (double)(int64_t)(next_random() % 400) / 10),
+                          JL_OK);
+        }
+        next_ms += 60000LL * per_series;
+        CHECK_INT(st_write(store, &batch, &err), JL_OK);
+        CHECK_INT(st_store_stats(store, 0, &stats, &err), JL_OK);
+        /* A transaction never deletes its own request's block (the next one does). Phase 0:
+         * that block alone. Phase 1: that block and one with the remainders of all 50 series
+         * (a block per seal made it 51). */
+        CHECK_INT(stats.log_blocks, phase + 1);
+        CHECK_INT(stats.readings, 50 * (phase == 0 ? 3000 : 11000));
+    }
+    CHECK(stats.sealed_readings < stats.readings); /* there are remainders */
+    st_store_close(store);
+    store = open_store(dir, 0, 0);
+    CHECK_INT(st_store_stats(store, 0, &stats, &err), JL_OK);
+    CHECK_INT(stats.readings, 50 * 11000);
+    static int64_t ms[12000];
+    static double values[12000];
+    CHECK_INT(read_all(store, "cod", "r49", INT64_MIN, INT64_MAX, ms, values, 12000), 11000);
+    for (int i = 1; i < 11000; i++)
+        CHECK_INT(ms[i] - ms[i - 1], 60000);
+    st_batch_destroy(&batch);
+    jl_buf_destroy(&key);
+    st_store_close(store);
+    remove_dir(dir);
+}
+
+/* A constant series compresses to almost nothing; a long run of it must still be cut into
+ * chunks a chunk may hold (at most 65,536 readings), not refused. */
+static void test_constant_backfill(void)
+{
+    char *dir = make_temp_dir();
+    st_store *store = open_store(dir, 0, 0);
+    jl_buf key;
+    jl_buf_init(&key);
+    series_key(&key, "flag", "c");
+    st_batch batch;
+    st_batch_init(&batch);
+    uint32_t index;
+    jl_error err;
+    int64_t ms = 1700000000000;
+    for (int request = 0; request < 4; request++) {
+        int count = request < 3 ? 1000 : 100000;
+        st_batch_reset(&batch);
+        CHECK_INT(st_batch_series(&batch, key.data, key.len, &index), JL_OK);
+        for (int i = 0; i < count; i++, ms += 10000)
+            CHECK_INT(st_batch_point(&batch, index, ms, 1.0), JL_OK);
+        CHECK_INT(st_write(store, &batch, &err), JL_OK);
+    }
+    st_stats stats;
+    CHECK_INT(st_store_stats(store, 0, &stats, &err), JL_OK);
+    CHECK_INT(stats.readings, 103000);
+    CHECK(stats.chunks >= 103000 / 16384);
+    st_batch_destroy(&batch);
+    jl_buf_destroy(&key);
+    st_store_close(store);
+    remove_dir(dir);
+}
+
 /* A range read returns exactly the readings in [from, to), across chunk and tail. */
 static void test_range_read(void)
 {
@@ -830,5 +918,7 @@ int main(void)
     RUN(test_random_model_forced_seals);
     RUN(test_random_model_fitted_seals);
     RUN(test_fitted_chunk_fill);
+    RUN(test_remainders_in_one_block);
+    RUN(test_constant_backfill);
     return CHECK_DONE();
 }
