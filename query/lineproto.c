@@ -819,7 +819,8 @@ static size_t lp_known_start(const char *p, const char *e)
         return 0;
     const char *space = memchr(p, ' ', (size_t)(e - p));
     if (space == NULL || e - space < 8 || memcmp(space + 1, "value=", 6) != 0 ||
-        memchr(p, '\\', (size_t)(space - p)) != NULL || memchr(p, '\t', (size_t)(space - p)) != NULL)
+        memchr(p, '\\', (size_t)(space - p)) != NULL ||
+        memchr(p, '\t', (size_t)(space - p)) != NULL)
         return 0;
     return (size_t)(space + 7 - p);
 }
@@ -845,16 +846,15 @@ static lp_known *lp_known_slot(const lp_ctx *c, uint64_t hash, const char *start
     size_t mask = c->known_capacity - 1;
     for (size_t i = hash & mask;; i = (i + 1) & mask) {
         lp_known *k = &c->known[i];
-        if (k->hash == 0 ||
-            (k->hash == hash && k->len == len && memcmp(k->start, start, len) == 0))
+        if (k->hash == 0 || (k->hash == hash && k->len == len && memcmp(k->start, start, len) == 0))
             return k;
     }
 }
 
 /* Parses a line whose start was seen before: only its value and timestamp are left to read.
  * Returns 1 when it took the line (*rc: its result), 0 when lp_line must. */
-static int lp_known_line(lp_ctx *c, const char *p, const char *e, size_t start_len,
-                         uint64_t hash, int *rc)
+static int lp_known_line(lp_ctx *c, const char *p, const char *e, size_t start_len, uint64_t hash,
+                         int *rc)
 {
     if (c->known_count == 0)
         return 0;
@@ -898,8 +898,10 @@ static void lp_known_add(lp_ctx *c, const char *start, size_t len, uint64_t hash
     lp_known *k = lp_known_slot(c, hash, start, len);
     if (k->hash != 0)
         return;
-    *k = (lp_known){.start = start, .len = (uint32_t)len,
-                    .series = c->batch->point_series[c->batch->point_count - 1], .hash = hash};
+    *k = (lp_known){.start = start,
+                    .len = (uint32_t)len,
+                    .series = c->batch->point_series[c->batch->point_count - 1],
+                    .hash = hash};
     c->known_count++;
 }
 

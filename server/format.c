@@ -122,12 +122,12 @@ static size_t format_exact_fixed(double value, char *text)
         if (digits == power_of_ten(precision) && exponent + 1 >= precision)
             return 0; /* %g would print this in exponent notation */
         fm_uint128 printed = digits << (shift + 2), exact = scaled << 2;
-        fm_uint128 above = 2 * power_of_ten(k), below = mantissa == hidden_bit ? power_of_ten(k) : above;
+        fm_uint128 above = 2 * power_of_ten(k),
+                   below = mantissa == hidden_bit ? power_of_ten(k) : above;
         int even = (mantissa & 1) == 0;
-        int reads_back = printed >= exact ? (printed - exact < above ||
-                                             (printed - exact == above && even))
-                                          : (exact - printed < below ||
-                                             (exact - printed == below && even));
+        int reads_back = printed >= exact
+                             ? (printed - exact < above || (printed - exact == above && even))
+                             : (exact - printed < below || (exact - printed == below && even));
         if (!reads_back)
             continue;
         char reversed[40];

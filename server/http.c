@@ -31,10 +31,10 @@ struct sv_http {
 
     /* The pool that runs requests with a body (see the file comment). */
     pthread_mutex_t jobs_lock;
-    pthread_cond_t jobs_cond;         /* a job was queued, or stopping was set */
-    struct request_state *jobs_head;  /* queued requests, oldest first */
+    pthread_cond_t jobs_cond;        /* a job was queued, or stopping was set */
+    struct request_state *jobs_head; /* queued requests, oldest first */
     struct request_state *jobs_tail;
-    int jobs_stopping;                /* threads finish the queue, then exit */
+    int jobs_stopping; /* threads finish the queue, then exit */
     pthread_t *job_threads;
     unsigned job_thread_count;
 };
@@ -345,8 +345,8 @@ int sv_http_start(sv_context *context, sv_http **out, jl_error *err)
         free(http);
         return jl_error_set(err, JL_ENOMEM, "cannot start the request threads");
     }
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC |
-                     MHD_ALLOW_SUSPEND_RESUME;
+    unsigned flags =
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_ALLOW_SUSPEND_RESUME;
     if (addresses->ai_family == AF_INET6)
         flags |= MHD_USE_IPv6;
     http->daemon = MHD_start_daemon(

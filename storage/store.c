@@ -34,7 +34,7 @@
  * marked 2 when opened for writing: its old blocks stay readable. */
 #define FORMAT_VERSION 2u
 #define FORMAT_VERSION_OLDEST 1u
-#define POSTING_KEY_MAX 480   /* LMDB keys are at most 511 bytes; longer postings are hashed */
+#define POSTING_KEY_MAX 480 /* LMDB keys are at most 511 bytes; longer postings are hashed */
 
 typedef struct write_request {
     const st_batch *batch;
@@ -74,8 +74,8 @@ typedef struct writer_txn {
     series **relogged;      /* their series, in relog_batch's series order */
     size_t relogged_count, relogged_capacity;
     jl_buf relog_block;
-    size_t touched_count;   /* series in the touched list */
-    series **joining;       /* publish(): series whose tail joins the pending list */
+    size_t touched_count; /* series in the touched list */
+    series **joining;     /* publish(): series whose tail joins the pending list */
     size_t joining_capacity;
     int64_t chunk_count_delta, chunk_bytes_delta; /* counters published with the states */
     int64_t log_blocks_delta, log_bytes_delta;

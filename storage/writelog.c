@@ -52,12 +52,12 @@ static uint64_t get_u64(const uint8_t *in)
 
 static uint64_t zigzag(uint64_t v)
 {
-    return (v << 1) ^ (uint64_t)-(int64_t)(v >> 63);
+    return (v << 1) ^ (uint64_t) - (int64_t)(v >> 63);
 }
 
 static uint64_t unzigzag(uint64_t z)
 {
-    return (z >> 1) ^ (uint64_t)-(int64_t)(z & 1);
+    return (z >> 1) ^ (uint64_t) - (int64_t)(z & 1);
 }
 
 static uint8_t *put_varint(uint8_t *p, uint64_t v)
@@ -190,9 +190,8 @@ int wl_encode(const st_batch *batch, jl_buf *out, jl_error *err)
         goto out;
     }
     uint8_t *block = (uint8_t *)out->data;
-    int packed = LZ4_compress_default((const char *)raw,
-                                      (char *)block + WL_HEADER_BYTES + ids_bytes, (int)raw_len,
-                                      bound);
+    int packed = LZ4_compress_default(
+        (const char *)raw, (char *)block + WL_HEADER_BYTES + ids_bytes, (int)raw_len, bound);
     if (packed <= 0) {
         rc = jl_error_set(err, JL_EINVAL, "compressing a log block failed");
         goto out;
@@ -335,8 +334,7 @@ int wl_decode(const void *bytes, size_t len, wl_readings *out, jl_error *err)
         return jl_error_set(err, JL_ECORRUPT, "write log block has a bad header");
     uint32_t count = get_u32(block + 4), series = get_u32(block + 8);
     uint32_t raw_len = get_u32(block + 12), packed = get_u32(block + 16);
-    if (count == 0 || count > ST_MAX_BATCH_POINTS || series == 0 ||
-        series > ST_MAX_BATCH_POINTS ||
+    if (count == 0 || count > ST_MAX_BATCH_POINTS || series == 0 || series > ST_MAX_BATCH_POINTS ||
         (size_t)raw_len > (size_t)count * WL_READING_BYTES + (size_t)series * WL_GROUP_BYTES ||
         (len - WL_HEADER_BYTES) / 8 < series ||
         (size_t)packed != len - WL_HEADER_BYTES - (size_t)series * 8)

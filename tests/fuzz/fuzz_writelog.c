@@ -60,8 +60,7 @@ static void check_round_trip(const uint8_t *data, size_t size)
         wl_finish((uint8_t *)block.data, block.len, ids);
         wl_readings out;
         memset(&out, 0, sizeof out);
-        if (wl_decode(block.data, block.len, &out, &err) != JL_OK ||
-            out.count != batch.point_count)
+        if (wl_decode(block.data, block.len, &out, &err) != JL_OK || out.count != batch.point_count)
             abort();
         size_t next = 0;
         for (uint32_t s = 0; s < 8; s++) {

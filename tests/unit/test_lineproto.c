@@ -712,15 +712,19 @@ static void test_long_keys_and_lines(void)
 static void test_repeated_line_starts(void)
 {
     static const char *const starts[] = {
-        "pm25,station=s01,district=d1 value=", "pm25,district=d1,station=s01 value=",
-        "pm25,station=s02 value=",             "pm25,station=s01,district=d1 value=",
-        "nh3n value=",                         "cod,station=a\\ b value=",
-        "o3,station=s01\tvalue=",             "o3,station=s01 value=",
+        "pm25,station=s01,district=d1 value=",
+        "pm25,district=d1,station=s01 value=",
+        "pm25,station=s02 value=",
+        "pm25,station=s01,district=d1 value=",
+        "nh3n value=",
+        "cod,station=a\\ b value=",
+        "o3,station=s01\tvalue=",
+        "o3,station=s01 value=",
     };
     static const char *const values[] = {"35.2", "-0.0", "7i", "1e3", "0.125", "12u", ".5"};
-    static const char *const tails[] = {" 1700000000000000000", "", " 1700000000123456789",
-                                        ",other=4 1700000000000000000", "\r",
-                                        " 1700000000000000001  "};
+    static const char *const tails[] = {
+        " 1700000000000000000",         "",   " 1700000000123456789",
+        ",other=4 1700000000000000000", "\r", " 1700000000000000001  "};
     const unsigned seed = 4409;
     printf("test_repeated_line_starts seed %u\n", seed);
     srand(seed);

@@ -195,8 +195,8 @@ static uint64_t next_random(void)
 
 /* Opens the LMDB environment of a closed store directly (flags: 0 or MDB_RDONLY) and one of
  * its databases in a transaction; the caller ends the transaction and closes env. */
-static void open_lmdb(const char *dir, unsigned flags, const char *db, MDB_env **env,
-                      MDB_txn **txn, MDB_dbi *dbi)
+static void open_lmdb(const char *dir, unsigned flags, const char *db, MDB_env **env, MDB_txn **txn,
+                      MDB_dbi *dbi)
 {
     CHECK_INT(mdb_env_create(env), 0);
     CHECK_INT(mdb_env_set_maxdbs(*env, 8), 0);
@@ -288,7 +288,7 @@ static void random_model(int one_slow_series, uint32_t chunk_target, int rounds)
     st_stats stats;
     jl_error err;
     CHECK_INT(st_store_stats(store, 1, &stats, &err), JL_OK);
-    CHECK(stats.chunks > 10);                      /* sealing happened */
+    CHECK(stats.chunks > 10);                       /* sealing happened */
     CHECK(stats.log_blocks < (uint64_t)rounds / 2); /* the log was truncated */
 
     if (log_max_blocks)
@@ -364,9 +364,9 @@ static void test_fitted_chunk_fill(void)
         level[0] += (double)(int64_t)(next_random() % 41) - 20;
         if (level[0] < 0)
             level[0] = 0;
-        CHECK_INT(st_batch_point(&batch, backfill, 1700000000000 + 30000LL * (total + i),
-                                 level[0] / 10),
-                  JL_OK);
+        CHECK_INT(
+            st_batch_point(&batch, backfill, 1700000000000 + 30000LL * (total + i), level[0] / 10),
+            JL_OK);
     }
     jl_error err;
     st_stats before, stats;

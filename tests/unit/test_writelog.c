@@ -101,9 +101,15 @@ static void test_round_trip_random(void)
                 if (!isfinite(value))
                     value = 0.5;
                 break;
-            case 1: value = (double)((int64_t)(bits % 2000001) - 1000000) / 1000.0; break;
-            case 2: value = (double)(int64_t)(bits % 100000) / 10.0; break;
-            default: value = (double)(int64_t)bits / 1e15; break;
+            case 1:
+                value = (double)((int64_t)(bits % 2000001) - 1000000) / 1000.0;
+                break;
+            case 2:
+                value = (double)(int64_t)(bits % 100000) / 10.0;
+                break;
+            default:
+                value = (double)(int64_t)bits / 1e15;
+                break;
             }
             int64_t ms = (int64_t)(bits % 2000000000000ULL) - 1000000000000LL;
             CHECK_INT(st_batch_point(&batch, (uint32_t)(rand() % series), ms, value), JL_OK);
@@ -131,9 +137,9 @@ static void test_compact(void)
     for (int i = 0; i < 50; i++) {
         for (int s = 0; s < 100; s++) {
             level[s] += (rand() % 21 - 10);
-            CHECK_INT(st_batch_point(&batch, (uint32_t)s, 1735689600000 + 60000LL * i,
-                                     level[s] / 10.0),
-                      JL_OK);
+            CHECK_INT(
+                st_batch_point(&batch, (uint32_t)s, 1735689600000 + 60000LL * i, level[s] / 10.0),
+                JL_OK);
         }
     }
     jl_buf block;
