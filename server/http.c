@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 struct request_state;
 
@@ -303,7 +304,8 @@ static int start_jobs(sv_http *http, unsigned count)
     return http->job_thread_count > 0 ? JL_OK : JL_ENOMEM;
 }
 
-/* Lets the job threads finish what is queued, then joins them. */
+/* Lets the job threads finish what is queued, then joins them. The lock stays: libmicrohttpd's
+ * workers may still call queue_job() until the daemon is stopped (free_jobs). */
 static void stop_jobs(sv_http *http)
 {
     pthread_mutex_lock(&http->jobs_lock);
@@ -312,6 +314,11 @@ static void stop_jobs(sv_http *http)
     pthread_mutex_unlock(&http->jobs_lock);
     for (unsigned i = 0; i < http->job_thread_count; i++)
         pthread_join(http->job_threads[i], NULL);
+    http->job_thread_count = 0;
+}
+
+static void free_jobs(sv_http *http)
+{
     free(http->job_threads);
     pthread_cond_destroy(&http->jobs_cond);
     pthread_mutex_destroy(&http->jobs_lock);
@@ -341,6 +348,7 @@ int sv_http_start(sv_context *context, sv_http **out, jl_error *err)
     atomic_init(&http->open_connections, 0);
     if (start_jobs(http, config->threads) != JL_OK) {
         stop_jobs(http);
+        free_jobs(http);
         freeaddrinfo(addresses);
         free(http);
         return jl_error_set(err, JL_ENOMEM, "cannot start the request threads");
@@ -360,6 +368,7 @@ int sv_http_start(sv_context *context, sv_http **out, jl_error *err)
     freeaddrinfo(addresses);
     if (http->daemon == NULL) {
         stop_jobs(http);
+        free_jobs(http);
         free(http);
         return jl_error_set(err, JL_EIO, "cannot listen on %s:%u (in use, or not allowed)",
                             config->listen_host, (unsigned)config->listen_port);
@@ -374,11 +383,17 @@ void sv_http_stop(sv_http *http)
 {
     if (http == NULL)
         return;
-    /* Stop accepting first; MHD_stop_daemon then waits for the workers, so writes that are
-     * being committed finish and get their answer. */
-    MHD_quiesce_daemon(http->daemon);
-    stop_jobs(http); /* every queued request is answered and its connection resumed */
+    /* Stop accepting first; the listening socket is ours to close, after MHD_stop_daemon (its
+     * threads may still hold it until then). Writes already queued are committed and their
+     * connections resumed; libmicrohttpd may close a resumed connection before its answer is
+     * sent, but the write is on disk (a client's retry is harmless: the last write of a
+     * timestamp wins). Writes that complete later run inline. */
+    MHD_socket listener = MHD_quiesce_daemon(http->daemon);
+    stop_jobs(http);
     MHD_stop_daemon(http->daemon);
+    if (listener != MHD_INVALID_SOCKET)
+        close(listener);
+    free_jobs(http);
     free(http);
 }
 

@@ -656,11 +656,10 @@ static int encode_fitting_prefix(const st_store *store, writer_txn *wt, const se
     return JL_OK;
 }
 
-/* Adds the tail of s (its readings after a fitted seal) to the block of remainders that
- * write_relogged() puts in the log at the end of the seals. */
+/* Notes that the tail of s (its readings after a fitted seal) goes back to the log when
+ * write_relogged() runs, after all the seals of the transaction. */
 static int relog_tail(writer_txn *wt, series *s, jl_error *err)
 {
-    series_state *st = &s->next;
     if (wt->relogged_count == wt->relogged_capacity) {
         size_t capacity = wt->relogged_capacity ? wt->relogged_capacity * 2 : 64;
         series **grown = realloc(wt->relogged, capacity * sizeof *grown);
@@ -669,20 +668,19 @@ static int relog_tail(writer_txn *wt, series *s, jl_error *err)
         wt->relogged = grown;
         wt->relogged_capacity = capacity;
     }
-    uint32_t index = 0;
-    int rc = st_batch_series(&wt->relog_batch, s->key, s->key_len, &index);
-    for (uint32_t i = 0; rc == JL_OK && i < st->tail_count; i++)
-        rc = st_batch_point(&wt->relog_batch, index, st->tail->timestamps_ms[i],
-                            st->tail->values[i]);
-    if (rc != JL_OK)
-        return jl_error_set(err, rc, "out of memory writing a tail back to the log");
     wt->relogged[wt->relogged_count++] = s;
     return JL_OK;
 }
 
-/* Writes the remainders of this transaction's fitted seals to the log as one block, so that
- * the older blocks holding them need not be kept for these series. One block per transaction,
- * not one per seal: sequence numbers also measure the log against log_max_blocks, and
+/* Readings in one block of remainders at most: far below what a log block may hold
+ * (ST_MAX_BATCH_POINTS), so that many series, or one huge remainder, never make a block that
+ * recovery would refuse. */
+#define RELOG_BLOCK_READINGS (1u << 20)
+
+/* Writes the remainders of this transaction's fitted seals to the log, so that the older blocks
+ * holding them need not be kept for these series: as few blocks as RELOG_BLOCK_READINGS allows,
+ * usually one, each series' tail_min_seq moving to the first block holding its readings. Few
+ * blocks, not one per seal: sequence numbers also measure the log against log_max_blocks, and
  * thousands of series sealing together must not look like a long log. */
 static int write_relogged(st_store *store, writer_txn *wt, jl_error *err)
 {
@@ -691,19 +689,47 @@ static int write_relogged(st_store *store, writer_txn *wt, jl_error *err)
     uint64_t *ids = malloc(wt->relogged_count * sizeof *ids);
     if (ids == NULL)
         return jl_error_set(err, JL_ENOMEM, "out of memory writing tails back to the log");
-    for (size_t i = 0; i < wt->relogged_count; i++)
-        ids[i] = wt->relogged[i]->id;
-    uint64_t seq = wt->next_seq;
-    int rc = wl_encode(&wt->relog_batch, &wt->relog_block, err);
-    if (rc == JL_OK)
-        rc = put_log_block(store, wt, seq, ids, &wt->relog_block, err);
+    int rc = JL_OK;
+    size_t next = 0;    /* series being written */
+    uint32_t taken = 0; /* of its tail, readings in earlier blocks */
+    while (rc == JL_OK && next < wt->relogged_count) {
+        uint64_t seq = wt->next_seq;
+        size_t points = 0, block_series = 0;
+        st_batch_reset(&wt->relog_batch);
+        while (rc == JL_OK && next < wt->relogged_count && points < RELOG_BLOCK_READINGS) {
+            series *s = wt->relogged[next];
+            const series_state *st = &s->next;
+            uint32_t take = st->tail_count - taken;
+            if (take > RELOG_BLOCK_READINGS - points)
+                take = (uint32_t)(RELOG_BLOCK_READINGS - points);
+            uint32_t index = 0;
+            rc = st_batch_series(&wt->relog_batch, s->key, s->key_len, &index);
+            for (uint32_t i = taken; rc == JL_OK && i < taken + take; i++)
+                rc = st_batch_point(&wt->relog_batch, index, st->tail->timestamps_ms[i],
+                                    st->tail->values[i]);
+            if (rc != JL_OK) {
+                rc = jl_error_set(err, rc, "out of memory writing tails back to the log");
+                break;
+            }
+            ids[block_series++] = s->id;
+            if (taken == 0)
+                s->next.tail_min_seq = seq;
+            points += take;
+            taken += take;
+            if (taken == st->tail_count) {
+                next++;
+                taken = 0;
+            }
+        }
+        if (rc == JL_OK)
+            rc = wl_encode(&wt->relog_batch, &wt->relog_block, err);
+        if (rc == JL_OK)
+            rc = put_log_block(store, wt, seq, ids, &wt->relog_block, err);
+        if (rc == JL_OK)
+            wt->next_seq++;
+    }
     free(ids);
-    if (rc != JL_OK)
-        return rc;
-    wt->next_seq++;
-    for (size_t i = 0; i < wt->relogged_count; i++)
-        wt->relogged[i]->next.tail_min_seq = seq;
-    return JL_OK;
+    return rc;
 }
 
 /* Seals the tail of s as chunks that each fill the series' pages, while it holds at least a
@@ -721,6 +747,16 @@ static int seal_fitted(st_store *store, writer_txn *wt, series *s, size_t *seale
         int rc = encode_fitting_prefix(store, wt, s, done, n - done, &fitted, err);
         if (rc == JL_OK && fitted > 0)
             rc = put_scratch_chunk(store, wt, s->id, ms[done], err);
+        if (rc == JL_OK && fitted == 0 && done > 0) {
+            /* The size per reading changed too much to find a fitting run: the rest is sealed
+             * whole rather than kept (a backfill could leave millions in the tail). */
+            uint64_t bytes = 0;
+            rc = put_chunks(store, wt, s->id, ms + done, st->tail->values + done, n - done, &bytes,
+                            err);
+            if (rc == JL_OK)
+                plan_seal(store, s, n - done, bytes);
+            done = n;
+        }
         if (rc != JL_OK)
             return rc;
         if (fitted == 0)

@@ -486,6 +486,56 @@ static void test_constant_backfill(void)
     remove_dir(dir);
 }
 
+/* A catch-up whose size per reading changes sharply (a constant, then random doubles, then a
+ * constant again) is sealed with less than a chunk left in the tail, and reads back after a
+ * reopen. (The branch that seals whole what cannot be fitted after a first fitted chunk is not
+ * reached by this data; review found it with a 2^24-reading request.) */
+static void test_sharp_change_catch_up(void)
+{
+    char *dir = make_temp_dir();
+    st_store *store = open_store(dir, 0, 0);
+    jl_buf key;
+    jl_buf_init(&key);
+    series_key(&key, "mixed", "m");
+    st_batch batch;
+    st_batch_init(&batch);
+    uint32_t index;
+    jl_error err;
+    rng_state = 31337;
+    int64_t ms = 1700000000000;
+    /* A constant first (the series learns a tiny size per reading), then, just below its seal
+     * threshold, a request that starts with random doubles and goes on constant. */
+    const int sizes[] = {3000, 16383, 183617};
+    for (int request = 0; request < 3; request++) {
+        st_batch_reset(&batch);
+        CHECK_INT(st_batch_series(&batch, key.data, key.len, &index), JL_OK);
+        for (int i = 0; i < sizes[request]; i++, ms += 1000) {
+            uint64_t bits = next_random() >> 12 | 0x3ff0000000000000u; /* [1, 2) */
+            double random_value;
+            memcpy(&random_value, &bits, sizeof random_value);
+            double value = request == 2 && i < 380 ? random_value : 7.0;
+            CHECK_INT(st_batch_point(&batch, index, ms, value), JL_OK);
+        }
+        CHECK_INT(st_write(store, &batch, &err), JL_OK);
+    }
+    st_stats stats;
+    CHECK_INT(st_store_stats(store, 0, &stats, &err), JL_OK);
+    CHECK_INT(stats.readings, 203000);
+    CHECK(stats.readings - stats.sealed_readings < 20000);
+    st_store_close(store);
+    store = open_store(dir, 0, 0);
+    static int64_t got_ms[204000];
+    static double got_values[204000];
+    CHECK_INT(read_all(store, "mixed", "m", INT64_MIN, INT64_MAX, got_ms, got_values, 204000),
+              203000);
+    CHECK_DOUBLE_BITS(got_values[202999], 7.0);
+    CHECK_INT(got_ms[202999] - got_ms[0], 202999 * 1000LL);
+    st_batch_destroy(&batch);
+    jl_buf_destroy(&key);
+    st_store_close(store);
+    remove_dir(dir);
+}
+
 /* A range read returns exactly the readings in [from, to), across chunk and tail. */
 static void test_range_read(void)
 {
@@ -920,5 +970,6 @@ int main(void)
     RUN(test_fitted_chunk_fill);
     RUN(test_remainders_in_one_block);
     RUN(test_constant_backfill);
+    RUN(test_sharp_change_catch_up);
     return CHECK_DONE();
 }
