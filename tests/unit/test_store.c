@@ -454,71 +454,79 @@ static void test_remainders_in_one_block(void)
     remove_dir(dir);
 }
 
+/* Writes series metric{station} as consecutive requests of sizes[r] readings each, 1 s apart
+ * from 1700000000000, with the values value(r, i). */
+static void write_requests(st_store *store, const char *metric, const char *station,
+                           const int *sizes, int requests, double (*value)(int request, int i))
+{
+    jl_buf key;
+    jl_buf_init(&key);
+    series_key(&key, metric, station);
+    st_batch batch;
+    st_batch_init(&batch);
+    int64_t ms = 1700000000000;
+    for (int request = 0; request < requests; request++) {
+        uint32_t index;
+        st_batch_reset(&batch);
+        CHECK_INT(st_batch_series(&batch, key.data, key.len, &index), JL_OK);
+        for (int i = 0; i < sizes[request]; i++, ms += 1000)
+            CHECK_INT(st_batch_point(&batch, index, ms, value(request, i)), JL_OK);
+        jl_error err;
+        CHECK_INT(st_write(store, &batch, &err), JL_OK);
+    }
+    st_batch_destroy(&batch);
+    jl_buf_destroy(&key);
+}
+
+static double constant_value(int request, int i)
+{
+    (void)request;
+    (void)i;
+    return 1.0;
+}
+
 /* A constant series compresses to almost nothing; a long run of it must still be cut into
  * chunks a chunk may hold (at most 65,536 readings), not refused. */
 static void test_constant_backfill(void)
 {
     char *dir = make_temp_dir();
     st_store *store = open_store(dir, 0, 0);
-    jl_buf key;
-    jl_buf_init(&key);
-    series_key(&key, "flag", "c");
-    st_batch batch;
-    st_batch_init(&batch);
-    uint32_t index;
-    jl_error err;
-    int64_t ms = 1700000000000;
-    for (int request = 0; request < 4; request++) {
-        int count = request < 3 ? 1000 : 100000;
-        st_batch_reset(&batch);
-        CHECK_INT(st_batch_series(&batch, key.data, key.len, &index), JL_OK);
-        for (int i = 0; i < count; i++, ms += 10000)
-            CHECK_INT(st_batch_point(&batch, index, ms, 1.0), JL_OK);
-        CHECK_INT(st_write(store, &batch, &err), JL_OK);
-    }
+    const int sizes[] = {1000, 1000, 1000, 100000};
+    write_requests(store, "flag", "c", sizes, 4, constant_value);
     st_stats stats;
+    jl_error err;
     CHECK_INT(st_store_stats(store, 0, &stats, &err), JL_OK);
     CHECK_INT(stats.readings, 103000);
     CHECK(stats.chunks >= 103000 / 16384);
-    st_batch_destroy(&batch);
-    jl_buf_destroy(&key);
     st_store_close(store);
     remove_dir(dir);
 }
 
+/* Random doubles in [1, 2) at the start of the last request, 7.0 everywhere else. */
+static double sharp_change_value(int request, int i)
+{
+    if (request < 2 || i >= 380)
+        return 7.0;
+    uint64_t bits = next_random() >> 12 | 0x3ff0000000000000u;
+    double value;
+    memcpy(&value, &bits, sizeof value);
+    return value;
+}
+
 /* A catch-up whose size per reading changes sharply (a constant, then random doubles, then a
- * constant again) is sealed with less than a chunk left in the tail, and reads back after a
- * reopen. (The branch that seals whole what cannot be fitted after a first fitted chunk is not
- * reached by this data; review found it with a 2^24-reading request.) */
+ * constant again, just below the seal threshold the constant taught) is sealed with less than
+ * a chunk left in the tail, and reads back after a reopen. (The branch that seals whole what
+ * cannot be fitted after a first fitted chunk is not reached by this data; review found it
+ * with a 2^24-reading request.) */
 static void test_sharp_change_catch_up(void)
 {
     char *dir = make_temp_dir();
     st_store *store = open_store(dir, 0, 0);
-    jl_buf key;
-    jl_buf_init(&key);
-    series_key(&key, "mixed", "m");
-    st_batch batch;
-    st_batch_init(&batch);
-    uint32_t index;
-    jl_error err;
     rng_state = 31337;
-    int64_t ms = 1700000000000;
-    /* A constant first (the series learns a tiny size per reading), then, just below its seal
-     * threshold, a request that starts with random doubles and goes on constant. */
     const int sizes[] = {3000, 16383, 183617};
-    for (int request = 0; request < 3; request++) {
-        st_batch_reset(&batch);
-        CHECK_INT(st_batch_series(&batch, key.data, key.len, &index), JL_OK);
-        for (int i = 0; i < sizes[request]; i++, ms += 1000) {
-            uint64_t bits = next_random() >> 12 | 0x3ff0000000000000u; /* [1, 2) */
-            double random_value;
-            memcpy(&random_value, &bits, sizeof random_value);
-            double value = request == 2 && i < 380 ? random_value : 7.0;
-            CHECK_INT(st_batch_point(&batch, index, ms, value), JL_OK);
-        }
-        CHECK_INT(st_write(store, &batch, &err), JL_OK);
-    }
+    write_requests(store, "mixed", "m", sizes, 3, sharp_change_value);
     st_stats stats;
+    jl_error err;
     CHECK_INT(st_store_stats(store, 0, &stats, &err), JL_OK);
     CHECK_INT(stats.readings, 203000);
     CHECK(stats.readings - stats.sealed_readings < 20000);
@@ -530,8 +538,6 @@ static void test_sharp_change_catch_up(void)
               203000);
     CHECK_DOUBLE_BITS(got_values[202999], 7.0);
     CHECK_INT(got_ms[202999] - got_ms[0], 202999 * 1000LL);
-    st_batch_destroy(&batch);
-    jl_buf_destroy(&key);
     st_store_close(store);
     remove_dir(dir);
 }
