@@ -98,65 +98,64 @@ static void mean_final(qa_state *state, qx_cell *out)
     out->as.d = (state->sum + state->compensation) / (double)state->count;
 }
 
-/* min and max: value is meaningful once count > 0. */
-static int min_merge(qa_state *state, const qa_state *other)
+/* min and max: value is meaningful once count > 0. One body for both, inlined with a constant
+ * `largest` so the per-reading loop has no extra branch. */
+static inline int extreme_merge(qa_state *state, const qa_state *other, int largest)
 {
     if (other->count == 0)
         return JL_OK;
-    if (state->count == 0 || other->value < state->value)
+    if (state->count == 0 || (largest ? other->value > state->value : other->value < state->value))
         state->value = other->value;
     state->count += other->count;
     return JL_OK;
+}
+
+static inline int extreme_add(qa_state *state, const double *values, size_t count, int largest)
+{
+    if (count == 0)
+        return JL_OK;
+    double m = values[0];
+    for (size_t i = 1; i < count; i++)
+        if (largest ? values[i] > m : values[i] < m)
+            m = values[i];
+    qa_state other = {.count = count, .value = m};
+    return extreme_merge(state, &other, largest);
+}
+
+static int min_merge(qa_state *state, const qa_state *other)
+{
+    return extreme_merge(state, other, 0);
 }
 
 static int min_add(qa_state *state, const int64_t *timestamps_ms, const double *values,
                    size_t count)
 {
     (void)timestamps_ms;
-    if (count == 0)
-        return JL_OK;
-    double m = values[0];
-    for (size_t i = 1; i < count; i++)
-        if (values[i] < m)
-            m = values[i];
-    qa_state other = {.count = count, .value = m};
-    return min_merge(state, &other);
+    return extreme_add(state, values, count, 0);
 }
 
 static void min_add_summary(qa_state *state, const ck_summary *summary)
 {
     qa_state other = {.count = summary->count, .value = summary->min};
-    min_merge(state, &other);
+    extreme_merge(state, &other, 0);
 }
 
 static int max_merge(qa_state *state, const qa_state *other)
 {
-    if (other->count == 0)
-        return JL_OK;
-    if (state->count == 0 || other->value > state->value)
-        state->value = other->value;
-    state->count += other->count;
-    return JL_OK;
+    return extreme_merge(state, other, 1);
 }
 
 static int max_add(qa_state *state, const int64_t *timestamps_ms, const double *values,
                    size_t count)
 {
     (void)timestamps_ms;
-    if (count == 0)
-        return JL_OK;
-    double m = values[0];
-    for (size_t i = 1; i < count; i++)
-        if (values[i] > m)
-            m = values[i];
-    qa_state other = {.count = count, .value = m};
-    return max_merge(state, &other);
+    return extreme_add(state, values, count, 1);
 }
 
 static void max_add_summary(qa_state *state, const ck_summary *summary)
 {
     qa_state other = {.count = summary->count, .value = summary->max};
-    max_merge(state, &other);
+    extreme_merge(state, &other, 1);
 }
 
 static void value_final(qa_state *state, qx_cell *out)
