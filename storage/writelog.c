@@ -101,10 +101,12 @@ static int exact_at(double value, int exponent, int64_t *mantissa)
     return same_double((double)*mantissa / powers_of_ten[exponent], value);
 }
 
-/* The decimal exponent that writes every value of the group exactly as mantissa / 10^E, or -1.
- * Starts each value at the exponent found so far: a value exact at E is exact at every larger E
- * whose mantissa stays below 2^53, and the final pass checks that. */
-static int group_exponent(const double *values, const uint32_t *order, size_t count)
+/* The decimal exponent that writes every value of the group exactly as mantissa / 10^E, with
+ * the mantissas in mantissas[0..count), or -1. Starts each value at the exponent found so far:
+ * a value exact at E is exact at every larger E whose mantissa stays below 2^53, and the final
+ * pass, which computes the mantissas, checks that. */
+static int group_exponent(const double *values, const uint32_t *order, size_t count,
+                          int64_t *mantissas)
 {
     int exponent = 0;
     int64_t mantissa;
@@ -115,7 +117,7 @@ static int group_exponent(const double *values, const uint32_t *order, size_t co
             return -1;
     }
     for (size_t i = 0; i < count; i++)
-        if (!exact_at(values[order[i]], exponent, &mantissa))
+        if (!exact_at(values[order[i]], exponent, &mantissas[i]))
             return -1;
     return exponent;
 }
@@ -127,9 +129,10 @@ int wl_encode(const st_batch *batch, jl_buf *out, jl_error *err)
     size_t raw_bound = count * WL_READING_BYTES + (size_t)series * WL_GROUP_BYTES;
     uint32_t *starts = calloc((size_t)series + 1, sizeof *starts);
     uint32_t *order = malloc((count ? count : 1) * sizeof *order);
+    int64_t *mantissas = malloc((count ? count : 1) * sizeof *mantissas);
     uint8_t *raw = malloc(raw_bound ? raw_bound : 1);
     int rc = JL_OK;
-    if (starts == NULL || order == NULL || raw == NULL) {
+    if (starts == NULL || order == NULL || mantissas == NULL || raw == NULL) {
         rc = jl_error_set(err, JL_ENOMEM, "out of memory encoding a log block");
         goto out;
     }
@@ -161,7 +164,7 @@ int wl_encode(const st_batch *batch, jl_buf *out, jl_error *err)
             previous_ms = ms;
             previous_delta = delta;
         }
-        int exponent = group_exponent(batch->point_values, group, n);
+        int exponent = group_exponent(batch->point_values, group, n, mantissas);
         if (exponent < 0) {
             *p++ = WL_MODE_RAW;
             for (size_t i = 0; i < n; i++) {
@@ -175,10 +178,8 @@ int wl_encode(const st_batch *batch, jl_buf *out, jl_error *err)
         *p++ = (uint8_t)exponent;
         uint64_t previous = 0;
         for (size_t i = 0; i < n; i++) {
-            int64_t mantissa = 0;
-            exact_at(batch->point_values[group[i]], exponent, &mantissa); /* checked above */
-            p = put_varint(p, zigzag((uint64_t)mantissa - previous));
-            previous = (uint64_t)mantissa;
+            p = put_varint(p, zigzag((uint64_t)mantissas[i] - previous));
+            previous = (uint64_t)mantissas[i];
         }
     }
     size_t raw_len = (size_t)(p - raw);
@@ -206,6 +207,7 @@ int wl_encode(const st_batch *batch, jl_buf *out, jl_error *err)
 out:
     free(starts);
     free(order);
+    free(mantissas);
     free(raw);
     return rc;
 }
