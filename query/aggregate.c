@@ -382,17 +382,13 @@ static int percentile_reserve(qa_state *state, size_t more)
 {
     if (more > QA_MAX_PERCENTILE_VALUES || state->len > QA_MAX_PERCENTILE_VALUES - more)
         return JL_ELIMIT;
-    size_t need = state->len + more;
-    if (need <= state->cap)
+    if (more == 0)
         return JL_OK;
-    size_t cap = state->cap ? state->cap : 256;
-    while (cap < need)
-        cap *= 2;
-    double *grown = realloc(state->values, cap * sizeof *grown);
+    double *grown =
+        jl_array_grow(state->values, &state->cap, state->len + more, sizeof *grown, 256);
     if (grown == NULL)
         return JL_ENOMEM;
     state->values = grown;
-    state->cap = cap;
     return JL_OK;
 }
 

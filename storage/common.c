@@ -78,6 +78,21 @@ void jl_buf_destroy(jl_buf *buf)
     jl_buf_init(buf);
 }
 
+void *jl_array_grow(void *items, size_t *capacity, size_t need, size_t item_size, size_t first)
+{
+    if (need <= *capacity && items != NULL)
+        return items;
+    size_t grown_capacity = *capacity ? *capacity : first;
+    while (grown_capacity < need)
+        grown_capacity *= 2;
+    if (grown_capacity > SIZE_MAX / item_size)
+        return NULL;
+    void *grown = realloc(items, grown_capacity * item_size);
+    if (grown != NULL)
+        *capacity = grown_capacity;
+    return grown;
+}
+
 int jl_buf_reserve(jl_buf *buf, size_t more)
 {
     if (more > SIZE_MAX / 2 - buf->len)

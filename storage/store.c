@@ -354,16 +354,13 @@ static int writer_series(st_store *store, writer_txn *wt, const char *key, size_
     if (rc != JL_OK)
         return jl_error_set(err, JL_EINVAL, "invalid series key: %s", parse_error.message);
     uint64_t id = wt->first_new_id + wt->created_count;
-    if (wt->created_count == wt->created_capacity) {
-        size_t capacity = wt->created_capacity ? wt->created_capacity * 2 : 64;
-        series **grown = realloc(wt->created, capacity * sizeof *grown);
-        if (grown == NULL) {
-            sk_parsed_destroy(&parsed);
-            return jl_error_set(err, JL_ENOMEM, "out of memory creating a series");
-        }
-        wt->created = grown;
-        wt->created_capacity = capacity;
+    series **created = jl_array_grow(wt->created, &wt->created_capacity, wt->created_count + 1,
+                                     sizeof *created, 64);
+    if (created == NULL) {
+        sk_parsed_destroy(&parsed);
+        return jl_error_set(err, JL_ENOMEM, "out of memory creating a series");
     }
+    wt->created = created;
     s = catalog_insert(store, id, key, len, hash, id);
     if (s == NULL) {
         sk_parsed_destroy(&parsed);
@@ -660,14 +657,11 @@ static int encode_fitting_prefix(const st_store *store, writer_txn *wt, const se
  * write_relogged() runs, after all the seals of the transaction. */
 static int relog_tail(writer_txn *wt, series *s, jl_error *err)
 {
-    if (wt->relogged_count == wt->relogged_capacity) {
-        size_t capacity = wt->relogged_capacity ? wt->relogged_capacity * 2 : 64;
-        series **grown = realloc(wt->relogged, capacity * sizeof *grown);
-        if (grown == NULL)
-            return jl_error_set(err, JL_ENOMEM, "out of memory writing a tail back to the log");
-        wt->relogged = grown;
-        wt->relogged_capacity = capacity;
-    }
+    series **relogged = jl_array_grow(wt->relogged, &wt->relogged_capacity, wt->relogged_count + 1,
+                                      sizeof *relogged, 64);
+    if (relogged == NULL)
+        return jl_error_set(err, JL_ENOMEM, "out of memory writing a tail back to the log");
+    wt->relogged = relogged;
     wt->relogged[wt->relogged_count++] = s;
     return JL_OK;
 }
@@ -1086,14 +1080,11 @@ static int compare_next_min_seq(const void *a, const void *b)
 
 static int grow_late(writer_txn *wt)
 {
-    if (wt->late_count < wt->late_capacity)
-        return JL_OK;
-    size_t capacity = wt->late_capacity ? wt->late_capacity * 2 : 1024;
-    late_reading *grown = realloc(wt->late, capacity * sizeof *grown);
-    if (grown == NULL)
+    late_reading *late =
+        jl_array_grow(wt->late, &wt->late_capacity, wt->late_count + 1, sizeof *late, 1024);
+    if (late == NULL)
         return JL_ENOMEM;
-    wt->late = grown;
-    wt->late_capacity = capacity;
+    wt->late = late;
     return JL_OK;
 }
 

@@ -69,6 +69,11 @@ void jl_buf_destroy(jl_buf *buf);
 /* Ensures room for `more` further bytes plus a NUL; returns JL_OK or JL_ENOMEM. */
 int jl_buf_reserve(jl_buf *buf, size_t more);
 
+/* Returns items grown to hold at least `need` elements of item_size bytes (*capacity elements
+ * now, doubling from `first`): items itself when it is large enough, or NULL when out of memory
+ * (items and *capacity are then unchanged). */
+void *jl_array_grow(void *items, size_t *capacity, size_t need, size_t item_size, size_t first);
+
 /* Appends len bytes; returns JL_OK or JL_ENOMEM. */
 int jl_buf_append(jl_buf *buf, const void *bytes, size_t len);
 
