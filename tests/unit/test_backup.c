@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "tempdir.h"
 #include "jialing/serieskey.h"
 #include "jialing/store.h"
 
@@ -22,21 +23,7 @@
 
 static char *make_temp_dir(void)
 {
-    char *path = strdup("/tmp/jialing-test-backup-XXXXXX");
-    if (path == NULL || mkdtemp(path) == NULL) {
-        perror("mkdtemp");
-        abort();
-    }
-    return path;
-}
-
-static void remove_dir(char *path)
-{
-    char command[512];
-    snprintf(command, sizeof command, "rm -rf '%s'", path);
-    if (system(command) != 0)
-        fprintf(stderr, "could not remove %s\n", path);
-    free(path);
+    return make_temp_dir_named("backup");
 }
 
 static st_store *open_store(const char *dir, uint32_t chunk_target)

@@ -11,6 +11,7 @@
 #include <lmdb.h>
 
 #include "check.h"
+#include "tempdir.h"
 #include "jialing/serieskey.h"
 #include "jialing/store.h"
 
@@ -18,21 +19,7 @@
 
 static char *make_temp_dir(void)
 {
-    char *path = strdup("/tmp/jialing-test-store-XXXXXX");
-    if (mkdtemp(path) == NULL) {
-        perror("mkdtemp");
-        abort();
-    }
-    return path;
-}
-
-static void remove_dir(char *path)
-{
-    char command[512];
-    snprintf(command, sizeof command, "rm -rf '%s'", path);
-    if (system(command) != 0)
-        fprintf(stderr, "could not remove %s\n", path);
-    free(path);
+    return make_temp_dir_named("store");
 }
 
 static uint32_t log_max_blocks; /* 0: the store's default */
