@@ -1409,6 +1409,33 @@ typedef struct qx_scan_plan {
     int64_t max_gap_ms; /* 0: no limit */
 } qx_scan_plan;
 
+/* Matching values among count, one comparison per value and no branch on it, so the compiler
+ * can vectorise the loop: counting is the only per-reading work of output=count. */
+static uint64_t scan_count_matches(const qx_scan_plan *plan, const double *values, size_t count)
+{
+    const double x = plan->threshold;
+    uint64_t n = 0;
+    switch (plan->op) {
+    case QX_GT:
+        for (size_t i = 0; i < count; i++)
+            n += values[i] > x;
+        break;
+    case QX_GE:
+        for (size_t i = 0; i < count; i++)
+            n += values[i] >= x;
+        break;
+    case QX_LT:
+        for (size_t i = 0; i < count; i++)
+            n += values[i] < x;
+        break;
+    case QX_LE:
+        for (size_t i = 0; i < count; i++)
+            n += values[i] <= x;
+        break;
+    }
+    return n;
+}
+
 static int scan_match(const qx_scan_plan *plan, double v)
 {
     switch (plan->op) {
@@ -1572,15 +1599,17 @@ static int scan_series(qx_exec *exec, size_t index, const st_series_info *info, 
             matches += batch.summary->count;
             continue;
         }
+        if (count_only) {
+            matches += scan_count_matches(plan, batch.values, batch.count);
+            continue;
+        }
         for (size_t i = 0; i < batch.count && rc == JL_OK; i++) {
             if (!scan_match(plan, batch.values[i]))
                 continue;
             matches++;
-            if (!count_only) {
-                qx_cell cells[2] = {{.type = QX_CELL_INT, .as.i = batch.timestamps_ms[i]},
-                                    {.type = QX_CELL_DOUBLE, .as.d = batch.values[i]}};
-                rc = exec_row(exec, cells);
-            }
+            qx_cell cells[2] = {{.type = QX_CELL_INT, .as.i = batch.timestamps_ms[i]},
+                                {.type = QX_CELL_DOUBLE, .as.d = batch.values[i]}};
+            rc = exec_row(exec, cells);
         }
     }
     source_close(&source);
