@@ -174,6 +174,54 @@ static const double pow10_table[CK_MAX_DECIMAL_EXPONENT + 1] = {
     1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
 };
 
+/* ---- segment table helpers ---- */
+
+static size_t put_varint(uint8_t *p, uint64_t v)
+{
+    size_t n = 0;
+    while (v >= 0x80) {
+        p[n++] = (uint8_t)(v | 0x80);
+        v >>= 7;
+    }
+    p[n++] = (uint8_t)v;
+    return n;
+}
+
+/* Reads one LEB128 number of at most 10 bytes; -1 when it runs past end or overflows. */
+static int get_varint(const uint8_t **p, const uint8_t *end, uint64_t *v)
+{
+    uint64_t value = 0;
+    for (unsigned shift = 0; shift < 64 && *p < end; shift += 7) {
+        uint8_t byte = *(*p)++;
+        if (shift == 63 && byte > 1)
+            return -1;
+        value |= (uint64_t)(byte & 0x7f) << shift;
+        if (!(byte & 0x80)) {
+            *v = value;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+/* floor(t / period) for period >= 1. */
+static int64_t period_index(int64_t t, int64_t period)
+{
+    int64_t q = t / period;
+    return (t % period != 0 && t < 0) ? q - 1 : q;
+}
+
+/* Periods from the one holding first_ms to the one holding last_ms, both included; 0 when
+ * their bounds do not fit in int64 (timestamps within a period of either end of the range),
+ * which gets no table, so that readers compute every bound without overflow. */
+static uint64_t period_span(int64_t first_ms, int64_t last_ms, int64_t period)
+{
+    int64_t first = period_index(first_ms, period), last = period_index(last_ms, period);
+    if ((__int128)first * period < INT64_MIN || ((__int128)last + 1) * period - 1 > INT64_MAX)
+        return 0;
+    return (uint64_t)last - (uint64_t)first + 1;
+}
+
 /* ---- summary ---- */
 
 void ck_summarize(const int64_t *timestamps_ms, const double *values, size_t count,
@@ -481,13 +529,79 @@ static int choose_decimal(const double *values, size_t count, int64_t *mantissas
     return e;
 }
 
+/* Most bytes the segment table of span periods can take: the period, then per period a count
+ * and at most three more numbers of 10 bytes (decimal) or three doubles (float). */
+static size_t segment_table_bound(uint64_t span)
+{
+    return 10 + (size_t)span * 40;
+}
+
+/* Writes the segment table of the readings (layout in chunk_format.h) to out, which holds
+ * segment_table_bound() bytes, and returns its length; 0 when the chunk gets none: no period,
+ * all readings in one period (the header says it all), more than CK_MAX_SEGMENTS periods, or a
+ * decimal sum out of the format's range. */
+static size_t encode_segments(const int64_t *timestamps_ms, const double *values,
+                              const int64_t *mantissas, size_t count, int64_t period, uint8_t *out)
+{
+    if (period <= 0)
+        return 0;
+    uint64_t span = period_span(timestamps_ms[0], timestamps_ms[count - 1], period);
+    if (span < 2 || span > CK_MAX_SEGMENTS)
+        return 0;
+    size_t len = put_varint(out, (uint64_t)period);
+    __int128 end_ms = ((__int128)period_index(timestamps_ms[0], period) + 1) * period;
+    uint64_t previous_count = 0, previous_min = 0;
+    size_t i = 0;
+    for (uint64_t segment = 0; segment < span; segment++, end_ms += period) {
+        size_t begin = i;
+        while (i < count && timestamps_ms[i] < end_ms)
+            i++;
+        uint64_t n = i - begin;
+        len += put_varint(out + len, zigzag(n - previous_count));
+        previous_count = n;
+        if (n == 0)
+            continue;
+        if (mantissas == NULL) {
+            ck_summary part;
+            ck_summarize(timestamps_ms + begin, values + begin, n, &part);
+            put_f64(out + len, part.min);
+            put_f64(out + len + 8, part.max);
+            put_f64(out + len + 16, part.sum);
+            len += 24;
+            continue;
+        }
+        int64_t lo = mantissas[begin], hi = lo;
+        __int128 sum = 0;
+        for (size_t j = begin; j < i; j++) {
+            lo = mantissas[j] < lo ? mantissas[j] : lo;
+            hi = mantissas[j] > hi ? mantissas[j] : hi;
+            sum += mantissas[j];
+        }
+        __int128 above_min = sum - (__int128)lo * (__int128)n;
+        if (above_min > (__int128)UINT64_MAX)
+            return 0;
+        len += put_varint(out + len, zigzag((uint64_t)lo - previous_min));
+        previous_min = (uint64_t)lo;
+        len += put_varint(out + len, (uint64_t)(hi - lo));
+        len += put_varint(out + len, (uint64_t)above_min);
+    }
+    return len;
+}
+
 int ck_encode(const int64_t *timestamps_ms, const double *values, size_t count, jl_buf *out,
               jl_error *err)
+{
+    return ck_encode_segmented(timestamps_ms, values, count, 0, out, err);
+}
+
+int ck_encode_segmented(const int64_t *timestamps_ms, const double *values, size_t count,
+                        int64_t segment_period_ms, jl_buf *out, jl_error *err)
 {
     int rc = JL_OK;
     uint64_t *numbers = NULL;
     int64_t *mantissas = NULL;
     uint8_t *raw = NULL;
+    uint8_t *table = NULL;
 
     if (timestamps_ms == NULL || values == NULL || out == NULL)
         return jl_error_set(err, JL_EINVAL, "chunk encoder called without readings or output");
@@ -573,13 +687,32 @@ int ck_encode(const int64_t *timestamps_ms, const double *values, size_t count, 
     }
     size_t raw_len = writer.pos;
 
+    size_t table_len = 0;
+    if (segment_period_ms > 0 && count > 1 &&
+        period_span(timestamps_ms[0], timestamps_ms[count - 1], segment_period_ms) <=
+            CK_MAX_SEGMENTS) {
+        table = malloc(segment_table_bound(CK_MAX_SEGMENTS));
+        if (table == NULL) {
+            rc = jl_error_set(err, JL_ENOMEM, "out of memory encoding a chunk of %zu readings",
+                              count);
+            goto out;
+        }
+        table_len =
+            encode_segments(timestamps_ms, values, codec == CK_CODEC_DECIMAL ? mantissas : NULL,
+                            count, segment_period_ms, table);
+    }
+
     int bound = LZ4_compressBound((int)raw_len);
-    if (jl_buf_reserve(out, CK_HEADER_SIZE + (size_t)bound) != JL_OK) {
+    if (jl_buf_reserve(out, CK_HEADER_SIZE + table_len + (size_t)bound) != JL_OK) {
         rc = jl_error_set(err, JL_ENOMEM, "out of memory encoding a chunk of %zu readings", count);
         goto out;
     }
     uint8_t *header = (uint8_t *)out->data + out->len;
-    uint8_t *payload = header + CK_HEADER_SIZE;
+    uint8_t *payload = header + CK_HEADER_SIZE + table_len;
+    if (table_len > 0) {
+        memcpy(header + CK_HEADER_SIZE, table, table_len);
+        flags |= CK_FLAG_SEGMENTS;
+    }
     int packed = LZ4_compress_default((const char *)raw, (char *)payload, (int)raw_len, bound);
     size_t stored_len;
     if (packed > 0 && (size_t)packed < raw_len) {
@@ -614,14 +747,16 @@ int ck_encode(const int64_t *timestamps_ms, const double *values, size_t count, 
     put_f64(header + CK_OFF_SUM_SQUARES_DEV, summary.sum_squares_dev);
     put_f64(header + CK_OFF_FIRST_VALUE, summary.first_value);
     put_f64(header + CK_OFF_LAST_VALUE, summary.last_value);
-    put_u32(header + CK_OFF_HEADER_CRC, ck_crc32c(0, header, CK_OFF_HEADER_CRC));
-    out->len += CK_HEADER_SIZE + stored_len;
+    put_u32(header + CK_OFF_HEADER_CRC,
+            ck_crc32c(ck_crc32c(0, header, CK_OFF_HEADER_CRC), header + CK_HEADER_SIZE, table_len));
+    out->len += CK_HEADER_SIZE + table_len + stored_len;
     out->data[out->len] = '\0';
 
 out:
     free(numbers);
     free(mantissas);
     free(raw);
+    free(table);
     return rc;
 }
 
@@ -630,7 +765,7 @@ out:
 /* Header checks shared by ck_read_summary and ck_decode, in the order of chunk_format.h. On
  * success fills summary and, when wanted, the fields only the decoder needs. */
 static int read_header(const uint8_t *p, size_t len, ck_summary *summary, uint64_t *scale,
-                       uint32_t *raw_len, uint8_t *flags, jl_error *err)
+                       uint32_t *raw_len, uint8_t *flags, size_t *table_len, jl_error *err)
 {
     if (len < CK_HEADER_SIZE)
         return jl_error_set(err, JL_ECORRUPT,
@@ -653,7 +788,11 @@ static int read_header(const uint8_t *p, size_t len, ck_summary *summary, uint64
                             CK_MAX_READINGS);
     uint32_t raw = get_u32(p + CK_OFF_RAW_LEN);
     uint32_t stored = get_u32(p + CK_OFF_STORED_LEN);
-    if (stored != len - CK_HEADER_SIZE)
+    /* The segment table, when flagged, fills the bytes between header and payload. */
+    size_t table = (chunk_flags & CK_FLAG_SEGMENTS) ? len - CK_HEADER_SIZE - stored : 0;
+    if (stored > len - CK_HEADER_SIZE || table != len - CK_HEADER_SIZE - stored ||
+        ((chunk_flags & CK_FLAG_SEGMENTS) &&
+         (table < 2 || table > segment_table_bound(CK_MAX_SEGMENTS))))
         return jl_error_set(err, JL_ECORRUPT,
                             "chunk payload length %u does not match the %zu bytes after the header",
                             stored, len - CK_HEADER_SIZE);
@@ -663,7 +802,8 @@ static int read_header(const uint8_t *p, size_t len, ck_summary *summary, uint64
             err, JL_ECORRUPT,
             "chunk payload lengths are inconsistent (raw %u, stored %u, %u readings)", raw, stored,
             count);
-    if (get_u32(p + CK_OFF_HEADER_CRC) != ck_crc32c(0, p, CK_OFF_HEADER_CRC))
+    if (get_u32(p + CK_OFF_HEADER_CRC) !=
+        ck_crc32c(ck_crc32c(0, p, CK_OFF_HEADER_CRC), p + CK_HEADER_SIZE, table))
         return jl_error_set(err, JL_ECORRUPT, "chunk header checksum mismatch");
     int64_t first_ms = (int64_t)get_u64(p + CK_OFF_FIRST_MS);
     int64_t last_ms = (int64_t)get_u64(p + CK_OFF_LAST_MS);
@@ -673,6 +813,13 @@ static int read_header(const uint8_t *p, size_t len, ck_summary *summary, uint64
         (count == 1 && (chunk_flags & CK_FLAG_TS_BASE)) || exponent < 0 ||
         exponent > (codec == CK_CODEC_DECIMAL ? CK_MAX_DECIMAL_EXPONENT : 0))
         return jl_error_set(err, JL_ECORRUPT, "chunk header fields are inconsistent");
+    uint64_t period = 0, span = 0;
+    if (table > 0) {
+        const uint8_t *at = p + CK_HEADER_SIZE;
+        if (get_varint(&at, at + table, &period) != 0 || period < 1 || period > INT64_MAX ||
+            (span = period_span(first_ms, last_ms, (int64_t)period)) < 2 || span > CK_MAX_SEGMENTS)
+            return jl_error_set(err, JL_ECORRUPT, "chunk segment table has a bad period");
+    }
 
     summary->count = count;
     summary->first_ms = first_ms;
@@ -686,6 +833,10 @@ static int read_header(const uint8_t *p, size_t len, ck_summary *summary, uint64
     summary->codec = codec;
     summary->decimal_exponent = exponent;
     summary->payload_bytes = stored;
+    summary->segment_period_ms = (int64_t)period;
+    summary->segment_count = (uint32_t)span;
+    if (table_len)
+        *table_len = table;
     if (scale)
         *scale = ts_scale;
     if (raw_len)
@@ -699,7 +850,79 @@ int ck_read_summary(const void *data, size_t len, ck_summary *summary, jl_error 
 {
     if (data == NULL)
         return jl_error_set(err, JL_ECORRUPT, "chunk is missing");
-    return read_header(data, len, summary, NULL, NULL, NULL, err);
+    return read_header(data, len, summary, NULL, NULL, NULL, NULL, err);
+}
+
+int ck_read_segments(const void *data, size_t len, ck_segment *segments, size_t capacity,
+                     size_t *count, jl_error *err)
+{
+    ck_summary s;
+    size_t table_len = 0;
+    *count = 0;
+    if (data == NULL)
+        return jl_error_set(err, JL_ECORRUPT, "chunk is missing");
+    int rc = read_header(data, len, &s, NULL, NULL, NULL, &table_len, err);
+    if (rc != JL_OK)
+        return rc;
+    if (s.segment_count == 0)
+        return JL_OK;
+    const uint8_t *at = (const uint8_t *)data + CK_HEADER_SIZE;
+    const uint8_t *end = at + table_len;
+    uint64_t period;
+    get_varint(&at, end, &period); /* checked by read_header */
+    const int64_t step = s.segment_period_ms;
+    /* In range (period_span); unsigned because the end of the last period may be 2^63. */
+    uint64_t start = (uint64_t)(period_index(s.first_ms, step) * step);
+    uint64_t previous_count = 0, previous_min = 0, total = 0;
+    size_t filled = 0;
+    for (uint32_t segment = 0; segment < s.segment_count; segment++, start += (uint64_t)step) {
+        uint64_t coded, n;
+        if (get_varint(&at, end, &coded) != 0)
+            goto corrupt;
+        n = previous_count + unzigzag(coded);
+        previous_count = n;
+        if (n > s.count - total || (n == 0 && (segment == 0 || segment + 1 == s.segment_count)))
+            goto corrupt;
+        total += n;
+        if (n == 0)
+            continue;
+        ck_segment g = {.start_ms = (int64_t)start, .count = (uint32_t)n};
+        if (s.codec == CK_CODEC_FLOAT) {
+            if (end - at < 24)
+                goto corrupt;
+            g.min = get_f64(at);
+            g.max = get_f64(at + 8);
+            g.sum = get_f64(at + 16);
+            at += 24;
+        } else {
+            uint64_t delta, range, above_min;
+            if (get_varint(&at, end, &delta) != 0 || get_varint(&at, end, &range) != 0 ||
+                get_varint(&at, end, &above_min) != 0)
+                goto corrupt;
+            int64_t lo = (int64_t)(previous_min + unzigzag(delta));
+            previous_min = (uint64_t)lo;
+            if (lo <= -CK_MAX_MANTISSA || lo >= CK_MAX_MANTISSA ||
+                range >= (uint64_t)(CK_MAX_MANTISSA - lo) ||
+                (unsigned __int128)above_min > (unsigned __int128)range * n)
+                goto corrupt;
+            const double divisor = pow10_table[s.decimal_exponent];
+            g.min = (double)lo / divisor;
+            g.max = (double)(lo + (int64_t)range) / divisor;
+            g.sum = (double)((__int128)lo * (__int128)n + (__int128)above_min) / divisor;
+        }
+        if (!(g.min >= s.min && g.max <= s.max && g.min <= g.max) || isnan(g.sum))
+            goto corrupt;
+        if (filled == capacity)
+            return jl_error_set(err, JL_ELIMIT, "chunk has more segments than room for %zu",
+                                capacity);
+        segments[filled++] = g;
+    }
+    if (total != s.count || at != end)
+        goto corrupt;
+    *count = filled;
+    return JL_OK;
+corrupt:
+    return jl_error_set(err, JL_ECORRUPT, "chunk segment table is malformed");
 }
 
 /* Bytes of zero padding after the raw payload: one frame's worst case plus a load's width, so
@@ -720,10 +943,11 @@ int ck_decode(const void *data, size_t len, int64_t *timestamps_ms, double *valu
         *count = 0;
     if (data == NULL)
         return jl_error_set(err, JL_ECORRUPT, "chunk is missing");
-    rc = read_header(data, len, &s, &scale, &raw_len, &flags, err);
+    size_t table_len = 0;
+    rc = read_header(data, len, &s, &scale, &raw_len, &flags, &table_len, err);
     if (rc != JL_OK)
         return rc;
-    const uint8_t *stored = (const uint8_t *)data + CK_HEADER_SIZE;
+    const uint8_t *stored = (const uint8_t *)data + CK_HEADER_SIZE + table_len;
     if (get_u32((const uint8_t *)data + CK_OFF_PAYLOAD_CRC) !=
         ck_crc32c(0, stored, s.payload_bytes))
         return jl_error_set(err, JL_ECORRUPT, "chunk payload checksum mismatch");

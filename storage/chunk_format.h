@@ -3,7 +3,8 @@
  * layout. storage/chunk.c is the only code that reads or writes these bytes; tests and fuzz
  * targets include this file to craft and patch chunks.
  *
- * A chunk is CK_HEADER_SIZE header bytes followed by `stored payload length` payload bytes.
+ * A chunk is CK_HEADER_SIZE header bytes, then (with CK_FLAG_SEGMENTS only) a segment table,
+ * then `stored payload length` payload bytes; the table's length is what remains.
  * Every multi-byte field is little endian and written byte by byte (never a struct memcpy), so
  * the layout does not depend on the compiler's padding or the host's byte order. Doubles are
  * stored as the little-endian bytes of their IEEE-754 bit pattern.
@@ -13,7 +14,7 @@
  *     0   4  magic "JLCK"
  *     4   1  format version (CK_FORMAT_VERSION)
  *     5   1  value codec id (CK_CODEC_DECIMAL or CK_CODEC_FLOAT, see jialing/chunk.h)
- *     6   1  flags (CK_FLAG_LZ4, CK_FLAG_TS_BASE; every other bit must be 0)
+ *     6   1  flags (CK_FLAG_LZ4, CK_FLAG_TS_BASE, CK_FLAG_SEGMENTS; others must be 0)
  *     7   1  decimal exponent E, signed (0..CK_MAX_DECIMAL_EXPONENT for decimal, 0 for float)
  *     8   4  count of readings (1..CK_MAX_READINGS)
  *    12   4  raw payload length: bytes of the packed payload before LZ4
@@ -28,7 +29,20 @@
  *    72   8  sum of squared deviations from the mean (double)
  *    80   8  first value (double)
  *    88   8  last value (double)
- *    96   4  header crc32c over bytes 0..95
+ *    96   4  header crc32c over bytes 0..95, continued over the segment table if any
+ *
+ * Segment table (CK_FLAG_SEGMENTS): per-period summaries, so that windows made of whole periods
+ * (a day of 8-hour periods, say) need no decoding. Numbers are LEB128 varints. First the period
+ * P in ms (>= 1); the table covers the periods floor(first_ms / P) .. floor(last_ms / P), 2 to
+ * CK_MAX_SEGMENTS of them, each in order with: its reading count as zigzag(count - previous
+ * count) (the count before the first taken as 0); then, when the count is not 0,
+ *   decimal codec: zigzag(m_min - previous m_min) (previous non-empty period; 0 before the
+ *     first), m_max - m_min, and sum(m) - count * m_min, all in mantissas of the chunk's
+ *     exponent (min = m_min / 10^E as the decoder computes values; sum = the exact sum / 10^E);
+ *   float codec: min, max and the Neumaier sum as 8-byte doubles.
+ * The first and last periods hold readings, counts add up to the chunk's, every min/max lies
+ * within the header's, and the table ends exactly where the payload starts. The encoder writes
+ * no table when the readings lie in one period or the sums do not fit 64 bits.
  *
  * Readers validate in this order and stop at the first failure: total size >= header size,
  * magic, version, codec, flags, count, lengths (stored == total - header, raw bounded by
@@ -78,7 +92,8 @@
 
 #define CK_FLAG_LZ4 0x01u     /* stored payload is the LZ4 block of the raw payload */
 #define CK_FLAG_TS_BASE 0x02u /* timestamps coded against a base delta, not delta-of-delta */
-#define CK_FLAGS_KNOWN 0x03u  /* any other flag bit set makes a chunk corrupt */
+#define CK_FLAG_SEGMENTS 0x04u /* a segment table lies between header and payload */
+#define CK_FLAGS_KNOWN 0x07u   /* any other flag bit set makes a chunk corrupt */
 
 /* Header field offsets. */
 #define CK_OFF_MAGIC 0

@@ -22,6 +22,9 @@
 /* Bytes of every chunk before its payload (the header of storage/chunk_format.h). */
 #define CK_HEADER_BYTES 100u
 
+/* Periods a chunk's segment table covers at most; a chunk spanning more gets no table. */
+#define CK_MAX_SEGMENTS 1024u
+
 /* What a chunk header tells without decoding the payload. */
 typedef struct ck_summary {
     uint32_t count;          /* readings in the chunk, >= 1 */
@@ -36,7 +39,21 @@ typedef struct ck_summary {
     uint8_t codec;           /* value codec id (CK_CODEC_*) */
     int8_t decimal_exponent; /* values = mantissa / 10^exponent when codec is decimal */
     uint32_t payload_bytes;  /* stored payload size */
+    /* Segment table (ck_read_segments): 0 when the chunk has none, else the periods it spans
+     * (empty ones included) and their length. */
+    uint32_t segment_count;
+    int64_t segment_period_ms;
 } ck_summary;
+
+/* What a chunk's segment table says of the readings in one period [start_ms, start_ms +
+ * period): enough for count, sum, mean, min and max without decoding. Periods are aligned to
+ * the Unix epoch. */
+typedef struct ck_segment {
+    int64_t start_ms; /* start of the period */
+    uint32_t count;   /* readings in it, >= 1 */
+    double min, max;  /* smallest and largest value */
+    double sum;       /* sum of values: exact for decimal chunks, then rounded once or twice */
+} ck_segment;
 
 /* Value codec ids, as stored. */
 enum {
@@ -49,6 +66,17 @@ enum {
  * JL_ENOMEM. */
 int ck_encode(const int64_t *timestamps_ms, const double *values, size_t count, jl_buf *out,
               jl_error *err);
+
+/* As ck_encode(), and when the readings span 2 to CK_MAX_SEGMENTS periods of segment_period_ms
+ * (> 0; aligned to the epoch) adds a table of per-period summaries (ck_read_segments). */
+int ck_encode_segmented(const int64_t *timestamps_ms, const double *values, size_t count,
+                        int64_t segment_period_ms, jl_buf *out, jl_error *err);
+
+/* Reads the segment table of a chunk (validating header and table, not the payload) into
+ * segments[0..capacity), in time order, one entry per period with readings; sets *count (0 when
+ * the chunk has no table). Returns JL_OK, JL_ECORRUPT or JL_ELIMIT. */
+int ck_read_segments(const void *data, size_t len, ck_segment *segments, size_t capacity,
+                     size_t *count, jl_error *err);
 
 /* Validates the header of the chunk at data[0..len) (size, magic, version, codec, count, lengths,
  * header checksum) and fills summary; returns JL_OK or JL_ECORRUPT. */

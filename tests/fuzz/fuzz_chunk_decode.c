@@ -1,7 +1,7 @@
-/* Fuzz target: arbitrary bytes as a chunk. ck_read_summary and ck_decode must refuse or accept
- * without crashing, reading out of bounds or writing past the output arrays. A second pass
- * recomputes both checksums first, so the payload decoder itself sees the mutated bytes instead
- * of stopping at the checksum. */
+/* Fuzz target: arbitrary bytes as a chunk. ck_read_summary, ck_read_segments and ck_decode must
+ * refuse or accept without crashing, reading out of bounds or writing past the output arrays. A
+ * second pass recomputes both checksums first (keeping a flagged segment table), so the decoders
+ * themselves see the mutated bytes instead of stopping at the checksum. */
 #include "jialing/chunk.h"
 
 #include "../../storage/chunk_format.h"
@@ -14,6 +14,7 @@
 
 static int64_t fuzz_ts[FUZZ_CAPACITY];
 static double fuzz_values[FUZZ_CAPACITY];
+static ck_segment fuzz_segments[CK_MAX_SEGMENTS];
 
 static void put_le32(uint8_t *p, uint32_t v)
 {
@@ -40,6 +41,23 @@ static void check_one(const uint8_t *data, size_t size)
     } else if (rc != JL_ECORRUPT && rc != JL_ELIMIT) {
         abort();
     }
+    size_t segments = 0;
+    rc = ck_read_segments(data, size, fuzz_segments, CK_MAX_SEGMENTS, &segments, &err);
+    if (rc == JL_OK) {
+        /* An accepted table covers the chunk's readings, in time order, within its bounds. */
+        uint64_t total = 0;
+        for (size_t i = 0; i < segments; i++) {
+            const ck_segment *g = &fuzz_segments[i];
+            if (g->count == 0 || (i > 0 && g->start_ms <= fuzz_segments[i - 1].start_ms) ||
+                !(g->min <= g->max) || g->min < summary.min || g->max > summary.max)
+                abort();
+            total += g->count;
+        }
+        if (summary_rc != JL_OK || (segments > 0 && total != summary.count))
+            abort();
+    } else if (rc != JL_ECORRUPT) {
+        abort();
+    }
 }
 
 /* The entry point libFuzzer (or tests/fuzz/replay.c) calls. */
@@ -53,10 +71,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (copy == NULL)
             return 0;
         memcpy(copy, data, size);
-        put_le32(copy + CK_OFF_STORED_LEN, (uint32_t)(size - CK_HEADER_SIZE));
+        /* A flagged table keeps the length the header leaves it; else the payload is the rest. */
+        uint32_t stored = (uint32_t)copy[CK_OFF_STORED_LEN] |
+                          (uint32_t)copy[CK_OFF_STORED_LEN + 1] << 8 |
+                          (uint32_t)copy[CK_OFF_STORED_LEN + 2] << 16 |
+                          (uint32_t)copy[CK_OFF_STORED_LEN + 3] << 24;
+        size_t table = (copy[CK_OFF_FLAGS] & CK_FLAG_SEGMENTS) && stored < size - CK_HEADER_SIZE
+                           ? size - CK_HEADER_SIZE - stored
+                           : 0;
+        put_le32(copy + CK_OFF_STORED_LEN, (uint32_t)(size - CK_HEADER_SIZE - table));
         put_le32(copy + CK_OFF_PAYLOAD_CRC,
-                 ck_crc32c(0, copy + CK_HEADER_SIZE, size - CK_HEADER_SIZE));
-        put_le32(copy + CK_OFF_HEADER_CRC, ck_crc32c(0, copy, CK_OFF_HEADER_CRC));
+                 ck_crc32c(0, copy + CK_HEADER_SIZE + table, size - CK_HEADER_SIZE - table));
+        put_le32(copy + CK_OFF_HEADER_CRC,
+                 ck_crc32c(ck_crc32c(0, copy, CK_OFF_HEADER_CRC), copy + CK_HEADER_SIZE, table));
         check_one(copy, size);
         free(copy);
     }

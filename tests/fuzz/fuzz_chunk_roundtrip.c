@@ -1,6 +1,7 @@
 /* Fuzz target: bytes become readings (any int64 timestamps, strictly increasing; finite doubles,
- * often exact decimals), which must encode, read back the same summary as ck_summarize, and
- * decode bitwise equal; anything else aborts. */
+ * often exact decimals), which must encode, read back the same summary as ck_summarize, decode
+ * bitwise equal, and (with a segment period) give per-period counts, minima, maxima and sums
+ * equal to a brute-force computation; anything else aborts. */
 #include "jialing/chunk.h"
 
 #include <math.h>
@@ -32,6 +33,57 @@ static uint64_t take(byte_source *src, unsigned n)
 static int same_bits(double a, double b)
 {
     return memcmp(&a, &b, sizeof a) == 0;
+}
+
+static ck_segment segments[CK_MAX_SEGMENTS];
+
+static int64_t floor_period(int64_t t, int64_t period)
+{
+    int64_t q = t / period;
+    return (t % period != 0 && t < 0) ? q - 1 : q;
+}
+
+/* Checks the chunk's segment table, if it has one, against the readings. */
+static void check_segments(const jl_buf *buf, size_t n, int decimal)
+{
+    jl_error err;
+    size_t count = 0;
+    if (ck_read_segments(buf->data, buf->len, segments, CK_MAX_SEGMENTS, &count, &err) != JL_OK)
+        abort();
+    size_t i = 0;
+    for (size_t g = 0; g < count; g++) {
+        const ck_segment *s = &segments[g];
+        int64_t period = 0;
+        ck_summary summary;
+        if (ck_read_summary(buf->data, buf->len, &summary, &err) != JL_OK)
+            abort();
+        period = summary.segment_period_ms;
+        if (i >= n || floor_period(in_ts[i], period) * period != s->start_ms)
+            abort();
+        size_t begin = i;
+        double lo = in_values[i], hi = in_values[i];
+        long double sum = 0, magnitude = 0;
+        while (i < n && floor_period(in_ts[i], period) * period == s->start_ms) {
+            lo = in_values[i] < lo ? in_values[i] : lo;
+            hi = in_values[i] > hi ? in_values[i] : hi;
+            sum += in_values[i];
+            magnitude += fabsl((long double)in_values[i]);
+            i++;
+        }
+        if (s->count != i - begin || !same_bits(s->min, lo) || !same_bits(s->max, hi))
+            abort();
+        if (decimal) {
+            if (fabsl((long double)s->sum - sum) > 1e-12L * magnitude)
+                abort();
+        } else {
+            ck_summary part;
+            ck_summarize(in_ts + begin, in_values + begin, i - begin, &part);
+            if (!same_bits(s->sum, part.sum))
+                abort();
+        }
+    }
+    if (count > 0 && i != n)
+        abort();
 }
 
 /* The entry point libFuzzer (or tests/fuzz/replay.c) calls. */
@@ -105,7 +157,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     jl_buf buf;
     jl_buf_init(&buf);
     jl_error err;
-    if (ck_encode(in_ts, in_values, n, &buf, &err) != JL_OK)
+    static const int64_t periods[4] = {0, 60000, 3600000, 28800000};
+    if (ck_encode_segmented(in_ts, in_values, n, periods[step_style >> 6], &buf, &err) != JL_OK)
         abort();
     ck_summary stored, computed;
     if (ck_read_summary(buf.data, buf.len, &stored, &err) != JL_OK)
@@ -127,6 +180,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     if (n > 1 && ck_decode(buf.data, buf.len, out_ts, out_values, n - 1, &count, &err) != JL_ELIMIT)
         abort();
+    check_segments(&buf, n, stored.codec == CK_CODEC_DECIMAL);
     jl_buf_destroy(&buf);
     return 0;
 }
