@@ -49,6 +49,9 @@ typedef struct qa_aggregator {
     void (*open)(qa_state *state, int64_t start_ms, int has_carry, double carry_value);
     /* Optional: the window's covered time ends at end_ms. Called once, before merge/final. */
     void (*close)(qa_state *state, int64_t end_ms);
+    /* 1: add_summary reads only count, min, max and sum, so it also takes the summary of one
+     * period of a chunk's segment table (whose times are the period's, not readings'). */
+    int takes_segments;
 } qa_aggregator;
 
 /* Returns the entry for agg, or NULL when agg is outside the enum. */

@@ -15,6 +15,7 @@
 #include "jialing/query.h"
 
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -390,7 +391,9 @@ out:
  * Reads one series' blocks within [from, to) and yields batches: either a whole sealed chunk by
  * its summary (when the policy says so) or readings sliced to the range. */
 
-typedef enum qx_use { QX_USE_DECODE = 0, QX_USE_SUMMARY, QX_USE_SKIP } qx_use;
+/* QX_USE_SEGMENTS: ask again for each period of the chunk's segment table (those summaries
+ * have segment_count 0); the chunk is decoded if any period says decode. */
+typedef enum qx_use { QX_USE_DECODE = 0, QX_USE_SUMMARY, QX_USE_SKIP, QX_USE_SEGMENTS } qx_use;
 
 /* Decides for a sealed chunk not yet decoded; NULL policy means always decode. */
 typedef qx_use (*qx_chunk_policy)(const void *context, const ck_summary *summary);
@@ -410,10 +413,12 @@ typedef struct qx_source {
     int64_t from_ms, to_ms;
     qx_chunk_policy policy;
     const void *policy_context;
-    st_block block;      /* current block; its arrays belong to the cursor */
-    int report_skips;    /* yield skipped chunks too (batch.skipped) */
-    int has_previous;    /* a batch was yielded */
-    int64_t previous_ms; /* last time of the previous batch */
+    st_block block;       /* current block; its arrays belong to the cursor */
+    int report_skips;     /* yield skipped chunks too (batch.skipped) */
+    int has_previous;     /* a batch was yielded */
+    int64_t previous_ms;  /* last time of the previous batch */
+    ck_summary *segments; /* periods of the current chunk still to yield (owned) */
+    size_t segment_count, segment_next;
 } qx_source;
 
 static int source_open(qx_source *source, qx_exec *exec, size_t index, int64_t from_ms,
@@ -432,6 +437,56 @@ static void source_close(qx_source *source)
 {
     st_cursor_close(source->cursor);
     source->cursor = NULL;
+    free(source->segments);
+    source->segments = NULL;
+}
+
+/* Turns the current chunk's segment table into summaries the policy accepts one by one, kept in
+ * source->segments. Returns 1 when every period is taken or skipped, 0 when the chunk must be
+ * decoded instead, or a negative error code. */
+static int source_take_segments(qx_source *source, const ck_summary *chunk)
+{
+    qx_exec *exec = source->exec;
+    const ck_segment *table;
+    size_t n;
+    int rc = st_cursor_segments(source->cursor, &table, &n, exec->err);
+    if (rc != JL_OK)
+        return rc < 0 ? rc : -rc;
+    if (n == 0)
+        return 0;
+    if (source->segments == NULL) {
+        source->segments = malloc(CK_MAX_SEGMENTS * sizeof *source->segments);
+        if (source->segments == NULL)
+            return -jl_error_set(exec->err, JL_ENOMEM, "out of memory reading a segment table");
+    }
+    const int64_t period = chunk->segment_period_ms;
+    size_t kept = 0;
+    for (size_t i = 0; i < n; i++) {
+        const ck_segment *g = &table[i];
+        ck_summary *out = &source->segments[kept];
+        /* The period clipped to the chunk: bounds for windows, not times of readings. */
+        *out = (ck_summary){
+            .count = g->count,
+            .first_ms = g->start_ms > chunk->first_ms ? g->start_ms : chunk->first_ms,
+            .last_ms =
+                chunk->last_ms - g->start_ms < period ? chunk->last_ms : g->start_ms + (period - 1),
+            .min = g->min,
+            .max = g->max,
+            .sum = g->sum,
+            .sum_squares_dev = NAN,
+            .first_value = NAN,
+            .last_value = NAN,
+            .codec = chunk->codec,
+            .decimal_exponent = chunk->decimal_exponent,
+        };
+        qx_use use = source->policy(source->policy_context, out);
+        if (use == QX_USE_DECODE || (use == QX_USE_SKIP && source->report_skips))
+            return 0;
+        kept += use == QX_USE_SUMMARY;
+    }
+    source->segment_count = kept;
+    source->segment_next = 0;
+    return 1;
 }
 
 /* First index in ts[0..n) with ts[i] >= t. */
@@ -455,6 +510,10 @@ static int source_next(qx_source *source, qx_batch *batch)
     st_block *block = &source->block;
     int rc;
     for (;;) {
+        if (source->segment_next < source->segment_count) {
+            *batch = (qx_batch){.summary = &source->segments[source->segment_next++]};
+            return JL_OK;
+        }
         rc = st_cursor_next(source->cursor, block, exec->err);
         if (rc == JL_ENOTFOUND) {
             jl_error_clear(exec->err);
@@ -476,6 +535,18 @@ static int source_next(qx_source *source, qx_batch *batch)
                                 s->first_ms, source->previous_ms);
         if (!block->decoded) {
             qx_use use = source->policy ? source->policy(source->policy_context, s) : QX_USE_DECODE;
+            if (use == QX_USE_SEGMENTS) {
+                int taken = source_take_segments(source, s);
+                if (taken < 0)
+                    return -taken;
+                if (taken) {
+                    exec->stats.chunks_from_segments++;
+                    source->has_previous = 1;
+                    source->previous_ms = s->last_ms;
+                    continue;
+                }
+                use = QX_USE_DECODE;
+            }
             if (use != QX_USE_DECODE) {
                 exec->stats.chunks_from_summary++;
                 source->has_previous = 1;
@@ -564,6 +635,7 @@ typedef struct qx_window_plan {
     size_t aggregate_count;
     size_t percentile_count; /* aggregates that keep every value */
     int use_summaries;       /* every aggregate can take a chunk summary */
+    int use_segments;        /* ... and the summary of one period of a segment table */
     uint64_t min_count;      /* readings a valid window needs (>= 1) */
     qx_fill fill;
     double fill_value;
@@ -600,7 +672,8 @@ static int window_add_failed(qx_exec *exec, int rc)
 }
 
 /* A sealed chunk is taken whole when every aggregate can use its summary and all of it lies in
- * the range and in one window. */
+ * the range and in one window; else, period by period from its segment table when each period
+ * lies in one window (a day of 8-hour periods, say). */
 static qx_use window_policy(const void *context, const ck_summary *summary)
 {
     const qx_window_plan *plan = context;
@@ -609,7 +682,9 @@ static qx_use window_policy(const void *context, const ck_summary *summary)
         summary->last_ms >= plan->to_ms)
         return QX_USE_DECODE;
     grid_window(&plan->grid, summary->first_ms, &start, &end);
-    return summary->last_ms < end ? QX_USE_SUMMARY : QX_USE_DECODE;
+    if (summary->last_ms < end)
+        return QX_USE_SUMMARY;
+    return plan->use_segments && summary->segment_count > 0 ? QX_USE_SEGMENTS : QX_USE_DECODE;
 }
 
 /* -- producer: one series' batches to windows, in time order -- */
@@ -1263,6 +1338,7 @@ static int run_windows(qx_exec *exec, st_store *store, const qx_query_request *r
     plan.fill = request->fill;
     plan.fill_value = request->fill_value;
     plan.use_summaries = 1;
+    plan.use_segments = 1;
     if ((rc = plan_grid(request, &plan, &owned_zone, err)) != JL_OK)
         goto out;
     if (request->aggregate_count == 0 || request->aggregate_count > QX_MAX_AGGREGATES) {
@@ -1306,6 +1382,8 @@ static int run_windows(qx_exec *exec, st_store *store, const qx_query_request *r
         columns[i + 1] = agg->name;
         if (agg->add_summary == NULL)
             plan.use_summaries = 0;
+        if (!agg->takes_segments)
+            plan.use_segments = 0;
         if (request->aggregates[i] == QX_AGG_PERCENTILE) {
             double p = request->percentiles[i];
             if (!(p >= 0 && p <= 100)) {
@@ -1466,9 +1544,12 @@ static qx_use scan_policy(const void *context, const ck_summary *summary)
     int whole = plan->output == QX_SCAN_COUNT ||
                 ((plan->output == QX_SCAN_EPISODES || plan->output == QX_SCAN_DURATION) &&
                  plan->max_gap_ms <= 0);
-    if (whole && scan_match(plan, worst) && summary->first_ms >= plan->from_ms &&
-        summary->last_ms < plan->to_ms)
+    int inside = summary->first_ms >= plan->from_ms && summary->last_ms < plan->to_ms;
+    if (whole && scan_match(plan, worst) && inside)
         return QX_USE_SUMMARY;
+    /* A count can also add up the periods of the segment table, if none is mixed. */
+    if (plan->output == QX_SCAN_COUNT && inside && summary->segment_count > 0)
+        return QX_USE_SEGMENTS;
     return QX_USE_DECODE;
 }
 

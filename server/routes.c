@@ -337,14 +337,34 @@ static void run_into_response(sv_context *context, query_runner runner, const vo
     response->content_type = fm_content_type(format);
 }
 
+/* Adds what one query read to the self-metrics. */
+static void count_chunks(sv_context *context, const qx_query_stats *stats)
+{
+    sv_metrics *m = &context->metrics;
+    atomic_fetch_add(&m->chunks_from_summary, stats->chunks_from_summary);
+    atomic_fetch_add(&m->chunks_from_segments, stats->chunks_from_segments);
+    atomic_fetch_add(&m->chunks_decoded, stats->chunks_decoded);
+    atomic_fetch_add(&m->readings_decoded, stats->readings_decoded);
+}
+
 static int run_query(sv_context *context, const void *query, const qx_sink *sink, jl_error *err)
 {
-    return qx_query(context->store, query, sink, err);
+    qx_query_request request = *(const qx_query_request *)query;
+    qx_query_stats stats = {0};
+    request.stats = &stats;
+    int rc = qx_query(context->store, &request, sink, err);
+    count_chunks(context, &stats);
+    return rc;
 }
 
 static int run_scan(sv_context *context, const void *query, const qx_sink *sink, jl_error *err)
 {
-    return qx_scan(context->store, query, sink, err);
+    qx_scan_request request = *(const qx_scan_request *)query;
+    qx_query_stats stats = {0};
+    request.stats = &stats;
+    int rc = qx_scan(context->store, &request, sink, err);
+    count_chunks(context, &stats);
+    return rc;
 }
 
 static int run_latest(sv_context *context, const void *query, const qx_sink *sink, jl_error *err)
@@ -621,6 +641,20 @@ static void handle_metrics(sv_context *context, sv_response *response)
                   "# TYPE jialing_write_rejected_total counter\n"
                   "jialing_write_rejected_total %llu\n",
                   (unsigned long long)atomic_load(&m->rejected_requests));
+    jl_buf_printf(out,
+                  "# HELP jialing_query_chunks_total Sealed chunks read by queries and scans: "
+                  "by header summary, period by period from the segment table, or decoded.\n"
+                  "# TYPE jialing_query_chunks_total counter\n"
+                  "jialing_query_chunks_total{read=\"summary\"} %llu\n"
+                  "jialing_query_chunks_total{read=\"segments\"} %llu\n"
+                  "jialing_query_chunks_total{read=\"decoded\"} %llu\n"
+                  "# HELP jialing_query_readings_decoded_total Readings in the chunks decoded.\n"
+                  "# TYPE jialing_query_readings_decoded_total counter\n"
+                  "jialing_query_readings_decoded_total %llu\n",
+                  (unsigned long long)atomic_load(&m->chunks_from_summary),
+                  (unsigned long long)atomic_load(&m->chunks_from_segments),
+                  (unsigned long long)atomic_load(&m->chunks_decoded),
+                  (unsigned long long)atomic_load(&m->readings_decoded));
     jl_buf_printf(out, "# HELP jialing_http_requests_total Requests answered, by route.\n"
                        "# TYPE jialing_http_requests_total counter\n");
     for (int r = 0; r < SV_ROUTE_COUNT; r++)

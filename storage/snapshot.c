@@ -36,6 +36,7 @@ struct st_cursor {
     int64_t *decoded_ms; /* decode buffers owned by the cursor */
     double *decoded_values;
     size_t decoded_capacity;
+    ck_segment *segments; /* the current chunk's segment table, CK_MAX_SEGMENTS entries */
 };
 
 /* ---------- selection ---------- */
@@ -345,6 +346,7 @@ void st_cursor_close(st_cursor *cursor)
     mdb_cursor_close(cursor->chunks);
     free(cursor->decoded_ms);
     free(cursor->decoded_values);
+    free(cursor->segments);
     free(cursor);
 }
 
@@ -454,6 +456,24 @@ int st_cursor_decode(st_cursor *cursor, st_block *block, jl_error *err)
     block->values = cursor->decoded_values;
     block->count = count;
     return JL_OK;
+}
+
+int st_cursor_segments(st_cursor *cursor, const ck_segment **segments, size_t *count, jl_error *err)
+{
+    *segments = NULL;
+    *count = 0;
+    if (cursor->phase != 1)
+        return JL_OK; /* a tail has no table */
+    if (cursor->segments == NULL) {
+        cursor->segments = malloc(CK_MAX_SEGMENTS * sizeof *cursor->segments);
+        if (cursor->segments == NULL)
+            return jl_error_set(err, JL_ENOMEM, "out of memory reading a segment table");
+    }
+    int rc = ck_read_segments(cursor->chunk.mv_data, cursor->chunk.mv_size, cursor->segments,
+                              CK_MAX_SEGMENTS, count, err);
+    if (rc == JL_OK)
+        *segments = cursor->segments;
+    return rc;
 }
 
 /* ---------- statistics ---------- */

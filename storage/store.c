@@ -30,9 +30,11 @@
 #include "jialing/serieskey.h"
 #include "writelog.h"
 
-/* 2: write-log blocks grouped by series (writelog.h). A format-1 directory is still read, and
- * marked 2 when opened for writing: its old blocks stay readable. */
-#define FORMAT_VERSION 2u
+/* 2: write-log blocks grouped by series (writelog.h). 3: chunks may carry a segment table
+ * (CK_FLAG_SEGMENTS), which an older build would take for corruption. Older directories are
+ * still read, and marked with the current version when opened for writing: their old blocks
+ * and chunks stay readable. */
+#define FORMAT_VERSION 3u
 #define FORMAT_VERSION_OLDEST 1u
 #define POSTING_KEY_MAX 480 /* LMDB keys are at most 511 bytes; longer postings are hashed */
 
@@ -556,7 +558,8 @@ static int put_chunks(st_store *store, writer_txn *wt, uint64_t id, const int64_
     for (size_t p = 0; p < pieces; p++) {
         size_t end = count * (p + 1) / pieces;
         wt->scratch.len = 0;
-        int rc = ck_encode(ms + start, values + start, end - start, &wt->scratch, err);
+        int rc = ck_encode_segmented(ms + start, values + start, end - start,
+                                     store->options.segment_period_ms, &wt->scratch, err);
         if (rc == JL_OK)
             rc = put_scratch_chunk(store, wt, id, ms[start], err);
         if (rc != JL_OK)
@@ -639,7 +642,8 @@ static int encode_fitting_prefix(const st_store *store, writer_txn *wt, const se
         count = n;
     for (int attempt = 0; attempt < 6 && count >= 64; attempt++) {
         wt->scratch.len = 0;
-        int rc = ck_encode(ms, values, count, &wt->scratch, err);
+        int rc = ck_encode_segmented(ms, values, count, store->options.segment_period_ms,
+                                     &wt->scratch, err);
         if (rc != JL_OK)
             return rc;
         if (wt->scratch.len <= s->seal_budget) {
@@ -1660,6 +1664,8 @@ int st_store_open(const st_options *options, st_store **out, jl_error *err)
         o->log_max_blocks = 2048;
     if (o->group_commit_max_points == 0)
         o->group_commit_max_points = 1000000;
+    if (o->segment_period_ms == 0)
+        o->segment_period_ms = ST_DEFAULT_SEGMENT_PERIOD_MS;
     /* Late readings may grow a chunk up to twice the usual size before it is split. */
     store->chunk_max = o->chunk_target ? o->chunk_target * 2 : 16384;
     store->hash_bucket_count = 1024;

@@ -115,9 +115,11 @@ typedef struct qx_limits {
 /* How a query was answered, for tests and self-metrics: chunks whose summary answered them (or,
  * in a scan, proved they could not match) versus chunks decoded. Tail readings count as neither. */
 typedef struct qx_query_stats {
-    uint64_t chunks_from_summary; /* sealed chunks used or skipped by their summary alone */
-    uint64_t chunks_decoded;      /* sealed chunks decoded */
-    uint64_t readings_decoded;    /* readings in those decoded chunks */
+    uint64_t chunks_from_summary;  /* sealed chunks used or skipped by their summary alone */
+    uint64_t chunks_decoded;       /* sealed chunks decoded */
+    uint64_t readings_decoded;     /* readings in those decoded chunks */
+    uint64_t chunks_from_segments; /* sealed chunks used period by period from their segment
+                                      tables, not decoded */
 } qx_query_stats;
 
 /* GET /api/v1/query. Without window: raw readings, columns time,value (INT, DOUBLE). With a

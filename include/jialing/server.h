@@ -62,6 +62,8 @@ typedef struct sv_metrics {
     atomic_ullong latency_us_sum[SV_ROUTE_COUNT]; /* total handling time, microseconds */
     atomic_ullong points_ingested;                /* points acknowledged */
     atomic_ullong rejected_requests;              /* writes refused with 4xx */
+    /* Sealed chunks read by queries and scans, by how (qx_query_stats). */
+    atomic_ullong chunks_from_summary, chunks_from_segments, chunks_decoded, readings_decoded;
 } sv_metrics;
 
 /* Everything a request handler needs; owned by main. */

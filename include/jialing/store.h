@@ -39,7 +39,14 @@ typedef struct st_options {
     uint32_t group_commit_max_points; /* points per transaction at most [1,000,000] */
     uint32_t log_max_blocks;          /* write-log blocks kept before tails pinning the oldest are
                                          sealed early, as smaller chunks [2048] */
+    int64_t segment_period_ms; /* each sealed chunk keeps summaries of the epoch-aligned periods
+                                  of this length it spans, so windows of whole periods need no
+                                  decoding [ST_DEFAULT_SEGMENT_PERIOD_MS]; < 0: none */
 } st_options;
+
+/* 8 hours: days in UTC and in UTC+8 (and every offset that is a multiple of 8 h) are whole
+ * periods, for about 2% more bytes on disk (ARCHITECTURE.md, on-disk format). */
+#define ST_DEFAULT_SEGMENT_PERIOD_MS (8LL * 3600 * 1000)
 
 /* A batch of readings to write, built by parsers. Series are deduplicated by canonical key.
  * Fields are read by storage; outside storage use the functions below. */
@@ -148,6 +155,11 @@ int st_cursor_next(st_cursor *cursor, st_block *block, jl_error *err);
 
 /* Decodes the current block if it is not yet decoded (block->decoded becomes 1). */
 int st_cursor_decode(st_cursor *cursor, st_block *block, jl_error *err);
+
+/* Reads the segment table of the current block (a sealed chunk, not yet decoded) into memory
+ * the cursor owns, valid until the next call on the cursor; *count is 0 when it has none. */
+int st_cursor_segments(st_cursor *cursor, const ck_segment **segments, size_t *count,
+                       jl_error *err);
 
 /* Frees the cursor; NULL is ignored. */
 void st_cursor_close(st_cursor *cursor);

@@ -4,6 +4,7 @@
  * the same readings kept in the test. */
 #include "check.h"
 #include "jialing/query.h"
+#include "tempdir.h"
 
 #include <ftw.h>
 #include <math.h>
@@ -351,7 +352,7 @@ static qx_query_stats expected_window_stats(const ref_series *s, int64_t from, i
     static chunk_span spans[MAX_CHUNKS];
     size_t tail;
     size_t n = list_chunks(s, spans, &tail);
-    qx_query_stats e = {0, 0, 0};
+    qx_query_stats e = {0};
     for (size_t i = 0; i < n; i++) {
         if (spans[i].last < from || spans[i].first >= to)
             continue;
@@ -543,7 +544,7 @@ static qx_query_stats expected_scan_stats(const ref_series *s, int64_t from, int
     static chunk_span spans[MAX_CHUNKS];
     size_t tail;
     size_t n = list_chunks(s, spans, &tail);
-    qx_query_stats e = {0, 0, 0};
+    qx_query_stats e = {0};
     for (size_t i = 0; i < n; i++) {
         if (spans[i].last < from || spans[i].first >= to)
             continue;
@@ -1589,6 +1590,142 @@ static int remove_entry(const char *path, const struct stat *sb, int flag, struc
     return remove(path);
 }
 
+/* ---- segment tables ---- */
+
+static ref_series ref_g = {"so2", {"station"}, {"g1"}, 1, {0}, {0}, 0, 0};
+
+/* Windowed count, sum, mean, min, max (the aggregates segment tables serve, or with first
+ * added, one they do not) of ref_g, compared with the brute-force reference. */
+static void check_segment_windows(int64_t from, int64_t to, int64_t w, int64_t offset,
+                                  int with_first, qx_query_stats *stats)
+{
+    static ref_window expected[MAX_READINGS];
+    static const qx_aggregate aggs[] = {QX_AGG_COUNT, QX_AGG_SUM, QX_AGG_MEAN,
+                                        QX_AGG_MIN,   QX_AGG_MAX, QX_AGG_FIRST};
+    qp_selector sel = select_ref(&ref_g);
+    recorder r;
+    qx_sink sink = rec_sink(&r);
+    qx_query_request req = {.selector = &sel,
+                            .from_ms = from,
+                            .to_ms = to,
+                            .has_window = 1,
+                            .window = {w, 0},
+                            .offset_ms = offset,
+                            .aggregate_count = with_first ? 6 : 5,
+                            .stats = stats};
+    memcpy(req.aggregates, aggs, sizeof aggs);
+    jl_error err;
+    CHECK_INT(qx_query(store, &req, &sink, &err), JL_OK);
+    size_t n = ref_windows(&ref_g, from, to, w, offset, expected);
+    CHECK_INT(r.series_count, 1);
+    if (r.series_count == 1)
+        CHECK_INT(r.series[0].row_count, n);
+    for (size_t i = 0; r.series_count == 1 && i < n && i < r.series[0].row_count; i++) {
+        const ref_window *e = &expected[i];
+        CHECK_INT(rec_cell(&r, 0, i, 0)->as.i, e->start);
+        CHECK_INT(rec_cell(&r, 0, i, 1)->as.i, e->count);
+        /* Values are multiples of 0.5: every sum is exact, whichever way it was added. */
+        CHECK_DOUBLE_BITS(rec_cell(&r, 0, i, 2)->as.d, (double)e->sum);
+        CHECK_DOUBLE_BITS(rec_cell(&r, 0, i, 3)->as.d, (double)e->sum / (double)e->count);
+        CHECK_DOUBLE_BITS(rec_cell(&r, 0, i, 4)->as.d, e->min);
+        CHECK_DOUBLE_BITS(rec_cell(&r, 0, i, 5)->as.d, e->max);
+        if (with_first)
+            CHECK_DOUBLE_BITS(rec_cell(&r, 0, i, 6)->as.d, e->first);
+    }
+    rec_free(&r);
+}
+
+static void check_segment_count(double threshold, qx_query_stats *stats)
+{
+    qp_selector sel = select_ref(&ref_g);
+    recorder r;
+    qx_sink sink = rec_sink(&r);
+    qx_scan_request req = {.selector = &sel,
+                           .from_ms = T0,
+                           .to_ms = T0 + DAY,
+                           .compare = QX_GT,
+                           .threshold = threshold,
+                           .output = QX_SCAN_COUNT,
+                           .stats = stats};
+    jl_error err;
+    CHECK_INT(qx_scan(store, &req, &sink, &err), JL_OK);
+    int64_t expected = 0;
+    for (size_t i = 0; i < ref_g.n; i++)
+        expected += ref_g.vs[i] > threshold;
+    CHECK_INT(r.series_count, 1);
+    if (r.series_count == 1 && r.series[0].row_count == 1)
+        CHECK_INT(rec_cell(&r, 0, 0, 0)->as.i, expected);
+    rec_free(&r);
+}
+
+/* A store with hourly segment tables and 64-reading chunks: each chunk spans an hour boundary,
+ * so hourly (or coarser, aligned) windows take it period by period, and anything else decodes. */
+static void test_segment_tables(void)
+{
+    char *dir = make_temp_dir_named("segments");
+    st_options options = {
+        .directory = dir, .sync_full = 0, .chunk_target = 64, .segment_period_ms = HOUR};
+    st_store *main_store = store;
+    jl_error err;
+    CHECK_INT(st_store_open(&options, &store, &err), JL_OK);
+    /* 400 minutes from 01:00Z; hour h holds values in [10h, 10h + 5], in steps of 0.5. */
+    static int64_t ts[400];
+    static double vs[400];
+    for (int i = 0; i < 400; i++) {
+        ts[i] = T0 + i * MINUTE;
+        vs[i] = 10.0 * (i / 60) + (double)((i * 7) % 11) * 0.5;
+    }
+    CHECK_INT(write_readings(&ref_g, ts, vs, 400, 64), JL_OK);
+    static chunk_span spans[MAX_CHUNKS];
+    size_t tail, sealed = list_chunks(&ref_g, spans, &tail);
+    CHECK_INT(sealed, 6);
+    CHECK_INT(tail, 16);
+    qx_query_stats stats;
+
+    /* Every chunk crosses an hour: hourly windows read their two periods. */
+    check_segment_windows(T0, T0 + DAY, HOUR, 0, 0, &stats);
+    CHECK_INT(stats.chunks_from_segments, 6);
+    CHECK_INT(stats.chunks_decoded, 0);
+    CHECK_INT(stats.chunks_from_summary, 0);
+    /* Two-hour windows: chunks inside one window by summary, the others by period. */
+    check_segment_windows(T0, T0 + DAY, 2 * HOUR, 0, 0, &stats);
+    CHECK_INT(stats.chunks_from_segments + stats.chunks_from_summary, 6);
+    CHECK(stats.chunks_from_segments > 0);
+    CHECK_INT(stats.chunks_decoded, 0);
+    /* A range that cuts the first chunk decodes it alone. */
+    check_segment_windows(T0 + 30 * MINUTE, T0 + DAY, HOUR, 0, 0, &stats);
+    CHECK_INT(stats.chunks_decoded, 1);
+    CHECK_INT(stats.chunks_from_segments, 5);
+    /* Periods that do not fit the windows (half hours; hours shifted by 30 minutes), or an
+     * aggregate the table cannot serve: decoded, with the same answers. */
+    check_segment_windows(T0, T0 + DAY, 30 * MINUTE, 0, 0, &stats);
+    CHECK_INT(stats.chunks_from_segments, 0);
+    CHECK_INT(stats.chunks_decoded, 6);
+    check_segment_windows(T0, T0 + DAY, HOUR, 30 * MINUTE, 0, &stats);
+    CHECK_INT(stats.chunks_from_segments, 0);
+    CHECK_INT(stats.chunks_decoded, 6);
+    check_segment_windows(T0, T0 + DAY, HOUR, 0, 1, &stats);
+    CHECK_INT(stats.chunks_from_segments, 0);
+    CHECK_INT(stats.chunks_decoded, 6);
+
+    /* Counting above 37 splits at the 04:00 boundary: the chunk across it is counted by period;
+     * above 42 the hour 05:00-05:59 is mixed, so the chunks holding it are decoded. */
+    check_segment_count(37.0, &stats);
+    CHECK_INT(stats.chunks_from_segments, 1);
+    CHECK_INT(stats.chunks_decoded, 0);
+    check_segment_count(42.0, &stats);
+    CHECK(stats.chunks_decoded > 0);
+
+    /* The tables are on disk: a reopened store answers the same way. */
+    st_store_close(store);
+    CHECK_INT(st_store_open(&options, &store, &err), JL_OK);
+    check_segment_windows(T0, T0 + DAY, HOUR, 0, 0, &stats);
+    CHECK_INT(stats.chunks_from_segments, 6);
+    st_store_close(store);
+    store = main_store;
+    remove_dir(dir);
+}
+
 int main(void)
 {
     jl_error err;
@@ -1627,6 +1764,7 @@ int main(void)
     RUN(test_fill_and_min_count);
     RUN(test_group_by_merges_partials);
     RUN(test_episodes_and_duration);
+    RUN(test_segment_tables);
     st_store_close(store);
     nftw(store_dir, remove_entry, 8, FTW_DEPTH | FTW_PHYS);
     return CHECK_DONE();

@@ -852,7 +852,7 @@ static uint32_t set_format_version(const char *dir, uint32_t version)
 }
 
 /* A directory marked format 1 (raw-record log blocks) opens, keeps every reading and is marked
- * 2 on opening for writing; a format newer than this build is refused with a message. */
+ * 3 on opening for writing; a format newer than this build is refused with a message. */
 static void test_format_versions(void)
 {
     char *dir = make_temp_dir();
@@ -869,7 +869,7 @@ static void test_format_versions(void)
     jl_error err;
     CHECK_INT(st_write(store, &batch, &err), JL_OK);
     st_store_close(store);
-    CHECK_INT(set_format_version(dir, 1), 2);
+    CHECK_INT(set_format_version(dir, 1), 3);
     store = open_store(dir, 0, 0);
     int64_t ms[128];
     double values[128];
@@ -880,7 +880,7 @@ static void test_format_versions(void)
         CHECK_DOUBLE_BITS(values[i], (double)i * 0.125);
     }
     st_store_close(store);
-    CHECK_INT(set_format_version(dir, 3), 2);
+    CHECK_INT(set_format_version(dir, 4), 3);
     st_options options;
     memset(&options, 0, sizeof options);
     options.directory = dir;
