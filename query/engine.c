@@ -684,7 +684,11 @@ static qx_use window_policy(const void *context, const ck_summary *summary)
     grid_window(&plan->grid, summary->first_ms, &start, &end);
     if (summary->last_ms < end)
         return QX_USE_SUMMARY;
-    return plan->use_segments && summary->segment_count > 0 ? QX_USE_SEGMENTS : QX_USE_DECODE;
+    /* A window shorter than a period cannot hold one whole: skip reading the table. */
+    return plan->use_segments && summary->segment_count > 0 &&
+                   end - start >= summary->segment_period_ms
+               ? QX_USE_SEGMENTS
+               : QX_USE_DECODE;
 }
 
 /* -- producer: one series' batches to windows, in time order -- */
