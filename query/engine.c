@@ -442,22 +442,21 @@ static void source_close(qx_source *source)
 }
 
 /* Turns the current chunk's segment table into summaries the policy accepts one by one, kept in
- * source->segments. Returns 1 when every period is taken or skipped, 0 when the chunk must be
- * decoded instead, or a negative error code. */
-static int source_take_segments(qx_source *source, const ck_summary *chunk)
+ * source->segments. Sets *taken to 1 when every period is taken or skipped, 0 when the chunk
+ * must be decoded instead; returns JL_OK or an error. */
+static int source_take_segments(qx_source *source, const ck_summary *chunk, int *taken)
 {
     qx_exec *exec = source->exec;
     const ck_segment *table;
     size_t n;
+    *taken = 0;
     int rc = st_cursor_segments(source->cursor, &table, &n, exec->err);
-    if (rc != JL_OK)
-        return rc < 0 ? rc : -rc;
-    if (n == 0)
-        return 0;
+    if (rc != JL_OK || n == 0)
+        return rc;
     if (source->segments == NULL) {
         source->segments = malloc(CK_MAX_SEGMENTS * sizeof *source->segments);
         if (source->segments == NULL)
-            return -jl_error_set(exec->err, JL_ENOMEM, "out of memory reading a segment table");
+            return jl_error_set(exec->err, JL_ENOMEM, "out of memory reading a segment table");
     }
     const int64_t period = chunk->segment_period_ms;
     size_t kept = 0;
@@ -481,12 +480,13 @@ static int source_take_segments(qx_source *source, const ck_summary *chunk)
         };
         qx_use use = source->policy(source->policy_context, out);
         if (use == QX_USE_DECODE || (use == QX_USE_SKIP && source->report_skips))
-            return 0;
+            return JL_OK;
         kept += use == QX_USE_SUMMARY;
     }
     source->segment_count = kept;
     source->segment_next = 0;
-    return 1;
+    *taken = 1;
+    return JL_OK;
 }
 
 /* First index in ts[0..n) with ts[i] >= t. */
@@ -536,9 +536,9 @@ static int source_next(qx_source *source, qx_batch *batch)
         if (!block->decoded) {
             qx_use use = source->policy ? source->policy(source->policy_context, s) : QX_USE_DECODE;
             if (use == QX_USE_SEGMENTS) {
-                int taken = source_take_segments(source, s);
-                if (taken < 0)
-                    return -taken;
+                int taken;
+                if ((rc = source_take_segments(source, s, &taken)) != JL_OK)
+                    return rc;
                 if (taken) {
                     exec->stats.chunks_from_segments++;
                     source->has_previous = 1;
