@@ -467,8 +467,11 @@ static int source_take_segments(qx_source *source, const ck_summary *chunk, int 
         *out = (ck_summary){
             .count = g->count,
             .first_ms = g->start_ms > chunk->first_ms ? g->start_ms : chunk->first_ms,
-            .last_ms =
-                chunk->last_ms - g->start_ms < period ? chunk->last_ms : g->start_ms + (period - 1),
+            /* Unsigned: the distance may exceed INT64_MAX (the period is in range, see
+             * ck_read_segments, so start + period - 1 is). */
+            .last_ms = (uint64_t)chunk->last_ms - (uint64_t)g->start_ms < (uint64_t)period
+                           ? chunk->last_ms
+                           : g->start_ms + (period - 1),
             .min = g->min,
             .max = g->max,
             .sum = g->sum,

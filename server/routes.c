@@ -641,20 +641,22 @@ static void handle_metrics(sv_context *context, sv_response *response)
                   "# TYPE jialing_write_rejected_total counter\n"
                   "jialing_write_rejected_total %llu\n",
                   (unsigned long long)atomic_load(&m->rejected_requests));
-    jl_buf_printf(out,
-                  "# HELP jialing_query_chunks_total Sealed chunks read by queries and scans: "
-                  "by header summary, period by period from the segment table, or decoded.\n"
-                  "# TYPE jialing_query_chunks_total counter\n"
-                  "jialing_query_chunks_total{read=\"summary\"} %llu\n"
-                  "jialing_query_chunks_total{read=\"segments\"} %llu\n"
-                  "jialing_query_chunks_total{read=\"decoded\"} %llu\n"
-                  "# HELP jialing_query_readings_decoded_total Readings in the chunks decoded.\n"
-                  "# TYPE jialing_query_readings_decoded_total counter\n"
-                  "jialing_query_readings_decoded_total %llu\n",
-                  (unsigned long long)atomic_load(&m->chunks_from_summary),
-                  (unsigned long long)atomic_load(&m->chunks_from_segments),
-                  (unsigned long long)atomic_load(&m->chunks_decoded),
-                  (unsigned long long)atomic_load(&m->readings_decoded));
+    jl_buf_printf(
+        out,
+        "# HELP jialing_query_chunks_total Sealed chunks read by queries and scans: "
+        "by header summary (used or skipped), period by period from the segment table, or "
+        "decoded.\n"
+        "# TYPE jialing_query_chunks_total counter\n"
+        "jialing_query_chunks_total{read=\"summary\"} %llu\n"
+        "jialing_query_chunks_total{read=\"segments\"} %llu\n"
+        "jialing_query_chunks_total{read=\"decoded\"} %llu\n"
+        "# HELP jialing_query_readings_decoded_total Readings in the chunks decoded.\n"
+        "# TYPE jialing_query_readings_decoded_total counter\n"
+        "jialing_query_readings_decoded_total %llu\n",
+        (unsigned long long)atomic_load(&m->chunks_from_summary),
+        (unsigned long long)atomic_load(&m->chunks_from_segments),
+        (unsigned long long)atomic_load(&m->chunks_decoded),
+        (unsigned long long)atomic_load(&m->readings_decoded));
     jl_buf_printf(out, "# HELP jialing_http_requests_total Requests answered, by route.\n"
                        "# TYPE jialing_http_requests_total counter\n");
     for (int r = 0; r < SV_ROUTE_COUNT; r++)

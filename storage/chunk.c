@@ -874,6 +874,7 @@ int ck_read_segments(const void *data, size_t len, ck_segment *segments, size_t 
     /* In range (period_span); unsigned because the end of the last period may be 2^63. */
     uint64_t start = (uint64_t)(period_index(s.first_ms, step) * step);
     uint64_t previous_count = 0, previous_min = 0, total = 0;
+    double lowest = 0, highest = 0;
     size_t filled = 0;
     for (uint32_t segment = 0; segment < s.segment_count; segment++, start += (uint64_t)step) {
         uint64_t coded, n;
@@ -901,23 +902,36 @@ int ck_read_segments(const void *data, size_t len, ck_segment *segments, size_t 
                 goto corrupt;
             int64_t lo = (int64_t)(previous_min + unzigzag(delta));
             previous_min = (uint64_t)lo;
+            /* Some reading is the min and some the max: the sum above the min is at least the
+             * range and at most range * (n - 1); one reading has neither range nor sum. */
             if (lo <= -CK_MAX_MANTISSA || lo >= CK_MAX_MANTISSA ||
-                range >= (uint64_t)(CK_MAX_MANTISSA - lo) ||
-                (unsigned __int128)above_min > (unsigned __int128)range * n)
+                range >= (uint64_t)(CK_MAX_MANTISSA - lo) || above_min < range ||
+                (unsigned __int128)above_min > (unsigned __int128)range * (n - 1))
                 goto corrupt;
             const double divisor = pow10_table[s.decimal_exponent];
             g.min = (double)lo / divisor;
             g.max = (double)(lo + (int64_t)range) / divisor;
             g.sum = (double)((__int128)lo * (__int128)n + (__int128)above_min) / divisor;
         }
-        if (!(g.min >= s.min && g.max <= s.max && g.min <= g.max) || isnan(g.sum))
+        if (!(g.min >= s.min && g.max <= s.max && g.min <= g.max) || isnan(g.sum) ||
+            (n == 1 && !(g.min == g.max && g.sum == g.min)))
             goto corrupt;
+        /* A float sum lies within n * min .. n * max, give or take rounding (and may overflow
+         * only where those bounds do). */
+        const double slack = 1e-9 * (fabs(g.min) + fabs(g.max)) * (double)n;
+        if (s.codec == CK_CODEC_FLOAT && isfinite((double)n * g.min) &&
+            isfinite((double)n * g.max) &&
+            !(g.sum >= (double)n * g.min - slack && g.sum <= (double)n * g.max + slack))
+            goto corrupt;
+        lowest = filled == 0 || g.min < lowest ? g.min : lowest;
+        highest = filled == 0 || g.max > highest ? g.max : highest;
         if (filled == capacity)
             return jl_error_set(err, JL_ELIMIT, "chunk has more segments than room for %zu",
                                 capacity);
         segments[filled++] = g;
     }
-    if (total != s.count || at != end)
+    /* The header's extremes are some period's. */
+    if (total != s.count || at != end || lowest != s.min || highest != s.max)
         goto corrupt;
     *count = filled;
     return JL_OK;

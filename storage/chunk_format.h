@@ -41,14 +41,19 @@
  *     exponent (min = m_min / 10^E as the decoder computes values; sum = the exact sum / 10^E);
  *   float codec: min, max and the Neumaier sum as 8-byte doubles.
  * The first and last periods hold readings, counts add up to the chunk's, every min/max lies
- * within the header's, and the table ends exactly where the payload starts. The encoder writes
- * no table when the readings lie in one period or the sums do not fit 64 bits.
+ * within the header's and the smallest min and largest max are the header's, each sum is one
+ * its count, min and max allow, and the table ends exactly where the payload starts. The
+ * encoder writes no table when the readings lie in one period, when a period bound falls
+ * outside int64, or when the sums do not fit 64 bits.
  *
  * Readers validate in this order and stop at the first failure: total size >= header size,
- * magic, version, codec, flags, count, lengths (stored == total - header, raw bounded by
+ * magic, version, codec, flags, count, lengths (stored == total - header without a table,
+ * stored < total - header with one, the table within its bound; raw bounded by
  * CK_RAW_PAYLOAD_MAX(count), stored == raw without LZ4 and stored < raw with it), header
- * checksum, then the cross-field sanity checks the checksum cannot vouch for when the bytes were
- * crafted (first_ms <= last_ms, scale >= 1, exponent range). Decoding then checks the payload
+ * checksum (over the table too), then the cross-field sanity checks the checksum cannot vouch
+ * for when the bytes were crafted (first_ms <= last_ms, scale >= 1, exponent range, the table's
+ * period and span). ck_read_segments then checks the table's contents as above; decoding
+ * ignores them and checks the payload
  * checksum, decompresses with LZ4_decompress_safe into a buffer of exactly the raw length, and
  * requires the decoded payload to fill it exactly, timestamps to increase strictly from first_ms
  * to last_ms, and the first/last values to equal the header's.

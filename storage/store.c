@@ -1666,6 +1666,8 @@ int st_store_open(const st_options *options, st_store **out, jl_error *err)
         o->group_commit_max_points = 1000000;
     if (o->segment_period_ms == 0)
         o->segment_period_ms = ST_DEFAULT_SEGMENT_PERIOD_MS;
+    if (o->segment_period_ms > ST_MAX_SEGMENT_PERIOD_MS)
+        o->segment_period_ms = ST_MAX_SEGMENT_PERIOD_MS;
     /* Late readings may grow a chunk up to twice the usual size before it is split. */
     store->chunk_max = o->chunk_target ? o->chunk_target * 2 : 16384;
     store->hash_bucket_count = 1024;

@@ -47,6 +47,8 @@ typedef struct st_options {
 /* 8 hours: days in UTC and in UTC+8 (and every offset that is a multiple of 8 h) are whole
  * periods, for about 2% more bytes on disk (ARCHITECTURE.md, on-disk format). */
 #define ST_DEFAULT_SEGMENT_PERIOD_MS (8LL * 3600 * 1000)
+/* Longer periods are cut to this (a year of 366 days): no window needs more. */
+#define ST_MAX_SEGMENT_PERIOD_MS (366LL * 86400 * 1000)
 
 /* A batch of readings to write, built by parsers. Series are deduplicated by canonical key.
  * Fields are read by storage; outside storage use the functions below. */

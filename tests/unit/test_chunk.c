@@ -902,31 +902,54 @@ static void test_segment_table_checks(void)
     size_t count;
     CHECK_INT(ck_read_segments(chunk, len, got, 3, &count, &err), JL_OK);
     CHECK_INT(count, 3);
+    /* Each edit sets up to two table bytes (offset, value; a second offset of 0 is unused). */
     static const struct {
         size_t offset;
         uint8_t value;
+        size_t offset2;
+        uint8_t value2;
     } edits[] = {
-        {0, 0},     /* period 0 */
-        {0, 30},    /* period 30: a single period */
-        {1, 4},     /* first count 2: counts add up to more than the chunk's */
-        {5, 1},     /* second count 0: the rest no longer parses to the chunk's count */
-        {2, 1},     /* first min -1, below the header's min */
-        {3, 6},     /* first max 7, above the header's max */
-        {4, 1},     /* sum above min 1 while every value equals the min */
-        {12, 0x80}, /* a varint running past the table */
+        {0, 0, 0, 0},     /* period 0 */
+        {0, 30, 0, 0},    /* period 30: a single period */
+        {1, 4, 0, 0},     /* first count 2: counts add up to more than the chunk's */
+        {5, 1, 0, 0},     /* second count 0: the rest no longer parses to the chunk's count */
+        {2, 1, 0, 0},     /* first min -1, below the header's min */
+        {3, 6, 0, 0},     /* first max 7, above the header's max */
+        {4, 1, 0, 0},     /* sum above min 1 while every value equals the min */
+        {3, 2, 4, 1},     /* one reading with min 1, max 3, sum 2 */
+        {2, 4, 6, 0},     /* mins 2, 2, 3: the header's min 1 is in no period */
+        {12, 0x80, 0, 0}, /* a varint running past the table */
     };
     for (size_t e = 0; e < sizeof edits / sizeof edits[0]; e++) {
         uint8_t saved = chunk[CK_HEADER_SIZE + edits[e].offset];
+        uint8_t saved2 = chunk[CK_HEADER_SIZE + edits[e].offset2];
         chunk[CK_HEADER_SIZE + edits[e].offset] = edits[e].value;
+        if (edits[e].offset2)
+            chunk[CK_HEADER_SIZE + edits[e].offset2] = edits[e].value2;
         reseal(chunk, len);
         int rc = ck_read_segments(chunk, len, got, 3, &count, &err);
         if (rc != JL_ECORRUPT)
             fprintf(stderr, "  edit %zu accepted (rc %d)\n", e, rc);
         CHECK_INT(rc, JL_ECORRUPT);
+        chunk[CK_HEADER_SIZE + edits[e].offset2] = saved2;
         chunk[CK_HEADER_SIZE + edits[e].offset] = saved;
     }
     reseal(chunk, len);
     CHECK_INT(ck_read_segments(chunk, len, got, 3, &count, &err), JL_OK);
+
+    /* Float codec: period 10, then per period a count delta and min, max, sum as doubles. A sum
+     * far outside count * [min, max] is refused. */
+    const double thirds[3] = {1.0 / 3, 2.0 / 3, 1.0 / 7};
+    buf.len = 0;
+    CHECK_INT(ck_encode_segmented(ts, thirds, 3, 10, &buf, &err), JL_OK);
+    chunk = (uint8_t *)buf.data;
+    len = buf.len;
+    CHECK_INT(table_bytes(chunk, len), 1 + 3 * 25);
+    CHECK_INT(ck_read_segments(chunk, len, got, 3, &count, &err), JL_OK);
+    CHECK_DOUBLE_BITS(got[0].sum, 1.0 / 3);
+    wr_u64(chunk + CK_HEADER_SIZE + 2 + 16, 0x7e37e43c8800759cull); /* 1e300 */
+    reseal(chunk, len);
+    CHECK_INT(ck_read_segments(chunk, len, got, 3, &count, &err), JL_ECORRUPT);
     jl_buf_destroy(&buf);
 }
 

@@ -1594,14 +1594,33 @@ static int remove_entry(const char *path, const struct stat *sb, int flag, struc
 
 static ref_series ref_g = {"so2", {"station"}, {"g1"}, 1, {0}, {0}, 0, 0};
 
-/* Windowed count, sum, mean, min, max (the aggregates segment tables serve, or with first
- * added, one they do not) of ref_g, compared with the brute-force reference. */
+/* Population standard deviation of ref_g's readings in [from, to), in long double. */
+static double ref_g_stddev(int64_t from, int64_t to)
+{
+    long double sum = 0, squares = 0;
+    size_t n = 0;
+    for (size_t i = 0; i < ref_g.n; i++)
+        if (ref_g.ts[i] >= from && ref_g.ts[i] < to) {
+            sum += ref_g.vs[i];
+            n++;
+        }
+    long double mean = sum / (long double)n;
+    for (size_t i = 0; i < ref_g.n; i++)
+        if (ref_g.ts[i] >= from && ref_g.ts[i] < to)
+            squares += (ref_g.vs[i] - mean) * (ref_g.vs[i] - mean);
+    return (double)sqrtl(squares / (long double)n);
+}
+
+/* Windowed count, sum, mean, min, max (the aggregates segment tables serve) of ref_g, plus
+ * optionally one they cannot serve (with_extra first, last or stddev; QX_AGG_COUNT for none),
+ * compared with the brute-force reference. */
 static void check_segment_windows(int64_t from, int64_t to, int64_t w, int64_t offset,
-                                  int with_first, qx_query_stats *stats)
+                                  qx_aggregate with_extra, qx_query_stats *stats)
 {
     static ref_window expected[MAX_READINGS];
-    static const qx_aggregate aggs[] = {QX_AGG_COUNT, QX_AGG_SUM, QX_AGG_MEAN,
-                                        QX_AGG_MIN,   QX_AGG_MAX, QX_AGG_FIRST};
+    qx_aggregate aggs[6] = {QX_AGG_COUNT, QX_AGG_SUM, QX_AGG_MEAN,
+                            QX_AGG_MIN,   QX_AGG_MAX, with_extra};
+    const int has_extra = with_extra != QX_AGG_COUNT; /* QX_AGG_COUNT: no extra aggregate */
     qp_selector sel = select_ref(&ref_g);
     recorder r;
     qx_sink sink = rec_sink(&r);
@@ -1611,7 +1630,7 @@ static void check_segment_windows(int64_t from, int64_t to, int64_t w, int64_t o
                             .has_window = 1,
                             .window = {w, 0},
                             .offset_ms = offset,
-                            .aggregate_count = with_first ? 6 : 5,
+                            .aggregate_count = has_extra ? 6 : 5,
                             .stats = stats};
     memcpy(req.aggregates, aggs, sizeof aggs);
     jl_error err;
@@ -1629,8 +1648,15 @@ static void check_segment_windows(int64_t from, int64_t to, int64_t w, int64_t o
         CHECK_DOUBLE_BITS(rec_cell(&r, 0, i, 3)->as.d, (double)e->sum / (double)e->count);
         CHECK_DOUBLE_BITS(rec_cell(&r, 0, i, 4)->as.d, e->min);
         CHECK_DOUBLE_BITS(rec_cell(&r, 0, i, 5)->as.d, e->max);
-        if (with_first)
+        if (with_extra == QX_AGG_FIRST)
             CHECK_DOUBLE_BITS(rec_cell(&r, 0, i, 6)->as.d, e->first);
+        if (with_extra == QX_AGG_LAST)
+            CHECK_DOUBLE_BITS(rec_cell(&r, 0, i, 6)->as.d, e->last);
+        if (with_extra == QX_AGG_STDDEV) {
+            int64_t window_end = e->start + w < to ? e->start + w : to;
+            double want = ref_g_stddev(e->start > from ? e->start : from, window_end);
+            CHECK(fabs(rec_cell(&r, 0, i, 6)->as.d - want) <= 1e-12 * want + 1e-12);
+        }
     }
     rec_free(&r);
 }
@@ -1683,30 +1709,33 @@ static void test_segment_tables(void)
     qx_query_stats stats;
 
     /* Every chunk crosses an hour: hourly windows read their two periods. */
-    check_segment_windows(T0, T0 + DAY, HOUR, 0, 0, &stats);
+    check_segment_windows(T0, T0 + DAY, HOUR, 0, QX_AGG_COUNT, &stats);
     CHECK_INT(stats.chunks_from_segments, 6);
     CHECK_INT(stats.chunks_decoded, 0);
     CHECK_INT(stats.chunks_from_summary, 0);
     /* Two-hour windows: chunks inside one window by summary, the others by period. */
-    check_segment_windows(T0, T0 + DAY, 2 * HOUR, 0, 0, &stats);
+    check_segment_windows(T0, T0 + DAY, 2 * HOUR, 0, QX_AGG_COUNT, &stats);
     CHECK_INT(stats.chunks_from_segments + stats.chunks_from_summary, 6);
     CHECK(stats.chunks_from_segments > 0);
     CHECK_INT(stats.chunks_decoded, 0);
     /* A range that cuts the first chunk decodes it alone. */
-    check_segment_windows(T0 + 30 * MINUTE, T0 + DAY, HOUR, 0, 0, &stats);
+    check_segment_windows(T0 + 30 * MINUTE, T0 + DAY, HOUR, 0, QX_AGG_COUNT, &stats);
     CHECK_INT(stats.chunks_decoded, 1);
     CHECK_INT(stats.chunks_from_segments, 5);
     /* Periods that do not fit the windows (half hours; hours shifted by 30 minutes), or an
      * aggregate the table cannot serve: decoded, with the same answers. */
-    check_segment_windows(T0, T0 + DAY, 30 * MINUTE, 0, 0, &stats);
+    check_segment_windows(T0, T0 + DAY, 30 * MINUTE, 0, QX_AGG_COUNT, &stats);
     CHECK_INT(stats.chunks_from_segments, 0);
     CHECK_INT(stats.chunks_decoded, 6);
-    check_segment_windows(T0, T0 + DAY, HOUR, 30 * MINUTE, 0, &stats);
+    check_segment_windows(T0, T0 + DAY, HOUR, 30 * MINUTE, QX_AGG_COUNT, &stats);
     CHECK_INT(stats.chunks_from_segments, 0);
     CHECK_INT(stats.chunks_decoded, 6);
-    check_segment_windows(T0, T0 + DAY, HOUR, 0, 1, &stats);
-    CHECK_INT(stats.chunks_from_segments, 0);
-    CHECK_INT(stats.chunks_decoded, 6);
+    const qx_aggregate needs_readings[] = {QX_AGG_FIRST, QX_AGG_LAST, QX_AGG_STDDEV};
+    for (size_t a = 0; a < 3; a++) {
+        check_segment_windows(T0, T0 + DAY, HOUR, 0, needs_readings[a], &stats);
+        CHECK_INT(stats.chunks_from_segments, 0);
+        CHECK_INT(stats.chunks_decoded, 6);
+    }
 
     /* Counting above 37 splits at the 04:00 boundary: the chunk across it is counted by period;
      * above 42 the hour 05:00-05:59 is mixed, so the chunks holding it are decoded. */
@@ -1719,7 +1748,7 @@ static void test_segment_tables(void)
     /* The tables are on disk: a reopened store answers the same way. */
     st_store_close(store);
     CHECK_INT(st_store_open(&options, &store, &err), JL_OK);
-    check_segment_windows(T0, T0 + DAY, HOUR, 0, 0, &stats);
+    check_segment_windows(T0, T0 + DAY, HOUR, 0, QX_AGG_COUNT, &stats);
     CHECK_INT(stats.chunks_from_segments, 6);
     st_store_close(store);
     store = main_store;
