@@ -536,18 +536,13 @@ static size_t segment_table_bound(uint64_t span)
     return 10 + (size_t)span * 40;
 }
 
-/* Writes the segment table of the readings (layout in chunk_format.h) to out, which holds
- * segment_table_bound() bytes, and returns its length; 0 when the chunk gets none: no period,
- * all readings in one period (the header says it all), more than CK_MAX_SEGMENTS periods, or a
- * decimal sum out of the format's range. */
+/* Writes the segment table of the readings, which span `span` periods (2..CK_MAX_SEGMENTS),
+ * to out, which holds segment_table_bound(span) bytes (layout in chunk_format.h); returns its
+ * length, or 0 when a decimal sum is out of the format's range and the chunk gets no table. */
 static size_t encode_segments(const int64_t *timestamps_ms, const double *values,
-                              const int64_t *mantissas, size_t count, int64_t period, uint8_t *out)
+                              const int64_t *mantissas, size_t count, int64_t period, uint64_t span,
+                              uint8_t *out)
 {
-    if (period <= 0)
-        return 0;
-    uint64_t span = period_span(timestamps_ms[0], timestamps_ms[count - 1], period);
-    if (span < 2 || span > CK_MAX_SEGMENTS)
-        return 0;
     size_t len = put_varint(out, (uint64_t)period);
     __int128 end_ms = ((__int128)period_index(timestamps_ms[0], period) + 1) * period;
     uint64_t previous_count = 0, previous_min = 0;
@@ -687,11 +682,14 @@ int ck_encode_segmented(const int64_t *timestamps_ms, const double *values, size
     }
     size_t raw_len = writer.pos;
 
+    /* A table only when the readings span several periods (one is what the header says) and
+     * not too many; period_span gives 0 when a period bound would leave int64. */
     size_t table_len = 0;
-    if (segment_period_ms > 0 && count > 1 &&
-        period_span(timestamps_ms[0], timestamps_ms[count - 1], segment_period_ms) <=
-            CK_MAX_SEGMENTS) {
-        table = malloc(segment_table_bound(CK_MAX_SEGMENTS));
+    uint64_t span = segment_period_ms > 0
+                        ? period_span(timestamps_ms[0], timestamps_ms[count - 1], segment_period_ms)
+                        : 0;
+    if (span >= 2 && span <= CK_MAX_SEGMENTS) {
+        table = malloc(segment_table_bound(span));
         if (table == NULL) {
             rc = jl_error_set(err, JL_ENOMEM, "out of memory encoding a chunk of %zu readings",
                               count);
@@ -699,7 +697,7 @@ int ck_encode_segmented(const int64_t *timestamps_ms, const double *values, size
         }
         table_len =
             encode_segments(timestamps_ms, values, codec == CK_CODEC_DECIMAL ? mantissas : NULL,
-                            count, segment_period_ms, table);
+                            count, segment_period_ms, span, table);
     }
 
     int bound = LZ4_compressBound((int)raw_len);
