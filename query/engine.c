@@ -413,12 +413,14 @@ typedef struct qx_source {
     int64_t from_ms, to_ms;
     qx_chunk_policy policy;
     const void *policy_context;
-    st_block block;       /* current block; its arrays belong to the cursor */
-    int report_skips;     /* yield skipped chunks too (batch.skipped) */
-    int has_previous;     /* a batch was yielded */
-    int64_t previous_ms;  /* last time of the previous batch */
-    ck_summary *segments; /* periods of the current chunk still to yield (owned) */
+    st_block block;             /* current block; its arrays belong to the cursor */
+    int report_skips;           /* yield skipped chunks too (batch.skipped) */
+    int has_previous;           /* a batch was yielded */
+    int64_t previous_ms;        /* last time of the previous batch */
+    const ck_segment *segments; /* the current chunk's table, owned by the cursor, while
+                                   periods of it remain to be yielded */
     size_t segment_count, segment_next;
+    ck_summary segment; /* the period last yielded */
 } qx_source;
 
 static int source_open(qx_source *source, qx_exec *exec, size_t index, int64_t from_ms,
@@ -437,56 +439,51 @@ static void source_close(qx_source *source)
 {
     st_cursor_close(source->cursor);
     source->cursor = NULL;
-    free(source->segments);
-    source->segments = NULL;
 }
 
-/* Turns the current chunk's segment table into summaries the policy accepts one by one, kept in
- * source->segments. Sets *taken to 1 when every period is taken or skipped, 0 when the chunk
+/* The summary of one period of the current chunk's table: the period clipped to the chunk
+ * gives bounds for windows, not times of readings, and it has no first/last values. */
+static ck_summary segment_summary(const ck_summary *chunk, const ck_segment *g)
+{
+    const int64_t period = chunk->segment_period_ms;
+    return (ck_summary){
+        .count = g->count,
+        .first_ms = g->start_ms > chunk->first_ms ? g->start_ms : chunk->first_ms,
+        /* Unsigned: the distance may exceed INT64_MAX (the period is in range, see
+         * ck_read_segments, so start + period - 1 is). */
+        .last_ms = (uint64_t)chunk->last_ms - (uint64_t)g->start_ms < (uint64_t)period
+                       ? chunk->last_ms
+                       : g->start_ms + (period - 1),
+        .min = g->min,
+        .max = g->max,
+        .sum = g->sum,
+        .sum_squares_dev = NAN,
+        .first_value = NAN,
+        .last_value = NAN,
+        .codec = chunk->codec,
+        .decimal_exponent = chunk->decimal_exponent,
+    };
+}
+
+/* Reads the current chunk's segment table and asks the policy about each period. Sets *taken
+ * to 1 when every period is taken or skipped (source_next then yields them), 0 when the chunk
  * must be decoded instead; returns JL_OK or an error. */
 static int source_take_segments(qx_source *source, const ck_summary *chunk, int *taken)
 {
-    qx_exec *exec = source->exec;
     const ck_segment *table;
     size_t n;
     *taken = 0;
-    int rc = st_cursor_segments(source->cursor, &table, &n, exec->err);
+    int rc = st_cursor_segments(source->cursor, &table, &n, source->exec->err);
     if (rc != JL_OK || n == 0)
         return rc;
-    if (source->segments == NULL) {
-        source->segments = malloc(CK_MAX_SEGMENTS * sizeof *source->segments);
-        if (source->segments == NULL)
-            return jl_error_set(exec->err, JL_ENOMEM, "out of memory reading a segment table");
-    }
-    const int64_t period = chunk->segment_period_ms;
-    size_t kept = 0;
     for (size_t i = 0; i < n; i++) {
-        const ck_segment *g = &table[i];
-        ck_summary *out = &source->segments[kept];
-        /* The period clipped to the chunk: bounds for windows, not times of readings. */
-        *out = (ck_summary){
-            .count = g->count,
-            .first_ms = g->start_ms > chunk->first_ms ? g->start_ms : chunk->first_ms,
-            /* Unsigned: the distance may exceed INT64_MAX (the period is in range, see
-             * ck_read_segments, so start + period - 1 is). */
-            .last_ms = (uint64_t)chunk->last_ms - (uint64_t)g->start_ms < (uint64_t)period
-                           ? chunk->last_ms
-                           : g->start_ms + (period - 1),
-            .min = g->min,
-            .max = g->max,
-            .sum = g->sum,
-            .sum_squares_dev = NAN,
-            .first_value = NAN,
-            .last_value = NAN,
-            .codec = chunk->codec,
-            .decimal_exponent = chunk->decimal_exponent,
-        };
-        qx_use use = source->policy(source->policy_context, out);
+        ck_summary period = segment_summary(chunk, &table[i]);
+        qx_use use = source->policy(source->policy_context, &period);
         if (use == QX_USE_DECODE || (use == QX_USE_SKIP && source->report_skips))
             return JL_OK;
-        kept += use == QX_USE_SUMMARY;
     }
-    source->segment_count = kept;
+    source->segments = table;
+    source->segment_count = n;
     source->segment_next = 0;
     *taken = 1;
     return JL_OK;
@@ -513,9 +510,14 @@ static int source_next(qx_source *source, qx_batch *batch)
     st_block *block = &source->block;
     int rc;
     for (;;) {
-        if (source->segment_next < source->segment_count) {
-            *batch = (qx_batch){.summary = &source->segments[source->segment_next++]};
-            return JL_OK;
+        /* Periods of a chunk taken by its table; the policy accepted each, skips excepted. */
+        while (source->segment_next < source->segment_count) {
+            source->segment =
+                segment_summary(&block->summary, &source->segments[source->segment_next++]);
+            if (source->policy(source->policy_context, &source->segment) == QX_USE_SUMMARY) {
+                *batch = (qx_batch){.summary = &source->segment};
+                return JL_OK;
+            }
         }
         rc = st_cursor_next(source->cursor, block, exec->err);
         if (rc == JL_ENOTFOUND) {
