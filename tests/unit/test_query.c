@@ -426,6 +426,23 @@ static const qx_aggregate all_aggs[] = {QX_AGG_COUNT, QX_AGG_SUM,   QX_AGG_MEAN,
                                         QX_AGG_MAX,   QX_AGG_FIRST, QX_AGG_LAST};
 #define ALL_AGGS (sizeof all_aggs / sizeof all_aggs[0])
 
+/* A windowed query of the given aggregates over [from, to), windows of w ms offset by offset. */
+static qx_query_request window_request(const qp_selector *sel, int64_t from, int64_t to, int64_t w,
+                                       int64_t offset, const qx_aggregate *aggs, size_t agg_count,
+                                       qx_query_stats *stats)
+{
+    qx_query_request req = {.selector = sel,
+                            .from_ms = from,
+                            .to_ms = to,
+                            .has_window = 1,
+                            .window = {w, 0},
+                            .offset_ms = offset,
+                            .aggregate_count = agg_count,
+                            .stats = stats};
+    memcpy(req.aggregates, aggs, agg_count * sizeof *aggs);
+    return req;
+}
+
 /* Runs a windowed query of all aggregates over one series and compares with the reference. */
 static void check_windows(const ref_series *s, int64_t from, int64_t to, int64_t w, int64_t offset,
                           qx_query_stats *stats)
@@ -434,15 +451,7 @@ static void check_windows(const ref_series *s, int64_t from, int64_t to, int64_t
     qp_selector sel = select_ref(s);
     recorder r;
     qx_sink sink = rec_sink(&r);
-    qx_query_request req = {.selector = &sel,
-                            .from_ms = from,
-                            .to_ms = to,
-                            .has_window = 1,
-                            .window = {w, 0},
-                            .offset_ms = offset,
-                            .aggregate_count = ALL_AGGS,
-                            .stats = stats};
-    memcpy(req.aggregates, all_aggs, sizeof all_aggs);
+    qx_query_request req = window_request(&sel, from, to, w, offset, all_aggs, ALL_AGGS, stats);
     jl_error err;
     int rc = qx_query(store, &req, &sink, &err);
     CHECK_INT(rc, JL_OK);
@@ -1624,15 +1633,8 @@ static void check_segment_windows(int64_t from, int64_t to, int64_t w, int64_t o
     qp_selector sel = select_ref(&ref_g);
     recorder r;
     qx_sink sink = rec_sink(&r);
-    qx_query_request req = {.selector = &sel,
-                            .from_ms = from,
-                            .to_ms = to,
-                            .has_window = 1,
-                            .window = {w, 0},
-                            .offset_ms = offset,
-                            .aggregate_count = has_extra ? 6 : 5,
-                            .stats = stats};
-    memcpy(req.aggregates, aggs, sizeof aggs);
+    qx_query_request req =
+        window_request(&sel, from, to, w, offset, aggs, has_extra ? 6 : 5, stats);
     jl_error err;
     CHECK_INT(qx_query(store, &req, &sink, &err), JL_OK);
     size_t n = ref_windows(&ref_g, from, to, w, offset, expected);
