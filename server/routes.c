@@ -687,10 +687,20 @@ static void handle_metrics(sv_context *context, sv_response *response)
                   "# HELP jialing_map_bytes Current LMDB map size.\n"
                   "# TYPE jialing_map_bytes gauge\njialing_map_bytes %llu\n"
                   "# HELP jialing_commits_total Write transactions committed.\n"
-                  "# TYPE jialing_commits_total counter\njialing_commits_total %llu\n",
+                  "# TYPE jialing_commits_total counter\njialing_commits_total %llu\n"
+                  "# HELP jialing_log_blocks Write-log blocks kept for unsealed tails.\n"
+                  "# TYPE jialing_log_blocks gauge\njialing_log_blocks %llu\n"
+                  "# HELP jialing_log_bytes Bytes of those blocks.\n"
+                  "# TYPE jialing_log_bytes gauge\njialing_log_bytes %llu\n"
+                  "# HELP jialing_log_rewritten_readings_total Tail readings written to the log "
+                  "again, so that older blocks could be dropped.\n"
+                  "# TYPE jialing_log_rewritten_readings_total counter\n"
+                  "jialing_log_rewritten_readings_total %llu\n",
                   (unsigned long long)stats.series, (unsigned long long)stats.readings,
                   (unsigned long long)stats.chunks, (unsigned long long)stats.file_bytes,
-                  (unsigned long long)stats.map_bytes, (unsigned long long)stats.commits);
+                  (unsigned long long)stats.map_bytes, (unsigned long long)stats.commits,
+                  (unsigned long long)stats.log_blocks, (unsigned long long)stats.log_bytes,
+                  (unsigned long long)stats.log_rewritten_readings);
     response->status = 200;
     response->content_type = "text/plain; version=0.0.4";
 }

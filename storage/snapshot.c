@@ -491,6 +491,7 @@ int st_store_stats(st_store *store, int count_codecs, st_stats *stats, jl_error 
     stats->chunk_bytes = store->chunk_bytes;
     stats->log_blocks = store->log_blocks;
     stats->log_bytes = store->log_bytes;
+    stats->log_rewritten_readings = store->log_rewritten_readings;
     pthread_rwlock_unlock(&store->state_lock);
     MDB_envinfo info;
     mdb_env_info(store->env, &info);

@@ -54,6 +54,7 @@ typedef struct series {
     uint32_t seal_budget;        /* bytes a sealed chunk may take, 0: seal whole (writer only) */
     double bytes_per_reading;    /* of the last chunk, header aside (writer only) */
     int touched;                 /* 1 while next differs from live */
+    int relog_queued;            /* 1 while listed to have its tail written again to the log */
     int tail_private;            /* 1 when next.tail is a buffer no reader can see */
     struct series *touched_next; /* list of touched series in this transaction */
     struct series *pending_prev; /* pending list: series with a non-empty live tail, */
@@ -81,6 +82,8 @@ struct st_store {
     series *pending_head, *pending_tail; /* see series.pending_next */
     uint64_t chunk_count, chunk_bytes;   /* published with the states, under state_lock */
     uint64_t log_blocks, log_bytes;
+    uint64_t log_rewritten_readings; /* tail readings written again to the log since open */
+    uint64_t relog_credit; /* readings relog_old_tails may still rewrite (writer only) */
     uint64_t next_log_seq;   /* sequence number for the next log block */
     uint64_t oldest_log_seq; /* smallest log key present (next_log_seq when empty) */
 

@@ -168,18 +168,19 @@ void st_cursor_close(st_cursor *cursor);
 
 /* Store-wide figures for /metrics and `jialing inspect`. */
 typedef struct st_stats {
-    uint64_t series;          /* series in the catalog */
-    uint64_t readings;        /* distinct readings stored */
-    uint64_t sealed_readings; /* of which in sealed chunks */
-    uint64_t chunks;          /* sealed chunks */
-    uint64_t chunk_bytes;     /* bytes of sealed chunks (headers included) */
-    uint64_t decimal_chunks;  /* chunks using the decimal codec */
-    uint64_t log_blocks;      /* write-log blocks not yet truncated */
-    uint64_t log_bytes;       /* their bytes */
-    uint64_t file_bytes;      /* size of the LMDB data file */
-    uint64_t map_bytes;       /* current map size */
-    uint64_t points_written;  /* points accepted since open */
-    uint64_t commits;         /* write transactions since open */
+    uint64_t series;                 /* series in the catalog */
+    uint64_t readings;               /* distinct readings stored */
+    uint64_t sealed_readings;        /* of which in sealed chunks */
+    uint64_t chunks;                 /* sealed chunks */
+    uint64_t chunk_bytes;            /* bytes of sealed chunks (headers included) */
+    uint64_t decimal_chunks;         /* chunks using the decimal codec */
+    uint64_t log_blocks;             /* write-log blocks not yet truncated */
+    uint64_t log_bytes;              /* their bytes */
+    uint64_t log_rewritten_readings; /* tail readings written to the log again since open */
+    uint64_t file_bytes;             /* size of the LMDB data file */
+    uint64_t map_bytes;              /* current map size */
+    uint64_t points_written;         /* points accepted since open */
+    uint64_t commits;                /* write transactions since open */
 } st_stats;
 
 /* Fills stats from counters kept in memory; with count_codecs it also walks every chunk header
