@@ -12,7 +12,7 @@ T0 = 1735689600000  # 2025-01-01T00:00:00Z
 MINUTE = 60000
 HOUR = 3600000
 DAY = 86400000
-N = 20000  # about 14 days: several sealed chunks, each spanning more than a day
+N = 30000  # about 21 days: several sealed chunks, each spanning more than a day
 AGGS = ["count", "sum", "mean", "min", "max"]
 
 
