@@ -774,10 +774,11 @@ static int relog_old_tails(st_store *store, writer_txn *wt, jl_error *err)
         return JL_OK;
     uint64_t cut = wt->next_seq - RELOG_MIN_AGE_BLOCKS;
     for (series *s = store->pending_head; s; s = s->pending_next) {
-        const series_state *st = s->touched ? &s->next : &s->live;
-        /* In the pending list's order, as a transaction only moves tails later. */
-        if (!s->touched && st->tail_min_seq >= cut)
+        /* The list is in published tail_min_seq order, and a transaction only moves tails
+         * later: no entry past this one pins a block below cut. */
+        if (s->live.tail_min_seq >= cut)
             break;
+        const series_state *st = s->touched ? &s->next : &s->live;
         if (st->tail_count == 0 || st->tail_min_seq >= cut || s->relog_queued)
             continue;
         if (st->tail_count > store->relog_credit)
