@@ -351,28 +351,33 @@ static unsigned rice_choose_k(const uint64_t *z, size_t n, uint64_t *bits)
     return best_k;
 }
 
-/* Bits rice_encode would write for these numbers. */
-static uint64_t rice_stream_cost(const uint64_t *z, size_t n)
+/* Frames in a stream of CK_MAX_READINGS numbers at most. */
+#define CK_MAX_FRAMES ((CK_MAX_READINGS + CK_FRAME_VALUES - 1) / CK_FRAME_VALUES)
+
+/* Bits rice_encode would write for these numbers; stores each frame's parameter in ks, for
+ * rice_encode to reuse. */
+static uint64_t rice_stream_cost(const uint64_t *z, size_t n, uint8_t *ks)
 {
     uint64_t total = 0;
     for (size_t start = 0; start < n; start += CK_FRAME_VALUES) {
         size_t frame = n - start < CK_FRAME_VALUES ? n - start : CK_FRAME_VALUES;
         uint64_t bits;
-        (void)rice_choose_k(z + start, frame, &bits);
+        ks[start / CK_FRAME_VALUES] = (uint8_t)rice_choose_k(z + start, frame, &bits);
         total += bits;
     }
     return total;
 }
 
-/* Writes n numbers as Rice-coded frames (format in chunk_format.h): per frame the parameter,
+/* Writes n numbers as Rice-coded frames (format in chunk_format.h), with the parameters in ks
+ * (NULL: chosen here): per frame the parameter,
  * all low parts, all unary high parts, then the exceptions. Keeping the parts apart lets the
  * decoder unpack the low parts with independent loads and walk the unary parts a word at a time,
  * instead of one long chain of dependent bit reads. */
-static void rice_encode(bit_writer *w, const uint64_t *z, size_t n)
+static void rice_encode(bit_writer *w, const uint64_t *z, size_t n, const uint8_t *ks)
 {
     for (size_t start = 0; start < n; start += CK_FRAME_VALUES) {
         size_t end = n - start < CK_FRAME_VALUES ? n : start + CK_FRAME_VALUES;
-        unsigned k = rice_choose_k(z + start, end - start, NULL);
+        unsigned k = ks ? ks[start / CK_FRAME_VALUES] : rice_choose_k(z + start, end - start, NULL);
         bw_put(w, k, CK_RICE_K_BITS);
         for (size_t i = start; i < end && k > 0; i++)
             bw_put_long(w, z[i], k);
@@ -495,6 +500,37 @@ static uint64_t gcd_u64(uint64_t a, uint64_t b)
         b = t;
     }
     return a;
+}
+
+/* Division by d of numbers d divides, and the test whether it divides one, without a division
+ * instruction (64-bit divides were a third of the encoder's own time on timestamps): with
+ * d = 2^shift * m, m odd, x / d = (x >> shift) * m^-1 modulo 2^64 when d divides x, and m divides
+ * y exactly when y * m^-1 modulo 2^64 is at most (2^64 - 1) / m. */
+typedef struct exact_divisor {
+    unsigned shift;
+    uint64_t inverse; /* of the odd part, modulo 2^64 */
+    uint64_t limit;   /* (2^64 - 1) / the odd part */
+} exact_divisor;
+
+static exact_divisor exact_divisor_of(uint64_t d)
+{
+    exact_divisor e = {.shift = (unsigned)__builtin_ctzll(d)};
+    uint64_t odd = d >> e.shift, inverse = odd; /* right to 3 bits; each step doubles that */
+    for (int i = 0; i < 5; i++)
+        inverse *= 2 - odd * inverse;
+    e.inverse = inverse;
+    e.limit = UINT64_MAX / odd;
+    return e;
+}
+
+static inline uint64_t exact_divide(const exact_divisor *e, uint64_t x)
+{
+    return (x >> e->shift) * e->inverse;
+}
+
+static inline int exact_divides(const exact_divisor *e, uint64_t x)
+{
+    return (x & ((UINT64_C(1) << e->shift) - 1)) == 0 && exact_divide(e, x) <= e->limit;
 }
 
 /* True when v == m / 10^e bitwise for m = llround(v * 10^e), |m| < 2^53; stores m. */
@@ -629,8 +665,14 @@ int ck_encode_segmented(const int64_t *timestamps_ms, const double *values, size
      * decoder, so no input overflows. */
     const uint64_t first = (uint64_t)timestamps_ms[0];
     uint64_t scale = 0;
-    for (size_t i = 1; i < count && scale != 1; i++)
-        scale = gcd_u64((uint64_t)timestamps_ms[i] - (uint64_t)timestamps_ms[i - 1], scale);
+    exact_divisor by_scale = exact_divisor_of(1);
+    for (size_t i = 1; i < count && scale != 1; i++) {
+        uint64_t delta = (uint64_t)timestamps_ms[i] - (uint64_t)timestamps_ms[i - 1];
+        if (scale != 0 && exact_divides(&by_scale, delta))
+            continue;
+        scale = gcd_u64(delta, scale);
+        by_scale = exact_divisor_of(scale);
+    }
     if (scale == 0)
         scale = 1;
     /* Two predictors for the scaled deltas; the cheaper one is kept. Delta-of-delta is free on
@@ -640,7 +682,7 @@ int ck_encode_segmented(const int64_t *timestamps_ms, const double *values, size
     uint64_t *dods = numbers, *residuals = numbers + count;
     uint64_t prev_delta = 0, prev_offset = 0;
     for (size_t i = 1; i < count; i++) {
-        uint64_t offset = ((uint64_t)timestamps_ms[i] - first) / scale;
+        uint64_t offset = exact_divide(&by_scale, (uint64_t)timestamps_ms[i] - first);
         uint64_t delta = offset - prev_offset;
         dods[i - 1] = zigzag(delta - prev_delta);
         residuals[i] = delta;
@@ -654,11 +696,13 @@ int ck_encode_segmented(const int64_t *timestamps_ms, const double *values, size
         residuals[0] = base;
         for (size_t i = 1; i < count; i++)
             residuals[i] = zigzag(residuals[i] - base);
-        if (rice_stream_cost(residuals, count) < rice_stream_cost(dods, count - 1)) {
+        uint8_t residual_ks[CK_MAX_FRAMES], dod_ks[CK_MAX_FRAMES];
+        if (rice_stream_cost(residuals, count, residual_ks) <
+            rice_stream_cost(dods, count - 1, dod_ks)) {
             flags |= CK_FLAG_TS_BASE;
-            rice_encode(&writer, residuals, count);
+            rice_encode(&writer, residuals, count, residual_ks);
         } else {
-            rice_encode(&writer, dods, count - 1);
+            rice_encode(&writer, dods, count - 1, dod_ks);
         }
         bw_flush(&writer);
     }
@@ -671,7 +715,7 @@ int ck_encode_segmented(const int64_t *timestamps_ms, const double *values, size
             numbers[i] = zigzag((uint64_t)mantissas[i] - prev);
             prev = (uint64_t)mantissas[i];
         }
-        rice_encode(&writer, numbers, count);
+        rice_encode(&writer, numbers, count, NULL);
         bw_flush(&writer);
     } else {
         exponent = 0;

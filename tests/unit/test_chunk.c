@@ -309,6 +309,47 @@ static void test_extreme_timestamps(void)
     (void)roundtrip(top, top_vs, 300, NULL);
 }
 
+/* The timestamp scale is the greatest common divisor of the deltas, found as it shrinks (6d,
+ * then 10d, then 15d gives d) for odd, even, prime and huge d, from negative and positive
+ * starts; offsets are divided by it exactly (the encoder divides by a modular inverse). */
+static void test_timestamp_scales(void)
+{
+    const uint64_t divisors[] = {1, 2, 7, 1000, 60000, 3u << 20, 999999937, UINT64_C(1) << 40};
+    const int64_t starts[] = {-1700000000000, 0, 1700000000123};
+    enum { N = 200 };
+    int64_t ts[N];
+    double vs[N];
+    for (size_t d = 0; d < sizeof divisors / sizeof divisors[0]; d++) {
+        for (size_t s = 0; s < sizeof starts / sizeof starts[0]; s++) {
+            const uint64_t multiples[] = {6, 10, 15, 6, 1000, 6};
+            uint64_t t = (uint64_t)starts[s];
+            for (int i = 0; i < N; i++) {
+                ts[i] = (int64_t)t;
+                vs[i] = i % 7;
+                t += divisors[d] * multiples[i % 6 < 3 ? i % 6 : 3 + i % 3];
+            }
+            /* Large divisors overflow int64 after a few steps: keep the increasing prefix. */
+            int n = 1;
+            while (n < N && ts[n] > ts[n - 1])
+                n++;
+            jl_buf buf;
+            jl_buf_init(&buf);
+            jl_error err;
+            CHECK_INT(ck_encode(ts, vs, (size_t)n, &buf, &err), JL_OK);
+            uint64_t scale = 0;
+            for (int b = 7; b >= 0; b--)
+                scale = scale << 8 | ((const uint8_t *)buf.data)[CK_OFF_TS_SCALE + b];
+            /* Fewer than four readings leave the gcd at 6d or 2d. */
+            uint64_t expected = n >= 4 ? divisors[d] : n == 3 ? 2 * divisors[d] : 6 * divisors[d];
+            if (n == 1)
+                expected = 1;
+            CHECK(scale == expected);
+            jl_buf_destroy(&buf);
+            (void)roundtrip(ts, vs, (size_t)n, NULL);
+        }
+    }
+}
+
 static void test_irregular_timestamps(void)
 {
     rng_state = 20250101;
@@ -962,6 +1003,7 @@ int main(void)
     RUN(test_codec_choice);
     RUN(test_extreme_timestamps);
     RUN(test_irregular_timestamps);
+    RUN(test_timestamp_scales);
     RUN(test_sizes_of_chunks);
     RUN(test_random_data);
     RUN(test_encoder_rejects_bad_input);
