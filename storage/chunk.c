@@ -327,8 +327,11 @@ static inline uint64_t rice_cost(uint64_t z, unsigned k)
 static unsigned rice_choose_k(const uint64_t *z, size_t n, uint64_t *bits)
 {
     double total = 0.0;
-    for (size_t i = 0; i < n; i++)
+    uint64_t bits_seen = 0; /* at least the largest z: bounds every q from above */
+    for (size_t i = 0; i < n; i++) {
         total += (double)z[i];
+        bits_seen |= z[i];
+    }
     double target = total / (double)n * 0.69;
     unsigned guess = target >= 1.0 ? bit_width((uint64_t)target) : 0;
     if (guess > CK_RICE_MAX_K)
@@ -339,8 +342,15 @@ static unsigned rice_choose_k(const uint64_t *z, size_t n, uint64_t *bits)
     uint64_t best_cost = UINT64_MAX;
     for (unsigned k = lo; k <= hi; k++) {
         uint64_t cost = 0;
-        for (size_t i = 0; i < n; i++)
-            cost += rice_cost(z[i], k);
+        if ((bits_seen >> k) < CK_RICE_ESCAPE) {
+            /* No escapes: a branch-free sum the compiler vectorises. */
+            for (size_t i = 0; i < n; i++)
+                cost += z[i] >> k;
+            cost += (uint64_t)n * (k + 1);
+        } else {
+            for (size_t i = 0; i < n; i++)
+                cost += rice_cost(z[i], k);
+        }
         if (cost < best_cost) {
             best_cost = cost;
             best_k = k;
