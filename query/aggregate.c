@@ -66,8 +66,17 @@ static int sum_add(qa_state *state, const int64_t *timestamps_ms, const double *
                    size_t count)
 {
     (void)timestamps_ms;
-    for (size_t i = 0; i < count; i++)
-        neumaier_add(state, values[i]);
+    /* neumaier_add's steps on locals: through state, which values might alias as far as the
+     * compiler knows, every step stored and reloaded the running sum. Same operations, same
+     * order, same result. */
+    double sum = state->sum, compensation = state->compensation;
+    for (size_t i = 0; i < count; i++) {
+        double x = values[i], t = sum + x;
+        compensation += fabs(sum) >= fabs(x) ? (sum - t) + x : (x - t) + sum;
+        sum = t;
+    }
+    state->sum = sum;
+    state->compensation = compensation;
     state->count += count;
     return JL_OK;
 }
