@@ -77,7 +77,8 @@ typedef struct writer_txn {
     st_batch relog_batch;   /* tails written again to the log: remainders of fitted seals, */
     series **relogged;      /* and old tails (relog_old_tails); their series, in order */
     size_t relogged_count, relogged_capacity;
-    uint64_t relogged_readings; /* readings write_relogged() wrote */
+    uint64_t relogged_readings;   /* readings write_relogged() wrote */
+    uint64_t relog_credit_before; /* store->relog_credit when the transaction began */
     jl_buf relog_block;
     size_t touched_count; /* series in the touched list */
     series **joining;     /* publish(): series whose tail joins the pending list */
@@ -1196,9 +1197,11 @@ static int apply_request(st_store *store, writer_txn *wt, write_request *request
     return rc;
 }
 
-/* Drops everything the failed transaction prepared. */
+/* Drops everything the failed transaction prepared, the rewriting credit it earned and spent
+ * included (a retry after growing the map, or request by request, earns it again). */
 static void rollback(st_store *store, writer_txn *wt)
 {
+    store->relog_credit = wt->relog_credit_before;
     for (series *s = wt->touched; s; s = s->touched_next) {
         if (s->tail_private)
             store_tail_release(s->next.tail);
@@ -1296,6 +1299,7 @@ static int commit_group(st_store *store, writer_txn *wt, write_request *first,
     st_batch_reset(&wt->relog_batch);
     wt->relogged_count = 0;
     wt->relogged_readings = 0;
+    wt->relog_credit_before = store->relog_credit;
     int mrc = mdb_txn_begin(store->env, NULL, 0, &wt->txn);
     if (mrc != 0)
         return store_lmdb_error(err, mrc, "beginning a write transaction");
