@@ -583,12 +583,17 @@ static int put_chunks(st_store *store, writer_txn *wt, uint64_t id, const int64_
  * that, and sealing keeps the longest prefix that fits (seal_fitted): chunks filled to ~99%
  * instead of the 92% a prediction alone allowed, 0.85 -> 0.79 bytes per reading on the
  * reference year. */
-/* Pages are added until a chunk holds this many readings (8 pages at most): each chunk costs a
- * header, a B-tree entry (about 80 bytes at the leaf fill per-series appends give) and a segment
- * period cut in two, so two-page chunks of ~10,000 readings are 2.9% fewer pages than one-page
- * chunks on the reference year, while a query still decodes at most two chunks per window. */
+/* Past the fewest pages that hold SEAL_FEWEST_READINGS, pages are added until a chunk holds
+ * SEAL_MIN_READINGS (8 pages at most): each chunk costs a header, a B-tree entry (about 80 bytes
+ * at the leaf fill per-series appends give) and a segment period cut in two, so two-page chunks
+ * of ~10,000 readings are 2.9% fewer pages than one-page chunks on the reference year, while a
+ * query still decodes at most two chunks per window. Those extra pages are not taken when the
+ * chunk would then span more than half the periods a segment table covers: an hourly series
+ * would otherwise seal a tail once a year, into chunks too long for a table. */
+#define SEAL_FEWEST_READINGS 1024
 #define SEAL_MIN_READINGS 8192
-static void plan_seal(const st_store *store, series *s, uint64_t count, uint64_t bytes)
+static void plan_seal(const st_store *store, series *s, uint64_t count, uint64_t bytes,
+                      double span_ms)
 {
     s->seal_budget = 0;
     if (store->options.chunk_target) {
@@ -599,9 +604,18 @@ static void plan_seal(const st_store *store, series *s, uint64_t count, uint64_t
     double per_reading = count ? ((double)bytes - (double)CK_HEADER_BYTES) / (double)count : 1.0;
     if (per_reading < 0.05)
         per_reading = 0.05;
+    double ms_per_reading = count > 1 ? span_ms / (double)(count - 1) : 0.0;
+    int64_t period = store->options.segment_period_ms > 0 ? store->options.segment_period_ms
+                                                          : ST_DEFAULT_SEGMENT_PERIOD_MS;
+    double longest_span = (double)period * (CK_MAX_SEGMENTS / 2);
     int pages = 1;
     while (pages < 8 &&
-           (pages * page_payload - (double)CK_HEADER_BYTES) / per_reading < SEAL_MIN_READINGS)
+           (pages * page_payload - (double)CK_HEADER_BYTES) / per_reading < SEAL_FEWEST_READINGS)
+        pages++;
+    while (pages < 8 &&
+           (pages * page_payload - (double)CK_HEADER_BYTES) / per_reading < SEAL_MIN_READINGS &&
+           ((pages + 1) * page_payload - (double)CK_HEADER_BYTES) / per_reading * ms_per_reading <=
+               longest_span)
         pages++;
     double readings = (pages * page_payload * 1.03 - (double)CK_HEADER_BYTES) / per_reading;
     if (readings > store->chunk_max)
@@ -815,14 +829,15 @@ static int seal_fitted(st_store *store, writer_txn *wt, series *s, size_t *seale
             rc = put_chunks(store, wt, s->id, ms + done, st->tail->values + done, n - done, &bytes,
                             err);
             if (rc == JL_OK)
-                plan_seal(store, s, n - done, bytes);
+                plan_seal(store, s, n - done, bytes, (double)ms[n - 1] - (double)ms[done]);
             done = n;
         }
         if (rc != JL_OK)
             return rc;
         if (fitted == 0)
             break;
-        plan_seal(store, s, fitted, wt->scratch.len);
+        plan_seal(store, s, fitted, wt->scratch.len,
+                  (double)ms[done + fitted - 1] - (double)ms[done]);
         done += fitted;
     }
     if (done == 0)
@@ -908,7 +923,7 @@ static int seal_tail(st_store *store, writer_txn *wt, series *s, int fit, jl_err
     rc = put_chunks(store, wt, s->id, ms, values, total, &bytes, err);
     if (rc != JL_OK)
         return rc;
-    plan_seal(store, s, total, bytes);
+    plan_seal(store, s, total, bytes, (double)ms[total - 1] - (double)ms[0]);
     st->sealed_max_ms = st->tail->timestamps_ms[n - 1];
     st->sealed_count += n;
     if (s->tail_private)
@@ -1553,7 +1568,8 @@ static int load_chunk_summaries(st_store *store, MDB_txn *txn, jl_error *err)
         st->count += summary.count;
         st->sealed_count += summary.count;
         st->sealed_max_ms = summary.last_ms;
-        plan_seal(store, store->by_id[id], summary.count, v.mv_size);
+        plan_seal(store, store->by_id[id], summary.count, v.mv_size,
+                  (double)summary.last_ms - (double)summary.first_ms);
         st->last_ms = summary.last_ms;
         st->last_value = summary.last_value;
     }

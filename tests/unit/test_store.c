@@ -520,6 +520,62 @@ static void test_rewriting_bounded(void)
     remove_dir(dir);
 }
 
+/* An hourly series (a river section) keeps chunks short enough for a segment table: 8,192
+ * readings would span 341 days, past the 1,024 8-hour periods a table covers, so its chunks
+ * stay at the fewest pages that hold 1,024 readings. Every sealed chunk spans at most 512
+ * periods and has a table. */
+static void test_hourly_series_keeps_tables(void)
+{
+    char *dir = make_temp_dir();
+    st_store *store = open_store(dir, 0, 0);
+    jl_buf key;
+    jl_buf_init(&key);
+    st_batch batch;
+    st_batch_init(&batch);
+    rng_state = 8080;
+    const int total = 30000;
+    series_key(&key, "nh3n", "river1");
+    for (int start = 0; start < total; start += 100) {
+        st_batch_reset(&batch);
+        uint32_t index;
+        CHECK_INT(st_batch_series(&batch, key.data, key.len, &index), JL_OK);
+        for (int i = start; i < start + 100; i++)
+            CHECK_INT(st_batch_point(&batch, index, 1700006400000 + 3600000LL * i,
+                                     (double)(next_random() % 1001) / 10),
+                      JL_OK);
+        jl_error err;
+        CHECK_INT(st_write(store, &batch, &err), JL_OK);
+    }
+    st_matcher matchers[1] = {{"station", "river1", 0}};
+    uint64_t *ids = NULL;
+    size_t count = 0;
+    jl_error err;
+    CHECK_INT(st_select(store, matchers, 1, 0, &ids, &count, &err), JL_OK);
+    CHECK_INT(count, 1);
+    st_snapshot *snapshot = NULL;
+    CHECK_INT(st_snapshot_open(store, ids, count, &snapshot, &err), JL_OK);
+    free(ids);
+    st_cursor *cursor = NULL;
+    CHECK_INT(st_cursor_open(snapshot, 0, INT64_MIN, INT64_MAX, &cursor, &err), JL_OK);
+    st_block block;
+    int chunks = 0;
+    while (st_cursor_next(cursor, &block, &err) == JL_OK) {
+        if (block.decoded)
+            continue; /* the unsealed tail */
+        chunks++;
+        CHECK(block.summary.last_ms - block.summary.first_ms <= 512 * 8 * 3600000LL);
+        CHECK(block.summary.segment_count >= 2);
+    }
+    printf("  %d sealed chunks of an hourly series, each with a segment table\n", chunks);
+    CHECK(chunks >= 5);
+    st_cursor_close(cursor);
+    st_snapshot_close(snapshot);
+    st_batch_destroy(&batch);
+    jl_buf_destroy(&key);
+    st_store_close(store);
+    remove_dir(dir);
+}
+
 /* Fitted seals of many series in one transaction write their remainders back as one log
  * block: sequence numbers also measure the log against log_max_blocks, and a block per seal
  * made thousands of series sealing together look like a long log (and forced early seals). */
@@ -1099,6 +1155,7 @@ int main(void)
     RUN(test_remainders_in_one_block);
     RUN(test_old_tails_rewritten);
     RUN(test_rewriting_bounded);
+    RUN(test_hourly_series_keeps_tables);
     RUN(test_constant_backfill);
     RUN(test_sharp_change_catch_up);
     return CHECK_DONE();
