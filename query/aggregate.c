@@ -11,14 +11,21 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* One step of the compensated sum, on a running sum and compensation the caller may keep in
+ * locals (sum_add does, so the loop does not store and reload them through state). */
+static inline void neumaier_step(double *sum, double *compensation, double x)
+{
+    double t = *sum + x;
+    if (fabs(*sum) >= fabs(x))
+        *compensation += (*sum - t) + x;
+    else
+        *compensation += (x - t) + *sum;
+    *sum = t;
+}
+
 static void neumaier_add(qa_state *state, double x)
 {
-    double t = state->sum + x;
-    if (fabs(state->sum) >= fabs(x))
-        state->compensation += (state->sum - t) + x;
-    else
-        state->compensation += (x - t) + state->sum;
-    state->sum = t;
+    neumaier_step(&state->sum, &state->compensation, x);
 }
 
 static void state_init(qa_state *state, double param)
@@ -66,15 +73,11 @@ static int sum_add(qa_state *state, const int64_t *timestamps_ms, const double *
                    size_t count)
 {
     (void)timestamps_ms;
-    /* neumaier_add's steps on locals: through state, which values might alias as far as the
-     * compiler knows, every step stored and reloaded the running sum. Same operations, same
-     * order, same result. */
+    /* On locals: through state, which values might alias as far as the compiler knows, every
+     * step stored and reloaded the running sum. */
     double sum = state->sum, compensation = state->compensation;
-    for (size_t i = 0; i < count; i++) {
-        double x = values[i], t = sum + x;
-        compensation += fabs(sum) >= fabs(x) ? (sum - t) + x : (x - t) + sum;
-        sum = t;
-    }
+    for (size_t i = 0; i < count; i++)
+        neumaier_step(&sum, &compensation, values[i]);
     state->sum = sum;
     state->compensation = compensation;
     state->count += count;
