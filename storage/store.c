@@ -608,14 +608,15 @@ static void plan_seal(const st_store *store, series *s, uint64_t count, uint64_t
     int64_t period = store->options.segment_period_ms > 0 ? store->options.segment_period_ms
                                                           : ST_DEFAULT_SEGMENT_PERIOD_MS;
     double longest_span = (double)period * (CK_MAX_SEGMENTS / 2);
+    /* readings_in[p]: what a chunk of p pages holds at this size per reading. */
+    double readings_in[9];
+    for (int p = 1; p <= 8; p++)
+        readings_in[p] = (p * page_payload - (double)CK_HEADER_BYTES) / per_reading;
     int pages = 1;
-    while (pages < 8 &&
-           (pages * page_payload - (double)CK_HEADER_BYTES) / per_reading < SEAL_FEWEST_READINGS)
+    while (pages < 8 && readings_in[pages] < SEAL_FEWEST_READINGS)
         pages++;
-    while (pages < 8 &&
-           (pages * page_payload - (double)CK_HEADER_BYTES) / per_reading < SEAL_MIN_READINGS &&
-           ((pages + 1) * page_payload - (double)CK_HEADER_BYTES) / per_reading * ms_per_reading <=
-               longest_span)
+    while (pages < 8 && readings_in[pages] < SEAL_MIN_READINGS &&
+           readings_in[pages + 1] * ms_per_reading <= longest_span)
         pages++;
     double readings = (pages * page_payload * 1.03 - (double)CK_HEADER_BYTES) / per_reading;
     if (readings > store->chunk_max)
