@@ -53,8 +53,10 @@ static void series_key(jl_buf *out, const char *metric, const char *station)
 }
 
 /* Reads every reading of the series with key `key` through a snapshot cursor. */
-static size_t read_all(st_store *store, const char *metric, const char *station, int64_t from,
-                       int64_t to, int64_t *ms, double *values, size_t capacity)
+/* Opens a snapshot and a cursor over [from, to) of the one series metric{station=...}; returns
+ * 0 (and opens nothing) when no single series matches. */
+static int open_series_cursor(st_store *store, const char *metric, const char *station,
+                              int64_t from, int64_t to, st_snapshot **snapshot, st_cursor **cursor)
 {
     st_matcher matchers[2] = {{"__name__", metric, 0}, {"station", station, 0}};
     uint64_t *ids = NULL;
@@ -65,11 +67,20 @@ static size_t read_all(st_store *store, const char *metric, const char *station,
         free(ids);
         return 0;
     }
-    st_snapshot *snapshot = NULL;
-    CHECK_INT(st_snapshot_open(store, ids, count, &snapshot, &err), JL_OK);
+    CHECK_INT(st_snapshot_open(store, ids, count, snapshot, &err), JL_OK);
     free(ids);
+    CHECK_INT(st_cursor_open(*snapshot, 0, from, to, cursor, &err), JL_OK);
+    return 1;
+}
+
+static size_t read_all(st_store *store, const char *metric, const char *station, int64_t from,
+                       int64_t to, int64_t *ms, double *values, size_t capacity)
+{
+    st_snapshot *snapshot = NULL;
     st_cursor *cursor = NULL;
-    CHECK_INT(st_cursor_open(snapshot, 0, from, to, &cursor, &err), JL_OK);
+    if (!open_series_cursor(store, metric, station, from, to, &snapshot, &cursor))
+        return 0;
+    jl_error err;
     size_t n = 0;
     st_block block;
     int rc;
@@ -546,17 +557,10 @@ static void test_hourly_series_keeps_tables(void)
         jl_error err;
         CHECK_INT(st_write(store, &batch, &err), JL_OK);
     }
-    st_matcher matchers[1] = {{"station", "river1", 0}};
-    uint64_t *ids = NULL;
-    size_t count = 0;
-    jl_error err;
-    CHECK_INT(st_select(store, matchers, 1, 0, &ids, &count, &err), JL_OK);
-    CHECK_INT(count, 1);
     st_snapshot *snapshot = NULL;
-    CHECK_INT(st_snapshot_open(store, ids, count, &snapshot, &err), JL_OK);
-    free(ids);
     st_cursor *cursor = NULL;
-    CHECK_INT(st_cursor_open(snapshot, 0, INT64_MIN, INT64_MAX, &cursor, &err), JL_OK);
+    CHECK(open_series_cursor(store, "nh3n", "river1", INT64_MIN, INT64_MAX, &snapshot, &cursor));
+    jl_error err;
     st_block block;
     int chunks = 0;
     while (st_cursor_next(cursor, &block, &err) == JL_OK) {
