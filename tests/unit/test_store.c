@@ -787,7 +787,7 @@ static void test_map_growth(void)
             fprintf(stderr, "  write failed: %s\n", err.message);
             break;
         }
-        total += batch.point_count;
+        total += st_batch_point_count(&batch);
     }
     st_stats stats;
     jl_error err;
@@ -832,7 +832,7 @@ static void test_store_full(void)
         }
         rc = st_write(store, &batch, &err);
         if (rc == JL_OK)
-            acknowledged += batch.point_count;
+            acknowledged += st_batch_point_count(&batch);
     }
     CHECK_INT(rc, JL_EFULL);
     CHECK(acknowledged > 0);
