@@ -1,4 +1,4 @@
-/* Shared fixture of the store's unit tests (test_store.c, test_catalog.c, test_tail.c,
+/* Shared fixture of the store's unit tests (test_store.c, test_catalog.c,
  * test_seal.c, test_log.c, test_writer.c, test_snapshot.c): temporary stores on real LMDB
  * directories, canonical keys metric{station=...}, reading a series back through a snapshot
  * cursor, a fixed-seed generator, and direct LMDB access to a closed store. Header-only, like

@@ -2,7 +2,7 @@
  * directories: a randomized model check (random in-order, out-of-order, late and duplicate
  * writes compared after every step and after reopening with an independent reference model),
  * with sealing, forced seals and fitted seals, and the format versions a directory may carry.
- * Tests of each part are in test_catalog.c, test_tail.c, test_seal.c, test_log.c,
+ * Tests of each part are in test_catalog.c, test_seal.c, test_log.c,
  * test_writer.c and test_snapshot.c. */
 #include <stdio.h>
 #include <stdlib.h>
