@@ -900,7 +900,7 @@ static void lp_known_add(lp_ctx *c, const char *start, size_t len, uint64_t hash
         return;
     *k = (lp_known){.start = start,
                     .len = (uint32_t)len,
-                    .series = c->batch->point_series[c->batch->point_count - 1],
+                    .series = st_batch_point_series(c->batch, st_batch_point_count(c->batch) - 1),
                     .hash = hash};
     c->known_count++;
 }
@@ -956,9 +956,9 @@ int ig_parse_line_protocol(const char *body, size_t len, ig_precision precision,
         size_t start_len = lp_known_start(p, e);
         uint64_t hash = start_len ? lp_hash(p, start_len) : 0;
         if (!start_len || !lp_known_line(&c, p, e, start_len, hash, &rc)) {
-            size_t points_before = batch->point_count;
+            size_t points_before = st_batch_point_count(batch);
             rc = lp_line(&c, p, e);
-            if (rc == JL_OK && start_len && batch->point_count == points_before + 1)
+            if (rc == JL_OK && start_len && st_batch_point_count(batch) == points_before + 1)
                 lp_known_add(&c, p, start_len, hash);
         }
         if (rc != JL_OK)

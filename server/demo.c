@@ -90,7 +90,7 @@ int dm_load(st_store *store, int64_t end_ms, uint64_t *readings, jl_error *err)
     if (rc == JL_OK)
         rc = st_write(store, &batch, err);
     if (rc == JL_OK)
-        *readings = batch.point_count;
+        *readings = st_batch_point_count(&batch);
     jl_buf_destroy(&key);
     st_batch_destroy(&batch);
     return rc;

@@ -161,7 +161,7 @@ static void handle_write(sv_context *context, const sv_request *request, sv_resp
         rc = ig_parse_line_protocol(request->body ? request->body : "", request->body_len,
                                     precision, jl_now_ms(), &batch, &err);
     }
-    if (rc == JL_OK && batch.point_count == 0) {
+    if (rc == JL_OK && st_batch_point_count(&batch) == 0) {
         respond_error(response, 400, "the request body holds no readings");
         atomic_fetch_add(&context->metrics.rejected_requests, 1);
         goto out;
@@ -174,7 +174,7 @@ static void handle_write(sv_context *context, const sv_request *request, sv_resp
         respond_code(response, rc, err.message[0] ? err.message : jl_strerror(rc));
         goto out;
     }
-    atomic_fetch_add(&context->metrics.points_ingested, batch.point_count);
+    atomic_fetch_add(&context->metrics.points_ingested, st_batch_point_count(&batch));
     response->status = 204;
     response->content_type = NULL;
 out:

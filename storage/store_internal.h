@@ -1,5 +1,13 @@
-/* Internal structures of the store shared by storage/store.c (environment, writer, recovery) and
- * storage/snapshot.c (read views and cursors). Not a public interface.
+/* Internal interface of the store, shared by its files (not a public interface):
+ *   keys.c      chunk keys and the floor lookup in the chunks database
+ *   catalog.c   series ids, the in-memory catalog, postings (written and read: st_select)
+ *   tail.c      tail buffers, the per-transaction series state, the pending list
+ *   seal.c      planning seals and sealing tails into chunks
+ *   merge.c     late readings merged into sealed chunks
+ *   log.c       the write log: blocks, truncation, rewriting old tails, replay at open
+ *   writer.c    the writer thread: group commit, publish, map growth; st_write
+ *   store.c     opening (databases, format version, recovery driving), closing, statistics
+ *   snapshot.c  read views and cursors;  backup.c  st_store_backup;  batch.c  st_batch
  *
  * Concurrency model:
  * - One writer thread mutates the catalog and the series states. It prepares each group of
@@ -18,6 +26,74 @@
 #include <stdatomic.h>
 
 #include "jialing/store.h"
+
+/* ======== on-disk: format version, database names, key layouts ========
+ * Everything here fixes bytes on disk; changing any of it needs a new FORMAT_VERSION.
+ *
+ * LMDB databases:
+ *   meta      "format" -> u32 LE format version
+ *   series    u64 BE id -> canonical series key (the catalog; the key -> id index is in memory)
+ *   postings  "key=value" (metric as "__name__=m") -> u64 BE ids (DUPSORT, DUPFIXED)
+ *   chunks    u64 BE id + flipped-sign BE first_ms -> encoded chunk (see chunk.h)
+ *   log       u64 BE sequence -> one write request's readings (writelog.h) */
+
+/* 2: write-log blocks grouped by series (writelog.h). 3: chunks may carry a segment table
+ * (CK_FLAG_SEGMENTS), which an older build would take for corruption. Older directories are
+ * still read, and marked with the current version when opened for writing: their old blocks
+ * and chunks stay readable. */
+#define FORMAT_VERSION 3u
+#define FORMAT_VERSION_OLDEST 1u
+
+#define STORE_DB_META "meta"
+#define STORE_DB_SERIES "series"
+#define STORE_DB_POSTINGS "postings"
+#define STORE_DB_CHUNKS "chunks"
+#define STORE_DB_LOG "log"
+#define STORE_META_FORMAT_KEY "format" /* key of the format version in meta */
+
+/* LMDB keys are at most 511 bytes; longer postings are hashed (store_posting_key). */
+#define POSTING_KEY_MAX 480
+
+static inline void store_put_u64_be(uint8_t *out, uint64_t v)
+{
+    for (int i = 7; i >= 0; i--) {
+        out[i] = (uint8_t)v;
+        v >>= 8;
+    }
+}
+
+static inline uint64_t store_get_u64_be(const uint8_t *in)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = (v << 8) | in[i];
+    return v;
+}
+
+static inline void store_put_u32_le(uint8_t *out, uint32_t v)
+{
+    for (int i = 0; i < 4; i++)
+        out[i] = (uint8_t)(v >> (8 * i));
+}
+
+static inline uint32_t store_get_u32_le(const uint8_t *in)
+{
+    return (uint32_t)in[0] | (uint32_t)in[1] << 8 | (uint32_t)in[2] << 16 | (uint32_t)in[3] << 24;
+}
+
+/* 16-byte chunk key: big-endian series id, then the first timestamp with its sign bit flipped
+ * so that signed times sort as unsigned bytes (keys.c). */
+#define CHUNK_KEY_BYTES 16
+void store_chunk_key(uint8_t key[CHUNK_KEY_BYTES], uint64_t id, int64_t first_ms);
+void store_chunk_key_parse(const uint8_t *key, uint64_t *id, int64_t *first_ms);
+
+/* Writes the postings key for tag key=value into out and returns its length. Pairs too long for
+ * an LMDB key are replaced by the tag key and a hash of the value; st_select then re-checks
+ * matches against the series key (catalog.c). */
+size_t store_posting_key(char *out, size_t out_size, const char *key, size_t key_len,
+                         const char *value, size_t value_len);
+
+/* ======== end of on-disk ======== */
 
 /* Unsealed readings of one series, sorted by time, shared by reference count with snapshots.
  * The writer only ever writes at indexes beyond every published count, or into a private copy,
@@ -83,9 +159,9 @@ struct st_store {
     uint64_t chunk_count, chunk_bytes;   /* published with the states, under state_lock */
     uint64_t log_blocks, log_bytes;
     uint64_t log_rewritten_readings; /* tail readings written again to the log since open */
-    uint64_t relog_credit; /* readings relog_old_tails may still rewrite (writer only) */
-    uint64_t next_log_seq;   /* sequence number for the next log block */
-    uint64_t oldest_log_seq; /* smallest log key present (next_log_seq when empty) */
+    uint64_t relog_credit;           /* readings relog_old_tails may still rewrite (writer only) */
+    uint64_t next_log_seq;           /* sequence number for the next log block */
+    uint64_t oldest_log_seq;         /* smallest log key present (next_log_seq when empty) */
 
     /* Writer queue. */
     pthread_mutex_t queue_mutex;
@@ -100,27 +176,184 @@ struct st_store {
     atomic_ullong commits;
 };
 
-/* 16-byte chunk key: big-endian series id, then the first timestamp with its sign bit flipped
- * so that signed times sort as unsigned bytes. */
-#define CHUNK_KEY_BYTES 16
-void store_chunk_key(uint8_t key[CHUNK_KEY_BYTES], uint64_t id, int64_t first_ms);
-void store_chunk_key_parse(const uint8_t *key, uint64_t *id, int64_t *first_ms);
+/* ---------- writer state (writer.c; used by the files it calls) ---------- */
+
+typedef struct write_request {
+    const st_batch *batch;
+    jl_buf log_block; /* the batch as a log block, encoded by the caller; ids filled in later */
+    int done;
+    int result;
+    jl_error error;
+    struct write_request *next;
+} write_request;
+
+/* A reading that falls at or before its series' sealed end, to merge into a chunk. */
+typedef struct late_reading {
+    series *owner;
+    int64_t ms;
+    double value;
+    uint64_t order; /* arrival order, so the last write of a timestamp wins */
+} late_reading;
+
+/* Per-transaction state of the writer. */
+typedef struct writer_txn {
+    MDB_txn *txn;
+    series *touched;  /* list through touched_next */
+    series **created; /* series created in this transaction */
+    size_t created_count, created_capacity;
+    uint64_t first_new_id; /* id of the first created series */
+    late_reading *late;
+    size_t late_count, late_capacity;
+    jl_buf scratch;    /* encoding buffer */
+    int64_t *merge_ms; /* decode/merge buffers */
+    double *merge_values;
+    size_t merge_capacity;
+    uint64_t points;
+    uint64_t log_cut_below; /* log blocks below this sequence are deleted by this transaction */
+    uint64_t first_seq;     /* log sequence of the transaction's first request */
+    uint64_t next_seq;      /* log sequence for the next block this transaction writes */
+    st_batch relog_batch;   /* tails written again to the log: remainders of fitted seals, */
+    series **relogged;      /* and old tails (relog_old_tails); their series, in order */
+    size_t relogged_count, relogged_capacity;
+    uint64_t relogged_readings;   /* readings write_relogged() wrote */
+    uint64_t relog_credit_before; /* store->relog_credit when the transaction began */
+    jl_buf relog_block;
+    size_t touched_count; /* series in the touched list */
+    series **joining;     /* publish(): series whose tail joins the pending list */
+    size_t joining_capacity;
+    int64_t chunk_count_delta, chunk_bytes_delta; /* counters published with the states */
+    int64_t log_blocks_delta, log_bytes_delta;
+} writer_txn;
+
+/* ---------- store.c ---------- */
+
+/* Translates an LMDB or errno code into a JL_* code with a message that keeps LMDB's text. */
+int store_lmdb_error(jl_error *err, int rc, const char *what);
+
+/* The LMDB code behind the last error on this thread: the writer must tell a full map (grow it
+ * and retry) from a full disk (refuse), which the JL_EFULL code alone does not say. */
+extern _Thread_local int last_lmdb_code;
+
+/* ---------- keys.c ---------- */
 
 /* Positions cursor on the last chunk of series id starting at or before ms, or when there is
  * none on the series' first chunk; fills key and value. Returns 0, MDB_NOTFOUND when the series
  * has no chunk, or another MDB code. */
 int store_chunk_floor(MDB_cursor *cursor, uint64_t id, int64_t ms, MDB_val *key, MDB_val *value);
 
+/* ---------- catalog.c ---------- */
+
+/* Allocates the empty hash of the catalog; JL_OK or JL_ENOMEM. */
+int catalog_init(st_store *store);
+
+/* Frees every series, the hash and by_id. */
+void catalog_destroy(st_store *store);
+
+/* Unlinks a series created by a failed transaction from the hash (by_id never held it). */
+void catalog_unlink(st_store *store, series *target);
+
+/* Frees a series and its reference to its live tail. */
+void catalog_series_free(series *s);
+
+/* Makes by_id large enough for ids up to max_id; called under state_lock (write) or at open.
+ * JL_OK or JL_ENOMEM. */
+int catalog_reserve_ids(st_store *store, uint64_t max_id);
+
+/* Finds or creates the series for a canonical key within the writer's transaction; a created
+ * series is written to the catalog and the postings and listed in wt->created. JL_OK, JL_EINVAL
+ * (not a canonical key), JL_ENOMEM or an LMDB error. */
+int catalog_series_for_key(st_store *store, writer_txn *wt, const char *key, size_t len,
+                           series **out, jl_error *err);
+
+/* Loads the series database into the catalog at open: JL_OK, JL_ECORRUPT (ids not dense),
+ * JL_ENOMEM or an LMDB error. */
+int catalog_load(st_store *store, MDB_txn *txn, jl_error *err);
+
+/* ---------- tail.c ---------- */
+
+/* A tail buffer of `capacity` entries holding one reference; NULL when out of memory. */
+tail_buffer *tail_new(uint32_t capacity);
+
 /* Releases one reference to a tail buffer (NULL ignored); frees it at zero. */
 void store_tail_release(tail_buffer *tail);
 
-/* Writes the postings key for tag key=value into out and returns its length. Pairs too long for
- * an LMDB key are replaced by the tag key and a hash of the value; st_select then re-checks
- * matches against the series key. */
-size_t store_posting_key(char *out, size_t out_size, const char *key, size_t key_len,
-                         const char *value, size_t value_len);
+/* Lists s as touched by the transaction, its next state a copy of live (once per transaction). */
+void tail_touch(writer_txn *wt, series *s);
 
-/* Translates an LMDB or errno code into a JL_* code with a message that keeps LMDB's text. */
-int store_lmdb_error(jl_error *err, int rc, const char *what);
+/* Adds a reading newer than the sealed end to the next tail of s (last write of a timestamp
+ * wins); seq is the log block holding it. JL_OK or JL_ENOMEM. */
+int tail_add(series *s, int64_t ms, double value, uint64_t seq);
+
+/* Counts a reading in the state: is_new when its timestamp was not stored before. */
+void tail_note_reading(series_state *st, int64_t ms, double value, int is_new);
+
+/* The pending list: series with a non-empty live tail, in tail_min_seq order. */
+void tail_pending_unlink(st_store *store, series *s);
+void tail_pending_append(st_store *store, series *s);
+
+/* qsort order of series pointers by next.tail_min_seq. */
+int tail_compare_next_min_seq(const void *a, const void *b);
+
+/* ---------- seal.c ---------- */
+
+/* Chooses when the series' next tail is sealed and how many bytes its chunk may take, from a
+ * chunk of count readings taking bytes over span_ms. */
+void seal_plan(const st_store *store, series *s, uint64_t count, uint64_t bytes, double span_ms);
+
+/* Seals the next tail of s into chunks: with `fit` and a budget, the longest prefix that fills
+ * the series' pages; otherwise all of it. JL_OK, JL_ENOMEM, JL_ECORRUPT or an LMDB error. */
+int seal_tail(st_store *store, writer_txn *wt, series *s, int fit, jl_error *err);
+
+/* Encodes readings into chunks of at most chunk_max readings each, split evenly, and puts them;
+ * adds the encoded size to *bytes when bytes is not NULL. */
+int seal_put_chunks(st_store *store, writer_txn *wt, uint64_t id, const int64_t *ms,
+                    const double *values, size_t count, uint64_t *bytes, jl_error *err);
+
+/* ---------- merge.c ---------- */
+
+/* Gives the merge buffers room for `needed` readings; JL_OK or JL_ENOMEM. */
+int merge_reserve(writer_txn *wt, size_t needed);
+
+/* Decodes the chunk in data into the merge buffers starting at offset; sets *count. */
+int merge_decode_chunk(writer_txn *wt, const MDB_val *data, size_t offset, size_t *count,
+                       jl_error *err);
+
+/* Notes a reading at or before the sealed end of s, to merge at the end of the transaction;
+ * order is its arrival order. JL_OK or JL_ENOMEM. */
+int merge_add_late(writer_txn *wt, series *s, int64_t ms, double value, uint64_t order);
+
+/* Merges the late readings of the transaction into the chunks they fall into. */
+int merge_late(st_store *store, writer_txn *wt, jl_error *err);
+
+/* ---------- log.c ---------- */
+
+/* Fills the series ids into an encoded block and appends it to the log under seq. */
+int log_put_block(st_store *store, writer_txn *wt, uint64_t seq, const uint64_t *ids, jl_buf *block,
+                  jl_error *err);
+
+/* Notes that the tail of s goes back to the log when log_write_relogged() runs; once per
+ * series. JL_OK or JL_ENOMEM. */
+int log_relog_tail(writer_txn *wt, series *s, jl_error *err);
+
+/* Lists for rewriting the tails that alone keep old log blocks, within the credit. */
+int log_relog_old_tails(st_store *store, writer_txn *wt, jl_error *err);
+
+/* Writes the tails listed by log_relog_tail() to the log as a few new blocks. */
+int log_write_relogged(st_store *store, writer_txn *wt, jl_error *err);
+
+/* Deletes log blocks no tail needs any more; seals tails that pin a log grown too long. */
+int log_truncate(st_store *store, writer_txn *wt, jl_error *err);
+
+/* Rebuilds the tails and the pending list from the write log at open: JL_OK, JL_ECORRUPT,
+ * JL_ENOMEM or an LMDB error. */
+int log_replay(st_store *store, MDB_txn *txn, jl_error *err);
+
+/* ---------- writer.c ---------- */
+
+/* Starts the writer thread; JL_OK or JL_ENOMEM. */
+int writer_start(st_store *store, jl_error *err);
+
+/* Stops the writer after the requests already queued (no-op when it was not started). */
+void writer_stop(st_store *store);
 
 #endif

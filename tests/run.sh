@@ -3,8 +3,10 @@
 # every unit test binary (counting its "ok NAME"/"FAIL NAME" lines), replays each fuzz target's
 # corpus (one test per target), then runs the end-to-end suite against that variant's jialingd.
 # Ends with exactly one summary line "N passed, N failed" and exits 1 if anything failed.
+# Last, it builds (make tsan-tests) and runs the store's concurrency tests under ThreadSanitizer.
 #
-# Usage: bash tests/run.sh [--unit-only]     (--unit-only: unit test binaries only)
+# Usage: bash tests/run.sh [--unit-only | --tsan-only]
+#   --unit-only: unit test binaries only (the TSan ones included); --tsan-only: the TSan ones
 # A unit binary that crashes, times out, or exits non-zero without printing a FAIL line counts as
 # one failure; so does one that runs no tests at all.
 
@@ -12,11 +14,13 @@ set -u
 cd "$(dirname "$0")/.." || exit 1
 
 UNIT_ONLY=0
+TSAN_ONLY=0
 for arg in "$@"; do
     case "$arg" in
     --unit-only) UNIT_ONLY=1 ;;
+    --tsan-only) TSAN_ONLY=1 ;;
     *)
-        echo "usage: bash tests/run.sh [--unit-only]" >&2
+        echo "usage: bash tests/run.sh [--unit-only | --tsan-only]" >&2
         exit 2
         ;;
     esac
@@ -27,6 +31,7 @@ FUZZ_TIMEOUT=${FUZZ_TIMEOUT:-120}
 E2E_TIMEOUT=${E2E_TIMEOUT:-400}
 PASSED=0
 FAILED=0
+RUNNER=() # command prefix for unit test binaries (setarch for TSan)
 LOG=$(mktemp /tmp/jialing-run.XXXXXX)
 trap 'rm -f "$LOG"' EXIT
 
@@ -46,7 +51,7 @@ run_unit_tests() { # variant-bin-dir
     fi
     for bin in "${bins[@]}"; do
         if [ ! -f "$bin" ] || [ ! -x "$bin" ]; then continue; fi
-        timeout --kill-after=10 "$UNIT_TIMEOUT" "$bin" >"$LOG" 2>&1
+        timeout --kill-after=10 "$UNIT_TIMEOUT" "${RUNNER[@]}" "$bin" >"$LOG" 2>&1
         rc=$?
         ok=$(grep -c '^ok ' "$LOG")
         fail=$(grep -c '^FAIL ' "$LOG")
@@ -143,22 +148,46 @@ run_variant() { # variant-bin-dir label
     echo "=== $label done in $((SECONDS - start))s"
 }
 
+# ThreadSanitizer maps its shadow memory at fixed addresses, which the address randomization of
+# newer kernels (vm.mmap_rnd_bits above 28) can collide with: run without randomization when
+# setarch allows it here.
+run_tsan() {
+    local start=$SECONDS
+    echo "=== tsan (bin/tsan)"
+    if ! make -s tsan-tests >"$LOG" 2>&1; then
+        tail -n 60 "$LOG" | sed 's/^/    /'
+        note_failure "tsan build" "make tsan-tests failed"
+        return
+    fi
+    RUNNER=()
+    if setarch "$(uname -m)" -R true 2>/dev/null; then
+        RUNNER=(setarch "$(uname -m)" -R)
+    fi
+    export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
+    echo "--- unit tests (store concurrency)"
+    run_unit_tests bin/tsan
+    unset TSAN_OPTIONS
+    RUNNER=()
+    echo "=== tsan done in $((SECONDS - start))s"
+}
+
 variants=0
-if [ -e bin/jialingd ] || [ -d bin/tests ]; then
+if [ "$TSAN_ONLY" -eq 0 ] && { [ -e bin/jialingd ] || [ -d bin/tests ]; }; then
     variants=$((variants + 1))
     unset ASAN_OPTIONS UBSAN_OPTIONS
     run_variant bin release
 fi
-if [ -d bin/asan ]; then
+if [ "$TSAN_ONLY" -eq 0 ] && [ -d bin/asan ]; then
     variants=$((variants + 1))
     export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
     export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
     run_variant bin/asan asan+ubsan
     unset ASAN_OPTIONS UBSAN_OPTIONS
 fi
-if [ "$variants" -eq 0 ]; then
+if [ "$TSAN_ONLY" -eq 0 ] && [ "$variants" -eq 0 ]; then
     note_failure "build" "no build found (bin/jialingd, bin/tests, bin/asan); run make all first"
 fi
+run_tsan
 
 echo "$PASSED passed, $FAILED failed"
 [ "$FAILED" -eq 0 ]

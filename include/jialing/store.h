@@ -10,10 +10,22 @@
  * consistent view (an LMDB read transaction plus the matching in-memory tails) from which
  * cursors read readings and chunk summaries.
  *
- * Caveats: a snapshot pins an LMDB reader slot and old pages; close it promptly (before
- * streaming a response). Data returned through a cursor is valid until the next call on that
- * cursor. All functions are thread-safe except that one snapshot and its cursors belong to one
- * thread at a time. */
+ * Errors: every fallible function returns JL_OK (0) or a negative JL_* code (common.h) and, when
+ * err is not NULL, fills err with a message; LMDB errors are translated (map or disk full:
+ * JL_EFULL, no reader slot: JL_EBUSY, corrupt pages: JL_ECORRUPT, EIO: JL_EIO, others: JL_ESTORE
+ * keeping LMDB's text). JL_ENOMEM may come from any function that allocates.
+ *
+ * Caveats:
+ * - Close every cursor before its snapshot, and every snapshot before st_store_close(): a cursor
+ *   reads through its snapshot's LMDB transaction and tails.
+ * - Long readers stall writers. An open snapshot (and a running st_store_backup()) holds the
+ *   map lock for reading and pins an LMDB reader slot and old pages; when the map must grow,
+ *   the writer waits for every such reader to end, and every st_write() waits behind it. Close
+ *   snapshots promptly: copy what a response needs, then close, before streaming it.
+ * - Data returned through a cursor (block readings, segment tables) is valid only until the next
+ *   call on that cursor; series keys from st_snapshot_series_info() while the snapshot is open.
+ * - All functions are thread-safe, except that one snapshot and its cursors belong to one thread
+ *   at a time, and one st_batch to one thread. */
 #ifndef JIALING_STORE_H
 #define JIALING_STORE_H
 
@@ -51,7 +63,9 @@ typedef struct st_options {
 #define ST_MAX_SEGMENT_PERIOD_MS (366LL * 86400 * 1000)
 
 /* A batch of readings to write, built by parsers. Series are deduplicated by canonical key.
- * Fields are read by storage; outside storage use the functions below. */
+ * The struct is public only so that callers can keep it on the stack: its fields belong to
+ * storage (st_batch_*, writelog.c, the writer). Everyone else reads it through the accessors
+ * below and builds it with st_batch_series() and st_batch_point(). */
 typedef struct st_batch {
     jl_buf keys;              /* canonical keys, each NUL-terminated, back to back */
     uint32_t *key_offsets;    /* offset of each series' key in keys */
@@ -76,26 +90,73 @@ void st_batch_destroy(st_batch *batch);
 /* Empties the batch, keeping its memory for reuse. */
 void st_batch_reset(st_batch *batch);
 
-/* Finds or adds the series with canonical key key[0..len) and sets *index; JL_OK or JL_ENOMEM. */
+/* Finds or adds the series with canonical key key[0..len) (copied) and sets *index; JL_OK or
+ * JL_ENOMEM (the batch holds what it held before). */
 int st_batch_series(st_batch *batch, const char *key, size_t len, uint32_t *index);
 
 /* Appends a point of series `index`; JL_OK or JL_ENOMEM. The caller validated ms and value. */
 int st_batch_point(st_batch *batch, uint32_t index, int64_t ms, double value);
 
-/* Opens (creating if needed) the store in options->directory, replays the write log and starts
- * the writer thread. Returns JL_OK and sets *out, or an error with a message. */
+/* Points in the batch (a series' repeated timestamps each count). */
+static inline size_t st_batch_point_count(const st_batch *batch)
+{
+    return batch->point_count;
+}
+
+/* Distinct series in the batch; their indexes are 0 .. count - 1. */
+static inline uint32_t st_batch_series_count(const st_batch *batch)
+{
+    return batch->series_count;
+}
+
+/* Series index of point i (i < st_batch_point_count()). */
+static inline uint32_t st_batch_point_series(const st_batch *batch, size_t i)
+{
+    return batch->point_series[i];
+}
+
+/* Timestamp of point i. */
+static inline int64_t st_batch_point_ms(const st_batch *batch, size_t i)
+{
+    return batch->point_ms[i];
+}
+
+/* Value of point i. */
+static inline double st_batch_point_value(const st_batch *batch, size_t i)
+{
+    return batch->point_values[i];
+}
+
+/* Canonical key of series `index`, NUL-terminated, its length in *len when len is not NULL;
+ * owned by the batch and valid until the batch is next changed, reset or destroyed. */
+static inline const char *st_batch_series_key(const st_batch *batch, uint32_t index, size_t *len)
+{
+    if (len)
+        *len = batch->key_lengths[index];
+    return batch->keys.data + batch->key_offsets[index];
+}
+
+/* Opens (creating if needed, unless read_only) the store in options->directory, replays the
+ * write log and starts the writer thread. Returns JL_OK and sets *out to a store the caller
+ * closes with st_store_close(); on error *out is NULL and the code is JL_EINVAL (no directory),
+ * JL_EIO (directory not creatable), JL_ENOTFOUND (read_only and no store there), JL_ECORRUPT
+ * (unknown format version, bad catalog, chunk or log), JL_ENOMEM (or thread creation failed),
+ * or another translated LMDB error (JL_EFULL, JL_EIO, JL_ESTORE). */
 int st_store_open(const st_options *options, st_store **out, jl_error *err);
 
-/* Stops the writer after the batches already queued, closes LMDB and frees the store. Snapshots
- * must be closed before. NULL is ignored. */
+/* Stops the writer after the batches already queued (their st_write() calls return), closes
+ * LMDB and frees the store. Every snapshot must be closed before. NULL is ignored. */
 void st_store_close(st_store *store);
 
 /* Readings one st_write() may hold at most (JL_ETOOLARGE beyond). */
 #define ST_MAX_BATCH_POINTS (1u << 24)
 
-/* Stores the batch atomically and durably; blocks until committed. The batch stays the caller's.
- * Returns JL_OK, JL_EFULL (disk or map full; nothing stored), JL_EBUSY (shutting down), JL_EIO or
- * JL_ESTORE. */
+/* Stores the batch atomically and durably; blocks until committed (and while the map grows, until
+ * every open snapshot is closed). The batch stays the caller's and is only read. Returns JL_OK
+ * (an empty batch too), JL_EINVAL (a point out of range, not finite, or of no series; or a key
+ * that is not canonical), JL_ETOOLARGE (more than ST_MAX_BATCH_POINTS), JL_EFULL (disk or map
+ * full; nothing stored), JL_EBUSY (read-only store, or shutting down), JL_ENOMEM, JL_EIO or
+ * JL_ESTORE; on error nothing of the batch is stored. */
 int st_write(st_store *store, const st_batch *batch, jl_error *err);
 
 /* One condition of a selector. The metric name is matched as key "__name__". */
@@ -106,17 +167,20 @@ typedef struct st_matcher {
 } st_matcher;
 
 /* Resolves the matchers (ANDed; at least one must be non-negated) to series ids in ascending
- * order; *ids is malloc'ed and owned by the caller (free()). More than max_series matches gives
- * JL_ELIMIT. Zero matches is JL_OK with *count 0. */
+ * order, as of the last commit. *ids is malloc'ed and owned by the caller (free()); on error it
+ * is NULL. Zero matches is JL_OK with *count 0 (*ids may be NULL). Errors: JL_EINVAL (no
+ * non-negated matcher), JL_ELIMIT (more than max_series matches; 0: no limit), JL_EBUSY (no
+ * reader slot), JL_ENOMEM, JL_ESTORE. */
 int st_select(st_store *store, const st_matcher *matchers, size_t matcher_count, size_t max_series,
               uint64_t **ids, size_t *count, jl_error *err);
 
-/* Takes a consistent view of the given series; ids are copied. Returns JL_OK, JL_EBUSY (no
- * reader slot), or an error. */
+/* Takes a consistent view of the given series (unknown ids are dropped; ids are copied) and sets
+ * *out to a snapshot the caller closes with st_snapshot_close(), soon (see Caveats). Returns
+ * JL_OK, JL_EBUSY (no reader slot), JL_ENOMEM or JL_ESTORE; *out is NULL on error. */
 int st_snapshot_open(st_store *store, const uint64_t *ids, size_t count, st_snapshot **out,
                      jl_error *err);
 
-/* Ends the view; NULL is ignored. */
+/* Ends the view; its cursors must be closed before. NULL is ignored. */
 void st_snapshot_close(st_snapshot *snapshot);
 
 /* What a snapshot knows of one of its series without reading chunks. */
@@ -134,7 +198,9 @@ typedef struct st_series_info {
  * dropped). */
 size_t st_snapshot_series_count(const st_snapshot *snapshot);
 
-/* Fills info for the series at position index (0-based, ids ascending). */
+/* Fills info for the series at position index (0-based, in the order of the ids given); info->key
+ * stays valid while the snapshot is open. JL_OK, or JL_ENOTFOUND (index out of range; err is not
+ * set). */
 int st_snapshot_series_info(st_snapshot *snapshot, size_t index, st_series_info *info);
 
 /* A piece of one series' readings in time order: either a sealed chunk whose summary is known
@@ -148,18 +214,25 @@ typedef struct st_block {
 } st_block;
 
 /* Opens a cursor over the series at `index` of the snapshot, limited to blocks that overlap
- * [from_ms, to_ms). A block may extend beyond the range; callers filter by time. */
+ * [from_ms, to_ms). A block may extend beyond the range; callers filter by time. Sets *out to a
+ * cursor the caller closes with st_cursor_close() before the snapshot. JL_OK, JL_ENOTFOUND
+ * (index out of range), JL_ENOMEM or JL_ESTORE; *out is NULL on error. */
 int st_cursor_open(st_snapshot *snapshot, size_t index, int64_t from_ms, int64_t to_ms,
                    st_cursor **out, jl_error *err);
 
-/* Moves to the next block; JL_OK with *block filled, JL_ENOTFOUND at the end, or JL_ECORRUPT. */
+/* Moves to the next block: the sealed chunks in time order, then the tail. JL_OK with *block
+ * filled (its readings valid until the next call on the cursor), JL_ENOTFOUND at the end (err is
+ * not set), JL_ECORRUPT (a chunk header failed validation) or JL_ESTORE. */
 int st_cursor_next(st_cursor *cursor, st_block *block, jl_error *err);
 
-/* Decodes the current block if it is not yet decoded (block->decoded becomes 1). */
+/* Decodes the current block if it is not yet decoded (block->decoded becomes 1); the readings
+ * are in memory the cursor owns, valid until the next call on the cursor. JL_OK, JL_ENOMEM or
+ * JL_ECORRUPT. */
 int st_cursor_decode(st_cursor *cursor, st_block *block, jl_error *err);
 
 /* Reads the segment table of the current block (a sealed chunk, not yet decoded) into memory
- * the cursor owns, valid until the next call on the cursor; *count is 0 when it has none. */
+ * the cursor owns, valid until the next call on the cursor; *count is 0 (and *segments NULL)
+ * when it has none, as a tail block never has. JL_OK, JL_ENOMEM or JL_ECORRUPT. */
 int st_cursor_segments(st_cursor *cursor, const ck_segment **segments, size_t *count,
                        jl_error *err);
 
@@ -184,11 +257,15 @@ typedef struct st_stats {
 } st_stats;
 
 /* Fills stats from counters kept in memory; with count_codecs it also walks every chunk header
- * to fill decimal_chunks (cost grows with the number of chunks: for inspection, not scrapes). */
+ * to fill decimal_chunks (cost grows with the number of chunks: for inspection, not scrapes;
+ * it holds a read transaction meanwhile, see Caveats). JL_OK; with count_codecs also JL_EBUSY
+ * or JL_ESTORE (stats other than decimal_chunks are filled then). */
 int st_store_stats(st_store *store, int count_codecs, st_stats *stats, jl_error *err);
 
 /* Copies the store (compacted, one consistent commit, write log included) into out_directory,
- * which must not exist or be empty; safe while writes go on. JL_OK, JL_EINVAL, JL_EFULL, JL_EIO. */
+ * which must not exist or be empty, and fsyncs it; safe while writes go on, though the map
+ * cannot grow until it ends (see Caveats). JL_OK, JL_EINVAL (no or unusable directory, not
+ * empty), JL_EFULL, JL_EIO or JL_ESTORE; on error no half copy is left behind. */
 int st_store_backup(st_store *store, const char *out_directory, jl_error *err);
 
 #endif

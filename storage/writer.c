@@ -1,0 +1,360 @@
+/* The writer: st_write() queues a batch for the single writer thread, which takes as many queued
+ * batches as fit one LMDB transaction (group commit), applies them (catalog, tails, late
+ * readings, seals, log), commits, and only then publishes the new series states to readers. A
+ * full map is grown and the group retried; a group that fails otherwise is retried request by
+ * request, so one bad batch fails alone. */
+#include "store_internal.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/statvfs.h>
+
+#include "writelog.h"
+
+/* Adds one request to the transaction being built. */
+static int apply_request(st_store *store, writer_txn *wt, write_request *request, uint64_t seq,
+                         jl_error *err)
+{
+    const st_batch *batch = request->batch;
+    uint64_t *ids = malloc(sizeof(uint64_t) * (batch->series_count ? batch->series_count : 1));
+    series **owners = malloc(sizeof(series *) * (batch->series_count ? batch->series_count : 1));
+    int rc = (ids && owners) ? JL_OK : jl_error_set(err, JL_ENOMEM, "out of memory");
+    for (uint32_t i = 0; rc == JL_OK && i < batch->series_count; i++) {
+        rc = catalog_series_for_key(store, wt, batch->keys.data + batch->key_offsets[i],
+                                    batch->key_lengths[i], &owners[i], err);
+        if (rc == JL_OK) {
+            ids[i] = owners[i]->id;
+            tail_touch(wt, owners[i]);
+        }
+    }
+    if (rc == JL_OK)
+        rc = log_put_block(store, wt, seq, ids, &request->log_block, err);
+    for (size_t i = 0; rc == JL_OK && i < batch->point_count; i++) {
+        series *s = owners[batch->point_series[i]];
+        int64_t ms = batch->point_ms[i];
+        double value = batch->point_values[i];
+        if (ms > s->next.sealed_max_ms) {
+            rc = tail_add(s, ms, value, seq);
+            if (rc != JL_OK)
+                jl_error_set(err, rc, "out of memory adding to a series tail");
+        } else {
+            rc = merge_add_late(wt, s, ms, value, wt->points + i);
+            if (rc != JL_OK)
+                jl_error_set(err, rc, "out of memory");
+        }
+    }
+    wt->points += batch->point_count;
+    free(ids);
+    free(owners);
+    return rc;
+}
+
+/* Drops everything the failed transaction prepared, the rewriting credit it earned and spent
+ * included (a retry after growing the map, or request by request, earns it again). */
+static void rollback(st_store *store, writer_txn *wt)
+{
+    store->relog_credit = wt->relog_credit_before;
+    for (series *s = wt->touched; s; s = s->touched_next) {
+        if (s->tail_private)
+            store_tail_release(s->next.tail);
+        s->touched = 0;
+        s->tail_private = 0;
+        s->relog_queued = 0;
+    }
+    for (size_t i = 0; i < wt->created_count; i++) {
+        catalog_unlink(store, wt->created[i]);
+        catalog_series_free(wt->created[i]);
+    }
+}
+
+/* Publishes the prepared states; called with state_lock held for writing, after the commit.
+ * Cannot fail: everything it needs was reserved before the commit. */
+static void publish(st_store *store, writer_txn *wt)
+{
+    for (size_t i = 0; i < wt->created_count; i++)
+        store->by_id[wt->created[i]->id] = wt->created[i];
+    store->series_count += wt->created_count;
+    size_t joining = 0;
+    for (series *s = wt->touched; s; s = s->touched_next) {
+        int was_pending = s->live.tail_count > 0, now_pending = s->next.tail_count > 0;
+        int moved = s->next.tail_min_seq != s->live.tail_min_seq;
+        if (was_pending && (!now_pending || moved))
+            tail_pending_unlink(store, s);
+        if (now_pending && (!was_pending || moved))
+            wt->joining[joining++] = s;
+        if (s->live.tail != s->next.tail)
+            store_tail_release(s->live.tail);
+        s->live = s->next;
+        s->touched = 0;
+        s->tail_private = 0;
+    }
+    /* Tails (re)started by this transaction are newer than every pending one. */
+    qsort(wt->joining, joining, sizeof *wt->joining, tail_compare_next_min_seq);
+    for (size_t i = 0; i < joining; i++)
+        tail_pending_append(store, wt->joining[i]);
+    store->chunk_count += wt->chunk_count_delta;
+    store->chunk_bytes += wt->chunk_bytes_delta;
+    store->log_blocks += wt->log_blocks_delta;
+    store->log_bytes += wt->log_bytes_delta;
+    store->log_rewritten_readings += wt->relogged_readings;
+}
+
+static int grow_map(st_store *store, jl_error *err)
+{
+    uint64_t max = store->options.max_map_bytes;
+    if (store->map_bytes >= max)
+        return jl_error_set(err, JL_EFULL, "the store reached its maximum map size (%llu bytes)",
+                            (unsigned long long)max);
+    uint64_t grown = store->map_bytes * 2;
+    if (grown > max)
+        grown = max;
+    pthread_rwlock_wrlock(&store->map_lock);
+    int rc = mdb_env_set_mapsize(store->env, grown);
+    pthread_rwlock_unlock(&store->map_lock);
+    if (rc != 0)
+        return store_lmdb_error(err, rc, "growing the map");
+    store->map_bytes = grown;
+    return JL_OK;
+}
+
+/* LMDB reports a short write, as a full disk gives, as EIO; a nearly full filesystem under the
+ * data directory makes that JL_EFULL (507: free space and retry) rather than an I/O error. */
+static int commit_error(const st_store *store, int rc, jl_error *err)
+{
+    struct statvfs disk;
+    if ((rc == EIO || rc == ENOSPC) && statvfs(store->options.directory, &disk) == 0) {
+        uint64_t free_bytes = (uint64_t)disk.f_bavail * disk.f_frsize;
+        if (free_bytes < (64u << 20))
+            return jl_error_set(err, JL_EFULL,
+                                "the disk holding the data directory is full (%llu bytes free); "
+                                "nothing of this request was stored",
+                                (unsigned long long)free_bytes);
+    }
+    return store_lmdb_error(err, rc, "committing");
+}
+
+/* Builds and commits one transaction holding the requests [first, after_last). */
+static int commit_group(st_store *store, writer_txn *wt, write_request *first,
+                        write_request *after_last, jl_error *err)
+{
+    wt->touched = NULL;
+    wt->touched_count = 0;
+    wt->created_count = 0;
+    wt->late_count = 0;
+    wt->points = 0;
+    wt->log_cut_below = 0;
+    wt->chunk_count_delta = wt->chunk_bytes_delta = 0;
+    wt->log_blocks_delta = wt->log_bytes_delta = 0;
+    wt->first_new_id = store->series_count + 1;
+    wt->first_seq = store->next_log_seq;
+    wt->next_seq = store->next_log_seq;
+    st_batch_reset(&wt->relog_batch);
+    wt->relogged_count = 0;
+    wt->relogged_readings = 0;
+    wt->relog_credit_before = store->relog_credit;
+    int mrc = mdb_txn_begin(store->env, NULL, 0, &wt->txn);
+    if (mrc != 0)
+        return store_lmdb_error(err, mrc, "beginning a write transaction");
+    int rc = JL_OK;
+    for (write_request *r = first; r != after_last && rc == JL_OK; r = r->next)
+        rc = apply_request(store, wt, r, wt->next_seq++, err);
+    if (rc == JL_OK)
+        rc = merge_late(store, wt, err);
+    for (series *s = wt->touched; s && rc == JL_OK; s = s->touched_next)
+        if (s->next.tail_count >= s->seal_threshold)
+            rc = seal_tail(store, wt, s, 1, err);
+    if (rc == JL_OK)
+        rc = log_relog_old_tails(store, wt, err);
+    if (rc == JL_OK)
+        rc = log_write_relogged(store, wt, err);
+    uint64_t saved_next_seq = store->next_log_seq;
+    store->next_log_seq = wt->next_seq;
+    if (rc == JL_OK)
+        rc = log_truncate(store, wt, err);
+    /* Reserve what publishing needs before committing, so that it cannot fail after. */
+    if (rc == JL_OK && wt->touched_count > wt->joining_capacity) {
+        series **grown = realloc(wt->joining, wt->touched_count * sizeof *grown);
+        if (grown == NULL) {
+            rc = jl_error_set(err, JL_ENOMEM, "out of memory preparing a commit");
+        } else {
+            wt->joining = grown;
+            wt->joining_capacity = wt->touched_count;
+        }
+    }
+    if (rc == JL_OK && wt->created_count) {
+        pthread_rwlock_wrlock(&store->state_lock);
+        if (catalog_reserve_ids(store, store->series_count + wt->created_count) != JL_OK)
+            rc = jl_error_set(err, JL_ENOMEM, "out of memory preparing a commit");
+        pthread_rwlock_unlock(&store->state_lock);
+    }
+    if (rc != JL_OK) {
+        mdb_txn_abort(wt->txn);
+        store->next_log_seq = saved_next_seq;
+        rollback(store, wt);
+        return rc;
+    }
+    /* The commit (and its fsync) runs without state_lock; a snapshot that begins in between
+     * sees a transaction newer than published_txn_id and waits for the publish below. */
+    uint64_t txn_id = mdb_txn_id(wt->txn);
+    mrc = mdb_txn_commit(wt->txn);
+    if (mrc != 0) {
+        store->next_log_seq = saved_next_seq;
+        rollback(store, wt);
+        return commit_error(store, mrc, err);
+    }
+    pthread_rwlock_wrlock(&store->state_lock);
+    publish(store, wt);
+    store->published_txn_id = txn_id;
+    pthread_rwlock_unlock(&store->state_lock);
+
+    /* Log sequence numbers are dense and truncation only cuts the front. */
+    if (wt->log_cut_below > store->oldest_log_seq)
+        store->oldest_log_seq = wt->log_cut_below;
+    atomic_fetch_add(&store->points_written, wt->points);
+    atomic_fetch_add(&store->commits, 1);
+    return rc;
+}
+
+/* Commits the requests [first, after), growing the map and retrying while it is full. */
+static int commit_growing(st_store *store, writer_txn *wt, write_request *first,
+                          write_request *after, jl_error *err)
+{
+    for (;;) {
+        last_lmdb_code = 0;
+        int rc = commit_group(store, wt, first, after, err);
+        if (rc != JL_EFULL || last_lmdb_code != MDB_MAP_FULL)
+            return rc;
+        rc = grow_map(store, err);
+        if (rc != JL_OK)
+            return rc;
+    }
+}
+
+static void *writer_main(void *argument)
+{
+    st_store *store = argument;
+    writer_txn wt;
+    memset(&wt, 0, sizeof wt);
+    jl_buf_init(&wt.scratch);
+    st_batch_init(&wt.relog_batch);
+    jl_buf_init(&wt.relog_block);
+    pthread_mutex_lock(&store->queue_mutex);
+    for (;;) {
+        while (store->queue_head == NULL && !store->stopping)
+            pthread_cond_wait(&store->queue_cond, &store->queue_mutex);
+        if (store->queue_head == NULL && store->stopping)
+            break;
+        /* Take as many queued requests as fit one transaction. */
+        write_request *first = store->queue_head, *last = first;
+        size_t points = first->batch->point_count;
+        while (last->next &&
+               points + last->next->batch->point_count <= store->options.group_commit_max_points) {
+            last = last->next;
+            points += last->batch->point_count;
+        }
+        write_request *after = last->next;
+        store->queue_head = after;
+        if (after == NULL)
+            store->queue_tail = NULL;
+        pthread_mutex_unlock(&store->queue_mutex);
+
+        jl_error err;
+        jl_error_clear(&err);
+        int rc = commit_growing(store, &wt, first, after, &err);
+        if (rc != JL_OK && rc != JL_EFULL && first->next != after) {
+            /* One bad request must not fail the others of its group: commit them one by one. */
+            for (write_request *r = first; r != after; r = r->next) {
+                jl_error_clear(&r->error);
+                r->result = commit_growing(store, &wt, r, r->next, &r->error);
+            }
+        } else {
+            for (write_request *r = first; r != after; r = r->next) {
+                r->result = rc;
+                r->error = err;
+            }
+        }
+        pthread_mutex_lock(&store->queue_mutex);
+        for (write_request *r = first; r != after; r = r->next)
+            r->done = 1;
+        pthread_cond_broadcast(&store->done_cond);
+    }
+    pthread_mutex_unlock(&store->queue_mutex);
+    jl_buf_destroy(&wt.scratch);
+    st_batch_destroy(&wt.relog_batch);
+    free(wt.relogged);
+    jl_buf_destroy(&wt.relog_block);
+    free(wt.created);
+    free(wt.joining);
+    free(wt.late);
+    free(wt.merge_ms);
+    free(wt.merge_values);
+    return NULL;
+}
+
+int writer_start(st_store *store, jl_error *err)
+{
+    if (pthread_create(&store->writer, NULL, writer_main, store) != 0)
+        return jl_error_set(err, JL_ENOMEM, "cannot start the writer thread");
+    store->writer_started = 1;
+    return JL_OK;
+}
+
+void writer_stop(st_store *store)
+{
+    if (!store->writer_started)
+        return;
+    pthread_mutex_lock(&store->queue_mutex);
+    store->stopping = 1;
+    pthread_cond_signal(&store->queue_cond);
+    pthread_mutex_unlock(&store->queue_mutex);
+    pthread_join(store->writer, NULL);
+    store->writer_started = 0;
+}
+
+int st_write(st_store *store, const st_batch *batch, jl_error *err)
+{
+    for (size_t i = 0; i < batch->point_count; i++) {
+        if (!isfinite(batch->point_values[i]) || batch->point_ms[i] < JL_MIN_MS ||
+            batch->point_ms[i] > JL_MAX_MS || batch->point_series[i] >= batch->series_count)
+            return jl_error_set(err, JL_EINVAL, "point %zu is invalid", i);
+    }
+    if (batch->point_count == 0)
+        return JL_OK;
+    if (batch->point_count > ST_MAX_BATCH_POINTS)
+        return jl_error_set(err, JL_ETOOLARGE,
+                            "a request may hold at most %u readings; this one holds %zu",
+                            ST_MAX_BATCH_POINTS, batch->point_count);
+    if (store->options.read_only)
+        return jl_error_set(err, JL_EBUSY, "the store was opened read-only");
+    write_request request;
+    memset(&request, 0, sizeof request);
+    request.batch = batch;
+    /* Encoded here, in the caller's thread, so the single writer only fills in the ids. */
+    jl_buf_init(&request.log_block);
+    int rc = wl_encode(batch, &request.log_block, err);
+    if (rc != JL_OK) {
+        jl_buf_destroy(&request.log_block);
+        return rc;
+    }
+    pthread_mutex_lock(&store->queue_mutex);
+    if (store->stopping) {
+        pthread_mutex_unlock(&store->queue_mutex);
+        jl_buf_destroy(&request.log_block);
+        return jl_error_set(err, JL_EBUSY, "the store is shutting down");
+    }
+    if (store->queue_tail)
+        store->queue_tail->next = &request;
+    else
+        store->queue_head = &request;
+    store->queue_tail = &request;
+    pthread_cond_signal(&store->queue_cond);
+    while (!request.done)
+        pthread_cond_wait(&store->done_cond, &store->queue_mutex);
+    pthread_mutex_unlock(&store->queue_mutex);
+    jl_buf_destroy(&request.log_block);
+    if (request.result != JL_OK && err)
+        *err = request.error;
+    return request.result;
+}
