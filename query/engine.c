@@ -6,7 +6,6 @@
 
 #include <string.h>
 
-
 typedef struct qx_range {
     int64_t from_ms, to_ms;
 } qx_range;
@@ -33,18 +32,15 @@ static int raw_series(qx_exec *exec, size_t index, const st_series_info *info, v
 
 int qx_query(st_store *store, const qx_query_request *request, const qx_sink *sink, jl_error *err)
 {
-    static const char *const raw_columns[] = {"time", "value"};
-    const char *columns[QX_MAX_AGGREGATES + 1];
     qx_exec exec;
-    int rc;
-
-    qx_exec_init(&exec, &request->limits, sink, err);
-    if (request->stats != NULL)
-        memset(request->stats, 0, sizeof *request->stats);
-    if ((rc = qx_check_range(request->from_ms, request->to_ms, err)) != JL_OK)
+    int rc = qx_exec_start(&exec, &request->limits, request->stats, request->from_ms,
+                           request->to_ms, sink, err);
+    if (rc != JL_OK)
         return rc;
     int64_t from_ms = request->from_ms, to_ms = request->to_ms;
     int nonempty = qx_clamp_range(&from_ms, &to_ms);
+    static const char *const raw_columns[] = {"time", "value"};
+    const char *columns[QX_MAX_AGGREGATES + 1];
 
     if (!request->has_window) {
         if (request->group || request->fill != QX_FILL_NONE || request->min_count > 1 ||

@@ -53,6 +53,33 @@ int qx_exec_sink_failed(qx_exec *exec, int rc)
     return rc;
 }
 
+static int check_range(int64_t from_ms, int64_t to_ms, jl_error *err)
+{
+    if (from_ms >= to_ms)
+        return jl_error_set(err, JL_EINVAL,
+                            "from must be before to (from %" PRId64 " ms, to %" PRId64 " ms)",
+                            from_ms, to_ms);
+    return JL_OK;
+}
+
+int qx_exec_start(qx_exec *exec, const qx_limits *limits, qx_query_stats *stats, int64_t from_ms,
+                  int64_t to_ms, const qx_sink *sink, jl_error *err)
+{
+    qx_exec_init(exec, limits, sink, err);
+    if (stats != NULL)
+        memset(stats, 0, sizeof *stats);
+    return check_range(from_ms, to_ms, err);
+}
+
+int qx_exec_series_info(qx_exec *exec, size_t index, st_series_info *info)
+{
+    int rc = st_snapshot_series_info(exec->snapshot, index, info);
+    if (rc != JL_OK)
+        return jl_error_set(exec->err, rc, "reading series %zu of the snapshot failed: %s", index,
+                            jl_strerror(rc));
+    return JL_OK;
+}
+
 /* Starts the current series at the sink: its key is parsed only for series that have rows. */
 static int exec_begin_series(qx_exec *exec)
 {
@@ -67,10 +94,8 @@ static int exec_begin_series(qx_exec *exec)
         exec->series_begun = 1;
         return JL_OK;
     }
-    rc = st_snapshot_series_info(exec->snapshot, exec->series_index, &info);
-    if (rc != JL_OK)
-        return jl_error_set(exec->err, rc, "reading series %zu of the snapshot failed: %s",
-                            exec->series_index, jl_strerror(rc));
+    if ((rc = qx_exec_series_info(exec, exec->series_index, &info)) != JL_OK)
+        return rc;
     rc = sk_parse(info.key, info.key_len, &parsed, exec->err);
     if (rc != JL_OK)
         return rc;
@@ -152,12 +177,8 @@ int qx_exec_run(qx_exec *exec, st_store *store, const qp_selector *selector, qx_
         st_series_info info;
         if ((rc = qx_exec_check_time(exec)) != JL_OK)
             goto out;
-        rc = st_snapshot_series_info(exec->snapshot, i, &info);
-        if (rc != JL_OK) {
-            jl_error_set(exec->err, rc, "reading series %zu of the snapshot failed: %s", i,
-                         jl_strerror(rc));
+        if ((rc = qx_exec_series_info(exec, i, &info)) != JL_OK)
             goto out;
-        }
         exec->series_index = i;
         exec->series_begun = 0;
         if ((rc = fn(exec, i, &info, context)) != JL_OK)
@@ -173,15 +194,6 @@ int qx_exec_run(qx_exec *exec, st_store *store, const qp_selector *selector, qx_
 out:
     qx_exec_close(exec);
     return rc;
-}
-
-int qx_check_range(int64_t from_ms, int64_t to_ms, jl_error *err)
-{
-    if (from_ms >= to_ms)
-        return jl_error_set(err, JL_EINVAL,
-                            "from must be before to (from %" PRId64 " ms, to %" PRId64 " ms)",
-                            from_ms, to_ms);
-    return JL_OK;
 }
 
 /* Readings exist only within JL_MIN_MS..JL_MAX_MS, so a wider range is cut to that; this also

@@ -269,12 +269,8 @@ int qx_group_query(qx_exec *exec, st_store *store, const qx_window_plan *plan)
     }
     for (size_t i = 0; i < series_count; i++) {
         st_series_info info;
-        rc = st_snapshot_series_info(exec->snapshot, i, &info);
-        if (rc != JL_OK) {
-            jl_error_set(exec->err, rc, "reading series %zu of the snapshot failed: %s", i,
-                         jl_strerror(rc));
+        if ((rc = qx_exec_series_info(exec, i, &info)) != JL_OK)
             goto out;
-        }
         if (info.count == 0)
             continue;
         members[member_count].index = i;

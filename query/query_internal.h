@@ -84,6 +84,15 @@ typedef int (*qx_series_fn)(qx_exec *exec, size_t index, const st_series_info *i
 /* Starts a request: limits (may be NULL) with defaults for zero fields, the clock, err cleared. */
 void qx_exec_init(qx_exec *exec, const qx_limits *limits, const qx_sink *sink, jl_error *err);
 
+/* qx_exec_init(), then zeroes *stats (when not NULL) and checks the request's range: JL_OK, or
+ * JL_EINVAL when from_ms is not before to_ms. */
+int qx_exec_start(qx_exec *exec, const qx_limits *limits, qx_query_stats *stats, int64_t from_ms,
+                  int64_t to_ms, const qx_sink *sink, jl_error *err);
+
+/* Reads series index of exec's snapshot into *info (borrowed from the snapshot); JL_OK or the
+ * store's error, with a message naming the series. */
+int qx_exec_series_info(qx_exec *exec, size_t index, st_series_info *info);
+
 /* JL_OK, or JL_ETIMEOUT with a message once the request ran past limits.timeout_ms. */
 int qx_exec_check_time(qx_exec *exec);
 
@@ -106,9 +115,6 @@ void qx_exec_close(qx_exec *exec);
  * began, then qx_exec_close(). Returns the first error of any of them, or JL_OK. */
 int qx_exec_run(qx_exec *exec, st_store *store, const qp_selector *selector, qx_series_fn fn,
                 void *context);
-
-/* JL_OK when from_ms < to_ms, else JL_EINVAL with a message naming both. */
-int qx_check_range(int64_t from_ms, int64_t to_ms, jl_error *err);
 
 /* Cuts [*from_ms, *to_ms) to the times readings may have (JL_MIN_MS..JL_MAX_MS), which also
  * keeps window arithmetic far from int64 overflow. Returns 0 when nothing remains, else 1. */

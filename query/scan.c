@@ -239,12 +239,9 @@ int qx_scan(st_store *store, const qx_scan_request *request, const qx_sink *sink
     static const char *const episode_columns[] = {"start", "end", "duration", "count", "peak"};
     static const char *const duration_columns[] = {"duration"};
     qx_exec exec;
-    int rc;
-
-    qx_exec_init(&exec, &request->limits, sink, err);
-    if (request->stats != NULL)
-        memset(request->stats, 0, sizeof *request->stats);
-    if ((rc = qx_check_range(request->from_ms, request->to_ms, err)) != JL_OK)
+    int rc = qx_exec_start(&exec, &request->limits, request->stats, request->from_ms,
+                           request->to_ms, sink, err);
+    if (rc != JL_OK)
         return rc;
     if ((unsigned)request->compare > QX_LE)
         return jl_error_set(err, JL_EINVAL, "op is not one of gt, ge, lt, le");
