@@ -61,7 +61,8 @@ $(BIN)/jialing: $(CLI_OBJ) $(LIB)
 
 # Unit tests link every server and CLI module except the two main()s.
 TEST_OBJ := $(SERVER_LIB_OBJ) $(BUILD)/server/httpclient.o $(BUILD)/server/csvconvert.o
-$(BIN)/tests/%: tests/unit/%.c $(TEST_OBJ) $(LIB) tests/unit/check.h tests/unit/tempdir.h
+$(BIN)/tests/%: tests/unit/%.c $(TEST_OBJ) $(LIB) tests/unit/check.h tests/unit/tempdir.h \
+              tests/unit/query_fixture.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -Itests/unit -o $@ $< $(TEST_OBJ) $(LIB) $(LIBS)
 
