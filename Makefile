@@ -29,7 +29,7 @@ else
 endif
 CFLAGS_ALL := $(CSTD) $(WARN) $(VFLAGS) -Iinclude $(CFLAGS)
 
-LIB_SRC := $(wildcard storage/*.c) $(wildcard query/*.c)
+LIB_SRC := $(wildcard storage/*.c) $(wildcard query/*.c) $(wildcard query/ingest/*.c)
 SERVER_SRC := $(filter-out server/cli.c server/httpclient.c server/csvconvert.c,$(wildcard server/*.c))
 CLI_SRC := server/cli.c server/httpclient.c server/csvconvert.c
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
@@ -69,7 +69,7 @@ $(BIN)/jialing: $(CLI_OBJ) $(LIB)
 # Unit tests link every server and CLI module except the two main()s.
 TEST_OBJ := $(SERVER_LIB_OBJ) $(BUILD)/server/httpclient.o $(BUILD)/server/csvconvert.o
 $(BIN)/tests/%: tests/unit/%.c $(TEST_OBJ) $(LIB) tests/unit/check.h tests/unit/tempdir.h \
-                tests/unit/store_fixture.h
+                tests/unit/store_fixture.h tests/unit/query_fixture.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -Itests/unit -o $@ $< $(TEST_OBJ) $(LIB) $(LIBS)
 
@@ -150,10 +150,10 @@ fuzz: $(LIB_SRC)
 	bash tests/fuzz/run.sh $(FUZZ_SECONDS)
 
 lint:
-	clang-format --dry-run --Werror $(LIB_SRC) $(wildcard server/*.c) $(UNIT_SRC) $(FUZZ_SRC) include/jialing/*.h
+	clang-format --dry-run --Werror $(LIB_SRC) $(wildcard query/*.h) $(wildcard server/*.c) $(UNIT_SRC) $(FUZZ_SRC) include/jialing/*.h
 
 format:
-	clang-format -i $(LIB_SRC) $(wildcard server/*.c) $(UNIT_SRC) $(FUZZ_SRC) include/jialing/*.h
+	clang-format -i $(LIB_SRC) $(wildcard query/*.h) $(wildcard server/*.c) $(UNIT_SRC) $(FUZZ_SRC) include/jialing/*.h
 
 clean:
 	rm -rf build bin

@@ -1,11 +1,13 @@
 /* Time zones for calendar windows in local time. Owns the TZif reader (RFC 8536/9636: versions 1
  * to 4, the 64-bit section of v2+ files and the POSIX TZ rule in their footer), the mapping
- * between UTC instants and local wall-clock time, the proleptic Gregorian calendar arithmetic and
- * the window boundaries built on them. Nothing here consults the process's TZ, locale or libc
- * time functions, so results depend only on the zone data. Everything is computed in
- * milliseconds with inputs clamped to +-TZ_LIMIT_MS, which keeps every sum and product far from
- * int64 overflow. */
+ * between UTC instants and local wall-clock time, and the window boundaries built on them (the
+ * Gregorian arithmetic is calendar.c's, the offset grammar of fixed zones params.c's). Nothing here
+ * consults the process's TZ, locale or libc time functions, so results depend only on the zone
+ * data. Everything is computed in milliseconds with inputs clamped to +-TZ_LIMIT_MS, which keeps
+ * every sum and product far from int64 overflow. */
 #include "jialing/tz.h"
+#include "jialing/calendar.h"
+#include "jialing/params.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -26,8 +28,6 @@
 #define PERIOD_MAX_MS (4 * TZ_LIMIT_MS)
 /* Transition times from a file are clamped here (still outside every clamped query). */
 #define TRANSITION_LIMIT_S (2 * TZ_LIMIT_MS / MS_PER_S)
-#define YEAR_LIMIT 1000000000000LL
-#define DAYS_LIMIT 365242500000000LL /* about YEAR_LIMIT years */
 /* The largest real zone file is a few kB; this refuses anything absurd before reading it. */
 #define MAX_FILE_BYTES (1 << 20)
 #define MAX_NAME_BYTES 200
@@ -76,68 +76,6 @@ typedef struct tz_period {
 static int64_t clamp64(int64_t v, int64_t lo, int64_t hi)
 {
     return v < lo ? lo : v > hi ? hi : v;
-}
-
-static int64_t floor_div(int64_t a, int64_t b)
-{
-    int64_t q = a / b;
-    return (a % b != 0 && ((a < 0) != (b < 0))) ? q - 1 : q;
-}
-
-static int64_t floor_mod(int64_t a, int64_t b)
-{
-    return a - floor_div(a, b) * b;
-}
-
-/* ---- Civil calendar ---------------------------------------------------------------------- */
-
-/* Counting years from March makes February the last month, so its leap day never moves the
- * day-of-year of any other month; 400-year eras of 146097 days repeat exactly. */
-int64_t tz_days_from_civil(int64_t year, unsigned month, unsigned day)
-{
-    year = clamp64(year, -YEAR_LIMIT, YEAR_LIMIT);
-    int64_t m = month < 1 ? 1 : month > 12 ? 12 : (int64_t)month;
-    int64_t d = day < 1 ? 1 : day > 31 ? 31 : (int64_t)day;
-    int64_t y = m <= 2 ? year - 1 : year;
-    int64_t era = floor_div(y, 400);
-    int64_t year_of_era = y - era * 400;              /* 0..399 */
-    int64_t month_from_march = m > 2 ? m - 3 : m + 9; /* 0..11 */
-    int64_t day_of_year = (153 * month_from_march + 2) / 5 + d - 1;
-    int64_t day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
-    return era * 146097 + day_of_era - 719468; /* 719468: days from 0000-03-01 to 1970-01-01 */
-}
-
-void tz_civil_from_days(int64_t days, int64_t *year, unsigned *month, unsigned *day)
-{
-    int64_t z = clamp64(days, -DAYS_LIMIT, DAYS_LIMIT) + 719468;
-    int64_t era = floor_div(z, 146097);
-    int64_t day_of_era = z - era * 146097; /* 0..146096 */
-    /* Leap days before day_of_era within the era, removed so that year = days / 365. */
-    int64_t year_of_era =
-        (day_of_era - day_of_era / 1460 + day_of_era / 36524 - day_of_era / 146096) / 365;
-    int64_t day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    int64_t month_from_march = (5 * day_of_year + 2) / 153;
-    int64_t m = month_from_march < 10 ? month_from_march + 3 : month_from_march - 9;
-    *day = (unsigned)(day_of_year - (153 * month_from_march + 2) / 5 + 1);
-    *month = (unsigned)m;
-    *year = year_of_era + era * 400 + (m <= 2 ? 1 : 0);
-}
-
-static int is_leap_year(int64_t year)
-{
-    return (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
-}
-
-static int64_t days_in_month(int64_t year, int month)
-{
-    static const int lengths[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    return lengths[month - 1] + (month == 2 && is_leap_year(year) ? 1 : 0);
-}
-
-/* 1970-01-01 was a Thursday; 0 is Sunday as in POSIX TZ rules. */
-static int64_t weekday_of_days(int64_t days)
-{
-    return floor_mod(days + 4, 7);
 }
 
 /* ---- POSIX TZ rule (the TZif footer) ------------------------------------------------------ */
@@ -285,14 +223,14 @@ static int rule_parse(const char *text, tz_rule *rule)
 /* Local midnight (as days since the epoch) of a rule date in a given year. */
 static int64_t rule_date_days(const tz_rule_date *date, int64_t year)
 {
-    int64_t jan1 = tz_days_from_civil(year, 1, 1);
+    int64_t jan1 = cal_days_from_civil(year, 1, 1);
     if (date->kind == 'J')
-        return jan1 + date->day - 1 + (is_leap_year(year) && date->day >= 60 ? 1 : 0);
+        return jan1 + date->day - 1 + (cal_is_leap_year(year) && date->day >= 60 ? 1 : 0);
     if (date->kind == 'D')
         return jan1 + date->day;
-    int64_t first = tz_days_from_civil(year, (unsigned)date->month, 1);
-    int64_t offset = floor_mod(date->weekday - weekday_of_days(first), 7) + (date->week - 1) * 7;
-    while (offset >= days_in_month(year, date->month))
+    int64_t first = cal_days_from_civil(year, (unsigned)date->month, 1);
+    int64_t offset = cal_floor_mod(date->weekday - cal_weekday(first), 7) + (date->week - 1) * 7;
+    while (offset >= cal_days_in_month(year, date->month))
         offset -= 7;
     return first + offset;
 }
@@ -316,7 +254,7 @@ static void rule_period(const tz_rule *rule, int64_t t, tz_period *out)
     }
     int64_t year;
     unsigned month, day;
-    tz_civil_from_days(floor_div(t + rule->std_ms, MS_PER_DAY), &year, &month, &day);
+    cal_civil_from_days(cal_floor_div(t + rule->std_ms, MS_PER_DAY), &year, &month, &day);
     rule_event events[10];
     size_t n = 0;
     for (int64_t y = year - 2; y <= year + 2; y++) {
@@ -446,11 +384,11 @@ static int64_t window_local_start(tz_unit unit, int64_t count, int64_t k)
     case TZ_UNIT_WEEK:
         return (index * 7 - 3) * MS_PER_DAY; /* Monday 1969-12-29 is day -3 */
     case TZ_UNIT_MONTH:
-        return tz_days_from_civil(1970 + floor_div(index, 12), (unsigned)floor_mod(index, 12) + 1,
-                                  1) *
+        return cal_days_from_civil(1970 + cal_floor_div(index, 12),
+                                   (unsigned)cal_floor_mod(index, 12) + 1, 1) *
                MS_PER_DAY;
     case TZ_UNIT_YEAR:
-        return tz_days_from_civil(1970 + index, 1, 1) * MS_PER_DAY;
+        return cal_days_from_civil(1970 + index, 1, 1) * MS_PER_DAY;
     case TZ_UNIT_DAY:
     default:
         return index * MS_PER_DAY;
@@ -460,21 +398,21 @@ static int64_t window_local_start(tz_unit unit, int64_t count, int64_t k)
 /* Index of the window whose local span contains local time local_ms. */
 static int64_t window_index(tz_unit unit, int64_t count, int64_t local_ms)
 {
-    int64_t days = floor_div(local_ms, MS_PER_DAY);
+    int64_t days = cal_floor_div(local_ms, MS_PER_DAY);
     int64_t year;
     unsigned month, day;
     switch (unit) {
     case TZ_UNIT_WEEK:
-        return floor_div(floor_div(days + 3, 7), count);
+        return cal_floor_div(cal_floor_div(days + 3, 7), count);
     case TZ_UNIT_MONTH:
-        tz_civil_from_days(days, &year, &month, &day);
-        return floor_div((year - 1970) * 12 + (int64_t)month - 1, count);
+        cal_civil_from_days(days, &year, &month, &day);
+        return cal_floor_div((year - 1970) * 12 + (int64_t)month - 1, count);
     case TZ_UNIT_YEAR:
-        tz_civil_from_days(days, &year, &month, &day);
-        return floor_div(year - 1970, count);
+        cal_civil_from_days(days, &year, &month, &day);
+        return cal_floor_div(year - 1970, count);
     case TZ_UNIT_DAY:
     default:
-        return floor_div(days, count);
+        return cal_floor_div(days, count);
     }
 }
 
@@ -743,38 +681,6 @@ out:
     return rc;
 }
 
-/* Fixed offsets as the query parameter `tz` has always taken them: +HH:MM, +HHMM, +HH, with a
- * space standing for '+'. Returns 1 and sets *offset_ms for such a name, 0 if it is not one
- * (or is one out of range, reported by the caller as an unknown zone). */
-static int fixed_offset(const char *name, int64_t *offset_ms)
-{
-    int sign;
-    if (name[0] == '+' || name[0] == ' ')
-        sign = 1;
-    else if (name[0] == '-')
-        sign = -1;
-    else
-        return 0;
-    const char *s = name + 1;
-    if (!is_digit(s[0]) || !is_digit(s[1]))
-        return 0;
-    int hours = (s[0] - '0') * 10 + (s[1] - '0'), minutes = 0;
-    s += 2;
-    if (*s == ':')
-        s++;
-    if (*s != '\0') {
-        if (!is_digit(s[0]) || !is_digit(s[1]) || s[2] != '\0')
-            return 0;
-        minutes = (s[0] - '0') * 10 + (s[1] - '0');
-    } else if (s[-1] == ':') {
-        return 0;
-    }
-    if (hours > 23 || minutes > 59)
-        return 0;
-    *offset_ms = sign * ((int64_t)hours * 3600 + minutes * 60) * MS_PER_S;
-    return 1;
-}
-
 static int valid_zone_name(const char *name)
 {
     size_t len = strlen(name);
@@ -847,7 +753,7 @@ int tz_zone_load(const char *name, tz_zone **out, jl_error *err)
         name = "";
     int64_t offset_ms = 0;
     if (strcmp(name, "UTC") == 0 || strcmp(name, "utc") == 0 || strcmp(name, "Z") == 0 ||
-        strcmp(name, "z") == 0 || fixed_offset(name, &offset_ms)) {
+        strcmp(name, "z") == 0 || qp_scan_utc_offset(name, strlen(name), 1, &offset_ms) == 1) {
         tz_zone *zone = zone_new(name, 1);
         if (zone == NULL)
             return jl_error_set(err, JL_ENOMEM, "out of memory loading time zone");

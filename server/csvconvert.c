@@ -1,7 +1,9 @@
 /* Conversions for `jialing import` (include/jialing/csvconvert.h): CSV rows to line protocol,
- * RFC 3339 times to epoch ms, field counting, and batch-relative line numbers in server error
- * messages rewritten to file line numbers. Owns no state. */
+ * times to epoch ms (through query/'s one RFC 3339 parser, qp_parse_time_text), field counting, and
+ * batch-relative line numbers in server error messages rewritten to file line numbers. Owns no
+ * state. */
 #include "jialing/csvconvert.h"
+#include "jialing/params.h"
 
 #include <ctype.h>
 #include <math.h>
@@ -29,117 +31,11 @@ int cv_is_csv_header(const char *line, size_t len)
     return len == sizeof header - 1 && memcmp(line, header, len) == 0;
 }
 
-/* Days since 1970-01-01 of a proleptic Gregorian date (era arithmetic, valid for all int64
- * years in range). */
-static int64_t days_from_civil(int64_t year, int month, int day)
-{
-    year -= month <= 2;
-    int64_t era = (year >= 0 ? year : year - 399) / 400;
-    int64_t year_of_era = year - era * 400;
-    int64_t day_of_year = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1;
-    int64_t day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
-    return era * 146097 + day_of_era - 719468;
-}
-
-static int read_digits(const char *text, size_t len, size_t *pos, int count, int *value)
-{
-    int v = 0;
-    for (int i = 0; i < count; i++) {
-        if (*pos >= len || !isdigit((unsigned char)text[*pos]))
-            return 0;
-        v = v * 10 + (text[(*pos)++] - '0');
-    }
-    *value = v;
-    return 1;
-}
-
 int cv_parse_time_ms(const char *text, size_t len, int64_t *ms, jl_error *err)
 {
-    size_t pos = 0;
     trim(&text, &len);
-    if (len == 0)
-        return jl_error_set(err, JL_EINVAL, "empty time");
-
-    /* Integer epoch milliseconds. */
-    size_t digits_at = (text[0] == '-' || text[0] == '+') ? 1 : 0;
-    size_t k = digits_at;
-    while (k < len && isdigit((unsigned char)text[k]))
-        k++;
-    if (k == len && k > digits_at) {
-        if (k - digits_at > 15)
-            return jl_error_set(err, JL_EINVAL, "time %.*s is out of range", (int)len, text);
-        int64_t v = 0;
-        for (size_t i = digits_at; i < len; i++)
-            v = v * 10 + (text[i] - '0');
-        if (text[0] == '-')
-            v = -v;
-        if (v < JL_MIN_MS || v > JL_MAX_MS)
-            return jl_error_set(err, JL_EINVAL, "time %.*s is out of range", (int)len, text);
-        *ms = v;
-        return JL_OK;
-    }
-
-    int year, month, day, hour, minute, second;
-    if (!read_digits(text, len, &pos, 4, &year) || pos >= len || text[pos++] != '-' ||
-        !read_digits(text, len, &pos, 2, &month) || pos >= len || text[pos++] != '-' ||
-        !read_digits(text, len, &pos, 2, &day) || pos >= len ||
-        (text[pos] != 'T' && text[pos] != 't' && text[pos] != ' ') || !(++pos) ||
-        !read_digits(text, len, &pos, 2, &hour) || pos >= len || text[pos++] != ':' ||
-        !read_digits(text, len, &pos, 2, &minute) || pos >= len || text[pos++] != ':' ||
-        !read_digits(text, len, &pos, 2, &second))
-        goto bad;
-    static const int month_days[12] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    int leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
-    if (month < 1 || month > 12 || day < 1 || day > month_days[month - 1] ||
-        (month == 2 && day == 29 && !leap) || hour > 23 || minute > 59 || second > 60)
-        goto bad;
-    if (second == 60)
-        second = 59; /* a leap second is folded into the last second of its minute */
-
-    int frac_ms = 0;
-    if (pos < len && (text[pos] == '.' || text[pos] == ',')) {
-        pos++;
-        int n = 0;
-        while (pos < len && isdigit((unsigned char)text[pos])) {
-            if (n < 3)
-                frac_ms = frac_ms * 10 + (text[pos] - '0');
-            n++;
-            pos++;
-        }
-        if (n == 0)
-            goto bad;
-        for (; n < 3; n++)
-            frac_ms *= 10;
-    }
-
-    int64_t offset_min = 0;
-    if (pos < len && (text[pos] == 'Z' || text[pos] == 'z')) {
-        pos++;
-    } else if (pos < len && (text[pos] == '+' || text[pos] == '-')) {
-        int sign = text[pos++] == '-' ? -1 : 1;
-        int oh, om;
-        if (!read_digits(text, len, &pos, 2, &oh) || pos >= len || text[pos++] != ':' ||
-            !read_digits(text, len, &pos, 2, &om) || oh > 23 || om > 59)
-            goto bad;
-        offset_min = sign * (oh * 60 + om);
-    } else {
-        goto bad; /* RFC 3339 requires the offset: a bare local time is ambiguous */
-    }
-    if (pos != len)
-        goto bad;
-
-    int64_t seconds = days_from_civil(year, month, day) * 86400 + hour * 3600 + minute * 60 +
-                      second - offset_min * 60;
-    int64_t v = seconds * 1000 + frac_ms;
-    if (v < JL_MIN_MS || v > JL_MAX_MS)
-        return jl_error_set(err, JL_EINVAL, "time %.*s is out of range", (int)len, text);
-    *ms = v;
-    return JL_OK;
-bad:
-    return jl_error_set(err, JL_EINVAL,
-                        "time '%.*s' is neither epoch milliseconds nor RFC 3339 "
-                        "(2025-01-01T08:00:00+08:00)",
-                        (int)(len > 64 ? 64 : len), text);
+    return qp_parse_time_text(
+        text, len, QP_TIME_FOLD_LEAP_SECOND | QP_TIME_COMMA_FRACTION | QP_TIME_PLUS_EPOCH, ms, err);
 }
 
 /* One CSV field: its unquoted text copied into a caller buffer, and its 1-based column. */

@@ -12,9 +12,12 @@
  * a trailing CR allowed), else 0. */
 int cv_is_csv_header(const char *line, size_t len);
 
-/* Parses integer epoch milliseconds ("1735689600000", "-5") or an RFC 3339 time
- * ("2025-01-01T08:00:00+08:00", "2025-01-01 00:00:00.250Z"; fractions below a millisecond are
- * truncated toward the past) into *ms within JL_MIN_MS..JL_MAX_MS. Returns JL_OK or JL_EINVAL. */
+/* Parses text[0..len), surrounding blanks, CR and LF ignored, as integer epoch milliseconds
+ * ("1735689600000", "-5", "+5") or an RFC 3339 time ("2025-01-01T08:00:00+08:00",
+ * "2025-01-01 00:00:00.250Z", "...00,250Z"; fractions below a millisecond are truncated toward
+ * the past; second 60 counts as 59) into *ms within JL_MIN_MS..JL_MAX_MS: qp_parse_time_text()
+ * with QP_TIME_FOLD_LEAP_SECOND, QP_TIME_COMMA_FRACTION and QP_TIME_PLUS_EPOCH. Returns JL_OK, or
+ * JL_EINVAL with a message quoting the time. */
 int cv_parse_time_ms(const char *text, size_t len, int64_t *ms, jl_error *err);
 
 /* Converts one CSV row `time,metric,tags,value` (fields may be double-quoted with "" for a quote;

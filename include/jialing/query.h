@@ -11,6 +11,14 @@
  * latest and series skip series without readings. Windowed rows carry the window's start time,
  * even when the first window starts before from_ms (only readings at or after from_ms count).
  *
+ * Implemented in query/: engine.c (qx_query, raw readings), window.c, grid.c and groupby.c
+ * (windows), scan.c, listing.c, aggregate.c (the aggregator table), over exec.c and source.c
+ * (query_internal.h).
+ *
+ * Ownership: a request, its selector, zone and strings are borrowed for the call only; nothing
+ * is retained after a query function returns. Everything a sink callback receives (metric, tags,
+ * column names, cells) is borrowed for that callback only: a sink copies what it keeps.
+ *
  * Caveats: when a query function returns an error, the rows already given to the sink are a
  * partial answer and must be dropped (the server buffers them and sends only the error); the last
  * series_begin may then have no series_end. All the work runs inside one store snapshot, so a
@@ -182,7 +190,8 @@ int qx_query(st_store *store, const qx_query_request *request, const qx_sink *si
 /* Threshold comparison. */
 typedef enum qx_compare { QX_GT = 0, QX_GE, QX_LT, QX_LE } qx_compare;
 
-/* Parses "gt", "ge", "lt", "le"; JL_OK or JL_EINVAL. */
+/* Parses "gt", "ge", "lt", "le" into *out; JL_OK, or JL_EINVAL (NULL or any other text) with a
+ * message listing them. */
 int qx_parse_compare(const char *text, qx_compare *out, jl_error *err);
 
 /* Scan output. */
@@ -223,16 +232,20 @@ typedef struct qx_scan_request {
  *
  * Chunks whose min/max cannot match are skipped undecoded (for episodes the chunk's first reading
  * ends an open run); chunks inside the range that match entirely add their summary (count; and
- * episodes or duration without max_gap). Errors as qx_query(). */
+ * episodes or duration without max_gap). Errors as qx_query(), and JL_EINVAL for a compare or
+ * output outside its enum or a negative min_duration_ms or max_gap_ms. */
 int qx_scan(st_store *store, const qx_scan_request *request, const qx_sink *sink, jl_error *err);
 
-/* GET /api/v1/latest: one row (time INT, value DOUBLE) per series that has readings; limits may be
- * NULL (defaults). Errors as qx_query(). */
+/* GET /api/v1/latest: one row (time INT, value DOUBLE) per series that has readings, from the
+ * snapshot's in-memory series state (no chunk is read); limits may be NULL (defaults). JL_OK,
+ * JL_EINVAL (a selector without a metric or with more than QP_MAX_MATCHERS conditions),
+ * JL_ELIMIT (series or rows), JL_ETIMEOUT, JL_ENOMEM, a store error, or a sink's code. */
 int qx_latest(st_store *store, const qp_selector *selector, const qx_limits *limits,
               const qx_sink *sink, jl_error *err);
 
 /* GET /api/v1/series: one row (first, last, count; all INT) per matching series that has
- * readings; limits may be NULL (defaults). Errors as qx_query(). */
+ * readings, from the same in-memory state; limits may be NULL (defaults). Errors as
+ * qx_latest(). */
 int qx_series(st_store *store, const qp_selector *selector, const qx_limits *limits,
               const qx_sink *sink, jl_error *err);
 

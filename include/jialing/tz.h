@@ -1,7 +1,7 @@
 /* Jialing time zones: UTC, fixed offsets and IANA zones read from the system tzdata (TZif files
- * under /usr/share/zoneinfo, including the POSIX TZ rule in their footer), plus the proleptic
- * Gregorian calendar arithmetic and the local-calendar window boundaries (day, Monday week,
- * month, year) that `window=1d|1w|1mo|1y` with `tz=` needs. Implemented in query/tz.c.
+ * under /usr/share/zoneinfo, including the POSIX TZ rule in their footer), and the local-calendar
+ * window boundaries (day, Monday week, month, year) that `window=1d|1w|1mo|1y` with `tz=` needs.
+ * Implemented in query/tz.c; the date arithmetic under it is jialing/calendar.h's.
  *
  * Caveats: times are epoch milliseconds. Inputs outside +-TZ_LIMIT_MS (about 31,700 years around
  * 1970) are clamped to it, so no input can make the arithmetic overflow; results for such inputs
@@ -64,16 +64,6 @@ int64_t tz_offset_at(const tz_zone *zone, int64_t utc_ms);
  * occurs twice: the result is the earlier instant (Berlin 2025-10-26 02:30 gives 02:30 CEST =
  * 00:30Z). This matches Python's zoneinfo with fold=0. */
 int64_t tz_local_to_utc(const tz_zone *zone, int64_t local_ms);
-
-/* Returns the days since 1970-01-01 of the proleptic Gregorian date year-month-day. month is
- * clamped to 1..12, day to 1..31 (a day past the month's end counts on into the next month),
- * year to +-1e12. */
-int64_t tz_days_from_civil(int64_t year, unsigned month, unsigned day);
-
-/* Sets *year, *month (1..12) and *day (1..31) to the proleptic Gregorian date `days` days after
- * 1970-01-01 (negative: before); days is clamped to the range tz_days_from_civil() produces.
- * Output pointers must be non-NULL. */
-void tz_civil_from_days(int64_t days, int64_t *year, unsigned *month, unsigned *day);
 
 /* Calendar units of a window in local time. */
 typedef enum tz_unit {

@@ -15,7 +15,7 @@ CC_FUZZ="${CC_FUZZ:-clang}"
 LIBS=(-llmdb -llz4 -lmicrohttpd -lmsgpackc -lpthread -lm)
 shopt -s nullglob
 # Library sources plus the server modules a target may route through (no main()s, no sockets).
-lib_src=(storage/*.c query/*.c server/routes.c server/format.c server/auth.c server/config.c)
+lib_src=(storage/*.c query/*.c query/ingest/*.c server/routes.c server/format.c server/auth.c server/config.c)
 
 status=0
 summary=()

@@ -57,6 +57,13 @@ static void test_time(void)
     CHECK_INT(parse_rc(""), JL_EINVAL);
     CHECK_INT(parse_rc("9223372036855"), JL_EINVAL); /* one past JL_MAX_MS */
     CHECK_INT(parse_ok("9223372036854"), 9223372036854LL);
+    /* What import accepted before it called qp_parse_time_text(), and still does: a '+' on epoch
+     * ms, surrounding blanks, ',' before the fraction, second 60 folded into second 59. */
+    CHECK_INT(parse_ok("+1000"), 1000);
+    CHECK_INT(parse_ok(" \t2025-01-01T00:00:00Z\r\n"), 1735689600000LL);
+    CHECK_INT(parse_ok("2024-02-29T12:34:56,789Z"), 1709210096789LL);
+    CHECK_INT(parse_ok("2016-12-31T23:59:60Z"), 1483228799000LL);
+    CHECK_INT(parse_rc("2016-12-31T23:59:61Z"), JL_EINVAL);
 }
 
 static const char *convert(const char *row, jl_buf *out, jl_error *err)

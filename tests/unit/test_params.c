@@ -454,6 +454,33 @@ static void test_utc_offset(void)
                            "-05:30, +0800, Z or UTC");
 }
 
+/* The grammar on its own, over exactly len bytes (no NUL needed). */
+static void test_scan_utc_offset(void)
+{
+    int64_t ms = 777;
+    CHECK_INT(qp_scan_utc_offset("+08:00", 6, 0, &ms), 1);
+    CHECK_INT(ms, 28800000);
+    CHECK_INT(qp_scan_utc_offset("-05:30xyz", 6, 0, &ms), 1);
+    CHECK_INT(ms, -19800000);
+    ms = 777;
+    CHECK_INT(qp_scan_utc_offset("+0800", 5, 0, &ms), 0);
+    CHECK_INT(qp_scan_utc_offset("+08", 3, 0, &ms), 0);
+    CHECK_INT(ms, 777);
+    CHECK_INT(qp_scan_utc_offset("+0800", 5, 1, &ms), 1);
+    CHECK_INT(ms, 28800000);
+    CHECK_INT(qp_scan_utc_offset("+08", 3, 1, &ms), 1);
+    CHECK_INT(ms, 28800000);
+    CHECK_INT(qp_scan_utc_offset(" 01:00", 6, 0, &ms), 1);
+    CHECK_INT(ms, 3600000);
+    ms = 777;
+    CHECK_INT(qp_scan_utc_offset("+24:00", 6, 1, &ms), -1);
+    CHECK_INT(qp_scan_utc_offset("+23:60", 6, 1, &ms), -1);
+    CHECK_INT(qp_scan_utc_offset("+08:", 4, 1, &ms), 0);
+    CHECK_INT(qp_scan_utc_offset("+08:00", 5, 1, &ms), 0);
+    CHECK_INT(qp_scan_utc_offset("", 0, 1, &ms), 0);
+    CHECK_INT(ms, 777);
+}
+
 static void test_number(void)
 {
     double v = 1;
@@ -514,6 +541,7 @@ int main(void)
     RUN(test_time_errors);
     RUN(test_time_random);
     RUN(test_utc_offset);
+    RUN(test_scan_utc_offset);
     RUN(test_number);
     return CHECK_DONE();
 }
