@@ -5,7 +5,7 @@
  * through LZ4, which mostly eats the long zero runs of a regular cadence. */
 #include "jialing/chunk.h"
 
-#include "chunk_format.h"
+#include "disk_format.h"
 
 #include <inttypes.h>
 #include <lz4.h>

@@ -6,7 +6,7 @@
 
 #include "jialing/chunk.h"
 
-#include "../../storage/chunk_format.h"
+#include "../../storage/disk_format.h"
 
 #include <float.h>
 #include <stdint.h>

@@ -1,7 +1,7 @@
 /* Write-log blocks: encodes a request's readings grouped by series with delta-coded timestamps
  * and decimal mantissas, and decodes blocks of both log formats with every length, count and
  * checksum validated before use. The layout and the reasons for it are in writelog.h. */
-#include "writelog.h"
+#include "log_block.h"
 
 #include <lz4.h>
 #include <math.h>
