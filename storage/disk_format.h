@@ -1,7 +1,98 @@
-/* On-disk format of a sealed chunk, in one place: magic, format version, codec ids, the packed
- * little-endian header with the offset of every field, the checksums, and the payload's bit
- * layout. storage/chunk.c is the only code that reads or writes these bytes; tests and fuzz
- * targets include this file to craft and patch chunks.
+/* Every byte storage writes to disk, in one place (after Netdata's rrddiskprotocol.h): magics,
+ * format versions, codec ids, header layouts with the offset of every field, the order in which
+ * readers validate, and the checksum. Code that reads or writes these bytes includes this file;
+ * so do the tests and fuzz targets that craft, patch and keep golden copies of them
+ * (tests/golden/, one file per format, read by tests/unit/test_golden.c). Changing any layout
+ * here means a new format version and a new golden file, never an edited one.
+ *
+ * Sections:
+ *   1. conventions shared by all formats: byte order, checksum, decimal values
+ *   2. sealed chunks (storage/chunk_*.c, storage/rice.c)
+ *   3. write-log blocks, formats 1 and 2 (storage/log_block.c)
+ *   4. the store: format version, database names, key layouts (storage/store.c) */
+#ifndef JIALING_STORAGE_DISK_FORMAT_H
+#define JIALING_STORAGE_DISK_FORMAT_H
+
+#include <math.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "jialing/chunk.h"
+
+#include "bytes.h"
+
+/* ==== 1. Conventions shared by all formats ====
+ *
+ * Byte order: every multi-byte integer is little endian except in keys that must sort, which
+ * are big endian; doubles are the little-endian bytes of their IEEE-754 bit pattern; all of it
+ * written field by field through storage/bytes.h. Varints are LEB128 (at most 10 bytes), signed
+ * numbers go through zigzag first.
+ *
+ * Checksum: CRC-32C (Castagnoli, reflected polynomial 0x82F63B78, initial value and final xor
+ * ~0), ck_crc32c() of storage/crc32c.c; "crc32c over X" below is ck_crc32c(0, X).
+ *
+ * Decimal values: a value v is stored as an integer mantissa m with a decimal exponent E in
+ * 0..DF_MAX_DECIMAL_EXPONENT when v == (double)m / 10^E bitwise (the quotient as the decoder
+ * computes it, so -0.0, which reads back as +0.0, never is) and |m| < DF_MAX_MANTISSA, so that
+ * m converts to double exactly. */
+
+/* Largest decimal exponent; 10^15 is exact as a double and leaves mantissas < 2^53. */
+#define DF_MAX_DECIMAL_EXPONENT 15
+/* Mantissas stay below this in magnitude so that they convert to double exactly. */
+#define DF_MAX_MANTISSA (1LL << 53)
+
+/* 10^e for e in 0..DF_MAX_DECIMAL_EXPONENT; each is exact as a double. */
+static inline double df_pow10(int e)
+{
+    static const double table[DF_MAX_DECIMAL_EXPONENT + 1] = {
+        1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+    };
+    return table[e];
+}
+
+/* True when v is exactly m / 10^e as above for m = llround(v * 10^e); then stores m in
+ * *mantissa (untouched otherwise). */
+static inline int df_decimal_exact(double v, int e, int64_t *mantissa)
+{
+    double scaled = v * df_pow10(e);
+    if (!(fabs(scaled) < (double)DF_MAX_MANTISSA))
+        return 0;
+    int64_t m = llround(scaled);
+    if (!bytes_same_f64((double)m / df_pow10(e), v))
+        return 0;
+    *mantissa = m;
+    return 1;
+}
+
+/* The smallest exponent at which every value is exact as above, filling mantissas[0..count);
+ * -1 when there is none and the values must be stored as doubles. Both encoders (chunks and
+ * log blocks) choose the same way. Value i is values[order[i]], or values[i] when order is
+ * NULL. A value exact at E is exact at every larger E whose mantissa stays in range, so each
+ * value starts at the exponent found so far; the second pass, which computes the mantissas of
+ * the values checked before the last raise, checks that. */
+static inline int df_decimal_exponent(const double *values, const uint32_t *order, size_t count,
+                                      int64_t *mantissas)
+{
+    int e = 0;
+    for (size_t i = 0; i < count; i++) {
+        while (!df_decimal_exact(values[order ? order[i] : i], e, &mantissas[i])) {
+            if (++e > DF_MAX_DECIMAL_EXPONENT)
+                return -1;
+        }
+    }
+    for (size_t i = 0; i < count; i++) {
+        if (!df_decimal_exact(values[order ? order[i] : i], e, &mantissas[i]))
+            return -1;
+    }
+    return e;
+}
+
+/* ==== 2. Sealed chunks ====
+ *
+ * Magic, format version, codec ids, the packed little-endian header with the offset of every
+ * field, the checksums, and the payload's bit layout. storage/chunk_encode.c writes these bytes,
+ * storage/chunk_decode.c and storage/chunk_segments.c read them, storage/rice.c owns the bit
+ * streams of the payload.
  *
  * A chunk is CK_HEADER_SIZE header bytes, then (with CK_FLAG_SEGMENTS only) a segment table,
  * then `stored payload length` payload bytes; the table's length is what remains.
@@ -82,21 +173,14 @@
  *      then the `width` bits of q, where width is q's bit length (width <= 64 - k).
  * A regular cadence therefore costs one bit per reading before LZ4 (a run of zero bits, which
  * LZ4 then shrinks further). */
-#ifndef JIALING_CHUNK_FORMAT_H
-#define JIALING_CHUNK_FORMAT_H
-
-#include <stdint.h>
-
-#include "jialing/chunk.h"
-
 #define CK_MAGIC_0 'J'
 #define CK_MAGIC_1 'L'
 #define CK_MAGIC_2 'C'
 #define CK_MAGIC_3 'K'
 #define CK_FORMAT_VERSION 1u
 
-#define CK_FLAG_LZ4 0x01u     /* stored payload is the LZ4 block of the raw payload */
-#define CK_FLAG_TS_BASE 0x02u /* timestamps coded against a base delta, not delta-of-delta */
+#define CK_FLAG_LZ4 0x01u      /* stored payload is the LZ4 block of the raw payload */
+#define CK_FLAG_TS_BASE 0x02u  /* timestamps coded against a base delta, not delta-of-delta */
 #define CK_FLAG_SEGMENTS 0x04u /* a segment table lies between header and payload */
 #define CK_FLAGS_KNOWN 0x07u   /* any other flag bit set makes a chunk corrupt */
 
@@ -122,10 +206,9 @@
 #define CK_OFF_HEADER_CRC 96
 #define CK_HEADER_SIZE CK_HEADER_BYTES
 
-/* Largest decimal exponent tried; 10^15 is exact as a double and leaves mantissas < 2^53. */
-#define CK_MAX_DECIMAL_EXPONENT 15
-/* Mantissas must stay below this in magnitude so that they convert to double exactly. */
-#define CK_MAX_MANTISSA (1LL << 53)
+/* Decimal values of the chunk codec follow section 1. */
+#define CK_MAX_DECIMAL_EXPONENT DF_MAX_DECIMAL_EXPONENT
+#define CK_MAX_MANTISSA DF_MAX_MANTISSA
 
 /* Bit-stream framing (see above). */
 #define CK_FRAME_VALUES 64
@@ -142,5 +225,77 @@
 /* Upper bound of the raw payload length for `count` readings: two numbers per reading at most
  * CK_MAX_BITS_PER_NUMBER bits (23.75 bytes), plus a base delta, frame headers and alignment. */
 #define CK_RAW_PAYLOAD_MAX(count) (24u * (uint32_t)(count) + 16u)
+
+/* ==== 3. Write-log blocks ====
+ *
+ * A block holds the readings of one write request; storage/log_block.c encodes and decodes it,
+ * the store keeps it in LMDB until every series in it has sealed those readings. The two formats
+ * are told apart by their magic; the store writes format 2 only and reads both.
+ *
+ * Format 2 (all integers little endian):
+ *   off size field
+ *     0   4  magic "JLG2" (WL_MAGIC)
+ *     4   4  readings in the block (1..ST_MAX_BATCH_POINTS)
+ *     8   4  series in the block (1..ST_MAX_BATCH_POINTS)
+ *    12   4  raw payload length (before LZ4), at most WL_RAW_PAYLOAD_MAX(readings, series)
+ *    16   4  stored payload length (the LZ4 bytes after the id table)
+ *    20   4  crc32c over the id table and the stored payload
+ *    24  8*S series ids, in the order of the payload's groups
+ *    ..      LZ4 block of the payload
+ * Payload, one group per series: varint count n (0 allowed); when n > 0, varint zigzag first
+ * timestamp; n-1 varint zigzag delta-of-deltas (the first delta's is the delta itself); one
+ * byte value mode: 0..DF_MAX_DECIMAL_EXPONENT = decimal exponent E, then varint zigzag first
+ * mantissa and n-1 varint zigzag mantissa deltas (section 1); or WL_MODE_RAW, n doubles of 8
+ * bytes. Integers wrap modulo 2^64. Within a group readings keep request order (a later write
+ * of the same timestamp wins on replay).
+ * Readers validate in this order: size >= header, magic, counts, raw length bound, stored
+ * length == size - header - id table, checksum, then decompress with LZ4_decompress_safe into a
+ * buffer of exactly the raw length and require the groups to add up to the count, every
+ * timestamp to lie in JL_MIN_MS..JL_MAX_MS, every mode to be known and the payload to end
+ * exactly after the last group.
+ *
+ * Format 1 (read only):
+ *   off size field
+ *     0   4  magic "JLOG" (WL_V1_MAGIC)
+ *     4   4  readings n (0..ST_MAX_BATCH_POINTS)
+ *     8   4  stored payload length (== size - 16)
+ *    12   4  crc32c over the stored payload
+ *    16      LZ4 block of n records of 24 bytes: u64 series id, i64 ms, f64 value
+ * Readers validate size, magic, lengths, count, checksum, then require the payload to
+ * decompress (LZ4_decompress_safe) to exactly n records.
+ *
+ * Why format 2: a block stays until every series in it has sealed its tail, so the log holds
+ * about one chunk period of all readings; at 24 bytes a record before LZ4 it was a sixth of the
+ * data file. Grouped and delta coded, the same block is about a quarter of that, and it is
+ * encoded by the thread that parsed the request instead of by the single writer. */
+
+#define WL_MAGIC 0x32474c4au /* "JLG2" little endian */
+#define WL_HEADER_BYTES 24   /* format 2 header; the id table follows */
+#define WL_OFF_COUNT 4
+#define WL_OFF_SERIES 8
+#define WL_OFF_RAW_LEN 12
+#define WL_OFF_STORED_LEN 16
+#define WL_OFF_CRC 20
+#define WL_MODE_RAW 255 /* value mode of a group of raw doubles */
+
+/* Bytes a format-2 group can take before LZ4 at most: count, first time, mode and first
+ * mantissa, then a time and a value of at most one varint each per reading. */
+#define WL_GROUP_BYTES (4 * BYTES_VARINT_MAX)
+#define WL_READING_BYTES (2 * BYTES_VARINT_MAX)
+#define WL_RAW_PAYLOAD_MAX(readings, series)                                                       \
+    ((size_t)(readings)*WL_READING_BYTES + (size_t)(series)*WL_GROUP_BYTES)
+
+#define WL_V1_MAGIC 0x474f4c4au /* "JLOG" little endian */
+#define WL_V1_HEADER_BYTES 16
+#define WL_V1_OFF_COUNT 4
+#define WL_V1_OFF_STORED_LEN 8
+#define WL_V1_OFF_CRC 12
+#define WL_V1_RECORD_BYTES 24 /* u64 id, i64 ms, f64 value */
+
+/* ==== 4. The store ====
+ *
+ * Reserved for the store's format version (the "format" key of the meta database), its database
+ * names and their key layouts (big-endian series ids and timestamps), now in storage/store.c;
+ * they move here when the store is switched to this header. */
 
 #endif
