@@ -1,16 +1,24 @@
 /* Chunk codec: turns a run of readings of one series (strictly increasing timestamps, finite
- * doubles) into one self-validating byte string, and back. The on-disk layout (magic, version,
- * codec ids, header fields, checksums) is owned by storage/chunk_format.h; this header is the
- * codec's public face.
+ * doubles) into one self-validating byte string, and back. The bytes (magic, version, codec
+ * ids, header fields, segment table, payload, checksums) are laid out in section 2 of
+ * storage/disk_format.h; this header is the codec's public face. Implemented by
+ * storage/chunk_encode.c, chunk_decode.c, chunk_segments.c, chunk_summary.c, with the bit codec
+ * in storage/rice.c and the checksum in storage/crc32c.c.
  *
- * Layout of an encoded chunk: a fixed little-endian header holding the summary below, a header
- * checksum, and a payload (timestamps delta-of-delta, values as decimal mantissas or raw doubles,
- * bit-packed, then LZ4 when that shrinks it) with its own checksum. ck_read_summary() validates
- * only the header, so queries can use a summary without touching the payload.
+ * An encoded chunk is a fixed little-endian header holding the summary below and a header
+ * checksum, an optional table of per-period summaries, and a payload (timestamps delta-coded,
+ * values as decimal mantissas or raw doubles, bit-packed, then LZ4 when that shrinks it) with
+ * its own checksum. ck_read_summary() and ck_read_segments() validate only the header (and the
+ * table), so queries can use summaries without touching the payload.
+ *
+ * Ownership: every function only reads the chunk bytes it is given and keeps no pointer to them
+ * or to any output after it returns; output arrays are the caller's. Nothing here allocates
+ * memory the caller must free, except that ck_encode*() grow the caller's jl_buf. All functions
+ * are reentrant (no global state) and may run on any thread.
  *
  * Caveats: ck_decode() writes at most `capacity` readings; call ck_read_summary() first to learn
- * the count. Buffers passed in are borrowed; nothing here allocates memory the caller must free
- * except through jl_buf. */
+ * the count (at most CK_MAX_READINGS). A chunk that passes ck_read_summary() may still fail
+ * ck_decode(): only decoding checks the payload. */
 #ifndef JIALING_CHUNK_H
 #define JIALING_CHUNK_H
 
@@ -19,7 +27,7 @@
 /* Readings per chunk at most; a decoder refuses larger counts before allocating. */
 #define CK_MAX_READINGS 65536u
 
-/* Bytes of every chunk before its payload (the header of storage/chunk_format.h). */
+/* Bytes of every chunk before its segment table and payload (storage/disk_format.h). */
 #define CK_HEADER_BYTES 100u
 
 /* Periods a chunk's segment table covers at most; a chunk spanning more gets no table. */
@@ -62,38 +70,53 @@ enum {
 };
 
 /* Encodes count readings (1..CK_MAX_READINGS, timestamps strictly increasing, values finite)
- * and appends the chunk to out; returns JL_OK, JL_EINVAL (bad input, message says why) or
- * JL_ENOMEM. */
+ * and appends the chunk to out, which stays the caller's (on error out->len is unchanged, its
+ * capacity may have grown). Returns JL_OK; JL_EINVAL when an argument is NULL, the count is out
+ * of range, a value is not finite or the timestamps do not increase (err says which reading);
+ * JL_ENOMEM. The same readings always give the same bytes. */
 int ck_encode(const int64_t *timestamps_ms, const double *values, size_t count, jl_buf *out,
               jl_error *err);
 
 /* As ck_encode(), and when the readings span 2 to CK_MAX_SEGMENTS periods of segment_period_ms
- * (> 0; aligned to the epoch) adds a table of per-period summaries (ck_read_segments). */
+ * (> 0; aligned to the epoch; <= 0 means none) adds a table of per-period summaries
+ * (ck_read_segments). Returns as ck_encode(). */
 int ck_encode_segmented(const int64_t *timestamps_ms, const double *values, size_t count,
                         int64_t segment_period_ms, jl_buf *out, jl_error *err);
 
-/* Reads the segment table of a chunk (validating header and table, not the payload) into
- * segments[0..capacity), in time order, one entry per period with readings; sets *count (0 when
- * the chunk has no table). Returns JL_OK, JL_ECORRUPT or JL_ELIMIT. */
+/* Reads the segment table of the chunk at data[0..len) (validating header and table, not the
+ * payload) into the caller's segments[0..capacity), in time order, one entry per period with
+ * readings, and sets *count (0 when the chunk has no table; summary.segment_count says how many
+ * periods it spans, so capacity segment_count always suffices). Returns JL_OK; JL_ECORRUPT when
+ * data is NULL or header or table fail a check (err says which); JL_ELIMIT when more periods
+ * hold readings than capacity (the first capacity entries are then filled, *count is 0). */
 int ck_read_segments(const void *data, size_t len, ck_segment *segments, size_t capacity,
                      size_t *count, jl_error *err);
 
-/* Validates the header of the chunk at data[0..len) (size, magic, version, codec, count, lengths,
- * header checksum) and fills summary; returns JL_OK or JL_ECORRUPT. */
+/* Validates the header of the chunk at data[0..len) (size, magic, version, codec, flags, count,
+ * lengths, header checksum, cross-field sanity, the segment table's period) and fills the
+ * caller's *summary. Returns JL_OK, or JL_ECORRUPT when data is NULL or a check fails (err says
+ * which; *summary is then unspecified). */
 int ck_read_summary(const void *data, size_t len, ck_summary *summary, jl_error *err);
 
-/* Fully validates the chunk (header, payload checksum, decompressed size) and decodes it into
- * caller-owned arrays of `capacity` entries; sets *count. Returns JL_OK, JL_ECORRUPT, or
- * JL_ELIMIT when capacity is too small. */
+/* Fully validates the chunk at data[0..len) (header, payload checksum, decompressed size,
+ * strictly increasing timestamps, values matching the header) and decodes it into the caller's
+ * arrays of `capacity` entries; sets *count (when not NULL; 0 on any error). Returns JL_OK;
+ * JL_ECORRUPT when data is NULL or a check fails (the arrays may then hold partial output);
+ * JL_ELIMIT when capacity is smaller than the chunk's count (nothing written); JL_EINVAL when an
+ * output array is NULL; JL_ENOMEM for the decoder's scratch buffer, which it frees before
+ * returning. */
 int ck_decode(const void *data, size_t len, int64_t *timestamps_ms, double *values, size_t capacity,
               size_t *count, jl_error *err);
 
-/* Computes the summary of count readings exactly as ck_encode() stores it (used to merge tails
- * into query answers the same way as sealed chunks). */
+/* Computes the summary of count readings exactly as ck_encode() stores it into the caller's
+ * *summary (all zero for count 0), so that tails merge into query answers the same way as
+ * sealed chunks. Cannot fail; the readings are not checked. */
 void ck_summarize(const int64_t *timestamps_ms, const double *values, size_t count,
                   ck_summary *summary);
 
-/* CRC-32C (Castagnoli) of len bytes, continuing from crc (start with 0). */
+/* CRC-32C (Castagnoli) of data[0..len), continuing from crc (start with 0); the checksum of
+ * every chunk and write-log block, for tools and tests that check stored bytes. Cannot fail.
+ * Implemented by storage/crc32c.c (also declared in storage/crc32c.h for storage itself). */
 uint32_t ck_crc32c(uint32_t crc, const void *data, size_t len);
 
 #endif

@@ -4,7 +4,7 @@
  * themselves see the mutated bytes instead of stopping at the checksum. */
 #include "jialing/chunk.h"
 
-#include "../../storage/chunk_format.h"
+#include "../../storage/disk_format.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -2,7 +2,7 @@
  * refuse or accept without crashing or reading out of bounds), then again with its checksum
  * recomputed so the payload decoder sees the mutated bytes; and they are read as readings
  * (series, time, value) that wl_encode must write and wl_decode give back bit for bit. */
-#include "../../storage/writelog.h"
+#include "../../storage/log_block.h"
 
 #include <math.h>
 #include <stdlib.h>

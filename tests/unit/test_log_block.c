@@ -1,11 +1,11 @@
-/* Unit tests of the write-log block format (storage/writelog.c): round trips of decimal, raw,
+/* Unit tests of the write-log block format (storage/log_block.c): round trips of decimal, raw,
  * out-of-order and duplicate readings, the exact size of a known block, format-1 blocks still
  * read, and every corruption refused. */
 #include <lz4.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../storage/writelog.h"
+#include "../../storage/log_block.h"
 #include "check.h"
 #include "jialing/chunk.h"
 

@@ -1,0 +1,301 @@
+/* Every byte storage writes to disk, in one place (after Netdata's rrddiskprotocol.h): magics,
+ * format versions, codec ids, header layouts with the offset of every field, the order in which
+ * readers validate, and the checksum. Code that reads or writes these bytes includes this file;
+ * so do the tests and fuzz targets that craft, patch and keep golden copies of them
+ * (tests/golden/, one file per format, read by tests/unit/test_golden.c). Changing any layout
+ * here means a new format version and a new golden file, never an edited one.
+ *
+ * Sections:
+ *   1. conventions shared by all formats: byte order, checksum, decimal values
+ *   2. sealed chunks (storage/chunk_*.c, storage/rice.c)
+ *   3. write-log blocks, formats 1 and 2 (storage/log_block.c)
+ *   4. the store: format version, database names, key layouts (storage/store.c) */
+#ifndef JIALING_STORAGE_DISK_FORMAT_H
+#define JIALING_STORAGE_DISK_FORMAT_H
+
+#include <math.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "jialing/chunk.h"
+
+#include "bytes.h"
+
+/* ==== 1. Conventions shared by all formats ====
+ *
+ * Byte order: every multi-byte integer is little endian except in keys that must sort, which
+ * are big endian; doubles are the little-endian bytes of their IEEE-754 bit pattern; all of it
+ * written field by field through storage/bytes.h. Varints are LEB128 (at most 10 bytes), signed
+ * numbers go through zigzag first.
+ *
+ * Checksum: CRC-32C (Castagnoli, reflected polynomial 0x82F63B78, initial value and final xor
+ * ~0), ck_crc32c() of storage/crc32c.c; "crc32c over X" below is ck_crc32c(0, X).
+ *
+ * Decimal values: a value v is stored as an integer mantissa m with a decimal exponent E in
+ * 0..DF_MAX_DECIMAL_EXPONENT when v == (double)m / 10^E bitwise (the quotient as the decoder
+ * computes it, so -0.0, which reads back as +0.0, never is) and |m| < DF_MAX_MANTISSA, so that
+ * m converts to double exactly. */
+
+/* Largest decimal exponent; 10^15 is exact as a double and leaves mantissas < 2^53. */
+#define DF_MAX_DECIMAL_EXPONENT 15
+/* Mantissas stay below this in magnitude so that they convert to double exactly. */
+#define DF_MAX_MANTISSA (1LL << 53)
+
+/* 10^e for e in 0..DF_MAX_DECIMAL_EXPONENT; each is exact as a double. */
+static inline double df_pow10(int e)
+{
+    static const double table[DF_MAX_DECIMAL_EXPONENT + 1] = {
+        1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+    };
+    return table[e];
+}
+
+/* True when v is exactly m / 10^e as above for m = llround(v * 10^e); then stores m in
+ * *mantissa (untouched otherwise). */
+static inline int df_decimal_exact(double v, int e, int64_t *mantissa)
+{
+    double scaled = v * df_pow10(e);
+    if (!(fabs(scaled) < (double)DF_MAX_MANTISSA))
+        return 0;
+    int64_t m = llround(scaled);
+    if (!bytes_same_f64((double)m / df_pow10(e), v))
+        return 0;
+    *mantissa = m;
+    return 1;
+}
+
+/* The smallest exponent at which every value is exact as above, filling mantissas[0..count);
+ * -1 when there is none and the values must be stored as doubles. Both encoders (chunks and
+ * log blocks) choose the same way. Value i is values[order[i]], or values[i] when order is
+ * NULL. A value exact at E is exact at every larger E whose mantissa stays in range, so each
+ * value starts at the exponent found so far; the second pass, which computes the mantissas of
+ * the values checked before the last raise, checks that. */
+static inline int df_decimal_exponent(const double *values, const uint32_t *order, size_t count,
+                                      int64_t *mantissas)
+{
+    int e = 0;
+    for (size_t i = 0; i < count; i++) {
+        while (!df_decimal_exact(values[order ? order[i] : i], e, &mantissas[i])) {
+            if (++e > DF_MAX_DECIMAL_EXPONENT)
+                return -1;
+        }
+    }
+    for (size_t i = 0; i < count; i++) {
+        if (!df_decimal_exact(values[order ? order[i] : i], e, &mantissas[i]))
+            return -1;
+    }
+    return e;
+}
+
+/* ==== 2. Sealed chunks ====
+ *
+ * Magic, format version, codec ids, the packed little-endian header with the offset of every
+ * field, the checksums, and the payload's bit layout. storage/chunk_encode.c writes these bytes,
+ * storage/chunk_decode.c and storage/chunk_segments.c read them, storage/rice.c owns the bit
+ * streams of the payload.
+ *
+ * A chunk is CK_HEADER_SIZE header bytes, then (with CK_FLAG_SEGMENTS only) a segment table,
+ * then `stored payload length` payload bytes; the table's length is what remains.
+ * Every multi-byte field is little endian and written byte by byte (never a struct memcpy), so
+ * the layout does not depend on the compiler's padding or the host's byte order. Doubles are
+ * stored as the little-endian bytes of their IEEE-754 bit pattern.
+ *
+ * Header (CK_HEADER_SIZE = 100 bytes):
+ *   off size field
+ *     0   4  magic "JLCK"
+ *     4   1  format version (CK_FORMAT_VERSION)
+ *     5   1  value codec id (CK_CODEC_DECIMAL or CK_CODEC_FLOAT, see jialing/chunk.h)
+ *     6   1  flags (CK_FLAG_LZ4, CK_FLAG_TS_BASE, CK_FLAG_SEGMENTS; others must be 0)
+ *     7   1  decimal exponent E, signed (0..CK_MAX_DECIMAL_EXPONENT for decimal, 0 for float)
+ *     8   4  count of readings (1..CK_MAX_READINGS)
+ *    12   4  raw payload length: bytes of the packed payload before LZ4
+ *    16   4  stored payload length: bytes following the header (== raw length unless LZ4)
+ *    20   4  payload crc32c over the stored payload bytes
+ *    24   8  first_ms (int64)
+ *    32   8  last_ms (int64)
+ *    40   8  timestamp scale (uint64, >= 1): every (ts - first_ms) is a multiple of it
+ *    48   8  min      (double)
+ *    56   8  max      (double)
+ *    64   8  sum      (double, Neumaier-compensated, in timestamp order)
+ *    72   8  sum of squared deviations from the mean (double)
+ *    80   8  first value (double)
+ *    88   8  last value (double)
+ *    96   4  header crc32c over bytes 0..95, continued over the segment table if any
+ *
+ * Segment table (CK_FLAG_SEGMENTS): per-period summaries, so that windows made of whole periods
+ * (a day of 8-hour periods, say) need no decoding. Numbers are LEB128 varints. First the period
+ * P in ms (>= 1); the table covers the periods floor(first_ms / P) .. floor(last_ms / P), 2 to
+ * CK_MAX_SEGMENTS of them, each in order with: its reading count as zigzag(count - previous
+ * count) (the count before the first taken as 0); then, when the count is not 0,
+ *   decimal codec: zigzag(m_min - previous m_min) (previous non-empty period; 0 before the
+ *     first), m_max - m_min, and sum(m) - count * m_min, all in mantissas of the chunk's
+ *     exponent (min = m_min / 10^E as the decoder computes values; sum = the exact sum / 10^E);
+ *   float codec: min, max and the Neumaier sum as 8-byte doubles.
+ * The first and last periods hold readings, counts add up to the chunk's, every min/max lies
+ * within the header's and the smallest min and largest max are the header's, each sum is one
+ * its count, min and max allow, and the table ends exactly where the payload starts. The
+ * encoder writes no table when the readings lie in one period, when a period bound falls
+ * outside int64, or when the sums do not fit 64 bits.
+ *
+ * Readers validate in this order and stop at the first failure: total size >= header size,
+ * magic, version, codec, flags, count, lengths (stored == total - header without a table,
+ * stored < total - header with one, the table within its bound; raw bounded by
+ * CK_RAW_PAYLOAD_MAX(count), stored == raw without LZ4 and stored < raw with it), header
+ * checksum (over the table too), then the cross-field sanity checks the checksum cannot vouch
+ * for when the bytes were crafted (first_ms <= last_ms, scale >= 1, exponent range, the table's
+ * period and span). ck_read_segments then checks the table's contents as above; decoding
+ * ignores them and checks the payload
+ * checksum, decompresses with LZ4_decompress_safe into a buffer of exactly the raw length, and
+ * requires the decoded payload to fill it exactly, timestamps to increase strictly from first_ms
+ * to last_ms, and the first/last values to equal the header's.
+ *
+ * Raw payload (before LZ4):
+ *   1. timestamps, from the scaled offsets o_i = (ts_i - first_ms) / scale (arithmetic modulo
+ *      2^64, so any int64 timestamps work) and their deltas d_i = o_i - o_(i-1), d_0 = 0:
+ *      without CK_FLAG_TS_BASE, count-1 numbers zigzag(d_i - d_(i-1)) (delta-of-delta);
+ *      with CK_FLAG_TS_BASE, count numbers: a base delta B, then zigzag(d_i - B) for i >= 1.
+ *      Rice-coded in frames (below), then zero bits up to a byte boundary. Empty when
+ *      count is 1 (and CK_FLAG_TS_BASE must then be clear). The encoder keeps whichever of the
+ *      two is smaller.
+ *   2. values, decimal codec: count zigzagged deltas of the mantissas m = value * 10^E (the
+ *      mantissa before the first taken as 0), Rice-coded in frames; zero bits up to a byte
+ *      boundary. Value = (double)m / 10^E, which the encoder has checked is bitwise exact.
+ *      values, float codec: count doubles, 8 little-endian bytes each.
+ *   The payload must end exactly where the value section ends.
+ *
+ * Bit streams are LSB-first: bit i of the stream is bit (i % 8) of byte i / 8. A frame holds
+ * CK_FRAME_VALUES numbers z_1..z_n (the last frame fewer), Rice-coded with parameter k in four
+ * parts, each number's high part being q = z >> k:
+ *   a. 6 bits: k (0..CK_RICE_MAX_K);
+ *   b. low parts: for each number, its low k bits;
+ *   c. unary parts: for each number, min(q, CK_RICE_ESCAPE) one-bits and one zero-bit;
+ *   d. exceptions: for each number with q >= CK_RICE_ESCAPE, in order: 6 bits of (width - 1),
+ *      then the `width` bits of q, where width is q's bit length (width <= 64 - k).
+ * A regular cadence therefore costs one bit per reading before LZ4 (a run of zero bits, which
+ * LZ4 then shrinks further). */
+#define CK_MAGIC_0 'J'
+#define CK_MAGIC_1 'L'
+#define CK_MAGIC_2 'C'
+#define CK_MAGIC_3 'K'
+#define CK_FORMAT_VERSION 1u
+
+#define CK_FLAG_LZ4 0x01u      /* stored payload is the LZ4 block of the raw payload */
+#define CK_FLAG_TS_BASE 0x02u  /* timestamps coded against a base delta, not delta-of-delta */
+#define CK_FLAG_SEGMENTS 0x04u /* a segment table lies between header and payload */
+#define CK_FLAGS_KNOWN 0x07u   /* any other flag bit set makes a chunk corrupt */
+
+/* Header field offsets. */
+#define CK_OFF_MAGIC 0
+#define CK_OFF_VERSION 4
+#define CK_OFF_CODEC 5
+#define CK_OFF_FLAGS 6
+#define CK_OFF_EXPONENT 7
+#define CK_OFF_COUNT 8
+#define CK_OFF_RAW_LEN 12
+#define CK_OFF_STORED_LEN 16
+#define CK_OFF_PAYLOAD_CRC 20
+#define CK_OFF_FIRST_MS 24
+#define CK_OFF_LAST_MS 32
+#define CK_OFF_TS_SCALE 40
+#define CK_OFF_MIN 48
+#define CK_OFF_MAX 56
+#define CK_OFF_SUM 64
+#define CK_OFF_SUM_SQUARES_DEV 72
+#define CK_OFF_FIRST_VALUE 80
+#define CK_OFF_LAST_VALUE 88
+#define CK_OFF_HEADER_CRC 96
+#define CK_HEADER_SIZE CK_HEADER_BYTES
+
+/* Decimal values of the chunk codec follow section 1. */
+#define CK_MAX_DECIMAL_EXPONENT DF_MAX_DECIMAL_EXPONENT
+#define CK_MAX_MANTISSA DF_MAX_MANTISSA
+
+/* Bit-stream framing (see above). */
+#define CK_FRAME_VALUES 64
+#define CK_RICE_K_BITS 6
+#define CK_RICE_MAX_K 56
+#define CK_RICE_ESCAPE 24
+#define CK_RICE_WIDTH_BITS 6
+
+/* Most bits one number can take, and the most a frame can: the decoder pads its buffer by more
+ * than a frame so it checks bounds once per frame, not per number. */
+#define CK_MAX_BITS_PER_NUMBER (CK_RICE_ESCAPE + 1 + CK_RICE_WIDTH_BITS + 64)
+#define CK_MAX_FRAME_BYTES ((CK_RICE_K_BITS + CK_FRAME_VALUES * CK_MAX_BITS_PER_NUMBER + 7) / 8)
+
+/* Upper bound of the raw payload length for `count` readings: two numbers per reading at most
+ * CK_MAX_BITS_PER_NUMBER bits (23.75 bytes), plus a base delta, frame headers and alignment. */
+#define CK_RAW_PAYLOAD_MAX(count) (24u * (uint32_t)(count) + 16u)
+
+/* ==== 3. Write-log blocks ====
+ *
+ * A block holds the readings of one write request; storage/log_block.c encodes and decodes it,
+ * the store keeps it in LMDB until every series in it has sealed those readings. The two formats
+ * are told apart by their magic; the store writes format 2 only and reads both.
+ *
+ * Format 2 (all integers little endian):
+ *   off size field
+ *     0   4  magic "JLG2" (WL_MAGIC)
+ *     4   4  readings in the block (1..ST_MAX_BATCH_POINTS)
+ *     8   4  series in the block (1..ST_MAX_BATCH_POINTS)
+ *    12   4  raw payload length (before LZ4), at most WL_RAW_PAYLOAD_MAX(readings, series)
+ *    16   4  stored payload length (the LZ4 bytes after the id table)
+ *    20   4  crc32c over the id table and the stored payload
+ *    24  8*S series ids, in the order of the payload's groups
+ *    ..      LZ4 block of the payload
+ * Payload, one group per series: varint count n (0 allowed); when n > 0, varint zigzag first
+ * timestamp; n-1 varint zigzag delta-of-deltas (the first delta's is the delta itself); one
+ * byte value mode: 0..DF_MAX_DECIMAL_EXPONENT = decimal exponent E, then varint zigzag first
+ * mantissa and n-1 varint zigzag mantissa deltas (section 1); or WL_MODE_RAW, n doubles of 8
+ * bytes. Integers wrap modulo 2^64. Within a group readings keep request order (a later write
+ * of the same timestamp wins on replay).
+ * Readers validate in this order: size >= header, magic, counts, raw length bound, stored
+ * length == size - header - id table, checksum, then decompress with LZ4_decompress_safe into a
+ * buffer of exactly the raw length and require the groups to add up to the count, every
+ * timestamp to lie in JL_MIN_MS..JL_MAX_MS, every mode to be known and the payload to end
+ * exactly after the last group.
+ *
+ * Format 1 (read only):
+ *   off size field
+ *     0   4  magic "JLOG" (WL_V1_MAGIC)
+ *     4   4  readings n (0..ST_MAX_BATCH_POINTS)
+ *     8   4  stored payload length (== size - 16)
+ *    12   4  crc32c over the stored payload
+ *    16      LZ4 block of n records of 24 bytes: u64 series id, i64 ms, f64 value
+ * Readers validate size, magic, lengths, count, checksum, then require the payload to
+ * decompress (LZ4_decompress_safe) to exactly n records.
+ *
+ * Why format 2: a block stays until every series in it has sealed its tail, so the log holds
+ * about one chunk period of all readings; at 24 bytes a record before LZ4 it was a sixth of the
+ * data file. Grouped and delta coded, the same block is about a quarter of that, and it is
+ * encoded by the thread that parsed the request instead of by the single writer. */
+
+#define WL_MAGIC 0x32474c4au /* "JLG2" little endian */
+#define WL_HEADER_BYTES 24   /* format 2 header; the id table follows */
+#define WL_OFF_COUNT 4
+#define WL_OFF_SERIES 8
+#define WL_OFF_RAW_LEN 12
+#define WL_OFF_STORED_LEN 16
+#define WL_OFF_CRC 20
+#define WL_MODE_RAW 255 /* value mode of a group of raw doubles */
+
+/* Bytes a format-2 group can take before LZ4 at most: count, first time, mode and first
+ * mantissa, then a time and a value of at most one varint each per reading. */
+#define WL_GROUP_BYTES (4 * BYTES_VARINT_MAX)
+#define WL_READING_BYTES (2 * BYTES_VARINT_MAX)
+#define WL_RAW_PAYLOAD_MAX(readings, series)                                                       \
+    ((size_t)(readings)*WL_READING_BYTES + (size_t)(series)*WL_GROUP_BYTES)
+
+#define WL_V1_MAGIC 0x474f4c4au /* "JLOG" little endian */
+#define WL_V1_HEADER_BYTES 16
+#define WL_V1_OFF_COUNT 4
+#define WL_V1_OFF_STORED_LEN 8
+#define WL_V1_OFF_CRC 12
+#define WL_V1_RECORD_BYTES 24 /* u64 id, i64 ms, f64 value */
+
+/* ==== 4. The store ====
+ *
+ * Reserved for the store's format version (the "format" key of the meta database), its database
+ * names and their key layouts (big-endian series ids and timestamps), now in storage/store.c;
+ * they move here when the store is switched to this header. */
+
+#endif

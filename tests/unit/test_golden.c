@@ -1,0 +1,421 @@
+/* Golden files of every on-disk format (tests/golden/, described in tests/golden/README.md):
+ * a segmented chunk, a format-1 and a format-2 write-log block, and a format-1 data directory
+ * written by the store of commit d481a42. Each is read and its readings compared with the
+ * literals below (the readings that were written, not values read back from this build); the
+ * chunk and both blocks are also encoded again from those readings and must come out byte for
+ * byte identical, which proves the bytes on disk did not change.
+ *
+ * Run from the repository root (tests/run.sh does). `test_golden --write` rewrites the chunk and
+ * the format-2 block from this build: only for a deliberate format change, never to make the
+ * test pass. */
+#include "check.h"
+#include "tempdir.h"
+
+#include "jialing/chunk.h"
+#include "jialing/serieskey.h"
+#include "jialing/store.h"
+
+#include "../../storage/disk_format.h"
+#include "../../storage/log_block.h"
+
+#include <lmdb.h>
+#include <lz4.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define GOLDEN_DIR "tests/golden/"
+
+/* Reads a whole golden file into a malloc'ed buffer; NULL (and a failed check) when missing. */
+static uint8_t *read_golden(const char *name, size_t *len)
+{
+    char path[256];
+    snprintf(path, sizeof path, GOLDEN_DIR "%s", name);
+    FILE *f = fopen(path, "rb");
+    if (f == NULL) {
+        fprintf(stderr, "  cannot open %s (run from the repository root)\n", path);
+        CHECK(0);
+        return NULL;
+    }
+    uint8_t *data = malloc(1 << 20);
+    *len = data ? fread(data, 1, 1 << 20, f) : 0;
+    fclose(f);
+    return data;
+}
+
+static void write_golden(const char *name, const void *data, size_t len)
+{
+    char path[256];
+    snprintf(path, sizeof path, GOLDEN_DIR "%s", name);
+    FILE *f = fopen(path, "wb");
+    CHECK(f != NULL);
+    if (f == NULL)
+        return;
+    CHECK_INT(fwrite(data, 1, len, f), len);
+    CHECK_INT(fclose(f), 0);
+}
+
+/* Compares an encoding with its golden bytes, printing the first difference. */
+static void check_same_bytes(const char *what, const uint8_t *got, size_t got_len,
+                             const uint8_t *golden, size_t golden_len)
+{
+    CHECK_INT(got_len, golden_len);
+    for (size_t i = 0; i < got_len && i < golden_len; i++) {
+        if (got[i] != golden[i]) {
+            fprintf(stderr, "  %s: byte %zu is 0x%02x, golden 0x%02x\n", what, i, got[i],
+                    golden[i]);
+            CHECK(0);
+            return;
+        }
+    }
+}
+
+/* ---------- (a) a segmented chunk ---------- */
+
+/* 40 readings every 7.5 minutes from 2025-01-01T00:00Z, with 1-hour segments: 8 readings per
+ * hour, values (200 + (7 i) mod 23) / 10. */
+#define SEG_COUNT 40
+#define SEG_FIRST_MS INT64_C(1735689600000)
+#define SEG_STEP_MS INT64_C(450000)
+#define SEG_PERIOD_MS INT64_C(3600000)
+
+static int seg_tenths(int i)
+{
+    return 200 + (7 * i) % 23;
+}
+
+static void seg_readings(int64_t *ms, double *values)
+{
+    for (int i = 0; i < SEG_COUNT; i++) {
+        ms[i] = SEG_FIRST_MS + SEG_STEP_MS * i;
+        values[i] = seg_tenths(i) / 10.0;
+    }
+}
+
+static void test_segmented_chunk(void)
+{
+    size_t len = 0;
+    uint8_t *golden = read_golden("chunk_segmented.bin", &len);
+    if (golden == NULL)
+        return;
+    jl_error err;
+    ck_summary s;
+    CHECK_INT(ck_read_summary(golden, len, &s, &err), JL_OK);
+    CHECK_INT(s.count, 40);
+    CHECK_INT(s.first_ms, INT64_C(1735689600000));
+    CHECK_INT(s.last_ms, INT64_C(1735707150000)); /* + 39 * 450000 */
+    CHECK_DOUBLE_BITS(s.min, 20.0);
+    CHECK_DOUBLE_BITS(s.max, 22.2);
+    CHECK_DOUBLE_BITS(s.first_value, 20.0);
+    CHECK_DOUBLE_BITS(s.last_value, 22.0); /* 7 * 39 = 273 = 11 * 23 + 20 */
+    CHECK_INT(s.codec, CK_CODEC_DECIMAL);
+    CHECK_INT(s.decimal_exponent, 1);
+    CHECK_INT(s.segment_count, 5);
+    CHECK_INT(s.segment_period_ms, 3600000);
+
+    int64_t ms[SEG_COUNT], want_ms[SEG_COUNT];
+    double values[SEG_COUNT], want_values[SEG_COUNT];
+    seg_readings(want_ms, want_values);
+    size_t got = 0;
+    CHECK_INT(ck_decode(golden, len, ms, values, SEG_COUNT, &got, &err), JL_OK);
+    CHECK_INT(got, SEG_COUNT);
+    for (size_t i = 0; i < got; i++) {
+        CHECK_INT(ms[i], want_ms[i]);
+        CHECK_DOUBLE_BITS(values[i], want_values[i]);
+    }
+
+    /* Per hour, in tenths, worked out from the sequence 200 + (7 i) mod 23 (eight a period). */
+    static const int sum_tenths[5] = {1681, 1692, 1680, 1691, 1702};
+    static const int min_tenths[5] = {200, 201, 200, 203, 201};
+    static const int max_tenths[5] = {221, 222, 220, 221, 222};
+    ck_segment segments[8];
+    size_t n = 0;
+    CHECK_INT(ck_read_segments(golden, len, segments, 8, &n, &err), JL_OK);
+    CHECK_INT(n, 5);
+    for (size_t i = 0; i < n && i < 5; i++) {
+        CHECK_INT(segments[i].start_ms, SEG_FIRST_MS + SEG_PERIOD_MS * (int64_t)i);
+        CHECK_INT(segments[i].count, 8);
+        CHECK_DOUBLE_BITS(segments[i].sum, sum_tenths[i] / 10.0);
+        CHECK_DOUBLE_BITS(segments[i].min, min_tenths[i] / 10.0);
+        CHECK_DOUBLE_BITS(segments[i].max, max_tenths[i] / 10.0);
+    }
+
+    jl_buf again;
+    jl_buf_init(&again);
+    CHECK_INT(ck_encode_segmented(want_ms, want_values, SEG_COUNT, SEG_PERIOD_MS, &again, &err),
+              JL_OK);
+    check_same_bytes("segmented chunk", (const uint8_t *)again.data, again.len, golden, len);
+    jl_buf_destroy(&again);
+    free(golden);
+}
+
+/* ---------- (b) a format-1 write-log block ---------- */
+
+/* The block of the last request of tests/golden/make_format1.c: series 3 (count{station=c}),
+ * 5 readings an hour apart from 1700000000000 ms, values 0, 7, 14, 21, 28. */
+static void test_log_block_v1(void)
+{
+    size_t len = 0;
+    uint8_t *golden = read_golden("log_block_v1.bin", &len);
+    if (golden == NULL)
+        return;
+    wl_readings r;
+    memset(&r, 0, sizeof r);
+    jl_error err;
+    CHECK_INT(wl_decode(golden, len, &r, &err), JL_OK);
+    CHECK_INT(r.count, 5);
+    for (size_t i = 0; i < r.count; i++) {
+        CHECK_INT(r.ids[i], 3);
+        CHECK_INT(r.ms[i], INT64_C(1700000000000) + INT64_C(3600000) * (int64_t)i);
+        CHECK_DOUBLE_BITS(r.values[i], 7.0 * (double)i);
+    }
+    wl_readings_destroy(&r);
+
+    /* This build writes only format 2, so the block is rebuilt here from the layout in
+     * disk_format.h: the records, LZ4 over them, then the header. */
+    uint8_t raw[5 * WL_V1_RECORD_BYTES];
+    for (int i = 0; i < 5; i++) {
+        uint8_t *record = raw + i * WL_V1_RECORD_BYTES;
+        double value = 7.0 * i;
+        uint64_t bits;
+        memcpy(&bits, &value, sizeof bits);
+        for (int b = 0; b < 8; b++) {
+            record[b] = (uint8_t)(UINT64_C(3) >> (8 * b));
+            record[8 + b] =
+                (uint8_t)((uint64_t)(INT64_C(1700000000000) + INT64_C(3600000) * i) >> (8 * b));
+            record[16 + b] = (uint8_t)(bits >> (8 * b));
+        }
+    }
+    uint8_t block[WL_V1_HEADER_BYTES + 256];
+    int packed = LZ4_compress_default((const char *)raw, (char *)block + WL_V1_HEADER_BYTES,
+                                      (int)sizeof raw, 256);
+    CHECK(packed > 0);
+    uint32_t header[4] = {WL_V1_MAGIC, 5, (uint32_t)packed,
+                          ck_crc32c(0, block + WL_V1_HEADER_BYTES, (size_t)packed)};
+    for (int f = 0; f < 4; f++)
+        for (int b = 0; b < 4; b++)
+            block[4 * f + b] = (uint8_t)(header[f] >> (8 * b));
+    check_same_bytes("format-1 block", block, WL_V1_HEADER_BYTES + (size_t)packed, golden, len);
+    free(golden);
+}
+
+/* ---------- (c) a format-2 write-log block ---------- */
+
+/* Two series interleaved in one request: series 0 (id 1001) six decimal readings, series 1
+ * (id 42) three readings of thirds, which no decimal exponent writes exactly (raw mode). */
+#define V2_COUNT 9
+static const uint32_t v2_series[V2_COUNT] = {0, 1, 0, 0, 1, 0, 0, 1, 0};
+static const int64_t v2_ms[V2_COUNT] = {1700000000000, 1700000000500, 1700000010000,
+                                        1700000020000, 1700000001500, 1700000030000,
+                                        1700000045000, 1700000002500, 1700000060000};
+static const double v2_values[V2_COUNT] = {21.5,       1.0 / 3.0, 21.75,      -0.25, 2.0 / 3.0,
+                                           1234.56789, 0.0,       -4.0 / 3.0, 1e-7};
+static const uint64_t v2_ids[2] = {1001, 42};
+
+static void v2_batch(st_batch *batch)
+{
+    st_batch_init(batch);
+    uint32_t index;
+    CHECK_INT(st_batch_series(batch, "a{k=\"1\"}", 8, &index), JL_OK);
+    CHECK_INT(index, 0);
+    CHECK_INT(st_batch_series(batch, "b{k=\"2\"}", 8, &index), JL_OK);
+    CHECK_INT(index, 1);
+    for (int i = 0; i < V2_COUNT; i++)
+        CHECK_INT(st_batch_point(batch, v2_series[i], v2_ms[i], v2_values[i]), JL_OK);
+}
+
+static void encode_v2(jl_buf *out)
+{
+    st_batch batch;
+    v2_batch(&batch);
+    jl_error err;
+    CHECK_INT(wl_encode(&batch, out, &err), JL_OK);
+    wl_finish((uint8_t *)out->data, out->len, v2_ids);
+    st_batch_destroy(&batch);
+}
+
+static void test_log_block_v2(void)
+{
+    size_t len = 0;
+    uint8_t *golden = read_golden("log_block_v2.bin", &len);
+    if (golden == NULL)
+        return;
+    wl_readings r;
+    memset(&r, 0, sizeof r);
+    jl_error err;
+    CHECK_INT(wl_decode(golden, len, &r, &err), JL_OK);
+    CHECK_INT(r.count, 9);
+    /* Grouped by series, each group in request order. */
+    static const size_t order[V2_COUNT] = {0, 2, 3, 5, 6, 8, 1, 4, 7};
+    for (size_t i = 0; i < r.count && i < V2_COUNT; i++) {
+        CHECK_INT(r.ids[i], v2_ids[v2_series[order[i]]]);
+        CHECK_INT(r.ms[i], v2_ms[order[i]]);
+        CHECK_DOUBLE_BITS(r.values[i], v2_values[order[i]]);
+    }
+    wl_readings_destroy(&r);
+    jl_buf again;
+    jl_buf_init(&again);
+    encode_v2(&again);
+    check_same_bytes("format-2 block", (const uint8_t *)again.data, again.len, golden, len);
+    jl_buf_destroy(&again);
+    free(golden);
+}
+
+/* ---------- (d) a format-1 data directory ---------- */
+
+static int copy_file(const char *from, const char *to)
+{
+    FILE *in = fopen(from, "rb"), *out = fopen(to, "wb");
+    int ok = in != NULL && out != NULL;
+    char buf[65536];
+    size_t n;
+    while (ok && (n = fread(buf, 1, sizeof buf, in)) > 0)
+        ok = fwrite(buf, 1, n, out) == n;
+    if (in)
+        fclose(in);
+    if (out && fclose(out) != 0)
+        ok = 0;
+    return ok;
+}
+
+static uint32_t stored_format(const char *dir)
+{
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi dbi;
+    MDB_val k = {6, "format"}, v = {0, NULL};
+    uint32_t version = 0;
+    CHECK_INT(mdb_env_create(&env), 0);
+    CHECK_INT(mdb_env_set_maxdbs(env, 16), 0);
+    CHECK_INT(mdb_env_open(env, dir, MDB_RDONLY, 0644), 0);
+    CHECK_INT(mdb_txn_begin(env, NULL, MDB_RDONLY, &txn), 0);
+    CHECK_INT(mdb_dbi_open(txn, "meta", 0, &dbi), 0);
+    if (mdb_get(txn, dbi, &k, &v) == 0 && v.mv_size == 4) {
+        const uint8_t *p = v.mv_data;
+        version =
+            (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+    }
+    mdb_txn_abort(txn);
+    mdb_env_close(env);
+    return version;
+}
+
+/* Every reading of metric{station=...} in time order; returns how many (capacity at most). */
+static size_t read_series(st_store *store, const char *metric, const char *station, int64_t *ms,
+                          double *values, size_t capacity)
+{
+    st_matcher matchers[2] = {{"__name__", metric, 0}, {"station", station, 0}};
+    uint64_t *ids = NULL;
+    size_t count = 0, n = 0;
+    jl_error err;
+    CHECK_INT(st_select(store, matchers, 2, 0, &ids, &count, &err), JL_OK);
+    CHECK_INT(count, 1);
+    if (count != 1) {
+        free(ids);
+        return 0;
+    }
+    st_snapshot *snapshot = NULL;
+    st_cursor *cursor = NULL;
+    CHECK_INT(st_snapshot_open(store, ids, 1, &snapshot, &err), JL_OK);
+    free(ids);
+    CHECK_INT(st_cursor_open(snapshot, 0, INT64_MIN, INT64_MAX, &cursor, &err), JL_OK);
+    st_block block;
+    int rc;
+    while ((rc = st_cursor_next(cursor, &block, &err)) == JL_OK) {
+        CHECK_INT(st_cursor_decode(cursor, &block, &err), JL_OK);
+        for (size_t i = 0; i < block.count && n < capacity; i++, n++) {
+            ms[n] = block.timestamps_ms[i];
+            values[n] = block.values[i];
+        }
+    }
+    CHECK_INT(rc, JL_ENOTFOUND);
+    st_cursor_close(cursor);
+    st_snapshot_close(snapshot);
+    return n;
+}
+
+/* The readings of tests/golden/make_format1.c, every one of them. */
+static void check_format1_readings(st_store *store)
+{
+    int64_t ms[300];
+    double values[300];
+    size_t n = read_series(store, "temp", "a", ms, values, 300);
+    CHECK_INT(n, 250);
+    for (size_t i = 0; i < n; i++) {
+        CHECK_INT(ms[i], INT64_C(1700000000000) + INT64_C(60000) * (int64_t)i);
+        CHECK_DOUBLE_BITS(values[i], (double)(i % 40) * 0.25 - 3);
+    }
+    n = read_series(store, "pressure", "b", ms, values, 300);
+    CHECK_INT(n, 37);
+    for (size_t i = 0; i < n; i++) {
+        CHECK_INT(ms[i], INT64_C(1700000000000) + INT64_C(1000) * (int64_t)(i * i));
+        CHECK_DOUBLE_BITS(values[i], 1013.25 + (double)i / 3.0);
+    }
+    n = read_series(store, "count", "c", ms, values, 300);
+    CHECK_INT(n, 5);
+    for (size_t i = 0; i < n; i++) {
+        CHECK_INT(ms[i], INT64_C(1700000000000) + INT64_C(3600000) * (int64_t)i);
+        CHECK_DOUBLE_BITS(values[i], 7.0 * (double)i);
+    }
+    /* Spot checks written out in full. */
+    n = read_series(store, "temp", "a", ms, values, 300);
+    CHECK_INT(ms[249], INT64_C(1700014940000));
+    CHECK_DOUBLE_BITS(values[249], -0.75); /* 249 % 40 = 9: 9 * 0.25 - 3 */
+}
+
+static void test_format1_directory(void)
+{
+    char *dir = make_temp_dir_named("golden");
+    char path[512];
+    snprintf(path, sizeof path, "%s/data.mdb", dir);
+    CHECK(copy_file(GOLDEN_DIR "format1/data.mdb", path));
+    CHECK_INT(stored_format(dir), 1);
+
+    st_options options;
+    memset(&options, 0, sizeof options);
+    options.directory = dir;
+    options.read_only = 1;
+    st_store *store = NULL;
+    jl_error err;
+    CHECK_INT(st_store_open(&options, &store, &err), JL_OK);
+    if (store != NULL) {
+        check_format1_readings(store);
+        st_store_close(store);
+    }
+    CHECK_INT(stored_format(dir), 1); /* reading leaves the directory as it was */
+
+    /* Opened for writing, it is marked with this build's format and keeps every reading. */
+    options.read_only = 0;
+    options.initial_map_bytes = 1 << 20;
+    store = NULL;
+    CHECK_INT(st_store_open(&options, &store, &err), JL_OK);
+    if (store != NULL) {
+        check_format1_readings(store);
+        st_store_close(store);
+    }
+    CHECK(stored_format(dir) > 1);
+    remove_dir(dir);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc == 2 && strcmp(argv[1], "--write") == 0) {
+        int64_t ms[SEG_COUNT];
+        double values[SEG_COUNT];
+        seg_readings(ms, values);
+        jl_buf buf;
+        jl_buf_init(&buf);
+        jl_error err;
+        CHECK_INT(ck_encode_segmented(ms, values, SEG_COUNT, SEG_PERIOD_MS, &buf, &err), JL_OK);
+        write_golden("chunk_segmented.bin", buf.data, buf.len);
+        encode_v2(&buf);
+        write_golden("log_block_v2.bin", buf.data, buf.len);
+        jl_buf_destroy(&buf);
+        return check_failed_in_test;
+    }
+    RUN(test_segmented_chunk);
+    RUN(test_log_block_v1);
+    RUN(test_log_block_v2);
+    RUN(test_format1_directory);
+    return CHECK_DONE();
+}
