@@ -146,7 +146,7 @@ static int put_posting(MDB_txn *txn, MDB_dbi dbi, const char *key, size_t key_le
     char posting[POSTING_KEY_MAX + 32];
     size_t len = store_posting_key(posting, sizeof posting, key, key_len, value, value_len);
     uint8_t id_be[8];
-    store_put_u64_be(id_be, id);
+    bytes_put_be64(id_be, id);
     MDB_val k = {len, posting}, v = {8, id_be};
     int rc = mdb_put(txn, dbi, &k, &v, MDB_NODUPDATA);
     if (rc != 0 && rc != MDB_KEYEXIST)
@@ -183,7 +183,7 @@ int catalog_series_for_key(st_store *store, writer_txn *wt, const char *key, siz
     }
     wt->created[wt->created_count++] = s;
     uint8_t id_be[8];
-    store_put_u64_be(id_be, id);
+    bytes_put_be64(id_be, id);
     MDB_val k = {8, id_be}, v = {len, (void *)key};
     int mrc = mdb_put(wt->txn, store->db_series, &k, &v, 0);
     if (mrc != 0)
@@ -211,7 +211,7 @@ int catalog_load(st_store *store, MDB_txn *txn, jl_error *err)
     uint64_t expected = 1;
     for (mrc = mdb_cursor_get(cursor, &k, &v, MDB_FIRST); mrc == 0;
          mrc = mdb_cursor_get(cursor, &k, &v, MDB_NEXT)) {
-        uint64_t id = k.mv_size == 8 ? store_get_u64_be(k.mv_data) : 0;
+        uint64_t id = k.mv_size == 8 ? bytes_get_be64(k.mv_data) : 0;
         if (id != expected) {
             rc = jl_error_set(err, JL_ECORRUPT, "series catalog is not dense at id %llu",
                               (unsigned long long)expected);
@@ -264,7 +264,7 @@ static int read_posting(MDB_txn *txn, MDB_dbi dbi, const char *key, const char *
         }
         const uint8_t *p = v.mv_data;
         for (size_t i = 0; i < n; i++)
-            (*ids)[(*count)++] = store_get_u64_be(p + i * 8);
+            (*ids)[(*count)++] = bytes_get_be64(p + i * 8);
         mrc = mdb_cursor_get(cursor, &k, &v, MDB_NEXT_MULTIPLE);
     }
     if (rc == JL_OK && mrc != MDB_NOTFOUND)

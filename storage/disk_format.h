@@ -9,7 +9,7 @@
  *   1. conventions shared by all formats: byte order, checksum, decimal values
  *   2. sealed chunks (storage/chunk_*.c, storage/rice.c)
  *   3. write-log blocks, formats 1 and 2 (storage/log_block.c)
- *   4. the store: format version, database names, key layouts (storage/store.c) */
+ *   4. the store: format version, database names, key layouts (keys.c, catalog.c, store.c) */
 #ifndef JIALING_STORAGE_DISK_FORMAT_H
 #define JIALING_STORAGE_DISK_FORMAT_H
 
@@ -294,8 +294,44 @@ static inline int df_decimal_exponent(const double *values, const uint32_t *orde
 
 /* ==== 4. The store ====
  *
- * Reserved for the store's format version (the "format" key of the meta database), its database
- * names and their key layouts (big-endian series ids and timestamps), now in storage/store.c;
- * they move here when the store is switched to this header. */
+ * The store's format version (the "format" key of the meta database), its database names and
+ * their key layouts (big-endian series ids and timestamps so that keys sort; storage/keys.c and
+ * storage/catalog.c write them). */
+
+/* LMDB databases:
+ *   meta      "format" -> u32 LE format version
+ *   series    u64 BE id -> canonical series key (the catalog; the key -> id index is in memory)
+ *   postings  "key=value" (metric as "__name__=m") -> u64 BE ids (DUPSORT, DUPFIXED)
+ *   chunks    u64 BE id + flipped-sign BE first_ms -> encoded chunk (see chunk.h)
+ *   log       u64 BE sequence -> one write request's readings (section 3) */
+
+/* 2: write-log blocks grouped by series (section 3). 3: chunks may carry a segment table
+ * (CK_FLAG_SEGMENTS), which an older build would take for corruption. Older directories are
+ * still read, and marked with the current version when opened for writing: their old blocks
+ * and chunks stay readable. */
+#define FORMAT_VERSION 3u
+#define FORMAT_VERSION_OLDEST 1u
+
+#define STORE_DB_META "meta"
+#define STORE_DB_SERIES "series"
+#define STORE_DB_POSTINGS "postings"
+#define STORE_DB_CHUNKS "chunks"
+#define STORE_DB_LOG "log"
+#define STORE_META_FORMAT_KEY "format" /* key of the format version in meta */
+
+/* LMDB keys are at most 511 bytes; longer postings are hashed (store_posting_key). */
+#define POSTING_KEY_MAX 480
+
+/* 16-byte chunk key: big-endian series id, then the first timestamp with its sign bit flipped
+ * so that signed times sort as unsigned bytes (keys.c). */
+#define CHUNK_KEY_BYTES 16
+void store_chunk_key(uint8_t key[CHUNK_KEY_BYTES], uint64_t id, int64_t first_ms);
+void store_chunk_key_parse(const uint8_t *key, uint64_t *id, int64_t *first_ms);
+
+/* Writes the postings key for tag key=value into out and returns its length. Pairs too long for
+ * an LMDB key are replaced by the tag key and a hash of the value; st_select then re-checks
+ * matches against the series key (catalog.c). */
+size_t store_posting_key(char *out, size_t out_size, const char *key, size_t key_len,
+                         const char *value, size_t value_len);
 
 #endif

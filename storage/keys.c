@@ -5,14 +5,14 @@
 
 void store_chunk_key(uint8_t key[CHUNK_KEY_BYTES], uint64_t id, int64_t first_ms)
 {
-    store_put_u64_be(key, id);
-    store_put_u64_be(key + 8, (uint64_t)first_ms ^ 0x8000000000000000ull);
+    bytes_put_be64(key, id);
+    bytes_put_be64(key + 8, (uint64_t)first_ms ^ 0x8000000000000000ull);
 }
 
 void store_chunk_key_parse(const uint8_t *key, uint64_t *id, int64_t *first_ms)
 {
-    *id = store_get_u64_be(key);
-    *first_ms = (int64_t)(store_get_u64_be(key + 8) ^ 0x8000000000000000ull);
+    *id = bytes_get_be64(key);
+    *first_ms = (int64_t)(bytes_get_be64(key + 8) ^ 0x8000000000000000ull);
 }
 
 int store_chunk_floor(MDB_cursor *cursor, uint64_t id, int64_t ms, MDB_val *key, MDB_val *value)

@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "writelog.h"
+#include "log_block.h"
 
 /* Appends the request's log block, with its series ids filled in. */
 int log_put_block(st_store *store, writer_txn *wt, uint64_t seq, const uint64_t *ids, jl_buf *block,
@@ -24,7 +24,7 @@ int log_put_block(st_store *store, writer_txn *wt, uint64_t seq, const uint64_t 
 {
     wl_finish((uint8_t *)block->data, block->len, ids);
     uint8_t key[8];
-    store_put_u64_be(key, seq);
+    bytes_put_be64(key, seq);
     MDB_val k = {8, key}, v = {block->len, block->data};
     int mrc = mdb_put(wt->txn, store->db_log, &k, &v, MDB_APPEND);
     if (mrc != 0)
@@ -208,7 +208,7 @@ int log_truncate(st_store *store, writer_txn *wt, jl_error *err)
     MDB_val k, v;
     int rc = JL_OK;
     while ((mrc = mdb_cursor_get(cursor, &k, &v, MDB_FIRST)) == 0) {
-        if (store_get_u64_be(k.mv_data) >= oldest_needed)
+        if (bytes_get_be64(k.mv_data) >= oldest_needed)
             break;
         size_t bytes = v.mv_size;
         mrc = mdb_cursor_del(cursor, 0);
@@ -290,7 +290,7 @@ int log_replay(st_store *store, MDB_txn *txn, jl_error *err)
     store->oldest_log_seq = 0;
     for (mrc = mdb_cursor_get(cursor, &k, &v, MDB_FIRST); mrc == 0 && rc == JL_OK;
          mrc = mdb_cursor_get(cursor, &k, &v, MDB_NEXT)) {
-        uint64_t seq = store_get_u64_be(k.mv_data);
+        uint64_t seq = bytes_get_be64(k.mv_data);
         if (store->oldest_log_seq == 0)
             store->oldest_log_seq = seq;
         store->log_blocks++;

@@ -105,7 +105,7 @@ static int open_dbis(st_store *store, MDB_txn *txn, jl_error *err)
 static int put_format_version(st_store *store, MDB_txn *txn, jl_error *err)
 {
     uint8_t version[4];
-    store_put_u32_le(version, FORMAT_VERSION);
+    bytes_put_le32(version, FORMAT_VERSION);
     MDB_val k = {sizeof STORE_META_FORMAT_KEY - 1, STORE_META_FORMAT_KEY}, v = {4, version};
     int mrc = mdb_put(txn, store->db_meta, &k, &v, 0);
     if (mrc != 0)
@@ -125,7 +125,7 @@ static int check_format_version(st_store *store, MDB_txn *txn, jl_error *err)
         return put_format_version(store, txn, err);
     if (mrc != 0)
         return store_lmdb_error(err, mrc, "reading the format version");
-    uint32_t version = v.mv_size == 4 ? store_get_u32_le(v.mv_data) : 0;
+    uint32_t version = v.mv_size == 4 ? bytes_get_le32(v.mv_data) : 0;
     if (version < FORMAT_VERSION_OLDEST || version > FORMAT_VERSION)
         return jl_error_set(err, JL_ECORRUPT,
                             "the data directory has an unknown format version (expected %u to "

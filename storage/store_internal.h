@@ -26,74 +26,10 @@
 #include <stdatomic.h>
 
 #include "jialing/store.h"
+#include "bytes.h"
+#include "disk_format.h"
 
-/* ======== on-disk: format version, database names, key layouts ========
- * Everything here fixes bytes on disk; changing any of it needs a new FORMAT_VERSION.
- *
- * LMDB databases:
- *   meta      "format" -> u32 LE format version
- *   series    u64 BE id -> canonical series key (the catalog; the key -> id index is in memory)
- *   postings  "key=value" (metric as "__name__=m") -> u64 BE ids (DUPSORT, DUPFIXED)
- *   chunks    u64 BE id + flipped-sign BE first_ms -> encoded chunk (see chunk.h)
- *   log       u64 BE sequence -> one write request's readings (writelog.h) */
-
-/* 2: write-log blocks grouped by series (writelog.h). 3: chunks may carry a segment table
- * (CK_FLAG_SEGMENTS), which an older build would take for corruption. Older directories are
- * still read, and marked with the current version when opened for writing: their old blocks
- * and chunks stay readable. */
-#define FORMAT_VERSION 3u
-#define FORMAT_VERSION_OLDEST 1u
-
-#define STORE_DB_META "meta"
-#define STORE_DB_SERIES "series"
-#define STORE_DB_POSTINGS "postings"
-#define STORE_DB_CHUNKS "chunks"
-#define STORE_DB_LOG "log"
-#define STORE_META_FORMAT_KEY "format" /* key of the format version in meta */
-
-/* LMDB keys are at most 511 bytes; longer postings are hashed (store_posting_key). */
-#define POSTING_KEY_MAX 480
-
-static inline void store_put_u64_be(uint8_t *out, uint64_t v)
-{
-    for (int i = 7; i >= 0; i--) {
-        out[i] = (uint8_t)v;
-        v >>= 8;
-    }
-}
-
-static inline uint64_t store_get_u64_be(const uint8_t *in)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v = (v << 8) | in[i];
-    return v;
-}
-
-static inline void store_put_u32_le(uint8_t *out, uint32_t v)
-{
-    for (int i = 0; i < 4; i++)
-        out[i] = (uint8_t)(v >> (8 * i));
-}
-
-static inline uint32_t store_get_u32_le(const uint8_t *in)
-{
-    return (uint32_t)in[0] | (uint32_t)in[1] << 8 | (uint32_t)in[2] << 16 | (uint32_t)in[3] << 24;
-}
-
-/* 16-byte chunk key: big-endian series id, then the first timestamp with its sign bit flipped
- * so that signed times sort as unsigned bytes (keys.c). */
-#define CHUNK_KEY_BYTES 16
-void store_chunk_key(uint8_t key[CHUNK_KEY_BYTES], uint64_t id, int64_t first_ms);
-void store_chunk_key_parse(const uint8_t *key, uint64_t *id, int64_t *first_ms);
-
-/* Writes the postings key for tag key=value into out and returns its length. Pairs too long for
- * an LMDB key are replaced by the tag key and a hash of the value; st_select then re-checks
- * matches against the series key (catalog.c). */
-size_t store_posting_key(char *out, size_t out_size, const char *key, size_t key_len,
-                         const char *value, size_t value_len);
-
-/* ======== end of on-disk ======== */
+/* The store's on-disk constants and key layouts are in disk_format.h, section 4. */
 
 /* Unsealed readings of one series, sorted by time, shared by reference count with snapshots.
  * The writer only ever writes at indexes beyond every published count, or into a private copy,

@@ -11,7 +11,7 @@
 #include <string.h>
 #include <sys/statvfs.h>
 
-#include "writelog.h"
+#include "log_block.h"
 
 /* Adds one request to the transaction being built. */
 static int apply_request(st_store *store, writer_txn *wt, write_request *request, uint64_t seq,
