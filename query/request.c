@@ -203,7 +203,7 @@ static int param_error(jl_error *err, const char *name, const jl_error *detail)
 /* ---------- what every read shares ---------- */
 
 /* Checks the endpoint's known parameters, then parses series into *selector and format= into
- * *format, and with range the from/to pair (JL_EINVAL naming the parameter). */
+ * *format, and, when from_ms is not NULL, the from/to pair (JL_EINVAL naming the parameter). */
 static int parse_read(const rq_input *in, const char *const *known, qp_selector *selector,
                       int *format, int64_t *from_ms, int64_t *to_ms, jl_error *err)
 {
@@ -280,7 +280,7 @@ static int parse_fixed_duration(const char *name, const char *text, int sign, in
     return JL_OK;
 }
 
-/* ---------- GET /api/v1/query ---------- */
+/* ---------- GET /api/v1/query and /api/v1/scan ---------- */
 
 /* group_by=tag[,tag...] into query (names point into *copy, which the caller frees); an empty
  * value merges every matching series into one. */
@@ -325,18 +325,10 @@ static int parse_min_count(const char *text, uint64_t *out, jl_error *err)
     return JL_OK;
 }
 
-int rq_query_parse(const rq_input *in, rq_query *out, jl_error *err)
+/* The query's own parameters, after parse_read. */
+static int parse_query(const rq_input *in, rq_read *out, jl_error *err)
 {
-    static const char *const known[] = {"series", "from",      "to",       "window",
-                                        "agg",    "tz",        "fill",     "format",
-                                        "offset", "min_count", "group_by", NULL};
-    memset(out, 0, sizeof *out);
     qx_query_request *query = &out->query;
-    query->selector = &out->selector;
-    query->limits = in->limits;
-    if (parse_read(in, known, &out->selector, &out->format, &query->from_ms, &query->to_ms, err) !=
-        JL_OK)
-        return JL_EINVAL;
     jl_error detail;
     jl_error_clear(&detail);
     const char *window = get(in, "window");
@@ -373,18 +365,6 @@ int rq_query_parse(const rq_input *in, rq_query *out, jl_error *err)
     return JL_OK;
 }
 
-void rq_query_destroy(rq_query *query)
-{
-    free(query->group_copy);
-    query->group_copy = NULL;
-    tz_zone_free(query->zone);
-    query->zone = NULL;
-    query->query.zone = NULL;
-    qp_selector_destroy(&query->selector);
-}
-
-/* ---------- GET /api/v1/scan ---------- */
-
 /* output=points|count|episodes|duration (points when absent). */
 static int parse_scan_output(const char *text, qx_scan_output *out, jl_error *err)
 {
@@ -408,17 +388,9 @@ static int parse_scan_output(const char *text, qx_scan_output *out, jl_error *er
                         "parameter output: expected points, count, episodes or duration");
 }
 
-int rq_scan_parse(const rq_input *in, rq_scan *out, jl_error *err)
+/* The scan's own parameters, after parse_read. */
+static int parse_scan(const rq_input *in, qx_scan_request *scan, jl_error *err)
 {
-    static const char *const known[] = {"series", "from",   "to",           "op",      "value",
-                                        "output", "format", "min_duration", "max_gap", NULL};
-    memset(out, 0, sizeof *out);
-    qx_scan_request *scan = &out->scan;
-    scan->selector = &out->selector;
-    scan->limits = in->limits;
-    if (parse_read(in, known, &out->selector, &out->format, &scan->from_ms, &scan->to_ms, err) !=
-        JL_OK)
-        return JL_EINVAL;
     jl_error detail;
     jl_error_clear(&detail);
     const char *op = get(in, "op");
@@ -447,24 +419,50 @@ int rq_scan_parse(const rq_input *in, rq_scan *out, jl_error *err)
     return JL_OK;
 }
 
-void rq_scan_destroy(rq_scan *scan)
-{
-    qp_selector_destroy(&scan->selector);
-}
+/* ---------- the read endpoints ---------- */
 
-/* ---------- listings, writes, backups ---------- */
-
-int rq_listing_parse(const rq_input *in, rq_listing *out, jl_error *err)
+int rq_read_parse(rq_endpoint endpoint, const rq_input *in, rq_read *out, jl_error *err)
 {
-    static const char *const known[] = {"series", "format", NULL};
+    static const char *const query_known[] = {"series", "from",      "to",       "window",
+                                              "agg",    "tz",        "fill",     "format",
+                                              "offset", "min_count", "group_by", NULL};
+    static const char *const scan_known[] = {"series", "from",   "to",           "op",      "value",
+                                             "output", "format", "min_duration", "max_gap", NULL};
+    static const char *const listing_known[] = {"series", "format", NULL};
+    static const char *const *const known[] = {query_known, scan_known, listing_known};
     memset(out, 0, sizeof *out);
-    return parse_read(in, known, &out->selector, &out->format, NULL, NULL, err);
+    out->endpoint = endpoint;
+    out->query.selector = &out->selector;
+    out->query.limits = in->limits;
+    out->scan.selector = &out->selector;
+    out->scan.limits = in->limits;
+    if ((unsigned)endpoint > RQ_LISTING)
+        return jl_error_set(err, JL_EINVAL, "no such read endpoint (%d)", (int)endpoint);
+    /* The listings take no range. */
+    int64_t *from_ms = endpoint == RQ_QUERY  ? &out->query.from_ms
+                       : endpoint == RQ_SCAN ? &out->scan.from_ms
+                                             : NULL;
+    int64_t *to_ms = endpoint == RQ_QUERY ? &out->query.to_ms : &out->scan.to_ms;
+    if (parse_read(in, known[endpoint], &out->selector, &out->format, from_ms, to_ms, err) != JL_OK)
+        return JL_EINVAL;
+    if (endpoint == RQ_QUERY)
+        return parse_query(in, out, err);
+    if (endpoint == RQ_SCAN)
+        return parse_scan(in, &out->scan, err);
+    return JL_OK;
 }
 
-void rq_listing_destroy(rq_listing *listing)
+void rq_read_destroy(rq_read *read)
 {
-    qp_selector_destroy(&listing->selector);
+    free(read->group_copy);
+    read->group_copy = NULL;
+    tz_zone_free(read->zone);
+    read->zone = NULL;
+    read->query.zone = NULL;
+    qp_selector_destroy(&read->selector);
 }
+
+/* ---------- writes, backups ---------- */
 
 int rq_write_parse(const rq_input *in, ig_precision *precision, jl_error *err)
 {

@@ -152,8 +152,8 @@ out:
 
 /* ---------- reads ---------- */
 
-/* Runs one query function with a writer for the chosen format and fills the response. */
-typedef int (*query_runner)(sv_context *context, const void *query, const qx_sink *sink,
+/* Runs the one query function of a parsed read request into sink. */
+typedef int (*query_runner)(sv_context *context, const rq_read *read, const qx_sink *sink,
                             jl_error *err);
 
 /* Answers beyond this size are moved to an unlinked temporary file as they grow, so a large
@@ -207,9 +207,11 @@ static int spool_series_end(void *context)
     return spool_after(spool, spool->inner.series_end(spool->inner.context));
 }
 
-static void run_into_response(sv_context *context, query_runner runner, const void *query,
-                              fm_format format, sv_response *response)
+/* Runs the request with a writer for its format and fills the response. */
+static void run_into_response(sv_context *context, query_runner runner, const rq_read *read,
+                              sv_response *response)
 {
+    fm_format format = (fm_format)read->format;
     jl_error err;
     jl_error_clear(&err);
     fm_writer writer;
@@ -217,7 +219,7 @@ static void run_into_response(sv_context *context, query_runner runner, const vo
     spool_sink spool = {fm_writer_sink(&writer), &response->body, NULL, 0};
     qx_sink sink = {&spool, spool_series_begin, spool_row, spool_series_end};
     if (rc == JL_OK)
-        rc = runner(context, query, &sink, &err);
+        rc = runner(context, read, &sink, &err);
     if (rc == JL_OK)
         rc = fm_writer_finish(&writer);
     /* msgpack counts its series up front: the count goes into the spooled header afterwards. */
@@ -256,9 +258,9 @@ static void count_chunks(sv_context *context, const qx_query_stats *stats)
     atomic_fetch_add(&m->readings_decoded, stats->readings_decoded);
 }
 
-static int run_query(sv_context *context, const void *query, const qx_sink *sink, jl_error *err)
+static int run_query(sv_context *context, const rq_read *read, const qx_sink *sink, jl_error *err)
 {
-    qx_query_request request = *(const qx_query_request *)query;
+    qx_query_request request = read->query;
     qx_query_stats stats = {0};
     request.stats = &stats;
     int rc = qx_query(context->store, &request, sink, err);
@@ -266,9 +268,9 @@ static int run_query(sv_context *context, const void *query, const qx_sink *sink
     return rc;
 }
 
-static int run_scan(sv_context *context, const void *query, const qx_sink *sink, jl_error *err)
+static int run_scan(sv_context *context, const rq_read *read, const qx_sink *sink, jl_error *err)
 {
-    qx_scan_request request = *(const qx_scan_request *)query;
+    qx_scan_request request = read->scan;
     qx_query_stats stats = {0};
     request.stats = &stats;
     int rc = qx_scan(context->store, &request, sink, err);
@@ -276,57 +278,30 @@ static int run_scan(sv_context *context, const void *query, const qx_sink *sink,
     return rc;
 }
 
-static int run_latest(sv_context *context, const void *query, const qx_sink *sink, jl_error *err)
+static int run_latest(sv_context *context, const rq_read *read, const qx_sink *sink, jl_error *err)
 {
-    return qx_latest(context->store, query, &context->config->limits, sink, err);
+    return qx_latest(context->store, &read->selector, &context->config->limits, sink, err);
 }
 
-static int run_series(sv_context *context, const void *query, const qx_sink *sink, jl_error *err)
+static int run_series(sv_context *context, const rq_read *read, const qx_sink *sink, jl_error *err)
 {
-    return qx_series(context->store, query, &context->config->limits, sink, err);
+    return qx_series(context->store, &read->selector, &context->config->limits, sink, err);
 }
 
-static void handle_query(sv_context *context, const sv_request *request, sv_response *response)
+/* The read endpoints: parse the request for endpoint, run it with runner, answer. */
+static void handle_read(sv_context *context, const sv_request *request, sv_response *response,
+                        rq_endpoint endpoint, query_runner runner)
 {
     jl_error err;
     jl_error_clear(&err);
     rq_input in = input_of(context, request);
-    rq_query query;
-    int rc = rq_query_parse(&in, &query, &err);
+    rq_read read;
+    int rc = rq_read_parse(endpoint, &in, &read, &err);
     if (rc == JL_OK)
-        run_into_response(context, run_query, &query.query, query.format, response);
+        run_into_response(context, runner, &read, response);
     else
         respond_failure(response, rc, &err);
-    rq_query_destroy(&query);
-}
-
-static void handle_scan(sv_context *context, const sv_request *request, sv_response *response)
-{
-    jl_error err;
-    jl_error_clear(&err);
-    rq_input in = input_of(context, request);
-    rq_scan scan;
-    int rc = rq_scan_parse(&in, &scan, &err);
-    if (rc == JL_OK)
-        run_into_response(context, run_scan, &scan.scan, scan.format, response);
-    else
-        respond_failure(response, rc, &err);
-    rq_scan_destroy(&scan);
-}
-
-static void handle_listing(sv_context *context, const sv_request *request, sv_response *response,
-                           query_runner runner)
-{
-    jl_error err;
-    jl_error_clear(&err);
-    rq_input in = input_of(context, request);
-    rq_listing listing;
-    int rc = rq_listing_parse(&in, &listing, &err);
-    if (rc == JL_OK)
-        run_into_response(context, runner, &listing.selector, listing.format, response);
-    else
-        respond_failure(response, rc, &err);
-    rq_listing_destroy(&listing);
+    rq_read_destroy(&read);
 }
 
 static void handle_metrics(sv_context *context, sv_response *response)
@@ -596,16 +571,16 @@ void sv_route(sv_context *context, const sv_request *request, sv_response *respo
             handle_write(context, request, response);
             break;
         case SV_ROUTE_QUERY:
-            handle_query(context, request, response);
+            handle_read(context, request, response, RQ_QUERY, run_query);
             break;
         case SV_ROUTE_SCAN:
-            handle_scan(context, request, response);
+            handle_read(context, request, response, RQ_SCAN, run_scan);
             break;
         case SV_ROUTE_LATEST:
-            handle_listing(context, request, response, run_latest);
+            handle_read(context, request, response, RQ_LISTING, run_latest);
             break;
         case SV_ROUTE_SERIES:
-            handle_listing(context, request, response, run_series);
+            handle_read(context, request, response, RQ_LISTING, run_series);
             break;
         case SV_ROUTE_METRICS:
             handle_metrics(context, response);

@@ -12,8 +12,8 @@
  * The word parsers qx_parse_aggregates(), qx_parse_fill() and qx_parse_compare() are declared in
  * jialing/query.h beside the types they fill, and defined with the rest in query/request.c.
  *
- * Caveats: the parsed structs point into themselves (query.selector at selector, query.zone at
- * zone, group tags into group_copy) and borrow nothing from the input once parsed, except that
+ * Caveats: a parsed rq_read points into itself (query.selector at selector, query.zone at zone,
+ * group tags into group_copy) and borrow nothing from the input once parsed, except that
  * rq_input's strings must outlive the parse call. Use them in place, never copy them, and destroy
  * them on every return, failed parses included. */
 #ifndef JIALING_REQUEST_H
@@ -56,52 +56,37 @@ int rq_check_repeated(const rq_param *params, size_t count, const char *key, jl_
  * ("unknown parameter \"KEY\""): JL_OK or JL_EINVAL. */
 int rq_check_known(const rq_param *params, size_t count, const char *const *known, jl_error *err);
 
-/* GET /api/v1/query: series, from, to, window, agg, tz, fill, format, offset, min_count and
- * group_by. Defaults: to = now_ms + 1, from = to - 1 day, agg=mean with a window, fill=none, tz
- * UTC. agg, fill (other than none), offset, min_count and group_by need a window. tz is a fixed
- * offset or an IANA zone name (loaded here). The result's query is ready for qx_query(). */
-typedef struct rq_query {
-    qx_query_request query; /* selector, zone and group_tags point into this struct */
-    qp_selector selector;   /* owned */
-    tz_zone *zone;          /* owned, NULL for a fixed offset */
+/* The read endpoints. Each refuses parameters it does not know and takes:
+ * - RQ_QUERY (GET /api/v1/query): series, from, to, window, agg, tz, fill, format, offset,
+ *   min_count and group_by. Defaults: to = now_ms + 1, from = to - 1 day, agg=mean with a window,
+ *   fill=none, tz UTC. agg, fill (other than none), offset, min_count and group_by need a window.
+ *   tz is a fixed offset or an IANA zone name (loaded here). Fills query, ready for qx_query().
+ * - RQ_SCAN (GET /api/v1/scan): series, from, to (defaults as for a query), op and value
+ *   (required), output (points by default, count, episodes, duration), format, and for episodes
+ *   and duration min_duration and max_gap (fixed, non-negative durations). Fills scan, ready for
+ *   qx_scan().
+ * - RQ_LISTING (GET /api/v1/latest and /api/v1/series): series and format only; selector is
+ *   what qx_latest() and qx_series() take. */
+typedef enum rq_endpoint { RQ_QUERY = 0, RQ_SCAN, RQ_LISTING } rq_endpoint;
+
+/* A parsed read request. */
+typedef struct rq_read {
+    rq_endpoint endpoint;
+    qx_query_request query; /* RQ_QUERY; selector, zone and group_tags point into this struct */
+    qx_scan_request scan;   /* RQ_SCAN; selector points at the selector below */
+    qp_selector selector;   /* owned: the series= selector of every endpoint */
+    tz_zone *zone;          /* owned, RQ_QUERY with an IANA tz, else NULL */
     char *group_copy;       /* owned: the group_by value the group tag names point into */
-    int format;             /* the answer's format */
-} rq_query;
+    int format;             /* the answer's format: format=, else rq_input.format */
+} rq_read;
 
-/* Parses in into out (cleared first, so it may be destroyed on any return). Returns JL_OK;
- * JL_EINVAL naming the parameter; JL_ENOMEM; or the code of a time zone that could not be read
- * (JL_EIO ...). */
-int rq_query_parse(const rq_input *in, rq_query *out, jl_error *err);
+/* Parses in as a request to endpoint into out (cleared first, so it may be destroyed on any
+ * return). Returns JL_OK; JL_EINVAL naming the parameter; JL_ENOMEM; or, for a time zone that
+ * exists but could not be read, its code (JL_EIO ...). */
+int rq_read_parse(rq_endpoint endpoint, const rq_input *in, rq_read *out, jl_error *err);
 
-/* Frees what rq_query_parse() put in query; safe on a cleared or destroyed one. */
-void rq_query_destroy(rq_query *query);
-
-/* GET /api/v1/scan: series, from, to (defaults as for a query), op and value (required), output
- * (points by default, count, episodes, duration), format, and for episodes and duration
- * min_duration and max_gap (fixed, non-negative durations). */
-typedef struct rq_scan {
-    qx_scan_request scan; /* selector points at the selector below */
-    qp_selector selector; /* owned */
-    int format;           /* the answer's format */
-} rq_scan;
-
-/* Parses in into out (cleared first). Returns JL_OK or JL_EINVAL naming the parameter. */
-int rq_scan_parse(const rq_input *in, rq_scan *out, jl_error *err);
-
-/* Frees the scan's selector; safe on a cleared or destroyed one. */
-void rq_scan_destroy(rq_scan *scan);
-
-/* GET /api/v1/latest and /api/v1/series: series and format only. */
-typedef struct rq_listing {
-    qp_selector selector; /* owned */
-    int format;           /* the answer's format */
-} rq_listing;
-
-/* Parses in into out (cleared first). Returns JL_OK or JL_EINVAL naming the parameter. */
-int rq_listing_parse(const rq_input *in, rq_listing *out, jl_error *err);
-
-/* Frees the listing's selector; safe on a cleared or destroyed one. */
-void rq_listing_destroy(rq_listing *listing);
+/* Frees what rq_read_parse() put in read; safe on a cleared or destroyed one. */
+void rq_read_destroy(rq_read *read);
 
 /* POST /api/v1/write with a line-protocol body: precision (ns by default; us ms s m h). Other
  * parameters are ignored, as InfluxDB clients send their own (db, org, bucket ...). Returns JL_OK

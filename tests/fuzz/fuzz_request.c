@@ -5,6 +5,7 @@
  * query functions accept the shape of (a range, a positive window, bounded lists). */
 #include "jialing/request.h"
 #include "jialing/serieskey.h"
+#include "split_params.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -33,70 +34,52 @@ static void check_refusal(int rc, const jl_error *err)
         abort();
 }
 
-static void check_selector(const qp_selector *selector)
+static void check_query(const rq_read *read)
 {
-    if (selector->metric == NULL || selector->matcher_count > QP_MAX_MATCHERS)
+    const qx_query_request *r = &read->query;
+    if (r->selector != &read->selector || r->from_ms >= r->to_ms || r->zone != read->zone)
+        abort();
+    if (r->has_window &&
+        (r->aggregate_count < 1 || r->aggregate_count > QX_MAX_AGGREGATES || r->window.ms < 0 ||
+         r->window.months < 0 || (r->window.ms == 0 && r->window.months == 0)))
+        abort();
+    if (!r->has_window && (r->aggregate_count || r->group || r->min_count || r->shift_ms))
+        abort();
+    for (size_t i = 0; i < r->aggregate_count; i++)
+        if (qx_aggregate_name(r->aggregates[i])[0] == '?' || r->percentiles[i] < 0 ||
+            r->percentiles[i] > 100)
+            abort();
+    if (r->group_tag_count > QX_MAX_GROUP_TAGS)
+        abort();
+    for (size_t i = 0; i < r->group_tag_count; i++)
+        if (!sk_name_valid(r->group_tags[i], strlen(r->group_tags[i])))
+            abort();
+}
+
+static void check_scan(const rq_read *read)
+{
+    const qx_scan_request *s = &read->scan;
+    if (s->selector != &read->selector || s->from_ms >= s->to_ms || (unsigned)s->compare > QX_LE ||
+        (unsigned)s->output > QX_SCAN_DURATION || s->min_duration_ms < 0 || s->max_gap_ms < 0)
         abort();
 }
 
-static void fuzz_query(const rq_input *in)
+static void fuzz_read(rq_endpoint endpoint, const rq_input *in)
 {
-    rq_query q;
+    rq_read read;
     jl_error err;
     jl_error_clear(&err);
-    int rc = rq_query_parse(in, &q, &err);
+    int rc = rq_read_parse(endpoint, in, &read, &err);
     check_refusal(rc, &err);
     if (rc == JL_OK) {
-        const qx_query_request *r = &q.query;
-        check_selector(&q.selector);
-        if (r->selector != &q.selector || r->from_ms >= r->to_ms || r->zone != q.zone)
+        if (read.selector.metric == NULL || read.selector.matcher_count > QP_MAX_MATCHERS)
             abort();
-        if (r->has_window &&
-            (r->aggregate_count < 1 || r->aggregate_count > QX_MAX_AGGREGATES || r->window.ms < 0 ||
-             r->window.months < 0 || (r->window.ms == 0 && r->window.months == 0)))
-            abort();
-        if (!r->has_window && (r->aggregate_count || r->group || r->min_count || r->shift_ms))
-            abort();
-        for (size_t i = 0; i < r->aggregate_count; i++)
-            if (qx_aggregate_name(r->aggregates[i])[0] == '?' || r->percentiles[i] < 0 ||
-                r->percentiles[i] > 100)
-                abort();
-        if (r->group_tag_count > QX_MAX_GROUP_TAGS)
-            abort();
-        for (size_t i = 0; i < r->group_tag_count; i++)
-            if (!sk_name_valid(r->group_tags[i], strlen(r->group_tags[i])))
-                abort();
+        if (endpoint == RQ_QUERY)
+            check_query(&read);
+        else if (endpoint == RQ_SCAN)
+            check_scan(&read);
     }
-    rq_query_destroy(&q);
-}
-
-static void fuzz_scan(const rq_input *in)
-{
-    rq_scan s;
-    jl_error err;
-    jl_error_clear(&err);
-    int rc = rq_scan_parse(in, &s, &err);
-    check_refusal(rc, &err);
-    if (rc == JL_OK) {
-        check_selector(&s.selector);
-        if (s.scan.selector != &s.selector || s.scan.from_ms >= s.scan.to_ms ||
-            (unsigned)s.scan.compare > QX_LE || (unsigned)s.scan.output > QX_SCAN_DURATION ||
-            s.scan.min_duration_ms < 0 || s.scan.max_gap_ms < 0)
-            abort();
-    }
-    rq_scan_destroy(&s);
-}
-
-static void fuzz_listing(const rq_input *in)
-{
-    rq_listing l;
-    jl_error err;
-    jl_error_clear(&err);
-    int rc = rq_listing_parse(in, &l, &err);
-    check_refusal(rc, &err);
-    if (rc == JL_OK)
-        check_selector(&l.selector);
-    rq_listing_destroy(&l);
+    rq_read_destroy(&read);
 }
 
 static void fuzz_write_and_backup(const rq_input *in)
@@ -114,44 +97,21 @@ static void fuzz_write_and_backup(const rq_input *in)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    if (size == 0)
-        return 0;
-    char *text = malloc(size);
+    char *text = fuzz_text_after_selector(data, size);
     if (text == NULL)
         return 0;
-    memcpy(text, data + 1, size - 1);
-    text[size - 1] = '\0';
     rq_param params[MAX_FUZZ_PARAMS];
-    size_t count = 0;
-    char *save = NULL;
-    for (char *part = strtok_r(text, "&", &save); part && count < MAX_FUZZ_PARAMS;
-         part = strtok_r(NULL, "&", &save)) {
-        char *equals = strchr(part, '=');
-        if (equals)
-            *equals = '\0';
-        params[count].key = part;
-        params[count++].value = equals ? equals + 1 : "";
-    }
+    size_t count = fuzz_split_params(text, params, MAX_FUZZ_PARAMS);
     rq_input in = {.params = params,
                    .param_count = count,
                    .now_ms = 1735689600000LL,
                    .format = 0,
                    .parse_format = fuzz_format,
                    .limits = {0}};
-    switch (data[0] % 4) {
-    case 0:
-        fuzz_query(&in);
-        break;
-    case 1:
-        fuzz_scan(&in);
-        break;
-    case 2:
-        fuzz_listing(&in);
-        break;
-    default:
+    if (data[0] % 4 == 3)
         fuzz_write_and_backup(&in);
-        break;
-    }
+    else
+        fuzz_read((rq_endpoint)(data[0] % 4), &in);
     free(text);
     return 0;
 }

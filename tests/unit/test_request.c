@@ -53,34 +53,30 @@ static rq_input input(params *p, const char *query)
     return in;
 }
 
-static void query_fails(const char *query, int code, const char *message)
+/* Parses query for endpoint expecting JL_EINVAL and the exact message. */
+static void read_fails(rq_endpoint endpoint, const char *query, const char *message)
 {
     params p;
     rq_input in = input(&p, query);
-    rq_query q;
+    rq_read r;
     jl_error err;
     jl_error_clear(&err);
-    CHECK_INT(rq_query_parse(&in, &q, &err), code);
-    CHECK_INT(err.code, code);
+    CHECK_INT(rq_read_parse(endpoint, &in, &r, &err), JL_EINVAL);
+    CHECK_INT(err.code, JL_EINVAL);
     if (strcmp(err.message, message) != 0)
-        fprintf(stderr, "  query %s\n", query);
+        fprintf(stderr, "  request %s\n", query);
     CHECK_STR(err.message, message);
-    rq_query_destroy(&q);
+    rq_read_destroy(&r);
+}
+
+static void query_fails(const char *query, const char *message)
+{
+    read_fails(RQ_QUERY, query, message);
 }
 
 static void scan_fails(const char *query, const char *message)
 {
-    params p;
-    rq_input in = input(&p, query);
-    rq_scan s;
-    jl_error err;
-    jl_error_clear(&err);
-    CHECK_INT(rq_scan_parse(&in, &s, &err), JL_EINVAL);
-    CHECK_INT(err.code, JL_EINVAL);
-    if (strcmp(err.message, message) != 0)
-        fprintf(stderr, "  scan %s\n", query);
-    CHECK_STR(err.message, message);
-    rq_scan_destroy(&s);
+    read_fails(RQ_SCAN, query, message);
 }
 
 static void test_param_lists(void)
@@ -108,9 +104,9 @@ static void test_query_defaults(void)
 {
     params p;
     rq_input in = input(&p, "series=pm25");
-    rq_query q;
+    rq_read q;
     jl_error err;
-    CHECK_INT(rq_query_parse(&in, &q, &err), JL_OK);
+    CHECK_INT(rq_read_parse(RQ_QUERY, &in, &q, &err), JL_OK);
     CHECK(q.query.selector == &q.selector);
     CHECK_STR(q.selector.metric, "pm25");
     CHECK_INT(q.query.to_ms, NOW_MS + 1);
@@ -126,23 +122,23 @@ static void test_query_defaults(void)
     CHECK_INT(q.query.limits.timeout_ms, 10);
     CHECK(q.query.stats == NULL);
     CHECK_INT(q.format, 0);
-    rq_query_destroy(&q);
+    rq_read_destroy(&q);
     /* A window alone means agg=mean; fill=none needs no window. */
     in = input(&p, "series=pm25&window=1mo&fill=none&format=csv");
     in.format = 2; /* the server's pick from Accept; format= wins */
-    CHECK_INT(rq_query_parse(&in, &q, &err), JL_OK);
+    CHECK_INT(rq_read_parse(RQ_QUERY, &in, &q, &err), JL_OK);
     CHECK_INT(q.query.has_window, 1);
     CHECK_INT(q.query.window.ms, 0);
     CHECK_INT(q.query.window.months, 1);
     CHECK_INT(q.query.aggregate_count, 1);
     CHECK_INT(q.query.aggregates[0], QX_AGG_MEAN);
     CHECK_INT(q.format, 1);
-    rq_query_destroy(&q);
+    rq_read_destroy(&q);
     in = input(&p, "series=pm25");
     in.format = 2;
-    CHECK_INT(rq_query_parse(&in, &q, &err), JL_OK);
+    CHECK_INT(rq_read_parse(RQ_QUERY, &in, &q, &err), JL_OK);
     CHECK_INT(q.format, 2);
-    rq_query_destroy(&q);
+    rq_read_destroy(&q);
 }
 
 static void test_query_every_parameter(void)
@@ -151,9 +147,9 @@ static void test_query_every_parameter(void)
     rq_input in = input(&p, "series=pm25{station=\"s01\"}&from=2025-01-01T00:00:00+08:00"
                             "&to=2025-01-02T00:00:00Z&window=1h&agg=mean,p95,count&tz=+08:00"
                             "&fill=-2.5&offset=-30m&min_count=18&group_by=station,district");
-    rq_query q;
+    rq_read q;
     jl_error err;
-    CHECK_INT(rq_query_parse(&in, &q, &err), JL_OK);
+    CHECK_INT(rq_read_parse(RQ_QUERY, &in, &q, &err), JL_OK);
     CHECK_STR(q.selector.metric, "pm25");
     CHECK_INT(q.selector.matcher_count, 1);
     CHECK_STR(q.selector.matchers[0].key, "station");
@@ -177,12 +173,12 @@ static void test_query_every_parameter(void)
     CHECK_INT(q.query.group_tag_count, 2);
     CHECK_STR(q.query.group_tags[0], "station");
     CHECK_STR(q.query.group_tags[1], "district");
-    rq_query_destroy(&q);
+    rq_read_destroy(&q);
     /* An IANA zone is loaded and owned by the request; "+6h" and " 6h" (a '+' decoded as a
      * space) are the same shift; an empty group_by merges every series. */
     in = input(&p, "series=pm25&window=1d&tz=Asia/Shanghai&offset= 6h&group_by=&min_count="
                    "1000000000000");
-    CHECK_INT(rq_query_parse(&in, &q, &err), JL_OK);
+    CHECK_INT(rq_read_parse(RQ_QUERY, &in, &q, &err), JL_OK);
     CHECK(q.zone != NULL);
     CHECK(q.query.zone == q.zone);
     CHECK_INT(q.query.offset_ms, 0);
@@ -190,46 +186,42 @@ static void test_query_every_parameter(void)
     CHECK_INT(q.query.group, 1);
     CHECK_INT(q.query.group_tag_count, 0);
     CHECK_INT(q.query.min_count, 1000000000000ULL);
-    rq_query_destroy(&q);
+    rq_read_destroy(&q);
     CHECK(q.zone == NULL);
-    rq_query_destroy(&q); /* twice is harmless */
+    rq_read_destroy(&q); /* twice is harmless */
     in = input(&p, "series=pm25&window=1d&offset=+6h&fill=linear");
-    CHECK_INT(rq_query_parse(&in, &q, &err), JL_OK);
+    CHECK_INT(rq_read_parse(RQ_QUERY, &in, &q, &err), JL_OK);
     CHECK_INT(q.query.shift_ms, 21600000);
     CHECK_INT(q.query.fill, QX_FILL_LINEAR);
-    rq_query_destroy(&q);
+    rq_read_destroy(&q);
 }
 
 static void test_query_errors(void)
 {
-    query_fails("from=1", JL_EINVAL,
-                "parameter series is required, e.g. series=pm25{station=\"s01\"}");
-    query_fails("series=", JL_EINVAL,
-                "parameter series is required, e.g. series=pm25{station=\"s01\"}");
-    query_fails("series=pm25&windw=1h", JL_EINVAL, "unknown parameter \"windw\"");
-    query_fails("series=pm25&from=1&from=2", JL_EINVAL, "parameter from is given more than once");
-    query_fails("series=pm25{station=s01}", JL_EINVAL,
+    query_fails("from=1", "parameter series is required, e.g. series=pm25{station=\"s01\"}");
+    query_fails("series=", "parameter series is required, e.g. series=pm25{station=\"s01\"}");
+    query_fails("series=pm25&windw=1h", "unknown parameter \"windw\"");
+    query_fails("series=pm25&from=1&from=2", "parameter from is given more than once");
+    query_fails("series=pm25{station=s01}",
                 "parameter series: selector: column 14: expected '\"' to start the value of tag "
                 "\"station\", found 's'");
-    query_fails("series=pm25&format=xml", JL_EINVAL,
-                "parameter format: format \"xml\" is not known");
-    query_fails("series=pm25&to=yesterday", JL_EINVAL,
+    query_fails("series=pm25&format=xml", "parameter format: format \"xml\" is not known");
+    query_fails("series=pm25&to=yesterday",
                 "parameter to: time \"yesterday\" is neither epoch milliseconds nor an RFC 3339 "
                 "date-time such as 2025-01-01T00:00:00Z or 2025-01-01T08:00:00+08:00");
-    query_fails("series=pm25&from=yesterday", JL_EINVAL,
+    query_fails("series=pm25&from=yesterday",
                 "parameter from: time \"yesterday\" is neither epoch milliseconds nor an RFC 3339 "
                 "date-time such as 2025-01-01T00:00:00Z or 2025-01-01T08:00:00+08:00");
-    query_fails("series=pm25&from=2000&to=2000", JL_EINVAL,
+    query_fails("series=pm25&from=2000&to=2000",
                 "parameter from must be before to (the range is [from, to))");
     /* Without to, from is checked against now + 1 ms. */
-    query_fails("series=pm25&from=1735689600001", JL_EINVAL,
+    query_fails("series=pm25&from=1735689600001",
                 "parameter from must be before to (the range is [from, to))");
-    query_fails("series=pm25&window=0s", JL_EINVAL,
-                "parameter window: duration \"0s\" must be positive");
-    query_fails("series=pm25&window=1h&agg=foo", JL_EINVAL,
+    query_fails("series=pm25&window=0s", "parameter window: duration \"0s\" must be positive");
+    query_fails("series=pm25&window=1h&agg=foo",
                 "parameter agg: unknown aggregate \"foo\"; known: count, sum, mean, min, max, "
                 "first, last, stddev, spread, twa, p<NN> (NN from 0 to 100, e.g. p95 or p99.9)");
-    query_fails("series=pm25&window=1h&agg=", JL_EINVAL,
+    query_fails("series=pm25&window=1h&agg=",
                 "parameter agg: agg is empty; known aggregates: count, sum, mean, min, max, first, "
                 "last, stddev, spread, twa, p<NN>");
     static const char *const need_window[] = {"agg=mean", "fill=null", "offset=1h", "min_count=2",
@@ -237,22 +229,22 @@ static void test_query_errors(void)
     for (size_t i = 0; i < sizeof need_window / sizeof need_window[0]; i++) {
         char query[64];
         snprintf(query, sizeof query, "series=pm25&%s", need_window[i]);
-        query_fails(query, JL_EINVAL,
+        query_fails(query,
                     "parameters agg, fill, offset, min_count and group_by need a window, e.g. "
                     "window=1h&agg=mean");
     }
-    query_fails("series=pm25&window=1h&tz=+25:00", JL_EINVAL,
+    query_fails("series=pm25&window=1h&tz=+25:00",
                 "parameter tz: UTC offset \"+25:00\" is out of range; hours go up to 23 and "
                 "minutes up to 59");
-    query_fails("series=pm25&window=1h&tz=Nowhere/City", JL_EINVAL,
+    query_fails("series=pm25&window=1h&tz=Nowhere/City",
                 "parameter tz: unknown time zone \"Nowhere/City\"; expected UTC, an offset such as "
                 "+08:00 or -05:30, or an IANA name such as Europe/Berlin");
-    query_fails("series=pm25&window=1h&fill=Previous", JL_EINVAL,
+    query_fails("series=pm25&window=1h&fill=Previous",
                 "parameter fill: fill \"Previous\" is not one of none, null, previous, linear or a "
                 "number");
-    query_fails("series=pm25&window=1h&offset=1mo", JL_EINVAL,
+    query_fails("series=pm25&window=1h&offset=1mo",
                 "parameter offset: must be a fixed duration (ms, s, m, h, d, w), not mo or y");
-    query_fails("series=pm25&window=1h&offset=-x", JL_EINVAL,
+    query_fails("series=pm25&window=1h&offset=-x",
                 "parameter offset: duration \"x\": expected a number at position 1 (units: ms s m "
                 "h d w mo y)");
     static const char *const bad_counts[] = {
@@ -260,16 +252,15 @@ static void test_query_errors(void)
     for (size_t i = 0; i < sizeof bad_counts / sizeof bad_counts[0]; i++) {
         char query[96];
         snprintf(query, sizeof query, "series=pm25&window=1h&min_count=%s", bad_counts[i]);
-        query_fails(query, JL_EINVAL,
-                    "parameter min_count: expected a whole number of readings, e.g. 18");
+        query_fails(query, "parameter min_count: expected a whole number of readings, e.g. 18");
     }
-    query_fails("series=pm25&window=1h&group_by=station,1bad", JL_EINVAL,
+    query_fails("series=pm25&window=1h&group_by=station,1bad",
                 "parameter group_by: \"1bad\" is not a tag name (comma-separated names, or an "
                 "empty value to merge every series)");
-    query_fails("series=pm25&window=1h&group_by=station,", JL_EINVAL,
+    query_fails("series=pm25&window=1h&group_by=station,",
                 "parameter group_by: \"\" is not a tag name (comma-separated names, or an empty "
                 "value to merge every series)");
-    query_fails("series=pm25&window=1h&group_by=a,b,c,d,e,f,g,h,i,j,k,l,m,n,o,p,q", JL_EINVAL,
+    query_fails("series=pm25&window=1h&group_by=a,b,c,d,e,f,g,h,i,j,k,l,m,n,o,p,q",
                 "parameter group_by: too many tags");
 }
 
@@ -278,9 +269,9 @@ static void test_scan(void)
     params p;
     rq_input in = input(&p, "series=nh3n&from=0&to=1000&op=ge&value=1.5&output=episodes"
                             "&min_duration=2h&max_gap=10m&format=msgpack");
-    rq_scan s;
+    rq_read s;
     jl_error err;
-    CHECK_INT(rq_scan_parse(&in, &s, &err), JL_OK);
+    CHECK_INT(rq_read_parse(RQ_SCAN, &in, &s, &err), JL_OK);
     CHECK(s.scan.selector == &s.selector);
     CHECK_STR(s.selector.metric, "nh3n");
     CHECK_INT(s.scan.from_ms, 0);
@@ -292,7 +283,7 @@ static void test_scan(void)
     CHECK_INT(s.scan.max_gap_ms, 600000);
     CHECK_INT(s.scan.limits.max_series, 7);
     CHECK_INT(s.format, 2);
-    rq_scan_destroy(&s);
+    rq_read_destroy(&s);
     static const struct {
         const char *word;
         qx_scan_output output;
@@ -302,18 +293,18 @@ static void test_scan(void)
         char query[96];
         snprintf(query, sizeof query, "series=nh3n&op=lt&value=-2&output=%s", outputs[i].word);
         in = input(&p, query);
-        CHECK_INT(rq_scan_parse(&in, &s, &err), JL_OK);
+        CHECK_INT(rq_read_parse(RQ_SCAN, &in, &s, &err), JL_OK);
         CHECK_INT(s.scan.output, outputs[i].output);
         CHECK_INT(s.scan.compare, QX_LT);
         CHECK_DOUBLE_BITS(s.scan.threshold, -2.0);
         CHECK_INT(s.scan.to_ms, NOW_MS + 1);
         CHECK_INT(s.scan.min_duration_ms, 0);
-        rq_scan_destroy(&s);
+        rq_read_destroy(&s);
     }
     in = input(&p, "series=nh3n&op=gt&value=0");
-    CHECK_INT(rq_scan_parse(&in, &s, &err), JL_OK);
+    CHECK_INT(rq_read_parse(RQ_SCAN, &in, &s, &err), JL_OK);
     CHECK_INT(s.scan.output, QX_SCAN_POINTS);
-    rq_scan_destroy(&s);
+    rq_read_destroy(&s);
 
     scan_fails("series=nh3n&op=gt", "parameters op (gt, ge, lt, le) and value are required");
     scan_fails("series=nh3n&value=1", "parameters op (gt, ge, lt, le) and value are required");
@@ -343,22 +334,20 @@ static void test_listing(void)
 {
     params p;
     rq_input in = input(&p, "format=csv&series=pm25{district!=\"d1\"}");
-    rq_listing l;
+    rq_read l;
     jl_error err;
-    CHECK_INT(rq_listing_parse(&in, &l, &err), JL_OK);
+    CHECK_INT(rq_read_parse(RQ_LISTING, &in, &l, &err), JL_OK);
     CHECK_STR(l.selector.metric, "pm25");
     CHECK_INT(l.selector.matcher_count, 1);
     CHECK_INT(l.selector.matchers[0].negate, 1);
     CHECK_INT(l.format, 1);
-    rq_listing_destroy(&l);
-    in = input(&p, "series=pm25&from=0");
-    CHECK_INT(rq_listing_parse(&in, &l, &err), JL_EINVAL);
-    CHECK_STR(err.message, "unknown parameter \"from\"");
-    rq_listing_destroy(&l);
-    in = input(&p, "series=pm25&format=csv&format=json");
-    CHECK_INT(rq_listing_parse(&in, &l, &err), JL_EINVAL);
-    CHECK_STR(err.message, "parameter format is given more than once");
-    rq_listing_destroy(&l);
+    rq_read_destroy(&l);
+    read_fails(RQ_LISTING, "series=pm25&from=0", "unknown parameter \"from\"");
+    read_fails(RQ_LISTING, "series=pm25&format=csv&format=json",
+               "parameter format is given more than once");
+    read_fails(RQ_LISTING, "format=csv",
+               "parameter series is required, e.g. series=pm25{station=\"s01\"}");
+    read_fails((rq_endpoint)7, "series=pm25", "no such read endpoint (7)");
 }
 
 static void test_write_and_backup(void)
