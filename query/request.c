@@ -368,24 +368,18 @@ static int parse_query(const rq_input *in, rq_read *out, jl_error *err)
 /* output=points|count|episodes|duration (points when absent). */
 static int parse_scan_output(const char *text, qx_scan_output *out, jl_error *err)
 {
-    static const struct {
-        const char *name;
-        qx_scan_output output;
-    } outputs[] = {{"points", QX_SCAN_POINTS},
-                   {"count", QX_SCAN_COUNT},
-                   {"episodes", QX_SCAN_EPISODES},
-                   {"duration", QX_SCAN_DURATION}};
-    *out = QX_SCAN_POINTS;
-    for (size_t i = 0; text != NULL && i < sizeof outputs / sizeof outputs[0]; i++) {
-        if (strcmp(text, outputs[i].name) == 0) {
-            *out = outputs[i].output;
-            return JL_OK;
-        }
-    }
-    if (text == NULL)
-        return JL_OK;
-    return jl_error_set(err, JL_EINVAL,
-                        "parameter output: expected points, count, episodes or duration");
+    if (text == NULL || strcmp(text, "points") == 0)
+        *out = QX_SCAN_POINTS;
+    else if (strcmp(text, "count") == 0)
+        *out = QX_SCAN_COUNT;
+    else if (strcmp(text, "episodes") == 0)
+        *out = QX_SCAN_EPISODES;
+    else if (strcmp(text, "duration") == 0)
+        *out = QX_SCAN_DURATION;
+    else
+        return jl_error_set(err, JL_EINVAL,
+                            "parameter output: expected points, count, episodes or duration");
+    return JL_OK;
 }
 
 /* The scan's own parameters, after parse_read. */
