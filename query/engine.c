@@ -60,19 +60,3 @@ int qx_query(st_store *store, const qx_query_request *request, const qx_sink *si
         *request->stats = exec.stats;
     return rc;
 }
-
-int qx_parse_compare(const char *text, qx_compare *out, jl_error *err)
-{
-    static const struct {
-        const char *name;
-        qx_compare op;
-    } ops[] = {{"gt", QX_GT}, {"ge", QX_GE}, {"lt", QX_LT}, {"le", QX_LE}};
-    for (size_t i = 0; text != NULL && i < sizeof ops / sizeof ops[0]; i++) {
-        if (strcmp(text, ops[i].name) == 0) {
-            *out = ops[i].op;
-            return JL_OK;
-        }
-    }
-    return jl_error_set(err, JL_EINVAL, "unknown op \"%.32s\"; known: gt, ge, lt, le",
-                        text ? text : "");
-}

@@ -165,23 +165,23 @@ static enum MHD_Result send_response(struct MHD_Connection *connection, sv_respo
     sv_response_destroy(response);
     if (reply == NULL)
         return MHD_NO;
-    if (response->content_type && response->status != 204)
+    if (response->content_type && response->status != JL_STATUS_NO_CONTENT)
         MHD_add_response_header(reply, MHD_HTTP_HEADER_CONTENT_TYPE, response->content_type);
     if (response->allow)
         MHD_add_response_header(reply, MHD_HTTP_HEADER_ALLOW, response->allow);
-    if (response->status == 401)
+    if (response->status == sv_status_for(JL_EAUTH))
         MHD_add_response_header(reply, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
     enum MHD_Result result = MHD_queue_response(connection, (unsigned)response->status, reply);
     MHD_destroy_response(reply);
     return result;
 }
 
-static enum MHD_Result send_error(struct MHD_Connection *connection, int status,
-                                  const char *message)
+/* Answers with the status of code (a JL_* code) and {"error": message}. */
+static enum MHD_Result send_error(struct MHD_Connection *connection, int code, const char *message)
 {
     sv_response response;
     sv_response_init(&response);
-    response.status = status;
+    response.status = sv_status_for(code);
     fm_json_error(&response.body, message);
     return send_response(connection, &response);
 }
@@ -229,7 +229,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, 
             snprintf(message, sizeof message,
                      "too many open connections (the limit is %u); retry later",
                      config->max_connections);
-            return send_error(connection, 503, message);
+            return send_error(connection, JL_EBUSY, message);
         }
         /* Refuse now what would be refused anyway (unknown route, bad token, body declared too
          * large), before reading a body. */
@@ -254,12 +254,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, 
     sv_request *request = &state->request;
     MHD_get_connection_values_n(connection, MHD_GET_ARGUMENT_KIND, collect_param, state);
     if (state->params_overflow)
-        return send_error(connection, 400, "too many query parameters");
+        return send_error(connection, JL_EINVAL, "too many query parameters");
     if (state->nul_param) {
         char message[256];
         snprintf(message, sizeof message, "parameter %.200s contains a NUL byte (%%00)",
                  state->nul_param);
-        return send_error(connection, 400, message);
+        return send_error(connection, JL_EINVAL, message);
     }
     request->body = state->body.data;
     request->body_len = state->body.len;

@@ -1,4 +1,5 @@
-/* Error table, error struct helpers, the growable buffer and clocks shared by every module. */
+/* Error texts (from the table in jialing/errors.h), error struct helpers, the growable buffer and
+ * clocks shared by every module. */
 #include "jialing/common.h"
 
 #include <stdarg.h>
@@ -9,38 +10,17 @@
 
 const char *jl_strerror(int code)
 {
+#define JL_ERROR_TEXT_CASE(name, number, text, status)                                             \
+    case name:                                                                                     \
+        return text;
     switch (code) {
     case JL_OK:
         return "ok";
-    case JL_EINVAL:
-        return "invalid input";
-    case JL_ENOMEM:
-        return "out of memory";
-    case JL_EIO:
-        return "I/O error";
-    case JL_EFULL:
-        return "store full";
-    case JL_ECORRUPT:
-        return "corrupt data";
-    case JL_ENOTFOUND:
-        return "not found";
-    case JL_ELIMIT:
-        return "limit exceeded";
-    case JL_EBUSY:
-        return "busy";
-    case JL_ESTORE:
-        return "storage error";
-    case JL_ETOOLARGE:
-        return "too large";
-    case JL_ETIMEOUT:
-        return "timed out";
-    case JL_EAUTH:
-        return "unauthorized";
-    case JL_EFORBIDDEN:
-        return "forbidden";
+        JL_ERROR_TABLE(JL_ERROR_TEXT_CASE)
     default:
         return "unknown error";
     }
+#undef JL_ERROR_TEXT_CASE
 }
 
 void jl_error_clear(jl_error *err)

@@ -10,23 +10,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Project error codes: 0 is success, failures are negative and live in their own range. */
-enum {
-    JL_OK = 0,
-    JL_EINVAL = -30901,    /* bad input: parse error, bad parameter */
-    JL_ENOMEM = -30902,    /* allocation failed */
-    JL_EIO = -30903,       /* the operating system reported an I/O error */
-    JL_EFULL = -30904,     /* disk or store full: writes refused, reads go on */
-    JL_ECORRUPT = -30905,  /* bytes on disk failed validation */
-    JL_ENOTFOUND = -30906, /* no such item / end of iteration */
-    JL_ELIMIT = -30907,    /* a configured limit was exceeded */
-    JL_EBUSY = -30908,     /* temporarily unable to serve (too many readers, shutting down) */
-    JL_ESTORE = -30909,    /* another LMDB error; the message keeps LMDB's text */
-    JL_ETOOLARGE = -30910, /* request body larger than allowed */
-    JL_ETIMEOUT = -30911,  /* an operation ran past its time limit */
-    JL_EAUTH = -30912,     /* missing or invalid credentials */
-    JL_EFORBIDDEN = -30913 /* credentials valid but not allowed to do this */
-};
+#include "jialing/errors.h"
+
+/* Project error codes: 0 is success, failures are negative and live in their own range; the
+ * rows of JL_ERROR_TABLE (jialing/errors.h) give each its number, text and HTTP status. */
+#define JL_ERROR_ENUM_ROW(name, number, text, status) name = number,
+enum { JL_OK = 0, JL_ERROR_TABLE(JL_ERROR_ENUM_ROW) };
+#undef JL_ERROR_ENUM_ROW
 
 /* Timestamps are epoch milliseconds, limited to what InfluxDB's int64 nanoseconds can hold. */
 #define JL_MIN_MS (-9223372036854LL)
@@ -43,7 +33,8 @@ typedef struct jl_error {
     char message[JL_ERROR_MESSAGE_MAX]; /* complete sentence for the user */
 } jl_error;
 
-/* Returns a static string naming the code (never NULL). */
+/* Returns the table's text for code, "ok" for JL_OK, "unknown error" for a code outside the
+ * table; a static string, never NULL. */
 const char *jl_strerror(int code);
 
 /* Clears err (code JL_OK, empty message); err may be NULL. */

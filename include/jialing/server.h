@@ -11,6 +11,7 @@
 #include "jialing/auth.h"
 #include "jialing/common.h"
 #include "jialing/query.h"
+#include "jialing/request.h"
 #include "jialing/store.h"
 
 /* Server settings; sv_config_defaults() fills every field. */
@@ -74,11 +75,9 @@ typedef struct sv_context {
     sv_metrics metrics; /* self-metrics */
 } sv_context;
 
-/* One query-string parameter, decoded. */
-typedef struct sv_param {
-    const char *key;
-    const char *value; /* "" for a key without '=' */
-} sv_param;
+/* One query-string parameter, decoded: the request parsers' own type, so a request's parameters
+ * are handed to them as they are. */
+typedef rq_param sv_param;
 
 #define SV_MAX_PARAMS 64
 
@@ -123,10 +122,11 @@ void sv_route(sv_context *context, const sv_request *request, sv_response *respo
  * answers before reading a body it would refuse. */
 int sv_route_admit(sv_context *context, const sv_request *request, sv_response *response);
 
-/* Maps a JL_* code to the HTTP status a client gets. */
+/* Returns the HTTP status a client gets for a JL_* code: JL_STATUS_OK for JL_OK, the status of
+ * the code's row in JL_ERROR_TABLE (jialing/errors.h), JL_STATUS_UNKNOWN (500) for any other. */
 int sv_status_for(int code);
 
-/* Returns the first value of parameter key, or NULL. */
+/* Returns the first value of parameter key, or NULL (borrowed from request). */
 const char *sv_param_get(const sv_request *request, const char *key);
 
 typedef struct sv_http sv_http;

@@ -10,6 +10,7 @@
 
 #include "jialing/server.h"
 #include "jialing/serieskey.h"
+#include "split_params.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -79,27 +80,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                                         "/api/v1/series"};
     if (context.store == NULL)
         open_store();
-    if (size == 0)
-        return 0;
-    char *text = malloc(size);
+    char *text = fuzz_text_after_selector(data, size);
     if (text == NULL)
         return 0;
-    memcpy(text, data + 1, size - 1);
-    text[size - 1] = '\0';
     sv_request request;
     memset(&request, 0, sizeof request);
     request.method = "GET";
     request.path = paths[data[0] % 4];
     request.content_length = -1;
-    char *save = NULL;
-    for (char *part = strtok_r(text, "&", &save); part && request.param_count < SV_MAX_PARAMS;
-         part = strtok_r(NULL, "&", &save)) {
-        char *equals = strchr(part, '=');
-        if (equals)
-            *equals = '\0';
-        request.params[request.param_count].key = part;
-        request.params[request.param_count++].value = equals ? equals + 1 : "";
-    }
+    request.param_count = fuzz_split_params(text, request.params, SV_MAX_PARAMS);
     sv_response response;
     sv_response_init(&response);
     sv_route(&context, &request, &response);
