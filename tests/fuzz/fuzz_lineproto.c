@@ -1,5 +1,5 @@
-/* Fuzz target for the line-protocol parser (query/lineproto.c): any input must either be refused
- * with a located message or give a batch whose every key parses back to itself, whose
+/* Fuzz target for the line-protocol parser (query/ingest/lineproto.c): any input must either be
+ * refused with a located message or give a batch whose every key parses back to itself, whose
  * timestamps are in range and whose values are finite. Each input is parsed at every
  * precision. */
 #include "jialing/ingest.h"

@@ -1,6 +1,6 @@
-/* Fuzz target for the msgpack batch decoder (query/msgbatch.c): any input must either be refused
- * with a message or give a batch whose keys parse back, whose timestamps are in range and whose
- * values are finite. */
+/* Fuzz target for the msgpack batch decoder (query/ingest/msgbatch.c): any input must either be
+ * refused with a message or give a batch whose keys parse back, whose timestamps are in range and
+ * whose values are finite. */
 #include "jialing/ingest.h"
 #include "jialing/serieskey.h"
 

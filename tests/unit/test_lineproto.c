@@ -1,5 +1,5 @@
-/* Tests of query/lineproto.c: exact series keys, millisecond timestamps and values (bitwise) for
- * the line-protocol syntax, and exact line/column/message for refused input. */
+/* Tests of query/ingest/lineproto.c: exact series keys, millisecond timestamps and values (bitwise)
+ * for the line-protocol syntax, and exact line/column/message for refused input. */
 #include "check.h"
 
 #include "jialing/ingest.h"

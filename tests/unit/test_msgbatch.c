@@ -1,5 +1,6 @@
-/* Tests of query/msgbatch.c: msgpack batches built here with msgpack-c's packer, exact results,
- * exact error messages, and clean refusal of every truncation and of hostile length headers. */
+/* Tests of query/ingest/msgbatch.c: msgpack batches built here with msgpack-c's packer, exact
+ * results, exact error messages, and clean refusal of every truncation and of hostile length
+ * headers. */
 #include "check.h"
 
 #include "jialing/ingest.h"
