@@ -25,7 +25,7 @@ static int prepare_directory(const char *path, int *created, jl_error *err)
         return JL_OK;
     }
     if (errno != EEXIST)
-        return jl_error_set(err, errno == ENOSPC ? JL_EFULL : JL_EIO,
+        return jl_error_set(err, errno == ENOSPC ? JL_EDISKFULL : JL_EIO,
                             "cannot create backup directory %s: %s", path, strerror(errno));
     DIR *dir = opendir(path);
     if (dir == NULL)
@@ -52,7 +52,7 @@ static int sync_path(const char *path, int flags, jl_error *err)
         return jl_error_set(err, JL_EIO, "cannot open %s to sync it: %s", path, strerror(errno));
     int rc = JL_OK;
     if (fsync(fd) != 0)
-        rc = jl_error_set(err, errno == ENOSPC ? JL_EFULL : JL_EIO, "cannot sync %s: %s", path,
+        rc = jl_error_set(err, errno == ENOSPC ? JL_EDISKFULL : JL_EIO, "cannot sync %s: %s", path,
                           strerror(errno));
     close(fd);
     return rc;

@@ -1,4 +1,4 @@
-/* The write log in LMDB: one block per request (encoded by writelog.c), appended under dense
+/* The write log in LMDB: one block per request (encoded by log_block.c), appended under dense
  * sequence numbers; truncated from the front once no tail needs the oldest blocks; tails that
  * alone keep old blocks alive, and the remainders of fitted seals, written again as new blocks;
  * and replayed at open to rebuild the tails.

@@ -111,7 +111,7 @@ uint64_t rice_stream_cost(const uint64_t *z, size_t n, uint8_t *ks)
     return total;
 }
 
-/* Writes n numbers as Rice-coded frames (format in chunk_format.h), with the parameters in ks
+/* Writes n numbers as Rice-coded frames (format in disk_format.h), with the parameters in ks
  * (NULL: chosen here): per frame the parameter,
  * all low parts, all unary high parts, then the exceptions. Keeping the parts apart lets the
  * decoder unpack the low parts with independent loads and walk the unary parts a word at a time,

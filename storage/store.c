@@ -11,14 +11,13 @@
 #include <string.h>
 #include <sys/stat.h>
 
-_Thread_local int last_lmdb_code;
-
 int store_lmdb_error(jl_error *err, int rc, const char *what)
 {
-    last_lmdb_code = rc;
     int code = JL_ESTORE;
-    if (rc == MDB_MAP_FULL || rc == ENOSPC || rc == EDQUOT)
-        code = JL_EFULL;
+    if (rc == MDB_MAP_FULL)
+        code = JL_EFULL; /* the writer grows the map and retries */
+    else if (rc == ENOSPC || rc == EDQUOT)
+        code = JL_EDISKFULL;
     else if (rc == MDB_READERS_FULL)
         code = JL_EBUSY;
     else if (rc == MDB_CORRUPTED || rc == MDB_PAGE_NOTFOUND || rc == MDB_INVALID)

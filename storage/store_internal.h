@@ -163,12 +163,9 @@ typedef struct writer_txn {
 
 /* ---------- store.c ---------- */
 
-/* Translates an LMDB or errno code into a JL_* code with a message that keeps LMDB's text. */
+/* Translates an LMDB or errno code into a JL_* code with a message that keeps LMDB's text: a full
+ * map is JL_EFULL (the writer grows it and retries), a full disk or quota JL_EDISKFULL. */
 int store_lmdb_error(jl_error *err, int rc, const char *what);
-
-/* The LMDB code behind the last error on this thread: the writer must tell a full map (grow it
- * and retry) from a full disk (refuse), which the JL_EFULL code alone does not say. */
-extern _Thread_local int last_lmdb_code;
 
 /* ---------- keys.c ---------- */
 

@@ -120,14 +120,14 @@ static int grow_map(st_store *store, jl_error *err)
 }
 
 /* LMDB reports a short write, as a full disk gives, as EIO; a nearly full filesystem under the
- * data directory makes that JL_EFULL (507: free space and retry) rather than an I/O error. */
+ * data directory makes that JL_EDISKFULL (507: free space and retry) rather than an I/O error. */
 static int commit_error(const st_store *store, int rc, jl_error *err)
 {
     struct statvfs disk;
     if ((rc == EIO || rc == ENOSPC) && statvfs(store->options.directory, &disk) == 0) {
         uint64_t free_bytes = (uint64_t)disk.f_bavail * disk.f_frsize;
         if (free_bytes < (64u << 20))
-            return jl_error_set(err, JL_EFULL,
+            return jl_error_set(err, JL_EDISKFULL,
                                 "the disk holding the data directory is full (%llu bytes free); "
                                 "nothing of this request was stored",
                                 (unsigned long long)free_bytes);
@@ -222,9 +222,8 @@ static int commit_growing(st_store *store, writer_txn *wt, write_request *first,
                           write_request *after, jl_error *err)
 {
     for (;;) {
-        last_lmdb_code = 0;
         int rc = commit_group(store, wt, first, after, err);
-        if (rc != JL_EFULL || last_lmdb_code != MDB_MAP_FULL)
+        if (rc != JL_EFULL)
             return rc;
         rc = grow_map(store, err);
         if (rc != JL_OK)
@@ -263,7 +262,7 @@ static void *writer_main(void *argument)
         jl_error err;
         jl_error_clear(&err);
         int rc = commit_growing(store, &wt, first, after, &err);
-        if (rc != JL_OK && rc != JL_EFULL && first->next != after) {
+        if (rc != JL_OK && rc != JL_EFULL && rc != JL_EDISKFULL && first->next != after) {
             /* One bad request must not fail the others of its group: commit them one by one. */
             for (write_request *r = first; r != after; r = r->next) {
                 jl_error_clear(&r->error);

@@ -18,8 +18,7 @@
     X(JL_ENOMEM, -30902, "out of memory", 500)                                                     \
     /* the operating system reported an I/O error */                                               \
     X(JL_EIO, -30903, "I/O error", 500)                                                            \
-    /* the LMDB map is full: the store grows it and retries; refused only at its maximum size.     \
-     * 507 until the store reports a full disk as JL_EDISKFULL, as it did before that code. */     \
+    /* the LMDB map is full: the store grows it and retries; refused only at its maximum size */   \
     X(JL_EFULL, -30904, "store full", 507)                                                         \
     /* bytes on disk failed validation */                                                          \
     X(JL_ECORRUPT, -30905, "corrupt data", 500)                                                    \

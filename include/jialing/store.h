@@ -11,9 +11,10 @@
  * cursors read readings and chunk summaries.
  *
  * Errors: every fallible function returns JL_OK (0) or a negative JL_* code (common.h) and, when
- * err is not NULL, fills err with a message; LMDB errors are translated (map or disk full:
- * JL_EFULL, no reader slot: JL_EBUSY, corrupt pages: JL_ECORRUPT, EIO: JL_EIO, others: JL_ESTORE
- * keeping LMDB's text). JL_ENOMEM may come from any function that allocates.
+ * err is not NULL, fills err with a message; LMDB errors are translated (a full map the
+ * writer grows and retries: JL_EFULL; a full disk: JL_EDISKFULL; no reader slot: JL_EBUSY, corrupt
+ * pages: JL_ECORRUPT, EIO: JL_EIO, others: JL_ESTORE keeping LMDB's text). JL_ENOMEM may come from
+ * any function that allocates.
  *
  * Caveats:
  * - Close every cursor before its snapshot, and every snapshot before st_store_close(): a cursor
@@ -64,7 +65,7 @@ typedef struct st_options {
 
 /* A batch of readings to write, built by parsers. Series are deduplicated by canonical key.
  * The struct is public only so that callers can keep it on the stack: its fields belong to
- * storage (st_batch_*, writelog.c, the writer). Everyone else reads it through the accessors
+ * storage (st_batch_*, log_block.c, the writer). Everyone else reads it through the accessors
  * below and builds it with st_batch_series() and st_batch_point(). */
 typedef struct st_batch {
     jl_buf keys;              /* canonical keys, each NUL-terminated, back to back */
@@ -154,9 +155,9 @@ void st_store_close(st_store *store);
 /* Stores the batch atomically and durably; blocks until committed (and while the map grows, until
  * every open snapshot is closed). The batch stays the caller's and is only read. Returns JL_OK
  * (an empty batch too), JL_EINVAL (a point out of range, not finite, or of no series; or a key
- * that is not canonical), JL_ETOOLARGE (more than ST_MAX_BATCH_POINTS), JL_EFULL (disk or map
- * full; nothing stored), JL_EBUSY (read-only store, or shutting down), JL_ENOMEM, JL_EIO or
- * JL_ESTORE; on error nothing of the batch is stored. */
+ * that is not canonical), JL_ETOOLARGE (more than ST_MAX_BATCH_POINTS), JL_EDISKFULL (disk) or
+ * JL_EFULL (map full; nothing stored), JL_EBUSY (read-only store, or shutting down), JL_ENOMEM,
+ * JL_EIO or JL_ESTORE; on error nothing of the batch is stored. */
 int st_write(st_store *store, const st_batch *batch, jl_error *err);
 
 /* One condition of a selector. The metric name is matched as key "__name__". */
@@ -265,7 +266,7 @@ int st_store_stats(st_store *store, int count_codecs, st_stats *stats, jl_error 
 /* Copies the store (compacted, one consistent commit, write log included) into out_directory,
  * which must not exist or be empty, and fsyncs it; safe while writes go on, though the map
  * cannot grow until it ends (see Caveats). JL_OK, JL_EINVAL (no or unusable directory, not
- * empty), JL_EFULL, JL_EIO or JL_ESTORE; on error no half copy is left behind. */
+ * empty), JL_EDISKFULL, JL_EIO or JL_ESTORE; on error no half copy is left behind. */
 int st_store_backup(st_store *store, const char *out_directory, jl_error *err);
 
 #endif
