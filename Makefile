@@ -29,7 +29,11 @@ UNIT_SRC := $(wildcard tests/unit/test_*.c)
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
-SERVER_OBJ := $(SERVER_SRC:%.c=$(BUILD)/%.o)
+# The web console's files, embedded into jialingd as build/gen/web_assets.c (tools/embed_assets.py).
+WEB_DIST := server/web/node_modules/uplot/dist
+WEB_ASSETS := $(wildcard server/web/*.html server/web/*.js server/web/*.css) \
+              $(WEB_DIST)/uPlot.iife.min.js $(WEB_DIST)/uPlot.min.css
+SERVER_OBJ := $(SERVER_SRC:%.c=$(BUILD)/%.o) $(BUILD)/build/gen/web_assets.o
 CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BIN)/tests/%)
 FUZZ_REPLAY_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(BIN)/fuzz-replay/%)
@@ -46,6 +50,13 @@ all: $(BIN)/jialingd $(BIN)/jialing $(UNIT_BIN) $(FUZZ_REPLAY_BIN) $(BIN)/bench-
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -MMD -MP -c $< -o $@
+
+build/gen/web_assets.c: $(WEB_ASSETS) tools/embed_assets.py
+	python3 tools/embed_assets.py $@ $(WEB_ASSETS)
+
+# uPlot, pinned by server/web/package-lock.json, installed by npm ci when missing.
+$(WEB_DIST)/%: server/web/package-lock.json
+	bash tools/deps-web.sh
 
 $(LIB): $(LIB_OBJ)
 	@mkdir -p $(dir $@)

@@ -149,7 +149,11 @@ static enum MHD_Result send_response(struct MHD_Connection *connection, sv_respo
 {
     size_t len = response->body.len;
     struct MHD_Response *reply;
-    if (response->body_fd >= 0) {
+    if (response->static_body) {
+        /* Built-in assets live as long as the process: sent without a copy. */
+        reply = MHD_create_response_from_buffer(
+            response->static_body_bytes, (void *)response->static_body, MHD_RESPMEM_PERSISTENT);
+    } else if (response->body_fd >= 0) {
         /* A spooled answer: libmicrohttpd sends the file and closes it. */
         reply = MHD_create_response_from_fd64(response->body_fd_bytes, response->body_fd);
         if (reply)
@@ -165,10 +169,14 @@ static enum MHD_Result send_response(struct MHD_Connection *connection, sv_respo
     sv_response_destroy(response);
     if (reply == NULL)
         return MHD_NO;
-    if (response->content_type && response->status != 204)
+    if (response->content_type && response->status != 204 && response->status != 304)
         MHD_add_response_header(reply, MHD_HTTP_HEADER_CONTENT_TYPE, response->content_type);
     if (response->allow)
         MHD_add_response_header(reply, MHD_HTTP_HEADER_ALLOW, response->allow);
+    if (response->cache_control)
+        MHD_add_response_header(reply, MHD_HTTP_HEADER_CACHE_CONTROL, response->cache_control);
+    if (response->etag[0])
+        MHD_add_response_header(reply, MHD_HTTP_HEADER_ETAG, response->etag);
     if (response->status == 401)
         MHD_add_response_header(reply, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
     enum MHD_Result result = MHD_queue_response(connection, (unsigned)response->status, reply);
@@ -198,6 +206,8 @@ static void read_headers(struct MHD_Connection *connection, const char *url, con
         MHD_lookup_connection_value(connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
     request->accept =
         MHD_lookup_connection_value(connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT);
+    request->if_none_match =
+        MHD_lookup_connection_value(connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_NONE_MATCH);
     const char *length =
         MHD_lookup_connection_value(connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
     request->content_length = -1;

@@ -13,9 +13,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "jialing/assets.h"
 #include "jialing/format.h"
 #include "jialing/ingest.h"
 #include "jialing/params.h"
+#include "jialing/public.h"
 
 static const char *const json_type = "application/json";
 
@@ -63,6 +65,10 @@ void sv_response_init(sv_response *response)
     response->body_fd = -1;
     response->body_fd_bytes = 0;
     response->allow = NULL;
+    response->static_body = NULL;
+    response->static_body_bytes = 0;
+    response->cache_control = NULL;
+    response->etag[0] = '\0';
 }
 
 void sv_response_destroy(sv_response *response)
@@ -621,8 +627,9 @@ static void handle_listing(sv_context *context, const sv_request *request, sv_re
 
 static void handle_metrics(sv_context *context, sv_response *response)
 {
-    static const char *const names[SV_ROUTE_COUNT] = {
-        "write", "query", "scan", "latest", "series", "health", "metrics", "backup", "other"};
+    static const char *const names[SV_ROUTE_COUNT] = {"write",  "query",  "scan",    "latest",
+                                                      "series", "health", "metrics", "backup",
+                                                      "web",    "public", "other"};
     jl_buf *out = &response->body;
     st_stats stats;
     jl_error err;
@@ -771,7 +778,8 @@ static void handle_backup(sv_context *context, const sv_request *request, sv_res
 
 /* ---------- dispatch ---------- */
 
-typedef enum access_kind { ACCESS_OPEN, ACCESS_READ, ACCESS_WRITE } access_kind;
+/* ACCESS_PUBLIC: a read that --public keeps open even with --private-reads. */
+typedef enum access_kind { ACCESS_OPEN, ACCESS_READ, ACCESS_WRITE, ACCESS_PUBLIC } access_kind;
 
 typedef struct route {
     const char *path;
@@ -792,6 +800,14 @@ static const route routes[] = {
     {"/ping", "GET", SV_ROUTE_HEALTH, ACCESS_OPEN},
     {"/metrics", "GET", SV_ROUTE_METRICS, ACCESS_READ},
     {"/api/v1/backup", "POST", SV_ROUTE_BACKUP, ACCESS_WRITE},
+    {"/", "GET", SV_ROUTE_WEB, ACCESS_OPEN}, /* the console's files hold no data */
+    {"/assets/console.js", "GET", SV_ROUTE_WEB, ACCESS_OPEN},
+    {"/assets/style.css", "GET", SV_ROUTE_WEB, ACCESS_OPEN},
+    {"/assets/uPlot.iife.min.js", "GET", SV_ROUTE_WEB, ACCESS_OPEN},
+    {"/assets/uPlot.min.css", "GET", SV_ROUTE_WEB, ACCESS_OPEN},
+    {"/public", "GET", SV_ROUTE_WEB, ACCESS_PUBLIC},
+    {"/assets/public.js", "GET", SV_ROUTE_WEB, ACCESS_OPEN},
+    {"/api/v1/public/latest", "GET", SV_ROUTE_PUBLIC, ACCESS_PUBLIC},
 };
 
 /* Returns JL_OK when the request may proceed, else fills a 401/403 response. */
@@ -800,7 +816,9 @@ static int authorize(sv_context *context, const sv_request *request, access_kind
 {
     if (context->tokens == NULL || access == ACCESS_OPEN)
         return JL_OK;
-    if (access == ACCESS_READ && !context->config->private_reads)
+    if ((access == ACCESS_READ || access == ACCESS_PUBLIC) && !context->config->private_reads)
+        return JL_OK;
+    if (access == ACCESS_PUBLIC && context->config->public_page)
         return JL_OK;
     au_role role = au_tokens_check(context->tokens, request->authorization);
     if (role == AU_ROLE_NONE) {
@@ -901,6 +919,12 @@ void sv_route(sv_context *context, const sv_request *request, sv_response *respo
             break;
         case SV_ROUTE_BACKUP:
             handle_backup(context, request, response);
+            break;
+        case SV_ROUTE_WEB:
+            as_serve(request, response);
+            break;
+        case SV_ROUTE_PUBLIC:
+            pb_handle_latest(context, request, response);
             break;
         case SV_ROUTE_HEALTH:
         default:
