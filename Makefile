@@ -42,7 +42,7 @@ LIB := $(BUILD)/libjialing.a
 SERVER_LIB_OBJ := $(filter-out $(BUILD)/server/main.o,$(SERVER_OBJ))
 
 .PHONY: all deps test test-unit test-e2e bench bench-peers bench-codec fuzz lint format clean run \
-        test-soak test-valgrind test-crash
+        test-soak test-valgrind test-crash test-browser
 
 all: $(BIN)/jialingd $(BIN)/jialing $(UNIT_BIN) $(FUZZ_REPLAY_BIN) $(BIN)/bench-load $(BIN)/bench-gen \
      $(BIN)/bench-codec
@@ -110,6 +110,12 @@ test-unit: all
 
 test-e2e: all
 	JIALINGD=$(BIN)/jialingd python3 tests/e2e/run_e2e.py
+
+# The web console and public page in Debian's chromium, headless (tests/browser; also run by
+# tests/run.sh).
+test-browser: $(BIN)/jialingd
+	bash tools/deps-browser.sh
+	JIALINGD=$(BIN)/jialingd node tests/browser/run.js
 
 bench: deps all
 	bash bench/run.sh

@@ -5,9 +5,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 missing=()
-for p in chromium npm; do
+# fonts-wqy-microhei: a CJK font, so that the public page's Chinese shows in the screenshots.
+for p in chromium fonts-wqy-microhei; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
 done
+# npm may come with a nodejs package that is not Debian's; Debian's npm only when there is none.
+command -v npm >/dev/null 2>&1 || missing+=(npm)
 if [ ${#missing[@]} -gt 0 ]; then
     echo "deps-browser: installing ${missing[*]}"
     if [ "$(id -u)" -ne 0 ]; then

@@ -17,3 +17,5 @@ if [ ${#missing[@]} -gt 0 ]; then
     apt-get update -qq
     apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
+bash "$(dirname "$0")/deps-web.sh"     # uPlot for the web console (npm ci in server/web)
+bash "$(dirname "$0")/deps-browser.sh" # chromium and playwright-core for tests/browser
