@@ -51,6 +51,8 @@ typedef enum sv_route_id {
     SV_ROUTE_HEALTH,
     SV_ROUTE_METRICS,
     SV_ROUTE_BACKUP,
+    SV_ROUTE_DISCOVERY, /* /api/v1/metrics, /api/v1/tags */
+    SV_ROUTE_INFLUX,    /* /query, /ping (server/influx.c) */
     SV_ROUTE_OTHER,
     SV_ROUTE_COUNT
 } sv_route_id;
