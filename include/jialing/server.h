@@ -13,6 +13,10 @@
 #include "jialing/query.h"
 #include "jialing/store.h"
 
+/* The InfluxDB version the server reports (X-Influxdb-Version, /ping), for InfluxDB clients: the
+ * 1.x HTTP API that /write, /query and /ping follow. */
+#define SV_INFLUXDB_VERSION "1.8.10-jialing"
+
 /* Server settings; sv_config_defaults() fills every field. */
 typedef struct sv_config {
     const char *data_directory;    /* --data [./data] */
