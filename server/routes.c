@@ -19,6 +19,8 @@
 #include "jialing/params.h"
 #include "jialing/public.h"
 
+#include "discovery_http.h"
+
 static const char *const json_type = "application/json";
 
 int sv_status_for(int code)
@@ -627,9 +629,9 @@ static void handle_listing(sv_context *context, const sv_request *request, sv_re
 
 static void handle_metrics(sv_context *context, sv_response *response)
 {
-    static const char *const names[SV_ROUTE_COUNT] = {"write",  "query",  "scan",    "latest",
-                                                      "series", "health", "metrics", "backup",
-                                                      "web",    "public", "other"};
+    static const char *const names[SV_ROUTE_COUNT] = {
+        "write",  "query",     "scan",   "latest", "series", "health", "metrics",
+        "backup", "discovery", "influx", "web",    "public", "other"};
     jl_buf *out = &response->body;
     st_stats stats;
     jl_error err;
@@ -800,6 +802,8 @@ static const route routes[] = {
     {"/ping", "GET", SV_ROUTE_HEALTH, ACCESS_OPEN},
     {"/metrics", "GET", SV_ROUTE_METRICS, ACCESS_READ},
     {"/api/v1/backup", "POST", SV_ROUTE_BACKUP, ACCESS_WRITE},
+    {"/api/v1/metrics", "GET", SV_ROUTE_DISCOVERY, ACCESS_READ},
+    {"/api/v1/tags", "GET", SV_ROUTE_DISCOVERY, ACCESS_READ},
     {"/", "GET", SV_ROUTE_WEB, ACCESS_OPEN}, /* the console's files hold no data */
     {"/assets/console.js", "GET", SV_ROUTE_WEB, ACCESS_OPEN},
     {"/assets/style.css", "GET", SV_ROUTE_WEB, ACCESS_OPEN},
@@ -912,7 +916,16 @@ void sv_route(sv_context *context, const sv_request *request, sv_response *respo
             handle_listing(context, request, response, run_latest);
             break;
         case SV_ROUTE_SERIES:
-            handle_listing(context, request, response, run_series);
+            if (sv_param_get(request, "series") == NULL)
+                sv_discovery_all_series(context, request, response);
+            else
+                handle_listing(context, request, response, run_series);
+            break;
+        case SV_ROUTE_DISCOVERY:
+            if (strcmp(request->path, "/api/v1/metrics") == 0)
+                sv_discovery_metrics(context, request, response);
+            else
+                sv_discovery_tags(context, request, response);
             break;
         case SV_ROUTE_METRICS:
             handle_metrics(context, response);

@@ -2,7 +2,7 @@
 # Installs the Debian packages Jialing builds, tests and benchmarks with, when any is missing.
 set -euo pipefail
 need=(build-essential pkg-config liblmdb-dev liblz4-dev libmicrohttpd-dev libmsgpack-dev
-      lmdb-utils python3 curl tzdata)
+      lmdb-utils python3 curl tzdata zlib1g-dev)
 missing=()
 for p in "${need[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -13,6 +13,10 @@
 #include "jialing/query.h"
 #include "jialing/store.h"
 
+/* The InfluxDB version the server reports (X-Influxdb-Version, /ping), for InfluxDB clients: the
+ * 1.x HTTP API that /write, /query and /ping follow. */
+#define SV_INFLUXDB_VERSION "1.8.10-jialing"
+
 /* Server settings; sv_config_defaults() fills every field. */
 typedef struct sv_config {
     const char *data_directory;    /* --data [./data] */
@@ -52,8 +56,10 @@ typedef enum sv_route_id {
     SV_ROUTE_HEALTH,
     SV_ROUTE_METRICS,
     SV_ROUTE_BACKUP,
-    SV_ROUTE_WEB,    /* the console's and public page's built-in assets */
-    SV_ROUTE_PUBLIC, /* GET /api/v1/public/latest */
+    SV_ROUTE_DISCOVERY, /* /api/v1/metrics, /api/v1/tags */
+    SV_ROUTE_INFLUX,    /* /query, /ping (server/influx.c) */
+    SV_ROUTE_WEB,       /* the console's and public page's built-in assets */
+    SV_ROUTE_PUBLIC,    /* GET /api/v1/public/latest */
     SV_ROUTE_OTHER,
     SV_ROUTE_COUNT
 } sv_route_id;
