@@ -353,6 +353,18 @@
         height: 380,
         tzDate: (ts) => uPlot.tzDate(new Date(ts * 1e3), tz),
         scales: { x: { time: true } },
+        // 24-hour, year-month-day tick labels (uPlot's template table: tick step in seconds,
+        // label, then the labels that mark a new year / day / minute below it).
+        axes: [{
+          values: [
+            [31536000, "{YYYY}", null, null, null, null, null, null, 1],
+            [2419200, "{MM}", "\n{YYYY}", null, null, null, null, null, 1],
+            [86400, "{MM}-{DD}", "\n{YYYY}", null, null, null, null, null, 1],
+            [3600, "{HH}:{mm}", "\n{YYYY}-{MM}-{DD}", null, "\n{MM}-{DD}", null, null, null, 1],
+            [60, "{HH}:{mm}", "\n{YYYY}-{MM}-{DD}", null, "\n{MM}-{DD}", null, null, null, 1],
+            [1, ":{ss}", "\n{YYYY}-{MM}-{DD} {HH}:{mm}", null, "\n{MM}-{DD} {HH}:{mm}", null, "\n{HH}:{mm}", null, 1],
+          ],
+        }, {}],
         cursor: {
           drag: { x: true, y: false },
           bind: {

@@ -47,11 +47,13 @@
   let sites = null, fetchedAt = null;
   window.jialingPublic = { ready: false, lang: () => lang };
 
+  // Times in China Standard Time; the year only when it is not this year's.
   function fmtTime(ms) {
-    return new Intl.DateTimeFormat(lang === "zh" ? "zh-CN" : "en-GB", {
-      timeZone: "Asia/Shanghai", year: "numeric", month: "2-digit", day: "2-digit",
-      hour: "2-digit", minute: "2-digit", hourCycle: "h23",
-    }).format(new Date(ms));
+    const opts = { timeZone: "Asia/Shanghai", month: "2-digit", day: "2-digit", hour: "2-digit",
+      minute: "2-digit", hourCycle: "h23" };
+    const year = (t) => new Intl.DateTimeFormat("en", { timeZone: "Asia/Shanghai", year: "numeric" }).format(new Date(t));
+    if (year(ms) !== year(Date.now())) opts.year = "numeric";
+    return new Intl.DateTimeFormat(lang === "zh" ? "zh-CN" : "en-GB", opts).format(new Date(ms));
   }
   function el(tag, cls, text) {
     const e = document.createElement(tag);
