@@ -54,9 +54,11 @@ $(BUILD)/%.o: %.c
 build/gen/web_assets.c: $(WEB_ASSETS) tools/embed_assets.py
 	python3 tools/embed_assets.py $@ $(WEB_ASSETS)
 
-# uPlot, pinned by server/web/package-lock.json, installed by npm ci when missing.
-$(WEB_DIST)/%: server/web/package-lock.json
+# uPlot, pinned by server/web/package-lock.json, installed by npm ci when missing (one rule, so
+# that parallel makes run one npm ci).
+$(WEB_DIST)/uPlot.iife.min.js: server/web/package-lock.json
 	bash tools/deps-web.sh
+$(WEB_DIST)/uPlot.min.css: $(WEB_DIST)/uPlot.iife.min.js
 
 $(LIB): $(LIB_OBJ)
 	@mkdir -p $(dir $@)
