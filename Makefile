@@ -6,7 +6,7 @@ CC ?= cc
 CSTD := -std=c11 -D_GNU_SOURCE
 WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 OPT ?= -O2 -g
-LIBS := -llmdb -llz4 -lmicrohttpd -lmsgpackc -lpthread -lm
+LIBS := -llmdb -llz4 -lmicrohttpd -lmsgpackc -lz -lpthread -lm
 SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
 # ThreadSanitizer, for the store's concurrency tests only (make test-tsan).
@@ -36,7 +36,11 @@ UNIT_SRC := $(wildcard tests/unit/test_*.c)
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
-SERVER_OBJ := $(SERVER_SRC:%.c=$(BUILD)/%.o)
+# The web console's files, embedded into jialingd as build/gen/web_assets.c (tools/embed_assets.py).
+WEB_DIST := server/web/node_modules/uplot/dist
+WEB_ASSETS := $(wildcard server/web/*.html server/web/*.js server/web/*.css) \
+              $(WEB_DIST)/uPlot.iife.min.js $(WEB_DIST)/uPlot.min.css
+SERVER_OBJ := $(SERVER_SRC:%.c=$(BUILD)/%.o) $(BUILD)/build/gen/web_assets.o
 CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BIN)/tests/%)
 FUZZ_REPLAY_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(BIN)/fuzz-replay/%)
@@ -45,7 +49,7 @@ LIB := $(BUILD)/libjialing.a
 SERVER_LIB_OBJ := $(filter-out $(BUILD)/server/main.o,$(SERVER_OBJ))
 
 .PHONY: all deps test test-unit test-e2e bench bench-peers bench-codec fuzz lint format clean run \
-        test-soak test-valgrind test-crash test-tsan tsan-tests
+        test-soak test-valgrind test-crash test-tsan tsan-tests test-browser
 
 all: $(BIN)/jialingd $(BIN)/jialing $(UNIT_BIN) $(FUZZ_REPLAY_BIN) $(BIN)/bench-load $(BIN)/bench-gen \
      $(BIN)/bench-codec
@@ -53,6 +57,15 @@ all: $(BIN)/jialingd $(BIN)/jialing $(UNIT_BIN) $(FUZZ_REPLAY_BIN) $(BIN)/bench-
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -MMD -MP -c $< -o $@
+
+build/gen/web_assets.c: $(WEB_ASSETS) tools/embed_assets.py
+	python3 tools/embed_assets.py $@ $(WEB_ASSETS)
+
+# uPlot, pinned by server/web/package-lock.json, installed by npm ci when missing (one rule, so
+# that parallel makes run one npm ci).
+$(WEB_DIST)/uPlot.iife.min.js: server/web/package-lock.json
+	bash tools/deps-web.sh
+$(WEB_DIST)/uPlot.min.css: $(WEB_DIST)/uPlot.iife.min.js
 
 $(LIB): $(LIB_OBJ)
 	@mkdir -p $(dir $@)
@@ -107,6 +120,12 @@ test-unit: all
 
 test-e2e: all
 	JIALINGD=$(BIN)/jialingd python3 tests/e2e/run_e2e.py
+
+# The web console and public page in Debian's chromium, headless (tests/browser; also run by
+# tests/run.sh).
+test-browser: $(BIN)/jialingd
+	bash tools/deps-browser.sh
+	JIALINGD=$(BIN)/jialingd node tests/browser/run.js
 
 bench: deps all
 	bash bench/run.sh

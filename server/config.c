@@ -15,6 +15,7 @@ static const char usage[] =
     "  --tokens FILE           token file, lines `TOKEN write|read`; without it the server\n"
     "                          listens on 127.0.0.1 only\n"
     "  --private-reads         reads need a token too (with --tokens)\n"
+    "  --public                with --private-reads, keep /public and its JSON open\n"
     "  --sync=full|none        fsync every commit (default full); none is unsafe on power loss\n"
     "  --demo                  load the demo data set when the store is empty\n"
     "  --max-body-bytes N      largest request body, up to 1 GiB (default 67108864)\n"
@@ -111,7 +112,8 @@ int sv_config_parse(sv_config *config, int argc, char **argv, jl_error *err)
             strcmp(flag, "-h") != 0 && strcmp(flag, "--sync") != 0)
             return jl_error_set(err, JL_EINVAL, "unknown flag %s (see --help)", flag);
         int takes_value = strcmp(flag, "--private-reads") != 0 && strcmp(flag, "--demo") != 0 &&
-                          strcmp(flag, "--help") != 0 && strcmp(flag, "-h") != 0;
+                          strcmp(flag, "--public") != 0 && strcmp(flag, "--help") != 0 &&
+                          strcmp(flag, "-h") != 0;
         if (!takes_value && value != NULL)
             return jl_error_set(err, JL_EINVAL, "%s takes no value", flag);
         if (takes_value && value == NULL) {
@@ -131,6 +133,8 @@ int sv_config_parse(sv_config *config, int argc, char **argv, jl_error *err)
             config->tokens_path = value;
         } else if (strcmp(flag, "--private-reads") == 0) {
             config->private_reads = 1;
+        } else if (strcmp(flag, "--public") == 0) {
+            config->public_page = 1;
         } else if (strcmp(flag, "--demo") == 0) {
             config->load_demo = 1;
         } else if (strcmp(flag, "--sync") == 0) {

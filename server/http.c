@@ -12,6 +12,8 @@
 
 #include "jialing/format.h"
 
+#include "body_decode.h"
+
 #include <arpa/inet.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -68,7 +70,11 @@ typedef struct request_state {
     int too_large;
     sv_request request;
     int params_overflow;
-    const char *nul_param; /* a parameter holding a NUL byte, if any */
+    const char *nul_param;    /* a parameter holding a NUL byte, if any */
+    sv_body_decoder *decoder; /* Content-Encoding gzip/deflate, else NULL */
+    uint64_t encoded_bytes;   /* body bytes received before decoding */
+    int decode_failed;        /* the coded body was corrupt: answer 400 with decode_error */
+    char decode_error[JL_ERROR_MESSAGE_MAX];
     /* A request run by the job pool: its connection is suspended from queueing until answered
      * is set and the connection resumed, so no callback of libmicrohttpd can race the job. */
     struct MHD_Connection *connection;
@@ -149,7 +155,11 @@ static enum MHD_Result send_response(struct MHD_Connection *connection, sv_respo
 {
     size_t len = response->body.len;
     struct MHD_Response *reply;
-    if (response->body_fd >= 0) {
+    if (response->static_body) {
+        /* Built-in assets live as long as the process: sent without a copy. */
+        reply = MHD_create_response_from_buffer(
+            response->static_body_bytes, (void *)response->static_body, MHD_RESPMEM_PERSISTENT);
+    } else if (response->body_fd >= 0) {
         /* A spooled answer: libmicrohttpd sends the file and closes it. */
         reply = MHD_create_response_from_fd64(response->body_fd_bytes, response->body_fd);
         if (reply)
@@ -165,12 +175,19 @@ static enum MHD_Result send_response(struct MHD_Connection *connection, sv_respo
     sv_response_destroy(response);
     if (reply == NULL)
         return MHD_NO;
-    if (response->content_type && response->status != JL_STATUS_NO_CONTENT)
+    if (response->content_type && response->status != JL_STATUS_NO_CONTENT &&
+        response->status != JL_STATUS_NOT_MODIFIED)
         MHD_add_response_header(reply, MHD_HTTP_HEADER_CONTENT_TYPE, response->content_type);
     if (response->allow)
         MHD_add_response_header(reply, MHD_HTTP_HEADER_ALLOW, response->allow);
+    if (response->cache_control)
+        MHD_add_response_header(reply, MHD_HTTP_HEADER_CACHE_CONTROL, response->cache_control);
+    if (response->etag[0])
+        MHD_add_response_header(reply, MHD_HTTP_HEADER_ETAG, response->etag);
     if (response->status == sv_status_for(JL_EAUTH))
         MHD_add_response_header(reply, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
+    /* InfluxDB clients read the server version from every answer (node-influx's ping()). */
+    MHD_add_response_header(reply, "X-Influxdb-Version", SV_INFLUXDB_VERSION);
     enum MHD_Result result = MHD_queue_response(connection, (unsigned)response->status, reply);
     MHD_destroy_response(reply);
     return result;
@@ -198,6 +215,8 @@ static void read_headers(struct MHD_Connection *connection, const char *url, con
         MHD_lookup_connection_value(connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
     request->accept =
         MHD_lookup_connection_value(connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT);
+    request->if_none_match =
+        MHD_lookup_connection_value(connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_NONE_MATCH);
     const char *length =
         MHD_lookup_connection_value(connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
     request->content_length = -1;
@@ -238,19 +257,52 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, 
         sv_response_init(&response);
         if (!sv_route_admit(http->context, &state->request, &response))
             return send_response(connection, &response);
+        jl_error err;
+        jl_error_clear(&err);
+        const char *encoding = MHD_lookup_connection_value(connection, MHD_HEADER_KIND,
+                                                           MHD_HTTP_HEADER_CONTENT_ENCODING);
+        int rc = sv_body_decoder_new(encoding, &state->decoder, &err);
+        if (rc != JL_OK)
+            return send_error(connection, rc == JL_EINVAL ? 415 : 500, err.message);
         return MHD_YES;
     }
     if (*upload_data_size > 0) {
-        if (!state->too_large && state->body.len + *upload_data_size > config->max_body_bytes)
+        state->encoded_bytes += *upload_data_size;
+        if (!state->too_large && state->encoded_bytes > config->max_body_bytes)
             state->too_large = 1;
-        if (!state->too_large &&
-            jl_buf_append(&state->body, upload_data, *upload_data_size) != JL_OK)
+        if (state->decoder && !state->too_large && !state->decode_failed) {
+            /* The decompressed size is what counts against the limit. */
+            jl_error err;
+            jl_error_clear(&err);
+            int rc = sv_body_decoder_feed(state->decoder, upload_data, *upload_data_size,
+                                          &state->body, config->max_body_bytes, &err);
+            if (rc == JL_ETOOLARGE || rc == JL_ENOMEM)
+                state->too_large = 1;
+            else if (rc != JL_OK)
+                state->decode_failed = 1;
+            if (rc != JL_OK)
+                snprintf(state->decode_error, sizeof state->decode_error, "%s", err.message);
+            if (state->too_large)
+                jl_buf_destroy(&state->body);
+        } else if (!state->decoder && !state->too_large &&
+                   jl_buf_append(&state->body, upload_data, *upload_data_size) != JL_OK) {
             state->too_large = 1;
+        }
         *upload_data_size = 0;
         return MHD_YES;
     }
     if (state->queued)
         return send_response(connection, &state->response); /* resumed: the job answered */
+    if (state->decoder && state->encoded_bytes > 0 && !state->too_large && !state->decode_failed) {
+        jl_error err;
+        jl_error_clear(&err);
+        if (sv_body_decoder_finish(state->decoder, &err) != JL_OK) {
+            state->decode_failed = 1;
+            snprintf(state->decode_error, sizeof state->decode_error, "%s", err.message);
+        }
+    }
+    if (state->decode_failed && !state->too_large)
+        return send_error(connection, 400, state->decode_error);
     sv_request *request = &state->request;
     MHD_get_connection_values_n(connection, MHD_GET_ARGUMENT_KIND, collect_param, state);
     if (state->params_overflow)
@@ -285,6 +337,7 @@ static void on_completed(void *cls, struct MHD_Connection *connection, void **re
     if (state->answered)
         sv_response_destroy(&state->response); /* unsent when the connection went first */
     jl_buf_destroy(&state->body);
+    sv_body_decoder_free(state->decoder);
     free(state);
     *request_cls = NULL;
 }

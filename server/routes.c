@@ -13,10 +13,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "jialing/assets.h"
 #include "jialing/format.h"
 #include "jialing/ingest.h"
 #include "jialing/params.h"
+#include "jialing/public.h"
 #include "jialing/request.h"
+
+#include "discovery_http.h"
 
 static const char *const json_type = "application/json";
 
@@ -48,6 +52,10 @@ void sv_response_init(sv_response *response)
     response->body_fd = -1;
     response->body_fd_bytes = 0;
     response->allow = NULL;
+    response->static_body = NULL;
+    response->static_body_bytes = 0;
+    response->cache_control = NULL;
+    response->etag[0] = '\0';
 }
 
 void sv_response_destroy(sv_response *response)
@@ -307,7 +315,8 @@ static void handle_read(sv_context *context, const sv_request *request, sv_respo
 static void handle_metrics(sv_context *context, sv_response *response)
 {
     static const char *const names[SV_ROUTE_COUNT] = {
-        "write", "query", "scan", "latest", "series", "health", "metrics", "backup", "other"};
+        "write",  "query",     "scan",   "latest", "series", "health", "metrics",
+        "backup", "discovery", "influx", "web",    "public", "other"};
     jl_buf *out = &response->body;
     st_stats stats;
     jl_error err;
@@ -457,7 +466,8 @@ static void handle_backup(sv_context *context, const sv_request *request, sv_res
 
 /* ---------- dispatch ---------- */
 
-typedef enum access_kind { ACCESS_OPEN, ACCESS_READ, ACCESS_WRITE } access_kind;
+/* ACCESS_PUBLIC: a read that --public keeps open even with --private-reads. */
+typedef enum access_kind { ACCESS_OPEN, ACCESS_READ, ACCESS_WRITE, ACCESS_PUBLIC } access_kind;
 
 typedef struct route {
     const char *path;
@@ -478,6 +488,16 @@ static const route routes[] = {
     {"/ping", "GET", SV_ROUTE_HEALTH, ACCESS_OPEN},
     {"/metrics", "GET", SV_ROUTE_METRICS, ACCESS_READ},
     {"/api/v1/backup", "POST", SV_ROUTE_BACKUP, ACCESS_WRITE},
+    {"/api/v1/metrics", "GET", SV_ROUTE_DISCOVERY, ACCESS_READ},
+    {"/api/v1/tags", "GET", SV_ROUTE_DISCOVERY, ACCESS_READ},
+    {"/", "GET", SV_ROUTE_WEB, ACCESS_OPEN}, /* the console's files hold no data */
+    {"/assets/console.js", "GET", SV_ROUTE_WEB, ACCESS_OPEN},
+    {"/assets/style.css", "GET", SV_ROUTE_WEB, ACCESS_OPEN},
+    {"/assets/uPlot.iife.min.js", "GET", SV_ROUTE_WEB, ACCESS_OPEN},
+    {"/assets/uPlot.min.css", "GET", SV_ROUTE_WEB, ACCESS_OPEN},
+    {"/public", "GET", SV_ROUTE_WEB, ACCESS_PUBLIC},
+    {"/assets/public.js", "GET", SV_ROUTE_WEB, ACCESS_OPEN},
+    {"/api/v1/public/latest", "GET", SV_ROUTE_PUBLIC, ACCESS_PUBLIC},
 };
 
 /* Returns JL_OK when the request may proceed, else fills a 401/403 response. */
@@ -486,7 +506,9 @@ static int authorize(sv_context *context, const sv_request *request, access_kind
 {
     if (context->tokens == NULL || access == ACCESS_OPEN)
         return JL_OK;
-    if (access == ACCESS_READ && !context->config->private_reads)
+    if ((access == ACCESS_READ || access == ACCESS_PUBLIC) && !context->config->private_reads)
+        return JL_OK;
+    if (access == ACCESS_PUBLIC && context->config->public_page)
         return JL_OK;
     au_role role = au_tokens_check(context->tokens, request->authorization);
     if (role == AU_ROLE_NONE) {
@@ -580,13 +602,28 @@ void sv_route(sv_context *context, const sv_request *request, sv_response *respo
             handle_read(context, request, response, RQ_LISTING, run_latest);
             break;
         case SV_ROUTE_SERIES:
-            handle_read(context, request, response, RQ_LISTING, run_series);
+            if (sv_param_get(request, "series") == NULL)
+                sv_discovery_all_series(context, request, response);
+            else
+                handle_read(context, request, response, RQ_LISTING, run_series);
+            break;
+        case SV_ROUTE_DISCOVERY:
+            if (strcmp(request->path, "/api/v1/metrics") == 0)
+                sv_discovery_metrics(context, request, response);
+            else
+                sv_discovery_tags(context, request, response);
             break;
         case SV_ROUTE_METRICS:
             handle_metrics(context, response);
             break;
         case SV_ROUTE_BACKUP:
             handle_backup(context, request, response);
+            break;
+        case SV_ROUTE_WEB:
+            as_serve(request, response);
+            break;
+        case SV_ROUTE_PUBLIC:
+            pb_handle_latest(context, request, response);
             break;
         case SV_ROUTE_HEALTH:
         default:

@@ -184,6 +184,16 @@ if [ "$TSAN_ONLY" -eq 0 ] && [ -d bin/asan ]; then
     run_variant bin/asan asan+ubsan
     unset ASAN_OPTIONS UBSAN_OPTIONS
 fi
+# The browser tests (tests/browser: console and public page in headless chromium), once, on the
+# release build.
+if [ "$TSAN_ONLY" -eq 0 ] && [ "$UNIT_ONLY" -eq 0 ] && [ -x bin/jialingd ]; then
+    echo "=== browser (bin)"
+    if [ -d tests/browser/node_modules/playwright-core ] && [ -x /usr/bin/chromium ]; then
+        run_counted "browser" browser env JIALINGD=bin/jialingd node tests/browser/run.js
+    else
+        note_failure "browser" "chromium or playwright-core is missing: run bash tools/deps.sh"
+    fi
+fi
 if [ "$TSAN_ONLY" -eq 0 ] && [ "$variants" -eq 0 ]; then
     note_failure "build" "no build found (bin/jialingd, bin/tests, bin/asan); run make all first"
 fi

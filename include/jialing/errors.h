@@ -50,6 +50,7 @@
  * outside the table (a bug: an internal error). */
 #define JL_STATUS_OK 200
 #define JL_STATUS_NO_CONTENT 204
+#define JL_STATUS_NOT_MODIFIED 304 /* a cached answer is still current (ETag) */
 #define JL_STATUS_UNKNOWN 500
 /* Status classes: from 400 the client is refused; from 500 the fault is the server's. */
 #define JL_STATUS_CLIENT_ERRORS 400

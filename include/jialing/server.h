@@ -14,6 +14,10 @@
 #include "jialing/request.h"
 #include "jialing/store.h"
 
+/* The InfluxDB version the server reports (X-Influxdb-Version, /ping), for InfluxDB clients: the
+ * 1.x HTTP API that /write, /query and /ping follow. */
+#define SV_INFLUXDB_VERSION "1.8.10-jialing"
+
 /* Server settings; sv_config_defaults() fills every field. */
 typedef struct sv_config {
     const char *data_directory;    /* --data [./data] */
@@ -21,6 +25,7 @@ typedef struct sv_config {
     uint16_t listen_port;          /* --listen port part [8470] */
     const char *tokens_path;       /* --tokens FILE [none] */
     int private_reads;             /* --private-reads: reads need a token too */
+    int public_page;               /* --public: /public and its JSON stay open with private reads */
     int sync_full;                 /* --sync=full (1, default) or none (0) */
     int load_demo;                 /* --demo: load the demo data set when the store is empty */
     size_t max_body_bytes;         /* --max-body-bytes [64 MiB] */
@@ -52,6 +57,10 @@ typedef enum sv_route_id {
     SV_ROUTE_HEALTH,
     SV_ROUTE_METRICS,
     SV_ROUTE_BACKUP,
+    SV_ROUTE_DISCOVERY, /* /api/v1/metrics, /api/v1/tags */
+    SV_ROUTE_INFLUX,    /* /query, /ping (server/influx.c) */
+    SV_ROUTE_WEB,       /* the console's and public page's built-in assets */
+    SV_ROUTE_PUBLIC,    /* GET /api/v1/public/latest */
     SV_ROUTE_OTHER,
     SV_ROUTE_COUNT
 } sv_route_id;
@@ -90,6 +99,7 @@ typedef struct sv_request {
     const char *content_type;  /* NULL if absent */
     const char *authorization; /* NULL if absent */
     const char *accept;        /* NULL if absent */
+    const char *if_none_match; /* NULL if absent */
     int64_t content_length;    /* declared Content-Length, -1 when absent */
     const char *body;          /* request body (may be NULL when empty) */
     size_t body_len;
@@ -99,12 +109,16 @@ typedef struct sv_request {
 /* The answer: status, content type and a body the router filled. */
 typedef struct sv_response {
     int status;
-    const char *content_type; /* static string */
-    jl_buf body;              /* owned; jl_buf_destroy() after sending */
-    int body_fd;              /* -1, or an unlinked temporary file holding the whole body (owned:
-                                 close after sending); large answers are spooled there */
-    uint64_t body_fd_bytes;   /* bytes in body_fd */
-    const char *allow;        /* Allow header for 405, static string or NULL */
+    const char *content_type;  /* static string */
+    jl_buf body;               /* owned; jl_buf_destroy() after sending */
+    int body_fd;               /* -1, or an unlinked temporary file holding the whole body (owned:
+                                  close after sending); large answers are spooled there */
+    uint64_t body_fd_bytes;    /* bytes in body_fd */
+    const char *allow;         /* Allow header for 405, static string or NULL */
+    const void *static_body;   /* when set, sent instead of body: static data, never freed */
+    size_t static_body_bytes;  /* bytes at static_body */
+    const char *cache_control; /* Cache-Control header, static string or NULL */
+    char etag[40];             /* ETag header with its quotes, "" for none */
 } sv_response;
 
 /* Prepares an empty response (status 500 until routed, no body). */

@@ -321,7 +321,7 @@ ROWS = [
      r"^parameter series: selector: column 1: expected a metric name"),
     ("selector_regex_op", "`series=bad{s=~\"1\"}`", _get("latest", series='bad{s=~"1"}'), 400,
      r"^parameter series: selector: column \d+: "),
-    ("selector_missing", "no `series`", _get("series"), 400, r"^parameter series is required"),
+    ("selector_missing", "no `series`", _get("latest"), 400, r"^parameter series is required"),
     ("selector_metric_300_bytes", None, _get("series", series="b" * 300), 400,
      r"^parameter series: .*metric name is 300 bytes long"),
     ("selector_too_many_conditions", "selector with 40 tag conditions",
