@@ -237,7 +237,7 @@ static int parse_time_value(parser *p, int64_t *ms, int *sub_ms)
             return JL_EINVAL;
     } else if (p->tok.kind == TK_STRING) {
         char text[128];
-        snprintf(text, sizeof text, "%s", p->tok.text);
+        snprintf(text, sizeof text, "%.120s", p->tok.text);
         char *space = strchr(text, ' ');
         if (space)
             *space = 'T';
