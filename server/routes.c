@@ -21,6 +21,7 @@
 #include "jialing/request.h"
 
 #include "discovery_http.h"
+#include "influx.h"
 
 static const char *const json_type = "application/json";
 
@@ -485,7 +486,9 @@ static const route routes[] = {
     {"/api/v1/latest", "GET", SV_ROUTE_LATEST, ACCESS_READ},
     {"/api/v1/series", "GET", SV_ROUTE_SERIES, ACCESS_READ},
     {"/health", "GET", SV_ROUTE_HEALTH, ACCESS_OPEN},
-    {"/ping", "GET", SV_ROUTE_HEALTH, ACCESS_OPEN},
+    {"/ping", "GET", SV_ROUTE_INFLUX, ACCESS_OPEN},
+    {"/query", "GET", SV_ROUTE_INFLUX, ACCESS_READ},
+    {"/query", "POST", SV_ROUTE_INFLUX, ACCESS_READ},
     {"/metrics", "GET", SV_ROUTE_METRICS, ACCESS_READ},
     {"/api/v1/backup", "POST", SV_ROUTE_BACKUP, ACCESS_WRITE},
     {"/api/v1/metrics", "GET", SV_ROUTE_DISCOVERY, ACCESS_READ},
@@ -606,6 +609,9 @@ void sv_route(sv_context *context, const sv_request *request, sv_response *respo
                 sv_discovery_all_series(context, request, response);
             else
                 handle_read(context, request, response, RQ_LISTING, run_series);
+            break;
+        case SV_ROUTE_INFLUX:
+            sv_influx_handle(context, request, response);
             break;
         case SV_ROUTE_DISCOVERY:
             if (strcmp(request->path, "/api/v1/metrics") == 0)

@@ -132,6 +132,12 @@ run_e2e() { # variant-bin-dir
     run_counted "e2e ($dir)" e2e env JIALINGD="$dir/jialingd" python3 tests/e2e/run_e2e.py
     run_counted "crash ($dir)" crash python3 tests/crash/crash_test.py --short \
         --jialingd "$dir/jialingd"
+    # Real InfluxDB clients from npm (tests/clients, installed by tools/deps-clients.sh).
+    if [ -d tests/clients/node_modules ]; then
+        run_counted "clients ($dir)" clients env JIALINGD="$dir/jialingd" node tests/clients/run.js
+    else
+        note_failure "clients ($dir)" "tests/clients/node_modules is missing: bash tools/deps-clients.sh"
+    fi
 }
 
 run_variant() { # variant-bin-dir label

@@ -19,3 +19,4 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 bash "$(dirname "$0")/deps-web.sh"     # uPlot for the web console (npm ci in server/web)
 bash "$(dirname "$0")/deps-browser.sh" # chromium and playwright-core for tests/browser
+bash "$(dirname "$0")/deps-clients.sh" # node-influx and the v2 client for tests/clients
