@@ -10,6 +10,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "jialing/calendar.h"
 #include "jialing/discovery.h"
 #include "jialing/format.h"
 #include "jialing/influxql.h"
@@ -190,18 +191,18 @@ static void write_time(jl_buf *out, const time_format *tf, int64_t ms)
             jl_buf_printf(out, "%lld", (long long)(ms * (1000000 / tf->divisor_ns)));
         } else {
             int64_t unit_ms = tf->divisor_ns / 1000000;
-            int64_t q = ms / unit_ms - (ms % unit_ms < 0);
+            int64_t q = cal_floor_div(ms, unit_ms);
             jl_buf_printf(out, "%lld", (long long)q);
         }
         return;
     }
     int64_t offset = tf->zone ? tz_offset_at(tf->zone, ms) : 0;
     int64_t local = ms + offset;
-    int64_t days = local / 86400000 - (local % 86400000 < 0);
+    int64_t days = cal_floor_div(local, 86400000);
     int64_t in_day = local - days * 86400000;
     int64_t year;
     unsigned month, day;
-    tz_civil_from_days(days, &year, &month, &day);
+    cal_civil_from_days(days, &year, &month, &day);
     char frac[8] = "";
     int millis = (int)(in_day % 1000);
     if (millis) {
