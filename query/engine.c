@@ -1,7 +1,6 @@
 /* qx_query(), the entry point of GET /api/v1/query: checks and clamps the range, then answers
  * raw readings here (a stage that writes every reading of the range) or hands a windowed query to
- * window.c. Also qx_parse_compare() (the scan's op=), until it moves with the other request
- * parsers. The files of the engine are listed in query_internal.h. */
+ * window.c. The files of the engine are listed in query_internal.h. */
 #include "query_internal.h"
 
 #include <string.h>

@@ -1,8 +1,8 @@
 /* The store as a whole: st_store_open (options and their defaults, the LMDB environment, the
  * databases and the format version, then recovery: catalog, chunk summaries, write-log replay,
  * and the writer thread), st_store_close, st_store_stats, and the translation of LMDB errors
- * into JL_* codes at the storage boundary. The on-disk layout is described in
- * store_internal.h; each concept lives in its own file listed there. */
+ * into JL_* codes at the storage boundary. The on-disk layout is in
+ * disk_format.h; each concept of the store lives in its own file, listed in store_internal.h. */
 #include "store_internal.h"
 
 #include <errno.h>
