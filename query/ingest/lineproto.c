@@ -6,6 +6,7 @@
  * Lines are split at '\n' before lexing. Only accepted lines matter for that split, and they
  * never hold quoted strings (string fields are refused), so a newline inside a quoted string
  * only changes which error is reported, not whether the body is accepted. */
+#include "jialing/calendar.h"
 #include "jialing/ingest.h"
 #include "jialing/serieskey.h"
 
@@ -439,14 +440,6 @@ static int lp_field_value(lp_ctx *c, const char *f0, size_t flen, const char *v0
     return lp_bad_value(c, f0, flen, v0, e);
 }
 
-static int64_t lp_floor_div(int64_t a, int64_t b)
-{
-    int64_t q = a / b;
-    if (a % b != 0 && a < 0)
-        q--;
-    return q;
-}
-
 static const char *const lp_unit_names[] = {"nanoseconds", "microseconds", "milliseconds",
                                             "seconds",     "minutes",      "hours"};
 
@@ -537,10 +530,10 @@ static int lp_timestamp(lp_ctx *c, const char *p, const char *e, int64_t *ms)
     int ok = 1;
     switch (c->precision) {
     case IG_PRECISION_NS:
-        value = lp_floor_div(ts, 1000000);
+        value = cal_floor_div(ts, 1000000);
         break;
     case IG_PRECISION_US:
-        value = lp_floor_div(ts, 1000);
+        value = cal_floor_div(ts, 1000);
         break;
     case IG_PRECISION_MS:
         value = ts;
