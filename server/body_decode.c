@@ -86,6 +86,21 @@ static int start(sv_body_decoder *d, jl_error *err)
     return JL_OK;
 }
 
+/* Appends what one inflate call produced, refusing a body that would pass max_bytes. */
+static int append_output(sv_body_decoder *d, const unsigned char *piece, size_t produced,
+                         jl_buf *out, size_t max_bytes, jl_error *err)
+{
+    if (produced > max_bytes || out->len > max_bytes - produced) {
+        char message[200];
+        snprintf(message, sizeof message,
+                 "request body exceeds the limit of %zu bytes after decompression", max_bytes);
+        return fail(d, JL_ETOOLARGE, message, err);
+    }
+    if (produced && jl_buf_append(out, piece, produced) != JL_OK)
+        return fail(d, JL_ENOMEM, "out of memory holding the body", err);
+    return JL_OK;
+}
+
 /* Runs inflate over the input in d->z, appending output to out within max_bytes. */
 static int inflate_input(sv_body_decoder *d, jl_buf *out, size_t max_bytes, jl_error *err)
 {
@@ -107,14 +122,9 @@ static int inflate_input(sv_body_decoder *d, jl_buf *out, size_t max_bytes, jl_e
             return zrc == Z_MEM_ERROR ? fail(d, JL_ENOMEM, "out of memory decompressing", err)
                                       : corrupt(d, err);
         size_t produced = sizeof piece - d->z.avail_out;
-        if (produced > max_bytes || out->len > max_bytes - produced) {
-            char message[200];
-            snprintf(message, sizeof message,
-                     "request body exceeds the limit of %zu bytes after decompression", max_bytes);
-            return fail(d, JL_ETOOLARGE, message, err);
-        }
-        if (produced && jl_buf_append(out, piece, produced) != JL_OK)
-            return fail(d, JL_ENOMEM, "out of memory holding the body", err);
+        int rc = append_output(d, piece, produced, out, max_bytes, err);
+        if (rc != JL_OK)
+            return rc;
         if (zrc == Z_STREAM_END)
             d->ended = 1;
         else if (zrc == Z_BUF_ERROR && produced == 0)
@@ -128,14 +138,9 @@ static int inflate_input(sv_body_decoder *d, jl_buf *out, size_t max_bytes, jl_e
         size_t produced = sizeof piece - d->z.avail_out;
         if (zrc != Z_OK && zrc != Z_STREAM_END && zrc != Z_BUF_ERROR)
             return corrupt(d, err);
-        if (produced > max_bytes || out->len > max_bytes - produced) {
-            char message[200];
-            snprintf(message, sizeof message,
-                     "request body exceeds the limit of %zu bytes after decompression", max_bytes);
-            return fail(d, JL_ETOOLARGE, message, err);
-        }
-        if (produced && jl_buf_append(out, piece, produced) != JL_OK)
-            return fail(d, JL_ENOMEM, "out of memory holding the body", err);
+        int rc = append_output(d, piece, produced, out, max_bytes, err);
+        if (rc != JL_OK)
+            return rc;
         if (zrc == Z_STREAM_END)
             d->ended = 1;
         if (produced == 0)
