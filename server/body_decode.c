@@ -42,7 +42,7 @@ int sv_body_decoder_new(const char *encoding, sv_body_decoder **out, jl_error *e
     else if (len == 7 && strncasecmp(encoding, "deflate", 7) == 0)
         c = CODING_DEFLATE;
     else
-        return jl_error_set(err, JL_EINVAL,
+        return jl_error_set(err, JL_EMEDIATYPE,
                             "Content-Encoding \"%.*s\" is not supported; send the body as is, "
                             "or with gzip or deflate",
                             (int)(len < 100 ? len : 100), encoding);

@@ -15,7 +15,7 @@ typedef struct sv_body_decoder sv_body_decoder;
  * ignored). NULL, "" and "identity" need none: JL_OK with *out NULL. "gzip", "x-gzip" and
  * "deflate" (zlib-wrapped as RFC 9110 says, or raw deflate as some clients send): JL_OK with a
  * decoder the caller frees with sv_body_decoder_free(). Anything else (several codings too):
- * JL_EINVAL with a message naming it, for a 415. JL_ENOMEM when out of memory. */
+ * JL_EMEDIATYPE (415) with a message naming it. JL_ENOMEM when out of memory. */
 int sv_body_decoder_new(const char *encoding, sv_body_decoder **out, jl_error *err);
 
 /* Decodes data[0..len) and appends what it yields to out. Returns JL_OK; JL_ETOOLARGE when out
