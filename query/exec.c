@@ -124,36 +124,81 @@ int qx_exec_row(qx_exec *exec, const qx_cell *cells)
     return rc == JL_OK ? JL_OK : qx_exec_sink_failed(exec, rc);
 }
 
-/* Resolves the selector and opens one snapshot of the matching series (exec->snapshot stays NULL
- * when none match). */
-int qx_exec_open(qx_exec *exec, st_store *store, const qp_selector *selector)
+/* The series one selector matches, sorted by id, into *ids (malloc'd) and *count. */
+static int select_one(qx_exec *exec, st_store *store, const qp_selector *selector, uint64_t **ids,
+                      size_t *count)
 {
     st_matcher matchers[QP_MAX_MATCHERS + 1];
     size_t matcher_count = 0;
-    uint64_t *ids = NULL;
-    size_t id_count = 0;
-    int rc;
 
-    if (selector == NULL || selector->metric == NULL || selector->metric[0] == '\0') {
-        rc = jl_error_set(exec->err, JL_EINVAL, "series: a selector needs a metric name");
-        goto out;
-    }
-    if (selector->matcher_count > QP_MAX_MATCHERS) {
-        rc = jl_error_set(exec->err, JL_EINVAL, "series: more than %d tag conditions",
-                          QP_MAX_MATCHERS);
-        goto out;
-    }
+    *ids = NULL;
+    *count = 0;
+    if (selector == NULL || selector->metric == NULL || selector->metric[0] == '\0')
+        return jl_error_set(exec->err, JL_EINVAL, "series: a selector needs a metric name");
+    if (selector->matcher_count > QP_MAX_MATCHERS)
+        return jl_error_set(exec->err, JL_EINVAL, "series: more than %d tag conditions",
+                            QP_MAX_MATCHERS);
     matchers[matcher_count++] = (st_matcher){"__name__", selector->metric, 0};
     for (size_t i = 0; i < selector->matcher_count; i++) {
         const qp_matcher *m = &selector->matchers[i];
         matchers[matcher_count++] = (st_matcher){m->key, m->value, m->negate};
     }
-    rc = st_select(store, matchers, matcher_count, exec->limits.max_series, &ids, &id_count,
-                   exec->err);
-    if (rc != JL_OK || id_count == 0)
-        goto out;
-    rc = st_snapshot_open(store, ids, id_count, &exec->snapshot, exec->err);
-out:
+    return st_select(store, matchers, matcher_count, exec->limits.max_series, ids, count,
+                     exec->err);
+}
+
+static int compare_ids(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* Adds the series of exec->more_selectors to ids[0..*count) (reallocated), sorted, each once. */
+static int select_more(qx_exec *exec, st_store *store, uint64_t **ids, size_t *count)
+{
+    for (size_t s = 0; s < exec->more_selector_count; s++) {
+        uint64_t *more = NULL;
+        size_t more_count = 0;
+        int rc = select_one(exec, store, &exec->more_selectors[s], &more, &more_count);
+        if (rc == JL_OK && more_count > 0) {
+            uint64_t *all = realloc(*ids, (*count + more_count) * sizeof *all);
+            if (all == NULL) {
+                rc = jl_error_set(exec->err, JL_ENOMEM, "series: out of memory");
+            } else {
+                memcpy(all + *count, more, more_count * sizeof *more);
+                *ids = all;
+                *count += more_count;
+            }
+        }
+        free(more);
+        if (rc != JL_OK)
+            return rc;
+    }
+    qsort(*ids, *count, sizeof **ids, compare_ids);
+    size_t unique = 0;
+    for (size_t i = 0; i < *count; i++)
+        if (unique == 0 || (*ids)[unique - 1] != (*ids)[i])
+            (*ids)[unique++] = (*ids)[i];
+    *count = unique;
+    if (exec->limits.max_series && unique > exec->limits.max_series)
+        return jl_error_set(exec->err, JL_ELIMIT,
+                            "the selectors match %zu series together; the limit is %zu (narrow "
+                            "them with tag conditions)",
+                            unique, exec->limits.max_series);
+    return JL_OK;
+}
+
+/* Resolves the selector (and exec->more_selectors) and opens one snapshot of the matching series
+ * (exec->snapshot stays NULL when none match). */
+int qx_exec_open(qx_exec *exec, st_store *store, const qp_selector *selector)
+{
+    uint64_t *ids = NULL;
+    size_t id_count = 0;
+    int rc = select_one(exec, store, selector, &ids, &id_count);
+    if (rc == JL_OK && exec->more_selector_count > 0)
+        rc = select_more(exec, store, &ids, &id_count);
+    if (rc == JL_OK && id_count > 0)
+        rc = st_snapshot_open(store, ids, id_count, &exec->snapshot, exec->err);
     free(ids);
     return rc;
 }

@@ -420,64 +420,234 @@ static int parse_measurement(parser *p)
     return (p->st->measurement = dup_text(p, last)) ? JL_OK : JL_ENOMEM;
 }
 
-/* A regex that is one literal, /^text$/ with backslash escapes, into out; 0 when it is not. */
-static int regex_literal(const char *re, char *out, size_t cap)
+/* The literals a regex stands for: /^text$/ or /^(t1|t2|...)$/ with backslash escapes of
+ * punctuation (Grafana writes a.b as a\.b). Writes them NUL-separated into out (cap bytes; the
+ * regex's length + 1 always suffices) and returns how many, or 0 when the regex is anything else
+ * (classes, repetition, an empty alternative, ^$). */
+static size_t regex_literals(const char *re, char *out, size_t cap)
 {
-    size_t len = strlen(re), n = 0;
-    if (len < 2 || re[0] != '^' || re[len - 1] != '$')
+    size_t len = strlen(re), n = 0, count = 0;
+    if (len < 3 || re[0] != '^' || re[len - 1] != '$' || cap < len)
         return 0;
-    for (size_t i = 1; i + 1 < len; i++) {
+    size_t i = 1, end = len - 1;
+    int group = re[i] == '(';
+    if (group)
+        i++;
+    size_t item_start = n;
+    for (; i < end; i++) {
         char c = re[i];
-        if (c == '\\' && i + 2 < len) {
+        if (c == '\\' && i + 1 < end) {
             c = re[++i];
             if (isalnum((unsigned char)c))
                 return 0; /* \d, \w ... are classes */
-        } else if (strchr(".[]()*+?{}|^$", c)) {
+        } else if (group && c == ')' && i + 1 == end) {
+            break;
+        } else if (group && c == '|') {
+            if (n == item_start)
+                return 0;
+            out[n++] = '\0';
+            count++;
+            item_start = n;
+            continue;
+        } else if (strchr(".[]()*+?{}|^$\\", c)) {
             return 0;
         }
-        if (n + 1 >= cap)
-            return 0;
         out[n++] = c;
     }
+    if (group && (i >= end || re[i] != ')'))
+        return 0;
+    if (n == item_start)
+        return 0;
     out[n] = '\0';
-    return n > 0;
+    return count + 1;
 }
 
-static int add_condition(parser *p, const char *key, const char *value, int negate)
-{
-    iq_statement *st = p->st;
-    if (st->condition_count == QP_MAX_MATCHERS)
-        return perr(p, "too many tag conditions (at most %d)", QP_MAX_MATCHERS);
-    iq_condition *c = &st->conditions[st->condition_count];
-    c->key = dup_text(p, key);
-    c->value = dup_text(p, value);
-    c->negate = negate;
-    st->condition_count++;
-    return c->key && c->value ? JL_OK : JL_ENOMEM;
-}
+/* A WHERE clause (or part of it) in disjunctive normal form: ORed AND-only conjuncts. One
+ * conjunct without conditions is "true" (a time condition, or no condition). */
+typedef struct dnf {
+    iq_conjunct *items; /* count entries, owned */
+    size_t count;
+    int has_time; /* a time condition is inside */
+} dnf;
 
-static int parse_condition(parser *p);
-
-/* term := '(' conditions ')' | comparison; conditions := term (AND term)* */
-static int parse_conditions(parser *p)
+static void conjunct_clear(iq_conjunct *c)
 {
-    for (;;) {
-        if (parse_condition(p))
-            return JL_EINVAL;
-        if (is_kw(p, "or"))
-            return perr(p, "OR in WHERE is not supported yet; use AND, or one query per value");
-        if (!is_kw(p, "and"))
-            return JL_OK;
-        if (next(p))
-            return JL_EINVAL;
+    for (size_t i = 0; i < c->condition_count; i++) {
+        free(c->conditions[i].key);
+        free(c->conditions[i].value);
     }
+    c->condition_count = 0;
 }
 
-static int parse_condition(parser *p)
+static void dnf_free(dnf *d)
+{
+    for (size_t i = 0; i < d->count; i++)
+        conjunct_clear(&d->items[i]);
+    free(d->items);
+    memset(d, 0, sizeof *d);
+}
+
+/* Adds key (!)= value to c unless it is there already. */
+static int conjunct_add(parser *p, iq_conjunct *c, const char *key, const char *value, int negate)
+{
+    for (size_t i = 0; i < c->condition_count; i++)
+        if (c->conditions[i].negate == negate && strcmp(c->conditions[i].key, key) == 0 &&
+            strcmp(c->conditions[i].value, value) == 0)
+            return JL_OK;
+    if (c->condition_count == QP_MAX_MATCHERS)
+        return perr(p, "too many tag conditions in one alternative of WHERE (at most %d)",
+                    QP_MAX_MATCHERS);
+    iq_condition *cond = &c->conditions[c->condition_count];
+    cond->key = strdup(key);
+    cond->value = strdup(value);
+    cond->negate = negate;
+    c->condition_count++;
+    if (cond->key == NULL || cond->value == NULL)
+        return perr(p, "out of memory");
+    return JL_OK;
+}
+
+/* d = n empty conjuncts. */
+static int dnf_init(parser *p, dnf *d, size_t n)
+{
+    memset(d, 0, sizeof *d);
+    if ((d->items = calloc(n, sizeof *d->items)) == NULL)
+        return perr(p, "out of memory");
+    d->count = n;
+    return JL_OK;
+}
+
+static int too_many_disjuncts(parser *p, size_t n)
+{
+    return perr(p,
+                "the WHERE clause expands to %zu alternatives (OR and =~ /^(a|b)$/ multiply "
+                "out over AND); at most %d are supported",
+                n, IQ_MAX_DISJUNCTS);
+}
+
+static int or_over_time(parser *p)
+{
+    return perr(p, "OR over time conditions is not supported; AND the time range with the "
+                   "rest of WHERE");
+}
+
+/* a = a OR b; b is consumed. */
+static int dnf_or(parser *p, dnf *a, dnf *b)
+{
+    if (a->has_time || b->has_time)
+        return or_over_time(p);
+    size_t n = a->count + b->count;
+    if (n > IQ_MAX_DISJUNCTS)
+        return too_many_disjuncts(p, n);
+    iq_conjunct *items = realloc(a->items, n * sizeof *items);
+    if (items == NULL)
+        return perr(p, "out of memory");
+    memcpy(items + a->count, b->items, b->count * sizeof *items);
+    a->items = items;
+    a->count = n;
+    free(b->items);
+    memset(b, 0, sizeof *b);
+    return JL_OK;
+}
+
+/* a = a AND b, multiplied out; b is consumed. */
+static int dnf_and(parser *p, dnf *a, dnf *b)
+{
+    size_t n = a->count * b->count;
+    if (n > IQ_MAX_DISJUNCTS)
+        return too_many_disjuncts(p, n);
+    dnf out;
+    if (dnf_init(p, &out, n))
+        return JL_EINVAL;
+    out.has_time = a->has_time || b->has_time;
+    int rc = JL_OK;
+    for (size_t i = 0; i < a->count && rc == JL_OK; i++)
+        for (size_t j = 0; j < b->count && rc == JL_OK; j++) {
+            iq_conjunct *c = &out.items[i * b->count + j];
+            const iq_conjunct *x = &a->items[i], *y = &b->items[j];
+            for (size_t k = 0; k < x->condition_count && rc == JL_OK; k++)
+                rc = conjunct_add(p, c, x->conditions[k].key, x->conditions[k].value,
+                                  x->conditions[k].negate);
+            for (size_t k = 0; k < y->condition_count && rc == JL_OK; k++)
+                rc = conjunct_add(p, c, y->conditions[k].key, y->conditions[k].value,
+                                  y->conditions[k].negate);
+        }
+    dnf_free(a);
+    dnf_free(b);
+    *a = out;
+    if (rc != JL_OK)
+        dnf_free(a);
+    return rc;
+}
+
+static int parse_term(parser *p, dnf *out);
+
+/* and_expr := term (AND term)* */
+static int parse_and(parser *p, dnf *out)
+{
+    if (parse_term(p, out))
+        return JL_EINVAL;
+    while (is_kw(p, "and")) {
+        dnf more = {0};
+        if (next(p) || parse_term(p, &more) || dnf_and(p, out, &more)) {
+            dnf_free(&more);
+            return JL_EINVAL;
+        }
+    }
+    return JL_OK;
+}
+
+/* or_expr := and_expr (OR and_expr)* */
+static int parse_or(parser *p, dnf *out)
+{
+    if (parse_and(p, out))
+        return JL_EINVAL;
+    while (is_kw(p, "or")) {
+        dnf more = {0};
+        if (next(p) || parse_and(p, &more) || dnf_or(p, out, &more)) {
+            dnf_free(&more);
+            return JL_EINVAL;
+        }
+    }
+    return JL_OK;
+}
+
+/* A time comparison (the cursor after the operator op): intersects the statement's bounds. */
+static int parse_time_condition(parser *p, const char *op)
 {
     iq_statement *st = p->st;
+    int64_t ms;
+    int sub;
+    if (parse_time_value(p, &ms, &sub))
+        return JL_EINVAL;
+    /* Bounds in ms: [from, to). A bound inside a millisecond rounds inward. */
+    int64_t from = INT64_MIN, to = INT64_MIN;
+    if (strcmp(op, ">=") == 0)
+        from = ms + sub;
+    else if (strcmp(op, ">") == 0)
+        from = ms + 1;
+    else if (strcmp(op, "<=") == 0)
+        to = ms + 1;
+    else if (strcmp(op, "<") == 0)
+        to = ms + sub;
+    else if (strcmp(op, "=") == 0 && !sub)
+        from = ms, to = ms + 1;
+    else
+        return perr(p, "time %s is not supported (use >=, >, <=, < or =)", op);
+    if (from != INT64_MIN && (!st->has_from || from > st->from_ms))
+        st->from_ms = from, st->has_from = 1;
+    if (to != INT64_MIN && (!st->has_to || to < st->to_ms))
+        st->to_ms = to, st->has_to = 1;
+    return JL_OK;
+}
+
+/* term := '(' or_expr ')' | comparison */
+static int parse_term(parser *p, dnf *out)
+{
+    iq_statement *st = p->st;
+    memset(out, 0, sizeof *out);
     if (is_punct(p, '(')) {
-        if (next(p) || parse_conditions(p))
+        if (next(p) || parse_or(p, out))
             return JL_EINVAL;
         return expect_punct(p, ')');
     }
@@ -495,28 +665,9 @@ static int parse_condition(parser *p)
     if (next(p))
         return JL_EINVAL;
     if (is_time) {
-        int64_t ms;
-        int sub;
-        if (parse_time_value(p, &ms, &sub))
+        if (parse_time_condition(p, op) || dnf_init(p, out, 1))
             return JL_EINVAL;
-        /* Bounds in ms: [from, to). A bound inside a millisecond rounds inward. */
-        int64_t from = INT64_MIN, to = INT64_MIN;
-        if (strcmp(op, ">=") == 0)
-            from = ms + sub;
-        else if (strcmp(op, ">") == 0)
-            from = ms + 1;
-        else if (strcmp(op, "<=") == 0)
-            to = ms + 1;
-        else if (strcmp(op, "<") == 0)
-            to = ms + sub;
-        else if (strcmp(op, "=") == 0 && !sub)
-            from = ms, to = ms + 1;
-        else
-            return perr(p, "time %s is not supported (use >=, >, <=, < or =)", op);
-        if (from != INT64_MIN && (!st->has_from || from > st->from_ms))
-            st->from_ms = from, st->has_from = 1;
-        if (to != INT64_MIN && (!st->has_to || to < st->to_ms))
-            st->to_ms = to, st->has_to = 1;
+        out->has_time = 1;
         return JL_OK;
     }
     if (strcmp(key, "value") == 0 || (st->field && strcmp(key, st->field) == 0))
@@ -527,23 +678,59 @@ static int parse_condition(parser *p)
     else if (strcmp(op, "!=") == 0 || strcmp(op, "<>") == 0 || strcmp(op, "!~") == 0)
         negate = 1;
     else
-        return perr(p, "tag comparison %s is not supported (=, !=, or =~ /^literal$/)", op);
-    int regex = op[1] == '~';
-    char value[1100];
-    if (regex) {
+        return perr(p,
+                    "tag comparison %s is not supported (=, !=, or =~ /^literal$/, "
+                    "/^(v1|v2)$/)",
+                    op);
+    char values[1100];
+    size_t count = 1;
+    if (op[1] == '~') {
         if (p->tok.kind != TK_REGEX)
             return perr(p, "expected /regex/ after %s", op);
-        if (!regex_literal(p->tok.text, value, sizeof value))
-            return perr(p, "regular expression /%.60s/ is not supported: only /^literal$/",
+        if ((count = regex_literals(p->tok.text, values, sizeof values)) == 0)
+            return perr(p,
+                        "regular expression /%.60s/ is not supported: only a literal /^v$/ or "
+                        "literals /^(v1|v2|...)$/",
                         p->tok.text);
     } else if (p->tok.kind == TK_STRING || p->tok.kind == TK_NUMBER) {
-        snprintf(value, sizeof value, "%s", p->tok.text);
+        snprintf(values, sizeof values, "%s", p->tok.text);
     } else {
         return perr(p, "expected a 'quoted' tag value after %s", op);
     }
     if (next(p))
         return JL_EINVAL;
-    return add_condition(p, key, value, negate);
+    /* =~ of n literals: n alternatives; !~ of them: n conditions that all hold. */
+    if (count > IQ_MAX_DISJUNCTS && !negate)
+        return too_many_disjuncts(p, count);
+    if (dnf_init(p, out, negate ? 1 : count))
+        return JL_EINVAL;
+    const char *value = values;
+    for (size_t i = 0; i < count; i++, value += strlen(value) + 1)
+        if (conjunct_add(p, &out->items[negate ? 0 : i], key, value, negate))
+            return JL_EINVAL;
+    return JL_OK;
+}
+
+/* WHERE: the conditions into st->disjuncts (none when some alternative has no tag condition,
+ * i.e. every series of the metric matches). */
+static int parse_conditions(parser *p)
+{
+    iq_statement *st = p->st;
+    dnf d = {0};
+    if (parse_or(p, &d)) {
+        dnf_free(&d);
+        return JL_EINVAL;
+    }
+    int everything = 0;
+    for (size_t i = 0; i < d.count; i++)
+        everything |= d.items[i].condition_count == 0;
+    if (everything) {
+        dnf_free(&d);
+        return JL_OK;
+    }
+    st->disjuncts = d.items;
+    st->disjunct_count = d.count;
+    return JL_OK;
 }
 
 static int parse_uint(parser *p, const char *what, uint64_t *out)
@@ -854,10 +1041,9 @@ static void statement_destroy(iq_statement *st)
     free(st->tz);
     for (size_t i = 0; i < QX_MAX_AGGREGATES; i++)
         free(st->columns[i]);
-    for (size_t i = 0; i < st->condition_count; i++) {
-        free(st->conditions[i].key);
-        free(st->conditions[i].value);
-    }
+    for (size_t i = 0; i < st->disjunct_count; i++)
+        conjunct_clear(&st->disjuncts[i]);
+    free(st->disjuncts);
     for (size_t i = 0; i < st->group_tag_count; i++)
         free(st->group_tags[i]);
     for (size_t i = 0; i < st->key_count; i++)
@@ -901,19 +1087,28 @@ int iq_plan_select(const iq_statement *st, int64_t now_ms, const qx_limits *limi
     int rc = iq_metric_name(st->measurement, st->field, out->metric, sizeof out->metric, err);
     if (rc != JL_OK)
         return rc;
-    qp_selector *sel = &out->selector;
-    if ((sel->metric = strdup(out->metric)) == NULL)
-        return jl_error_set(err, JL_ENOMEM, "out of memory");
-    for (size_t i = 0; i < st->condition_count; i++) {
-        qp_matcher *m = &sel->matchers[sel->matcher_count++];
-        m->key = strdup(st->conditions[i].key);
-        m->value = strdup(st->conditions[i].value);
-        m->negate = st->conditions[i].negate;
-        if (m->key == NULL || m->value == NULL)
+    /* One selector per alternative of WHERE; the engine runs one query over their union. */
+    size_t count = st->disjunct_count ? st->disjunct_count : 1;
+    if (count > IQ_MAX_DISJUNCTS)
+        return jl_error_set(err, JL_EINVAL, "more than %d alternatives in WHERE", IQ_MAX_DISJUNCTS);
+    for (size_t d = 0; d < count; d++) {
+        qp_selector *sel = &out->selectors[out->selector_count++];
+        if ((sel->metric = strdup(out->metric)) == NULL)
             return jl_error_set(err, JL_ENOMEM, "out of memory");
+        const iq_conjunct *c = st->disjunct_count ? &st->disjuncts[d] : NULL;
+        for (size_t i = 0; c && i < c->condition_count; i++) {
+            qp_matcher *m = &sel->matchers[sel->matcher_count++];
+            m->key = strdup(c->conditions[i].key);
+            m->value = strdup(c->conditions[i].value);
+            m->negate = c->conditions[i].negate;
+            if (m->key == NULL || m->value == NULL)
+                return jl_error_set(err, JL_ENOMEM, "out of memory");
+        }
     }
     qx_query_request *r = &out->request;
-    r->selector = sel;
+    r->selector = &out->selectors[0];
+    r->more_selectors = count > 1 ? &out->selectors[1] : NULL;
+    r->more_selector_count = count - 1;
     r->limits = *limits;
     if (st->tz) {
         rc = tz_zone_load(st->tz, &out->zone, err);
@@ -978,7 +1173,8 @@ void iq_plan_destroy(iq_plan *plan)
 {
     if (plan == NULL)
         return;
-    qp_selector_destroy(&plan->selector);
+    for (size_t i = 0; i < plan->selector_count && i < IQ_MAX_DISJUNCTS; i++)
+        qp_selector_destroy(&plan->selectors[i]);
     tz_zone_free(plan->zone);
     memset(plan, 0, sizeof *plan);
 }

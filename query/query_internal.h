@@ -76,6 +76,9 @@ typedef struct qx_exec {
     sk_text group_metric;
     const sk_tag *group_tags;
     size_t group_tag_count;
+    const qp_selector *more_selectors; /* ORed with the selector qx_exec_open() is given (the
+                                          request's, borrowed); NULL/0: that one alone */
+    size_t more_selector_count;
 } qx_exec;
 
 /* A stage over one series of the snapshot: JL_OK to go on, or an error that ends the request. */
@@ -103,9 +106,10 @@ int qx_exec_sink_failed(qx_exec *exec, int rc);
  * the sink first. JL_OK, JL_ELIMIT past limits.max_rows, a key parse error, or the sink's code. */
 int qx_exec_row(qx_exec *exec, const qx_cell *cells);
 
-/* Resolves the selector and opens one snapshot of the matching series into exec->snapshot (left
- * NULL when none match). JL_OK, JL_EINVAL for a selector without a metric or with too many tag
- * conditions, JL_ELIMIT for too many series, or a store error. */
+/* Resolves the selector (and exec->more_selectors: the union, sorted, each series once) and opens
+ * one snapshot of the matching series into exec->snapshot (left NULL when none match). JL_OK,
+ * JL_EINVAL for a selector without a metric or with too many tag conditions, JL_ELIMIT for too
+ * many series (in the union), or a store error. */
 int qx_exec_open(qx_exec *exec, st_store *store, const qp_selector *selector);
 
 /* Closes exec->snapshot (if any). */

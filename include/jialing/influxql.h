@@ -11,8 +11,13 @@
  *     item:  "field" | agg("field") | percentile("field", N), each [AS alias]; agg is one of mean
  *            median max min sum count first last spread stddev; all items name one field, and
  *            either all or none are aggregates.
- *     cond:  terms joined by AND, in parentheses or not: time >=|>|<=|<|= T, "tag" =|!=|<> 'v',
- *            "tag" =~|!~ /^v$/ (a regex that is a literal). OR is not supported yet.
+ *     cond:  terms joined by AND and OR (AND binds tighter), in parentheses or not:
+ *            time >=|>|<=|<|= T, "tag" =|!=|<> 'v', "tag" =~|!~ /^v$/ or /^(v1|v2|...)$/ (a
+ *            literal or an alternation of literals, backslash escapes as Grafana writes them:
+ *            /^(a\.b|c)$/). Tag conditions are expanded into disjunctive normal form, at most
+ *            IQ_MAX_DISJUNCTS AND-only alternatives; =~ of n literals is n alternatives, !~ of n
+ *            literals n ANDed != conditions. Time conditions must be ANDed at the top level
+ *            (under no OR); the bounds they give are intersected.
  *            T: integer with a unit (1596240000000ms; ns u µ ms s m h d w; a bare integer is
  *            nanoseconds), an RFC 3339 string ('2025-01-01T00:00:00Z'), or now() [+|- duration].
  *     group: time(duration[, offset]) | "tag".
@@ -58,6 +63,16 @@ typedef struct iq_condition {
     int negate;
 } iq_condition;
 
+/* Bound on the alternatives a WHERE clause expands to (its disjunctive normal form): each is
+ * one selector resolved by the store, so the bound keeps a query's catalog work small. */
+#define IQ_MAX_DISJUNCTS 32
+
+/* One alternative of a WHERE clause: tag conditions that all must hold. */
+typedef struct iq_conjunct {
+    iq_condition conditions[QP_MAX_MATCHERS];
+    size_t condition_count; /* >= 1 */
+} iq_conjunct;
+
 /* One parsed statement. Fields not used by its kind are zero. */
 typedef struct iq_statement {
     iq_kind kind;
@@ -70,8 +85,8 @@ typedef struct iq_statement {
     double percentiles[QX_MAX_AGGREGATES];      /* p of QX_AGG_PERCENTILE entries */
     char *columns[QX_MAX_AGGREGATES];           /* output column names after "time", owned */
     size_t column_count;                        /* items selected */
-    iq_condition conditions[QP_MAX_MATCHERS];   /* ANDed tag conditions */
-    size_t condition_count;
+    iq_conjunct *disjuncts;              /* ORed alternatives, owned; NULL when no tag condition */
+    size_t disjunct_count;               /* 0 (every series of the metric) .. IQ_MAX_DISJUNCTS */
     int has_from, has_to;                /* time bounds given */
     int64_t from_ms;                     /* inclusive, when has_from */
     int64_t to_ms;                       /* exclusive, when has_to */
@@ -114,9 +129,11 @@ int iq_metric_name(const char *measurement, const char *field, char *out, size_t
 
 /* A SELECT mapped onto the engine: the request and what it points at. */
 typedef struct iq_plan {
-    qp_selector selector;                   /* owned (qp_selector_destroy by iq_plan_destroy) */
-    tz_zone *zone;                          /* owned, NULL without tz() */
-    qx_query_request request;               /* selector and zone point into this plan */
+    qp_selector selectors[IQ_MAX_DISJUNCTS]; /* one per disjunct (at least one), owned
+                                                (qp_selector_destroy by iq_plan_destroy) */
+    size_t selector_count;
+    tz_zone *zone;            /* owned, NULL without tz() */
+    qx_query_request request; /* selector, more_selectors and zone point into this plan */
     char metric[SK_MAX_NAME_BYTES * 2 + 2]; /* the metric queried */
     int64_t row_time_ms; /* without GROUP BY time: every row's time (InfluxDB reports the
                             range's start); INT64_MIN with a window or raw */

@@ -157,6 +157,11 @@ typedef struct qx_query_stats {
  * matching series into one (no tags). Groups come in order of their tag values. */
 typedef struct qx_query_request {
     const qp_selector *selector;
+    /* Optional further selectors of the same metric (NULL/0 for one selector): the query runs
+     * over the union of the series that selector or any of these match, each series once, so a
+     * series matched twice is neither read nor grouped twice. max_series bounds the union. */
+    const qp_selector *more_selectors;
+    size_t more_selector_count;
     int64_t from_ms;     /* inclusive */
     int64_t to_ms;       /* exclusive */
     int has_window;      /* 0: raw readings */

@@ -3,7 +3,10 @@
 # Python, and the query strings Grafana's backend builds (the forms of its query builder tests:
 # `SELECT mean("value") FROM "rp"."m" WHERE ("tag" = 'v') AND time >= <ms>ms and time <= <ms>ms
 # GROUP BY time(5m), "tag" fill(null)`, sent as GET or as a POST form with db and epoch=ms) are
-# replayed and their answers compared with /api/v1/query's.
+# replayed and their answers compared with /api/v1/query's. WHERE clauses with OR and with the
+# regex alternations Grafana writes for multi-value template variables (`"station" =~
+# /^(a\.b|c)$/`) are checked against references computed here from the readings written, a
+# series matched by two alternatives counted once.
 
 import json
 import urllib.parse
@@ -175,11 +178,12 @@ def test_show_statements_and_errors():
         eq(res[5]["series"][0]["values"], [["jialing"], ["mydb"]], "databases")
         eq(res[6]["series"][0]["values"][0][0], "autogen", "retention policy")
         res = results(server, 'SELECT mean("value") FROM "pm25" WHERE "station" = \'a\' OR '
-                              '"station" = \'b\'; SELECT * FROM pm25; DROP MEASUREMENT pm25; '
+                              'time > now() - 1h; SELECT * FROM pm25; DROP MEASUREMENT pm25; '
                               'SELECT mode("value") FROM pm25; SHOW SERIES')
-        for r, word in zip(res, ["OR", "SELECT *", "DROP", "mode()", "SHOW SERIES"]):
+        for r, word in zip(res, ["OR time", "SELECT *", "DROP", "mode()", "SHOW SERIES"]):
             check("error" in r and "series" not in r, "%s is an error: %r" % (word, r))
-        check("OR" in res[0]["error"] and "mode" in res[3]["error"], "names it: %r" % res)
+        check("OR over time" in res[0]["error"] and "mode" in res[3]["error"],
+              "names it: %r" % res)
         status, _, doc = influx(server, "")
         eq(status, 400, "missing q")
         status, _, doc = influx(server, "SHOW DATABASES", epoch="week")
@@ -192,6 +196,125 @@ def test_show_statements_and_errors():
         check(hdrs.get("x-influxdb-version", "").startswith("1."), "version header %r" % hdrs)
         status, _, data = server.request("GET", "/ping", params={"verbose": "true"})
         eq((status, "version" in json.loads(data)), (200, True), "/ping?verbose=true")
+    finally:
+        server.stop()
+        server.cleanup()
+
+
+# Extra series for the OR tests: a station whose name has a dot, and a decoy that an unescaped
+# regex "x.y" would match but the literal does not.
+EXTRA = {"x.y": "east", "xzy": "east"}
+
+
+def extra_readings():
+    return {s: [(T0 + i * STEP, 100.0 + k * 10 + i % 5) for i in range(0, 60, 2)]
+            for k, s in enumerate(sorted(EXTRA))}
+
+
+def start_with_extra():
+    server = start()
+    lines = ["pm25,district=%s,station=%s value=%r %d" % (EXTRA[s], s, v, t)
+             for s, rows in extra_readings().items() for t, v in rows]
+    server.write_ok("\n".join(lines), precision="ms")
+    return server
+
+
+def all_readings():
+    data = readings()
+    data.update(extra_readings())
+    return data
+
+
+DISTRICT = dict(STATIONS, **EXTRA)
+
+
+def grouped_means(data, stations, width, frm, to):
+    """Reference: [(tags, [[window, mean], ...])] per station, windows with readings only."""
+    out = []
+    for s in sorted(stations):
+        w = windows(data[s], width, frm, to)
+        out.append(({"station": s}, [[t, sum(v) / len(v)] for t, v in sorted(w.items())]))
+    return out
+
+
+def check_series(got, want, what):
+    eq([g.get("tags") for g in got], [t for t, _ in want], "%s: series" % what)
+    for g, (tags, rows) in zip(got, want):
+        eq(len(g["values"]), len(rows), "%s: rows of %s" % (what, tags))
+        for (gt, gv), (et, ev) in zip(g["values"], rows):
+            eq(gt, et, "%s: time" % what)
+            check(gv is not None and abs(gv - ev) < 1e-9,
+                  "%s %s at %d: %r vs %r" % (what, tags, gt, gv, ev))
+
+
+def test_where_or_and_grafana_regex_alternations():
+    server = start_with_extra()
+    try:
+        data = all_readings()
+        frm, to = T0, T0 + 59 * STEP
+        width = 5 * STEP
+
+        # Grafana's query builder ORing two values of a tag.
+        q = ('SELECT mean("value") FROM "autogen"."pm25" WHERE ("station" = \'a\' OR '
+             '"station" = \'c\') AND time >= %dms and time <= %dms GROUP BY time(5m), '
+             '"station" fill(none)' % (frm, to))
+        for method in ("GET", "POST"):
+            got = results(server, q, method=method, db="mydb", epoch="ms")[0]["series"]
+            check_series(got, grouped_means(data, ["a", "c"], width, frm, to + 1), "OR")
+
+        # A multi-value template variable: Grafana escapes the dot in x.y.
+        q = ('SELECT mean("value") FROM "autogen"."pm25" WHERE ("station" =~ /^(x\\.y|c)$/) '
+             'AND time >= %dms and time <= %dms GROUP BY time(5m), "station" fill(none)'
+             % (frm, to))
+        got = results(server, q, db="mydb", epoch="ms")[0]["series"]
+        check_series(got, grouped_means(data, ["c", "x.y"], width, frm, to + 1), "=~ alternation")
+        # !~ of the same: every other station.
+        q = q.replace("=~", "!~")
+        got = results(server, q, db="mydb", epoch="ms")[0]["series"]
+        check_series(got, grouped_means(data, ["a", "b", "xzy"], width, frm, to + 1),
+                     "!~ alternation")
+
+        # Station a matches both alternatives: it is counted once in the merged count.
+        q = ('SELECT count("value"), sum("value") FROM "pm25" WHERE ("station" = \'a\' OR '
+             '"district" = \'north\' OR "station" =~ /^(a|x\\.y)$/) AND time >= %dms and '
+             'time <= %dms GROUP BY time(10m) fill(none)' % (frm, to))
+        got = results(server, q, epoch="ms")[0]["series"]
+        eq(len(got), 1, "one merged series")
+        merged = {}
+        for s in ("a", "b", "x.y"):
+            for t, v in data[s]:
+                if frm <= t <= to:
+                    merged.setdefault(t - t % (10 * STEP), []).append(v)
+        want = [[t, len(v), sum(v)] for t, v in sorted(merged.items())]
+        eq([[t, c] for t, c, _ in got[0]["values"]], [[t, c] for t, c, _ in want],
+           "counts over the union")
+        for (_, _, gs), (_, _, es) in zip(got[0]["values"], want):
+            check(abs(gs - es) < 1e-9, "sum %r vs %r" % (gs, es))
+
+        # The same union by tag: one series per station, a once.
+        q = ('SELECT count("value") FROM "pm25" WHERE ("station" = \'a\' OR "district" = '
+             '\'north\') AND time >= %dms and time <= %dms GROUP BY "station"' % (frm, to))
+        got = results(server, q, epoch="ms")[0]["series"]
+        eq([(g["tags"], g["values"]) for g in got],
+           [({"station": s}, [[frm, len(data[s])]]) for s in ("a", "b")], "count per station")
+
+        # Raw rows over the union, newest first: a and b merged, each reading once.
+        q = ('SELECT "value" FROM "pm25" WHERE ("station" = \'a\' OR "district" = \'north\') '
+             'AND time >= %dms ORDER BY time DESC LIMIT 6' % frm)
+        got = results(server, q, epoch="ms")[0]["series"]
+        rows = sorted([(t, v) for s in ("a", "b") for t, v in data[s]], key=lambda r: r[0])
+        eq(got[0]["values"], [list(r) for r in list(reversed(rows))[:6]], "raw rows over OR")
+
+        # Refusals name what is not supported.
+        too_many = "|".join("v%d" % i for i in range(33))
+        res = results(server, 'SELECT "value" FROM pm25 WHERE ("station" = \'a\' OR time > '
+                              'now() - 1h); SELECT "value" FROM pm25 WHERE "station" =~ /^a.*$/; '
+                              'SELECT "value" FROM pm25 WHERE "station" =~ /^(%s)$/' % too_many)
+        for r in res:
+            check("error" in r and "series" not in r, "an error: %r" % r)
+        check("OR over time" in res[0]["error"], "names OR over time: %r" % res[0])
+        check("/^a.*$/" in res[1]["error"], "names the regex: %r" % res[1])
+        check("at most 32" in res[2]["error"], "names the limit: %r" % res[2])
     finally:
         server.stop()
         server.cleanup()
