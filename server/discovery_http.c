@@ -16,98 +16,15 @@
 #include "jialing/discovery.h"
 #include "jialing/format.h"
 
-#define DEFAULT_MAX_SERIES 10000
-
-static void respond_error(sv_response *response, int status, const char *message)
-{
-    response->status = status;
-    response->content_type = "application/json";
-    response->body.len = 0;
-    fm_json_error(&response->body, message);
-}
-
-/* Refuses unknown or repeated parameters, as every other endpoint does. */
-static int check_params(const sv_request *request, const char *const *known, sv_response *response)
-{
-    char message[JL_ERROR_MESSAGE_MAX];
-    for (size_t i = 0; i < request->param_count; i++) {
-        int found = 0;
-        for (size_t k = 0; known[k] && !found; k++)
-            found = strcmp(request->params[i].key, known[k]) == 0;
-        if (!found) {
-            snprintf(message, sizeof message, "unknown parameter \"%.200s\"",
-                     request->params[i].key);
-            respond_error(response, 400, message);
-            return JL_EINVAL;
-        }
-        for (size_t j = 0; j < i; j++)
-            if (strcmp(request->params[j].key, request->params[i].key) == 0) {
-                snprintf(message, sizeof message, "parameter %.200s is given more than once",
-                         request->params[i].key);
-                respond_error(response, 400, message);
-                return JL_EINVAL;
-            }
-    }
-    return JL_OK;
-}
-
-/* The shared parameters: format (or Accept) and limit. *explicit_limit says whether limit= was
- * given; otherwise *limit is the --max-series cap. */
-typedef struct listing_params {
-    fm_format format;
-    size_t limit;
-    int explicit_limit;
-} listing_params;
-
-static int parse_listing(sv_context *context, const sv_request *request, listing_params *out,
-                         sv_response *response)
-{
-    jl_error err;
-    jl_error_clear(&err);
-    out->format = FM_JSON;
-    fm_format_from_accept(request->accept, &out->format);
-    const char *format = sv_param_get(request, "format");
-    if (format && fm_parse_format(format, &out->format, &err) != JL_OK) {
-        char message[JL_ERROR_MESSAGE_MAX + 32];
-        snprintf(message, sizeof message, "parameter format: %s", err.message);
-        respond_error(response, 400, message);
-        return JL_EINVAL;
-    }
-    size_t cap = context->config->limits.max_series ? context->config->limits.max_series
-                                                    : DEFAULT_MAX_SERIES;
-    out->limit = cap;
-    out->explicit_limit = 0;
-    const char *limit = sv_param_get(request, "limit");
-    if (limit) {
-        char *end = NULL;
-        unsigned long long n = strtoull(limit, &end, 10);
-        if (limit[0] < '0' || limit[0] > '9' || *end != '\0' || n == 0 || n > cap) {
-            char message[200];
-            snprintf(message, sizeof message,
-                     "parameter limit: must be a whole number from 1 to %zu (--max-series)", cap);
-            respond_error(response, 400, message);
-            return JL_EINVAL;
-        }
-        out->limit = (size_t)n;
-        out->explicit_limit = 1;
-    }
-    return JL_OK;
-}
-
-static int refuse_truncated(const listing_params *params, const char *what, sv_response *response)
+static int refuse_truncated(const rq_discovery *params, const char *what, sv_response *response)
 {
     char message[300];
     snprintf(message, sizeof message,
              "there are more than %zu %s; the limit is %zu (--max-series): pass limit= for the "
              "first ones, or narrow the listing with metric=",
              params->limit, what, params->limit);
-    respond_error(response, 422, message);
+    sv_respond_error(response, JL_ELIMIT, message);
     return JL_ELIMIT;
-}
-
-static void respond_store_error(sv_response *response, int rc, const jl_error *err)
-{
-    respond_error(response, sv_status_for(rc), err->message[0] ? err->message : jl_strerror(rc));
 }
 
 /* ---------- the three encodings of a name table ---------- */
@@ -266,35 +183,35 @@ static int encode_list(fm_format format, const st_name_list *list, int one_serie
     return rc;
 }
 
-static void respond_list(const listing_params *params, const st_name_list *list,
+static void respond_list(const rq_discovery *params, const st_name_list *list,
                          int one_series_per_name, const char *metric, const char *name_column,
                          sv_response *response)
 {
     response->body.len = 0;
-    if (encode_list(params->format, list, one_series_per_name, metric, name_column,
+    if (encode_list((fm_format)params->format, list, one_series_per_name, metric, name_column,
                     &response->body) != JL_OK) {
-        respond_error(response, 500, "out of memory writing the answer");
+        sv_respond_error(response, JL_ENOMEM, "out of memory writing the answer");
         return;
     }
-    response->status = 200;
-    response->content_type = fm_content_type(params->format);
+    sv_respond_ok(response, fm_content_type((fm_format)params->format));
 }
 
 /* ---------- handlers ---------- */
 
 void sv_discovery_metrics(sv_context *context, const sv_request *request, sv_response *response)
 {
-    static const char *const known[] = {"limit", "format", NULL};
-    listing_params params;
-    if (check_params(request, known, response) != JL_OK ||
-        parse_listing(context, request, &params, response) != JL_OK)
-        return;
     jl_error err;
     jl_error_clear(&err);
+    rq_discovery params;
+    rq_input in = sv_request_input(context, request);
+    if (rq_discovery_parse(RQ_DISCOVER_METRICS, &in, &params, &err) != JL_OK) {
+        sv_respond_failure(response, err.code, &err);
+        return;
+    }
     st_name_list list;
     int rc = st_discover_metrics(context->store, params.limit, &list, &err);
     if (rc != JL_OK)
-        respond_store_error(response, rc, &err);
+        sv_respond_failure(response, rc, &err);
     else if (list.truncated && !params.explicit_limit)
         refuse_truncated(&params, "metrics", response);
     else
@@ -304,29 +221,21 @@ void sv_discovery_metrics(sv_context *context, const sv_request *request, sv_res
 
 void sv_discovery_tags(sv_context *context, const sv_request *request, sv_response *response)
 {
-    static const char *const known[] = {"metric", "key", "limit", "format", NULL};
-    listing_params params;
-    if (check_params(request, known, response) != JL_OK ||
-        parse_listing(context, request, &params, response) != JL_OK)
-        return;
-    const char *metric = sv_param_get(request, "metric");
-    const char *key = sv_param_get(request, "key");
-    if (metric && !sk_name_valid(metric, strlen(metric))) {
-        respond_error(response, 400,
-                      "parameter metric: not a metric name ([A-Za-z_][A-Za-z0-9_.-]*)");
-        return;
-    }
-    if (key && !sk_name_valid(key, strlen(key))) {
-        respond_error(response, 400, "parameter key: not a tag key ([A-Za-z_][A-Za-z0-9_.-]*)");
-        return;
-    }
     jl_error err;
     jl_error_clear(&err);
+    rq_discovery params;
+    rq_input in = sv_request_input(context, request);
+    if (rq_discovery_parse(RQ_DISCOVER_TAGS, &in, &params, &err) != JL_OK) {
+        sv_respond_failure(response, err.code, &err);
+        return;
+    }
+    const char *metric = params.metric;
+    const char *key = params.key;
     st_name_list list;
     int rc = key ? st_discover_tag_values(context->store, key, metric, params.limit, &list, &err)
                  : st_discover_tag_keys(context->store, metric, params.limit, &list, &err);
     if (rc != JL_OK)
-        respond_store_error(response, rc, &err);
+        sv_respond_failure(response, rc, &err);
     else if (list.truncated && !params.explicit_limit)
         refuse_truncated(&params, key ? "tag values" : "tag keys", response);
     else
@@ -336,13 +245,14 @@ void sv_discovery_tags(sv_context *context, const sv_request *request, sv_respon
 
 void sv_discovery_all_series(sv_context *context, const sv_request *request, sv_response *response)
 {
-    static const char *const known[] = {"limit", "format", NULL};
-    listing_params params;
-    if (check_params(request, known, response) != JL_OK ||
-        parse_listing(context, request, &params, response) != JL_OK)
-        return;
     jl_error err;
     jl_error_clear(&err);
+    rq_discovery params;
+    rq_input in = sv_request_input(context, request);
+    if (rq_discovery_parse(RQ_DISCOVER_SERIES, &in, &params, &err) != JL_OK) {
+        sv_respond_failure(response, err.code, &err);
+        return;
+    }
     uint64_t *ids = NULL;
     size_t count = 0;
     int truncated = 0;
@@ -358,7 +268,7 @@ void sv_discovery_all_series(sv_context *context, const sv_request *request, sv_
         rc = st_snapshot_open(context->store, ids, count, &snapshot, &err);
     response->body.len = 0;
     if (rc == JL_OK) {
-        rc = fm_writer_init(&writer, params.format, &response->body);
+        rc = fm_writer_init(&writer, (fm_format)params.format, &response->body);
         writer_ready = 1;
     }
     qx_sink sink = {0};
@@ -389,11 +299,10 @@ void sv_discovery_all_series(sv_context *context, const sv_request *request, sv_
     if (rc == JL_OK)
         rc = fm_writer_finish(&writer);
     if (rc != JL_OK) {
-        respond_store_error(response, rc, &err);
+        sv_respond_failure(response, rc, &err);
         goto out;
     }
-    response->status = 200;
-    response->content_type = fm_content_type(params.format);
+    sv_respond_ok(response, fm_content_type((fm_format)params.format));
 out:
     if (writer_ready)
         fm_writer_destroy(&writer);

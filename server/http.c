@@ -198,8 +198,7 @@ static enum MHD_Result send_error(struct MHD_Connection *connection, int code, c
 {
     sv_response response;
     sv_response_init(&response);
-    response.status = sv_status_for(code);
-    fm_json_error(&response.body, message);
+    sv_respond_error(&response, code, message);
     return send_response(connection, &response);
 }
 
@@ -263,7 +262,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, 
                                                            MHD_HTTP_HEADER_CONTENT_ENCODING);
         int rc = sv_body_decoder_new(encoding, &state->decoder, &err);
         if (rc != JL_OK)
-            return send_error(connection, rc == JL_EINVAL ? 415 : 500, err.message);
+            return send_error(connection, rc == JL_EINVAL ? JL_EMEDIATYPE : rc, err.message);
         return MHD_YES;
     }
     if (*upload_data_size > 0) {
@@ -302,7 +301,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, 
         }
     }
     if (state->decode_failed && !state->too_large)
-        return send_error(connection, 400, state->decode_error);
+        return send_error(connection, JL_EINVAL, state->decode_error);
     sv_request *request = &state->request;
     MHD_get_connection_values_n(connection, MHD_GET_ARGUMENT_KIND, collect_param, state);
     if (state->params_overflow)

@@ -44,7 +44,9 @@
     /* no endpoint at this path, or one that is not enabled in this server */                      \
     X(JL_ENOROUTE, -30915, "no such endpoint", 404)                                                \
     /* the endpoint exists but not for this HTTP method */                                         \
-    X(JL_EMETHOD, -30916, "method not allowed", 405)
+    X(JL_EMETHOD, -30916, "method not allowed", 405)                                               \
+    /* the request body is in an encoding (Content-Encoding) the server cannot decode */           \
+    X(JL_EMEDIATYPE, -30917, "unsupported media type", 415)
 
 /* The statuses of success (JL_OK; a write acknowledged without a body), and the status of a code
  * outside the table (a bug: an internal error). */

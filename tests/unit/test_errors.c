@@ -58,8 +58,8 @@ static void test_strerror_and_status_follow_the_table(void)
 }
 
 /* The contract, as clients and the e2e suite see it: numbers never change, statuses as DESIGN
- * says (400 bad input, 401/403 tokens, 404, 405, 413 body, 422 limits, 503 busy or slow, 507 a
- * full store or disk, 500 the server's own trouble). */
+ * says (400 bad input, 401/403 tokens, 404, 405, 413 body, 415 body encoding, 422 limits, 503 busy
+ * or slow, 507 a full store or disk, 500 the server's own trouble). */
 static void test_contract_values(void)
 {
     static const row expected[] = {
@@ -79,6 +79,7 @@ static void test_contract_values(void)
         {JL_EDISKFULL, -30914, "JL_EDISKFULL", "disk full", 507},
         {JL_ENOROUTE, -30915, "JL_ENOROUTE", "no such endpoint", 404},
         {JL_EMETHOD, -30916, "JL_EMETHOD", "method not allowed", 405},
+        {JL_EMEDIATYPE, -30917, "JL_EMEDIATYPE", "unsupported media type", 415},
     };
     CHECK_INT(sizeof expected / sizeof expected[0], TABLE_ROWS);
     for (size_t i = 0; i < sizeof expected / sizeof expected[0]; i++) {
