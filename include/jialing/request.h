@@ -1,6 +1,7 @@
 /* Request parsing: turns the parameters of an API request (a plain list of decoded key/value
  * strings) into the plain request structs of query/ (qx_query_request, qx_scan_request, a
- * selector for the listings, a write precision), checking every parameter. An error names the
+ * selector for the listings, a write precision) or small structs of their own (the discovery
+ * listings, an InfluxDB /query), checking every parameter. An error names the
  * bad parameter (`parameter from: ...`), the message a client gets verbatim. Nothing here knows
  * HTTP or the server: the server hands over its parameters, the current time, its limits and a
  * parser for format= (output formats are the server's business), and maps the error code to a
