@@ -173,11 +173,10 @@ int rq_check_repeated(const rq_param *params, size_t count, const char *key, jl_
     return JL_OK;
 }
 
-int rq_check_known(const rq_param *params, size_t count, const char *const *known, jl_error *err)
+/* Refuses the first key not in known (NULL-terminated). */
+static int check_unknown(const rq_param *params, size_t count, const char *const *known,
+                         jl_error *err)
 {
-    for (size_t k = 0; known[k]; k++)
-        if (rq_check_repeated(params, count, known[k], err) != JL_OK)
-            return JL_EINVAL;
     for (size_t i = 0; i < count; i++) {
         int found = 0;
         for (size_t k = 0; known[k] && !found; k++)
@@ -186,6 +185,14 @@ int rq_check_known(const rq_param *params, size_t count, const char *const *know
             return jl_error_set(err, JL_EINVAL, "unknown parameter \"%.200s\"", params[i].key);
     }
     return JL_OK;
+}
+
+int rq_check_known(const rq_param *params, size_t count, const char *const *known, jl_error *err)
+{
+    for (size_t k = 0; known[k]; k++)
+        if (rq_check_repeated(params, count, known[k], err) != JL_OK)
+            return JL_EINVAL;
+    return check_unknown(params, count, known, err);
 }
 
 static const char *get(const rq_input *in, const char *key)
@@ -471,8 +478,109 @@ int rq_write_parse(const rq_input *in, ig_precision *precision, jl_error *err)
     return JL_OK;
 }
 
-int rq_backup_parse(const rq_input *in, jl_error *err)
+static int parse_no_params(const rq_input *in, jl_error *err)
 {
     static const char *const known[] = {NULL};
     return rq_check_known(in->params, in->param_count, known, err);
+}
+
+int rq_backup_parse(const rq_input *in, jl_error *err)
+{
+    return parse_no_params(in, err);
+}
+
+int rq_public_latest_parse(const rq_input *in, jl_error *err)
+{
+    return parse_no_params(in, err);
+}
+
+/* ---------- discovery ---------- */
+
+int rq_discovery_parse(rq_discovery_kind kind, const rq_input *in, rq_discovery *out, jl_error *err)
+{
+    static const char *const listing_known[] = {"limit", "format", NULL};
+    static const char *const tags_known[] = {"metric", "key", "limit", "format", NULL};
+    jl_error detail;
+    jl_error_clear(&detail);
+    memset(out, 0, sizeof *out);
+    if (rq_check_known(in->params, in->param_count,
+                       kind == RQ_DISCOVER_TAGS ? tags_known : listing_known, err) != JL_OK)
+        return JL_EINVAL;
+    out->format = in->format;
+    const char *format = get(in, "format");
+    if (format && in->parse_format(format, &out->format, &detail) != JL_OK)
+        return param_error(err, "format", &detail);
+    size_t cap = in->limits.max_series ? in->limits.max_series : RQ_DEFAULT_MAX_SERIES;
+    out->limit = cap;
+    const char *limit = get(in, "limit");
+    if (limit) {
+        char *end = NULL;
+        errno = 0;
+        unsigned long long n = strtoull(limit, &end, 10);
+        if (limit[0] < '0' || limit[0] > '9' || *end != '\0' || errno || n == 0 || n > cap)
+            return jl_error_set(err, JL_EINVAL,
+                                "parameter limit: must be a whole number from 1 to %zu "
+                                "(--max-series)",
+                                cap);
+        out->limit = (size_t)n;
+        out->explicit_limit = 1;
+    }
+    if (kind != RQ_DISCOVER_TAGS)
+        return JL_OK;
+    out->metric = get(in, "metric");
+    out->key = get(in, "key");
+    if (out->metric && !sk_name_valid(out->metric, strlen(out->metric)))
+        return jl_error_set(err, JL_EINVAL,
+                            "parameter metric: not a metric name ([A-Za-z_][A-Za-z0-9_.-]*)");
+    if (out->key && !sk_name_valid(out->key, strlen(out->key)))
+        return jl_error_set(err, JL_EINVAL,
+                            "parameter key: not a tag key ([A-Za-z_][A-Za-z0-9_.-]*)");
+    return JL_OK;
+}
+
+/* ---------- InfluxDB /query ---------- */
+
+/* epoch= of InfluxDB 1.x: the unit of integer times, as nanoseconds. */
+static int parse_epoch(const char *text, int64_t *divisor_ns)
+{
+    static const struct {
+        const char *name;
+        int64_t ns;
+    } units[] = {{"ns", 1},
+                 {"n", 1},
+                 {"u", 1000},
+                 {"\xc2\xb5", 1000},
+                 {"us", 1000},
+                 {"ms", 1000000},
+                 {"s", 1000000000LL},
+                 {"m", 60000000000LL},
+                 {"h", 3600000000000LL}};
+    for (size_t i = 0; i < sizeof units / sizeof units[0]; i++)
+        if (strcmp(text, units[i].name) == 0) {
+            *divisor_ns = units[i].ns;
+            return JL_OK;
+        }
+    return JL_EINVAL;
+}
+
+int rq_influx_query_parse(const rq_input *in, const rq_param *form, size_t form_count,
+                          rq_influx_query *out, jl_error *err)
+{
+    static const char *const known[] = {"q",      "db",      "epoch",  "u",          "p", "rp",
+                                        "params", "chunked", "pretty", "chunk_size", NULL};
+    memset(out, 0, sizeof *out);
+    if (check_unknown(in->params, in->param_count, known, err) != JL_OK)
+        return JL_EINVAL;
+    const char *q = rq_param_get(form, form_count, "q");
+    out->q = q ? q : get(in, "q");
+    const char *db = get(in, "db");
+    out->db = db ? db : rq_param_get(form, form_count, "db");
+    const char *epoch = get(in, "epoch");
+    if (epoch == NULL)
+        epoch = rq_param_get(form, form_count, "epoch");
+    if (out->q == NULL || out->q[0] == '\0')
+        return jl_error_set(err, JL_EINVAL, "missing required parameter \"q\"");
+    if (epoch && epoch[0] && parse_epoch(epoch, &out->epoch_divisor_ns) != JL_OK)
+        return jl_error_set(err, JL_EINVAL, "parameter epoch: use ns, u, ms, s, m or h");
+    return JL_OK;
 }

@@ -54,19 +54,17 @@ void as_serve(const sv_request *request, sv_response *response)
     if (asset == NULL) {
         char message[JL_ERROR_MESSAGE_MAX];
         snprintf(message, sizeof message, "no such endpoint: %.200s", request->path);
-        response->status = 404;
-        response->content_type = "application/json";
-        fm_json_error(&response->body, message);
+        sv_respond_error(response, JL_ENOROUTE, message);
         return;
     }
     response->content_type = asset->content_type;
     response->cache_control = asset->cache_control;
     snprintf(response->etag, sizeof response->etag, "%s", asset->etag);
     if (as_etag_matches(request->if_none_match, asset->etag)) {
-        response->status = 304;
+        response->status = JL_STATUS_NOT_MODIFIED;
         return;
     }
-    response->status = 200;
+    sv_respond_ok(response, asset->content_type);
     response->static_body = asset->data;
     response->static_body_bytes = asset->len_bytes;
 }

@@ -1,14 +1,12 @@
 /* The discovery endpoints over HTTP: parameters in, a call of storage/discovery.c, and the answer
- * in the usual result shape. Name listings carry string cells, which the format writers of
- * server/format.c do not have, so the three encodings of a name table are written here; the
- * all-series listing has only integer cells and goes through the format writer.
+ * in the usual result shape, written by server/format.c's writer (name listings with its string
+ * cell rows, fm_writer_text_row). Parameters are parsed by rq_discovery_parse (query/request.c).
  *
  * Limits: without limit= a listing may hold up to --max-series entries and a longer one is a 422
  * saying so (never a cut answer presented as whole); with limit=N the first N (by name, or by
  * series id) are the answer the client asked for. */
 #include "discovery_http.h"
 
-#include <msgpack.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,330 +14,128 @@
 #include "jialing/discovery.h"
 #include "jialing/format.h"
 
-#define DEFAULT_MAX_SERIES 10000
-
-static void respond_error(sv_response *response, int status, const char *message)
-{
-    response->status = status;
-    response->content_type = "application/json";
-    response->body.len = 0;
-    fm_json_error(&response->body, message);
-}
-
-/* Refuses unknown or repeated parameters, as every other endpoint does. */
-static int check_params(const sv_request *request, const char *const *known, sv_response *response)
-{
-    char message[JL_ERROR_MESSAGE_MAX];
-    for (size_t i = 0; i < request->param_count; i++) {
-        int found = 0;
-        for (size_t k = 0; known[k] && !found; k++)
-            found = strcmp(request->params[i].key, known[k]) == 0;
-        if (!found) {
-            snprintf(message, sizeof message, "unknown parameter \"%.200s\"",
-                     request->params[i].key);
-            respond_error(response, 400, message);
-            return JL_EINVAL;
-        }
-        for (size_t j = 0; j < i; j++)
-            if (strcmp(request->params[j].key, request->params[i].key) == 0) {
-                snprintf(message, sizeof message, "parameter %.200s is given more than once",
-                         request->params[i].key);
-                respond_error(response, 400, message);
-                return JL_EINVAL;
-            }
-    }
-    return JL_OK;
-}
-
-/* The shared parameters: format (or Accept) and limit. *explicit_limit says whether limit= was
- * given; otherwise *limit is the --max-series cap. */
-typedef struct listing_params {
-    fm_format format;
-    size_t limit;
-    int explicit_limit;
-} listing_params;
-
-static int parse_listing(sv_context *context, const sv_request *request, listing_params *out,
-                         sv_response *response)
-{
-    jl_error err;
-    jl_error_clear(&err);
-    out->format = FM_JSON;
-    fm_format_from_accept(request->accept, &out->format);
-    const char *format = sv_param_get(request, "format");
-    if (format && fm_parse_format(format, &out->format, &err) != JL_OK) {
-        char message[JL_ERROR_MESSAGE_MAX + 32];
-        snprintf(message, sizeof message, "parameter format: %s", err.message);
-        respond_error(response, 400, message);
-        return JL_EINVAL;
-    }
-    size_t cap = context->config->limits.max_series ? context->config->limits.max_series
-                                                    : DEFAULT_MAX_SERIES;
-    out->limit = cap;
-    out->explicit_limit = 0;
-    const char *limit = sv_param_get(request, "limit");
-    if (limit) {
-        char *end = NULL;
-        unsigned long long n = strtoull(limit, &end, 10);
-        if (limit[0] < '0' || limit[0] > '9' || *end != '\0' || n == 0 || n > cap) {
-            char message[200];
-            snprintf(message, sizeof message,
-                     "parameter limit: must be a whole number from 1 to %zu (--max-series)", cap);
-            respond_error(response, 400, message);
-            return JL_EINVAL;
-        }
-        out->limit = (size_t)n;
-        out->explicit_limit = 1;
-    }
-    return JL_OK;
-}
-
-static int refuse_truncated(const listing_params *params, const char *what, sv_response *response)
+static int refuse_truncated(const rq_discovery *params, const char *what, sv_response *response)
 {
     char message[300];
     snprintf(message, sizeof message,
              "there are more than %zu %s; the limit is %zu (--max-series): pass limit= for the "
              "first ones, or narrow the listing with metric=",
              params->limit, what, params->limit);
-    respond_error(response, 422, message);
+    sv_respond_error(response, JL_ELIMIT, message);
     return JL_ELIMIT;
 }
 
-static void respond_store_error(sv_response *response, int rc, const jl_error *err)
-{
-    respond_error(response, sv_status_for(rc), err->message[0] ? err->message : jl_strerror(rc));
-}
-
-/* ---------- the three encodings of a name table ---------- */
-
-static int msgpack_to_buf(void *data, const char *bytes, size_t len)
-{
-    return jl_buf_append(data, bytes, len) == JL_OK ? 0 : -1;
-}
-
-static int pack_str(msgpack_packer *pk, const char *text)
-{
-    size_t len = strlen(text);
-    return msgpack_pack_str(pk, len) == 0 && msgpack_pack_str_body(pk, text, len) == 0 ? JL_OK
-                                                                                       : JL_ENOMEM;
-}
-
-/* An array32 header, as format.c writes the outer series array. */
-static int pack_array32(jl_buf *out, uint32_t n)
-{
-    unsigned char head[5] = {0xdd, (unsigned char)(n >> 24), (unsigned char)(n >> 16),
-                             (unsigned char)(n >> 8), (unsigned char)n};
-    return jl_buf_append(out, head, sizeof head);
-}
-
-static int csv_field(jl_buf *out, const char *text)
-{
-    if (strpbrk(text, ",\"\r\n") == NULL)
-        return jl_buf_append_str(out, text);
-    int rc = jl_buf_append(out, "\"", 1);
-    for (const char *p = text; *p && rc == JL_OK; p++)
-        rc = *p == '"' ? jl_buf_append(out, "\"\"", 2) : jl_buf_append(out, p, 1);
-    return rc == JL_OK ? jl_buf_append(out, "\"", 1) : rc;
-}
-
-/* Series begin of one document series with tags {} and the given columns (JSON/msgpack). */
-static int begin_series(fm_format format, jl_buf *out, msgpack_packer *pk, const char *metric,
-                        const char *const *columns, size_t column_count, size_t row_count)
-{
-    int rc = JL_OK;
-    if (format == FM_JSON) {
-        rc = jl_buf_append_str(out, "{\"metric\":");
-        if (rc == JL_OK)
-            rc = fm_json_string(out, metric, strlen(metric));
-        if (rc == JL_OK)
-            rc = jl_buf_append_str(out, ",\"tags\":{},\"columns\":[");
-        for (size_t c = 0; c < column_count && rc == JL_OK; c++) {
-            if (c)
-                rc = jl_buf_append(out, ",", 1);
-            if (rc == JL_OK)
-                rc = fm_json_string(out, columns[c], strlen(columns[c]));
-        }
-        if (rc == JL_OK)
-            rc = jl_buf_append_str(out, "],\"values\":[");
-    } else if (format == FM_MSGPACK) {
-        rc = msgpack_pack_map(pk, 4) == 0 ? JL_OK : JL_ENOMEM;
-        if (rc == JL_OK && (rc = pack_str(pk, "metric")) == JL_OK &&
-            (rc = pack_str(pk, metric)) == JL_OK && (rc = pack_str(pk, "tags")) == JL_OK)
-            rc = msgpack_pack_map(pk, 0) == 0 ? JL_OK : JL_ENOMEM;
-        if (rc == JL_OK && (rc = pack_str(pk, "columns")) == JL_OK)
-            rc = msgpack_pack_array(pk, column_count) == 0 ? JL_OK : JL_ENOMEM;
-        for (size_t c = 0; c < column_count && rc == JL_OK; c++)
-            rc = pack_str(pk, columns[c]);
-        if (rc == JL_OK && (rc = pack_str(pk, "values")) == JL_OK)
-            rc = msgpack_pack_array(pk, row_count) == 0 ? JL_OK : JL_ENOMEM;
-    }
-    return rc;
-}
-
-/* One row: an optional name cell, then a count cell. */
-static int write_row(fm_format format, jl_buf *out, msgpack_packer *pk, const char *metric,
-                     const char *name, uint64_t count, int first_row)
-{
-    int rc = JL_OK;
-    if (format == FM_JSON) {
-        rc = jl_buf_append_str(out, first_row ? "[" : ",[");
-        if (rc == JL_OK && name) {
-            rc = fm_json_string(out, name, strlen(name));
-            if (rc == JL_OK)
-                rc = jl_buf_append(out, ",", 1);
-        }
-        if (rc == JL_OK)
-            rc = jl_buf_printf(out, "%llu]", (unsigned long long)count);
-    } else if (format == FM_MSGPACK) {
-        rc = msgpack_pack_array(pk, name ? 2 : 1) == 0 ? JL_OK : JL_ENOMEM;
-        if (rc == JL_OK && name)
-            rc = pack_str(pk, name);
-        if (rc == JL_OK)
-            rc = msgpack_pack_uint64(pk, count) == 0 ? JL_OK : JL_ENOMEM;
-    } else {
-        rc = csv_field(out, metric);
-        if (rc == JL_OK)
-            rc = jl_buf_append(out, ",,", 2); /* no tags */
-        if (rc == JL_OK && name) {
-            rc = csv_field(out, name);
-            if (rc == JL_OK)
-                rc = jl_buf_append(out, ",", 1);
-        }
-        if (rc == JL_OK)
-            rc = jl_buf_printf(out, "%llu\r\n", (unsigned long long)count);
-    }
-    return rc;
-}
-
-static int write_csv_header(jl_buf *out, const char *const *columns, size_t column_count)
-{
-    int rc = jl_buf_append_str(out, "metric,tags");
-    for (size_t c = 0; c < column_count && rc == JL_OK; c++) {
-        rc = jl_buf_append(out, ",", 1);
-        if (rc == JL_OK)
-            rc = csv_field(out, columns[c]);
-    }
-    return rc == JL_OK ? jl_buf_append(out, "\r\n", 2) : rc;
-}
+/* ---------- name tables ---------- */
 
 /* Metrics: one series per name with one row [count]. Tags: one series `metric` with rows
- * [name, count]. */
+ * [name, count]; with no names that series is still there in JSON and msgpack, while CSV, whose
+ * header needs a first series, keeps an empty answer an empty body as format.c does. */
 static int encode_list(fm_format format, const st_name_list *list, int one_series_per_name,
                        const char *metric, const char *name_column, jl_buf *out)
 {
-    msgpack_packer pk;
-    msgpack_packer_init(&pk, out, msgpack_to_buf);
+    fm_writer writer;
+    int rc = fm_writer_init(&writer, format, out);
+    qx_sink sink = fm_writer_sink(&writer);
     const char *columns[2] = {name_column, "series"};
-    const char *const *cols = one_series_per_name ? columns + 1 : columns;
-    size_t col_count = one_series_per_name ? 1 : 2;
-    size_t series_count = one_series_per_name ? list->count : 1;
-    int rc = JL_OK;
-    if (format == FM_JSON)
-        rc = jl_buf_append_str(out, "{\"series\":[");
-    else if (format == FM_MSGPACK) {
-        rc = msgpack_pack_map(&pk, 1) == 0 ? pack_str(&pk, "series") : JL_ENOMEM;
-        if (rc == JL_OK)
-            rc = pack_array32(out, (uint32_t)series_count);
-    } else if (list->count > 0) {
-        rc = write_csv_header(out, cols, col_count); /* an empty CSV answer is an empty body */
-    }
-    for (size_t s = 0; s < series_count && rc == JL_OK; s++) {
-        const char *series_metric = one_series_per_name ? list->items[s].name : metric;
-        if (format == FM_JSON && s)
-            rc = jl_buf_append(out, ",", 1);
-        if (rc == JL_OK)
-            rc = begin_series(format, out, &pk, series_metric, cols, col_count,
-                              one_series_per_name ? 1 : list->count);
-        if (one_series_per_name) {
+    if (one_series_per_name) {
+        for (size_t s = 0; s < list->count && rc == JL_OK; s++) {
+            const char *name = list->items[s].name;
+            qx_cell count = {.type = QX_CELL_INT, .as.i = (int64_t)list->items[s].series};
+            rc = sink.series_begin(&writer, (sk_text){name, strlen(name)}, NULL, 0, columns + 1, 1);
             if (rc == JL_OK)
-                rc = write_row(format, out, &pk, series_metric, NULL, list->items[s].series, 1);
-        } else {
-            for (size_t i = 0; i < list->count && rc == JL_OK; i++)
-                rc = write_row(format, out, &pk, series_metric, list->items[i].name,
-                               list->items[i].series, i == 0);
+                rc = sink.row(&writer, &count, 1);
+            if (rc == JL_OK)
+                rc = sink.series_end(&writer);
         }
-        if (rc == JL_OK && format == FM_JSON)
-            rc = jl_buf_append_str(out, "]}");
+    } else if (rc == JL_OK && (list->count > 0 || format != FM_CSV)) {
+        rc = sink.series_begin(&writer, (sk_text){metric, strlen(metric)}, NULL, 0, columns, 2);
+        for (size_t i = 0; i < list->count && rc == JL_OK; i++) {
+            const char *name = list->items[i].name;
+            qx_cell count = {.type = QX_CELL_INT, .as.i = (int64_t)list->items[i].series};
+            rc = fm_writer_text_row(&writer, (sk_text){name, strlen(name)}, &count, 1);
+        }
+        if (rc == JL_OK)
+            rc = sink.series_end(&writer);
     }
-    if (rc == JL_OK && format == FM_JSON)
-        rc = jl_buf_append_str(out, "]}");
+    if (rc == JL_OK)
+        rc = fm_writer_finish(&writer);
+    fm_writer_destroy(&writer);
     return rc;
 }
 
-static void respond_list(const listing_params *params, const st_name_list *list,
-                         int one_series_per_name, const char *metric, const char *name_column,
-                         sv_response *response)
+/* Answers a name listing's call: its error (rc, err), the refusal of a cut listing no limit= asked
+ * to cut, or the table. metric NULL: one series per name (the metrics listing); else one series
+ * metric whose rows are [name_column, series]. */
+static void answer_list(int rc, const jl_error *err, const st_name_list *list,
+                        const rq_discovery *params, const char *what, const char *metric,
+                        const char *name_column, sv_response *response)
 {
-    response->body.len = 0;
-    if (encode_list(params->format, list, one_series_per_name, metric, name_column,
-                    &response->body) != JL_OK) {
-        respond_error(response, 500, "out of memory writing the answer");
+    if (rc != JL_OK) {
+        sv_respond_failure(response, rc, err);
         return;
     }
-    response->status = 200;
-    response->content_type = fm_content_type(params->format);
+    if (list->truncated && !params->explicit_limit) {
+        refuse_truncated(params, what, response);
+        return;
+    }
+    response->body.len = 0;
+    if (encode_list((fm_format)params->format, list, metric == NULL, metric, name_column,
+                    &response->body) != JL_OK) {
+        sv_respond_error(response, JL_ENOMEM, "out of memory writing the answer");
+        return;
+    }
+    sv_respond_ok(response, fm_content_type((fm_format)params->format));
+}
+
+/* Parses the request as a listing of kind; returns 1, or 0 with the refusal answered. */
+static int parse_listing(sv_context *context, const sv_request *request, rq_discovery_kind kind,
+                         rq_discovery *params, sv_response *response)
+{
+    jl_error err;
+    jl_error_clear(&err);
+    rq_input in = sv_request_input(context, request);
+    if (rq_discovery_parse(kind, &in, params, &err) == JL_OK)
+        return 1;
+    sv_respond_failure(response, err.code, &err);
+    return 0;
 }
 
 /* ---------- handlers ---------- */
 
 void sv_discovery_metrics(sv_context *context, const sv_request *request, sv_response *response)
 {
-    static const char *const known[] = {"limit", "format", NULL};
-    listing_params params;
-    if (check_params(request, known, response) != JL_OK ||
-        parse_listing(context, request, &params, response) != JL_OK)
+    rq_discovery params;
+    if (!parse_listing(context, request, RQ_DISCOVER_METRICS, &params, response))
         return;
     jl_error err;
     jl_error_clear(&err);
     st_name_list list;
     int rc = st_discover_metrics(context->store, params.limit, &list, &err);
-    if (rc != JL_OK)
-        respond_store_error(response, rc, &err);
-    else if (list.truncated && !params.explicit_limit)
-        refuse_truncated(&params, "metrics", response);
-    else
-        respond_list(&params, &list, 1, NULL, NULL, response);
+    answer_list(rc, &err, &list, &params, "metrics", NULL, NULL, response);
     st_name_list_destroy(&list);
 }
 
 void sv_discovery_tags(sv_context *context, const sv_request *request, sv_response *response)
 {
-    static const char *const known[] = {"metric", "key", "limit", "format", NULL};
-    listing_params params;
-    if (check_params(request, known, response) != JL_OK ||
-        parse_listing(context, request, &params, response) != JL_OK)
+    rq_discovery params;
+    if (!parse_listing(context, request, RQ_DISCOVER_TAGS, &params, response))
         return;
-    const char *metric = sv_param_get(request, "metric");
-    const char *key = sv_param_get(request, "key");
-    if (metric && !sk_name_valid(metric, strlen(metric))) {
-        respond_error(response, 400,
-                      "parameter metric: not a metric name ([A-Za-z_][A-Za-z0-9_.-]*)");
-        return;
-    }
-    if (key && !sk_name_valid(key, strlen(key))) {
-        respond_error(response, 400, "parameter key: not a tag key ([A-Za-z_][A-Za-z0-9_.-]*)");
-        return;
-    }
     jl_error err;
     jl_error_clear(&err);
+    const char *metric = params.metric;
+    const char *key = params.key;
     st_name_list list;
     int rc = key ? st_discover_tag_values(context->store, key, metric, params.limit, &list, &err)
                  : st_discover_tag_keys(context->store, metric, params.limit, &list, &err);
-    if (rc != JL_OK)
-        respond_store_error(response, rc, &err);
-    else if (list.truncated && !params.explicit_limit)
-        refuse_truncated(&params, key ? "tag values" : "tag keys", response);
-    else
-        respond_list(&params, &list, 0, metric ? metric : "", key ? "value" : "key", response);
+    answer_list(rc, &err, &list, &params, key ? "tag values" : "tag keys", metric ? metric : "",
+                key ? "value" : "key", response);
     st_name_list_destroy(&list);
 }
 
 void sv_discovery_all_series(sv_context *context, const sv_request *request, sv_response *response)
 {
-    static const char *const known[] = {"limit", "format", NULL};
-    listing_params params;
-    if (check_params(request, known, response) != JL_OK ||
-        parse_listing(context, request, &params, response) != JL_OK)
+    rq_discovery params;
+    if (!parse_listing(context, request, RQ_DISCOVER_SERIES, &params, response))
         return;
     jl_error err;
     jl_error_clear(&err);
@@ -358,7 +154,7 @@ void sv_discovery_all_series(sv_context *context, const sv_request *request, sv_
         rc = st_snapshot_open(context->store, ids, count, &snapshot, &err);
     response->body.len = 0;
     if (rc == JL_OK) {
-        rc = fm_writer_init(&writer, params.format, &response->body);
+        rc = fm_writer_init(&writer, (fm_format)params.format, &response->body);
         writer_ready = 1;
     }
     qx_sink sink = {0};
@@ -389,11 +185,10 @@ void sv_discovery_all_series(sv_context *context, const sv_request *request, sv_
     if (rc == JL_OK)
         rc = fm_writer_finish(&writer);
     if (rc != JL_OK) {
-        respond_store_error(response, rc, &err);
+        sv_respond_failure(response, rc, &err);
         goto out;
     }
-    response->status = 200;
-    response->content_type = fm_content_type(params.format);
+    sv_respond_ok(response, fm_content_type((fm_format)params.format));
 out:
     if (writer_ready)
         fm_writer_destroy(&writer);

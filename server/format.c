@@ -568,32 +568,43 @@ static int json_series_begin(fm_writer *w, sk_text metric, const sk_tag *tags, s
     return JL_OK;
 }
 
-static int json_row(fm_writer *w, const qx_cell *cells, size_t cell_count)
+/* The cells of a JSON or CSV row, comma-separated: text first when not NULL (a string cell of
+ * fm_writer_text_row: a JSON string, a CSV field), then the numbers. A null or non-finite cell is
+ * null in JSON and an empty field in CSV. */
+static int append_cells(jl_buf *out, int json, const sk_text *text, const qx_cell *cells,
+                        size_t cell_count)
 {
-    jl_buf *out = w->out;
-    if (jl_buf_append_str(out, w->row_count > 0 ? ",[" : "[") != JL_OK)
+    if (text && (json ? fm_json_string(out, text->data, text->len)
+                      : csv_field(out, text->data, text->len)) != JL_OK)
         return JL_ENOMEM;
     for (size_t i = 0; i < cell_count; i++) {
-        if (i > 0 && jl_buf_append(out, ",", 1) != JL_OK)
+        if ((i > 0 || text) && jl_buf_append(out, ",", 1) != JL_OK)
             return JL_ENOMEM;
         int rc = JL_OK;
         char number[FM_DOUBLE_MAX];
-        size_t len;
-        switch (cells[i].type) {
-        case QX_CELL_INT:
+        size_t len = 0;
+        if (cells[i].type == QX_CELL_INT) {
             rc = append_int(out, cells[i].as.i);
-            break;
-        case QX_CELL_DOUBLE:
-            len = fm_format_double(cells[i].as.d, number);
-            rc = len > 0 ? jl_buf_append(out, number, len) : jl_buf_append(out, "null", 4);
-            break;
-        default:
-            rc = jl_buf_append(out, "null", 4);
-            break;
+        } else {
+            if (cells[i].type == QX_CELL_DOUBLE)
+                len = fm_format_double(cells[i].as.d, number);
+            if (len > 0)
+                rc = jl_buf_append(out, number, len);
+            else if (json)
+                rc = jl_buf_append(out, "null", 4);
         }
         if (rc != JL_OK)
             return JL_ENOMEM;
     }
+    return JL_OK;
+}
+
+static int json_row(fm_writer *w, const sk_text *text, const qx_cell *cells, size_t cell_count)
+{
+    jl_buf *out = w->out;
+    if (jl_buf_append_str(out, w->row_count > 0 ? ",[" : "[") != JL_OK ||
+        append_cells(out, 1, text, cells, cell_count) != JL_OK)
+        return JL_ENOMEM;
     return jl_buf_append(out, "]", 1);
 }
 
@@ -656,25 +667,14 @@ static int csv_series_begin(fm_writer *w, sk_text metric, const sk_tag *tags, si
     return csv_prefix(w, metric, tags, tag_count);
 }
 
-static int csv_row(fm_writer *w, const qx_cell *cells, size_t cell_count)
+static int csv_row(fm_writer *w, const sk_text *text, const qx_cell *cells, size_t cell_count)
 {
     jl_buf *out = w->out;
     /* The prefix ends with the comma before the first cell. */
-    if (jl_buf_append(out, w->prefix.data, cell_count > 0 ? w->prefix.len : w->prefix.len - 1) !=
-        JL_OK)
+    if (jl_buf_append(out, w->prefix.data,
+                      cell_count > 0 || text ? w->prefix.len : w->prefix.len - 1) != JL_OK ||
+        append_cells(out, 0, text, cells, cell_count) != JL_OK)
         return JL_ENOMEM;
-    for (size_t i = 0; i < cell_count; i++) {
-        if (i > 0 && jl_buf_append(out, ",", 1) != JL_OK)
-            return JL_ENOMEM;
-        int rc = JL_OK;
-        char number[FM_DOUBLE_MAX];
-        if (cells[i].type == QX_CELL_INT)
-            rc = append_int(out, cells[i].as.i);
-        else if (cells[i].type == QX_CELL_DOUBLE)
-            rc = jl_buf_append(out, number, fm_format_double(cells[i].as.d, number));
-        if (rc != JL_OK)
-            return JL_ENOMEM;
-    }
     return jl_buf_append(out, "\r\n", 2);
 }
 
@@ -780,14 +780,19 @@ out:
     return rc;
 }
 
-static int msgpack_row(fm_writer *w, const qx_cell *cells, size_t cell_count)
+static int msgpack_row(fm_writer *w, const sk_text *text, const qx_cell *cells, size_t cell_count)
 {
-    if (w->row_count >= UINT32_MAX || cell_count > UINT32_MAX)
+    if (w->row_count >= UINT32_MAX || cell_count >= UINT32_MAX)
         return JL_ELIMIT;
     msgpack_packer pk;
     msgpack_packer_init(&pk, &w->rows, msgpack_to_buf);
-    if (msgpack_pack_array(&pk, cell_count) != 0)
+    if (msgpack_pack_array(&pk, cell_count + (text ? 1 : 0)) != 0)
         return JL_ENOMEM;
+    if (text) {
+        int rc = msgpack_text(&pk, &w->prefix, text->data, text->len);
+        if (rc != JL_OK)
+            return rc;
+    }
     for (size_t i = 0; i < cell_count; i++) {
         int rc;
         switch (cells[i].type) {
@@ -901,9 +906,8 @@ static int sink_series_begin(void *context, sk_text metric, const sk_tag *tags, 
     return JL_OK;
 }
 
-static int sink_row(void *context, const qx_cell *cells, size_t cell_count)
+static int writer_row(fm_writer *w, const sk_text *text, const qx_cell *cells, size_t cell_count)
 {
-    fm_writer *w = context;
     if (w->status != JL_OK)
         return w->status;
     if (!w->in_series)
@@ -911,19 +915,29 @@ static int sink_row(void *context, const qx_cell *cells, size_t cell_count)
     int rc;
     switch (w->format) {
     case FM_JSON:
-        rc = json_row(w, cells, cell_count);
+        rc = json_row(w, text, cells, cell_count);
         break;
     case FM_CSV:
-        rc = csv_row(w, cells, cell_count);
+        rc = csv_row(w, text, cells, cell_count);
         break;
     default:
-        rc = msgpack_row(w, cells, cell_count);
+        rc = msgpack_row(w, text, cells, cell_count);
         break;
     }
     if (rc != JL_OK)
         return w->status = rc;
     w->row_count++;
     return JL_OK;
+}
+
+static int sink_row(void *context, const qx_cell *cells, size_t cell_count)
+{
+    return writer_row(context, NULL, cells, cell_count);
+}
+
+int fm_writer_text_row(fm_writer *w, sk_text text, const qx_cell *cells, size_t cell_count)
+{
+    return writer_row(w, &text, cells, cell_count);
 }
 
 static int sink_series_end(void *context)

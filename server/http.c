@@ -198,8 +198,7 @@ static enum MHD_Result send_error(struct MHD_Connection *connection, int code, c
 {
     sv_response response;
     sv_response_init(&response);
-    response.status = sv_status_for(code);
-    fm_json_error(&response.body, message);
+    sv_respond_error(&response, code, message);
     return send_response(connection, &response);
 }
 

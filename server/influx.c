@@ -15,14 +15,6 @@
 #include "jialing/format.h"
 #include "jialing/influxql.h"
 
-static void respond_error(sv_response *response, int status, const char *message)
-{
-    response->status = status;
-    response->content_type = "application/json";
-    response->body.len = 0;
-    fm_json_error(&response->body, message);
-}
-
 /* ---------- collecting sink ---------- */
 
 typedef struct out_row {
@@ -486,77 +478,38 @@ static int form_value(const char *body, size_t len, const char *key, jl_buf *out
     return JL_ENOTFOUND;
 }
 
-static int parse_epoch(const char *text, int64_t *divisor_ns)
-{
-    static const struct {
-        const char *name;
-        int64_t ns;
-    } units[] = {{"ns", 1},
-                 {"n", 1},
-                 {"u", 1000},
-                 {"\xc2\xb5", 1000},
-                 {"us", 1000},
-                 {"ms", 1000000},
-                 {"s", 1000000000LL},
-                 {"m", 60000000000LL},
-                 {"h", 3600000000000LL}};
-    for (size_t i = 0; i < sizeof units / sizeof units[0]; i++)
-        if (strcmp(text, units[i].name) == 0) {
-            *divisor_ns = units[i].ns;
-            return JL_OK;
-        }
-    return JL_EINVAL;
-}
-
 static void handle_query(sv_context *context, const sv_request *request, sv_response *response)
 {
-    static const char *const known[] = {"q",      "db",      "epoch",  "u",          "p", "rp",
-                                        "params", "chunked", "pretty", "chunk_size", NULL};
-    for (size_t i = 0; i < request->param_count; i++) {
-        int found = 0;
-        for (size_t k = 0; known[k] && !found; k++)
-            found = strcmp(request->params[i].key, known[k]) == 0;
-        if (!found) {
-            char message[300];
-            snprintf(message, sizeof message, "unknown parameter \"%.200s\"",
-                     request->params[i].key);
-            respond_error(response, 400, message);
-            return;
-        }
-    }
-    jl_buf form;
-    jl_buf_init(&form);
-    const char *q = sv_param_get(request, "q");
-    const char *db = sv_param_get(request, "db");
-    const char *epoch = sv_param_get(request, "epoch");
-    jl_buf form_db, form_epoch;
-    jl_buf_init(&form_db);
-    jl_buf_init(&form_epoch);
-    if (strcmp(request->method, "POST") == 0 && request->body_len > 0) {
-        if (form_value(request->body, request->body_len, "q", &form) == JL_OK)
-            q = form.data;
-        if (db == NULL && form_value(request->body, request->body_len, "db", &form_db) == JL_OK)
-            db = form_db.data;
-        if (epoch == NULL &&
-            form_value(request->body, request->body_len, "epoch", &form_epoch) == JL_OK)
-            epoch = form_epoch.data;
-    }
+    /* The q, db and epoch of a form-encoded POST body, for the request parser. */
+    static const char *const form_keys[] = {"q", "db", "epoch"};
+    jl_buf form_text[3];
+    rq_param form[3];
+    size_t form_count = 0;
+    for (size_t k = 0; k < 3; k++)
+        jl_buf_init(&form_text[k]);
     time_format tf = {0, NULL};
     iq_query query = {0};
-    if (q == NULL || q[0] == '\0') {
-        respond_error(response, 400, "missing required parameter \"q\"");
-        goto out;
-    }
-    if (epoch && epoch[0] && parse_epoch(epoch, &tf.divisor_ns) != JL_OK) {
-        respond_error(response, 400, "parameter epoch: use ns, u, ms, s, m or h");
-        goto out;
-    }
     jl_error err;
     jl_error_clear(&err);
+    rq_input in = sv_request_input(context, request);
+    int from_body = strcmp(request->method, "POST") == 0 && request->body_len > 0;
+    for (size_t k = 0; k < 3 && from_body; k++)
+        if (form_value(request->body, request->body_len, form_keys[k], &form_text[k]) == JL_OK &&
+            (form_text[k].data || k == 0))
+            form[form_count++] =
+                (rq_param){form_keys[k], form_text[k].data ? form_text[k].data : ""};
+    rq_influx_query parsed;
+    if (rq_influx_query_parse(&in, form, form_count, &parsed, &err) != JL_OK) {
+        sv_respond_failure(response, err.code, &err);
+        goto out;
+    }
+    const char *q = parsed.q;
+    const char *db = parsed.db;
+    tf.divisor_ns = parsed.epoch_divisor_ns;
     if (iq_parse(q, strlen(q), jl_now_ms(), &query, &err) != JL_OK) {
         char message[JL_ERROR_MESSAGE_MAX + 32];
         snprintf(message, sizeof message, "error parsing query: %s", err.message);
-        respond_error(response, 400, message);
+        sv_respond_error(response, JL_EINVAL, message);
         goto out;
     }
     jl_buf *body = &response->body;
@@ -587,16 +540,14 @@ static void handle_query(sv_context *context, const sv_request *request, sv_resp
         jl_buf_append(body, "}", 1);
     }
     if (jl_buf_append_str(body, "]}\n") != JL_OK) {
-        respond_error(response, 500, "out of memory writing the answer");
+        sv_respond_error(response, JL_ENOMEM, "out of memory writing the answer");
         goto out;
     }
-    response->status = 200;
-    response->content_type = "application/json";
+    sv_respond_ok(response, "application/json");
 out:
     iq_query_destroy(&query);
-    jl_buf_destroy(&form);
-    jl_buf_destroy(&form_db);
-    jl_buf_destroy(&form_epoch);
+    for (size_t k = 0; k < 3; k++)
+        jl_buf_destroy(&form_text[k]);
 }
 
 void sv_influx_handle(sv_context *context, const sv_request *request, sv_response *response)
@@ -604,11 +555,10 @@ void sv_influx_handle(sv_context *context, const sv_request *request, sv_respons
     if (strcmp(request->path, "/ping") == 0) {
         const char *verbose = sv_param_get(request, "verbose");
         if (verbose && strcmp(verbose, "true") == 0) {
-            response->status = 200;
-            response->content_type = "application/json";
+            sv_respond_ok(response, "application/json");
             jl_buf_printf(&response->body, "{\"version\":\"%s\"}", SV_INFLUXDB_VERSION);
         } else {
-            response->status = 204;
+            response->status = JL_STATUS_NO_CONTENT;
             response->content_type = NULL;
         }
         return;

@@ -204,29 +204,23 @@ void pb_handle_latest(sv_context *context, const sv_request *request, sv_respons
 {
     jl_error err;
     jl_error_clear(&err);
-    response->content_type = "application/json";
-    response->body.len = 0;
-    if (request->param_count > 0) {
-        char message[JL_ERROR_MESSAGE_MAX];
-        snprintf(message, sizeof message, "unknown parameter \"%.200s\"", request->params[0].key);
-        response->status = 400;
-        fm_json_error(&response->body, message);
+    rq_input in = sv_request_input(context, request);
+    if (rq_public_latest_parse(&in, &err) != JL_OK) {
+        sv_respond_failure(response, err.code, &err);
         return;
     }
+    response->body.len = 0;
     int rc = pb_latest_json(context->store, &context->config->limits, &response->body, &err);
     if (rc != JL_OK) {
-        response->status = sv_status_for(rc);
-        response->body.len = 0;
-        fm_json_error(&response->body, err.message[0] ? err.message : jl_strerror(rc));
+        sv_respond_failure(response, rc, &err);
         return;
     }
     snprintf(response->etag, sizeof response->etag, "\"%016llx\"",
              (unsigned long long)fnv1a64(response->body.data, response->body.len));
     response->cache_control = "public, max-age=60";
+    sv_respond_ok(response, "application/json");
     if (as_etag_matches(request->if_none_match, response->etag)) {
-        response->status = 304;
+        response->status = JL_STATUS_NOT_MODIFIED;
         response->body.len = 0;
-        return;
     }
-    response->status = 200;
 }

@@ -67,8 +67,7 @@ void sv_response_destroy(sv_response *response)
     response->body_fd = -1;
 }
 
-/* Answers with the status of code and {"error": message}, dropping any body written so far. */
-static void respond_error(sv_response *response, int code, const char *message)
+void sv_respond_error(sv_response *response, int code, const char *message)
 {
     response->status = sv_status_for(code);
     response->content_type = json_type;
@@ -79,13 +78,12 @@ static void respond_error(sv_response *response, int code, const char *message)
     fm_json_error(&response->body, message);
 }
 
-/* Answers with a failed call's error: its message, or the code's text when it left none. */
-static void respond_failure(sv_response *response, int rc, const jl_error *err)
+void sv_respond_failure(sv_response *response, int code, const jl_error *err)
 {
-    respond_error(response, rc, err->message[0] ? err->message : jl_strerror(rc));
+    sv_respond_error(response, code, err->message[0] ? err->message : jl_strerror(code));
 }
 
-static void respond_ok(sv_response *response, const char *content_type)
+void sv_respond_ok(sv_response *response, const char *content_type)
 {
     response->status = sv_status_for(JL_OK);
     response->content_type = content_type;
@@ -100,8 +98,7 @@ static int parse_format(const char *text, int *format, jl_error *err)
     return rc;
 }
 
-/* What the request parsers read from a request. */
-static rq_input input_of(sv_context *context, const sv_request *request)
+rq_input sv_request_input(sv_context *context, const sv_request *request)
 {
     fm_format format = FM_JSON;
     /* An explicit format= wins over the Accept header; JSON when neither says otherwise. */
@@ -129,18 +126,18 @@ static void handle_write(sv_context *context, const sv_request *request, sv_resp
                          strncasecmp(content_type, "application/x-msgpack", 21) == 0)) {
         rc = ig_parse_msgpack(request->body ? request->body : "", request->body_len, &batch, &err);
     } else {
-        rq_input in = input_of(context, request);
+        rq_input in = sv_request_input(context, request);
         ig_precision precision;
         rc = rq_write_parse(&in, &precision, &err);
         if (rc != JL_OK) { /* a bad parameter, not a bad batch: not counted as rejected */
-            respond_failure(response, rc, &err);
+            sv_respond_failure(response, rc, &err);
             goto out;
         }
         rc = ig_parse_line_protocol(request->body ? request->body : "", request->body_len,
                                     precision, jl_now_ms(), &batch, &err);
     }
     if (rc == JL_OK && st_batch_point_count(&batch) == 0) {
-        respond_error(response, JL_EINVAL, "the request body holds no readings");
+        sv_respond_error(response, JL_EINVAL, "the request body holds no readings");
         atomic_fetch_add(&context->metrics.rejected_requests, 1);
         goto out;
     }
@@ -149,7 +146,7 @@ static void handle_write(sv_context *context, const sv_request *request, sv_resp
     if (rc != JL_OK) {
         if (sv_status_for(rc) < JL_STATUS_SERVER_ERRORS)
             atomic_fetch_add(&context->metrics.rejected_requests, 1);
-        respond_failure(response, rc, &err);
+        sv_respond_failure(response, rc, &err);
         goto out;
     }
     atomic_fetch_add(&context->metrics.points_ingested, st_batch_point_count(&batch));
@@ -251,10 +248,10 @@ static void run_into_response(sv_context *context, query_runner runner, const rq
     if (rc != JL_OK) {
         if (rc == JL_EIO && !err.message[0])
             jl_error_set(&err, rc, "could not spool the answer to a temporary file");
-        respond_failure(response, rc, &err);
+        sv_respond_failure(response, rc, &err);
         return;
     }
-    respond_ok(response, fm_content_type(format));
+    sv_respond_ok(response, fm_content_type(format));
 }
 
 /* Adds what one query read to the self-metrics. */
@@ -303,13 +300,13 @@ static void handle_read(sv_context *context, const sv_request *request, sv_respo
 {
     jl_error err;
     jl_error_clear(&err);
-    rq_input in = input_of(context, request);
+    rq_input in = sv_request_input(context, request);
     rq_read read;
     int rc = rq_read_parse(endpoint, &in, &read, &err);
     if (rc == JL_OK)
         run_into_response(context, runner, &read, response);
     else
-        respond_failure(response, rc, &err);
+        sv_respond_failure(response, rc, &err);
     rq_read_destroy(&read);
 }
 
@@ -322,7 +319,7 @@ static void handle_metrics(sv_context *context, sv_response *response)
     st_stats stats;
     jl_error err;
     if (st_store_stats(context->store, 0, &stats, &err) != JL_OK) {
-        respond_error(response, err.code, err.message);
+        sv_respond_error(response, err.code, err.message);
         return;
     }
     sv_metrics *m = &context->metrics;
@@ -396,7 +393,7 @@ static void handle_metrics(sv_context *context, sv_response *response)
                   (unsigned long long)stats.map_bytes, (unsigned long long)stats.commits,
                   (unsigned long long)stats.log_blocks, (unsigned long long)stats.log_bytes,
                   (unsigned long long)stats.log_rewritten_readings);
-    respond_ok(response, "text/plain; version=0.0.4");
+    sv_respond_ok(response, "text/plain; version=0.0.4");
 }
 
 /* ---------- backup ---------- */
@@ -409,21 +406,21 @@ static void handle_backup(sv_context *context, const sv_request *request, sv_res
     jl_error_clear(&err);
     const char *parent = context->config->backup_directory;
     if (parent == NULL) {
-        respond_error(response, JL_ENOROUTE,
-                      "backups are not enabled; start jialingd with --backup-dir DIR");
+        sv_respond_error(response, JL_ENOROUTE,
+                         "backups are not enabled; start jialingd with --backup-dir DIR");
         return;
     }
-    rq_input in = input_of(context, request);
+    rq_input in = sv_request_input(context, request);
     int rc = rq_backup_parse(&in, &err);
     if (rc != JL_OK) {
-        respond_failure(response, rc, &err);
+        sv_respond_failure(response, rc, &err);
         return;
     }
     if (mkdir(parent, 0755) != 0 && errno != EEXIST) {
         char message[JL_ERROR_MESSAGE_MAX];
         snprintf(message, sizeof message, "cannot create the backup directory %.300s: %s", parent,
                  strerror(errno));
-        respond_error(response, JL_EIO, message);
+        sv_respond_error(response, JL_EIO, message);
         return;
     }
     time_t now = time(NULL);
@@ -445,12 +442,12 @@ static void handle_backup(sv_context *context, const sv_request *request, sv_res
         char message[JL_ERROR_MESSAGE_MAX];
         snprintf(message, sizeof message, "cannot create a backup directory in %.300s: %s", parent,
                  strerror(error));
-        respond_error(response, error == ENOSPC ? JL_EDISKFULL : JL_EIO, message);
+        sv_respond_error(response, error == ENOSPC ? JL_EDISKFULL : JL_EIO, message);
         return;
     }
     if (st_store_backup(context->store, path, &err) != JL_OK) {
         rmdir(path); /* made above and left empty by the failed copy: no half backup to mistake */
-        respond_error(response, err.code, err.message);
+        sv_respond_error(response, err.code, err.message);
         return;
     }
     char data_path[4200];
@@ -462,7 +459,7 @@ static void handle_backup(sv_context *context, const sv_request *request, sv_res
     jl_buf_append_str(out, "{\"backup\":");
     fm_json_string(out, path, strlen(path));
     jl_buf_printf(out, ",\"bytes\":%llu}", bytes);
-    respond_ok(response, json_type);
+    sv_respond_ok(response, json_type);
 }
 
 /* ---------- dispatch ---------- */
@@ -515,12 +512,12 @@ static int authorize(sv_context *context, const sv_request *request, access_kind
         return JL_OK;
     au_role role = au_tokens_check(context->tokens, request->authorization);
     if (role == AU_ROLE_NONE) {
-        respond_error(response, JL_EAUTH,
-                      "a valid token is required: send Authorization: Bearer <token>");
+        sv_respond_error(response, JL_EAUTH,
+                         "a valid token is required: send Authorization: Bearer <token>");
         return JL_EAUTH;
     }
     if (access == ACCESS_WRITE && role != AU_ROLE_WRITE) {
-        respond_error(response, JL_EFORBIDDEN, "this token may read but not write");
+        sv_respond_error(response, JL_EFORBIDDEN, "this token may read but not write");
         return JL_EFORBIDDEN;
     }
     return JL_OK;
@@ -545,13 +542,13 @@ static const route *admit(sv_context *context, const sv_request *request, sv_res
     if (match == NULL && allow) {
         snprintf(message, sizeof message, "method %.16s is not allowed on %.200s; use %s",
                  request->method, request->path, allow);
-        respond_error(response, JL_EMETHOD, message);
+        sv_respond_error(response, JL_EMETHOD, message);
         response->allow = allow;
         return NULL;
     }
     if (match == NULL) {
         snprintf(message, sizeof message, "no such endpoint: %.200s", request->path);
-        respond_error(response, JL_ENOROUTE, message);
+        sv_respond_error(response, JL_ENOROUTE, message);
         return NULL;
     }
     if (authorize(context, request, match->access, response) != JL_OK)
@@ -561,7 +558,7 @@ static const route *admit(sv_context *context, const sv_request *request, sv_res
          (uint64_t)request->content_length > context->config->max_body_bytes)) {
         snprintf(message, sizeof message, "request body exceeds the limit of %zu bytes",
                  context->config->max_body_bytes);
-        respond_error(response, JL_ETOOLARGE, message);
+        sv_respond_error(response, JL_ETOOLARGE, message);
         return NULL;
     }
     return match;
@@ -633,7 +630,7 @@ void sv_route(sv_context *context, const sv_request *request, sv_response *respo
             break;
         case SV_ROUTE_HEALTH:
         default:
-            respond_ok(response, json_type);
+            sv_respond_ok(response, json_type);
             jl_buf_append_str(&response->body, "{\"status\":\"ok\"}");
             break;
         }

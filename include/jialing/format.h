@@ -94,6 +94,12 @@ int fm_writer_init(fm_writer *w, fm_format format, jl_buf *out);
  * string bytes, the most a msgpack header can count. */
 qx_sink fm_writer_sink(fm_writer *w);
 
+/* Appends a row whose first cell is the string text (copied), then cells: the rows of a name
+ * listing (a tag key or value and its series count), which query results never have. Written
+ * as a JSON string, a CSV field, a msgpack str (invalid UTF-8 repaired as for tags). Returns as
+ * the sink's row callback does. */
+int fm_writer_text_row(fm_writer *w, sk_text text, const qx_cell *cells, size_t cell_count);
+
 /* Closes the document (closing an open series first). JL_OK, the writer's earlier error,
  * JL_EINVAL when called twice, JL_ELIMIT (msgpack) past 2^32 - 1 series, rows or string bytes,
  * or JL_ENOMEM. */

@@ -1,6 +1,7 @@
 /* Request parsing: turns the parameters of an API request (a plain list of decoded key/value
  * strings) into the plain request structs of query/ (qx_query_request, qx_scan_request, a
- * selector for the listings, a write precision), checking every parameter. An error names the
+ * selector for the listings, a write precision) or small structs of their own (the discovery
+ * listings, an InfluxDB /query), checking every parameter. An error names the
  * bad parameter (`parameter from: ...`), the message a client gets verbatim. Nothing here knows
  * HTTP or the server: the server hands over its parameters, the current time, its limits and a
  * parser for format= (output formats are the server's business), and maps the error code to a
@@ -95,5 +96,54 @@ int rq_write_parse(const rq_input *in, ig_precision *precision, jl_error *err);
 
 /* POST /api/v1/backup: takes no parameters. Returns JL_OK or JL_EINVAL naming the first one. */
 int rq_backup_parse(const rq_input *in, jl_error *err);
+
+/* GET /api/v1/public/latest: takes no parameters either (the page's answer is the same for
+ * everyone, which is what lets it be cached). Returns JL_OK or JL_EINVAL naming the first one. */
+int rq_public_latest_parse(const rq_input *in, jl_error *err);
+
+/* The cap on a discovery listing when the limits set none (qx_limits.max_series 0). */
+#define RQ_DEFAULT_MAX_SERIES 10000
+
+/* The discovery listings:
+ * - RQ_DISCOVER_METRICS (GET /api/v1/metrics): limit and format.
+ * - RQ_DISCOVER_TAGS (GET /api/v1/tags): metric and key (names, both optional), limit, format.
+ * - RQ_DISCOVER_SERIES (GET /api/v1/series without series=): limit and format. */
+typedef enum rq_discovery_kind {
+    RQ_DISCOVER_METRICS = 0,
+    RQ_DISCOVER_TAGS,
+    RQ_DISCOVER_SERIES
+} rq_discovery_kind;
+
+/* A parsed discovery request; the strings are borrowed from the rq_input's parameters. */
+typedef struct rq_discovery {
+    int format;         /* format=, else rq_input.format */
+    size_t limit;       /* limit=, else the cap (max_series, or RQ_DEFAULT_MAX_SERIES) */
+    int explicit_limit; /* limit= was given: a longer listing is cut, not refused */
+    const char *metric; /* RQ_DISCOVER_TAGS: metric=, or NULL */
+    const char *key;    /* RQ_DISCOVER_TAGS: key= (list its values, not the keys), or NULL */
+} rq_discovery;
+
+/* Parses in as a discovery request of kind into out. limit= must be a whole number from 1 to the
+ * cap. Returns JL_OK or JL_EINVAL naming the parameter. */
+int rq_discovery_parse(rq_discovery_kind kind, const rq_input *in, rq_discovery *out,
+                       jl_error *err);
+
+/* An InfluxDB 1.x /query request: q, db and epoch, each taken from the query string or from a
+ * form-encoded POST body; the strings are borrowed from the parameter lists. */
+typedef struct rq_influx_query {
+    const char *q;            /* the InfluxQL text, never empty */
+    const char *db;           /* db=, or NULL */
+    int64_t epoch_divisor_ns; /* epoch=: times as integers in this unit; 0 for RFC 3339 texts */
+} rq_influx_query;
+
+/* Parses an InfluxDB /query request. in's parameters may be q, db, epoch and what InfluxDB
+ * clients send besides (u, p, rp, params, chunked, pretty, chunk_size: accepted and ignored);
+ * any other is refused. A repeated one is not: InfluxDB takes the first. form (form_count
+ * entries, may be NULL when 0) holds the q, db and epoch of a form-encoded body: the body's q
+ * wins over the query string's, the query string's db and epoch over the body's. epoch is ns
+ * (or n), u (or µ, us), ms, s, m or h; empty means RFC 3339. Returns JL_OK or JL_EINVAL with the
+ * client's message. */
+int rq_influx_query_parse(const rq_input *in, const rq_param *form, size_t form_count,
+                          rq_influx_query *out, jl_error *err);
 
 #endif

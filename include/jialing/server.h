@@ -140,6 +140,23 @@ int sv_route_admit(sv_context *context, const sv_request *request, sv_response *
  * the code's row in JL_ERROR_TABLE (jialing/errors.h), JL_STATUS_UNKNOWN (500) for any other. */
 int sv_status_for(int code);
 
+/* Answers with the status of code (sv_status_for) and the JSON body {"error": message}, dropping
+ * any body written or spooled so far; message is copied. The one way every handler refuses. */
+void sv_respond_error(sv_response *response, int code, const char *message);
+
+/* Answers with a failed call's error: sv_respond_error() with err's message, or code's text
+ * (jl_strerror) when the call left none. */
+void sv_respond_failure(sv_response *response, int code, const jl_error *err);
+
+/* Marks response a success (JL_STATUS_OK) with content_type (static string); the body is the
+ * caller's. */
+void sv_respond_ok(sv_response *response, const char *content_type);
+
+/* The parameters every request parser reads (jialing/request.h): the request's parameters, the
+ * current time, the format of the Accept header (JSON when it names none), the server's format=
+ * parser and the configured limits. Borrows request for as long as the result is used. */
+rq_input sv_request_input(sv_context *context, const sv_request *request);
+
 /* Returns the first value of parameter key, or NULL (borrowed from request). */
 const char *sv_param_get(const sv_request *request, const char *key);
 

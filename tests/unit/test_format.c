@@ -945,6 +945,54 @@ static void accept_is(const char *accept, int expected_rc, fm_format expected)
     CHECK_INT(f, expected);
 }
 
+/* A tag-value listing through fm_writer_text_row: rows [name, count] in one series. */
+static void write_text_rows(fm_format format, const char *second_name, jl_buf *out)
+{
+    fm_writer w;
+    CHECK_INT(fm_writer_init(&w, format, out), JL_OK);
+    qx_sink sink = fm_writer_sink(&w);
+    const char *columns[] = {"value", "series"};
+    CHECK_INT(sink.series_begin(sink.context, text_of("pm25"), NULL, 0, columns, 2), JL_OK);
+    qx_cell three = int_cell(3), one = int_cell(1);
+    CHECK_INT(fm_writer_text_row(&w, text_of("s,01"), &three, 1), JL_OK);
+    CHECK_INT(fm_writer_text_row(&w, text_of(second_name), &one, 1), JL_OK);
+    CHECK_INT(fm_writer_text_row(&w, text_of("x"), NULL, 0), JL_OK);
+    CHECK_INT(sink.series_end(sink.context), JL_OK);
+    CHECK_INT(fm_writer_text_row(&w, text_of("late"), &one, 1), JL_EINVAL); /* outside a series */
+    fm_writer_destroy(&w);
+}
+
+static void test_text_rows(void)
+{
+    jl_buf out;
+    jl_buf_init(&out);
+    write_text_rows(FM_JSON, "s\"2", &out);
+    CHECK_STR(out.data, "{\"series\":[{\"metric\":\"pm25\",\"tags\":{},"
+                        "\"columns\":[\"value\",\"series\"],"
+                        "\"values\":[[\"s,01\",3],[\"s\\\"2\",1],[\"x\"]]}");
+    out.len = 0;
+    write_text_rows(FM_CSV, "s\"2", &out);
+    CHECK_STR(out.data, "metric,tags,value,series\r\n"
+                        "pm25,,\"s,01\",3\r\n"
+                        "pm25,,\"s\"\"2\",1\r\n"
+                        "pm25,,x\r\n");
+    /* msgpack: str cells, an invalid byte repaired to U+FFFD (EF BF BD). The series count is
+     * still the placeholder 0: the writer was not finished. */
+    out.len = 0;
+    write_text_rows(FM_MSGPACK, "\xff", &out);
+    static const char doc[] = "\x81\xa6series\xdd\x00\x00\x00\x00"
+                              "\x84\xa6metric\xa4pm25\xa4tags\x80"
+                              "\xa7"
+                              "columns\x92\xa5value\xa6series"
+                              "\xa6values\x93"
+                              "\x92\xa4s,01\x03"
+                              "\x92\xa3\xef\xbf\xbd\x01"
+                              "\x91\xa1x";
+    CHECK_INT(out.len, sizeof doc - 1);
+    CHECK(out.len == sizeof doc - 1 && memcmp(out.data, doc, sizeof doc - 1) == 0);
+    jl_buf_destroy(&out);
+}
+
 static void test_accept(void)
 {
     /* Nothing specific: JSON. */
@@ -1065,6 +1113,7 @@ int main(void)
     RUN(test_msgpack_random);
     RUN(test_msgpack_drained);
     RUN(test_msgpack_call_order);
+    RUN(test_text_rows);
     RUN(test_accept);
     RUN(test_accept_random);
     return CHECK_DONE();

@@ -418,6 +418,150 @@ static void test_word_parsers(void)
     CHECK_STR(err.message, "agg lists more than 16 aggregates");
 }
 
+/* Parses query as a discovery request of kind expecting JL_EINVAL and the exact message. */
+static void discovery_fails(rq_discovery_kind kind, const char *query, const char *message)
+{
+    params p;
+    rq_input in = input(&p, query);
+    rq_discovery d;
+    jl_error err;
+    jl_error_clear(&err);
+    CHECK_INT(rq_discovery_parse(kind, &in, &d, &err), JL_EINVAL);
+    CHECK_INT(err.code, JL_EINVAL);
+    CHECK_STR(err.message, message);
+}
+
+static void test_discovery(void)
+{
+    params p;
+    rq_discovery d;
+    jl_error err;
+    /* No parameters: the Accept format, the cap of the limits (7 in input()), no metric/key. */
+    rq_input in = input(&p, "");
+    in.format = 2;
+    CHECK_INT(rq_discovery_parse(RQ_DISCOVER_METRICS, &in, &d, &err), JL_OK);
+    CHECK_INT(d.format, 2);
+    CHECK_INT(d.limit, 7);
+    CHECK_INT(d.explicit_limit, 0);
+    CHECK(d.metric == NULL && d.key == NULL);
+    /* Without a configured cap the default is 10000. */
+    in.limits.max_series = 0;
+    CHECK_INT(rq_discovery_parse(RQ_DISCOVER_SERIES, &in, &d, &err), JL_OK);
+    CHECK_INT(d.limit, 10000);
+    in = input(&p, "limit=3&format=csv");
+    CHECK_INT(rq_discovery_parse(RQ_DISCOVER_SERIES, &in, &d, &err), JL_OK);
+    CHECK_INT(d.format, 1);
+    CHECK_INT(d.limit, 3);
+    CHECK_INT(d.explicit_limit, 1);
+    in = input(&p, "metric=pm2.5&key=station&limit=7");
+    CHECK_INT(rq_discovery_parse(RQ_DISCOVER_TAGS, &in, &d, &err), JL_OK);
+    CHECK_STR(d.metric, "pm2.5");
+    CHECK_STR(d.key, "station");
+    CHECK_INT(d.limit, 7);
+    CHECK_INT(d.format, 0);
+
+    discovery_fails(RQ_DISCOVER_METRICS, "metric=pm25", "unknown parameter \"metric\"");
+    discovery_fails(RQ_DISCOVER_SERIES, "key=station", "unknown parameter \"key\"");
+    discovery_fails(RQ_DISCOVER_TAGS, "key=a&key=b", "parameter key is given more than once");
+    discovery_fails(RQ_DISCOVER_TAGS, "format=xml",
+                    "parameter format: format \"xml\" is not known");
+    static const char *const bad_limits[] = {
+        "0", "8", "-1", "+3", " 3", "3x", "", "1e2", "99999999999999999999999"};
+    for (size_t i = 0; i < sizeof bad_limits / sizeof bad_limits[0]; i++) {
+        char query[64];
+        snprintf(query, sizeof query, "limit=%s", bad_limits[i]);
+        discovery_fails(RQ_DISCOVER_METRICS, query,
+                        "parameter limit: must be a whole number from 1 to 7 (--max-series)");
+    }
+    discovery_fails(RQ_DISCOVER_TAGS, "metric=2pm",
+                    "parameter metric: not a metric name ([A-Za-z_][A-Za-z0-9_.-]*)");
+    discovery_fails(RQ_DISCOVER_TAGS, "metric=pm25&key=a b",
+                    "parameter key: not a tag key ([A-Za-z_][A-Za-z0-9_.-]*)");
+}
+
+static void test_public_latest(void)
+{
+    params p;
+    jl_error err;
+    rq_input in = input(&p, "");
+    CHECK_INT(rq_public_latest_parse(&in, &err), JL_OK);
+    in = input(&p, "site=s01&format=csv");
+    CHECK_INT(rq_public_latest_parse(&in, &err), JL_EINVAL);
+    CHECK_STR(err.message, "unknown parameter \"site\"");
+}
+
+/* Parses an InfluxDB /query expecting JL_EINVAL and the exact message. */
+static void influx_fails(const char *query, const char *message)
+{
+    params p;
+    rq_input in = input(&p, query);
+    rq_influx_query q;
+    jl_error err;
+    jl_error_clear(&err);
+    CHECK_INT(rq_influx_query_parse(&in, NULL, 0, &q, &err), JL_EINVAL);
+    CHECK_STR(err.message, message);
+}
+
+static void test_influx_query(void)
+{
+    params p;
+    rq_influx_query q;
+    jl_error err;
+    rq_input in = input(&p, "q=SHOW DATABASES");
+    CHECK_INT(rq_influx_query_parse(&in, NULL, 0, &q, &err), JL_OK);
+    CHECK_STR(q.q, "SHOW DATABASES");
+    CHECK(q.db == NULL);
+    CHECK_INT(q.epoch_divisor_ns, 0);
+    /* What clients send besides is tolerated, a repeated parameter too (the first counts). */
+    in = input(&p, "db=env&q=SELECT 1&epoch=ms&u=me&p=pw&rp=autogen&params={}&chunked=true"
+                   "&pretty=true&chunk_size=100&db=other");
+    CHECK_INT(rq_influx_query_parse(&in, NULL, 0, &q, &err), JL_OK);
+    CHECK_STR(q.q, "SELECT 1");
+    CHECK_STR(q.db, "env");
+    CHECK_INT(q.epoch_divisor_ns, 1000000);
+    static const struct {
+        const char *epoch;
+        int64_t ns;
+    } units[] = {{"ns", 1},
+                 {"n", 1},
+                 {"u", 1000},
+                 {"\xc2\xb5", 1000},
+                 {"us", 1000},
+                 {"ms", 1000000},
+                 {"s", 1000000000LL},
+                 {"m", 60000000000LL},
+                 {"h", 3600000000000LL},
+                 {"", 0}};
+    for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {
+        char query[64];
+        snprintf(query, sizeof query, "q=x&epoch=%s", units[i].epoch);
+        in = input(&p, query);
+        CHECK_INT(rq_influx_query_parse(&in, NULL, 0, &q, &err), JL_OK);
+        CHECK_INT(q.epoch_divisor_ns, units[i].ns);
+    }
+    /* A form body: its q wins over the query string's; the query string's db and epoch win. */
+    static const rq_param form[] = {{"q", "SHOW MEASUREMENTS"}, {"db", "body"}, {"epoch", "s"}};
+    in = input(&p, "q=ignored&epoch=h");
+    CHECK_INT(rq_influx_query_parse(&in, form, 3, &q, &err), JL_OK);
+    CHECK_STR(q.q, "SHOW MEASUREMENTS");
+    CHECK_STR(q.db, "body");
+    CHECK_INT(q.epoch_divisor_ns, 3600000000000LL);
+    in = input(&p, "db=query");
+    CHECK_INT(rq_influx_query_parse(&in, form, 3, &q, &err), JL_OK);
+    CHECK_STR(q.db, "query");
+    CHECK_INT(q.epoch_divisor_ns, 1000000000LL);
+    static const rq_param empty_q[] = {{"q", ""}};
+    in = input(&p, "q=SHOW DATABASES");
+    CHECK_INT(rq_influx_query_parse(&in, empty_q, 1, &q, &err), JL_EINVAL);
+    CHECK_STR(err.message, "missing required parameter \"q\"");
+
+    influx_fails("db=env", "missing required parameter \"q\"");
+    influx_fails("q=", "missing required parameter \"q\"");
+    influx_fails("q=x&org=acme", "unknown parameter \"org\"");
+    influx_fails("q=x&epoch=d", "parameter epoch: use ns, u, ms, s, m or h");
+    influx_fails("q=x&epoch=MS", "parameter epoch: use ns, u, ms, s, m or h");
+}
+
 int main(void)
 {
     RUN(test_param_lists);
@@ -428,5 +572,8 @@ int main(void)
     RUN(test_listing);
     RUN(test_write_and_backup);
     RUN(test_word_parsers);
+    RUN(test_discovery);
+    RUN(test_public_latest);
+    RUN(test_influx_query);
     return CHECK_DONE();
 }
