@@ -582,14 +582,16 @@ static int dnf_and(parser *p, dnf *a, dnf *b)
 
 static int parse_term(parser *p, dnf *out);
 
-/* and_expr := term (AND term)* */
-static int parse_and(parser *p, dnf *out)
+/* A chain of operands joined by one keyword, folded left by combine:
+ *   and_expr := term (AND term)*      or_expr := and_expr (OR and_expr)* */
+static int parse_chain(parser *p, dnf *out, const char *keyword, int (*operand)(parser *, dnf *),
+                       int (*combine)(parser *, dnf *, dnf *))
 {
-    if (parse_term(p, out))
+    if (operand(p, out))
         return JL_EINVAL;
-    while (is_kw(p, "and")) {
+    while (is_kw(p, keyword)) {
         dnf more = {0};
-        if (next(p) || parse_term(p, &more) || dnf_and(p, out, &more)) {
+        if (next(p) || operand(p, &more) || combine(p, out, &more)) {
             dnf_free(&more);
             return JL_EINVAL;
         }
@@ -597,19 +599,14 @@ static int parse_and(parser *p, dnf *out)
     return JL_OK;
 }
 
-/* or_expr := and_expr (OR and_expr)* */
+static int parse_and(parser *p, dnf *out)
+{
+    return parse_chain(p, out, "and", parse_term, dnf_and);
+}
+
 static int parse_or(parser *p, dnf *out)
 {
-    if (parse_and(p, out))
-        return JL_EINVAL;
-    while (is_kw(p, "or")) {
-        dnf more = {0};
-        if (next(p) || parse_and(p, &more) || dnf_or(p, out, &more)) {
-            dnf_free(&more);
-            return JL_EINVAL;
-        }
-    }
-    return JL_OK;
+    return parse_chain(p, out, "or", parse_and, dnf_or);
 }
 
 /* A time comparison (the cursor after the operator op): intersects the statement's bounds. */
