@@ -37,7 +37,11 @@ typedef struct parser {
     int failed; /* an error was set */
     iq_statement *st;
     int64_t now_ms;
+    int depth; /* parentheses open in WHERE: bounded, since each level recurses */
 } parser;
+
+/* Deeper nesting than any query builder writes; the bound keeps recursion off the stack's end. */
+#define IQ_MAX_NESTING 32
 
 static int perr(parser *p, const char *format, ...) __attribute__((format(printf, 2, 3)));
 
@@ -243,7 +247,7 @@ static int parse_time_value(parser *p, int64_t *ms, int *sub_ms)
             *space = 'T';
         if (strlen(text) == 10 && text[4] == '-')
             strcat(text, "T00:00:00Z");
-        else if (strchr(text, 'Z') == NULL && strchr(text + 10, '+') == NULL &&
+        else if (strlen(text) > 10 && strchr(text, 'Z') == NULL && strchr(text + 10, '+') == NULL &&
                  strchr(text + 10, '-') == NULL && strlen(text) < sizeof text - 1)
             strcat(text, "Z");
         jl_error err;
@@ -267,7 +271,11 @@ static int parse_time_value(parser *p, int64_t *ms, int *sub_ms)
         int sub;
         if (parse_duration_text(p, p->tok.text, 0, &d, &sub) || next(p))
             return JL_EINVAL;
+        /* Checked after every term: |*ms| and |d| are far below INT64_MAX / 2, so no sum of
+         * two of them overflows, whatever the number of terms. */
         *ms += minus ? -d : d;
+        if (*ms < JL_MIN_MS || *ms > JL_MAX_MS)
+            return perr(p, "a time is out of range");
     }
     if (*ms < JL_MIN_MS || *ms > JL_MAX_MS)
         return perr(p, "a time is out of range");
@@ -644,9 +652,12 @@ static int parse_term(parser *p, dnf *out)
     iq_statement *st = p->st;
     memset(out, 0, sizeof *out);
     if (is_punct(p, '(')) {
-        if (next(p) || parse_or(p, out))
-            return JL_EINVAL;
-        return expect_punct(p, ')');
+        if (p->depth >= IQ_MAX_NESTING)
+            return perr(p, "parentheses in WHERE nest deeper than %d levels", IQ_MAX_NESTING);
+        p->depth++;
+        int rc = next(p) || parse_or(p, out) ? JL_EINVAL : expect_punct(p, ')');
+        p->depth--;
+        return rc;
     }
     if (p->tok.kind != TK_IDENT)
         return perr(p, "expected a tag name or time in WHERE, found \"%.60s\"", p->tok.text);
@@ -1140,9 +1151,13 @@ int iq_plan_select(const iq_statement *st, int64_t now_ms, const qx_limits *limi
         r->fill = st->has_fill ? st->fill : QX_FILL_NULL;
         r->fill_value = st->fill_value;
     } else {
-        /* One window over the whole range, reported at the range's start (0 without one). */
+        /* One window over the whole range, reported at the range's start (0 without one). With
+         * a lower bound but no upper one the range ends at now(), as with GROUP BY time(); a
+         * range up to the end of time would be wider than any single window can be here. */
         if (!st->has_from)
             r->from_ms = 0;
+        else if (!st->has_to)
+            r->to_ms = now_ms + 1;
         int64_t length = r->to_ms - r->from_ms;
         if (length <= 0)
             return jl_error_set(err, JL_EINVAL, "the time range is empty");

@@ -73,7 +73,8 @@ typedef struct request_state {
     const char *nul_param;    /* a parameter holding a NUL byte, if any */
     sv_body_decoder *decoder; /* Content-Encoding gzip/deflate, else NULL */
     uint64_t encoded_bytes;   /* body bytes received before decoding */
-    int decode_failed;        /* the coded body was corrupt: answer 400 with decode_error */
+    int decode_failed;        /* decoding failed: answer decode_code with decode_error */
+    int decode_code;          /* JL_EINVAL (corrupt body) or JL_ENOMEM */
     char decode_error[JL_ERROR_MESSAGE_MAX];
     /* A request run by the job pool: its connection is suspended from queueing until answered
      * is set and the connection resumed, so no callback of libmicrohttpd can race the job. */
@@ -275,13 +276,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, 
             jl_error_clear(&err);
             int rc = sv_body_decoder_feed(state->decoder, upload_data, *upload_data_size,
                                           &state->body, config->max_body_bytes, &err);
-            if (rc == JL_ETOOLARGE || rc == JL_ENOMEM)
+            if (rc == JL_ETOOLARGE)
                 state->too_large = 1;
             else if (rc != JL_OK)
-                state->decode_failed = 1;
+                state->decode_failed = 1, state->decode_code = rc;
             if (rc != JL_OK)
                 snprintf(state->decode_error, sizeof state->decode_error, "%s", err.message);
-            if (state->too_large)
+            if (state->too_large || state->decode_failed)
                 jl_buf_destroy(&state->body);
         } else if (!state->decoder && !state->too_large &&
                    jl_buf_append(&state->body, upload_data, *upload_data_size) != JL_OK) {
@@ -295,13 +296,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, 
     if (state->decoder && state->encoded_bytes > 0 && !state->too_large && !state->decode_failed) {
         jl_error err;
         jl_error_clear(&err);
-        if (sv_body_decoder_finish(state->decoder, &err) != JL_OK) {
+        int rc = sv_body_decoder_finish(state->decoder, &err);
+        if (rc != JL_OK) {
             state->decode_failed = 1;
+            state->decode_code = rc;
             snprintf(state->decode_error, sizeof state->decode_error, "%s", err.message);
         }
     }
     if (state->decode_failed && !state->too_large)
-        return send_error(connection, JL_EINVAL, state->decode_error);
+        return send_error(connection, state->decode_code, state->decode_error);
     sv_request *request = &state->request;
     MHD_get_connection_values_n(connection, MHD_GET_ARGUMENT_KIND, collect_param, state);
     if (state->params_overflow)

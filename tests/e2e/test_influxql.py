@@ -152,6 +152,17 @@ def test_raw_queries_order_limit_and_time_formats():
         # now() - 7d bounds: the data (2025) is older than a week ago, so nothing.
         q = 'SELECT mean("value") FROM "pm25" WHERE time > now() - 7d GROUP BY time(1h)'
         eq(results(server, q)[0], {"statement_id": 0}, "empty result has no series")
+        # An aggregate without GROUP BY time() and without an upper bound (a stat panel, or
+        # node-influx): one row at the lower bound, over every reading up to now().
+        q = ('SELECT mean("value"), count("value") FROM "pm25" WHERE "station" = \'a\' '
+             'AND time >= %dms' % T0)
+        got = results(server, q, epoch="ms")[0]["series"][0]
+        values_a = [v for _, v in data["a"]]
+        eq(got["columns"], ["time", "mean", "count"], "columns of an ungrouped aggregate")
+        eq(len(got["values"]), 1, "one row")
+        eq(got["values"][0][0], T0, "row time is the lower bound")
+        check(abs(got["values"][0][1] - sum(values_a) / len(values_a)) < 1e-9, "mean of station a")
+        eq(got["values"][0][2], len(values_a), "count of station a")
     finally:
         server.stop()
         server.cleanup()

@@ -327,6 +327,49 @@ static void test_union_query(void)
     fixture_close();
 }
 
+/* Input that must be refused without harm: nesting past 32 levels (each level recurses), a quoted
+ * time shorter than a date, and a sum of now() terms whose total would overflow int64. */
+static void test_hostile_input(void)
+{
+    jl_buf text;
+    jl_buf_init(&text);
+    for (int depth = 32; depth <= 20000; depth = depth == 32 ? 33 : 20000) {
+        text.len = 0;
+        jl_buf_append_str(&text, "SELECT mean(value) FROM m WHERE ");
+        for (int i = 0; i < depth; i++)
+            jl_buf_append_str(&text, "(");
+        jl_buf_append_str(&text, "a = 'x'");
+        for (int i = 0; i < depth; i++)
+            jl_buf_append_str(&text, ")");
+        iq_query q = parse(text.data);
+        CHECK_INT(q.count, 1);
+        if (depth == 32) {
+            CHECK_INT(q.statements[0].kind, IQ_SELECT);
+        } else {
+            CHECK_INT(q.statements[0].kind, IQ_ERROR);
+            CHECK_STR(q.statements[0].error, "parentheses in WHERE nest deeper than 32 levels");
+        }
+        iq_query_destroy(&q);
+        if (depth == 20000)
+            break;
+    }
+    /* A quoted time is read as the API reads times: four digits are epoch milliseconds. */
+    iq_query q = parse("SELECT mean(value) FROM m WHERE time >= '2026'");
+    CHECK_INT(q.statements[0].kind, IQ_SELECT);
+    CHECK_INT(q.statements[0].from_ms, 2026);
+    iq_query_destroy(&q);
+    /* 300,000 terms of +3,000,000 h (1.08e13 ms each): the first already leaves the range. */
+    text.len = 0;
+    jl_buf_append_str(&text, "SELECT mean(value) FROM m WHERE time >= now()");
+    for (int i = 0; i < 300000; i++)
+        jl_buf_append_str(&text, " + 3000000h");
+    q = parse(text.data);
+    CHECK_INT(q.statements[0].kind, IQ_ERROR);
+    CHECK_STR(q.statements[0].error, "a time is out of range");
+    iq_query_destroy(&q);
+    jl_buf_destroy(&text);
+}
+
 int main(void)
 {
     RUN(test_grafana_select);
@@ -334,5 +377,6 @@ int main(void)
     RUN(test_refusals);
     RUN(test_or_and_alternations);
     RUN(test_union_query);
+    RUN(test_hostile_input);
     return CHECK_DONE();
 }
