@@ -231,6 +231,33 @@ int catalog_load(st_store *store, MDB_txn *txn, jl_error *err)
     return rc;
 }
 
+/* Reads every id of the posting with this exact key (see store_internal.h). */
+int catalog_posting_ids(MDB_cursor *cursor, const char *key, size_t key_len, uint64_t **ids,
+                        size_t *count, jl_error *err)
+{
+    MDB_val k = {key_len, (void *)key}, v;
+    size_t capacity = 0;
+    *count = 0;
+    int mrc = mdb_cursor_get(cursor, &k, &v, MDB_SET_KEY);
+    if (mrc == 0)
+        mrc = mdb_cursor_get(cursor, &k, &v, MDB_GET_MULTIPLE);
+    while (mrc == 0) {
+        size_t n = v.mv_size / 8;
+        uint64_t *grown = jl_array_grow(*ids, &capacity, *count + n, sizeof *grown, 64);
+        if (grown == NULL)
+            return jl_error_set(err, JL_ENOMEM, "out of memory reading postings");
+        *ids = grown;
+        const uint8_t *p = v.mv_data;
+        for (size_t i = 0; i < n; i++) {
+            (*ids)[(*count)++] = bytes_get_be64(p + i * 8);
+        }
+        mrc = mdb_cursor_get(cursor, &k, &v, MDB_NEXT_MULTIPLE);
+    }
+    if (mrc != MDB_NOTFOUND)
+        return store_lmdb_error(err, mrc, "reading postings");
+    return JL_OK;
+}
+
 static int read_posting(MDB_txn *txn, MDB_dbi dbi, const char *key, const char *value,
                         uint64_t **ids, size_t *count, int *hashed, jl_error *err)
 {
@@ -245,30 +272,7 @@ static int read_posting(MDB_txn *txn, MDB_dbi dbi, const char *key, const char *
     int mrc = mdb_cursor_open(txn, dbi, &cursor);
     if (mrc != 0)
         return store_lmdb_error(err, mrc, "opening the postings");
-    MDB_val k = {len, posting}, v;
-    size_t capacity = 0;
-    int rc = JL_OK;
-    mrc = mdb_cursor_get(cursor, &k, &v, MDB_SET_KEY);
-    if (mrc == 0)
-        mrc = mdb_cursor_get(cursor, &k, &v, MDB_GET_MULTIPLE);
-    while (mrc == 0) {
-        size_t n = v.mv_size / 8;
-        if (*count + n > capacity) {
-            capacity = (*count + n) * 2;
-            uint64_t *grown = realloc(*ids, capacity * sizeof *grown);
-            if (grown == NULL) {
-                rc = jl_error_set(err, JL_ENOMEM, "out of memory reading postings");
-                break;
-            }
-            *ids = grown;
-        }
-        const uint8_t *p = v.mv_data;
-        for (size_t i = 0; i < n; i++)
-            (*ids)[(*count)++] = bytes_get_be64(p + i * 8);
-        mrc = mdb_cursor_get(cursor, &k, &v, MDB_NEXT_MULTIPLE);
-    }
-    if (rc == JL_OK && mrc != MDB_NOTFOUND)
-        rc = store_lmdb_error(err, mrc, "reading postings");
+    int rc = catalog_posting_ids(cursor, posting, len, ids, count, err);
     mdb_cursor_close(cursor);
     return rc;
 }

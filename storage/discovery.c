@@ -125,36 +125,6 @@ static int looks_hashed(const char *value, size_t len)
     return 1;
 }
 
-/* Reads every id of the posting with this key, leaving the cursor inside it. */
-static int read_ids(MDB_cursor *cursor, const char *key, size_t key_len, uint64_t **ids,
-                    size_t *count, jl_error *err)
-{
-    MDB_val k = {key_len, (void *)key}, v;
-    size_t capacity = 0;
-    *count = 0;
-    int mrc = mdb_cursor_get(cursor, &k, &v, MDB_SET_KEY);
-    if (mrc == 0)
-        mrc = mdb_cursor_get(cursor, &k, &v, MDB_GET_MULTIPLE);
-    while (mrc == 0) {
-        size_t n = v.mv_size / 8;
-        uint64_t *grown = jl_array_grow(*ids, &capacity, *count + n, sizeof *grown, 64);
-        if (grown == NULL)
-            return jl_error_set(err, JL_ENOMEM, "out of memory reading postings");
-        *ids = grown;
-        const uint8_t *p = v.mv_data;
-        for (size_t i = 0; i < n; i++) {
-            uint64_t id = 0;
-            for (int b = 0; b < 8; b++)
-                id = (id << 8) | p[i * 8 + b];
-            (*ids)[(*count)++] = id;
-        }
-        mrc = mdb_cursor_get(cursor, &k, &v, MDB_NEXT_MULTIPLE);
-    }
-    if (mrc != MDB_NOTFOUND)
-        return store_lmdb_error(err, mrc, "reading postings");
-    return JL_OK;
-}
-
 /* What a postings walk collects. */
 typedef enum walk_kind {
     WALK_VALUES, /* the values after one "key=" prefix */
@@ -215,7 +185,7 @@ static int walk_postings(st_store *store, walk_kind kind, const char *key, st_na
         size_t saved_len = len < sizeof saved ? len : sizeof saved;
         memcpy(saved, text, saved_len);
         size_t id_count = 0;
-        rc = read_ids(cursor, saved, saved_len, &ids, &id_count, err);
+        rc = catalog_posting_ids(cursor, saved, saved_len, &ids, &id_count, err);
         if (rc == JL_OK)
             rc = add_values_of_ids(store, ids, id_count, key, list, err);
         MDB_val again = {saved_len, saved};

@@ -176,6 +176,13 @@ int store_chunk_floor(MDB_cursor *cursor, uint64_t id, int64_t ms, MDB_val *key,
 
 /* ---------- catalog.c ---------- */
 
+/* Reads every id of the posting with this exact (already encoded) key into *ids, grown as
+ * needed (*ids may hold an earlier buffer; the caller frees it, also on error), *count ids,
+ * leaving the cursor inside the posting. JL_OK (0 ids when there is no such posting),
+ * JL_ENOMEM, or a translated LMDB error. */
+int catalog_posting_ids(MDB_cursor *cursor, const char *key, size_t key_len, uint64_t **ids,
+                        size_t *count, jl_error *err);
+
 /* Allocates the empty hash of the catalog; JL_OK or JL_ENOMEM. */
 int catalog_init(st_store *store);
 
