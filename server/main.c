@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "jialing/demo.h"
+#include "jialing/public.h"
 #include "jialing/server.h"
 
 static int is_loopback(const char *host)
@@ -75,9 +76,14 @@ int main(int argc, char **argv)
                         (unsigned long long)readings);
         }
     }
+    context.public_cache = pb_cache_create(PB_CACHE_MAX_AGE_MS);
     sv_http *http = NULL;
-    if (sv_http_start(&context, &http, &err) != JL_OK) {
+    if (context.public_cache == NULL) {
+        jl_error_set(&err, JL_ENOMEM, "out of memory creating the public page's cache");
+    }
+    if (context.public_cache == NULL || sv_http_start(&context, &http, &err) != JL_OK) {
         fprintf(stderr, "jialingd: %s\n", err.message);
+        pb_cache_destroy(context.public_cache);
         st_store_close(context.store);
         au_tokens_free(context.tokens);
         return 1;
@@ -105,6 +111,7 @@ int main(int argc, char **argv)
         break;
     }
     sv_http_stop(http);
+    pb_cache_destroy(context.public_cache);
     st_store_close(context.store);
     au_tokens_free(context.tokens);
     fprintf(stderr, "jialingd: stopped cleanly\n");

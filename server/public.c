@@ -1,9 +1,12 @@
 /* GET /api/v1/public/latest: the public page's one fetch. For each public metric the latest value
  * of every series (qx_latest, answered from the in-memory latest values) is collected with its
  * site, then sorted by site and written as one JSON document; its hash is the ETag, so a reader
- * that polls gets a 304 until a new reading arrives. */
+ * that polls gets a 304 until a new reading arrives. The document and its ETag are kept in a
+ * cache every worker shares (pb_cache) and rebuilt once a minute or after a commit. */
 #include "jialing/public.h"
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -200,6 +203,164 @@ static uint64_t fnv1a64(const char *data, size_t len)
     return hash;
 }
 
+/* One built answer, immutable once published: readers hold a reference while they copy it, so
+ * the lock covers only taking the reference, never the copy. */
+typedef struct pb_answer {
+    atomic_uint refs;         /* the cache's own reference plus readers' */
+    jl_buf body;              /* owned */
+    char etag[PB_ETAG_BYTES]; /* hash of body, quoted */
+} pb_answer;
+
+_Static_assert(PB_ETAG_BYTES <= sizeof((sv_response *)0)->etag, "an ETag fits the response");
+
+struct pb_cache {
+    pthread_mutex_t lock;   /* guards the fields below */
+    pthread_cond_t built;   /* broadcast when a build ends, for callers with no answer to serve */
+    int64_t max_age_ns;     /* an answer this old is rebuilt */
+    pb_answer *answer;      /* NULL before the first build and after a failed one */
+    int64_t built_ns;       /* monotonic time the answer's build began */
+    uint64_t built_commits; /* store commit count read before that build began */
+    int building;           /* a caller is building (outside the lock) */
+    uint64_t builds;        /* builds begun, for tests */
+};
+
+static void answer_release(pb_answer *answer)
+{
+    if (answer && atomic_fetch_sub(&answer->refs, 1) == 1) {
+        jl_buf_destroy(&answer->body);
+        free(answer);
+    }
+}
+
+/* Builds a fresh answer with one reference (the caller's). */
+static int answer_build(st_store *store, const qx_limits *limits, pb_answer **out, jl_error *err)
+{
+    *out = NULL;
+    pb_answer *answer = malloc(sizeof *answer);
+    if (answer == NULL)
+        return jl_error_set(err, JL_ENOMEM, "out of memory building the public page's answer");
+    atomic_init(&answer->refs, 1);
+    jl_buf_init(&answer->body);
+    int rc = pb_latest_json(store, limits, &answer->body, err);
+    if (rc != JL_OK) {
+        answer_release(answer);
+        return rc;
+    }
+    snprintf(answer->etag, sizeof answer->etag, "\"%016llx\"",
+             (unsigned long long)fnv1a64(answer->body.data, answer->body.len));
+    *out = answer;
+    return JL_OK;
+}
+
+pb_cache *pb_cache_create(int64_t max_age_ms)
+{
+    pb_cache *cache = calloc(1, sizeof *cache);
+    if (cache == NULL)
+        return NULL;
+    if (pthread_mutex_init(&cache->lock, NULL) != 0) {
+        free(cache);
+        return NULL;
+    }
+    if (pthread_cond_init(&cache->built, NULL) != 0) {
+        pthread_mutex_destroy(&cache->lock);
+        free(cache);
+        return NULL;
+    }
+    cache->max_age_ns = max_age_ms * 1000000;
+    return cache;
+}
+
+void pb_cache_destroy(pb_cache *cache)
+{
+    if (cache == NULL)
+        return;
+    answer_release(cache->answer);
+    pthread_cond_destroy(&cache->built);
+    pthread_mutex_destroy(&cache->lock);
+    free(cache);
+}
+
+uint64_t pb_cache_builds(pb_cache *cache)
+{
+    pthread_mutex_lock(&cache->lock);
+    uint64_t builds = cache->builds;
+    pthread_mutex_unlock(&cache->lock);
+    return builds;
+}
+
+/* Returns a referenced answer: the cached one when fresh, else one this caller builds, else
+ * (another caller building) the previous one, else after waiting for that build. */
+static int cache_acquire(pb_cache *cache, st_store *store, const qx_limits *limits, pb_answer **out,
+                         jl_error *err)
+{
+    pthread_mutex_lock(&cache->lock);
+    for (;;) {
+        /* Read before building: the counter grows only after a commit is visible, so the build
+         * reflects at least this many commits and a later one makes the answer stale. */
+        uint64_t commits = st_store_commit_count(store);
+        int64_t now_ns = jl_monotonic_ns();
+        pb_answer *answer = cache->answer;
+        if (answer && cache->built_commits == commits &&
+            now_ns - cache->built_ns < cache->max_age_ns) {
+            atomic_fetch_add(&answer->refs, 1);
+            pthread_mutex_unlock(&cache->lock);
+            *out = answer;
+            return JL_OK;
+        }
+        if (!cache->building) {
+            cache->building = 1;
+            cache->builds++;
+            pthread_mutex_unlock(&cache->lock);
+            pb_answer *fresh = NULL;
+            int rc = answer_build(store, limits, &fresh, err);
+            pthread_mutex_lock(&cache->lock);
+            answer_release(cache->answer);
+            cache->answer = fresh;
+            if (fresh) {
+                atomic_fetch_add(&fresh->refs, 1); /* the cache's reference */
+                cache->built_ns = now_ns;
+                cache->built_commits = commits;
+            }
+            cache->building = 0;
+            pthread_cond_broadcast(&cache->built);
+            pthread_mutex_unlock(&cache->lock);
+            *out = fresh;
+            return rc;
+        }
+        if (answer) {
+            /* Serve the previous answer rather than queue behind the build: it was current
+             * moments ago, and clients may cache it for a minute anyway. */
+            atomic_fetch_add(&answer->refs, 1);
+            pthread_mutex_unlock(&cache->lock);
+            *out = answer;
+            return JL_OK;
+        }
+        pthread_cond_wait(&cache->built, &cache->lock);
+    }
+}
+
+int pb_cache_latest(pb_cache *cache, st_store *store, const qx_limits *limits,
+                    const char *if_none_match, jl_buf *body, char *etag, int *not_modified,
+                    jl_error *err)
+{
+    *not_modified = 0;
+    etag[0] = '\0';
+    pb_answer *answer = NULL;
+    int rc = cache ? cache_acquire(cache, store, limits, &answer, err)
+                   : answer_build(store, limits, &answer, err);
+    if (rc != JL_OK)
+        return rc;
+    memcpy(etag, answer->etag, PB_ETAG_BYTES);
+    if (as_etag_matches(if_none_match, answer->etag))
+        *not_modified = 1;
+    else
+        rc = jl_buf_append(body, answer->body.data, answer->body.len);
+    answer_release(answer);
+    if (rc != JL_OK)
+        jl_error_set(err, rc, "out of memory copying the public page's answer");
+    return rc;
+}
+
 void pb_handle_latest(sv_context *context, const sv_request *request, sv_response *response)
 {
     jl_error err;
@@ -210,16 +371,17 @@ void pb_handle_latest(sv_context *context, const sv_request *request, sv_respons
         return;
     }
     response->body.len = 0;
-    int rc = pb_latest_json(context->store, &context->config->limits, &response->body, &err);
+    int not_modified = 0;
+    int rc = pb_cache_latest(context->public_cache, context->store, &context->config->limits,
+                             request->if_none_match, &response->body, response->etag, &not_modified,
+                             &err);
     if (rc != JL_OK) {
         sv_respond_failure(response, rc, &err);
         return;
     }
-    snprintf(response->etag, sizeof response->etag, "\"%016llx\"",
-             (unsigned long long)fnv1a64(response->body.data, response->body.len));
     response->cache_control = "public, max-age=60";
     sv_respond_ok(response, "application/json");
-    if (as_etag_matches(request->if_none_match, response->etag)) {
+    if (not_modified) {
         response->status = JL_STATUS_NOT_MODIFIED;
         response->body.len = 0;
     }

@@ -283,6 +283,11 @@ void st_store_close(st_store *store)
     free(store);
 }
 
+uint64_t st_store_commit_count(st_store *store)
+{
+    return atomic_load(&store->commits);
+}
+
 int st_store_stats(st_store *store, int count_codecs, st_stats *stats, jl_error *err)
 {
     memset(stats, 0, sizeof *stats);

@@ -82,6 +82,8 @@ typedef struct sv_context {
     const sv_config *config;
     au_tokens *tokens;  /* NULL when no token file is configured */
     sv_metrics metrics; /* self-metrics */
+    /* The public page's shared answer (jialing/public.h); NULL: built afresh for every request. */
+    struct pb_cache *public_cache;
 } sv_context;
 
 /* One query-string parameter, decoded: the request parsers' own type, so a request's parameters

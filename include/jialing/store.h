@@ -263,6 +263,11 @@ typedef struct st_stats {
  * or JL_ESTORE (stats other than decimal_chunks are filled then). */
 int st_store_stats(st_store *store, int count_codecs, st_stats *stats, jl_error *err);
 
+/* Returns how many write transactions the store has committed since open: one atomic load, no
+ * lock, so a cache can poll it on every request. It grows only after a commit's readings are
+ * visible to readers, so an answer built after reading N reflects at least those N commits. */
+uint64_t st_store_commit_count(st_store *store);
+
 /* Copies the store (compacted, one consistent commit, write log included) into out_directory,
  * which must not exist or be empty, and fsyncs it; safe while writes go on, though the map
  * cannot grow until it ends (see Caveats). JL_OK, JL_EINVAL (no or unusable directory, not

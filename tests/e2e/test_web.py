@@ -89,6 +89,14 @@ def site_lines():
     return "\n".join(lines) + "\n", expected
 
 
+def fnv1a64_etag(body):
+    """The ETag jialingd must send for body: FNV-1a 64 (offset basis, prime), 16 hex digits."""
+    h = 0xcbf29ce484222325
+    for byte in body:
+        h = ((h ^ byte) * 0x100000001b3) & 0xFFFFFFFFFFFFFFFF
+    return '"%016x"' % h
+
+
 def test_public_latest_per_site():
     srv = Server(sync="none", name="public").start()
     try:
@@ -101,7 +109,10 @@ def test_public_latest_per_site():
         eq(json.loads(data), expected, "latest readings per site")
         eq(hdrs.get("content-type"), "application/json", "content type")
         eq(hdrs.get("cache-control"), "public, max-age=60", "cacheable for a minute")
-        etag = hdrs["etag"]
+        etag, body = hdrs["etag"], data
+        eq(etag, fnv1a64_etag(body), "the ETag is the FNV-1a hash of the body")
+        status, hdrs, data = srv.request("GET", "/api/v1/public/latest")
+        eq((status, hdrs.get("etag"), data), (200, etag, body), "no write: the same answer, same ETag")
         status, _, data = srv.request("GET", "/api/v1/public/latest", headers={"If-None-Match": etag})
         eq((status, data), (304, b""), "unchanged readings: 304")
         srv.write_ok("pm25,district=west,station=a-01 value=99.5 %d\n" % (T0 + 3600000), precision="ms")
@@ -110,6 +121,10 @@ def test_public_latest_per_site():
         check(hdrs["etag"] != etag, "and a new ETag")
         a01 = [s for s in json.loads(data)["sites"] if s["site"] == "a-01"][0]
         eq(a01["readings"][0], {"metric": "pm25", "time": T0 + 3600000, "value": 99.5}, "new pm25")
+        eq(hdrs["etag"], fnv1a64_etag(data), "the new ETag is the hash of the new body")
+        status, _, data = srv.request("GET", "/api/v1/public/latest",
+                                      headers={"If-None-Match": hdrs["etag"]})
+        eq((status, data), (304, b""), "the new ETag: 304")
         status, _, data = srv.request("GET", "/api/v1/public/latest", params={"x": "1"})
         eq(status, 400, "an unknown parameter")
         check('"x"' in json.loads(data)["error"], "the error names it: %r" % data)
