@@ -141,7 +141,8 @@ bench-codec: $(BIN)/bench-codec
 # The unit tests that run the writer thread beside readers, snapshots and cursors of other
 # threads, and the public page's answer cache shared by HTTP worker threads (test_public), built
 # with ThreadSanitizer into build/tsan and bin/tsan (tsan-tests) and run by tests/run.sh, which
-# `make test` runs too, under `setarch -R`: TSan cannot place its shadow memory under the address randomization of newer kernels (vm.mmap_rnd_bits > 28).
+# `make test` runs too, under `setarch -R`: TSan cannot place its shadow memory under the
+# address randomization of newer kernels (vm.mmap_rnd_bits > 28).
 # test_snapshot is left out: one thread holding 200 snapshots (each a read lock) overflows TSan's
 # deadlock detector (64 recursive locks per thread), and it runs no second reader thread.
 TSAN_TESTS := test_writer test_backup test_public
