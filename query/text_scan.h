@@ -1,6 +1,6 @@
-/* Character classes and message quoting shared by the parameter grammars (selector.c,
- * duration.c, time_text.c, number.c). Internal to query/; static inline so each grammar keeps
- * its own copy without a second definition to keep in step. */
+/* Character classes and message quoting shared by the text grammars of query/ (selector.c,
+ * duration.c, time_text.c, number.c, and tz.c's POSIX TZ rules). Internal to query/; static inline
+ * so each grammar keeps its own copy without a second definition to keep in step. */
 #ifndef JIALING_QUERY_TEXT_SCAN_H
 #define JIALING_QUERY_TEXT_SCAN_H
 

@@ -9,6 +9,7 @@
 #include "jialing/tz.h"
 #include "jialing/calendar.h"
 #include "jialing/params.h"
+#include "text_scan.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -80,16 +81,6 @@ static int64_t clamp64(int64_t v, int64_t lo, int64_t hi)
 }
 
 /* ---- POSIX TZ rule (the TZif footer) ------------------------------------------------------ */
-
-static int is_digit(char c)
-{
-    return c >= '0' && c <= '9';
-}
-
-static int is_alpha(char c)
-{
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-}
 
 /* An abbreviation: letters, or "<...>" quoting letters, digits, '+' and '-'. Its text is not
  * kept: windows need offsets only. */
