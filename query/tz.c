@@ -1,13 +1,15 @@
 /* Time zones for calendar windows in local time. Owns the TZif reader (RFC 8536/9636: versions 1
  * to 4, the 64-bit section of v2+ files and the POSIX TZ rule in their footer), the mapping
- * between UTC instants and local wall-clock time, and the window boundaries built on them (the
- * Gregorian arithmetic is calendar.c's, the offset grammar of fixed zones params.c's). Nothing here
+ * between UTC instants and local wall-clock time (the calendar windows built on them are
+ * calendar_window.c's, the Gregorian arithmetic calendar.c's, the offset grammar of fixed zones
+ * time_text.c's). Nothing here
  * consults the process's TZ, locale or libc time functions, so results depend only on the zone
  * data. Everything is computed in milliseconds with inputs clamped to +-TZ_LIMIT_MS, which keeps
  * every sum and product far from int64 overflow. */
 #include "jialing/tz.h"
 #include "jialing/calendar.h"
 #include "jialing/params.h"
+#include "text_scan.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -79,16 +81,6 @@ static int64_t clamp64(int64_t v, int64_t lo, int64_t hi)
 }
 
 /* ---- POSIX TZ rule (the TZif footer) ------------------------------------------------------ */
-
-static int is_digit(char c)
-{
-    return c >= '0' && c <= '9';
-}
-
-static int is_alpha(char c)
-{
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-}
 
 /* An abbreviation: letters, or "<...>" quoting letters, digits, '+' and '-'. Its text is not
  * kept: windows need offsets only. */
@@ -374,79 +366,9 @@ int64_t tz_local_to_utc(const tz_zone *zone, int64_t local_ms)
     return local_resolve(zone, local_ms, GAP_SHIFT);
 }
 
-/* ---- Calendar windows --------------------------------------------------------------------- */
-
-/* Window k of `count` units starts at this local time (ms since the local epoch). */
-static int64_t window_local_start(tz_unit unit, int64_t count, int64_t k)
+int64_t tz_local_to_utc_at_or_after(const tz_zone *zone, int64_t local_ms)
 {
-    int64_t index = k * count;
-    switch (unit) {
-    case TZ_UNIT_WEEK:
-        return (index * 7 - 3) * MS_PER_DAY; /* Monday 1969-12-29 is day -3 */
-    case TZ_UNIT_MONTH:
-        return cal_days_from_civil(1970 + cal_floor_div(index, 12),
-                                   (unsigned)cal_floor_mod(index, 12) + 1, 1) *
-               MS_PER_DAY;
-    case TZ_UNIT_YEAR:
-        return cal_days_from_civil(1970 + index, 1, 1) * MS_PER_DAY;
-    case TZ_UNIT_DAY:
-    default:
-        return index * MS_PER_DAY;
-    }
-}
-
-/* Index of the window whose local span contains local time local_ms. */
-static int64_t window_index(tz_unit unit, int64_t count, int64_t local_ms)
-{
-    int64_t days = cal_floor_div(local_ms, MS_PER_DAY);
-    int64_t year;
-    unsigned month, day;
-    switch (unit) {
-    case TZ_UNIT_WEEK:
-        return cal_floor_div(cal_floor_div(days + 3, 7), count);
-    case TZ_UNIT_MONTH:
-        cal_civil_from_days(days, &year, &month, &day);
-        return cal_floor_div((year - 1970) * 12 + (int64_t)month - 1, count);
-    case TZ_UNIT_YEAR:
-        cal_civil_from_days(days, &year, &month, &day);
-        return cal_floor_div(year - 1970, count);
-    case TZ_UNIT_DAY:
-    default:
-        return cal_floor_div(days, count);
-    }
-}
-
-static int64_t window_boundary(const tz_zone *zone, tz_unit unit, int64_t count, int64_t k)
-{
-    return local_resolve(zone, window_local_start(unit, count, k), GAP_END);
-}
-
-/* Index k with boundary(k) <= t < boundary(k+1). The local date of t gives it directly except
- * where a backward change crosses a boundary (t's wall time is before a boundary that has
- * already passed once); the loops settle that within three windows, since every boundary is
- * within MAX_OFFSET_MS of its local time and windows are at least a day long. */
-static int64_t window_containing(const tz_zone *zone, tz_unit unit, int64_t count, int64_t t)
-{
-    t = clamp64(t, -TZ_LIMIT_MS, TZ_LIMIT_MS);
-    int64_t k = window_index(unit, count, t + tz_offset_at(zone, t));
-    for (int i = 0; i < 8 && window_boundary(zone, unit, count, k) > t; i++)
-        k--;
-    for (int i = 0; i < 8 && window_boundary(zone, unit, count, k + 1) <= t; i++)
-        k++;
-    return k;
-}
-
-int64_t tz_unit_start(const tz_zone *zone, tz_unit unit, int64_t count, int64_t utc_ms)
-{
-    count = clamp64(count, 1, TZ_MAX_UNIT_COUNT);
-    return window_boundary(zone, unit, count, window_containing(zone, unit, count, utc_ms));
-}
-
-int64_t tz_unit_next(const tz_zone *zone, tz_unit unit, int64_t count, int64_t window_start_utc_ms)
-{
-    count = clamp64(count, 1, TZ_MAX_UNIT_COUNT);
-    return window_boundary(zone, unit, count,
-                           window_containing(zone, unit, count, window_start_utc_ms) + 1);
+    return local_resolve(zone, local_ms, GAP_END);
 }
 
 /* ---- Construction ------------------------------------------------------------------------- */

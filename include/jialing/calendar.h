@@ -1,6 +1,7 @@
 /* Jialing calendar arithmetic: floor division, and the proleptic Gregorian calendar (leap years,
- * month lengths, weekdays, days since 1970-01-01 and back) that time zones (tz.c), time parsing
- * (params.c) and the CLI's converter share. Implemented in query/calendar.c.
+ * month lengths, weekdays, days since 1970-01-01 and back) that time zones (tz.c,
+ * calendar_window.c), time parsing (time_text.c) and the CLI's converter share. Implemented in
+ * query/calendar.c.
  *
  * Pure functions of their arguments: no state, no locale, no libc time functions, safe from any
  * thread. Days are counted from 1970-01-01 (day 0, a Thursday); years are astronomical (year 0

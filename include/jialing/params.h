@@ -4,7 +4,11 @@
  * Selector: `metric` or `metric{tag="v",tag2!="w"}` (values in double quotes with \" and \\
  * escapes; whitespace allowed around tokens). Duration: an integer followed by a unit, ms s m h d
  * w mo y, or several such terms concatenated (`1h30m`). Time: RFC 3339 (`2025-01-01T00:00:00Z`,
- * `...+08:00`, fractional seconds allowed) or integer epoch milliseconds. */
+ * `...+08:00`, fractional seconds allowed) or integer epoch milliseconds.
+ *
+ * Implemented one grammar per file: query/selector.c (selectors), query/duration.c (durations),
+ * query/time_text.c (time points and UTC offsets) and query/number.c (numbers); the character
+ * classes they share are in query/text_scan.h. */
 #ifndef JIALING_PARAMS_H
 #define JIALING_PARAMS_H
 

@@ -1,7 +1,8 @@
 /* Jialing time zones: UTC, fixed offsets and IANA zones read from the system tzdata (TZif files
  * under /usr/share/zoneinfo, including the POSIX TZ rule in their footer), and the local-calendar
  * window boundaries (day, Monday week, month, year) that `window=1d|1w|1mo|1y` with `tz=` needs.
- * Implemented in query/tz.c; the date arithmetic under it is jialing/calendar.h's.
+ * Implemented in query/tz.c (zones, local/UTC mapping) and query/calendar_window.c (windows); the
+ * date arithmetic under them is jialing/calendar.h's.
  *
  * Caveats: times are epoch milliseconds. Inputs outside +-TZ_LIMIT_MS (about 31,700 years around
  * 1970) are clamped to it, so no input can make the arithmetic overflow; results for such inputs
@@ -64,6 +65,12 @@ int64_t tz_offset_at(const tz_zone *zone, int64_t utc_ms);
  * occurs twice: the result is the earlier instant (Berlin 2025-10-26 02:30 gives 02:30 CEST =
  * 00:30Z). This matches Python's zoneinfo with fold=0. */
 int64_t tz_local_to_utc(const tz_zone *zone, int64_t local_ms);
+
+/* Returns the earliest UTC instant whose local wall-clock time is at or after local_ms: the same
+ * as tz_local_to_utc() except in a spring-forward gap, where it is the end of the gap (Berlin
+ * 2025-03-30 02:30 gives 03:00 CEST = 01:00Z). Never decreases as local_ms grows, which is what
+ * keeps calendar window boundaries ordered. */
+int64_t tz_local_to_utc_at_or_after(const tz_zone *zone, int64_t local_ms);
 
 /* Calendar units of a window in local time. */
 typedef enum tz_unit {

@@ -1,4 +1,4 @@
-/* Tests for query/tz.c: zone loading and TZif parsing, offsets,
+/* Tests for query/tz.c and query/calendar_window.c: zone loading and TZif parsing, offsets,
  * local-to-UTC resolution in DST gaps and overlaps, and calendar window boundaries.
  *
  * Expected instants were computed independently with Python's zoneinfo (CPython 3.11, reading the
