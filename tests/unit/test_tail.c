@@ -236,9 +236,9 @@ static void test_pending_list(void)
     CHECK(tail_compare_next_min_seq(&joining[2], &joining[3]) < 0);
     CHECK(tail_compare_next_min_seq(&joining[3], &joining[2]) > 0);
 
-    const series *order[4] = {&b, &d, &c, &a};
+    series *order[4] = {&b, &d, &c, &a};
     for (int i = 0; i < 4; i++)
-        tail_pending_append(&store, (series *)order[i]);
+        tail_pending_append(&store, order[i]);
     CHECK(store.pending_head == &b);
     CHECK(store.pending_tail == &a);
     int i = 0;
