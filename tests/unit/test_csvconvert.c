@@ -199,13 +199,13 @@ static void test_round_trip_through_parser(void)
     CHECK_INT(rc, JL_OK);
     if (rc != JL_OK)
         fprintf(stderr, "  parser: %s\n  body: %s", err.message, body.data);
-    CHECK_INT(batch.point_count, 3);
-    CHECK_INT(batch.series_count, 3);
-    for (size_t i = 0; i < 3 && rc == JL_OK && batch.point_count == 3; i++) {
-        uint32_t s = batch.point_series[i];
-        CHECK_STR(batch.keys.data + batch.key_offsets[s], keys[i]);
-        CHECK_INT(batch.point_ms[i], times[i]);
-        CHECK_DOUBLE_BITS(batch.point_values[i], values[i]);
+    CHECK_INT(st_batch_point_count(&batch), 3);
+    CHECK_INT(st_batch_series_count(&batch), 3);
+    for (size_t i = 0; i < 3 && rc == JL_OK && st_batch_point_count(&batch) == 3; i++) {
+        uint32_t s = st_batch_point_series(&batch, i);
+        CHECK_STR(st_batch_series_key(&batch, s, NULL), keys[i]);
+        CHECK_INT(st_batch_point_ms(&batch, i), times[i]);
+        CHECK_DOUBLE_BITS(st_batch_point_value(&batch, i), values[i]);
     }
     st_batch_destroy(&batch);
     jl_buf_destroy(&body);

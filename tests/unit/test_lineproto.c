@@ -26,19 +26,19 @@ static int parse(const char *text)
 
 static const char *key_of(size_t point)
 {
-    if (point >= batch.point_count)
+    if (point >= st_batch_point_count(&batch))
         return "(no such point)";
-    uint32_t s = batch.point_series[point];
-    return batch.keys.data + batch.key_offsets[s];
+    uint32_t s = st_batch_point_series(&batch, point);
+    return st_batch_series_key(&batch, s, NULL);
 }
 
 /* Checks point i: series key, ms and value bits. */
 #define CHECK_POINT(i, key, ms, value)                                                             \
     do {                                                                                           \
         CHECK_STR(key_of(i), key);                                                                 \
-        if ((size_t)(i) < batch.point_count) {                                                     \
-            CHECK_INT(batch.point_ms[i], ms);                                                      \
-            CHECK_DOUBLE_BITS(batch.point_values[i], value);                                       \
+        if ((size_t)(i) < st_batch_point_count(&batch)) {                                          \
+            CHECK_INT(st_batch_point_ms(&batch, i), ms);                                           \
+            CHECK_DOUBLE_BITS(st_batch_point_value(&batch, i), value);                             \
         }                                                                                          \
     } while (0)
 
@@ -55,28 +55,28 @@ static const char *key_of(size_t point)
 static void test_simple(void)
 {
     CHECK_INT(parse("pm25,station=s01,district=jlp value=35.2 1700000000000000000\n"), JL_OK);
-    CHECK_INT(batch.point_count, 1);
-    CHECK_INT(batch.series_count, 1);
+    CHECK_INT(st_batch_point_count(&batch), 1);
+    CHECK_INT(st_batch_series_count(&batch), 1);
     CHECK_POINT(0, "pm25{district=\"jlp\",station=\"s01\"}", 1700000000000LL, 35.2);
     CHECK_INT(err.code, JL_OK);
 
     /* no tags, no timestamp, no final newline */
     CHECK_INT(parse("cpu value=1"), JL_OK);
-    CHECK_INT(batch.point_count, 1);
+    CHECK_INT(st_batch_point_count(&batch), 1);
     CHECK_POINT(0, "cpu", NOW, 1.0);
 
     CHECK_INT(parse(""), JL_OK);
-    CHECK_INT(batch.point_count, 0);
+    CHECK_INT(st_batch_point_count(&batch), 0);
     CHECK_INT(parse("\n\n   \n# only a comment\n\t# indented comment\r\n"), JL_OK);
-    CHECK_INT(batch.point_count, 0);
+    CHECK_INT(st_batch_point_count(&batch), 0);
 }
 
 static void test_fields_mapping(void)
 {
     CHECK_INT(parse("weather,station=a temp=21.5,humidity=60i,value=3,values=4,Value=5 1000000\n"),
               JL_OK);
-    CHECK_INT(batch.point_count, 5);
-    CHECK_INT(batch.series_count, 5);
+    CHECK_INT(st_batch_point_count(&batch), 5);
+    CHECK_INT(st_batch_series_count(&batch), 5);
     CHECK_POINT(0, "weather_temp{station=\"a\"}", 1, 21.5);
     CHECK_POINT(1, "weather_humidity{station=\"a\"}", 1, 60.0);
     CHECK_POINT(2, "weather{station=\"a\"}", 1, 3.0);
@@ -95,19 +95,19 @@ static void test_fields_mapping(void)
         n += (size_t)snprintf(line + n, sizeof line - n, "%sf%d=%di", i ? "," : "", i, i * 3);
     snprintf(line + n, sizeof line - n, " 5000000");
     CHECK_INT(parse(line), JL_OK);
-    CHECK_INT(batch.point_count, 40);
+    CHECK_INT(st_batch_point_count(&batch), 40);
     CHECK_POINT(0, "m_f0", 5, 0.0);
     CHECK_POINT(39, "m_f39", 5, 117.0);
 
     /* the same series on several lines is one series */
     CHECK_INT(parse("m,t=1 v=1 1000000\nm,t=1 v=2 2000000\nm,t=2 v=3 3000000\nm,t=1 v=4 4000000"),
               JL_OK);
-    CHECK_INT(batch.series_count, 2);
-    CHECK_INT(batch.point_count, 4);
-    CHECK_INT(batch.point_series[0], 0);
-    CHECK_INT(batch.point_series[1], 0);
-    CHECK_INT(batch.point_series[2], 1);
-    CHECK_INT(batch.point_series[3], 0);
+    CHECK_INT(st_batch_series_count(&batch), 2);
+    CHECK_INT(st_batch_point_count(&batch), 4);
+    CHECK_INT(st_batch_point_series(&batch, 0), 0);
+    CHECK_INT(st_batch_point_series(&batch, 1), 0);
+    CHECK_INT(st_batch_point_series(&batch, 2), 1);
+    CHECK_INT(st_batch_point_series(&batch, 3), 0);
     CHECK_POINT(3, "m_v{t=\"1\"}", 4, 4.0);
 }
 
@@ -122,7 +122,7 @@ static void test_whitespace_comments_crlf(void)
                        "m,t=d f=4\r\n"
                        "\n";
     CHECK_INT(parse(body), JL_OK);
-    CHECK_INT(batch.point_count, 4);
+    CHECK_INT(st_batch_point_count(&batch), 4);
     CHECK_POINT(0, "m_f{t=\"a\"}", 1, 1.0);
     CHECK_POINT(1, "m_f{t=\"b\"}", 2, 2.0);
     CHECK_POINT(2, "m_f{t=\"c\"}", 3, 3.0);
@@ -161,7 +161,7 @@ static void test_tags_sorted_and_escaped(void)
         n += (size_t)snprintf(line + n, sizeof line - n, ",t%02d=v", i);
     snprintf(line + n, sizeof line - n, " f=1 0");
     CHECK_INT(parse(line), JL_OK);
-    CHECK_INT(batch.point_count, 1);
+    CHECK_INT(st_batch_point_count(&batch), 1);
     snprintf(line + n, sizeof line - n, ",t64=v f=1 0");
     /* "m" + 64 * ",tNN=v" is 385 bytes; the 65th tag starts at column 387 */
     CHECK_FAIL(line, 1, 387, "line 1, column 387: the line has more than 64 tags");
@@ -270,11 +270,11 @@ static void test_numbers(void)
         snprintf(line, sizeof line, "m v=%s 0", floats[i]);
         int rc = parse(line);
         CHECK_INT(rc, JL_OK);
-        if (rc != JL_OK || batch.point_count != 1) {
+        if (rc != JL_OK || st_batch_point_count(&batch) != 1) {
             fprintf(stderr, "  %s: %s\n", floats[i], err.message);
             continue;
         }
-        CHECK_DOUBLE_BITS(batch.point_values[0], reference_strtod(floats[i]));
+        CHECK_DOUBLE_BITS(st_batch_point_value(&batch, 0), reference_strtod(floats[i]));
     }
 
     CHECK_INT(parse("m a=12i,b=-12i,c=0i,d=-0i,e=12u,f=0u 0"), JL_OK);
@@ -322,14 +322,15 @@ static void test_numbers(void)
             n += (size_t)snprintf(text + n, sizeof text - n, "e%d", (int)((r >> 24) % 61) - 30);
         text[n] = '\0';
         snprintf(line, sizeof line, "m v=%s 0", text);
-        if (parse(line) != JL_OK || batch.point_count != 1) {
+        if (parse(line) != JL_OK || st_batch_point_count(&batch) != 1) {
             mismatches++;
             continue;
         }
         double want = strtod(text, NULL);
         if (memcmp(&want, &batch.point_values[0], sizeof want) != 0) {
             if (mismatches < 5)
-                fprintf(stderr, "  %s: got %.17g want %.17g\n", text, batch.point_values[0], want);
+                fprintf(stderr, "  %s: got %.17g want %.17g\n", text,
+                        st_batch_point_value(&batch, 0), want);
             mismatches++;
         }
     }
@@ -450,10 +451,10 @@ static void test_timestamps(void)
         snprintf(line, sizeof line, "m v=1 %s", cases[i].ts);
         int rc = parse_prec(line, cases[i].precision);
         CHECK_INT(rc, JL_OK);
-        if (rc == JL_OK && batch.point_count == 1) {
-            if (batch.point_ms[0] != cases[i].ms)
+        if (rc == JL_OK && st_batch_point_count(&batch) == 1) {
+            if (st_batch_point_ms(&batch, 0) != cases[i].ms)
                 fprintf(stderr, "  case %zu (%s)\n", i, cases[i].ts);
-            CHECK_INT(batch.point_ms[0], cases[i].ms);
+            CHECK_INT(st_batch_point_ms(&batch, 0), cases[i].ms);
         }
     }
 
@@ -540,16 +541,16 @@ static void test_minute_hour_precision(void)
     const char *minutes = "a value=1 28928160\nb value=2 -1\n";
     CHECK_INT(ig_parse_line_protocol(minutes, strlen(minutes), IG_PRECISION_M, 0, &parsed, &error),
               JL_OK);
-    CHECK_INT(parsed.point_count, 2);
-    if (parsed.point_count == 2) {
-        CHECK_INT(parsed.point_ms[0], 28928160LL * 60000); /* 2025-01-01T00:00Z */
-        CHECK_INT(parsed.point_ms[1], -60000);
+    CHECK_INT(st_batch_point_count(&parsed), 2);
+    if (st_batch_point_count(&parsed) == 2) {
+        CHECK_INT(st_batch_point_ms(&parsed, 0), 28928160LL * 60000); /* 2025-01-01T00:00Z */
+        CHECK_INT(st_batch_point_ms(&parsed, 1), -60000);
     }
     st_batch_reset(&parsed);
     CHECK_INT(ig_parse_line_protocol("a value=1 482136\n", 17, IG_PRECISION_H, 0, &parsed, &error),
               JL_OK);
-    if (parsed.point_count == 1)
-        CHECK_INT(parsed.point_ms[0], 482136LL * 3600000);
+    if (st_batch_point_count(&parsed) == 1)
+        CHECK_INT(st_batch_point_ms(&parsed, 0), 482136LL * 3600000);
     st_batch_reset(&parsed);
     CHECK_INT(
         ig_parse_line_protocol("a value=1 3000000000\n", 21, IG_PRECISION_H, 0, &parsed, &error),
@@ -698,8 +699,8 @@ static void test_long_keys_and_lines(void)
               JL_OK);
     int64_t t1 = jl_monotonic_ns();
     printf("  200000 lines parsed in %.1f ms\n", (double)(t1 - t0) / 1e6);
-    CHECK_INT(batch.series_count, 500);
-    CHECK_INT(batch.point_count, 200000);
+    CHECK_INT(st_batch_series_count(&batch), 500);
+    CHECK_INT(st_batch_point_count(&batch), 200000);
     CHECK_POINT(199999, "pm25{station=\"s499\"}", 199999, 82.9); /* 199999 % 97 = 82 */
     jl_buf_destroy(&body);
     free(line);
@@ -750,13 +751,13 @@ static void test_repeated_line_starts(void)
     }
     body[used] = '\0';
     CHECK_INT(parse(body), JL_OK);
-    size_t whole_count = batch.point_count;
+    size_t whole_count = st_batch_point_count(&batch);
     int64_t *whole_ms = malloc(whole_count * sizeof *whole_ms);
     double *whole_values = malloc(whole_count * sizeof *whole_values);
     char **whole_keys = malloc(whole_count * sizeof *whole_keys);
     for (size_t i = 0; i < whole_count; i++) {
-        whole_ms[i] = batch.point_ms[i];
-        whole_values[i] = batch.point_values[i];
+        whole_ms[i] = st_batch_point_ms(&batch, i);
+        whole_values[i] = st_batch_point_value(&batch, i);
         whole_keys[i] = strdup(key_of(i));
     }
     size_t at = 0;
@@ -765,7 +766,7 @@ static void test_repeated_line_starts(void)
         memcpy(alone, line_at[l], line_len[l]);
         alone[line_len[l]] = '\0';
         CHECK_INT(parse(alone), JL_OK);
-        for (size_t i = 0; i < batch.point_count && at < whole_count; i++, at++)
+        for (size_t i = 0; i < st_batch_point_count(&batch) && at < whole_count; i++, at++)
             CHECK_POINT(i, whole_keys[at], whole_ms[at], whole_values[at]);
     }
     CHECK_INT(at, whole_count);

@@ -33,17 +33,17 @@ static int decode(void)
 
 static const char *key_of(size_t point)
 {
-    if (point >= batch.point_count)
+    if (point >= st_batch_point_count(&batch))
         return "(no such point)";
-    return batch.keys.data + batch.key_offsets[batch.point_series[point]];
+    return st_batch_series_key(&batch, st_batch_point_series(&batch, point), NULL);
 }
 
 #define CHECK_POINT(i, key, ms, value)                                                             \
     do {                                                                                           \
         CHECK_STR(key_of(i), key);                                                                 \
-        if ((size_t)(i) < batch.point_count) {                                                     \
-            CHECK_INT(batch.point_ms[i], ms);                                                      \
-            CHECK_DOUBLE_BITS(batch.point_values[i], value);                                       \
+        if ((size_t)(i) < st_batch_point_count(&batch)) {                                          \
+            CHECK_INT(st_batch_point_ms(&batch, i), ms);                                           \
+            CHECK_DOUBLE_BITS(st_batch_point_value(&batch, i), value);                             \
         }                                                                                          \
     } while (0)
 
@@ -161,8 +161,8 @@ static void test_valid_batch(void)
 
     CHECK_INT(decode(), JL_OK);
     CHECK_INT(err.code, JL_OK);
-    CHECK_INT(batch.point_count, 7);
-    CHECK_INT(batch.series_count, 2);
+    CHECK_INT(st_batch_point_count(&batch), 7);
+    CHECK_INT(st_batch_series_count(&batch), 2);
     const char *k0 = "pm25{district=\"jiulongpo \\\"north\\\"\",station=\"s01\"}";
     CHECK_POINT(0, k0, 1700000000000LL, 35.2);
     CHECK_POINT(1, k0, -5, 1.5);
@@ -171,12 +171,12 @@ static void test_valid_batch(void)
     CHECK_POINT(4, k0, 0, -0.0);
     CHECK_POINT(5, "nh3n", 60000, 0.125);
     CHECK_POINT(6, k0, 1, 2.0);
-    CHECK_INT(batch.point_series[6], 0);
+    CHECK_INT(st_batch_point_series(&batch, 6), 0);
 
     /* an empty series array is a valid empty batch */
     begin_series(0);
     CHECK_INT(decode(), JL_OK);
-    CHECK_INT(batch.point_count, 0);
+    CHECK_INT(st_batch_point_count(&batch), 0);
 }
 
 static void test_large_batch(void)
@@ -186,8 +186,8 @@ static void test_large_batch(void)
     pack_simple_series("pm10", "b", 1);
     pack_simple_series("o3", "\xe6\xb1\x9f\xe5\x8c\x97", 70000); /* array32 of 70000 */
     CHECK_INT(decode(), JL_OK);
-    CHECK_INT(batch.point_count, 80001);
-    CHECK_INT(batch.series_count, 3);
+    CHECK_INT(st_batch_point_count(&batch), 80001);
+    CHECK_INT(st_batch_series_count(&batch), 3);
     CHECK_POINT(9999, "pm10{station=\"a\"}", 9999000, 9999.5);
     CHECK_POINT(10000, "pm10{station=\"b\"}", 0, 0.5);
     CHECK_POINT(80000, "o3{station=\"\xe6\xb1\x9f\xe5\x8c\x97\"}", 69999000LL, 69999.5);
@@ -465,7 +465,7 @@ static void test_framing_errors(void)
     msgpack_pack_float(&pk, 2.5f);
     msgpack_pack_uint64(&pk, 1u << 20);
     CHECK_INT(decode(), JL_OK);
-    CHECK_INT(batch.point_count, 5);
+    CHECK_INT(st_batch_point_count(&batch), 5);
     size_t full = sbuf.size;
     char *copy = malloc(full + 1);
     memcpy(copy, sbuf.data, full);
@@ -476,7 +476,7 @@ static void test_framing_errors(void)
         memcpy(prefix, copy, n);
         st_batch_reset(&batch);
         int rc = ig_parse_msgpack(prefix, n, &batch, &err);
-        if (rc != JL_EINVAL || err.message[0] == '\0' || batch.point_count != 0)
+        if (rc != JL_EINVAL || err.message[0] == '\0' || st_batch_point_count(&batch) != 0)
             bad++;
         free(prefix);
     }

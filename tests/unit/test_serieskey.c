@@ -380,7 +380,7 @@ static void test_parse_corrupt(void)
 
 static const char *batch_key(const st_batch *b, uint32_t s)
 {
-    return b->keys.data + b->key_offsets[s];
+    return st_batch_series_key(b, s, NULL);
 }
 
 static void test_batch_dedup(void)
@@ -397,7 +397,7 @@ static void test_batch_dedup(void)
     /* a prefix of a key is a different key */
     CHECK_INT(st_batch_series(&b, "m{a=\"1\"", 7, &i3), JL_OK);
     CHECK_INT(i3, 2);
-    CHECK_INT(b.series_count, 3);
+    CHECK_INT(st_batch_series_count(&b), 3);
     CHECK_STR(batch_key(&b, 0), "m{a=\"1\"}");
     CHECK_STR(batch_key(&b, 1), "m{a=\"2\"}");
     CHECK_STR(batch_key(&b, 2), "m{a=\"1\"");
@@ -409,16 +409,16 @@ static void test_batch_dedup(void)
 
     CHECK_INT(st_batch_point(&b, 1, -5, 2.5), JL_OK);
     CHECK_INT(st_batch_point(&b, 0, 7, -0.0), JL_OK);
-    CHECK_INT(b.point_count, 2);
-    CHECK_INT(b.point_series[0], 1);
-    CHECK_INT(b.point_ms[0], -5);
-    CHECK_DOUBLE_BITS(b.point_values[0], 2.5);
-    CHECK_INT(b.point_series[1], 0);
-    CHECK_DOUBLE_BITS(b.point_values[1], -0.0);
+    CHECK_INT(st_batch_point_count(&b), 2);
+    CHECK_INT(st_batch_point_series(&b, 0), 1);
+    CHECK_INT(st_batch_point_ms(&b, 0), -5);
+    CHECK_DOUBLE_BITS(st_batch_point_value(&b, 0), 2.5);
+    CHECK_INT(st_batch_point_series(&b, 1), 0);
+    CHECK_DOUBLE_BITS(st_batch_point_value(&b, 1), -0.0);
 
     st_batch_reset(&b);
-    CHECK_INT(b.series_count, 0);
-    CHECK_INT(b.point_count, 0);
+    CHECK_INT(st_batch_series_count(&b), 0);
+    CHECK_INT(st_batch_point_count(&b), 0);
     CHECK_INT(b.keys.len, 0);
     CHECK_INT(st_batch_series(&b, "m{a=\"2\"}", 8, &i2), JL_OK);
     CHECK_INT(i2, 0);
@@ -445,14 +445,14 @@ static void test_batch_many(void)
         }
     }
     CHECK_INT(bad, 0);
-    CHECK_INT(b.series_count, N);
-    CHECK_INT(b.point_count, 2 * N);
+    CHECK_INT(st_batch_series_count(&b), N);
+    CHECK_INT(st_batch_point_count(&b), 2 * N);
     CHECK(b.hash_capacity >= 2 * N);
     CHECK_INT(b.hash_capacity & (b.hash_capacity - 1), 0);
     CHECK_STR(batch_key(&b, 12345), "pm25{station=\"s12345\"}");
-    CHECK_INT(b.point_series[N + 777], 777);
-    CHECK_INT(b.point_ms[N + 777], 777 * 60000);
-    CHECK_DOUBLE_BITS(b.point_values[N + 777], 388.5);
+    CHECK_INT(st_batch_point_series(&b, N + 777), 777);
+    CHECK_INT(st_batch_point_ms(&b, N + 777), 777 * 60000);
+    CHECK_DOUBLE_BITS(st_batch_point_value(&b, N + 777), 388.5);
     size_t used = 0;
     for (uint32_t s = 0; s < b.hash_capacity; s++)
         used += b.hash_slots[s] != 0;
@@ -480,7 +480,7 @@ static void test_batch_many(void)
         }
         CHECK_INT(st_batch_series(&b, base, len, &index), JL_OK);
     }
-    CHECK_INT(b.series_count, 40 * 41 / 2 + 40);
+    CHECK_INT(st_batch_series_count(&b), 40 * 41 / 2 + 40);
     st_batch_destroy(&b);
 }
 
