@@ -27,6 +27,7 @@ void st_batch_destroy(st_batch *batch)
     free(batch->point_series);
     free(batch->point_ms);
     free(batch->point_values);
+    free(batch->point_flags);
     st_batch_init(batch);
 }
 
@@ -165,7 +166,7 @@ static int batch_grow_points(st_batch *batch)
     if (capacity > SIZE_MAX / 2 / sizeof(int64_t))
         return JL_ENOMEM;
     capacity *= 2;
-    /* Each array is replaced as soon as it grows; point_capacity only moves when all three
+    /* Each array is replaced as soon as it grows; point_capacity only moves when all four
      * have, so a failure part-way leaves a consistent (if larger) batch. */
     uint32_t *series = realloc(batch->point_series, capacity * sizeof *series);
     if (series == NULL)
@@ -179,13 +180,23 @@ static int batch_grow_points(st_batch *batch)
     if (values == NULL)
         return JL_ENOMEM;
     batch->point_values = values;
+    uint8_t *flags = realloc(batch->point_flags, capacity * sizeof *flags);
+    if (flags == NULL)
+        return JL_ENOMEM;
+    batch->point_flags = flags;
     batch->point_capacity = capacity;
     return JL_OK;
 }
 
 int st_batch_point(st_batch *batch, uint32_t index, int64_t ms, double value)
 {
+    return st_batch_point_flagged(batch, index, ms, value, JL_FLAG_N);
+}
+
+int st_batch_point_flagged(st_batch *batch, uint32_t index, int64_t ms, double value, uint8_t flag)
+{
     assert(index < batch->series_count);
+    assert(flag < JL_FLAG_COUNT);
     if (batch->point_count == batch->point_capacity) {
         if (batch_grow_points(batch) != JL_OK)
             return JL_ENOMEM;
@@ -194,5 +205,6 @@ int st_batch_point(st_batch *batch, uint32_t index, int64_t ms, double value)
     batch->point_series[p] = index;
     batch->point_ms[p] = ms;
     batch->point_values[p] = value;
+    batch->point_flags[p] = flag;
     return JL_OK;
 }

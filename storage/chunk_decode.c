@@ -87,6 +87,7 @@ int ck_header_read(const uint8_t *p, size_t len, ck_summary *summary, uint64_t *
     summary->codec = codec;
     summary->decimal_exponent = exponent;
     summary->payload_bytes = stored;
+    summary->flag_mask = JL_FLAG_MASK_N;
     summary->segment_period_ms = (int64_t)period;
     summary->segment_count = (uint32_t)span;
     if (table_len)

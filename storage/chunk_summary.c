@@ -14,6 +14,7 @@ void ck_summarize(const int64_t *timestamps_ms, const double *values, size_t cou
     if (count == 0)
         return;
     summary->count = (uint32_t)count;
+    summary->flag_mask = JL_FLAG_MASK_N;
     summary->first_ms = timestamps_ms[0];
     summary->last_ms = timestamps_ms[count - 1];
     summary->first_value = values[0];

@@ -112,6 +112,16 @@ size_t st_snapshot_series_count(const st_snapshot *snapshot)
     return snapshot->count;
 }
 
+int st_snapshot_review_spans(st_snapshot *snapshot, size_t index, const st_review_span **spans,
+                             size_t *count)
+{
+    if (index >= snapshot->count)
+        return JL_ENOTFOUND;
+    *spans = NULL; /* review marks are not kept yet */
+    *count = 0;
+    return JL_OK;
+}
+
 int st_snapshot_series_info(st_snapshot *snapshot, size_t index, st_series_info *info)
 {
     if (index >= snapshot->count)
@@ -190,6 +200,7 @@ static int next_chunk(st_cursor *cursor, st_block *block, jl_error *err)
         block->decoded = 0;
         block->timestamps_ms = NULL;
         block->values = NULL;
+        block->flags = NULL;
         block->count = 0;
         return JL_OK;
     }
@@ -235,6 +246,7 @@ int st_cursor_next(st_cursor *cursor, st_block *block, jl_error *err)
         block->decoded = 1;
         block->timestamps_ms = ms + begin;
         block->values = st->tail->values + begin;
+        block->flags = NULL;
         block->count = lo - begin;
         ck_summarize(block->timestamps_ms, block->values, block->count, &block->summary);
         return JL_OK;
@@ -266,6 +278,7 @@ int st_cursor_decode(st_cursor *cursor, st_block *block, jl_error *err)
     block->decoded = 1;
     block->timestamps_ms = cursor->decoded_ms;
     block->values = cursor->decoded_values;
+    block->flags = NULL;
     block->count = count;
     return JL_OK;
 }

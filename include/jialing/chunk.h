@@ -23,6 +23,7 @@
 #define JIALING_CHUNK_H
 
 #include "jialing/common.h"
+#include "jialing/flag.h"
 
 /* Readings per chunk at most; a decoder refuses larger counts before allocating. */
 #define CK_MAX_READINGS 65536u
@@ -47,6 +48,9 @@ typedef struct ck_summary {
     uint8_t codec;           /* value codec id (CK_CODEC_*) */
     int8_t decimal_exponent; /* values = mantissa / 10^exponent when codec is decimal */
     uint32_t payload_bytes;  /* stored payload size */
+    jl_flag_mask flag_mask;  /* the flags its readings carry (jialing/flag.h): JL_FLAG_MASK_N
+                                when all are normal; min, max, sum and the segment table cover
+                                all readings, whatever their flags */
     /* Segment table (ck_read_segments): 0 when the chunk has none, else the periods it spans
      * (empty ones included) and their length. */
     uint32_t segment_count;

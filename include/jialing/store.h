@@ -32,6 +32,7 @@
 
 #include "jialing/common.h"
 #include "jialing/chunk.h"
+#include "jialing/flag.h"
 
 typedef struct st_store st_store;
 typedef struct st_snapshot st_snapshot;
@@ -78,6 +79,7 @@ typedef struct st_batch {
     uint32_t *point_series;   /* per point: series index */
     int64_t *point_ms;        /* per point: timestamp */
     double *point_values;     /* per point: value */
+    uint8_t *point_flags;     /* per point: flag code (JL_FLAG_*) */
     size_t point_count;       /* points in the batch */
     size_t point_capacity;    /* allocated points */
 } st_batch;
@@ -95,8 +97,12 @@ void st_batch_reset(st_batch *batch);
  * JL_ENOMEM (the batch holds what it held before). */
 int st_batch_series(st_batch *batch, const char *key, size_t len, uint32_t *index);
 
-/* Appends a point of series `index`; JL_OK or JL_ENOMEM. The caller validated ms and value. */
+/* Appends a point of series `index` with flag JL_FLAG_N; JL_OK or JL_ENOMEM. The caller validated
+ * ms and value. */
 int st_batch_point(st_batch *batch, uint32_t index, int64_t ms, double value);
+
+/* As st_batch_point(), with the reading's flag code (< JL_FLAG_COUNT, validated by the caller). */
+int st_batch_point_flagged(st_batch *batch, uint32_t index, int64_t ms, double value, uint8_t flag);
 
 /* Points in the batch (a series' repeated timestamps each count). */
 static inline size_t st_batch_point_count(const st_batch *batch)
@@ -126,6 +132,12 @@ static inline int64_t st_batch_point_ms(const st_batch *batch, size_t i)
 static inline double st_batch_point_value(const st_batch *batch, size_t i)
 {
     return batch->point_values[i];
+}
+
+/* Flag code (JL_FLAG_*) of point i. */
+static inline uint8_t st_batch_point_flag(const st_batch *batch, size_t i)
+{
+    return batch->point_flags[i];
 }
 
 /* Canonical key of series `index`, NUL-terminated, its length in *len when len is not NULL;
@@ -211,6 +223,8 @@ typedef struct st_block {
     int decoded;                  /* 1: timestamps/values below are filled */
     const int64_t *timestamps_ms; /* valid until the next cursor call */
     const double *values;         /* valid until the next cursor call */
+    const uint8_t *flags;         /* when decoded: per reading its flag code (JL_FLAG_*), or NULL
+                                     when every reading is JL_FLAG_N; valid as values */
     size_t count;                 /* readings in timestamps_ms/values when decoded */
 } st_block;
 
@@ -239,6 +253,22 @@ int st_cursor_segments(st_cursor *cursor, const ck_segment **segments, size_t *c
 
 /* Frees the cursor; NULL is ignored. */
 void st_cursor_close(st_cursor *cursor);
+
+/* A span of time over which the review marks in force decide a series' validity, whatever the
+ * readings' device flags say: the newest mark not withdrawn wins where marks overlap. */
+typedef struct st_review_span {
+    int64_t from_ms;  /* first instant covered */
+    int64_t to_ms;    /* end, exclusive */
+    int valid;        /* 1: readings here are valid; 0: invalid */
+    uint64_t mark_id; /* the review mark that decides this span */
+} st_review_span;
+
+/* Sets *spans to the review spans of the series at `index` of the snapshot, sorted by from_ms and
+ * not overlapping, *count of them (0, *spans NULL, when no mark touches it); as of the snapshot,
+ * owned by the snapshot and valid while it is open. JL_OK, or JL_ENOTFOUND (index out of range;
+ * err is not set). */
+int st_snapshot_review_spans(st_snapshot *snapshot, size_t index, const st_review_span **spans,
+                             size_t *count);
 
 /* Store-wide figures for /metrics and `jialing inspect`. */
 typedef struct st_stats {
