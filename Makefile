@@ -6,7 +6,7 @@ CC ?= cc
 CSTD := -std=c11 -D_GNU_SOURCE
 WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 OPT ?= -O2 -g
-LIBS := -llmdb -llz4 -lmicrohttpd -lmsgpackc -lz -lpthread -lm
+LIBS := -llmdb -llz4 -lmicrohttpd -lmsgpackc -ljansson -lz -lpthread -lm
 SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
 # ThreadSanitizer, for the store's concurrency tests only (make test-tsan).

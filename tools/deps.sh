@@ -3,7 +3,7 @@
 # then the pinned npm packages of the web console and of the browser and client tests.
 set -euo pipefail
 need=(build-essential pkg-config liblmdb-dev liblz4-dev libmicrohttpd-dev libmsgpack-dev
-      lmdb-utils python3 curl tzdata zlib1g-dev)
+      lmdb-utils python3 curl tzdata zlib1g-dev libjansson-dev)
 . "$(dirname "$0")/deps_lib.sh"
 deps_apt deps "${need[@]}"
 bash "$(dirname "$0")/deps-web.sh"     # uPlot for the web console (npm ci in server/web)
