@@ -4,9 +4,15 @@
  * for the whole body). Every refusal names the line and column and says what was wrong.
  *
  * Lines are split at '\n' before lexing. Only accepted lines matter for that split, and they
- * never hold quoted strings (string fields are refused), so a newline inside a quoted string
- * only changes which error is reported, not whether the body is accepted. */
+ * never hold quoted strings (string fields are refused, but for the one-letter `flag` field),
+ * so a newline inside a quoted string only changes which error is reported, not whether the body
+ * is accepted.
+ *
+ * The one string field taken is `flag="M"`: the HJ 212-2017 data flag of every reading the line
+ * carries (jialing/flag.h); lines without it are JL_FLAG_N. A numeric field named flag stays an
+ * ordinary field, as it always was. */
 #include "jialing/calendar.h"
+#include "jialing/flag.h"
 #include "jialing/ingest.h"
 #include "jialing/serieskey.h"
 
@@ -440,6 +446,33 @@ static int lp_field_value(lp_ctx *c, const char *f0, size_t flen, const char *v0
     return lp_bad_value(c, f0, flen, v0, e);
 }
 
+/* Parses the value of the `flag` string field at v0 (its opening quote): exactly one HJ 212-2017
+ * flag letter in quotes, which applies to every field of the line. seen is the flag taken from an
+ * earlier `flag` field of the line (-1: none). Sets *end past the closing quote and *out. */
+static int lp_flag_field(lp_ctx *c, const char *v0, const char *e, int seen, const char **end,
+                         int *out)
+{
+    if (seen >= 0)
+        return lp_fail(c, v0, "the line has more than one flag field");
+    const char *close = v0 + 1;
+    while (close < e && *close != '"')
+        close += (*close == '\\' && close + 1 < e) ? 2 : 1;
+    int code = close < e && close == v0 + 2 ? jl_flag_from_letter(v0[1]) : -1;
+    if (code < 0) {
+        char q[128];
+        sk_quote(v0 + 1, (size_t)(close - (v0 + 1)), q, sizeof q);
+        return lp_fail(c, v0 + 1,
+                       "field \"flag\" has the value \"%s\"; a flag is one of the HJ 212 letters "
+                       "N F M S D C T B, e.g. flag=\"M\"",
+                       q);
+    }
+    if (close + 1 < e && close[1] != ',' && !lp_sep(close[1]))
+        return lp_fail(c, close + 1, "field \"flag\" must be followed by ',' or a space");
+    *end = close + 1;
+    *out = code;
+    return JL_OK;
+}
+
 static const char *const lp_unit_names[] = {"nanoseconds", "microseconds", "milliseconds",
                                             "seconds",     "minutes",      "hours"};
 
@@ -713,6 +746,7 @@ static int lp_line(lp_ctx *c, const char *p, const char *e)
 
     /* Fields. */
     size_t nfields = 0;
+    int flag = -1; /* the line's `flag` string field, once seen */
     for (;;) {
         const char *f0 = p;
         while (LP_CLASS(p) & LP_NAME)
@@ -720,6 +754,15 @@ static int lp_line(lp_ctx *c, const char *p, const char *e)
         if (p == e || *p != '=' || p == f0)
             return lp_bad_field_key(c, f0, e);
         size_t flen = (size_t)(p - f0);
+        if (flen == 4 && memcmp(f0, "flag", 4) == 0 && p + 1 < e && p[1] == '"') {
+            rc = lp_flag_field(c, p + 1, e, flag, &p, &flag);
+            if (rc != JL_OK)
+                return rc;
+            if (p == e || lp_sep(*p))
+                break;
+            p++; /* ',' */
+            continue;
+        }
         double value = 0;
         rc = lp_field_value(c, f0, flen, p + 1, e, &p, &value);
         if (rc != JL_OK)
@@ -768,12 +811,18 @@ static int lp_line(lp_ctx *c, const char *p, const char *e)
         p++; /* ',' */
     }
 
+    if (nfields == 0)
+        return lp_fail(c, m0,
+                       "the line has only the flag field; it needs a numeric field such as "
+                       "value=1.5 for the flag to apply to");
     int64_t ms = 0;
     rc = lp_timestamp(c, p, e, &ms);
     if (rc != JL_OK)
         return rc;
+    uint8_t code = flag < 0 ? JL_FLAG_N : (uint8_t)flag;
     for (size_t i = 0; i < nfields; i++) {
-        if (st_batch_point(c->batch, c->field_series[i], ms, c->field_values[i]) != JL_OK)
+        if (st_batch_point_flagged(c->batch, c->field_series[i], ms, c->field_values[i], code) !=
+            JL_OK)
             return lp_nomem(c);
     }
     return JL_OK;

@@ -789,6 +789,63 @@ static void test_repeated_line_starts(void)
                "line 2, column 26: the timestamp \"12a\" is not an integer");
 }
 
+/* The `flag` string field: the HJ 212 letter of every reading on its line, in any field position;
+ * codes as jialing/flag.h numbers them (N 0, F 1, M 2, S 3, D 4, C 5, T 6, B 7). */
+static void test_flag_field(void)
+{
+    CHECK_INT(parse("pm25,station=s1 value=35.2,flag=\"M\" 1735689600000000000\n"
+                    "pm25,station=s1 flag=\"C\",value=36 1735689660000000000\n"
+                    "pm25,station=s1 value=37 1735689720000000000\n"
+                    "air,station=s1 pm10=80,flag=\"B\",o3=12i 1735689780000000000\n"),
+              JL_OK);
+    CHECK_INT(st_batch_point_count(&batch), 5);
+    CHECK_POINT(0, "pm25{station=\"s1\"}", 1735689600000LL, 35.2);
+    CHECK_INT(st_batch_point_flag(&batch, 0), 2);
+    CHECK_POINT(1, "pm25{station=\"s1\"}", 1735689660000LL, 36.0);
+    CHECK_INT(st_batch_point_flag(&batch, 1), 5);
+    CHECK_POINT(2, "pm25{station=\"s1\"}", 1735689720000LL, 37.0);
+    CHECK_INT(st_batch_point_flag(&batch, 2), 0);
+    CHECK_POINT(3, "air_pm10{station=\"s1\"}", 1735689780000LL, 80.0);
+    CHECK_INT(st_batch_point_flag(&batch, 3), 7);
+    CHECK_POINT(4, "air_o3{station=\"s1\"}", 1735689780000LL, 12.0);
+    CHECK_INT(st_batch_point_flag(&batch, 4), 7);
+    /* No series is made of the flag field itself. */
+    CHECK_INT(st_batch_series_count(&batch), 3);
+
+    /* A repeated line start after a flagged line still takes its own (absent) flag. */
+    CHECK_INT(parse("m value=1,flag=\"D\" 0\nm value=2 1000000\n"), JL_OK);
+    CHECK_INT(st_batch_point_flag(&batch, 0), 4);
+    CHECK_INT(st_batch_point_flag(&batch, 1), 0);
+
+    /* A numeric field named flag stays an ordinary field. */
+    CHECK_INT(parse("m flag=3 0"), JL_OK);
+    CHECK_POINT(0, "m_flag", 0, 3.0);
+    CHECK_INT(st_batch_point_flag(&batch, 0), 0);
+
+    CHECK_FAIL("m value=1,flag=\"X\" 0", 1, 17,
+               "line 1, column 17: field \"flag\" has the value \"X\"; a flag is one of "
+               "the HJ 212 letters N F M S D C T B, e.g. flag=\"M\"");
+    CHECK_FAIL("m value=1,flag=\"n\" 0", 1, 17,
+               "line 1, column 17: field \"flag\" has the value \"n\"; a flag is one of "
+               "the HJ 212 letters N F M S D C T B, e.g. flag=\"M\"");
+    CHECK_FAIL("ok v=1\nm value=1,flag=\"MM\" 0", 2, 17,
+               "line 2, column 17: field \"flag\" has the value \"MM\"; a flag is one "
+               "of the HJ 212 letters N F M S D C T B, e.g. flag=\"M\"");
+    CHECK_FAIL("m value=1,flag=\"M\",flag=\"C\" 0", 1, 25,
+               "line 1, column 25: the line has more than one flag field");
+    CHECK_FAIL("m flag=\"M\" 0", 1, 1,
+               "line 1, column 1: the line has only the flag field; it needs a numeric field "
+               "such as value=1.5 for the flag to apply to");
+    CHECK_FAIL("m value=1,flag=\"M\"x 0", 1, 19,
+               "line 1, column 19: field \"flag\" must be followed by ',' or a space");
+    CHECK_FAIL("m value=1,flag=\"M", 1, 17,
+               "line 1, column 17: field \"flag\" has the value \"M\"; a flag is one of "
+               "the HJ 212 letters N F M S D C T B, e.g. flag=\"M\"");
+    /* Other string fields keep their refusal. */
+    CHECK_FAIL("m value=1,note=\"M\" 0", 1, 16,
+               "line 1, column 16: field \"note\" is a string; only numeric fields are stored");
+}
+
 int main(void)
 {
     st_batch_init(&batch);
@@ -800,6 +857,7 @@ int main(void)
     RUN(test_numbers);
     RUN(test_number_errors);
     RUN(test_booleans_and_strings);
+    RUN(test_flag_field);
     RUN(test_timestamps);
     RUN(test_minute_hour_precision);
     RUN(test_name_errors);
