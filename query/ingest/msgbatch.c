@@ -1,10 +1,13 @@
 /* The msgpack columnar batch: {"series":[{"metric":s,"tags":{s:s},"t":[int ms],"v":[num]}]} into
- * an st_batch. Errors name the series index and the field, e.g. "series[2].v[17] is NaN".
+ * an st_batch, with an optional "f":[one-letter string] beside "t" and "v": each reading's HJ
+ * 212 data flag (jialing/flag.h; absent: N). Errors name the series index and the field, e.g.
+ * "series[2].v[17] is NaN".
  *
  * msgpack-c allocates every array's elements as soon as it reads the array header, before it
  * knows whether the bytes are there, so a five-byte body could ask for gigabytes. The body is
  * therefore walked once first (mb_prescan) to check that every declared length fits in what is
  * left of the body and that nesting is shallow; only then is it unpacked. */
+#include "jialing/flag.h"
 #include "jialing/ingest.h"
 #include "jialing/serieskey.h"
 
@@ -173,19 +176,39 @@ static int mb_key_is(const msgpack_object *key, const char *name)
 #define NAME_RULE                                                                                  \
     "names start with a letter or '_' and contain only letters, digits, '_', '.' and '-'"
 
+/* Reads series[i].f[j], which must be one HJ 212 flag letter, into *flag. */
+static int mb_flag(size_t i, uint32_t j, const msgpack_object *of, uint8_t *flag, jl_error *err)
+{
+    if (of->type != MSGPACK_OBJECT_STR)
+        return jl_error_set(err, JL_EINVAL, "series[%zu].f[%u] is %s, not a string", i, j,
+                            mb_type_name(of));
+    int code = of->via.str.size == 1 ? jl_flag_from_letter(of->via.str.ptr[0]) : -1;
+    if (code < 0) {
+        char q[64];
+        sk_quote(of->via.str.ptr, of->via.str.size, q, sizeof q);
+        return jl_error_set(err, JL_EINVAL,
+                            "series[%zu].f[%u] is \"%s\"; a flag is one of the HJ 212 letters N F "
+                            "M S D C T B",
+                            i, j, q);
+    }
+    *flag = (uint8_t)code;
+    return JL_OK;
+}
+
 /* Adds series number i of the batch; key is scratch for the series key. */
 static int mb_series(size_t i, const msgpack_object *s, st_batch *batch, jl_buf *key, jl_error *err)
 {
     char q[128];
     if (s->type != MSGPACK_OBJECT_MAP)
         return jl_error_set(err, JL_EINVAL, "series[%zu] is %s, not a map", i, mb_type_name(s));
-    const msgpack_object *metric = NULL, *tags = NULL, *t = NULL, *v = NULL;
+    const msgpack_object *metric = NULL, *tags = NULL, *t = NULL, *v = NULL, *f = NULL;
     for (uint32_t k = 0; k < s->via.map.size; k++) {
         const msgpack_object_kv *kv = &s->via.map.ptr[k];
         const msgpack_object **slot = mb_key_is(&kv->key, "metric") ? &metric
                                       : mb_key_is(&kv->key, "tags") ? &tags
                                       : mb_key_is(&kv->key, "t")    ? &t
                                       : mb_key_is(&kv->key, "v")    ? &v
+                                      : mb_key_is(&kv->key, "f")    ? &f
                                                                     : NULL;
         if (slot == NULL)
             continue; /* unknown keys are ignored so clients may send more */
@@ -272,6 +295,14 @@ static int mb_series(size_t i, const msgpack_object *s, st_batch *batch, jl_buf 
                             "series[%zu] has %u timestamps in \"t\" but %u values in \"v\"; they "
                             "must pair up",
                             i, t->via.array.size, v->via.array.size);
+    if (f != NULL && f->type != MSGPACK_OBJECT_ARRAY)
+        return jl_error_set(err, JL_EINVAL, "series[%zu].f is %s, not an array", i,
+                            mb_type_name(f));
+    if (f != NULL && f->via.array.size != t->via.array.size)
+        return jl_error_set(err, JL_EINVAL,
+                            "series[%zu] has %u timestamps in \"t\" but %u flags in \"f\"; they "
+                            "must pair up",
+                            i, t->via.array.size, f->via.array.size);
     if (t->via.array.size == 0)
         return JL_OK;
 
@@ -316,7 +347,10 @@ static int mb_series(size_t i, const msgpack_object *s, st_batch *batch, jl_buf 
             return jl_error_set(err, JL_EINVAL, "series[%zu].v[%u] is NaN", i, j);
         if (isinf(value))
             return jl_error_set(err, JL_EINVAL, "series[%zu].v[%u] is infinite", i, j);
-        if (st_batch_point(batch, index, ms, value) != JL_OK)
+        uint8_t flag = JL_FLAG_N;
+        if (f != NULL && mb_flag(i, j, &f->via.array.ptr[j], &flag, err) != JL_OK)
+            return JL_EINVAL;
+        if (st_batch_point_flagged(batch, index, ms, value, flag) != JL_OK)
             return jl_error_set(err, JL_ENOMEM, "out of memory at series[%zu]", i);
     }
     return JL_OK;

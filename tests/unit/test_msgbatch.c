@@ -545,6 +545,101 @@ static void test_random_bytes(void)
     CHECK_INT(bad, 0);
 }
 
+/* A series of three points t = 0, 1000, 2000, v = 1, 2, 3, with "f" packed by pack_f. */
+static void pack_flagged(void (*pack_f)(void))
+{
+    begin_series(1);
+    msgpack_pack_map(&pk, 4);
+    pack_str("metric");
+    pack_str("nh3n");
+    pack_str("t");
+    msgpack_pack_array(&pk, 3);
+    for (int i = 0; i < 3; i++)
+        msgpack_pack_int64(&pk, i * 1000);
+    pack_str("f");
+    pack_f();
+    pack_str("v");
+    msgpack_pack_array(&pk, 3);
+    for (int i = 0; i < 3; i++)
+        msgpack_pack_double(&pk, i + 1.0);
+}
+
+static void f_good(void)
+{
+    msgpack_pack_array(&pk, 3);
+    pack_str("N");
+    pack_str("M");
+    pack_str("T");
+}
+
+static void f_bad_letter(void)
+{
+    msgpack_pack_array(&pk, 3);
+    pack_str("N");
+    pack_str("N");
+    pack_str("x");
+}
+
+static void f_two_letters(void)
+{
+    msgpack_pack_array(&pk, 3);
+    pack_str("MC");
+    pack_str("N");
+    pack_str("N");
+}
+
+static void f_integer(void)
+{
+    msgpack_pack_array(&pk, 3);
+    pack_str("N");
+    msgpack_pack_int(&pk, 2);
+    pack_str("N");
+}
+
+static void f_short(void)
+{
+    msgpack_pack_array(&pk, 2);
+    pack_str("N");
+    pack_str("N");
+}
+
+static void f_not_array(void)
+{
+    pack_str("M");
+}
+
+/* The optional "f" array: one HJ 212 letter per reading, codes as jialing/flag.h numbers them. */
+static void test_flags(void)
+{
+    pack_flagged(f_good);
+    CHECK_INT(decode(), JL_OK);
+    CHECK_INT(st_batch_point_count(&batch), 3);
+    CHECK_POINT(0, "nh3n", 0, 1.0);
+    CHECK_POINT(2, "nh3n", 2000, 3.0);
+    CHECK_INT(st_batch_point_flag(&batch, 0), 0);
+    CHECK_INT(st_batch_point_flag(&batch, 1), 2);
+    CHECK_INT(st_batch_point_flag(&batch, 2), 6);
+
+    pack_flagged(f_bad_letter);
+    CHECK_REFUSED("series[0].f[2] is \"x\"; a flag is one of the HJ 212 letters N F M S D C T B");
+    pack_flagged(f_two_letters);
+    CHECK_REFUSED("series[0].f[0] is \"MC\"; a flag is one of the HJ 212 letters N F M S D C T B");
+    pack_flagged(f_integer);
+    CHECK_REFUSED("series[0].f[1] is an integer, not a string");
+    pack_flagged(f_short);
+    CHECK_REFUSED("series[0] has 3 timestamps in \"t\" but 2 flags in \"f\"; they must pair up");
+    pack_flagged(f_not_array);
+    CHECK_REFUSED("series[0].f is a string, not an array");
+    CHECK_INT(st_batch_point_count(&batch), 0);
+
+    /* Without "f" every reading is N. */
+    begin_series(1);
+    pack_simple_series("pm25", "s1", 2);
+    CHECK_INT(decode(), JL_OK);
+    CHECK_INT(st_batch_point_flag(&batch, 0), 0);
+    CHECK_INT(st_batch_point_flag(&batch, 1), 0);
+}
+
 int main(void)
 {
     st_batch_init(&batch);
@@ -554,6 +649,7 @@ int main(void)
     RUN(test_large_batch);
     RUN(test_schema_errors);
     RUN(test_point_errors);
+    RUN(test_flags);
     RUN(test_framing_errors);
     RUN(test_random_bytes);
     msgpack_sbuffer_destroy(&sbuf);
