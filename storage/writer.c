@@ -318,6 +318,14 @@ int st_write(st_store *store, const st_batch *batch, jl_error *err)
         if (!isfinite(batch->point_values[i]) || batch->point_ms[i] < JL_MIN_MS ||
             batch->point_ms[i] > JL_MAX_MS || batch->point_series[i] >= batch->series_count)
             return jl_error_set(err, JL_EINVAL, "point %zu is invalid", i);
+        /* Chunks, log blocks and tails do not keep flags yet: refusing the request is honest,
+         * storing it without its flags would lose what the station said. */
+        if (batch->point_flags[i] != JL_FLAG_N)
+            return jl_error_set(err, JL_EINVAL,
+                                "reading %zu has the data flag \"%c\"; this store keeps only "
+                                "readings flagged N so far, so the request is refused rather "
+                                "than stored without its flags",
+                                i + 1, jl_flag_letter(batch->point_flags[i]));
     }
     if (batch->point_count == 0)
         return JL_OK;
