@@ -2,7 +2,8 @@
  * fixes, for ck_read_summary() (header only, so queries use a summary without the payload) and
  * for ck_decode(), which then checks the payload checksum, decompresses into a padded buffer of
  * exactly the raw length and unpacks timestamps and values, refusing any payload the encoder
- * could not have written. The header check is shared with storage/chunk_segments.c. */
+ * could not have written, and for ck_read_flags(), which expands the flag runs the header check
+ * has validated. The header check is shared with storage/chunk_segments.c. */
 #include "jialing/chunk.h"
 
 #include <inttypes.h>
@@ -17,8 +18,41 @@
 #include "disk_format.h"
 #include "rice.h"
 
+/* Walks the flag-run section at[0..len) of a chunk of count readings (disk_format.h, "Flag
+ * runs"): returns 0 when it is well formed, after setting *mask to the codes present (N
+ * included when some reading is not in a run) and, when out is not NULL, writing the code of
+ * each reading in a run to out (the caller has set out[0..count) to N); -1 otherwise. */
+static int flag_runs_walk(const uint8_t *at, size_t len, uint32_t count, uint8_t *out,
+                          jl_flag_mask *mask)
+{
+    const uint8_t *end = at + len;
+    uint64_t runs, gap, run, code, previous_code = 0, flagged = 0;
+    size_t pos = 0; /* the previous run's end */
+    jl_flag_mask codes = 0;
+    if (bytes_get_varint(&at, end, &runs) != 0 || runs < 1 || runs > count)
+        return -1;
+    for (uint64_t r = 0; r < runs; r++) {
+        if (bytes_get_varint(&at, end, &gap) != 0 || bytes_get_varint(&at, end, &run) != 0 ||
+            bytes_get_varint(&at, end, &code) != 0 || gap > count - pos || run < 1 ||
+            run > count - pos - gap || code < 1 || code >= JL_FLAG_COUNT ||
+            (r > 0 && gap == 0 && code == previous_code))
+            return -1;
+        pos += (size_t)gap;
+        if (out != NULL)
+            memset(out + pos, (int)code, (size_t)run);
+        pos += (size_t)run;
+        flagged += run;
+        codes |= (jl_flag_mask)(1u << code);
+        previous_code = code;
+    }
+    if (at != end)
+        return -1;
+    *mask = codes | (flagged < count ? JL_FLAG_MASK_N : 0);
+    return 0;
+}
+
 int ck_header_read(const uint8_t *p, size_t len, ck_summary *summary, uint64_t *scale,
-                   uint32_t *raw_len, uint8_t *flags, size_t *table_len, jl_error *err)
+                   uint32_t *raw_len, uint8_t *flags, ck_layout *layout, jl_error *err)
 {
     if (len < CK_HEADER_SIZE)
         return jl_error_set(err, JL_ECORRUPT,
@@ -41,11 +75,34 @@ int ck_header_read(const uint8_t *p, size_t len, ck_summary *summary, uint64_t *
                             CK_MAX_READINGS);
     uint32_t raw = bytes_get_le32(p + CK_OFF_RAW_LEN);
     uint32_t stored = bytes_get_le32(p + CK_OFF_STORED_LEN);
-    /* The segment table, when flagged, fills the bytes between header and payload. */
-    size_t table = (chunk_flags & CK_FLAG_SEGMENTS) ? len - CK_HEADER_SIZE - stored : 0;
-    if (stored > len - CK_HEADER_SIZE || table != len - CK_HEADER_SIZE - stored ||
-        ((chunk_flags & CK_FLAG_SEGMENTS) &&
-         (table < 2 || table > ck_segment_table_bound(CK_MAX_SEGMENTS))))
+    const int with_table = (chunk_flags & CK_FLAG_SEGMENTS) != 0;
+    const int with_runs = (chunk_flags & CK_FLAG_FLAG_RUNS) != 0;
+    if (stored > len - CK_HEADER_SIZE)
+        return jl_error_set(err, JL_ECORRUPT,
+                            "chunk payload length %u does not match the %zu bytes after the header",
+                            stored, len - CK_HEADER_SIZE);
+    /* The extension (table and runs, when flagged) fills the bytes between header and payload;
+     * with both, a length prefix says where the table ends. */
+    const size_t ext = len - CK_HEADER_SIZE - stored;
+    size_t table_off = CK_HEADER_SIZE, table = 0, runs = 0;
+    if (with_table && with_runs) {
+        const uint8_t *at = p + CK_HEADER_SIZE;
+        uint64_t prefixed;
+        if (bytes_get_varint(&at, at + ext, &prefixed) != 0 ||
+            prefixed > ck_segment_table_bound(CK_MAX_SEGMENTS) ||
+            prefixed > ext - (size_t)(at - (p + CK_HEADER_SIZE)))
+            return jl_error_set(err, JL_ECORRUPT, "chunk segment table length prefix is bad");
+        table_off = (size_t)(at - p);
+        table = (size_t)prefixed;
+        runs = ext - (table_off - CK_HEADER_SIZE) - table;
+    } else if (with_table) {
+        table = ext;
+    } else if (with_runs) {
+        runs = ext;
+    }
+    if ((!with_table && !with_runs && ext != 0) ||
+        (with_table && (table < 2 || table > ck_segment_table_bound(CK_MAX_SEGMENTS))) ||
+        (with_runs && (runs < CK_FLAG_RUNS_MIN || runs > CK_FLAG_RUNS_BOUND(count))))
         return jl_error_set(err, JL_ECORRUPT,
                             "chunk payload length %u does not match the %zu bytes after the header",
                             stored, len - CK_HEADER_SIZE);
@@ -56,7 +113,7 @@ int ck_header_read(const uint8_t *p, size_t len, ck_summary *summary, uint64_t *
             "chunk payload lengths are inconsistent (raw %u, stored %u, %u readings)", raw, stored,
             count);
     if (bytes_get_le32(p + CK_OFF_HEADER_CRC) !=
-        ck_crc32c(ck_crc32c(0, p, CK_OFF_HEADER_CRC), p + CK_HEADER_SIZE, table))
+        ck_crc32c(ck_crc32c(0, p, CK_OFF_HEADER_CRC), p + CK_HEADER_SIZE, ext))
         return jl_error_set(err, JL_ECORRUPT, "chunk header checksum mismatch");
     int64_t first_ms = (int64_t)bytes_get_le64(p + CK_OFF_FIRST_MS);
     int64_t last_ms = (int64_t)bytes_get_le64(p + CK_OFF_LAST_MS);
@@ -68,12 +125,16 @@ int ck_header_read(const uint8_t *p, size_t len, ck_summary *summary, uint64_t *
         return jl_error_set(err, JL_ECORRUPT, "chunk header fields are inconsistent");
     uint64_t period = 0, span = 0;
     if (table > 0) {
-        const uint8_t *at = p + CK_HEADER_SIZE;
+        const uint8_t *at = p + table_off;
         if (bytes_get_varint(&at, at + table, &period) != 0 || period < 1 || period > INT64_MAX ||
             (span = ck_period_span(first_ms, last_ms, (int64_t)period)) < 2 ||
             span > CK_MAX_SEGMENTS)
             return jl_error_set(err, JL_ECORRUPT, "chunk segment table has a bad period");
     }
+    const size_t runs_off = table_off + table;
+    jl_flag_mask mask = JL_FLAG_MASK_N;
+    if (runs > 0 && flag_runs_walk(p + runs_off, runs, count, NULL, &mask) != 0)
+        return jl_error_set(err, JL_ECORRUPT, "chunk flag runs are malformed");
 
     summary->count = count;
     summary->first_ms = first_ms;
@@ -87,11 +148,16 @@ int ck_header_read(const uint8_t *p, size_t len, ck_summary *summary, uint64_t *
     summary->codec = codec;
     summary->decimal_exponent = exponent;
     summary->payload_bytes = stored;
-    summary->flag_mask = JL_FLAG_MASK_N;
+    summary->flag_mask = mask;
     summary->segment_period_ms = (int64_t)period;
     summary->segment_count = (uint32_t)span;
-    if (table_len)
-        *table_len = table;
+    if (layout) {
+        layout->table_off = table_off;
+        layout->table_len = table;
+        layout->runs_off = runs_off;
+        layout->runs_len = runs;
+        layout->payload_off = CK_HEADER_SIZE + ext;
+    }
     if (scale)
         *scale = ts_scale;
     if (raw_len)
@@ -106,6 +172,28 @@ int ck_read_summary(const void *data, size_t len, ck_summary *summary, jl_error 
     if (data == NULL)
         return jl_error_set(err, JL_ECORRUPT, "chunk is missing");
     return ck_header_read(data, len, summary, NULL, NULL, NULL, NULL, err);
+}
+
+int ck_read_flags(const void *data, size_t len, uint8_t *flags, size_t capacity, jl_error *err)
+{
+    ck_summary s;
+    ck_layout layout;
+    if (data == NULL)
+        return jl_error_set(err, JL_ECORRUPT, "chunk is missing");
+    int rc = ck_header_read(data, len, &s, NULL, NULL, NULL, &layout, err);
+    if (rc != JL_OK)
+        return rc;
+    if (s.count > capacity)
+        return jl_error_set(err, JL_ELIMIT, "chunk holds %u readings, room for only %zu flags",
+                            s.count, capacity);
+    if (flags == NULL)
+        return jl_error_set(err, JL_EINVAL, "chunk flag reader called without an output array");
+    memset(flags, JL_FLAG_N, s.count);
+    jl_flag_mask mask;
+    if (layout.runs_len > 0)
+        flag_runs_walk((const uint8_t *)data + layout.runs_off, layout.runs_len, s.count, flags,
+                       &mask); /* checked by ck_header_read */
+    return JL_OK;
 }
 
 /* Bytes of zero padding after the raw payload: one frame's worst case plus a load's width, so
@@ -126,11 +214,11 @@ int ck_decode(const void *data, size_t len, int64_t *timestamps_ms, double *valu
         *count = 0;
     if (data == NULL)
         return jl_error_set(err, JL_ECORRUPT, "chunk is missing");
-    size_t table_len = 0;
-    rc = ck_header_read(data, len, &s, &scale, &raw_len, &flags, &table_len, err);
+    ck_layout layout;
+    rc = ck_header_read(data, len, &s, &scale, &raw_len, &flags, &layout, err);
     if (rc != JL_OK)
         return rc;
-    const uint8_t *stored = (const uint8_t *)data + CK_HEADER_SIZE + table_len;
+    const uint8_t *stored = (const uint8_t *)data + layout.payload_off;
     if (bytes_get_le32((const uint8_t *)data + CK_OFF_PAYLOAD_CRC) !=
         ck_crc32c(0, stored, s.payload_bytes))
         return jl_error_set(err, JL_ECORRUPT, "chunk payload checksum mismatch");

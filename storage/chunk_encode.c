@@ -3,7 +3,8 @@
  * against a typical delta, whichever Rice-codes smaller; values become decimal mantissas when
  * some exponent writes all of them exactly, else raw doubles; the payload then goes through
  * LZ4 when that shrinks it (it mostly eats the long zero runs of a regular cadence). The
- * optional segment table comes from storage/chunk_segments.c. */
+ * optional segment table comes from storage/chunk_segments.c; the optional flag runs, which
+ * only chunks with readings not flagged N carry, are written here. */
 #include "jialing/chunk.h"
 
 #include <inttypes.h>
@@ -83,7 +84,43 @@ int ck_encode(const int64_t *timestamps_ms, const double *values, size_t count, 
 int ck_encode_segmented(const int64_t *timestamps_ms, const double *values, size_t count,
                         int64_t segment_period_ms, jl_buf *out, jl_error *err)
 {
+    return ck_encode_flagged(timestamps_ms, values, NULL, count, segment_period_ms, out, err);
+}
+
+/* Writes the flag-run section of flags[0..count) (disk_format.h, "Flag runs") to out, which
+ * holds CK_FLAG_RUNS_BOUND(count) bytes; returns its length, 0 when every reading is N. Runs of
+ * one code that touch are written as one, so the section is canonical. */
+static size_t flag_runs_encode(const uint8_t *flags, size_t count, uint8_t *out)
+{
+    if (flags == NULL)
+        return 0;
+    size_t runs = 0;
+    for (size_t i = 0; i < count; i++)
+        runs += flags[i] != JL_FLAG_N && (i == 0 || flags[i - 1] != flags[i]);
+    if (runs == 0)
+        return 0;
+    size_t len = bytes_put_varint(out, runs), previous_end = 0;
+    for (size_t i = 0; i < count;) {
+        if (flags[i] == JL_FLAG_N) {
+            i++;
+            continue;
+        }
+        size_t start = i;
+        while (i < count && flags[i] == flags[start])
+            i++;
+        len += bytes_put_varint(out + len, start - previous_end);
+        len += bytes_put_varint(out + len, i - start);
+        len += bytes_put_varint(out + len, flags[start]);
+        previous_end = i;
+    }
+    return len;
+}
+
+int ck_encode_flagged(const int64_t *timestamps_ms, const double *values, const uint8_t *flags,
+                      size_t count, int64_t segment_period_ms, jl_buf *out, jl_error *err)
+{
     int rc = JL_OK;
+    uint8_t *runs = NULL;
     uint64_t *numbers = NULL;
     int64_t *mantissas = NULL;
     uint8_t *raw = NULL;
@@ -104,13 +141,18 @@ int ck_encode_segmented(const int64_t *timestamps_ms, const double *values, size
                                 "timestamps must increase strictly: reading %zu at %" PRId64
                                 " ms follows %" PRId64 " ms",
                                 i, timestamps_ms[i], timestamps_ms[i - 1]);
+        if (flags != NULL && flags[i] >= JL_FLAG_COUNT)
+            return jl_error_set(err, JL_EINVAL,
+                                "reading %zu at %" PRId64 " ms has flag code %u (0 to %d allowed)",
+                                i, timestamps_ms[i], flags[i], JL_FLAG_COUNT - 1);
     }
 
     size_t raw_cap = CK_RAW_PAYLOAD_MAX(count) + 8;
     numbers = malloc(2 * count * sizeof *numbers);
     mantissas = malloc(count * sizeof *mantissas);
     raw = malloc(raw_cap);
-    if (numbers == NULL || mantissas == NULL || raw == NULL) {
+    runs = flags != NULL ? malloc(CK_FLAG_RUNS_BOUND(count)) : NULL;
+    if (numbers == NULL || mantissas == NULL || raw == NULL || (flags != NULL && runs == NULL)) {
         rc = jl_error_set(err, JL_ENOMEM, "out of memory encoding a chunk of %zu readings", count);
         goto out;
     }
@@ -144,7 +186,7 @@ int ck_encode_segmented(const int64_t *timestamps_ms, const double *values, size
         prev_delta = delta;
         prev_offset = offset;
     }
-    uint8_t flags = 0;
+    uint8_t chunk_flags = 0;
     rice_writer writer = {.data = raw, .pos = 0, .acc = 0, .nbits = 0};
     if (count > 1) {
         uint64_t base = typical_delta(residuals + 1, count - 1);
@@ -154,7 +196,7 @@ int ck_encode_segmented(const int64_t *timestamps_ms, const double *values, size
         uint8_t residual_ks[RICE_MAX_FRAMES], dod_ks[RICE_MAX_FRAMES];
         if (rice_stream_cost(residuals, count, residual_ks) <
             rice_stream_cost(dods, count - 1, dod_ks)) {
-            flags |= CK_FLAG_TS_BASE;
+            chunk_flags |= CK_FLAG_TS_BASE;
             rice_encode(&writer, residuals, count, residual_ks);
         } else {
             rice_encode(&writer, dods, count - 1, dod_ks);
@@ -200,21 +242,34 @@ int ck_encode_segmented(const int64_t *timestamps_ms, const double *values, size
                                count, segment_period_ms, span, table);
     }
 
+    /* Between header and payload: with flag runs and a table, the table's length first (the
+     * runs follow it, so a reader must know where it ends); then the table; then the runs. All
+     * N writes nothing, so such a chunk is byte for byte a chunk without flags. */
+    size_t runs_len = flag_runs_encode(flags, count, runs);
+    uint8_t table_prefix[10];
+    size_t prefix_len =
+        runs_len > 0 && table_len > 0 ? bytes_put_varint(table_prefix, table_len) : 0;
+    size_t ext_len = prefix_len + table_len + runs_len;
     int bound = LZ4_compressBound((int)raw_len);
-    if (jl_buf_reserve(out, CK_HEADER_SIZE + table_len + (size_t)bound) != JL_OK) {
+    if (jl_buf_reserve(out, CK_HEADER_SIZE + ext_len + (size_t)bound) != JL_OK) {
         rc = jl_error_set(err, JL_ENOMEM, "out of memory encoding a chunk of %zu readings", count);
         goto out;
     }
     uint8_t *header = (uint8_t *)out->data + out->len;
-    uint8_t *payload = header + CK_HEADER_SIZE + table_len;
+    uint8_t *payload = header + CK_HEADER_SIZE + ext_len;
+    memcpy(header + CK_HEADER_SIZE, table_prefix, prefix_len);
     if (table_len > 0) {
-        memcpy(header + CK_HEADER_SIZE, table, table_len);
-        flags |= CK_FLAG_SEGMENTS;
+        memcpy(header + CK_HEADER_SIZE + prefix_len, table, table_len);
+        chunk_flags |= CK_FLAG_SEGMENTS;
+    }
+    if (runs_len > 0) {
+        memcpy(header + CK_HEADER_SIZE + prefix_len + table_len, runs, runs_len);
+        chunk_flags |= CK_FLAG_FLAG_RUNS;
     }
     int packed = LZ4_compress_default((const char *)raw, (char *)payload, (int)raw_len, bound);
     size_t stored_len;
     if (packed > 0 && (size_t)packed < raw_len) {
-        flags |= CK_FLAG_LZ4;
+        chunk_flags |= CK_FLAG_LZ4;
         stored_len = (size_t)packed;
     } else {
         memcpy(payload, raw, raw_len);
@@ -230,7 +285,7 @@ int ck_encode_segmented(const int64_t *timestamps_ms, const double *values, size
     header[CK_OFF_MAGIC + 3] = CK_MAGIC_3;
     header[CK_OFF_VERSION] = CK_FORMAT_VERSION;
     header[CK_OFF_CODEC] = codec;
-    header[CK_OFF_FLAGS] = flags;
+    header[CK_OFF_FLAGS] = chunk_flags;
     header[CK_OFF_EXPONENT] = (uint8_t)exponent;
     bytes_put_le32(header + CK_OFF_COUNT, (uint32_t)count);
     bytes_put_le32(header + CK_OFF_RAW_LEN, (uint32_t)raw_len);
@@ -246,8 +301,8 @@ int ck_encode_segmented(const int64_t *timestamps_ms, const double *values, size
     bytes_put_f64(header + CK_OFF_FIRST_VALUE, summary.first_value);
     bytes_put_f64(header + CK_OFF_LAST_VALUE, summary.last_value);
     bytes_put_le32(header + CK_OFF_HEADER_CRC, ck_crc32c(ck_crc32c(0, header, CK_OFF_HEADER_CRC),
-                                                         header + CK_HEADER_SIZE, table_len));
-    out->len += CK_HEADER_SIZE + table_len + stored_len;
+                                                         header + CK_HEADER_SIZE, ext_len));
+    out->len += CK_HEADER_SIZE + ext_len + stored_len;
     out->data[out->len] = '\0';
 
 out:
@@ -255,5 +310,6 @@ out:
     free(mantissas);
     free(raw);
     free(table);
+    free(runs);
     return rc;
 }

@@ -86,17 +86,17 @@ int ck_read_segments(const void *data, size_t len, ck_segment *segments, size_t 
                      size_t *count, jl_error *err)
 {
     ck_summary s;
-    size_t table_len = 0;
+    ck_layout layout;
     *count = 0;
     if (data == NULL)
         return jl_error_set(err, JL_ECORRUPT, "chunk is missing");
-    int rc = ck_header_read(data, len, &s, NULL, NULL, NULL, &table_len, err);
+    int rc = ck_header_read(data, len, &s, NULL, NULL, NULL, &layout, err);
     if (rc != JL_OK)
         return rc;
     if (s.segment_count == 0)
         return JL_OK;
-    const uint8_t *at = (const uint8_t *)data + CK_HEADER_SIZE;
-    const uint8_t *end = at + table_len;
+    const uint8_t *at = (const uint8_t *)data + layout.table_off;
+    const uint8_t *end = at + layout.table_len;
     uint64_t period;
     bytes_get_varint(&at, end, &period); /* checked by read_header */
     const int64_t step = s.segment_period_ms;

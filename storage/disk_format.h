@@ -94,8 +94,16 @@ static inline int df_decimal_exponent(const double *values, const uint32_t *orde
  * storage/chunk_decode.c and storage/chunk_segments.c read them, storage/rice.c owns the bit
  * streams of the payload.
  *
- * A chunk is CK_HEADER_SIZE header bytes, then (with CK_FLAG_SEGMENTS only) a segment table,
- * then `stored payload length` payload bytes; the table's length is what remains.
+ * A chunk is CK_HEADER_SIZE header bytes, then the extension (the bytes between header and
+ * payload), then `stored payload length` payload bytes; the extension's length is what remains
+ * (total - header - stored). The extension is, by the flags:
+ *   neither CK_FLAG_SEGMENTS nor CK_FLAG_FLAG_RUNS: empty;
+ *   CK_FLAG_SEGMENTS only: the segment table, the whole extension (chunks written before flag
+ *     runs existed, and every chunk whose readings are all N, look exactly like this);
+ *   CK_FLAG_FLAG_RUNS only: the flag-run section, the whole extension;
+ *   both: a varint L (the table's length, 2..ck_segment_table_bound(CK_MAX_SEGMENTS)), the L
+ *     bytes of the segment table, then the flag-run section, the rest of the extension. The
+ *     table itself cannot say where it ends without being parsed, hence L.
  * Every multi-byte field is little endian and written byte by byte (never a struct memcpy), so
  * the layout does not depend on the compiler's padding or the host's byte order. Doubles are
  * stored as the little-endian bytes of their IEEE-754 bit pattern.
@@ -105,7 +113,8 @@ static inline int df_decimal_exponent(const double *values, const uint32_t *orde
  *     0   4  magic "JLCK"
  *     4   1  format version (CK_FORMAT_VERSION)
  *     5   1  value codec id (CK_CODEC_DECIMAL or CK_CODEC_FLOAT, see jialing/chunk.h)
- *     6   1  flags (CK_FLAG_LZ4, CK_FLAG_TS_BASE, CK_FLAG_SEGMENTS; others must be 0)
+ *     6   1  flags (CK_FLAG_LZ4, CK_FLAG_TS_BASE, CK_FLAG_SEGMENTS, CK_FLAG_FLAG_RUNS;
+ *            others must be 0)
  *     7   1  decimal exponent E, signed (0..CK_MAX_DECIMAL_EXPONENT for decimal, 0 for float)
  *     8   4  count of readings (1..CK_MAX_READINGS)
  *    12   4  raw payload length: bytes of the packed payload before LZ4
@@ -120,7 +129,8 @@ static inline int df_decimal_exponent(const double *values, const uint32_t *orde
  *    72   8  sum of squared deviations from the mean (double)
  *    80   8  first value (double)
  *    88   8  last value (double)
- *    96   4  header crc32c over bytes 0..95, continued over the segment table if any
+ *    96   4  header crc32c over bytes 0..95, continued over the whole extension (length
+ *            prefix, segment table and flag runs, whichever are present)
  *
  * Segment table (CK_FLAG_SEGMENTS): per-period summaries, so that windows made of whole periods
  * (a day of 8-hour periods, say) need no decoding. Numbers are LEB128 varints. First the period
@@ -137,14 +147,32 @@ static inline int df_decimal_exponent(const double *values, const uint32_t *orde
  * encoder writes no table when the readings lie in one period, when a period bound falls
  * outside int64, or when the sums do not fit 64 bits.
  *
+ * Flag runs (CK_FLAG_FLAG_RUNS): the HJ 212 data flag of every reading (jialing/flag.h, codes
+ * 0..7 = N F M S D C T B). A chunk without the bit has all readings N. With it, varints: the
+ * number of runs R (1..count), then per run, in reading order: the readings since the previous
+ * run's end (since reading 0 for the first run; these readings are N), the run's length (>= 1)
+ * and its code (1..7, one byte as a varint). Runs do not overlap and end within the count;
+ * readings after the last run are N. Two runs that touch (gap 0) never have the same code: the
+ * encoder merges them, and readers refuse such a section (one spelling per flag sequence). The
+ * section ends exactly at the payload. Its length is CK_FLAG_RUNS_MIN..CK_FLAG_RUNS_BOUND(count).
+ * Example: 10 readings, readings 3 and 4 flagged M (2), the rest N: 01 03 02 02, four bytes.
+ * The encoder sets the bit only when some reading is not N, so all-N chunks cost nothing.
+ * Min, max, sum, the other header fields and the segment table cover all readings whatever
+ * their flags.
+ *
  * Readers validate in this order and stop at the first failure: total size >= header size,
- * magic, version, codec, flags, count, lengths (stored == total - header without a table,
- * stored < total - header with one, the table within its bound; raw bounded by
+ * magic, version, codec, flags, count, lengths (stored <= total - header; the extension empty
+ * without CK_FLAG_SEGMENTS and CK_FLAG_FLAG_RUNS; with both, the prefix L a well-formed varint
+ * within the extension, L within the table's bound and at most the extension minus the prefix;
+ * the table within its bound (2..ck_segment_table_bound(CK_MAX_SEGMENTS)) and the flag-run
+ * section within CK_FLAG_RUNS_MIN..CK_FLAG_RUNS_BOUND(count) when present; raw bounded by
  * CK_RAW_PAYLOAD_MAX(count), stored == raw without LZ4 and stored < raw with it), header
- * checksum (over the table too), then the cross-field sanity checks the checksum cannot vouch
- * for when the bytes were crafted (first_ms <= last_ms, scale >= 1, exponent range, the table's
- * period and span). ck_read_segments then checks the table's contents as above; decoding
- * ignores them and checks the payload
+ * checksum (over the extension too), then the cross-field sanity checks the checksum cannot
+ * vouch for when the bytes were crafted (first_ms <= last_ms, scale >= 1, exponent range, the
+ * table's period and span), then the flag runs (R in 1..count, each gap and length within the
+ * readings left, length >= 1, code 1..7, no touching runs of one code, the section ending
+ * exactly at the payload). ck_read_summary and ck_read_flags stop there. ck_read_segments then
+ * checks the table's contents as above; decoding ignores them and checks the payload
  * checksum, decompresses with LZ4_decompress_safe into a buffer of exactly the raw length, and
  * requires the decoded payload to fill it exactly, timestamps to increase strictly from first_ms
  * to last_ms, and the first/last values to equal the header's.
@@ -181,8 +209,15 @@ static inline int df_decimal_exponent(const double *values, const uint32_t *orde
 
 #define CK_FLAG_LZ4 0x01u      /* stored payload is the LZ4 block of the raw payload */
 #define CK_FLAG_TS_BASE 0x02u  /* timestamps coded against a base delta, not delta-of-delta */
-#define CK_FLAG_SEGMENTS 0x04u /* a segment table lies between header and payload */
-#define CK_FLAGS_KNOWN 0x07u   /* any other flag bit set makes a chunk corrupt */
+#define CK_FLAG_SEGMENTS 0x04u  /* a segment table lies between header and payload */
+#define CK_FLAG_FLAG_RUNS 0x08u /* flag runs follow the table (or the header), before payload */
+#define CK_FLAGS_KNOWN 0x0fu    /* any other flag bit set makes a chunk corrupt */
+
+/* Bytes of a flag-run section: at least one run of three one-byte varints after the count;
+ * at most count runs (merged runs need a reading each) of two 3-byte varints (numbers <=
+ * CK_MAX_READINGS = 2^16 take 3 bytes) and a code byte, after a 3-byte count. */
+#define CK_FLAG_RUNS_MIN 4u
+#define CK_FLAG_RUNS_BOUND(count) (3u + 7u * (size_t)(count))
 
 /* Header field offsets. */
 #define CK_OFF_MAGIC 0

@@ -1,12 +1,13 @@
 /* Chunk codec: turns a run of readings of one series (strictly increasing timestamps, finite
  * doubles) into one self-validating byte string, and back. The bytes (magic, version, codec
- * ids, header fields, segment table, payload, checksums) are laid out in section 2 of
+ * ids, header fields, segment table, flag runs, payload, checksums) are laid out in section 2 of
  * storage/disk_format.h; this header is the codec's public face. Implemented by
  * storage/chunk_encode.c, chunk_decode.c, chunk_segments.c, chunk_summary.c, with the bit codec
  * in storage/rice.c and the checksum in storage/crc32c.c.
  *
  * An encoded chunk is a fixed little-endian header holding the summary below and a header
- * checksum, an optional table of per-period summaries, and a payload (timestamps delta-coded,
+ * checksum, an optional table of per-period summaries, optional runs of readings whose data
+ * flag is not N, and a payload (timestamps delta-coded,
  * values as decimal mantissas or raw doubles, bit-packed, then LZ4 when that shrinks it) with
  * its own checksum. ck_read_summary() and ck_read_segments() validate only the header (and the
  * table), so queries can use summaries without touching the payload.
@@ -87,6 +88,22 @@ int ck_encode(const int64_t *timestamps_ms, const double *values, size_t count, 
 int ck_encode_segmented(const int64_t *timestamps_ms, const double *values, size_t count,
                         int64_t segment_period_ms, jl_buf *out, jl_error *err);
 
+/* As ck_encode_segmented(), and keeps each reading's HJ 212 data flag (flags[i], a code of
+ * jialing/flag.h) as runs of the readings not flagged N, for ck_read_flags() and
+ * summary.flag_mask. flags NULL or all JL_FLAG_N gives exactly the bytes of
+ * ck_encode_segmented(); each run of non-N readings costs a few bytes. Flags do not change what
+ * the summary and segment table cover: all readings. Returns as ck_encode(), and JL_EINVAL when
+ * a flag is not below JL_FLAG_COUNT (err names the reading). */
+int ck_encode_flagged(const int64_t *timestamps_ms, const double *values, const uint8_t *flags,
+                      size_t count, int64_t segment_period_ms, jl_buf *out, jl_error *err);
+
+/* Reads the data flag of every reading of the chunk at data[0..len) into the caller's
+ * flags[0..count) (all JL_FLAG_N when the chunk has no flag runs), validating the header, the
+ * segment table's period and the flag runs, not the payload. Returns JL_OK; JL_ECORRUPT when
+ * data is NULL or a check fails (err says which; nothing written); JL_ELIMIT when capacity is
+ * smaller than the chunk's count (nothing written); JL_EINVAL when flags is NULL. */
+int ck_read_flags(const void *data, size_t len, uint8_t *flags, size_t capacity, jl_error *err);
+
 /* Reads the segment table of the chunk at data[0..len) (validating header and table, not the
  * payload) into the caller's segments[0..capacity), in time order, one entry per period with
  * readings, and sets *count (0 when the chunk has no table; summary.segment_count says how many
@@ -97,9 +114,9 @@ int ck_read_segments(const void *data, size_t len, ck_segment *segments, size_t 
                      size_t *count, jl_error *err);
 
 /* Validates the header of the chunk at data[0..len) (size, magic, version, codec, flags, count,
- * lengths, header checksum, cross-field sanity, the segment table's period) and fills the
- * caller's *summary. Returns JL_OK, or JL_ECORRUPT when data is NULL or a check fails (err says
- * which; *summary is then unspecified). */
+ * lengths, header checksum, cross-field sanity, the segment table's period, the flag runs) and
+ * fills the caller's *summary, flag_mask included. Returns JL_OK, or JL_ECORRUPT when data is NULL
+ * or a check fails (err says which; *summary is then unspecified). */
 int ck_read_summary(const void *data, size_t len, ck_summary *summary, jl_error *err);
 
 /* Fully validates the chunk at data[0..len) (header, payload checksum, decompressed size,
