@@ -229,7 +229,7 @@ static void encode_v2(jl_buf *out)
     st_batch batch;
     v2_batch(&batch);
     jl_error err;
-    CHECK_INT(wl_encode(&batch, out, &err), JL_OK);
+    CHECK_INT(wl_encode_format2(&batch, out, &err), JL_OK); /* wl_encode writes format 3 */
     wl_finish((uint8_t *)out->data, out->len, v2_ids);
     st_batch_destroy(&batch);
 }
