@@ -8,7 +8,7 @@
  * Sections:
  *   1. conventions shared by all formats: byte order, checksum, decimal values
  *   2. sealed chunks (storage/chunk_*.c, storage/rice.c)
- *   3. write-log blocks, formats 1 and 2 (storage/log_block.c)
+ *   3. write-log blocks, formats 1, 2 and 3 (storage/log_block.c)
  *   4. the store: format version, database names, key layouts (keys.c, catalog.c, store.c) */
 #ifndef JIALING_STORAGE_DISK_FORMAT_H
 #define JIALING_STORAGE_DISK_FORMAT_H
@@ -264,8 +264,27 @@ static inline int df_decimal_exponent(const double *values, const uint32_t *orde
 /* ==== 3. Write-log blocks ====
  *
  * A block holds the readings of one write request; storage/log_block.c encodes and decodes it,
- * the store keeps it in LMDB until every series in it has sealed those readings. The two formats
- * are told apart by their magic; the store writes format 2 only and reads both.
+ * the store keeps it in LMDB until every series in it has sealed those readings. The three
+ * formats are told apart by their magic; the store writes format 3 only and reads all three
+ * (readings of formats 1 and 2 have flag JL_FLAG_N).
+ *
+ * Format 3 ("JLG3", WL3_MAGIC): format 2 below, with the raw length bounded by
+ * WL3_RAW_PAYLOAD_MAX(readings, series) instead, and in the payload each group with n > 0
+ * followed, after its values, by the data flags of its readings (include/jialing/flag.h codes,
+ * in the group's order) as runs of non-N readings: varint run count R (0 when all are N), then
+ * per run varint gap (readings of code N since the end of the previous run, or since the group's
+ * first reading for the first run), varint length >= 1 and one byte code 1..JL_FLAG_COUNT-1.
+ * Readings not in a run are N. Runs are maximal: two runs with gap 0 have different codes.
+ * Readers validate as for format 2, and for each group's flags, in this order: R <= n; per run
+ * gap <= readings left in the group, then length 1..readings left after the gap, then the code
+ * byte present, not N and below JL_FLAG_COUNT, and not equal to the previous run's code when
+ * the gap is 0. Why this order: each bound is checked before the index it moves is used, and as
+ * a difference from what is left (never as a sum that a 64-bit varint could wrap back into an
+ * earlier run); the code is checked because callers index tables by it; maximal runs keep the
+ * encoding unique, so that re-encoding a golden block gives the same bytes. Why format 3: HJ 212
+ * sends a flag with every value and replay after a crash must restore it; almost every reading
+ * is N, so a group of all-N readings costs one byte and a stretch of maintenance a few bytes,
+ * where a byte per reading would have grown the log by a fifth.
  *
  * Format 2 (all integers little endian):
  *   off size field
@@ -319,6 +338,15 @@ static inline int df_decimal_exponent(const double *values, const uint32_t *orde
 #define WL_READING_BYTES (2 * BYTES_VARINT_MAX)
 #define WL_RAW_PAYLOAD_MAX(readings, series)                                                       \
     ((size_t)(readings)*WL_READING_BYTES + (size_t)(series)*WL_GROUP_BYTES)
+
+#define WL3_MAGIC 0x33474c4au /* "JLG3" little endian; header layout as format 2 */
+/* Bytes the flags of a format-3 group can add before LZ4 at most: the run count, and at most 3
+ * bytes per reading, since a run costs varint(gap) + varint(length) + 1 bytes and covers
+ * gap + length >= 1 readings (a varint of x takes at most 1 + x bytes when length >= 1). */
+#define WL3_FLAG_READING_BYTES 3
+#define WL3_RAW_PAYLOAD_MAX(readings, series)                                                      \
+    (WL_RAW_PAYLOAD_MAX(readings, series) + (size_t)(readings)*WL3_FLAG_READING_BYTES +            \
+     (size_t)(series)*BYTES_VARINT_MAX)
 
 #define WL_V1_MAGIC 0x474f4c4au /* "JLOG" little endian */
 #define WL_V1_HEADER_BYTES 16

@@ -1,7 +1,8 @@
 /* The bytes of a write-log block: encodes a request's readings grouped by series with
- * delta-coded timestamps and decimal mantissas (format 2), and decodes blocks of both formats
- * with every length, count and checksum validated before use. The layouts, the validation order
- * and the reasons for format 2 are in storage/disk_format.h, section 3. */
+ * delta-coded timestamps, decimal mantissas and runs of data flags (format 3), and decodes
+ * blocks of formats 1, 2 and 3 with every length, count, run and checksum validated before use.
+ * The layouts, the validation order and the reasons for formats 2 and 3 are in
+ * storage/disk_format.h, section 3. */
 #include "log_block.h"
 
 #include <lz4.h>
@@ -12,11 +13,43 @@
 #include "crc32c.h"
 #include "disk_format.h"
 
-int wl_encode(const st_batch *batch, jl_buf *out, jl_error *err)
+/* Writes the flag runs of one group (format 3): the run count, then gap, length and code of
+ * each maximal stretch of equal non-N codes. Returns the bytes written. */
+static size_t put_flag_runs(uint8_t *p, const st_batch *batch, const uint32_t *group, size_t n)
+{
+    size_t runs = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint8_t code = st_batch_point_flag(batch, group[i]);
+        if (code != JL_FLAG_N && (i == 0 || st_batch_point_flag(batch, group[i - 1]) != code))
+            runs++;
+    }
+    uint8_t *start = p;
+    p += bytes_put_varint(p, runs);
+    size_t end = 0; /* end of the previous run */
+    for (size_t i = 0; i < n;) {
+        uint8_t code = st_batch_point_flag(batch, group[i]);
+        if (code == JL_FLAG_N) {
+            i++;
+            continue;
+        }
+        size_t length = 1;
+        while (i + length < n && st_batch_point_flag(batch, group[i + length]) == code)
+            length++;
+        p += bytes_put_varint(p, i - end);
+        p += bytes_put_varint(p, length);
+        *p++ = code;
+        i += length;
+        end = i;
+    }
+    return (size_t)(p - start);
+}
+
+static int encode(const st_batch *batch, int format, jl_buf *out, jl_error *err)
 {
     size_t count = batch->point_count;
     uint32_t series = batch->series_count;
-    size_t raw_bound = WL_RAW_PAYLOAD_MAX(count, series);
+    size_t raw_bound =
+        format == 3 ? WL3_RAW_PAYLOAD_MAX(count, series) : WL_RAW_PAYLOAD_MAX(count, series);
     uint32_t *starts = calloc((size_t)series + 1, sizeof *starts);
     uint32_t *order = malloc((count ? count : 1) * sizeof *order);
     int64_t *mantissas = malloc((count ? count : 1) * sizeof *mantissas);
@@ -59,14 +92,16 @@ int wl_encode(const st_batch *batch, jl_buf *out, jl_error *err)
             *p++ = WL_MODE_RAW;
             for (size_t i = 0; i < n; i++, p += 8)
                 bytes_put_f64(p, batch->point_values[group[i]]);
-            continue;
+        } else {
+            *p++ = (uint8_t)exponent;
+            uint64_t previous = 0;
+            for (size_t i = 0; i < n; i++) {
+                p += bytes_put_varint(p, bytes_zigzag((uint64_t)mantissas[i] - previous));
+                previous = (uint64_t)mantissas[i];
+            }
         }
-        *p++ = (uint8_t)exponent;
-        uint64_t previous = 0;
-        for (size_t i = 0; i < n; i++) {
-            p += bytes_put_varint(p, bytes_zigzag((uint64_t)mantissas[i] - previous));
-            previous = (uint64_t)mantissas[i];
-        }
+        if (format == 3)
+            p += put_flag_runs(p, batch, group, n);
     }
     size_t raw_len = (size_t)(p - raw);
     int bound = LZ4_compressBound((int)raw_len);
@@ -83,7 +118,7 @@ int wl_encode(const st_batch *batch, jl_buf *out, jl_error *err)
         rc = jl_error_set(err, JL_EINVAL, "compressing a log block failed");
         goto out;
     }
-    bytes_put_le32(block, WL_MAGIC);
+    bytes_put_le32(block, format == 3 ? WL3_MAGIC : WL_MAGIC);
     bytes_put_le32(block + WL_OFF_COUNT, (uint32_t)count);
     bytes_put_le32(block + WL_OFF_SERIES, series);
     bytes_put_le32(block + WL_OFF_RAW_LEN, (uint32_t)raw_len);
@@ -96,6 +131,16 @@ out:
     free(mantissas);
     free(raw);
     return rc;
+}
+
+int wl_encode(const st_batch *batch, jl_buf *out, jl_error *err)
+{
+    return encode(batch, 3, out, err);
+}
+
+int wl_encode_format2(const st_batch *batch, jl_buf *out, jl_error *err)
+{
+    return encode(batch, 2, out, err);
 }
 
 void wl_finish(uint8_t *block, size_t len, const uint64_t *ids)
@@ -120,7 +165,10 @@ static int reserve(wl_readings *out, size_t count)
     double *values = realloc(out->values, count * sizeof *values);
     if (values != NULL)
         out->values = values;
-    if (ids == NULL || ms == NULL || values == NULL)
+    uint8_t *flags = realloc(out->flags, count * sizeof *flags);
+    if (flags != NULL)
+        out->flags = flags;
+    if (ids == NULL || ms == NULL || values == NULL || flags == NULL)
         return JL_ENOMEM;
     out->capacity = count;
     return JL_OK;
@@ -152,16 +200,47 @@ static int decode_v1(const uint8_t *block, size_t len, wl_readings *out, jl_erro
         out->ids[i] = bytes_get_le64(record);
         out->ms[i] = (int64_t)bytes_get_le64(record + 8);
         out->values[i] = bytes_get_f64(record + 16);
+        out->flags[i] = JL_FLAG_N; /* format 1 kept no flags */
     }
     free(raw);
     out->count = count;
     return JL_OK;
 }
 
-/* Decodes the groups of a format-2 payload; 0 when they do not add up. */
-static int decode_groups(const uint8_t *p, const uint8_t *end, const uint8_t *id_table,
-                         uint32_t series, size_t count, wl_readings *out)
+/* Decodes the flag runs of a format-3 group of n readings into flags[0..n), already all N;
+ * 0 when a run is out of its group, empty, of an unknown code, not maximal or cut short. Each
+ * bound is checked as a difference so that no varint can wrap an index back into the group. */
+static int decode_flag_runs(const uint8_t **pp, const uint8_t *end, size_t n, uint8_t *flags)
 {
+    const uint8_t *p = *pp;
+    uint64_t runs;
+    if (bytes_get_varint(&p, end, &runs) || runs > n)
+        return 0;
+    size_t at = 0;
+    uint8_t previous = JL_FLAG_N;
+    for (uint64_t r = 0; r < runs; r++) {
+        uint64_t gap, length;
+        if (bytes_get_varint(&p, end, &gap) || gap > n - at)
+            return 0;
+        at += (size_t)gap;
+        if (bytes_get_varint(&p, end, &length) || length == 0 || length > n - at || p >= end)
+            return 0;
+        uint8_t code = *p++;
+        if (code == JL_FLAG_N || code >= JL_FLAG_COUNT || (gap == 0 && code == previous))
+            return 0;
+        memset(flags + at, code, (size_t)length);
+        at += (size_t)length;
+        previous = code;
+    }
+    *pp = p;
+    return 1;
+}
+
+/* Decodes the groups of a format-2 or format-3 payload; 0 when they do not add up. */
+static int decode_groups(const uint8_t *p, const uint8_t *end, const uint8_t *id_table,
+                         uint32_t series, size_t count, int format, wl_readings *out)
+{
+    memset(out->flags, JL_FLAG_N, count); /* format 2 kept no flags */
     size_t at = 0;
     for (uint32_t s = 0; s < series; s++) {
         uint64_t n, first;
@@ -207,6 +286,8 @@ static int decode_groups(const uint8_t *p, const uint8_t *end, const uint8_t *id
         } else {
             return 0;
         }
+        if (format == 3 && !decode_flag_runs(&p, end, n, out->flags + at))
+            return 0;
         at += n;
     }
     return at == count && p == end;
@@ -218,14 +299,17 @@ int wl_decode(const void *bytes, size_t len, wl_readings *out, jl_error *err)
     out->count = 0;
     if (len >= WL_V1_HEADER_BYTES && bytes_get_le32(block) == WL_V1_MAGIC)
         return decode_v1(block, len, out, err);
-    if (len < WL_HEADER_BYTES || bytes_get_le32(block) != WL_MAGIC)
+    uint32_t magic = len >= WL_HEADER_BYTES ? bytes_get_le32(block) : 0;
+    if (magic != WL_MAGIC && magic != WL3_MAGIC)
         return jl_error_set(err, JL_ECORRUPT, "write log block has a bad header");
+    int format = magic == WL3_MAGIC ? 3 : 2;
     uint32_t count = bytes_get_le32(block + WL_OFF_COUNT),
              series = bytes_get_le32(block + WL_OFF_SERIES);
     uint32_t raw_len = bytes_get_le32(block + WL_OFF_RAW_LEN),
              packed = bytes_get_le32(block + WL_OFF_STORED_LEN);
     if (count == 0 || count > ST_MAX_BATCH_POINTS || series == 0 || series > ST_MAX_BATCH_POINTS ||
-        (size_t)raw_len > WL_RAW_PAYLOAD_MAX(count, series) ||
+        (size_t)raw_len > (format == 3 ? WL3_RAW_PAYLOAD_MAX(count, series)
+                                       : WL_RAW_PAYLOAD_MAX(count, series)) ||
         (len - WL_HEADER_BYTES) / 8 < series ||
         (size_t)packed != len - WL_HEADER_BYTES - (size_t)series * 8)
         return jl_error_set(err, JL_ECORRUPT, "write log block has bad lengths");
@@ -241,7 +325,7 @@ int wl_decode(const void *bytes, size_t len, wl_readings *out, jl_error *err)
     int got = LZ4_decompress_safe((const char *)id_table + (size_t)series * 8, (char *)raw,
                                   (int)packed, (int)raw_len);
     int ok = got >= 0 && (uint32_t)got == raw_len &&
-             decode_groups(raw, raw + raw_len, id_table, series, count, out);
+             decode_groups(raw, raw + raw_len, id_table, series, count, format, out);
     free(raw);
     if (!ok)
         return jl_error_set(err, JL_ECORRUPT, "write log block does not decode");
@@ -254,5 +338,6 @@ void wl_readings_destroy(wl_readings *readings)
     free(readings->ids);
     free(readings->ms);
     free(readings->values);
+    free(readings->flags);
     memset(readings, 0, sizeof *readings);
 }

@@ -1,7 +1,8 @@
 /* The bytes of a write-log block (storage-internal): one write request's readings, grouped by
- * series, as the store keeps them in LMDB until they are sealed into chunks. Encodes format 2,
- * decodes formats 1 and 2; both layouts, their validation order and the reasons for format 2
- * are in storage/disk_format.h, section 3 (included here for WL_HEADER_BYTES and the rest).
+ * series, as the store keeps them in LMDB until they are sealed into chunks. Encodes format 3,
+ * decodes formats 1, 2 and 3; the layouts, their validation order and the reasons for formats
+ * 2 and 3 are in storage/disk_format.h, section 3 (included here for WL_HEADER_BYTES and the
+ * rest).
  *
  * A block is written in two steps so that the expensive part runs on the thread that parsed
  * the request: wl_encode() there, with the series ids left zero because only the writer knows
@@ -21,22 +22,28 @@ typedef struct wl_readings {
     uint64_t *ids;   /* series id of each reading */
     int64_t *ms;     /* timestamp of each reading */
     double *values;  /* value of each reading */
+    uint8_t *flags;  /* data flag code (JL_FLAG_*) of each reading; JL_FLAG_N from formats 1, 2 */
     size_t count;    /* readings decoded */
     size_t capacity; /* allocated entries of each array */
 } wl_readings;
 
-/* Encodes the batch (1..ST_MAX_BATCH_POINTS readings, as st_write() accepts them) as a format-2
- * block into out, replacing its contents; the id table is left zero for wl_finish(). Returns
- * JL_OK; JL_ENOMEM (out->len is then 0); JL_EINVAL if LZ4 fails, which it does not on batches
- * within ST_MAX_BATCH_POINTS. */
+/* Encodes the batch (1..ST_MAX_BATCH_POINTS readings, as st_write() accepts them, each flag
+ * < JL_FLAG_COUNT) as a format-3 block into out, replacing its contents; the id table is left
+ * zero for wl_finish(). Returns JL_OK; JL_ENOMEM (out->len is then 0); JL_EINVAL if LZ4 fails,
+ * which it does not on batches within ST_MAX_BATCH_POINTS. */
 int wl_encode(const st_batch *batch, jl_buf *out, jl_error *err);
+
+/* As wl_encode(), but writes format 2, which drops the flags. The store never writes format 2;
+ * this is kept so that the format-2 golden file can still be rebuilt byte for byte from its
+ * readings (tests/unit/test_golden.c), proving that the format-2 reader and writer agree. */
+int wl_encode_format2(const st_batch *batch, jl_buf *out, jl_error *err);
 
 /* Fills the id table of a block encoded by wl_encode() (block[0..len), ids indexed like the
  * batch's series) and its checksum, in place. Cannot fail; the block must come from
  * wl_encode() unchanged. */
 void wl_finish(uint8_t *block, size_t len, const uint64_t *ids);
 
-/* Validates and decodes the block at bytes[0..len), of format 1 or 2, into out (its arrays are
+/* Validates and decodes the block at bytes[0..len), of format 1, 2 or 3, into out (its arrays are
  * reused and grown across calls; out->count is 0 on error). Returns JL_OK; JL_ECORRUPT with a
  * message when a check of disk_format.h fails; JL_ENOMEM. */
 int wl_decode(const void *bytes, size_t len, wl_readings *out, jl_error *err);

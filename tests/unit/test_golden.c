@@ -229,7 +229,7 @@ static void encode_v2(jl_buf *out)
     st_batch batch;
     v2_batch(&batch);
     jl_error err;
-    CHECK_INT(wl_encode(&batch, out, &err), JL_OK);
+    CHECK_INT(wl_encode_format2(&batch, out, &err), JL_OK); /* wl_encode writes format 3 */
     wl_finish((uint8_t *)out->data, out->len, v2_ids);
     st_batch_destroy(&batch);
 }
@@ -259,6 +259,84 @@ static void test_log_block_v2(void)
     check_same_bytes("format-2 block", (const uint8_t *)again.data, again.len, golden, len);
     jl_buf_destroy(&again);
     free(golden);
+}
+
+/* ---------- (c2) a format-3 write-log block ---------- */
+
+/* Three series interleaved in one request with data flags: series 0 (id 7) five decimal
+ * readings with a repeated timestamp and runs of M and B, series 1 (id 1001) a run of C at the
+ * start, series 2 (id 65536) a raw value flagged D at the end. */
+#define V3_COUNT 10
+static const uint32_t v3_series[V3_COUNT] = {0, 1, 0, 0, 2, 1, 0, 2, 1, 0};
+static const int64_t v3_ms[V3_COUNT] = {1700000000000, 1700000000000, 1700000060000, 1700000060000,
+                                        1700000000000, 1700000060000, 1700000120000, 1700000060000,
+                                        1700000120000, 1700000180000};
+static const double v3_values[V3_COUNT] = {12.5, 0.125, 13.0,      13.5,  7.01,
+                                           0.25, 12.75, 1.0 / 3.0, 0.375, -1.5};
+static const uint8_t v3_flags[V3_COUNT] = {JL_FLAG_N, JL_FLAG_C, JL_FLAG_M, JL_FLAG_M, JL_FLAG_N,
+                                           JL_FLAG_C, JL_FLAG_N, JL_FLAG_D, JL_FLAG_N, JL_FLAG_B};
+static const uint64_t v3_ids[3] = {7, 1001, 65536};
+
+static void encode_v3(jl_buf *out)
+{
+    st_batch batch;
+    st_batch_init(&batch);
+    uint32_t index;
+    CHECK_INT(st_batch_series(&batch, "so2{s=\"1\"}", 10, &index), JL_OK);
+    CHECK_INT(st_batch_series(&batch, "flow{s=\"1\"}", 11, &index), JL_OK);
+    CHECK_INT(st_batch_series(&batch, "ph{s=\"1\"}", 9, &index), JL_OK);
+    CHECK_INT(index, 2);
+    for (int i = 0; i < V3_COUNT; i++)
+        CHECK_INT(st_batch_point_flagged(&batch, v3_series[i], v3_ms[i], v3_values[i], v3_flags[i]),
+                  JL_OK);
+    jl_error err;
+    CHECK_INT(wl_encode(&batch, out, &err), JL_OK);
+    wl_finish((uint8_t *)out->data, out->len, v3_ids);
+    st_batch_destroy(&batch);
+}
+
+/* The format-3 golden block decodes to its readings and flags and is what this build writes;
+ * the format-1 and format-2 golden blocks, which kept no flags, decode as all N. */
+static void test_log_block_v3(void)
+{
+    size_t len = 0;
+    uint8_t *golden = read_golden("log_block_v3.bin", &len);
+    if (golden == NULL)
+        return;
+    wl_readings r;
+    memset(&r, 0, sizeof r);
+    jl_error err;
+    CHECK_INT(wl_decode(golden, len, &r, &err), JL_OK);
+    CHECK_INT(r.count, V3_COUNT);
+    /* Grouped by series, each group in request order; flags N M M N B, C C N, N D. */
+    static const size_t order[V3_COUNT] = {0, 2, 3, 6, 9, 1, 5, 8, 4, 7};
+    static const uint8_t flags[V3_COUNT] = {0, 2, 2, 0, 7, 5, 5, 0, 0, 4};
+    for (size_t i = 0; i < r.count && i < V3_COUNT; i++) {
+        CHECK_INT(r.ids[i], v3_ids[v3_series[order[i]]]);
+        CHECK_INT(r.ms[i], v3_ms[order[i]]);
+        CHECK_DOUBLE_BITS(r.values[i], v3_values[order[i]]);
+        CHECK_INT(r.flags[i], flags[i]);
+    }
+    jl_buf again;
+    jl_buf_init(&again);
+    encode_v3(&again);
+    check_same_bytes("format-3 block", (const uint8_t *)again.data, again.len, golden, len);
+    jl_buf_destroy(&again);
+    free(golden);
+
+    static const char *const older[2] = {"log_block_v1.bin", "log_block_v2.bin"};
+    static const size_t older_count[2] = {5, V2_COUNT};
+    for (int f = 0; f < 2; f++) {
+        golden = read_golden(older[f], &len);
+        if (golden == NULL)
+            continue;
+        CHECK_INT(wl_decode(golden, len, &r, &err), JL_OK);
+        CHECK_INT(r.count, older_count[f]);
+        for (size_t i = 0; i < r.count; i++)
+            CHECK_INT(r.flags[i], JL_FLAG_N);
+        free(golden);
+    }
+    wl_readings_destroy(&r);
 }
 
 /* ---------- (d) a format-1 data directory ---------- */
@@ -416,6 +494,7 @@ int main(int argc, char **argv)
     RUN(test_segmented_chunk);
     RUN(test_log_block_v1);
     RUN(test_log_block_v2);
+    RUN(test_log_block_v3);
     RUN(test_format1_directory);
     return CHECK_DONE();
 }

@@ -1,6 +1,7 @@
 /* Unit tests of the write-log block format (storage/log_block.c): round trips of decimal, raw,
- * out-of-order and duplicate readings, the exact size of a known block, format-1 blocks still
- * read, and every corruption refused. */
+ * out-of-order and duplicate readings and of their data flags, the exact bytes of a known
+ * block, format-1 and format-2 blocks still read (as all N), and every corruption refused,
+ * flag runs included. */
 #include <lz4.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,6 +43,7 @@ static void check_round_trip(const st_batch *batch)
             CHECK_INT(out.ids[at], 1000 + s);
             CHECK_INT(out.ms[at], batch->point_ms[i]);
             CHECK_DOUBLE_BITS(out.values[at], batch->point_values[i]);
+            CHECK_INT(out.flags[at], st_batch_point_flag(batch, i));
             at++;
         }
     }
@@ -112,7 +114,10 @@ static void test_round_trip_random(void)
                 break;
             }
             int64_t ms = (int64_t)(bits % 2000000000000ULL) - 1000000000000LL;
-            CHECK_INT(st_batch_point(&batch, (uint32_t)(rand() % series), ms, value), JL_OK);
+            /* Flags in stretches, mostly N, as a station in and out of maintenance. */
+            uint8_t flag = rand() % 4 ? JL_FLAG_N : (uint8_t)(rand() % JL_FLAG_COUNT);
+            CHECK_INT(st_batch_point_flagged(&batch, (uint32_t)(rand() % series), ms, value, flag),
+                      JL_OK);
         }
         check_round_trip(&batch);
         st_batch_destroy(&batch);
@@ -185,6 +190,7 @@ static void test_format1_read(void)
         CHECK_INT(out.ids[i], ids[i]);
         CHECK_INT(out.ms[i], ms[i]);
         CHECK_DOUBLE_BITS(out.values[i], values[i]);
+        CHECK_INT(out.flags[i], JL_FLAG_N); /* format 1 kept no flags */
     }
     wl_readings_destroy(&out);
 }
@@ -224,6 +230,221 @@ static void test_corruption_refused(void)
     st_batch_destroy(&batch);
 }
 
+/* Flags: all N, runs at the first and last reading of a group, a run over a whole group,
+ * adjacent runs of different codes, several series interleaved, repeated timestamps with
+ * different flags (the later write wins on replay, so both must come back in order). */
+static void test_flag_round_trip(void)
+{
+    st_batch batch;
+    st_batch_init(&batch);
+    uint32_t plain = add_series(&batch, "plain,station=s01");
+    uint32_t edges = add_series(&batch, "edges,station=s01");
+    uint32_t whole = add_series(&batch, "whole,station=s01");
+    uint32_t mixed = add_series(&batch, "mixed,station=s01");
+    uint32_t one = add_series(&batch, "one,station=s01");
+    static const uint8_t edge_flags[8] = {JL_FLAG_M, JL_FLAG_M, JL_FLAG_N, JL_FLAG_N,
+                                          JL_FLAG_N, JL_FLAG_D, JL_FLAG_C, JL_FLAG_B};
+    static const uint8_t mixed_flags[6] = {JL_FLAG_F, JL_FLAG_S, JL_FLAG_S,
+                                           JL_FLAG_N, JL_FLAG_T, JL_FLAG_N};
+    for (int i = 0; i < 8; i++) {
+        int64_t ms = 1735689600000 + 60000LL * i;
+        CHECK_INT(st_batch_point(&batch, plain, ms, 10.0 + i), JL_OK);
+        CHECK_INT(st_batch_point_flagged(&batch, edges, ms, 0.5 * i, edge_flags[i]), JL_OK);
+        CHECK_INT(st_batch_point_flagged(&batch, whole, ms, 1.0 / (i + 3), JL_FLAG_F), JL_OK);
+        if (i < 6) /* the same timestamp twice in a row, each with its own flag */
+            CHECK_INT(st_batch_point_flagged(&batch, mixed, 1735689600000 + 60000LL * (i / 2), i,
+                                             mixed_flags[i]),
+                      JL_OK);
+    }
+    CHECK_INT(st_batch_point_flagged(&batch, one, 5, 1.0, JL_FLAG_B), JL_OK);
+    check_round_trip(&batch);
+
+    /* The same, read back by position: group order is series order, request order within. */
+    jl_buf block;
+    jl_buf_init(&block);
+    jl_error err;
+    CHECK_INT(wl_encode(&batch, &block, &err), JL_OK);
+    const uint64_t ids[] = {1, 2, 3, 4, 5};
+    wl_finish((uint8_t *)block.data, block.len, ids);
+    wl_readings out;
+    memset(&out, 0, sizeof out);
+    CHECK_INT(wl_decode(block.data, block.len, &out, &err), JL_OK);
+    static const uint8_t expected[31] = {
+        0, 0, 0, 0, 0, 0, 0, 0, /* plain */
+        2, 2, 0, 0, 0, 4, 5, 7, /* edges: M M N N N D C B */
+        1, 1, 1, 1, 1, 1, 1, 1, /* whole: F */
+        1, 3, 3, 0, 6, 0,       /* mixed: F S S N T N */
+        7                       /* one: B */
+    };
+    CHECK_INT(out.count, 31);
+    for (size_t i = 0; i < out.count && i < 31; i++)
+        CHECK_INT(out.flags[i], expected[i]);
+    CHECK_INT(out.ms[24], 1735689600000);
+    CHECK_INT(out.ms[25], 1735689600000);
+    CHECK_DOUBLE_BITS(out.values[25], 1.0);
+    wl_readings_destroy(&out);
+    jl_buf_destroy(&block);
+    st_batch_destroy(&batch);
+}
+
+/* Builds a block of the given magic around a hand-written payload: header, id table
+ * (ids 100, 101, ...), LZ4 and checksum. Returns its length in block (at least 512 bytes). */
+static size_t make_block(uint32_t magic, uint32_t count, uint32_t series, const uint8_t *raw,
+                         size_t raw_len, uint8_t *block)
+{
+    size_t ids = (size_t)series * 8;
+    int packed = LZ4_compress_default((const char *)raw, (char *)block + WL_HEADER_BYTES + ids,
+                                      (int)raw_len, (int)(512 - WL_HEADER_BYTES - ids));
+    CHECK(packed > 0);
+    for (uint32_t s = 0; s < series; s++)
+        for (int b = 0; b < 8; b++)
+            block[WL_HEADER_BYTES + 8 * s + b] = (uint8_t)((uint64_t)(100u + s) >> (8 * b));
+    size_t len = WL_HEADER_BYTES + ids + (size_t)packed;
+    uint32_t header[6] = {magic,
+                          count,
+                          series,
+                          (uint32_t)raw_len,
+                          (uint32_t)packed,
+                          ck_crc32c(0, block + WL_HEADER_BYTES, len - WL_HEADER_BYTES)};
+    for (int f = 0; f < 6; f++)
+        for (int b = 0; b < 4; b++)
+            block[4 * f + b] = (uint8_t)(header[f] >> (8 * b));
+    return len;
+}
+
+/* The payload of a small known block, written out byte by byte from disk_format.h: series a
+ * has 1, 2, 3 at 1000, 2000, 3000 ms flagged N M M; series b has 0.5 at 5000 ms, N. */
+static void test_flag_bytes(void)
+{
+    static const uint8_t payload[] = {
+        0x03,             /* a: 3 readings */
+        0xd0, 0x0f,       /* first time: zigzag(1000) = 2000 */
+        0xd0, 0x0f, 0x00, /* delta-of-deltas: 1000, 0 */
+        0x00,             /* exponent 0 */
+        0x02, 0x02, 0x02, /* mantissas 1, +1, +1 */
+        0x01,             /* one flag run: */
+        0x01, 0x02, 0x02, /* after 1 N reading, 2 readings of M (2) */
+        0x01,             /* b: 1 reading */
+        0x90, 0x4e,       /* first time: zigzag(5000) = 10000 */
+        0x01,             /* exponent 1 */
+        0x0a,             /* mantissa 5 */
+        0x00,             /* no flag runs: all N costs one byte */
+    };
+    st_batch batch;
+    st_batch_init(&batch);
+    uint32_t a = add_series(&batch, "a");
+    uint32_t b = add_series(&batch, "b");
+    CHECK_INT(st_batch_point(&batch, a, 1000, 1.0), JL_OK);
+    CHECK_INT(st_batch_point_flagged(&batch, b, 5000, 0.5, JL_FLAG_N), JL_OK);
+    CHECK_INT(st_batch_point_flagged(&batch, a, 2000, 2.0, JL_FLAG_M), JL_OK);
+    CHECK_INT(st_batch_point_flagged(&batch, a, 3000, 3.0, JL_FLAG_M), JL_OK);
+    jl_buf block;
+    jl_buf_init(&block);
+    jl_error err;
+    CHECK_INT(wl_encode(&batch, &block, &err), JL_OK);
+    const uint64_t ids[] = {100, 101};
+    wl_finish((uint8_t *)block.data, block.len, ids);
+    const uint8_t *bytes = (const uint8_t *)block.data;
+    CHECK_INT(bytes_get_le32(bytes), 0x33474c4au); /* "JLG3" */
+    CHECK_INT(bytes_get_le32(bytes + WL_OFF_RAW_LEN), sizeof payload);
+    uint8_t raw[64];
+    int got = LZ4_decompress_safe((const char *)bytes + WL_HEADER_BYTES + 16, (char *)raw,
+                                  (int)(block.len - WL_HEADER_BYTES - 16), (int)sizeof raw);
+    CHECK_INT(got, sizeof payload);
+    CHECK(got == (int)sizeof payload && memcmp(raw, payload, sizeof payload) == 0);
+    /* And the hand-built block is the same bytes. */
+    uint8_t again[512];
+    size_t len = make_block(0x33474c4au, 4, 2, payload, sizeof payload, again);
+    CHECK_INT(len, block.len);
+    CHECK(len == block.len && memcmp(again, bytes, len) == 0);
+    jl_buf_destroy(&block);
+    st_batch_destroy(&batch);
+}
+
+/* One series of 4 readings (times 0, 1, 2, 3, values 0) followed by the given flag section;
+ * returns wl_decode's result and leaves the flags in flags[0..4) when it succeeds. */
+static int decode_flags(uint32_t magic, const uint8_t *section, size_t section_len,
+                        uint8_t flags[4])
+{
+    uint8_t raw[64] = {0x04, 0x00, 0x02, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00};
+    memcpy(raw + 10, section, section_len);
+    uint8_t block[512];
+    size_t len = make_block(magic, 4, 1, raw, 10 + section_len, block);
+    wl_readings out;
+    memset(&out, 0, sizeof out);
+    jl_error err;
+    int rc = wl_decode(block, len, &out, &err);
+    if (rc == JL_OK) {
+        CHECK_INT(out.count, 4);
+        for (int i = 0; i < 4; i++) {
+            CHECK_INT(out.ids[i], 100);
+            CHECK_INT(out.ms[i], i);
+            flags[i] = out.flags[i];
+        }
+    }
+    wl_readings_destroy(&out);
+    return rc;
+}
+
+#define DECODE_FLAGS(magic, flags, ...)                                                            \
+    decode_flags(magic, (const uint8_t[]){__VA_ARGS__}, sizeof((const uint8_t[]){__VA_ARGS__}),    \
+                 flags)
+
+static void test_flag_runs_refused(void)
+{
+    const uint32_t v3 = 0x33474c4au, v2 = 0x32474c4au;
+    uint8_t f[4];
+    /* Accepted: a run in the middle, adjacent runs of different codes, the whole group. */
+    CHECK_INT(DECODE_FLAGS(v3, f, 0x01, 0x01, 0x02, 0x03), JL_OK);
+    CHECK(f[0] == 0 && f[1] == 3 && f[2] == 3 && f[3] == 0);
+    CHECK_INT(DECODE_FLAGS(v3, f, 0x02, 0x00, 0x01, 0x02, 0x00, 0x03, 0x07), JL_OK);
+    CHECK(f[0] == 2 && f[1] == 7 && f[2] == 7 && f[3] == 7);
+    CHECK_INT(DECODE_FLAGS(v3, f, 0x01, 0x00, 0x04, 0x01), JL_OK);
+    CHECK(f[0] == 1 && f[1] == 1 && f[2] == 1 && f[3] == 1);
+    CHECK_INT(DECODE_FLAGS(v3, f, 0x00), JL_OK);
+    CHECK(f[0] == 0 && f[1] == 0 && f[2] == 0 && f[3] == 0);
+    /* Format 2 has no flag section: the same group without one reads as all N. */
+    memset(f, 9, sizeof f);
+    uint8_t none[1];
+    CHECK_INT(decode_flags(v2, none, 0, f), JL_OK);
+    CHECK(f[0] == 0 && f[1] == 0 && f[2] == 0 && f[3] == 0);
+    /* ... and a format-2 block with one is refused (it does not end after its last group). */
+    CHECK_INT(DECODE_FLAGS(v2, f, 0x00), JL_ECORRUPT);
+
+    /* Overlap: a gap of 2^64 - 1 would wrap the second run back onto the first. */
+    CHECK_INT(DECODE_FLAGS(v3, f, 0x02, 0x00, 0x02, 0x02, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+                           0xff, 0xff, 0x01, 0x01, 0x03),
+              JL_ECORRUPT);
+    /* A length of 2^64 - 1 after a gap of 1 (wraps to 0 if added). */
+    CHECK_INT(DECODE_FLAGS(v3, f, 0x01, 0x01, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+                           0x01, 0x03),
+              JL_ECORRUPT);
+    /* Beyond the group: ends at reading 5 of 4; starts at 4; a second run past the end. */
+    CHECK_INT(DECODE_FLAGS(v3, f, 0x01, 0x03, 0x02, 0x02), JL_ECORRUPT);
+    CHECK_INT(DECODE_FLAGS(v3, f, 0x01, 0x04, 0x01, 0x02), JL_ECORRUPT);
+    CHECK_INT(DECODE_FLAGS(v3, f, 0x02, 0x00, 0x03, 0x02, 0x01, 0x01, 0x03), JL_ECORRUPT);
+    /* More runs than readings. */
+    CHECK_INT(DECODE_FLAGS(v3, f, 0x05, 0x00, 0x01, 0x01, 0x00, 0x01, 0x02, 0x00, 0x01, 0x01, 0x00,
+                           0x01, 0x02, 0x00, 0x01, 0x01),
+              JL_ECORRUPT);
+    /* Empty run. */
+    CHECK_INT(DECODE_FLAGS(v3, f, 0x01, 0x01, 0x00, 0x02), JL_ECORRUPT);
+    /* Bad codes: N, one past B, 255. */
+    CHECK_INT(DECODE_FLAGS(v3, f, 0x01, 0x00, 0x01, 0x00), JL_ECORRUPT);
+    CHECK_INT(DECODE_FLAGS(v3, f, 0x01, 0x00, 0x01, 0x08), JL_ECORRUPT);
+    CHECK_INT(DECODE_FLAGS(v3, f, 0x01, 0x00, 0x01, 0xff), JL_ECORRUPT);
+    /* Not maximal: two adjacent runs of the same code. */
+    CHECK_INT(DECODE_FLAGS(v3, f, 0x02, 0x00, 0x01, 0x02, 0x00, 0x01, 0x02), JL_ECORRUPT);
+    /* Truncated: no code, no length, no gap, no run count, a varint cut short. */
+    CHECK_INT(DECODE_FLAGS(v3, f, 0x01, 0x00, 0x01), JL_ECORRUPT);
+    CHECK_INT(DECODE_FLAGS(v3, f, 0x01, 0x00), JL_ECORRUPT);
+    CHECK_INT(DECODE_FLAGS(v3, f, 0x01), JL_ECORRUPT);
+    CHECK_INT(decode_flags(v3, none, 0, f), JL_ECORRUPT);
+    CHECK_INT(DECODE_FLAGS(v3, f, 0x01, 0x80), JL_ECORRUPT);
+    /* Trailing bytes after the last group. */
+    CHECK_INT(DECODE_FLAGS(v3, f, 0x00, 0x00), JL_ECORRUPT);
+}
+
 int main(void)
 {
     RUN(test_round_trip_kinds);
@@ -231,5 +452,8 @@ int main(void)
     RUN(test_compact);
     RUN(test_format1_read);
     RUN(test_corruption_refused);
+    RUN(test_flag_round_trip);
+    RUN(test_flag_bytes);
+    RUN(test_flag_runs_refused);
     return CHECK_DONE();
 }
