@@ -369,10 +369,12 @@ static inline int df_decimal_exponent(const double *values, const uint32_t *orde
  *   log       u64 BE sequence -> one write request's readings (section 3) */
 
 /* 2: write-log blocks grouped by series (section 3). 3: chunks may carry a segment table
- * (CK_FLAG_SEGMENTS), which an older build would take for corruption. Older directories are
- * still read, and marked with the current version when opened for writing: their old blocks
- * and chunks stay readable. */
-#define FORMAT_VERSION 3u
+ * (CK_FLAG_SEGMENTS), which an older build would take for corruption. 4: readings carry data
+ * flags, in chunks (CK_FLAG_FLAG_RUNS) and in write-log blocks of format 3, neither of which an
+ * older build can read. Older directories are still read (their readings all flagged N), and
+ * marked with the current version when opened for writing: their old blocks and chunks stay
+ * readable. */
+#define FORMAT_VERSION 4u
 #define FORMAT_VERSION_OLDEST 1u
 
 #define STORE_DB_META "meta"

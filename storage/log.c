@@ -73,8 +73,8 @@ static int fill_relog_block(writer_txn *wt, uint64_t seq, uint64_t *ids, size_t 
         uint32_t index = 0;
         int rc = st_batch_series(&wt->relog_batch, s->key, s->key_len, &index);
         for (uint32_t i = *taken; rc == JL_OK && i < *taken + take; i++)
-            rc = st_batch_point(&wt->relog_batch, index, st->tail->timestamps_ms[i],
-                                st->tail->values[i]);
+            rc = st_batch_point_flagged(&wt->relog_batch, index, st->tail->timestamps_ms[i],
+                                        st->tail->values[i], st->tail->flags[i]);
         if (rc != JL_OK)
             return jl_error_set(err, rc, "out of memory writing tails back to the log");
         ids[block_series++] = s->id;
@@ -244,7 +244,10 @@ static int replay_block(st_store *store, uint64_t seq, const MDB_val *block, wl_
             s->next = s->live;
             s->tail_private = 1; /* nobody reads during recovery */
         }
-        if (tail_add(s, ms, readings->values[i], seq) != JL_OK)
+        if (readings->flags[i] >= JL_FLAG_COUNT)
+            return jl_error_set(err, JL_ECORRUPT, "write log block %llu has flag code %u",
+                                (unsigned long long)seq, readings->flags[i]);
+        if (tail_add(s, ms, readings->values[i], readings->flags[i], seq) != JL_OK)
             rc = jl_error_set(err, JL_ENOMEM, "out of memory replaying the write log");
     }
     return rc;

@@ -21,6 +21,10 @@ int merge_reserve(writer_txn *wt, size_t needed)
     if (values == NULL)
         return JL_ENOMEM;
     wt->merge_values = values;
+    uint8_t *flags = realloc(wt->merge_flags, capacity);
+    if (flags == NULL)
+        return JL_ENOMEM;
+    wt->merge_flags = flags;
     wt->merge_capacity = capacity;
     return JL_OK;
 }
@@ -36,10 +40,14 @@ int merge_decode_chunk(writer_txn *wt, const MDB_val *data, size_t offset, size_
     if (rc == JL_OK)
         rc = ck_decode(data->mv_data, data->mv_size, wt->merge_ms + offset,
                        wt->merge_values + offset, summary.count, count, err);
+    if (rc == JL_OK)
+        rc = ck_read_flags(data->mv_data, data->mv_size, wt->merge_flags + offset, summary.count,
+                           err);
     return rc;
 }
 
-int merge_add_late(writer_txn *wt, series *s, int64_t ms, double value, uint64_t order)
+int merge_add_late(writer_txn *wt, series *s, int64_t ms, double value, uint8_t flag,
+                   uint64_t order)
 {
     late_reading *late =
         jl_array_grow(wt->late, &wt->late_capacity, wt->late_count + 1, sizeof *late, 1024);
@@ -47,7 +55,7 @@ int merge_add_late(writer_txn *wt, series *s, int64_t ms, double value, uint64_t
         return JL_ENOMEM;
     wt->late = late;
     wt->late[wt->late_count++] =
-        (late_reading){.owner = s, .ms = ms, .value = value, .order = order};
+        (late_reading){.owner = s, .ms = ms, .value = value, .flag = flag, .order = order};
     return JL_OK;
 }
 
@@ -82,17 +90,20 @@ static size_t merge_sorted(writer_txn *wt, series *s, size_t old_count, const la
 {
     int64_t *out_ms = wt->merge_ms + old_count;
     double *out_values = wt->merge_values + old_count;
+    uint8_t *out_flags = wt->merge_flags + old_count;
     size_t a = 0, b = 0, out = 0;
     *added = 0;
     while (a < old_count || b < n) {
         if (b == n || (a < old_count && wt->merge_ms[a] < late[b].ms)) {
             out_ms[out] = wt->merge_ms[a];
+            out_flags[out] = wt->merge_flags[a];
             out_values[out++] = wt->merge_values[a++];
             continue;
         }
         /* A late reading at a stored timestamp replaces the stored one. */
         int is_new = a == old_count || late[b].ms < wt->merge_ms[a];
         out_ms[out] = late[b].ms;
+        out_flags[out] = late[b].flag;
         out_values[out++] = late[b].value;
         tail_note_reading(&s->next, late[b].ms, late[b].value, is_new);
         *added += (size_t)is_new;
@@ -150,7 +161,7 @@ static int merge_into_floor_chunk(st_store *store, writer_txn *wt, MDB_cursor *c
     if (rc != JL_OK)
         return rc;
     rc = seal_put_chunks(store, wt, s->id, wt->merge_ms + old_count, wt->merge_values + old_count,
-                         merged, NULL, err);
+                         wt->merge_flags + old_count, merged, NULL, err);
     s->next.sealed_count += added;
     *used = j;
     return rc;

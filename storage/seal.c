@@ -24,15 +24,16 @@ static int put_scratch_chunk(st_store *store, writer_txn *wt, uint64_t id, int64
 /* Encodes readings into chunks of at most chunk_max readings each, split evenly, and puts them;
  * adds the encoded size to *bytes when bytes is not NULL. */
 int seal_put_chunks(st_store *store, writer_txn *wt, uint64_t id, const int64_t *ms,
-                    const double *values, size_t count, uint64_t *bytes, jl_error *err)
+                    const double *values, const uint8_t *flags, size_t count, uint64_t *bytes,
+                    jl_error *err)
 {
     size_t pieces = (count + store->chunk_max - 1) / store->chunk_max;
     size_t start = 0;
     for (size_t p = 0; p < pieces; p++) {
         size_t end = count * (p + 1) / pieces;
         wt->scratch.len = 0;
-        int rc = ck_encode_segmented(ms + start, values + start, end - start,
-                                     store->options.segment_period_ms, &wt->scratch, err);
+        int rc = ck_encode_flagged(ms + start, values + start, flags + start, end - start,
+                                   store->options.segment_period_ms, &wt->scratch, err);
         if (rc == JL_OK)
             rc = put_scratch_chunk(store, wt, id, ms[start], err);
         if (rc != JL_OK)
@@ -111,6 +112,7 @@ static int encode_fitting_prefix(const st_store *store, writer_txn *wt, const se
 {
     const int64_t *ms = s->next.tail->timestamps_ms + from;
     const double *values = s->next.tail->values + from;
+    const uint8_t *flags = s->next.tail->flags + from;
     const double target = s->seal_budget * 0.995 - (double)CK_HEADER_BYTES;
     size_t count = fitting_count(store, s);
     *fitted = 0;
@@ -118,8 +120,8 @@ static int encode_fitting_prefix(const st_store *store, writer_txn *wt, const se
         count = n;
     for (int attempt = 0; attempt < 6 && count >= 64; attempt++) {
         wt->scratch.len = 0;
-        int rc = ck_encode_segmented(ms, values, count, store->options.segment_period_ms,
-                                     &wt->scratch, err);
+        int rc = ck_encode_flagged(ms, values, flags, count, store->options.segment_period_ms,
+                                   &wt->scratch, err);
         if (rc != JL_OK)
             return rc;
         if (wt->scratch.len <= s->seal_budget) {
@@ -152,8 +154,8 @@ static int seal_fitted(st_store *store, writer_txn *wt, series *s, size_t *seale
             /* The size per reading changed too much to find a fitting run: the rest is sealed
              * whole rather than kept (a backfill could leave millions in the tail). */
             uint64_t bytes = 0;
-            rc = seal_put_chunks(store, wt, s->id, ms + done, st->tail->values + done, n - done,
-                                 &bytes, err);
+            rc = seal_put_chunks(store, wt, s->id, ms + done, st->tail->values + done,
+                                 st->tail->flags + done, n - done, &bytes, err);
             if (rc == JL_OK)
                 seal_plan(store, s, n - done, bytes, (double)ms[n - 1] - (double)ms[done]);
             done = n;
@@ -179,6 +181,7 @@ static int seal_fitted(st_store *store, writer_txn *wt, series *s, size_t *seale
             return jl_error_set(err, JL_ENOMEM, "out of memory sealing a tail");
         memcpy(remainder->timestamps_ms, ms + done, sizeof(int64_t) * rest);
         memcpy(remainder->values, st->tail->values + done, sizeof(double) * rest);
+        memcpy(remainder->flags, st->tail->flags + done, rest);
     }
     st->sealed_max_ms = ms[done - 1];
     st->sealed_count += done;
@@ -195,8 +198,8 @@ static int seal_fitted(st_store *store, writer_txn *wt, series *s, size_t *seale
  * within merge_limit, deletes it and copies both into the merge buffers: *ms, *values and *total
  * then describe the merged readings. Otherwise leaves them as they are. */
 static int absorb_last_chunk(st_store *store, writer_txn *wt, series *s, size_t merge_limit,
-                             const int64_t **ms, const double **values, size_t *total,
-                             jl_error *err)
+                             const int64_t **ms, const double **values, const uint8_t **flags,
+                             size_t *total, jl_error *err)
 {
     size_t n = *total;
     MDB_cursor *cursor = NULL;
@@ -218,6 +221,7 @@ static int absorb_last_chunk(st_store *store, writer_txn *wt, series *s, size_t 
         goto out;
     memcpy(wt->merge_ms + old_count, *ms, sizeof(int64_t) * n);
     memcpy(wt->merge_values + old_count, *values, sizeof(double) * n);
+    memcpy(wt->merge_flags + old_count, *flags, n);
     size_t old_bytes = v.mv_size;
     mrc = mdb_cursor_del(cursor, 0);
     if (mrc != 0)
@@ -226,6 +230,7 @@ static int absorb_last_chunk(st_store *store, writer_txn *wt, series *s, size_t 
     wt->chunk_bytes_delta -= (int64_t)old_bytes;
     *ms = wt->merge_ms;
     *values = wt->merge_values;
+    *flags = wt->merge_flags;
     *total = old_count + n;
 out:
     mdb_cursor_close(cursor);
@@ -249,15 +254,16 @@ int seal_tail(st_store *store, writer_txn *wt, series *s, int fit, jl_error *err
     }
     const int64_t *ms = st->tail->timestamps_ms;
     const double *values = st->tail->values;
+    const uint8_t *flags = st->tail->flags;
     size_t total = n;
     int rc = JL_OK;
     size_t merge_limit = s->seal_budget > 0 ? fitting_count(store, s) : s->seal_threshold;
     if (st->sealed_count > 0 && n < merge_limit)
-        rc = absorb_last_chunk(store, wt, s, merge_limit, &ms, &values, &total, err);
+        rc = absorb_last_chunk(store, wt, s, merge_limit, &ms, &values, &flags, &total, err);
     if (rc != JL_OK)
         return rc;
     uint64_t bytes = 0;
-    rc = seal_put_chunks(store, wt, s->id, ms, values, total, &bytes, err);
+    rc = seal_put_chunks(store, wt, s->id, ms, values, flags, total, &bytes, err);
     if (rc != JL_OK)
         return rc;
     seal_plan(store, s, total, bytes, (double)ms[total - 1] - (double)ms[0]);

@@ -35,6 +35,7 @@ struct st_cursor {
     MDB_val chunk;       /* current chunk bytes (valid for the snapshot's life) */
     int64_t *decoded_ms; /* decode buffers owned by the cursor */
     double *decoded_values;
+    uint8_t *decoded_flags;
     size_t decoded_capacity;
     ck_segment *segments; /* the current chunk's segment table, CK_MAX_SEGMENTS entries */
 };
@@ -168,6 +169,7 @@ void st_cursor_close(st_cursor *cursor)
     mdb_cursor_close(cursor->chunks);
     free(cursor->decoded_ms);
     free(cursor->decoded_values);
+    free(cursor->decoded_flags);
     free(cursor->segments);
     free(cursor);
 }
@@ -246,9 +248,14 @@ int st_cursor_next(st_cursor *cursor, st_block *block, jl_error *err)
         block->decoded = 1;
         block->timestamps_ms = ms + begin;
         block->values = st->tail->values + begin;
-        block->flags = NULL;
         block->count = lo - begin;
         ck_summarize(block->timestamps_ms, block->values, block->count, &block->summary);
+        const uint8_t *flags = st->tail->flags + begin;
+        jl_flag_mask mask = 0;
+        for (size_t i = 0; i < block->count; i++)
+            mask |= (jl_flag_mask)(1u << flags[i]);
+        block->summary.flag_mask = mask;
+        block->flags = mask == JL_FLAG_MASK_N ? NULL : flags;
         return JL_OK;
     }
     return JL_ENOTFOUND;
@@ -268,17 +275,24 @@ int st_cursor_decode(st_cursor *cursor, st_block *block, jl_error *err)
         if (values == NULL)
             return jl_error_set(err, JL_ENOMEM, "out of memory decoding a chunk");
         cursor->decoded_values = values;
+        uint8_t *flags = realloc(cursor->decoded_flags, needed);
+        if (flags == NULL)
+            return jl_error_set(err, JL_ENOMEM, "out of memory decoding a chunk");
+        cursor->decoded_flags = flags;
         cursor->decoded_capacity = needed;
     }
     size_t count = 0;
     int rc = ck_decode(cursor->chunk.mv_data, cursor->chunk.mv_size, cursor->decoded_ms,
                        cursor->decoded_values, cursor->decoded_capacity, &count, err);
+    if (rc == JL_OK && block->summary.flag_mask != JL_FLAG_MASK_N)
+        rc = ck_read_flags(cursor->chunk.mv_data, cursor->chunk.mv_size, cursor->decoded_flags,
+                           cursor->decoded_capacity, err);
     if (rc != JL_OK)
         return rc;
     block->decoded = 1;
     block->timestamps_ms = cursor->decoded_ms;
     block->values = cursor->decoded_values;
-    block->flags = NULL;
+    block->flags = block->summary.flag_mask == JL_FLAG_MASK_N ? NULL : cursor->decoded_flags;
     block->count = count;
     return JL_OK;
 }

@@ -39,6 +39,7 @@ typedef struct tail_buffer {
     uint32_t capacity;     /* entries allocated */
     int64_t *timestamps_ms;
     double *values;
+    uint8_t *flags; /* data flag code of each reading (JL_FLAG_*) */
 } tail_buffer;
 
 /* The mutable state of a series; copied whole from live to next and back. */
@@ -128,6 +129,7 @@ typedef struct late_reading {
     series *owner;
     int64_t ms;
     double value;
+    uint8_t flag;   /* data flag code, replaced with the value */
     uint64_t order; /* arrival order, so the last write of a timestamp wins */
 } late_reading;
 
@@ -143,6 +145,7 @@ typedef struct writer_txn {
     jl_buf scratch;    /* encoding buffer */
     int64_t *merge_ms; /* decode/merge buffers */
     double *merge_values;
+    uint8_t *merge_flags;
     size_t merge_capacity;
     uint64_t points;
     uint64_t log_cut_below; /* log blocks below this sequence are deleted by this transaction */
@@ -222,7 +225,7 @@ void tail_touch(writer_txn *wt, series *s);
 
 /* Adds a reading newer than the sealed end to the next tail of s (last write of a timestamp
  * wins); seq is the log block holding it. JL_OK or JL_ENOMEM. */
-int tail_add(series *s, int64_t ms, double value, uint64_t seq);
+int tail_add(series *s, int64_t ms, double value, uint8_t flag, uint64_t seq);
 
 /* Counts a reading in the state: is_new when its timestamp was not stored before. */
 void tail_note_reading(series_state *st, int64_t ms, double value, int is_new);
@@ -247,7 +250,8 @@ int seal_tail(st_store *store, writer_txn *wt, series *s, int fit, jl_error *err
 /* Encodes readings into chunks of at most chunk_max readings each, split evenly, and puts them;
  * adds the encoded size to *bytes when bytes is not NULL. */
 int seal_put_chunks(st_store *store, writer_txn *wt, uint64_t id, const int64_t *ms,
-                    const double *values, size_t count, uint64_t *bytes, jl_error *err);
+                    const double *values, const uint8_t *flags, size_t count, uint64_t *bytes,
+                    jl_error *err);
 
 /* ---------- merge.c ---------- */
 
@@ -260,7 +264,8 @@ int merge_decode_chunk(writer_txn *wt, const MDB_val *data, size_t offset, size_
 
 /* Notes a reading at or before the sealed end of s, to merge at the end of the transaction;
  * order is its arrival order. JL_OK or JL_ENOMEM. */
-int merge_add_late(writer_txn *wt, series *s, int64_t ms, double value, uint64_t order);
+int merge_add_late(writer_txn *wt, series *s, int64_t ms, double value, uint8_t flag,
+                   uint64_t order);
 
 /* Merges the late readings of the transaction into the chunks they fall into. */
 int merge_late(st_store *store, writer_txn *wt, jl_error *err);

@@ -14,6 +14,7 @@ void store_tail_release(tail_buffer *tail)
     if (atomic_fetch_sub(&tail->references, 1) == 1) {
         free(tail->timestamps_ms);
         free(tail->values);
+        free(tail->flags);
         free(tail);
     }
 }
@@ -25,9 +26,11 @@ tail_buffer *tail_new(uint32_t capacity)
         return NULL;
     tail->timestamps_ms = malloc(sizeof(int64_t) * capacity);
     tail->values = malloc(sizeof(double) * capacity);
-    if (tail->timestamps_ms == NULL || tail->values == NULL) {
+    tail->flags = malloc(capacity);
+    if (tail->timestamps_ms == NULL || tail->values == NULL || tail->flags == NULL) {
         free(tail->timestamps_ms);
         free(tail->values);
+        free(tail->flags);
         free(tail);
         return NULL;
     }
@@ -67,6 +70,10 @@ static int tail_reserve(series *s, uint32_t needed)
         if (values == NULL)
             return JL_ENOMEM;
         tail->values = values;
+        uint8_t *flags = realloc(tail->flags, capacity);
+        if (flags == NULL)
+            return JL_ENOMEM;
+        tail->flags = flags;
         tail->capacity = capacity;
         return JL_OK;
     }
@@ -76,6 +83,7 @@ static int tail_reserve(series *s, uint32_t needed)
     if (tail && s->next.tail_count) {
         memcpy(fresh->timestamps_ms, tail->timestamps_ms, sizeof(int64_t) * s->next.tail_count);
         memcpy(fresh->values, tail->values, sizeof(double) * s->next.tail_count);
+        memcpy(fresh->flags, tail->flags, s->next.tail_count);
     }
     s->next.tail = fresh;
     s->tail_private = 1;
@@ -93,6 +101,7 @@ static int tail_make_private(series *s)
         return JL_ENOMEM;
     memcpy(fresh->timestamps_ms, shared->timestamps_ms, sizeof(int64_t) * s->next.tail_count);
     memcpy(fresh->values, shared->values, sizeof(double) * s->next.tail_count);
+    memcpy(fresh->flags, shared->flags, s->next.tail_count);
     s->next.tail = fresh;
     s->tail_private = 1;
     return JL_OK;
@@ -113,8 +122,9 @@ void tail_note_reading(series_state *st, int64_t ms, double value, int is_new)
     }
 }
 
-/* Adds a reading newer than the sealed end to the tail (last write of a timestamp wins). */
-int tail_add(series *s, int64_t ms, double value, uint64_t seq)
+/* Adds a reading newer than the sealed end to the tail (last write of a timestamp wins, value
+ * and flag together). */
+int tail_add(series *s, int64_t ms, double value, uint8_t flag, uint64_t seq)
 {
     series_state *st = &s->next;
     uint32_t n = st->tail_count;
@@ -124,6 +134,7 @@ int tail_add(series *s, int64_t ms, double value, uint64_t seq)
             return rc;
         st->tail->timestamps_ms[n] = ms;
         st->tail->values[n] = value;
+        st->tail->flags[n] = flag;
         if (n == 0)
             st->tail_min_seq = seq;
         st->tail_count = n + 1;
@@ -147,13 +158,16 @@ int tail_add(series *s, int64_t ms, double value, uint64_t seq)
     tail_buffer *tail = st->tail;
     if (tail->timestamps_ms[lo] == ms) {
         tail->values[lo] = value;
+        tail->flags[lo] = flag;
         tail_note_reading(st, ms, value, 0);
         return JL_OK;
     }
     memmove(tail->timestamps_ms + lo + 1, tail->timestamps_ms + lo, sizeof(int64_t) * (n - lo));
     memmove(tail->values + lo + 1, tail->values + lo, sizeof(double) * (n - lo));
+    memmove(tail->flags + lo + 1, tail->flags + lo, n - lo);
     tail->timestamps_ms[lo] = ms;
     tail->values[lo] = value;
+    tail->flags[lo] = flag;
     st->tail_count = n + 1;
     tail_note_reading(st, ms, value, 1);
     return JL_OK;

@@ -35,12 +35,13 @@ static int apply_request(st_store *store, writer_txn *wt, write_request *request
         series *s = owners[batch->point_series[i]];
         int64_t ms = batch->point_ms[i];
         double value = batch->point_values[i];
+        uint8_t flag = batch->point_flags[i];
         if (ms > s->next.sealed_max_ms) {
-            rc = tail_add(s, ms, value, seq);
+            rc = tail_add(s, ms, value, flag, seq);
             if (rc != JL_OK)
                 jl_error_set(err, rc, "out of memory adding to a series tail");
         } else {
-            rc = merge_add_late(wt, s, ms, value, wt->points + i);
+            rc = merge_add_late(wt, s, ms, value, flag, wt->points + i);
             if (rc != JL_OK)
                 jl_error_set(err, rc, "out of memory");
         }
@@ -289,6 +290,7 @@ static void *writer_main(void *argument)
     free(wt.late);
     free(wt.merge_ms);
     free(wt.merge_values);
+    free(wt.merge_flags);
     return NULL;
 }
 
@@ -318,14 +320,8 @@ int st_write(st_store *store, const st_batch *batch, jl_error *err)
         if (!isfinite(batch->point_values[i]) || batch->point_ms[i] < JL_MIN_MS ||
             batch->point_ms[i] > JL_MAX_MS || batch->point_series[i] >= batch->series_count)
             return jl_error_set(err, JL_EINVAL, "point %zu is invalid", i);
-        /* Chunks, log blocks and tails do not keep flags yet: refusing the request is honest,
-         * storing it without its flags would lose what the station said. */
-        if (batch->point_flags[i] != JL_FLAG_N)
-            return jl_error_set(err, JL_EINVAL,
-                                "reading %zu has the data flag \"%c\"; this store keeps only "
-                                "readings flagged N so far, so the request is refused rather "
-                                "than stored without its flags",
-                                i + 1, jl_flag_letter(batch->point_flags[i]));
+        if (batch->point_flags[i] >= JL_FLAG_COUNT)
+            return jl_error_set(err, JL_EINVAL, "point %zu has an unknown flag code", i);
     }
     if (batch->point_count == 0)
         return JL_OK;

@@ -193,9 +193,6 @@ ROWS = [
      r"letters N F M S D C T B"),
     ("lp_flag_twice", None, _lp('bad,s=1 value=1,flag="M",flag="N" %d' % T0), 400,
      L2 + r"the line has more than one flag field"),
-    ("lp_flag_not_kept_yet", "line `bad,s=1 value=1,flag=\"M\"` (flags other than N are not "
-     "stored yet)", _lp('bad,s=1 value=1,flag="M" %d' % T0), 400,
-     r"has the data flag \"M\"; this store keeps only readings flagged N so far"),
     ("lp_field_integer_overflow", "line `bad,s=1 value=99999999999999999999i`",
      _lp("bad,s=1 value=99999999999999999999i %d" % T0), 400,
      L2 + r"does not fit in a 64-bit signed integer"),

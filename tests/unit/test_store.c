@@ -231,7 +231,7 @@ static void test_format_versions(void)
     jl_error err;
     CHECK_INT(st_write(store, &batch, &err), JL_OK);
     st_store_close(store);
-    CHECK_INT(set_format_version(dir, 1), 3);
+    CHECK_INT(set_format_version(dir, 1), 4);
     store = open_store(dir, 0, 0);
     int64_t ms[128];
     double values[128];
@@ -242,7 +242,7 @@ static void test_format_versions(void)
         CHECK_DOUBLE_BITS(values[i], (double)i * 0.125);
     }
     st_store_close(store);
-    CHECK_INT(set_format_version(dir, 4), 3);
+    CHECK_INT(set_format_version(dir, 5), 4);
     st_options options;
     memset(&options, 0, sizeof options);
     options.directory = dir;
@@ -255,9 +255,108 @@ static void test_format_versions(void)
     remove_dir(dir);
 }
 
+/* Reads every reading of metric{station=...} with its flag code (N where a block has none). */
+static size_t read_flagged(st_store *store, const char *metric, const char *station, int64_t *ms,
+                           double *values, uint8_t *flags, size_t capacity)
+{
+    st_snapshot *snapshot = NULL;
+    st_cursor *cursor = NULL;
+    if (!open_series_cursor(store, metric, station, INT64_MIN, INT64_MAX, &snapshot, &cursor))
+        return 0;
+    jl_error err;
+    st_block block;
+    size_t n = 0;
+    while (st_cursor_next(cursor, &block, &err) == JL_OK) {
+        CHECK_INT(st_cursor_decode(cursor, &block, &err), JL_OK);
+        jl_flag_mask mask = 0;
+        for (size_t i = 0; i < block.count && n < capacity; i++, n++) {
+            ms[n] = block.timestamps_ms[i];
+            values[n] = block.values[i];
+            flags[n] = block.flags ? block.flags[i] : JL_FLAG_N;
+            mask |= (jl_flag_mask)(1u << flags[n]);
+        }
+        CHECK_INT(block.summary.flag_mask, mask); /* the summary knows the block's flags */
+    }
+    st_cursor_close(cursor);
+    st_snapshot_close(snapshot);
+    return n;
+}
+
+/* The flag the test writes first at reading i: maintenance for 10..19, calibration at 57, fault
+ * for 240..249, else normal. */
+static uint8_t first_flag(int i)
+{
+    if (i >= 10 && i < 20)
+        return JL_FLAG_M;
+    if (i == 57)
+        return JL_FLAG_C;
+    if (i >= 240 && i < 250)
+        return JL_FLAG_D;
+    return JL_FLAG_N;
+}
+
+/* Flags survive the tail, sealing into chunks (chunks of 100 readings here), a late re-send
+ * merged into a sealed chunk (value and flag replaced together), and a restart that replays the
+ * write log. */
+static void test_flags_round_trip(void)
+{
+    char *dir = make_temp_dir();
+    st_store *store = open_store(dir, 100, 0);
+    st_batch batch;
+    st_batch_init(&batch);
+    jl_buf key;
+    jl_buf_init(&key);
+    series_key(&key, "nh3n", "f1");
+    uint32_t index;
+    jl_error err;
+    CHECK_INT(st_batch_series(&batch, key.data, key.len, &index), JL_OK);
+    for (int i = 0; i < 250; i++)
+        CHECK_INT(st_batch_point_flagged(&batch, index, 60000LL * i, i * 0.5, first_flag(i)),
+                  JL_OK);
+    CHECK_INT(st_write(store, &batch, &err), JL_OK);
+
+    /* Re-sends: 15 (sealed, maintenance) becomes normal 99.5, 57 becomes a communication fault;
+     * 250..259 are new, entered by hand. */
+    st_batch_reset(&batch);
+    CHECK_INT(st_batch_series(&batch, key.data, key.len, &index), JL_OK);
+    CHECK_INT(st_batch_point_flagged(&batch, index, 60000LL * 15, 99.5, JL_FLAG_N), JL_OK);
+    CHECK_INT(st_batch_point_flagged(&batch, index, 60000LL * 57, 57.25, JL_FLAG_B), JL_OK);
+    for (int i = 250; i < 260; i++)
+        CHECK_INT(st_batch_point_flagged(&batch, index, 60000LL * i, i * 0.5, JL_FLAG_S), JL_OK);
+    CHECK_INT(st_write(store, &batch, &err), JL_OK);
+
+    static int64_t ms[300];
+    static double values[300];
+    static uint8_t flags[300];
+    for (int round = 0; round < 2; round++) {
+        size_t n = read_flagged(store, "nh3n", "f1", ms, values, flags, 300);
+        CHECK_INT(n, 260);
+        for (int i = 0; i < 260 && (size_t)i < n; i++) {
+            double value = i == 15 ? 99.5 : i == 57 ? 57.25 : i * 0.5;
+            uint8_t flag = i == 15   ? JL_FLAG_N
+                           : i == 57 ? JL_FLAG_B
+                           : i >= 250 ? JL_FLAG_S
+                                      : first_flag(i);
+            CHECK_INT(ms[i], 60000LL * i);
+            CHECK_DOUBLE_BITS(values[i], value);
+            CHECK_INT(flags[i], flag);
+        }
+        st_stats stats;
+        CHECK_INT(st_store_stats(store, 0, &stats, &err), JL_OK);
+        CHECK(stats.sealed_readings > 0 && stats.sealed_readings < 260); /* chunks and tail */
+        st_store_close(store);
+        store = open_store(dir, 100, 0); /* the second round reads after log replay */
+    }
+    st_store_close(store);
+    st_batch_destroy(&batch);
+    jl_buf_destroy(&key);
+    remove_dir(dir);
+}
+
 int main(void)
 {
     RUN(test_format_versions);
+    RUN(test_flags_round_trip);
     RUN(test_random_model);
     RUN(test_random_model_forced_seals);
     RUN(test_random_model_fitted_seals);

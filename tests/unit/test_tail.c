@@ -39,9 +39,9 @@ static void test_append_in_order(void)
     CHECK(wt.touched == &s);
     CHECK_INT(wt.touched_count, 1);
     CHECK_INT(s.touched, 1);
-    CHECK_INT(tail_add(&s, 1000, 1.5, 7), JL_OK);
-    CHECK_INT(tail_add(&s, 2000, 2.5, 8), JL_OK);
-    CHECK_INT(tail_add(&s, 3000, -4.0, 9), JL_OK);
+    CHECK_INT(tail_add(&s, 1000, 1.5, JL_FLAG_N, 7), JL_OK);
+    CHECK_INT(tail_add(&s, 2000, 2.5, JL_FLAG_N, 8), JL_OK);
+    CHECK_INT(tail_add(&s, 3000, -4.0, JL_FLAG_N, 9), JL_OK);
     CHECK_INT(s.next.tail_count, 3);
     CHECK_INT(s.next.tail_min_seq, 7);
     CHECK_INT(s.tail_private, 1);
@@ -51,6 +51,7 @@ static void test_append_in_order(void)
     for (int i = 0; i < 3; i++) {
         CHECK_INT(s.next.tail->timestamps_ms[i], ms[i]);
         CHECK_DOUBLE_BITS(s.next.tail->values[i], values[i]);
+        CHECK_INT(s.next.tail->flags[i], JL_FLAG_N);
     }
     CHECK_INT(s.next.count, 3);
     CHECK_INT(s.next.first_ms, 1000);
@@ -70,19 +71,22 @@ static void test_out_of_order_and_duplicates(void)
     writer_txn wt;
     memset(&wt, 0, sizeof wt);
     tail_touch(&wt, &s);
-    CHECK_INT(tail_add(&s, 300, 3.0, 5), JL_OK);
-    CHECK_INT(tail_add(&s, 100, 1.0, 6), JL_OK);  /* before every reading */
-    CHECK_INT(tail_add(&s, 200, 2.0, 6), JL_OK);  /* between */
-    CHECK_INT(tail_add(&s, 300, 30.0, 7), JL_OK); /* duplicate of the last */
-    CHECK_INT(tail_add(&s, 100, 10.0, 7), JL_OK); /* duplicate of the first */
-    CHECK_INT(tail_add(&s, 200, -0.0, 8), JL_OK); /* duplicate in the middle */
+    /* Flags travel with their values: inserted, moved, and replaced with them. */
+    CHECK_INT(tail_add(&s, 300, 3.0, JL_FLAG_M, 5), JL_OK);
+    CHECK_INT(tail_add(&s, 100, 1.0, JL_FLAG_C, 6), JL_OK);  /* before every reading */
+    CHECK_INT(tail_add(&s, 200, 2.0, JL_FLAG_D, 6), JL_OK);  /* between */
+    CHECK_INT(tail_add(&s, 300, 30.0, JL_FLAG_N, 7), JL_OK); /* duplicate of the last */
+    CHECK_INT(tail_add(&s, 100, 10.0, JL_FLAG_T, 7), JL_OK); /* duplicate of the first */
+    CHECK_INT(tail_add(&s, 200, -0.0, JL_FLAG_B, 8), JL_OK); /* duplicate in the middle */
     CHECK_INT(s.next.tail_count, 3);
     CHECK_INT(s.next.tail_min_seq, 5);
     const int64_t ms[3] = {100, 200, 300};
     const double values[3] = {10.0, -0.0, 30.0};
+    const uint8_t flags[3] = {6, 7, 0}; /* T, B, N */
     for (int i = 0; i < 3; i++) {
         CHECK_INT(s.next.tail->timestamps_ms[i], ms[i]);
         CHECK_DOUBLE_BITS(s.next.tail->values[i], values[i]);
+        CHECK_INT(s.next.tail->flags[i], flags[i]);
     }
     CHECK_INT(s.next.count, 3);
     CHECK_INT(s.next.first_ms, 100);
@@ -101,9 +105,9 @@ static void test_growth(void)
     memset(&wt, 0, sizeof wt);
     tail_touch(&wt, &s);
     for (int64_t t = 0; t < 1000; t += 2)
-        CHECK_INT(tail_add(&s, 60000 * t, 0.25 * (double)t, 1), JL_OK);
+        CHECK_INT(tail_add(&s, 60000 * t, 0.25 * (double)t, JL_FLAG_N, 1), JL_OK);
     for (int64_t t = 999; t > 0; t -= 2)
-        CHECK_INT(tail_add(&s, 60000 * t, 0.25 * (double)t, 2), JL_OK);
+        CHECK_INT(tail_add(&s, 60000 * t, 0.25 * (double)t, JL_FLAG_N, 2), JL_OK);
     CHECK_INT(s.next.tail_count, 1000);
     CHECK(s.next.tail->capacity >= 1000);
     int wrong = 0;
@@ -129,8 +133,8 @@ static void test_copy_on_write(void)
     writer_txn wt;
     memset(&wt, 0, sizeof wt);
     tail_touch(&wt, &s);
-    CHECK_INT(tail_add(&s, 10, 1.0, 1), JL_OK);
-    CHECK_INT(tail_add(&s, 20, 2.0, 1), JL_OK);
+    CHECK_INT(tail_add(&s, 10, 1.0, JL_FLAG_N, 1), JL_OK);
+    CHECK_INT(tail_add(&s, 20, 2.0, JL_FLAG_N, 1), JL_OK);
     publish_one(&s);
 
     /* Snapshot 1 takes the live state and a reference. */
@@ -142,10 +146,10 @@ static void test_copy_on_write(void)
     memset(&wt, 0, sizeof wt);
     tail_touch(&wt, &s);
     CHECK_INT(s.tail_private, 0);
-    CHECK_INT(tail_add(&s, 30, 3.0, 2), JL_OK); /* in order: beyond the snapshot's count */
+    CHECK_INT(tail_add(&s, 30, 3.0, JL_FLAG_N, 2), JL_OK); /* in order: beyond the snapshot's count */
     CHECK(s.next.tail == shared);               /* room in the shared buffer: no copy yet */
     CHECK_INT(snap1.tail_count, 2);
-    CHECK_INT(tail_add(&s, 15, 1.5, 2), JL_OK); /* out of order: needs a private copy */
+    CHECK_INT(tail_add(&s, 15, 1.5, JL_FLAG_N, 2), JL_OK); /* out of order: needs a private copy */
     CHECK(s.next.tail != shared);
     CHECK_INT(s.tail_private, 1);
     CHECK_INT(atomic_load(&shared->references), 2);
@@ -172,7 +176,7 @@ static void test_copy_on_write(void)
     memset(&wt, 0, sizeof wt);
     tail_touch(&wt, &s);
     for (uint32_t i = 0; i < capacity2; i++)
-        CHECK_INT(tail_add(&s, 100 + (int64_t)i, (double)i, 3), JL_OK);
+        CHECK_INT(tail_add(&s, 100 + (int64_t)i, (double)i, JL_FLAG_N, 3), JL_OK);
     CHECK(s.next.tail != shared2);
     CHECK_INT(s.next.tail_count, 4 + capacity2);
     CHECK_INT(snap2.tail_count, 4);

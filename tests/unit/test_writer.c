@@ -97,24 +97,6 @@ static void test_invalid_batch_refused(void)
     CHECK_INT(stats.series, 0);
     CHECK_INT(stats.readings, 0);
 
-    /* Until chunks and the log keep data flags, a reading flagged other than N is refused whole
-     * rather than stored without its flag; N passes. */
-    st_batch_reset(&batch);
-    CHECK_INT(st_batch_series(&batch, key.data, key.len, &index), JL_OK);
-    CHECK_INT(st_batch_point_flagged(&batch, index, 1000, 1.0, JL_FLAG_N), JL_OK);
-    CHECK_INT(st_batch_point_flagged(&batch, index, 2000, 2.0, JL_FLAG_M), JL_OK);
-    CHECK_INT(st_write(store, &batch, &err), JL_EINVAL);
-    CHECK_STR(err.message, "reading 2 has the data flag \"M\"; this store keeps only readings "
-                           "flagged N so far, so the request is refused rather than stored "
-                           "without its flags");
-    CHECK_INT(st_store_stats(store, 1, &stats, &err), JL_OK);
-    CHECK_INT(stats.readings, 0);
-    st_batch_reset(&batch);
-    CHECK_INT(st_batch_series(&batch, key.data, key.len, &index), JL_OK);
-    CHECK_INT(st_batch_point_flagged(&batch, index, 1000, 1.0, JL_FLAG_N), JL_OK);
-    CHECK_INT(st_write(store, &batch, &err), JL_OK);
-    CHECK_INT(st_store_stats(store, 1, &stats, &err), JL_OK);
-    CHECK_INT(stats.readings, 1);
     st_batch_destroy(&batch);
     jl_buf_destroy(&key);
     st_store_close(store);
