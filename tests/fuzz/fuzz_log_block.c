@@ -1,7 +1,8 @@
 /* Fuzz target: the write-log block format. The bytes are decoded as a block (wl_decode must
- * refuse or accept without crashing or reading out of bounds), then again with its checksum
- * recomputed so the payload decoder sees the mutated bytes; and they are read as readings
- * (series, time, value) that wl_encode must write and wl_decode give back bit for bit. */
+ * refuse or accept without crashing or reading out of bounds, and every flag it gives back must
+ * be a known code), then again with its checksum recomputed so the payload decoder, flag runs
+ * included, sees the mutated bytes; and they are read as readings (series, flag, time, value)
+ * that wl_encode must write and wl_decode give back bit for bit. */
 #include "../../storage/log_block.h"
 
 #include <math.h>
@@ -17,17 +18,20 @@ static void check_decode(const uint8_t *data, size_t size)
     jl_error err;
     int rc = wl_decode(data, size, &out, &err);
     if (rc == JL_OK) {
-        for (size_t i = 0; i < out.count; i++)
+        for (size_t i = 0; i < out.count; i++) {
             if (out.ms[i] < JL_MIN_MS || out.ms[i] > JL_MAX_MS)
-                abort(); /* format-2 times are checked; format 1 is covered by its checksum */
+                abort(); /* format-2/3 times are checked; format 1 is covered by its checksum */
+            if (out.flags[i] >= JL_FLAG_COUNT)
+                abort();
+        }
     } else if (rc != JL_ECORRUPT && rc != JL_ENOMEM) {
         abort();
     }
     wl_readings_destroy(&out);
 }
 
-/* Every 17 bytes: series (mod 8), time, value; non-finite values are replaced, as st_write
- * refuses them. */
+/* Every 17 bytes: series (low 3 bits) and flag (bits 3..5, so that runs, edges and adjacent
+ * codes all occur), time, value; non-finite values are replaced, as st_write refuses them. */
 static void check_round_trip(const uint8_t *data, size_t size)
 {
     st_batch batch;
@@ -47,7 +51,8 @@ static void check_round_trip(const uint8_t *data, size_t size)
         memcpy(&value, &value_bits, sizeof value);
         if (!isfinite(value))
             value = (double)(int64_t)(value_bits >> 12) / 1000.0;
-        if (st_batch_point(&batch, data[at] % 8u, ms, value) != JL_OK)
+        uint8_t flag = (uint8_t)((data[at] >> 3) % JL_FLAG_COUNT);
+        if (st_batch_point_flagged(&batch, data[at] % 8u, ms, value, flag) != JL_OK)
             abort();
     }
     if (batch.point_count > 0) {
@@ -68,7 +73,8 @@ static void check_round_trip(const uint8_t *data, size_t size)
                 if (batch.point_series[i] != s)
                     continue;
                 if (out.ids[next] != ids[s] || out.ms[next] != batch.point_ms[i] ||
-                    memcmp(&out.values[next], &batch.point_values[i], sizeof(double)) != 0)
+                    memcmp(&out.values[next], &batch.point_values[i], sizeof(double)) != 0 ||
+                    out.flags[next] != st_batch_point_flag(&batch, i))
                     abort();
                 next++;
             }
