@@ -104,8 +104,9 @@ int ck_header_read(const uint8_t *p, size_t len, ck_summary *summary, uint64_t *
         (with_table && (table < 2 || table > ck_segment_table_bound(CK_MAX_SEGMENTS))) ||
         (with_runs && (runs < CK_FLAG_RUNS_MIN || runs > CK_FLAG_RUNS_BOUND(count))))
         return jl_error_set(err, JL_ECORRUPT,
-                            "chunk payload length %u does not match the %zu bytes after the header",
-                            stored, len - CK_HEADER_SIZE);
+                            "chunk has %zu bytes between header and payload (table %zu, flag runs "
+                            "%zu), which its flags 0x%02x do not allow",
+                            ext, table, runs, chunk_flags);
     if (raw > CK_RAW_PAYLOAD_MAX(count) ||
         ((chunk_flags & CK_FLAG_LZ4) ? stored >= raw : stored != raw))
         return jl_error_set(

@@ -153,10 +153,13 @@ static inline int df_decimal_exponent(const double *values, const uint32_t *orde
  * run's end (since reading 0 for the first run; these readings are N), the run's length (>= 1)
  * and its code (1..7, one byte as a varint). Runs do not overlap and end within the count;
  * readings after the last run are N. Two runs that touch (gap 0) never have the same code: the
- * encoder merges them, and readers refuse such a section (one spelling per flag sequence). The
+ * encoder merges them, and readers refuse such a section (so runs are canonical; varints, as
+ * everywhere, are read in any LEB128 spelling, the encoder writing the shortest). The
  * section ends exactly at the payload. Its length is CK_FLAG_RUNS_MIN..CK_FLAG_RUNS_BOUND(count).
  * Example: 10 readings, readings 3 and 4 flagged M (2), the rest N: 01 03 02 02, four bytes.
- * The encoder sets the bit only when some reading is not N, so all-N chunks cost nothing.
+ * The encoder sets the bit only when some reading is not N, so all-N chunks cost nothing. The
+ * format version stays 1: readers built before this bit refuse it as an unknown flag (corrupt,
+ * never misread), and every chunk they could read reads the same here.
  * Min, max, sum, the other header fields and the segment table cover all readings whatever
  * their flags.
  *

@@ -1,7 +1,9 @@
-/* Fuzz target: arbitrary bytes as a chunk. ck_read_summary, ck_read_segments and ck_decode must
- * refuse or accept without crashing, reading out of bounds or writing past the output arrays. A
- * second pass recomputes both checksums first (keeping a flagged segment table), so the decoders
- * themselves see the mutated bytes instead of stopping at the checksum. */
+/* Fuzz target: arbitrary bytes as a chunk. ck_read_summary, ck_read_flags, ck_read_segments and
+ * ck_decode must refuse or accept without crashing, reading out of bounds or writing past the
+ * output arrays; accepted flags are codes below JL_FLAG_COUNT whose set is the summary's
+ * flag_mask. A second pass recomputes both checksums first (keeping the bytes between header and
+ * payload when a table or flag runs are flagged), so the decoders themselves see the mutated
+ * bytes instead of stopping at the checksum. */
 #include "jialing/chunk.h"
 
 #include "../../storage/disk_format.h"
@@ -15,6 +17,7 @@
 static int64_t fuzz_ts[FUZZ_CAPACITY];
 static double fuzz_values[FUZZ_CAPACITY];
 static ck_segment fuzz_segments[CK_MAX_SEGMENTS];
+static uint8_t fuzz_flags[FUZZ_CAPACITY + 1];
 
 static void put_le32(uint8_t *p, uint32_t v)
 {
@@ -39,6 +42,28 @@ static void check_one(const uint8_t *data, size_t size)
                 abort();
         }
     } else if (rc != JL_ECORRUPT && rc != JL_ELIMIT) {
+        abort();
+    }
+    /* Flags: accepted exactly when the summary is (given room), one code per reading. */
+    fuzz_flags[FUZZ_CAPACITY] = 0xee;
+    rc = ck_read_flags(data, size, fuzz_flags, FUZZ_CAPACITY, &err);
+    if (fuzz_flags[FUZZ_CAPACITY] != 0xee)
+        abort();
+    if (rc == JL_OK) {
+        jl_flag_mask mask = 0;
+        if (summary_rc != JL_OK || summary.count > FUZZ_CAPACITY)
+            abort();
+        for (size_t i = 0; i < summary.count; i++) {
+            if (fuzz_flags[i] >= JL_FLAG_COUNT)
+                abort();
+            mask |= (jl_flag_mask)(1u << fuzz_flags[i]);
+        }
+        if (mask != summary.flag_mask)
+            abort();
+    } else if (rc == JL_ELIMIT) {
+        if (summary_rc != JL_OK || summary.count <= FUZZ_CAPACITY)
+            abort();
+    } else if (rc != JL_ECORRUPT || summary_rc == JL_OK) {
         abort();
     }
     size_t segments = 0;
@@ -71,12 +96,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (copy == NULL)
             return 0;
         memcpy(copy, data, size);
-        /* A flagged table keeps the length the header leaves it; else the payload is the rest. */
+        /* A flagged table or flag runs keep the length the header leaves them; else the payload
+         * is the rest. */
         uint32_t stored = (uint32_t)copy[CK_OFF_STORED_LEN] |
                           (uint32_t)copy[CK_OFF_STORED_LEN + 1] << 8 |
                           (uint32_t)copy[CK_OFF_STORED_LEN + 2] << 16 |
                           (uint32_t)copy[CK_OFF_STORED_LEN + 3] << 24;
-        size_t table = (copy[CK_OFF_FLAGS] & CK_FLAG_SEGMENTS) && stored < size - CK_HEADER_SIZE
+        size_t table = (copy[CK_OFF_FLAGS] & (CK_FLAG_SEGMENTS | CK_FLAG_FLAG_RUNS)) &&
+                               stored < size - CK_HEADER_SIZE
                            ? size - CK_HEADER_SIZE - stored
                            : 0;
         put_le32(copy + CK_OFF_STORED_LEN, (uint32_t)(size - CK_HEADER_SIZE - table));

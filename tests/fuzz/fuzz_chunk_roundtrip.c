@@ -1,7 +1,9 @@
 /* Fuzz target: bytes become readings (any int64 timestamps, strictly increasing; finite doubles,
  * often exact decimals), which must encode, read back the same summary as ck_summarize, decode
  * bitwise equal, and (with a segment period) give per-period counts, minima, maxima and sums
- * equal to a brute-force computation; anything else aborts. */
+ * equal to a brute-force computation; anything else aborts. Each reading also gets a data flag
+ * (mostly runs of one code), which must read back exactly, give the summary's flag_mask, leave
+ * summary, table and payload as without flags, and cost nothing when all are N. */
 #include "jialing/chunk.h"
 
 #include <math.h>
@@ -12,6 +14,7 @@
 
 static int64_t in_ts[FUZZ_MAX_READINGS], out_ts[FUZZ_MAX_READINGS];
 static double in_values[FUZZ_MAX_READINGS], out_values[FUZZ_MAX_READINGS];
+static uint8_t in_flags[FUZZ_MAX_READINGS], out_flags[FUZZ_MAX_READINGS];
 
 typedef struct byte_source {
     const uint8_t *data;
@@ -86,6 +89,45 @@ static void check_segments(const jl_buf *buf, size_t n, int decimal)
         abort();
 }
 
+/* Encodes the readings again with their flags and checks them against the unflagged chunk
+ * `plain` (summary `*want`). */
+static void check_flags(const jl_buf *plain, size_t n, int64_t period, const ck_summary *want)
+{
+    jl_buf buf;
+    jl_buf_init(&buf);
+    jl_error err;
+    if (ck_encode_flagged(in_ts, in_values, in_flags, n, period, &buf, &err) != JL_OK)
+        abort();
+    jl_flag_mask mask = 0;
+    for (size_t i = 0; i < n; i++)
+        mask |= (jl_flag_mask)(1u << in_flags[i]);
+    if (mask == JL_FLAG_MASK_N &&
+        (buf.len != plain->len || memcmp(buf.data, plain->data, buf.len) != 0))
+        abort();
+    ck_summary s;
+    if (ck_read_summary(buf.data, buf.len, &s, &err) != JL_OK || s.flag_mask != mask ||
+        s.count != want->count || !same_bits(s.min, want->min) || !same_bits(s.max, want->max) ||
+        !same_bits(s.sum, want->sum) || s.segment_count != want->segment_count ||
+        s.payload_bytes != want->payload_bytes ||
+        memcmp(buf.data + buf.len - s.payload_bytes, plain->data + plain->len - s.payload_bytes,
+               s.payload_bytes) != 0)
+        abort();
+    if (ck_read_flags(buf.data, buf.len, out_flags, n, &err) != JL_OK ||
+        memcmp(out_flags, in_flags, n) != 0)
+        abort();
+    if (n > 1 && ck_read_flags(buf.data, buf.len, out_flags, n - 1, &err) != JL_ELIMIT)
+        abort();
+    size_t count = 0;
+    if (ck_decode(buf.data, buf.len, out_ts, out_values, n, &count, &err) != JL_OK || count != n)
+        abort();
+    for (size_t i = 0; i < n; i++) {
+        if (out_ts[i] != in_ts[i] || !same_bits(out_values[i], in_values[i]))
+            abort();
+    }
+    check_segments(&buf, n, s.codec == CK_CODEC_DECIMAL);
+    jl_buf_destroy(&buf);
+}
+
 /* The entry point libFuzzer (or tests/fuzz/replay.c) calls. */
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -147,8 +189,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             break;
         }
         }
+        /* Flag: mostly the previous one (runs), sometimes back to N, sometimes any code. */
+        uint8_t flag = n > 0 ? in_flags[n - 1] : JL_FLAG_N;
+        if (((mode >> 2) & 3) == 2)
+            flag = JL_FLAG_N;
+        else if (((mode >> 2) & 3) == 3)
+            flag = (uint8_t)((mode >> 5) & 7);
         in_ts[n] = ts;
         in_values[n] = v;
+        in_flags[n] = flag;
         n++;
     }
     if (n == 0)
@@ -181,6 +230,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (n > 1 && ck_decode(buf.data, buf.len, out_ts, out_values, n - 1, &count, &err) != JL_ELIMIT)
         abort();
     check_segments(&buf, n, stored.codec == CK_CODEC_DECIMAL);
+    check_flags(&buf, n, periods[step_style >> 6], &stored);
     jl_buf_destroy(&buf);
     return 0;
 }

@@ -1,9 +1,9 @@
 /* Golden files of every on-disk format (tests/golden/, described in tests/golden/README.md):
- * a segmented chunk, a format-1 and a format-2 write-log block, and a format-1 data directory
- * written by the store of commit d481a42. Each is read and its readings compared with the
- * literals below (the readings that were written, not values read back from this build); the
- * chunk and both blocks are also encoded again from those readings and must come out byte for
- * byte identical, which proves the bytes on disk did not change.
+ * a segmented chunk (without and with data flags), a format-1 and a format-2 write-log block, and a
+ * format-1 data directory written by the store of commit d481a42. Each is read and its readings
+ * compared with the literals below (the readings that were written, not values read back from this
+ * build); the chunk and both blocks are also encoded again from those readings and must come out
+ * byte for byte identical, which proves the bytes on disk did not change.
  *
  * Run from the repository root (tests/run.sh does). `test_golden --write` rewrites the chunk and
  * the format-2 block from this build: only for a deliberate format change, never to make the
@@ -147,6 +147,94 @@ static void test_segmented_chunk(void)
     check_same_bytes("segmented chunk", (const uint8_t *)again.data, again.len, golden, len);
     jl_buf_destroy(&again);
     free(golden);
+}
+
+/* ---------- (a2) a segmented chunk with data flags ---------- */
+
+/* The readings of (a) with HJ 212 flags: the second hour's first half (readings 8..11) M,
+ * reading 20 D, reading 21 C, the last half hour (36..39) B, the rest N. */
+static void flagged_flags(uint8_t *flags)
+{
+    memset(flags, JL_FLAG_N, SEG_COUNT);
+    memset(flags + 8, JL_FLAG_M, 4);
+    flags[20] = JL_FLAG_D;
+    flags[21] = JL_FLAG_C;
+    memset(flags + 36, JL_FLAG_B, 4);
+}
+
+static void test_flagged_chunk(void)
+{
+    size_t len = 0, plain_len = 0;
+    uint8_t *golden = read_golden("chunk_flagged.bin", &len);
+    uint8_t *plain = read_golden("chunk_segmented.bin", &plain_len);
+    if (golden == NULL || plain == NULL) {
+        free(golden);
+        free(plain);
+        return;
+    }
+    jl_error err;
+    ck_summary s;
+    CHECK_INT(ck_read_summary(golden, len, &s, &err), JL_OK);
+    CHECK_INT(s.count, 40);
+    CHECK_INT(s.first_ms, INT64_C(1735689600000));
+    CHECK_INT(s.last_ms, INT64_C(1735707150000));
+    CHECK_DOUBLE_BITS(s.min, 20.0);
+    CHECK_DOUBLE_BITS(s.max, 22.2);
+    CHECK_INT(s.segment_count, 5);
+    CHECK_INT(s.flag_mask, (1u << JL_FLAG_N) | (1u << JL_FLAG_M) | (1u << JL_FLAG_D) |
+                               (1u << JL_FLAG_C) | (1u << JL_FLAG_B));
+
+    /* The flag byte of (a) plus the run bit (0x08); then the table's length, the
+     * table of (a), and the runs: 4 runs; (8, 4, M), (8, 1, D), (0, 1, C), (14, 4, B). */
+    CHECK_INT(golden[CK_OFF_FLAGS], plain[CK_OFF_FLAGS] | 0x08);
+    size_t table = plain_len - CK_HEADER_SIZE - bytes_get_le32(plain + CK_OFF_STORED_LEN);
+    static const uint8_t runs[13] = {0x04, 0x08, 0x04, 0x02, 0x08, 0x01, 0x04,
+                                     0x00, 0x01, 0x05, 0x0e, 0x04, 0x07};
+    CHECK_INT(len, plain_len + 1 + sizeof runs);
+    CHECK_INT(golden[CK_HEADER_SIZE], table);
+    CHECK(memcmp(golden + CK_HEADER_SIZE + 1, plain + CK_HEADER_SIZE, table) == 0);
+    CHECK(memcmp(golden + CK_HEADER_SIZE + 1 + table, runs, sizeof runs) == 0);
+
+    uint8_t flags[SEG_COUNT], want_flags[SEG_COUNT];
+    static const char letters[SEG_COUNT + 1] = "NNNNNNNNMMMMNNNNNNNNDCNNNNNNNNNNNNNNBBBB";
+    for (int i = 0; i < SEG_COUNT; i++)
+        want_flags[i] = (uint8_t)jl_flag_from_letter(letters[i]);
+    CHECK_INT(ck_read_flags(golden, len, flags, SEG_COUNT, &err), JL_OK);
+    CHECK(memcmp(flags, want_flags, SEG_COUNT) == 0);
+
+    int64_t ms[SEG_COUNT], want_ms[SEG_COUNT];
+    double values[SEG_COUNT], want_values[SEG_COUNT];
+    seg_readings(want_ms, want_values);
+    size_t got = 0;
+    CHECK_INT(ck_decode(golden, len, ms, values, SEG_COUNT, &got, &err), JL_OK);
+    CHECK_INT(got, SEG_COUNT);
+    for (size_t i = 0; i < got; i++) {
+        CHECK_INT(ms[i], want_ms[i]);
+        CHECK_DOUBLE_BITS(values[i], want_values[i]);
+    }
+    /* The segment table still covers every reading, flagged or not (as in (a)). */
+    static const int sum_tenths[5] = {1681, 1692, 1680, 1691, 1702};
+    ck_segment segments[8];
+    size_t n = 0;
+    CHECK_INT(ck_read_segments(golden, len, segments, 8, &n, &err), JL_OK);
+    CHECK_INT(n, 5);
+    for (size_t i = 0; i < n && i < 5; i++) {
+        CHECK_INT(segments[i].count, 8);
+        CHECK_DOUBLE_BITS(segments[i].sum, sum_tenths[i] / 10.0);
+    }
+
+    uint8_t gen_flags[SEG_COUNT];
+    flagged_flags(gen_flags);
+    CHECK(memcmp(gen_flags, want_flags, SEG_COUNT) == 0);
+    jl_buf again;
+    jl_buf_init(&again);
+    CHECK_INT(
+        ck_encode_flagged(want_ms, want_values, gen_flags, SEG_COUNT, SEG_PERIOD_MS, &again, &err),
+        JL_OK);
+    check_same_bytes("flagged chunk", (const uint8_t *)again.data, again.len, golden, len);
+    jl_buf_destroy(&again);
+    free(golden);
+    free(plain);
 }
 
 /* ---------- (b) a format-1 write-log block ---------- */
@@ -486,12 +574,19 @@ int main(int argc, char **argv)
         jl_error err;
         CHECK_INT(ck_encode_segmented(ms, values, SEG_COUNT, SEG_PERIOD_MS, &buf, &err), JL_OK);
         write_golden("chunk_segmented.bin", buf.data, buf.len);
+        uint8_t flags[SEG_COUNT];
+        flagged_flags(flags);
+        buf.len = 0;
+        CHECK_INT(ck_encode_flagged(ms, values, flags, SEG_COUNT, SEG_PERIOD_MS, &buf, &err),
+                  JL_OK);
+        write_golden("chunk_flagged.bin", buf.data, buf.len);
         encode_v2(&buf);
         write_golden("log_block_v2.bin", buf.data, buf.len);
         jl_buf_destroy(&buf);
         return check_failed_in_test;
     }
     RUN(test_segmented_chunk);
+    RUN(test_flagged_chunk);
     RUN(test_log_block_v1);
     RUN(test_log_block_v2);
     RUN(test_log_block_v3);
