@@ -82,7 +82,8 @@ typedef struct hj_pollutant {
     char code[HJ_CODE_MAX + 1]; /* NUL-terminated, e.g. "a34004" */
     unsigned have;              /* HJ_HAVE_* bits; a value whose bit is clear is 0 */
     double rtd, avg, min, max, cou;
-    char flag; /* the -Flag letter (one of "NFMSDCTB"), or 0 when absent */
+    char flag; /* the -Flag letter ('A'..'Z'; 2017 defines "NFMSDCTB", 2005 also 'P'), or 0
+                * when absent; jl_flag_from_letter() maps it to a stored code */
 } hj_pollutant;
 
 /* A civil date-time as sent (no time zone applied). */
@@ -112,8 +113,8 @@ typedef struct hj_segment {
  * fields: QN (17 digits, optional), ST, CN (digits), PW, MN, Flag (0..255, optional),
  * PNUM/PNO (optional, together), CP=&&...&& last. CP items are separated by ';' or ',', each
  * key=value; DataTime (14 or 17 digits) and code-Rtd/-Avg/-Min/-Max/-Cou (decimal numbers) and
- * code-Flag (one letter) are understood, other keys (QnRtn, ExeRtn, -Info, ...) are kept only in
- * cp, so every CN parses. Returns JL_OK, or JL_EINVAL with err naming the field (e.g. "CP:
+ * code-Flag (one upper-case letter) are understood, other keys (QnRtn, ExeRtn, -Info, ...) are kept
+ * only in cp, so every CN parses. Returns JL_OK, or JL_EINVAL with err naming the field (e.g. "CP:
  * a34004-Rtd: not a number"), or JL_ELIMIT over HJ_POLLUTANTS_MAX codes; *out is then
  * unspecified. */
 int hj_segment_parse(const char *text, size_t len, hj_segment *out, jl_error *err);

@@ -6,8 +6,6 @@
  * every length is checked against its array before copying. */
 #include "jialing/hj212.h"
 
-#include "jialing/flag.h"
-
 #include <math.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -167,7 +165,9 @@ static int parse_cp_item(hj_segment *seg, const char *key, size_t kn, const char
     if (is_flag) {
         if (p->flag != 0)
             return jl_error_set(err, JL_EINVAL, "CP: %.*s: given twice", (int)kn, key);
-        if (vn != 1 || jl_flag_from_letter(v[0]) < 0)
+        /* any upper-case letter: 2005 loggers send 'P' (power failure), which 2017 dropped;
+         * mapping to stored codes (jl_flag_from_letter) is the caller's decision */
+        if (vn != 1 || v[0] < 'A' || v[0] > 'Z')
             return jl_error_set(err, JL_EINVAL, "CP: %.*s: not a flag letter", (int)kn, key);
         p->flag = v[0];
         return JL_OK;

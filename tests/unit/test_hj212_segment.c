@@ -124,7 +124,7 @@ static void test_2005_packet(void)
 {
     jl_error err;
     CHECK_INT(parse("ST=32;CN=2011;PW=123456;MN=88888880000001;"
-                    "CP=&&DataTime=20050810120000;B02-Rtd=0.00;01-Rtd=60.3,01-Flag=N&&",
+                    "CP=&&DataTime=20050810120000;B02-Rtd=0.00,B02-Flag=P;01-Rtd=60.3,01-Flag=N&&",
                     &err),
               JL_OK);
     CHECK_INT(seg.has_qn, 0);
@@ -136,6 +136,7 @@ static void test_2005_packet(void)
     CHECK_INT(seg.pollutant_count, 2);
     CHECK_STR(seg.pollutants[0].code, "B02");
     CHECK_DOUBLE_BITS(seg.pollutants[0].rtd, 0.0);
+    CHECK_INT(seg.pollutants[0].flag, 'P'); /* 2005's power-failure flag */
     CHECK_STR(seg.pollutants[1].code, "01");
     CHECK_DOUBLE_BITS(seg.pollutants[1].rtd, 60.3);
     CHECK_INT(seg.pollutants[1].flag, 'N');
@@ -212,7 +213,11 @@ static void test_refusals(void)
          "CP: a34004-Max: not a number"},
         {"ST=22;CN=2011;PW=1;MN=M;CP=&&a34004-Min=.&&", JL_EINVAL, "CP: a34004-Min: not a number"},
         {"ST=22;CN=2011;PW=1;MN=M;CP=&&a34004-Cou= 1&&", JL_EINVAL, "CP: a34004-Cou: not a number"},
-        {"ST=22;CN=2011;PW=1;MN=M;CP=&&a34004-Flag=X&&", JL_EINVAL,
+        {"ST=22;CN=2011;PW=1;MN=M;CP=&&a34004-Flag=n&&", JL_EINVAL,
+         "CP: a34004-Flag: not a flag letter"},
+        {"ST=22;CN=2011;PW=1;MN=M;CP=&&a34004-Flag=1&&", JL_EINVAL,
+         "CP: a34004-Flag: not a flag letter"},
+        {"ST=22;CN=2011;PW=1;MN=M;CP=&&a34004-Flag=&&", JL_EINVAL,
          "CP: a34004-Flag: not a flag letter"},
         {"ST=22;CN=2011;PW=1;MN=M;CP=&&a34004-Flag=NN&&", JL_EINVAL,
          "CP: a34004-Flag: not a flag letter"},
