@@ -45,6 +45,7 @@ typedef void (*hj_frame_fn)(void *ctx, const char *segment, size_t len);
 typedef struct hj_framer {
     char buf[HJ_FRAME_MAX]; /* the frame being assembled, starting at "##" (or garbage) */
     size_t len;             /* bytes in buf */
+    size_t checked;         /* segment bytes of the candidate already found free of CR/LF/"##" */
     hj_framer_counters counters;
 } hj_framer;
 

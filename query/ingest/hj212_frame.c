@@ -42,6 +42,7 @@ static void consume(hj_framer *f, size_t n)
 {
     memmove(f->buf, f->buf + n, f->len - n);
     f->len -= n;
+    f->checked = 0; /* a new candidate starts */
 }
 
 static int is_digit(char c)
@@ -101,14 +102,23 @@ static void process(hj_framer *f, hj_frame_fn fn, void *ctx)
             consume(f, 2);
             continue;
         }
-        /* a segment never holds CR, LF or "##": seeing one means the length was wrong */
+        /* a segment never holds CR, LF or "##": seeing one means the length was wrong. Bytes
+         * checked on an earlier call are not scanned again (byte-by-byte feeding stays linear);
+         * a '#' whose successor has not arrived yet stays unchecked. */
         size_t seg_end = 6 + seg_len;
         size_t scan_end = f->len < seg_end ? f->len : seg_end;
+        size_t p = f->checked > 6 ? f->checked : 6;
         int broken = 0;
-        for (size_t p = 6; p < scan_end && !broken; p++) {
+        for (; p < scan_end; p++) {
             char c = f->buf[p];
-            broken = c == '\r' || c == '\n' || (c == '#' && p + 1 < f->len && f->buf[p + 1] == '#');
+            if (c == '#' && p + 1 >= f->len)
+                break;
+            if (c == '\r' || c == '\n' || (c == '#' && f->buf[p + 1] == '#')) {
+                broken = 1;
+                break;
+            }
         }
+        f->checked = p;
         if (broken) {
             f->counters.bad_length++;
             consume(f, 2);

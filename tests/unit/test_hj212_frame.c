@@ -258,6 +258,34 @@ static void test_over_long(void)
     CHECK_INT(f.len, 0);
 }
 
+static void test_hash_inside(void)
+{
+    /* a single '#' inside a segment is data, also when it arrives last in a read */
+    const char *seg = "ST=22;CN=2011;PW=a#b;MN=#;CP=&&X=#&&";
+    char stream[512];
+    size_t n = ref_frame(stream, sizeof stream, seg, 0, 1);
+    hj_framer f;
+    hj_framer_init(&f);
+    got g = {0};
+    for (size_t i = 0; i < n; i++)
+        hj_framer_feed(&f, stream + i, 1, on_frame, &g);
+    CHECK_INT(g.count, 1);
+    CHECK_STR(g.seg[0], seg);
+    /* a length 50 bytes too large, the next frame glued on without CRLF: the "##" inside the
+     * declared segment ends the bad candidate at once and the next frame comes through */
+    n = ref_frame(stream, sizeof stream, seg_c, 0, 0);
+    snprintf(stream + 2, 5, "%04zu", strlen(seg_c) + 50);
+    stream[6] = 'Q';
+    n += ref_frame(stream + n, sizeof stream - n, seg_b, 0, 0);
+    hj_framer_init(&f);
+    memset(&g, 0, sizeof g);
+    hj_framer_feed(&f, stream, n, on_frame, &g);
+    CHECK_INT(g.count, 1);
+    CHECK_STR(g.seg[0], seg_b);
+    CHECK_INT(f.counters.bad_length, 1);
+    CHECK_INT(f.len, 0);
+}
+
 int main(void)
 {
     RUN(test_crc_known_values);
@@ -266,5 +294,6 @@ int main(void)
     RUN(test_garbage_crlf_lowercase);
     RUN(test_bad_crc_and_length);
     RUN(test_over_long);
+    RUN(test_hash_inside);
     return CHECK_DONE();
 }
