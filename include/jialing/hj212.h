@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 #include "jialing/common.h"
+#include "jialing/store.h"
 
 #define HJ_SEGMENT_MAX 1024 /* data segment bytes a frame may declare */
 #define HJ_CP_MAX 950       /* bytes between CP=&& and the closing && */
@@ -126,5 +127,26 @@ const hj_pollutant *hj_segment_pollutant(const hj_segment *seg, const char *code
 /* Appends the framed 9014 data reply to seg: "QN=<qn>;ST=91;CN=9014;PW=<pw>;MN=<mn>;Flag=4;
  * CP=&&&&" (QN= left out when seg had none). Returns JL_OK or JL_ENOMEM. */
 int hj_reply_9014(const hj_segment *seg, jl_buf *out);
+
+/* ---- mapping to readings (query/ingest/hj212_map.c) ------------------------------------- */
+
+/* Returns the metric name of pollutant code (NUL-terminated) in the built-in table (2017 air
+ * a34004 pm25, a34002 pm10, a21026 so2, a21004 no2, a21005 co, a05024 o3; water w21003 nh3n,
+ * w01018 cod, w01019 codmn, w21011 tp, w21001 tn, w01009 do, w01001 ph, w01010 water_temp,
+ * w01014 conductivity, w01003 turbidity; 2005 011 cod, 060 nh3n, 101 tp, 065 tn, B01 flow), or
+ * NULL for a code the table does not hold. A static string. */
+const char *hj_metric_for_code(const char *code);
+
+/* Adds the readings of a data message to batch: for CN 2011 each code's Rtd, for CN 2051, 2061
+ * and 2031 its Avg, and Min/Max/Cou as <metric>_min, _max, _cou; the metric from
+ * hj_metric_for_code(), or "hj212_<code>" for codes it does not know (never dropped); tags mn
+ * (the MN) and cn (the CN); the time DataTime read at utc_offset_ms east of UTC (Beijing:
+ * +8 h); the flag the value's -Flag letter (absent: N; 2005's P, power failure, as D, fault).
+ * Other CNs add nothing. Sets *added to the readings added. Returns JL_OK; JL_EINVAL (err names
+ * the field: a data CN without DataTime, a DataTime that is not a real instant, a flag letter
+ * HJ 212 does not define, a code that cannot make a metric name); JL_ENOMEM. On error the batch
+ * may hold some of the message's readings: the caller discards it. */
+int hj_segment_to_batch(const hj_segment *seg, int64_t utc_offset_ms, st_batch *batch,
+                        size_t *added, jl_error *err);
 
 #endif

@@ -333,8 +333,8 @@ static void test_flags_round_trip(void)
         CHECK_INT(n, 260);
         for (int i = 0; i < 260 && (size_t)i < n; i++) {
             double value = i == 15 ? 99.5 : i == 57 ? 57.25 : i * 0.5;
-            uint8_t flag = i == 15   ? JL_FLAG_N
-                           : i == 57 ? JL_FLAG_B
+            uint8_t flag = i == 15    ? JL_FLAG_N
+                           : i == 57  ? JL_FLAG_B
                            : i >= 250 ? JL_FLAG_S
                                       : first_flag(i);
             CHECK_INT(ms[i], 60000LL * i);

@@ -146,8 +146,9 @@ static void test_copy_on_write(void)
     memset(&wt, 0, sizeof wt);
     tail_touch(&wt, &s);
     CHECK_INT(s.tail_private, 0);
-    CHECK_INT(tail_add(&s, 30, 3.0, JL_FLAG_N, 2), JL_OK); /* in order: beyond the snapshot's count */
-    CHECK(s.next.tail == shared);               /* room in the shared buffer: no copy yet */
+    CHECK_INT(tail_add(&s, 30, 3.0, JL_FLAG_N, 2),
+              JL_OK);             /* in order: beyond the snapshot's count */
+    CHECK(s.next.tail == shared); /* room in the shared buffer: no copy yet */
     CHECK_INT(snap1.tail_count, 2);
     CHECK_INT(tail_add(&s, 15, 1.5, JL_FLAG_N, 2), JL_OK); /* out of order: needs a private copy */
     CHECK(s.next.tail != shared);
