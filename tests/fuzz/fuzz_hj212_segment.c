@@ -72,5 +72,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         strcmp(back.pw, seg.pw) != 0 || strcmp(back.mn, seg.mn) != 0 || back.flag != 4)
         abort();
     jl_buf_destroy(&reply);
+
+    /* Mapping to readings: at most five per code (value, _min, _max, _cou), each finite with a
+     * stored flag code, or a refusal with a message. */
+    st_batch batch;
+    st_batch_init(&batch);
+    size_t added = 0;
+    rc = hj_segment_to_batch(&seg, 8LL * 3600 * 1000, &batch, &added, &err);
+    if (rc == JL_OK) {
+        if (added != st_batch_point_count(&batch) || added > 5 * seg.pollutant_count)
+            abort();
+        for (size_t i = 0; i < added; i++)
+            if (st_batch_point_flag(&batch, i) >= JL_FLAG_COUNT ||
+                !isfinite(st_batch_point_value(&batch, i)))
+                abort();
+    } else if (rc != JL_EINVAL || err.message[0] == '\0') {
+        abort();
+    }
+    st_batch_destroy(&batch);
     return 0;
 }
