@@ -5,6 +5,8 @@
 
 #include <string.h>
 
+#include "jialing/flag.h"
+
 typedef struct qx_range {
     int64_t from_ms, to_ms;
 } qx_range;
@@ -20,8 +22,11 @@ static int raw_series(qx_exec *exec, size_t index, const st_series_info *info, v
     rc = qx_source_open(&source, exec, index, range->from_ms, range->to_ms, NULL, NULL);
     while (rc == JL_OK && (rc = qx_source_next(&source, &batch)) == JL_OK) {
         for (size_t i = 0; i < batch.count && rc == JL_OK; i++) {
-            qx_cell cells[2] = {{.type = QX_CELL_INT, .as.i = batch.timestamps_ms[i]},
-                                {.type = QX_CELL_DOUBLE, .as.d = batch.values[i]}};
+            /* The flag cell is ignored (column_count 2) unless the request asked for flags. */
+            qx_cell cells[3] = {
+                {.type = QX_CELL_INT, .as.i = batch.timestamps_ms[i]},
+                {.type = QX_CELL_DOUBLE, .as.d = batch.values[i]},
+                {.type = QX_CELL_FLAG, .as.i = batch.flags ? batch.flags[i] : JL_FLAG_N}};
             rc = qx_exec_row(exec, cells);
         }
     }
@@ -40,7 +45,7 @@ int qx_query(st_store *store, const qx_query_request *request, const qx_sink *si
     exec.more_selector_count = request->more_selector_count;
     int64_t from_ms = request->from_ms, to_ms = request->to_ms;
     int nonempty = qx_clamp_range(&from_ms, &to_ms);
-    static const char *const raw_columns[] = {"time", "value"};
+    static const char *const raw_columns[] = {"time", "value", "flag"};
     const char *columns[QX_MAX_AGGREGATES + 1];
 
     if (!request->has_window) {
@@ -50,10 +55,12 @@ int qx_query(st_store *store, const qx_query_request *request, const qx_sink *si
                                 "group_by, fill, min_count and offset need a window");
         qx_range range = {from_ms, to_ms};
         exec.columns = raw_columns;
-        exec.column_count = 2;
+        exec.column_count = request->with_flags ? 3 : 2;
         if (!nonempty)
             return JL_OK;
         rc = qx_exec_run(&exec, store, request->selector, raw_series, &range);
+    } else if (request->with_flags) {
+        return jl_error_set(err, JL_EINVAL, "with_flags applies to raw readings only");
     } else {
         rc = qx_run_windows(&exec, store, request, from_ms, to_ms, nonempty, columns);
     }

@@ -143,6 +143,7 @@ typedef struct qx_batch {
                                      when the source's report_skips is set) */
     const int64_t *timestamps_ms; /* else: count readings within the range */
     const double *values;
+    const uint8_t *flags; /* with timestamps_ms: each reading's flag code, NULL when all are N */
     size_t count;
 } qx_batch;
 

@@ -345,6 +345,20 @@ static int parse_query(const rq_input *in, rq_read *out, jl_error *err)
     const char *offset = get(in, "offset");
     const char *min_count = get(in, "min_count");
     const char *group_by = get(in, "group_by");
+    const char *with_flags = get(in, "with_flags");
+    if (with_flags) {
+        if (strcmp(with_flags, "true") == 0)
+            query->with_flags = 1;
+        else if (strcmp(with_flags, "false") != 0)
+            return jl_error_set(err, JL_EINVAL,
+                                "parameter with_flags: expected true or false, not \"%.32s\"",
+                                with_flags);
+    }
+    /* Flags belong to readings; an aggregate of several readings has none. */
+    if ((window || agg) && query->with_flags)
+        return jl_error_set(err, JL_EINVAL,
+                            "parameter with_flags applies to raw readings only, not with window "
+                            "or agg");
     if (window) {
         query->has_window = 1;
         if (qp_parse_duration(window, &query->window, &detail) != JL_OK)
@@ -424,9 +438,9 @@ static int parse_scan(const rq_input *in, qx_scan_request *scan, jl_error *err)
 
 int rq_read_parse(rq_endpoint endpoint, const rq_input *in, rq_read *out, jl_error *err)
 {
-    static const char *const query_known[] = {"series", "from",      "to",       "window",
-                                              "agg",    "tz",        "fill",     "format",
-                                              "offset", "min_count", "group_by", NULL};
+    static const char *const query_known[] = {
+        "series", "from",   "to",        "window",   "agg",        "tz", "fill",
+        "format", "offset", "min_count", "group_by", "with_flags", NULL};
     static const char *const scan_known[] = {"series", "from",   "to",           "op",      "value",
                                              "output", "format", "min_duration", "max_gap", NULL};
     static const char *const listing_known[] = {"series", "format", NULL};

@@ -161,6 +161,7 @@ int qx_source_next(qx_source *source, qx_batch *batch)
             continue;
         *batch = (qx_batch){.timestamps_ms = block->timestamps_ms + begin,
                             .values = block->values + begin,
+                            .flags = block->flags ? block->flags + begin : NULL,
                             .count = end - begin};
         return JL_OK;
     }

@@ -3,6 +3,7 @@
  * the tag notation of CSV and the msgpack framing. Also reads the Accept header into a format.
  * Knows nothing else of HTTP; the server picks the format and sends the bytes. */
 #include "jialing/format.h"
+#include "jialing/flag.h"
 #include "jialing/serieskey.h"
 
 #include <math.h>
@@ -585,6 +586,10 @@ static int append_cells(jl_buf *out, int json, const sk_text *text, const qx_cel
         size_t len = 0;
         if (cells[i].type == QX_CELL_INT) {
             rc = append_int(out, cells[i].as.i);
+        } else if (cells[i].type == QX_CELL_FLAG) {
+            /* A letter never needs CSV quoting. */
+            char letter = jl_flag_letter((unsigned)cells[i].as.i);
+            rc = json ? fm_json_string(out, &letter, 1) : jl_buf_append(out, &letter, 1);
         } else {
             if (cells[i].type == QX_CELL_DOUBLE)
                 len = fm_format_double(cells[i].as.d, number);
@@ -802,6 +807,14 @@ static int msgpack_row(fm_writer *w, const sk_text *text, const qx_cell *cells, 
         case QX_CELL_DOUBLE:
             rc = msgpack_pack_double(&pk, cells[i].as.d);
             break;
+        case QX_CELL_FLAG: {
+            char letter = jl_flag_letter((unsigned)cells[i].as.i);
+            int text_rc = msgpack_text(&pk, &w->prefix, &letter, 1);
+            if (text_rc != JL_OK)
+                return text_rc;
+            rc = 0;
+            break;
+        }
         default:
             rc = msgpack_pack_nil(&pk);
             break;

@@ -16,7 +16,8 @@
  * msgpack: the JSON structure, map keys in the same order: a map {"series": [series...]}, each
  * series a map of "metric" (str), "tags" (map str -> str), "columns" (array of str) and "values"
  * (array of rows, each an array of cells). An INT cell is a msgpack int in its smallest form, a
- * DOUBLE a float64 with the exact bits (non-finite values too), a NULL nil. Strings are str with
+ * DOUBLE a float64 with the exact bits (non-finite values too), a NULL nil, a FLAG the str of its
+ * letter (in JSON a string "M", in CSV the bare letter). Strings are str with
  * invalid UTF-8 bytes replaced by U+FFFD, as in JSON, since msgpack str must be UTF-8. The outer
  * "series" array header is always array32 (0xdd); the others are in their smallest form.
  *

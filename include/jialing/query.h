@@ -90,12 +90,18 @@ int qx_parse_fill(const char *text, qx_fill *fill, double *value, jl_error *err)
 
 #define QX_MAX_GROUP_TAGS 16
 
-/* One output cell. */
-typedef enum qx_cell_type { QX_CELL_NULL = 0, QX_CELL_INT, QX_CELL_DOUBLE } qx_cell_type;
+/* One output cell. A QX_CELL_FLAG holds a data flag code (JL_FLAG_*, jialing/flag.h) in as.i;
+ * writers show it as its letter, a string. */
+typedef enum qx_cell_type {
+    QX_CELL_NULL = 0,
+    QX_CELL_INT,
+    QX_CELL_DOUBLE,
+    QX_CELL_FLAG
+} qx_cell_type;
 typedef struct qx_cell {
     qx_cell_type type;
     union {
-        int64_t i; /* QX_CELL_INT */
+        int64_t i; /* QX_CELL_INT; QX_CELL_FLAG: the flag code */
         double d;  /* QX_CELL_DOUBLE */
     } as;
 } qx_cell;
@@ -130,7 +136,8 @@ typedef struct qx_query_stats {
                                       tables, not decoded */
 } qx_query_stats;
 
-/* GET /api/v1/query. Without window: raw readings, columns time,value (INT, DOUBLE). With a
+/* GET /api/v1/query. Without window: raw readings, columns time,value (INT, DOUBLE), and with
+ * with_flags a third column flag (FLAG: the reading's stored data flag). With a
  * window: columns time (INT, window start) then one per aggregate (count INT, others DOUBLE).
  *
  * Window grid. With zone NULL (a fixed offset, or UTC): a window of fixed length (ms s m h d w) is
@@ -165,6 +172,7 @@ typedef struct qx_query_request {
     int64_t from_ms;     /* inclusive */
     int64_t to_ms;       /* exclusive */
     int has_window;      /* 0: raw readings */
+    int with_flags;      /* raw readings only: add the flag column */
     qp_duration window;  /* fixed (ms) or calendar (months) length, not both */
     int64_t offset_ms;   /* tz offset east of UTC when zone is NULL */
     const tz_zone *zone; /* IANA zone (borrowed for the call), NULL: fixed offset_ms */
@@ -187,9 +195,10 @@ typedef struct qx_query_request {
 
 /* Runs a query into sink. JL_OK, JL_EINVAL (bad request: from not before to, a window that is not
  * positive or mixes fixed and calendar units, no aggregates, group or fill options without a
- * window), JL_ELIMIT (too many series, rows, windows per series, windows held for a group, or
- * values held for a percentile; the message says which limit and how to narrow the query),
- * JL_ENOMEM, JL_ETIMEOUT, JL_EBUSY, a store error, or the code a sink callback returned. */
+ * window, with_flags with a window), JL_ELIMIT (too many series, rows, windows per series, windows
+ * held for a group, or values held for a percentile; the message says which limit and how to narrow
+ * the query), JL_ENOMEM, JL_ETIMEOUT, JL_EBUSY, a store error, or the code a sink callback
+ * returned. */
 int qx_query(st_store *store, const qx_query_request *request, const qx_sink *sink, jl_error *err);
 
 /* Threshold comparison. */

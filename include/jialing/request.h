@@ -59,8 +59,9 @@ int rq_check_known(const rq_param *params, size_t count, const char *const *know
 
 /* The read endpoints. Each refuses parameters it does not know and takes:
  * - RQ_QUERY (GET /api/v1/query): series, from, to, window, agg, tz, fill, format, offset,
- *   min_count and group_by. Defaults: to = now_ms + 1, from = to - 1 day, agg=mean with a window,
- *   fill=none, tz UTC. agg, fill (other than none), offset, min_count and group_by need a window.
+ *   min_count, group_by and with_flags. Defaults: to = now_ms + 1, from = to - 1 day, agg=mean
+ *   with a window, fill=none, tz UTC, with_flags=false. agg, fill (other than none), offset,
+ *   min_count and group_by need a window; with_flags (true or false) is refused with one.
  *   tz is a fixed offset or an IANA zone name (loaded here). Fills query, ready for qx_query().
  * - RQ_SCAN (GET /api/v1/scan): series, from, to (defaults as for a query), op and value
  *   (required), output (points by default, count, episodes, duration), format, and for episodes

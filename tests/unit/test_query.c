@@ -3,6 +3,9 @@
  * references are query_fixture.h's. */
 #include "query_fixture.h"
 
+#include "jialing/flag.h"
+#include "jialing/serieskey.h"
+
 static void test_fixture_has_chunks_and_tails(void)
 {
     static chunk_span spans[MAX_CHUNKS];
@@ -222,6 +225,153 @@ static void test_limits_and_errors(void)
     rec_free(&r);
 }
 
+/* Writes readings of the series "flagged{station=<station>}" with their flag codes, in batches of
+ * batch_size, through st_batch_point_flagged. */
+static int write_flagged(const char *station, const int64_t *ts, const double *vs,
+                         const uint8_t *flags, size_t n, size_t batch_size)
+{
+    sk_tag tag = {{"station", 7}, {station, strlen(station)}};
+    jl_buf key;
+    jl_error err;
+    st_batch batch;
+    jl_buf_init(&key);
+    st_batch_init(&batch);
+    int rc = sk_build((sk_text){"flagged", 7}, &tag, 1, &key, &err);
+    for (size_t start = 0; rc == JL_OK && start < n; start += batch_size) {
+        uint32_t index;
+        st_batch_reset(&batch);
+        rc = st_batch_series(&batch, key.data, key.len, &index);
+        for (size_t i = start; rc == JL_OK && i < n && i < start + batch_size; i++)
+            rc = st_batch_point_flagged(&batch, index, ts[i], vs[i], flags[i]);
+        if (rc == JL_OK)
+            rc = st_write(store, &batch, &err);
+    }
+    st_batch_destroy(&batch);
+    jl_buf_destroy(&key);
+    return rc;
+}
+
+/* The rows of a with_flags query over [from, to) of station, against expected (time, value,
+ * flag letter) rows. */
+typedef struct flag_row {
+    int64_t t;
+    double v;
+    char flag;
+} flag_row;
+
+static void check_flag_rows(const char *station, int64_t from_ms, int64_t to_ms,
+                            const flag_row *expected, size_t n)
+{
+    qp_selector sel = selector("flagged", "station", station, 0);
+    recorder r;
+    qx_sink sink = rec_sink(&r);
+    qx_query_request req = {.selector = &sel, .from_ms = from_ms, .to_ms = to_ms, .with_flags = 1};
+    jl_error err;
+    CHECK_INT(qx_query(store, &req, &sink, &err), JL_OK);
+    CHECK_INT(r.protocol_errors, 0);
+    CHECK_INT(r.series_count, 1);
+    if (r.series_count == 1) {
+        CHECK_STR(r.series[0].columns, "time,value,flag");
+        CHECK_INT(r.series[0].row_count, n);
+        for (size_t i = 0; i < n && i < r.series[0].row_count; i++) {
+            const qx_cell *c = r.series[0].cells + 3 * i;
+            CHECK_INT(c[0].type, QX_CELL_INT);
+            CHECK_INT(c[0].as.i, expected[i].t);
+            CHECK_INT(c[1].type, QX_CELL_DOUBLE);
+            CHECK(c[1].as.d == expected[i].v);
+            CHECK_INT(c[2].type, QX_CELL_FLAG);
+            CHECK_INT(jl_flag_letter((unsigned)c[2].as.i), expected[i].flag);
+        }
+    }
+    rec_free(&r);
+}
+
+/* with_flags: every raw reading's stored flag as a third column, from sealed chunks (chunk_target
+ * 16) and the tail alike, cut to the range; a re-sent reading replaces value and flag together. */
+static void test_raw_with_flags(void)
+{
+    /* 45 readings a minute apart, value i + 0.5, flags cycling through the eight letters:
+     * N F M S D C T B N F ... (codes 0..7); the first 40 in batches of 10 (sealed), the last 5
+     * in one small write (left in the tail). */
+    enum { N_READINGS = 45 };
+    static const char letters[] = "NFMSDCTB";
+    int64_t ts[N_READINGS];
+    double vs[N_READINGS];
+    uint8_t flags[N_READINGS];
+    flag_row expected[N_READINGS];
+    for (size_t i = 0; i < N_READINGS; i++) {
+        ts[i] = T0 + (int64_t)i * MINUTE;
+        vs[i] = (double)i + 0.5;
+        flags[i] = (uint8_t)(i % 8);
+        expected[i] = (flag_row){ts[i], vs[i], letters[i % 8]};
+    }
+    CHECK_INT(write_flagged("f1", ts, vs, flags, 40, 10), JL_OK);
+    CHECK_INT(write_flagged("f1", ts + 40, vs + 40, flags + 40, 5, 5), JL_OK);
+    /* Re-sent: reading 3 (S, in a sealed chunk) as 100.25 N; reading 42 (M, in the tail) as
+     * 200.5 B. */
+    int64_t again_ts[2] = {T0 + 3 * MINUTE, T0 + 42 * MINUTE};
+    double again_vs[2] = {100.25, 200.5};
+    uint8_t again_flags[2] = {JL_FLAG_N, JL_FLAG_B};
+    CHECK_INT(write_flagged("f1", again_ts, again_vs, again_flags, 2, 2), JL_OK);
+    expected[3] = (flag_row){T0 + 3 * MINUTE, 100.25, 'N'};
+    expected[42] = (flag_row){T0 + 42 * MINUTE, 200.5, 'B'};
+
+    /* The series has sealed chunks and a tail, so both paths are read. */
+    static ref_series f1 = {"flagged", {"station"}, {"f1"}, 1, {0}, {0}, 0, 0};
+    static chunk_span spans[MAX_CHUNKS];
+    size_t tail;
+    CHECK(list_chunks(&f1, spans, &tail) >= 2);
+    CHECK(tail > 0);
+
+    check_flag_rows("f1", T0, T0 + HOUR, expected, N_READINGS);
+    /* Cut inside chunks at both ends: minutes 5..33; and inside the tail: minutes 41..43. */
+    check_flag_rows("f1", T0 + 5 * MINUTE, T0 + 33 * MINUTE + 1, expected + 5, 29);
+    check_flag_rows("f1", T0 + 41 * MINUTE, T0 + 44 * MINUTE, expected + 41, 3);
+
+    /* A series written without flags: every reading is N. */
+    int64_t plain_ts[20];
+    double plain_vs[20];
+    uint8_t plain_flags[20] = {0};
+    flag_row plain[20];
+    for (size_t i = 0; i < 20; i++) {
+        plain_ts[i] = T0 + (int64_t)i * MINUTE;
+        plain_vs[i] = -(double)i;
+        plain[i] = (flag_row){plain_ts[i], plain_vs[i], 'N'};
+    }
+    CHECK_INT(write_flagged("f2", plain_ts, plain_vs, plain_flags, 20, 20), JL_OK);
+    check_flag_rows("f2", T0, T0 + HOUR, plain, 20);
+
+    /* Without with_flags: the two columns of before. */
+    qp_selector sel = selector("flagged", "station", "f1", 0);
+    recorder r;
+    qx_sink sink = rec_sink(&r);
+    qx_query_request req = {.selector = &sel, .from_ms = T0, .to_ms = T0 + HOUR};
+    jl_error err;
+    CHECK_INT(qx_query(store, &req, &sink, &err), JL_OK);
+    CHECK_INT(r.series_count, 1);
+    if (r.series_count == 1) {
+        CHECK_STR(r.series[0].columns, "time,value");
+        CHECK_INT(r.series[0].column_count, 2);
+        CHECK_INT(r.series[0].row_count, N_READINGS);
+    }
+    rec_free(&r);
+
+    /* with_flags with a window: refused. */
+    sink = rec_sink(&r);
+    req = (qx_query_request){.selector = &sel,
+                             .from_ms = T0,
+                             .to_ms = T0 + HOUR,
+                             .has_window = 1,
+                             .window = {HOUR, 0},
+                             .aggregates = {QX_AGG_MEAN},
+                             .aggregate_count = 1,
+                             .with_flags = 1};
+    CHECK_INT(qx_query(store, &req, &sink, &err), JL_EINVAL);
+    CHECK_STR(err.message, "with_flags applies to raw readings only");
+    CHECK_INT(r.series_count, 0);
+    rec_free(&r);
+}
+
 int main(void)
 {
     if (fixture_open() != 0)
@@ -231,6 +381,7 @@ int main(void)
     RUN(test_raw);
     RUN(test_selectors);
     RUN(test_limits_and_errors);
+    RUN(test_raw_with_flags); /* last: it adds the flagged series to the store */
     fixture_close();
     return CHECK_DONE();
 }

@@ -264,6 +264,49 @@ static void test_query_errors(void)
                 "parameter group_by: too many tags");
 }
 
+/* with_flags: true or false only, default false, and only for raw readings. */
+static void test_query_with_flags(void)
+{
+    params p;
+    rq_input in = input(&p, "series=pm25");
+    rq_read q;
+    jl_error err;
+    CHECK_INT(rq_read_parse(RQ_QUERY, &in, &q, &err), JL_OK);
+    CHECK_INT(q.query.with_flags, 0);
+    rq_read_destroy(&q);
+    in = input(&p, "series=pm25&with_flags=true&format=csv");
+    CHECK_INT(rq_read_parse(RQ_QUERY, &in, &q, &err), JL_OK);
+    CHECK_INT(q.query.with_flags, 1);
+    CHECK_INT(q.query.has_window, 0);
+    CHECK_INT(q.format, 1);
+    rq_read_destroy(&q);
+    /* false is accepted with a window: it asks for nothing. */
+    in = input(&p, "series=pm25&with_flags=false&window=1h");
+    CHECK_INT(rq_read_parse(RQ_QUERY, &in, &q, &err), JL_OK);
+    CHECK_INT(q.query.with_flags, 0);
+    CHECK_INT(q.query.has_window, 1);
+    rq_read_destroy(&q);
+    static const char *const bad[] = {"True", "1", "yes", "", "truex"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char query[64], message[128];
+        snprintf(query, sizeof query, "series=pm25&with_flags=%s", bad[i]);
+        snprintf(message, sizeof message,
+                 "parameter with_flags: expected true or false, not \"%s\"", bad[i]);
+        query_fails(query, message);
+    }
+    query_fails("series=pm25&with_flags=true&with_flags=false",
+                "parameter with_flags is given more than once");
+    query_fails("series=pm25&with_flags=true&window=1h",
+                "parameter with_flags applies to raw readings only, not with window or agg");
+    query_fails("series=pm25&with_flags=true&window=1h&agg=max",
+                "parameter with_flags applies to raw readings only, not with window or agg");
+    query_fails("series=pm25&agg=max&with_flags=true",
+                "parameter with_flags applies to raw readings only, not with window or agg");
+    /* Scans and listings do not know it. */
+    scan_fails("series=pm25&op=gt&value=1&with_flags=true", "unknown parameter \"with_flags\"");
+    read_fails(RQ_LISTING, "series=pm25&with_flags=true", "unknown parameter \"with_flags\"");
+}
+
 static void test_scan(void)
 {
     params p;
@@ -568,6 +611,7 @@ int main(void)
     RUN(test_query_defaults);
     RUN(test_query_every_parameter);
     RUN(test_query_errors);
+    RUN(test_query_with_flags);
     RUN(test_scan);
     RUN(test_listing);
     RUN(test_write_and_backup);
