@@ -41,6 +41,7 @@ int qx_query(st_store *store, const qx_query_request *request, const qx_sink *si
                            request->to_ms, sink, err);
     if (rc != JL_OK)
         return rc;
+    exec.flags = request->flags;
     exec.more_selectors = request->more_selectors;
     exec.more_selector_count = request->more_selector_count;
     int64_t from_ms = request->from_ms, to_ms = request->to_ms;

@@ -79,6 +79,7 @@ typedef struct qx_exec {
     const qp_selector *more_selectors; /* ORed with the selector qx_exec_open() is given (the
                                           request's, borrowed); NULL/0: that one alone */
     size_t more_selector_count;
+    qx_flag_select flags; /* the request's: every source of it passes on only these readings */
 } qx_exec;
 
 /* A stage over one series of the snapshot: JL_OK to go on, or an error that ends the request. */
@@ -160,7 +161,15 @@ typedef struct qx_source {
     const ck_segment *segments; /* the current chunk's table, owned by the cursor, while
                                    periods of it remain to be yielded */
     size_t segment_count, segment_next;
-    ck_summary segment; /* the period last yielded */
+    ck_summary segment;           /* the period last yielded */
+    int filter;                   /* exec->flags selects fewer than every reading */
+    const st_review_span *spans;  /* the series' review spans (owned by the snapshot), when the
+                                     selection heeds them */
+    size_t span_count, span_next; /* span_next: first span not ending before the last reading */
+    int64_t *kept_ms;             /* owned: the selected readings of the current block */
+    double *kept_values;
+    uint8_t *kept_flags;
+    size_t kept_capacity;
 } qx_source;
 
 /* Opens a source over series index of exec's snapshot for [from_ms, to_ms); policy may be NULL.

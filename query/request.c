@@ -332,6 +332,27 @@ static int parse_min_count(const char *text, uint64_t *out, jl_error *err)
     return JL_OK;
 }
 
+/* flags=all|valid|<letters>, valid when absent: the selection of readings. */
+static int parse_flags(const rq_input *in, qx_flag_select *out, jl_error *err)
+{
+    const char *text = get(in, "flags");
+    if (text == NULL || strcmp(text, "valid") == 0) {
+        out->mask = in->limits.valid_flags ? in->limits.valid_flags : JL_FLAG_MASK_N;
+        out->reviews = 1;
+        return JL_OK;
+    }
+    out->reviews = 0;
+    if (strcmp(text, "all") == 0) {
+        out->mask = JL_FLAG_MASK_ALL;
+        return JL_OK;
+    }
+    jl_error detail;
+    jl_error_clear(&detail);
+    if (jl_flag_parse_list(text, strlen(text), &out->mask, &detail) != JL_OK)
+        return param_error(err, "flags", &detail);
+    return JL_OK;
+}
+
 /* The query's own parameters, after parse_read. */
 static int parse_query(const rq_input *in, rq_read *out, jl_error *err)
 {
@@ -346,6 +367,8 @@ static int parse_query(const rq_input *in, rq_read *out, jl_error *err)
     const char *min_count = get(in, "min_count");
     const char *group_by = get(in, "group_by");
     const char *with_flags = get(in, "with_flags");
+    if (parse_flags(in, &query->flags, err) != JL_OK)
+        return JL_EINVAL;
     if (with_flags) {
         if (strcmp(with_flags, "true") == 0)
             query->with_flags = 1;
@@ -415,6 +438,8 @@ static int parse_scan(const rq_input *in, qx_scan_request *scan, jl_error *err)
     if (op == NULL || value == NULL)
         return jl_error_set(err, JL_EINVAL,
                             "parameters op (gt, ge, lt, le) and value are required");
+    if (parse_flags(in, &scan->flags, err) != JL_OK)
+        return JL_EINVAL;
     if (qx_parse_compare(op, &scan->compare, &detail) != JL_OK)
         return param_error(err, "op", &detail);
     if (qp_parse_number(value, &scan->threshold, &detail) != JL_OK)
@@ -439,10 +464,11 @@ static int parse_scan(const rq_input *in, qx_scan_request *scan, jl_error *err)
 int rq_read_parse(rq_endpoint endpoint, const rq_input *in, rq_read *out, jl_error *err)
 {
     static const char *const query_known[] = {
-        "series", "from",   "to",        "window",   "agg",        "tz", "fill",
-        "format", "offset", "min_count", "group_by", "with_flags", NULL};
-    static const char *const scan_known[] = {"series", "from",   "to",           "op",      "value",
-                                             "output", "format", "min_duration", "max_gap", NULL};
+        "series", "from",   "to",        "window",   "agg",        "tz",    "fill",
+        "format", "offset", "min_count", "group_by", "with_flags", "flags", NULL};
+    static const char *const scan_known[] = {"series",  "from",   "to",     "op",
+                                             "value",   "output", "format", "min_duration",
+                                             "max_gap", "flags",  NULL};
     static const char *const listing_known[] = {"series", "format", NULL};
     static const char *const *const known[] = {query_known, scan_known, listing_known};
     memset(out, 0, sizeof *out);

@@ -243,6 +243,7 @@ int qx_scan(st_store *store, const qx_scan_request *request, const qx_sink *sink
                            request->to_ms, sink, err);
     if (rc != JL_OK)
         return rc;
+    exec.flags = request->flags;
     if ((unsigned)request->compare > QX_LE)
         return jl_error_set(err, JL_EINVAL, "op is not one of gt, ge, lt, le");
     if ((unsigned)request->output > QX_SCAN_DURATION)

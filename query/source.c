@@ -6,6 +6,7 @@
 
 #include <inttypes.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 int qx_source_open(qx_source *source, qx_exec *exec, size_t index, int64_t from_ms, int64_t to_ms,
@@ -17,6 +18,14 @@ int qx_source_open(qx_source *source, qx_exec *exec, size_t index, int64_t from_
     source->to_ms = to_ms;
     source->policy = policy;
     source->policy_context = policy_context;
+    const qx_flag_select *sel = &exec->flags;
+    if (sel->mask != 0 && (sel->mask != JL_FLAG_MASK_ALL || sel->reviews)) {
+        source->filter = 1;
+        /* JL_ENOTFOUND only for an index out of range, which the cursor reports below. */
+        if (sel->reviews && st_snapshot_review_spans(exec->snapshot, index, &source->spans,
+                                                     &source->span_count) != JL_OK)
+            source->span_count = 0;
+    }
     return st_cursor_open(exec->snapshot, index, from_ms, to_ms, &source->cursor, exec->err);
 }
 
@@ -24,6 +33,96 @@ void qx_source_close(qx_source *source)
 {
     st_cursor_close(source->cursor);
     source->cursor = NULL;
+    free(source->kept_ms);
+    free(source->kept_values);
+    free(source->kept_flags);
+    source->kept_ms = NULL;
+    source->kept_values = NULL;
+    source->kept_flags = NULL;
+    source->kept_capacity = 0;
+}
+
+/* Whether a review span overlaps [first_ms, last_ms] (spans sorted, not overlapping). */
+static int spans_touch(const qx_source *source, int64_t first_ms, int64_t last_ms)
+{
+    for (size_t i = source->span_next; i < source->span_count; i++) {
+        const st_review_span *sp = &source->spans[i];
+        if (sp->from_ms > last_ms)
+            return 0;
+        if (sp->to_ms > first_ms)
+            return 1;
+    }
+    return 0;
+}
+
+/* Whether a chunk must be decoded to pick its selected readings: it carries a flag outside the
+ * selection, or review marks decide part of it. */
+static int block_needs_filter(const qx_source *source, const ck_summary *s)
+{
+    if (!source->filter)
+        return 0;
+    if ((s->flag_mask & (jl_flag_mask)~source->exec->flags.mask) != 0)
+        return 1;
+    return spans_touch(source, s->first_ms, s->last_ms);
+}
+
+/* Whether the reading at t_ms with flag code is selected; times come in increasing order, so
+ * the span cursor only moves forward. */
+static int reading_selected(qx_source *source, int64_t t_ms, uint8_t flag)
+{
+    while (source->span_next < source->span_count && source->spans[source->span_next].to_ms <= t_ms)
+        source->span_next++;
+    if (source->span_next < source->span_count && source->spans[source->span_next].from_ms <= t_ms)
+        return source->spans[source->span_next].valid != 0;
+    return flag < JL_FLAG_COUNT && (source->exec->flags.mask & (1u << flag)) != 0;
+}
+
+/* Cuts batch (readings) down to the selected ones, copying them into the source's buffers when
+ * some are dropped. JL_OK or JL_ENOMEM. */
+static int source_select(qx_source *source, qx_batch *batch)
+{
+    size_t n = batch->count, i = 0;
+    while (i < n && reading_selected(source, batch->timestamps_ms[i],
+                                     batch->flags ? batch->flags[i] : JL_FLAG_N))
+        i++;
+    if (i == n)
+        return JL_OK;
+    if (source->kept_capacity < n) {
+        int64_t *ms = realloc(source->kept_ms, n * sizeof *ms);
+        if (ms != NULL)
+            source->kept_ms = ms;
+        double *v = realloc(source->kept_values, n * sizeof *v);
+        if (v != NULL)
+            source->kept_values = v;
+        uint8_t *f = realloc(source->kept_flags, n);
+        if (f != NULL)
+            source->kept_flags = f;
+        if (ms == NULL || v == NULL || f == NULL)
+            return jl_error_set(source->exec->err, JL_ENOMEM,
+                                "out of memory selecting readings by flag");
+        source->kept_capacity = n;
+    }
+    size_t k = i;
+    memcpy(source->kept_ms, batch->timestamps_ms, i * sizeof *source->kept_ms);
+    memcpy(source->kept_values, batch->values, i * sizeof *source->kept_values);
+    if (batch->flags)
+        memcpy(source->kept_flags, batch->flags, i);
+    else
+        memset(source->kept_flags, JL_FLAG_N, i);
+    for (i++; i < n; i++) {
+        uint8_t flag = batch->flags ? batch->flags[i] : JL_FLAG_N;
+        if (!reading_selected(source, batch->timestamps_ms[i], flag))
+            continue;
+        source->kept_ms[k] = batch->timestamps_ms[i];
+        source->kept_values[k] = batch->values[i];
+        source->kept_flags[k] = flag;
+        k++;
+    }
+    batch->timestamps_ms = source->kept_ms;
+    batch->values = source->kept_values;
+    batch->flags = source->kept_flags;
+    batch->count = k;
+    return JL_OK;
 }
 
 /* The summary of one period of the current chunk's table: the period clipped to the chunk
@@ -124,7 +223,9 @@ int qx_source_next(qx_source *source, qx_batch *batch)
                                 " after %" PRId64 ")",
                                 s->first_ms, source->previous_ms);
         if (!block->decoded) {
-            qx_use use = source->policy ? source->policy(source->policy_context, s) : QX_USE_DECODE;
+            qx_use use = source->policy && !block_needs_filter(source, s)
+                             ? source->policy(source->policy_context, s)
+                             : QX_USE_DECODE;
             if (use == QX_USE_SEGMENTS) {
                 int taken;
                 if ((rc = source_take_segments(source, s, &taken)) != JL_OK)
@@ -163,6 +264,12 @@ int qx_source_next(qx_source *source, qx_batch *batch)
                             .values = block->values + begin,
                             .flags = block->flags ? block->flags + begin : NULL,
                             .count = end - begin};
+        if (source->filter) {
+            if ((rc = source_select(source, batch)) != JL_OK)
+                return rc;
+            if (batch->count == 0)
+                continue;
+        }
         return JL_OK;
     }
 }

@@ -23,6 +23,8 @@ static const char usage[] =
     "  --max-rows N            rows in one response (default 2000000)\n"
     "  --max-windows N         windows per series in one query (default 1000000)\n"
     "  --query-timeout DUR     time limit of one query, e.g. 30s (default 30s)\n"
+    "  --valid-flags LIST      device flags that flags=valid (the default) takes as valid,\n"
+    "                          e.g. N,S (default N)\n"
     "  --threads N             HTTP worker threads, and as many for writes (default 8)\n"
     "  --max-connections N     open connections at most (default 512)\n"
     "  --connection-timeout S  idle connection timeout in seconds (default 30)\n"
@@ -50,6 +52,7 @@ void sv_config_defaults(sv_config *config)
     config->limits.max_rows = 2000000;
     config->limits.max_windows = 1000000;
     config->limits.timeout_ms = 30000;
+    config->limits.valid_flags = JL_FLAG_MASK_N;
 }
 
 static int parse_count(const char *flag, const char *text, uint64_t min, uint64_t max,
@@ -154,6 +157,12 @@ int sv_config_parse(sv_config *config, int argc, char **argv, jl_error *err)
         } else if (strcmp(flag, "--max-rows") == 0) {
             rc = parse_count(flag, value, 1, 1ull << 40, &number, err);
             config->limits.max_rows = number;
+        } else if (strcmp(flag, "--valid-flags") == 0) {
+            jl_error detail;
+            jl_error_clear(&detail);
+            if (jl_flag_parse_list(value, strlen(value), &config->limits.valid_flags, &detail) !=
+                JL_OK)
+                rc = jl_error_set(err, JL_EINVAL, "--valid-flags: %s", detail.message);
         } else if (strcmp(flag, "--max-windows") == 0) {
             rc = parse_count(flag, value, 1, 1ull << 40, &number, err);
             config->limits.max_windows = number;

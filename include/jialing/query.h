@@ -27,6 +27,7 @@
 #define JIALING_QUERY_H
 
 #include "jialing/common.h"
+#include "jialing/flag.h"
 #include "jialing/params.h"
 #include "jialing/serieskey.h"
 #include "jialing/store.h"
@@ -120,11 +121,22 @@ typedef struct qx_sink {
 
 /* Limits every query obeys; zero means the default in brackets. */
 typedef struct qx_limits {
-    size_t max_series;    /* series a selector may match [10,000] */
-    uint64_t max_rows;    /* rows in one response [2,000,000] */
-    uint64_t max_windows; /* windows per series [1,000,000] */
-    int64_t timeout_ms;   /* wall-clock budget [30,000] */
+    size_t max_series;        /* series a selector may match [10,000] */
+    uint64_t max_rows;        /* rows in one response [2,000,000] */
+    uint64_t max_windows;     /* windows per series [1,000,000] */
+    int64_t timeout_ms;       /* wall-clock budget [30,000] */
+    jl_flag_mask valid_flags; /* device flags flags=valid takes as valid [N] (a server setting
+                                 handed to requests like the limits) */
 } qx_limits;
+
+/* Which readings a query or scan looks at, by data flag (HJ 212, jialing/flag.h). Every stage
+ * (raw readings, windows, group-by, scans) sees only the selected readings; a sealed chunk whose
+ * flags all lie in mask and that no review span touches is still answered from its summary. */
+typedef struct qx_flag_select {
+    jl_flag_mask mask; /* readings whose device flag is in it; 0 (the zero value): every reading */
+    int reviews;       /* 1: where a review span (st_snapshot_review_spans) covers a reading, its
+                          valid mark decides instead of the device flag (flags=valid) */
+} qx_flag_select;
 
 /* How a query was answered, for tests and self-metrics: chunks whose summary answered them (or,
  * in a scan, proved they could not match) versus chunks decoded. Tail readings count as neither. */
@@ -169,14 +181,15 @@ typedef struct qx_query_request {
      * series matched twice is neither read nor grouped twice. max_series bounds the union. */
     const qp_selector *more_selectors;
     size_t more_selector_count;
-    int64_t from_ms;     /* inclusive */
-    int64_t to_ms;       /* exclusive */
-    int has_window;      /* 0: raw readings */
-    int with_flags;      /* raw readings only: add the flag column */
-    qp_duration window;  /* fixed (ms) or calendar (months) length, not both */
-    int64_t offset_ms;   /* tz offset east of UTC when zone is NULL */
-    const tz_zone *zone; /* IANA zone (borrowed for the call), NULL: fixed offset_ms */
-    int64_t shift_ms;    /* boundaries move by this (offset=), within +-QX_MAX_SHIFT_MS */
+    int64_t from_ms;      /* inclusive */
+    int64_t to_ms;        /* exclusive */
+    int has_window;       /* 0: raw readings */
+    int with_flags;       /* raw readings only: add the flag column */
+    qx_flag_select flags; /* the readings looked at (zero: all) */
+    qp_duration window;   /* fixed (ms) or calendar (months) length, not both */
+    int64_t offset_ms;    /* tz offset east of UTC when zone is NULL */
+    const tz_zone *zone;  /* IANA zone (borrowed for the call), NULL: fixed offset_ms */
+    int64_t shift_ms;     /* boundaries move by this (offset=), within +-QX_MAX_SHIFT_MS */
     qx_aggregate aggregates[QX_MAX_AGGREGATES];
     double percentiles[QX_MAX_AGGREGATES]; /* p for QX_AGG_PERCENTILE entries */
     size_t aggregate_count;                /* >= 1 when has_window */
@@ -227,6 +240,7 @@ typedef struct qx_scan_request {
     int64_t min_duration_ms; /* episodes, duration: shorter episodes are dropped (0: none) */
     int64_t max_gap_ms;      /* episodes, duration: a longer gap between readings ends a run
                                 (0: no limit) */
+    qx_flag_select flags;    /* the readings looked at (zero: all) */
     qx_limits limits;
     qx_query_stats *stats; /* optional (NULL = not wanted): zeroed, then filled */
 } qx_scan_request;
