@@ -372,6 +372,156 @@ static void test_raw_with_flags(void)
     rec_free(&r);
 }
 
+/* One hourly window row expected from a flag selection: count, mean, max (count 0: no row). */
+typedef struct flag_hour {
+    int64_t start;
+    uint64_t count;
+    double mean, max;
+} flag_hour;
+
+/* agg=count,mean,max&window=1h over [T0, T0 + 3h) of station f3 with selection sel, against
+ * expected (hours with readings only). *stats receives the query's figures. */
+static void check_flag_hours(qx_flag_select sel, const flag_hour *expected, size_t n,
+                             qx_query_stats *stats)
+{
+    qp_selector q = selector("flagged", "station", "f3", 0);
+    recorder r;
+    qx_sink sink = rec_sink(&r);
+    qx_query_request req = {.selector = &q,
+                            .from_ms = T0,
+                            .to_ms = T0 + 3 * HOUR,
+                            .has_window = 1,
+                            .window = {HOUR, 0},
+                            .aggregates = {QX_AGG_COUNT, QX_AGG_MEAN, QX_AGG_MAX},
+                            .aggregate_count = 3,
+                            .flags = sel,
+                            .stats = stats};
+    jl_error err;
+    CHECK_INT(qx_query(store, &req, &sink, &err), JL_OK);
+    CHECK_INT(r.protocol_errors, 0);
+    CHECK_INT(r.series_count, n > 0 ? 1 : 0);
+    if (r.series_count == 1) {
+        CHECK_STR(r.series[0].columns, "time,count,mean,max");
+        CHECK_INT(r.series[0].row_count, n);
+        for (size_t i = 0; i < n && i < r.series[0].row_count; i++) {
+            CHECK_INT(rec_cell(&r, 0, i, 0)->as.i, expected[i].start);
+            CHECK_INT(rec_cell(&r, 0, i, 1)->as.i, (int64_t)expected[i].count);
+            CHECK(rec_cell(&r, 0, i, 2)->as.d == expected[i].mean);
+            CHECK(rec_cell(&r, 0, i, 3)->as.d == expected[i].max);
+        }
+    }
+    rec_free(&r);
+}
+
+/* The figures of agg=count&window=3h over [T0, T0 + 3h) of f3 with selection sel. */
+static qx_query_stats flag_stats_3h(qx_flag_select sel)
+{
+    qp_selector q = selector("flagged", "station", "f3", 0);
+    recorder r;
+    qx_sink sink = rec_sink(&r);
+    qx_query_stats stats;
+    qx_query_request req = {.selector = &q,
+                            .from_ms = T0,
+                            .to_ms = T0 + 3 * HOUR,
+                            .has_window = 1,
+                            .window = {3 * HOUR, 0},
+                            .aggregates = {QX_AGG_COUNT},
+                            .aggregate_count = 1,
+                            .flags = sel,
+                            .stats = &stats};
+    jl_error err;
+    CHECK_INT(qx_query(store, &req, &sink, &err), JL_OK);
+    rec_free(&r);
+    return stats;
+}
+
+/* A threshold scan (value > 20, output=count) of f3 with selection sel: the count, or -1 when no
+ * row came. */
+static int64_t flag_scan_count(qx_flag_select sel)
+{
+    qp_selector q = selector("flagged", "station", "f3", 0);
+    recorder r;
+    qx_sink sink = rec_sink(&r);
+    qx_scan_request req = {.selector = &q,
+                           .from_ms = T0,
+                           .to_ms = T0 + 3 * HOUR,
+                           .compare = QX_GT,
+                           .threshold = 20,
+                           .output = QX_SCAN_COUNT,
+                           .flags = sel};
+    jl_error err;
+    int64_t count = -1;
+    CHECK_INT(qx_scan(store, &req, &sink, &err), JL_OK);
+    if (r.series_count == 1 && r.series[0].row_count == 1)
+        count = rec_cell(&r, 0, 0, 0)->as.i;
+    rec_free(&r);
+    return count;
+}
+
+/* flags selection: 36 readings 5 minutes apart from T0, value i; 0..15 flagged N (the first
+ * sealed chunk, all N), then N M C D repeating (16 N, 17 M, 18 C, 19 D, 20 N ...). 0..31 in
+ * batches of 8 (sealed chunks of 16), 32..35 in the tail. Hours: 0..11, 12..23, 24..35. */
+static void test_flag_selection(void)
+{
+    enum { N_READINGS = 36 };
+    static const uint8_t cycle[4] = {JL_FLAG_N, JL_FLAG_M, JL_FLAG_C, JL_FLAG_D};
+    int64_t ts[N_READINGS];
+    double vs[N_READINGS];
+    uint8_t flags[N_READINGS];
+    for (size_t i = 0; i < N_READINGS; i++) {
+        ts[i] = T0 + (int64_t)i * 5 * MINUTE;
+        vs[i] = (double)i;
+        flags[i] = i < 16 ? JL_FLAG_N : cycle[i % 4];
+    }
+    CHECK_INT(write_flagged("f3", ts, vs, flags, 32, 8), JL_OK);
+    CHECK_INT(write_flagged("f3", ts + 32, vs + 32, flags + 32, 4, 4), JL_OK);
+    static ref_series f3 = {"flagged", {"station"}, {"f3"}, 1, {0}, {0}, 0, 0};
+    static chunk_span spans[MAX_CHUNKS];
+    size_t tail;
+    size_t chunks = list_chunks(&f3, spans, &tail);
+    CHECK_INT(chunks, 2);
+    CHECK_INT(tail, 4);
+    CHECK_INT(spans[0].first, T0);
+    CHECK_INT(spans[0].count, 16);
+
+    const qx_flag_select all = {JL_FLAG_MASK_ALL, 0}, none_set = {0, 0};
+    const qx_flag_select valid = {JL_FLAG_MASK_N, 1};
+    const qx_flag_select m = {1u << JL_FLAG_M, 0};
+    const qx_flag_select mc = {(1u << JL_FLAG_M) | (1u << JL_FLAG_C), 0};
+    /* all: hour 0 = 0..11 (sum 66), hour 1 = 12..23 (sum 210), hour 2 = 24..35 (sum 354). */
+    const flag_hour h_all[] = {
+        {T0, 12, 5.5, 11}, {T0 + HOUR, 12, 17.5, 23}, {T0 + 2 * HOUR, 12, 29.5, 35}};
+    /* valid (N): hour 1 = 12 13 14 15 16 20 (sum 90), hour 2 = 24 28 32 (sum 84). */
+    const flag_hour h_valid[] = {
+        {T0, 12, 5.5, 11}, {T0 + HOUR, 6, 15, 20}, {T0 + 2 * HOUR, 3, 28, 32}};
+    /* M: hour 1 = 17 21, hour 2 = 25 29 33. */
+    const flag_hour h_m[] = {{T0 + HOUR, 2, 19, 21}, {T0 + 2 * HOUR, 3, 29, 33}};
+    /* M,C: hour 1 = 17 18 21 22 (sum 78), hour 2 = 25 26 29 30 33 34 (sum 177). */
+    const flag_hour h_mc[] = {{T0 + HOUR, 4, 19.5, 22}, {T0 + 2 * HOUR, 6, 29.5, 34}};
+    qx_query_stats stats;
+    check_flag_hours(all, h_all, 3, &stats);
+    check_flag_hours(none_set, h_all, 3, &stats);
+    check_flag_hours(valid, h_valid, 3, &stats);
+    check_flag_hours(m, h_m, 2, &stats);
+    check_flag_hours(mc, h_mc, 2, &stats);
+
+    /* One 3h window [00:00, 03:00) holds the first chunk (01:00..02:15) whole; the second
+     * (02:20..03:35) straddles its end. With every flag of the first chunk selected (all, valid)
+     * it is still answered by its summary; with M it must be decoded. */
+    CHECK_INT(flag_stats_3h(all).chunks_from_summary, 1);
+    CHECK_INT(flag_stats_3h(all).chunks_decoded, 1);
+    CHECK_INT(flag_stats_3h(valid).chunks_from_summary, 1);
+    CHECK_INT(flag_stats_3h(valid).chunks_decoded, 1);
+    CHECK_INT(flag_stats_3h(m).chunks_from_summary, 0);
+    CHECK_INT(flag_stats_3h(m).chunks_decoded, 2);
+
+    /* Scans count only selected readings above 20: all 21..35 (15); valid 24 28 32 (3); M 21 25
+     * 29 33 (4). */
+    CHECK_INT(flag_scan_count(all), 15);
+    CHECK_INT(flag_scan_count(valid), 3);
+    CHECK_INT(flag_scan_count(m), 4);
+}
+
 int main(void)
 {
     if (fixture_open() != 0)
@@ -381,7 +531,8 @@ int main(void)
     RUN(test_raw);
     RUN(test_selectors);
     RUN(test_limits_and_errors);
-    RUN(test_raw_with_flags); /* last: it adds the flagged series to the store */
+    RUN(test_raw_with_flags); /* last: they add the flagged series to the store */
+    RUN(test_flag_selection);
     fixture_close();
     return CHECK_DONE();
 }
