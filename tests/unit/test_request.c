@@ -5,6 +5,7 @@
 #include "check.h"
 
 #include "jialing/request.h"
+#include "jialing/flag.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -305,6 +306,57 @@ static void test_query_with_flags(void)
     /* Scans and listings do not know it. */
     scan_fails("series=pm25&op=gt&value=1&with_flags=true", "unknown parameter \"with_flags\"");
     read_fails(RQ_LISTING, "series=pm25&with_flags=true", "unknown parameter \"with_flags\"");
+}
+
+/* flags: valid by default (the input's valid set, N when it sets none, review marks heeded), all,
+ * or a list of letters; on queries (raw and windowed) and scans, not on listings. */
+static void test_flags(void)
+{
+    params p;
+    rq_read q;
+    jl_error err;
+    rq_input in = input(&p, "series=pm25");
+    CHECK_INT(rq_read_parse(RQ_QUERY, &in, &q, &err), JL_OK);
+    CHECK_INT(q.query.flags.mask, 0x01);
+    CHECK_INT(q.query.flags.reviews, 1);
+    rq_read_destroy(&q);
+    in = input(&p, "series=pm25&flags=valid&window=1h");
+    in.limits.valid_flags = (1u << JL_FLAG_N) | (1u << JL_FLAG_S); /* --valid-flags N,S */
+    CHECK_INT(rq_read_parse(RQ_QUERY, &in, &q, &err), JL_OK);
+    CHECK_INT(q.query.flags.mask, 0x09);
+    CHECK_INT(q.query.flags.reviews, 1);
+    rq_read_destroy(&q);
+    in = input(&p, "series=pm25&flags=all&window=1h&group_by=station");
+    CHECK_INT(rq_read_parse(RQ_QUERY, &in, &q, &err), JL_OK);
+    CHECK_INT(q.query.flags.mask, 0xff);
+    CHECK_INT(q.query.flags.reviews, 0);
+    rq_read_destroy(&q);
+    in = input(&p, "series=pm25&flags=M,C");
+    CHECK_INT(rq_read_parse(RQ_QUERY, &in, &q, &err), JL_OK);
+    CHECK_INT(q.query.flags.mask, 0x24); /* bits 2 (M) and 5 (C) */
+    CHECK_INT(q.query.flags.reviews, 0);
+    rq_read_destroy(&q);
+    in = input(&p, "series=pm25&op=gt&value=1&flags=D");
+    CHECK_INT(rq_read_parse(RQ_SCAN, &in, &q, &err), JL_OK);
+    CHECK_INT(q.scan.flags.mask, 0x10);
+    CHECK_INT(q.scan.flags.reviews, 0);
+    rq_read_destroy(&q);
+    in = input(&p, "series=pm25&op=gt&value=1&output=episodes");
+    CHECK_INT(rq_read_parse(RQ_SCAN, &in, &q, &err), JL_OK);
+    CHECK_INT(q.scan.flags.mask, 0x01);
+    CHECK_INT(q.scan.flags.reviews, 1);
+    rq_read_destroy(&q);
+    query_fails("series=pm25&flags=X",
+                "parameter flags: flag list: item at column 1 is not one of the flag letters N F "
+                "M S D C T B");
+    query_fails("series=pm25&flags=M,c",
+                "parameter flags: flag list: item at column 3 is not one of the flag letters N F "
+                "M S D C T B");
+    scan_fails("series=pm25&op=gt&value=1&flags=Valid",
+               "parameter flags: flag list: item at column 1 is not one of the flag letters N F "
+               "M S D C T B");
+    query_fails("series=pm25&flags=all&flags=M", "parameter flags is given more than once");
+    read_fails(RQ_LISTING, "series=pm25&flags=all", "unknown parameter \"flags\"");
 }
 
 static void test_scan(void)
@@ -612,6 +664,7 @@ int main(void)
     RUN(test_query_every_parameter);
     RUN(test_query_errors);
     RUN(test_query_with_flags);
+    RUN(test_flags);
     RUN(test_scan);
     RUN(test_listing);
     RUN(test_write_and_backup);
