@@ -91,9 +91,10 @@ def _rows(expected, station):
 
 
 def _check(srv, expected, what):
-    params = {"series": "fl", "from": FROM, "to": TO, "with_flags": "true"}
+    # flags=all: every reading (the default, flags=valid, would keep the N ones only).
+    params = {"series": "fl", "from": FROM, "to": TO, "with_flags": "true", "flags": "all"}
     # JSON
-    doc = srv.ok("query", series="fl", from_=FROM, to=TO, with_flags="true")
+    doc = srv.ok("query", series="fl", from_=FROM, to=TO, with_flags="true", flags="all")
     eq([s["tags"] for s in doc["series"]], [{"station": "lp"}, {"station": "mp"}],
        "%s: series" % what)
     for s in doc["series"]:
@@ -133,11 +134,12 @@ def _check(srv, expected, what):
     eq(len(mp_doc["series"]), 2, "%s: msgpack series" % what)
     # A range cut inside the sealed part: the flags of exactly those readings.
     frm, to = T0 + 1234 * MINUTE + 1, T0 + 3210 * MINUTE + 1
-    doc = srv.ok("query", series="fl{station=\"lp\"}", from_=frm, to=to, with_flags="true")
+    doc = srv.ok("query", series="fl{station=\"lp\"}", from_=frm, to=to, with_flags="true",
+                 flags="all")
     eq(doc["series"][0]["values"], [row for row in _rows(expected, "lp") if frm <= row[0] < to],
        "%s: a range inside the chunks" % what)
     # Without with_flags (and with false): the two columns of before, the same readings.
-    for extra in ({}, {"with_flags": "false"}):
+    for extra in ({"flags": "all"}, {"with_flags": "false", "flags": "all"}):
         doc = srv.ok("query", series="fl{station=\"mp\"}", from_=FROM, to=TO, **extra)
         eq(doc["series"][0]["columns"], ["time", "value"], "%s: columns with %r" % (what, extra))
         eq(doc["series"][0]["values"], [row[:2] for row in _rows(expected, "mp")],
@@ -184,8 +186,73 @@ def test_flags_refused_where_they_do_not_apply():
                               with_flags="true")
         eq(status, 400, "scan with with_flags")
         eq(error_message(doc), 'unknown parameter "with_flags"', "scan message")
-        doc = srv.ok("query", series="fl", from_=T0, to=T0 + 1, with_flags="true")
+        doc = srv.ok("query", series="fl", from_=T0, to=T0 + 1, with_flags="true", flags="all")
         eq(doc["series"][0]["values"], [[T0, 1.5, "M"]], "the one flagged reading")
+        # By default (flags=valid, valid set N) the M reading is not looked at.
+        doc = srv.ok("query", series="fl", from_=T0, to=T0 + 1, with_flags="true")
+        eq(doc["series"], [], "the default leaves out the M reading")
+        for bad, message in (
+                ("X", "parameter flags: flag list: item at column 1 is not one of the flag "
+                      "letters N F M S D C T B"),
+                ("", "parameter flags: flag list: item at column 1 is not one of the flag "
+                     "letters N F M S D C T B")):
+            status, doc = srv.query(series="fl", from_=T0, to=T0 + 1, flags=bad)
+            eq(status, 400, "status with flags=%r" % bad)
+            eq(error_message(doc), message, "message with flags=%r" % bad)
+        srv.stop()
+    finally:
+        srv.cleanup()
+
+
+def _ref_hours(readings, keep):
+    """Python reference: [window start, mean, count] of each hour with kept readings, in order.
+    readings: (ts, value, letter); keep: a letter -> bool."""
+    hours = {}
+    for ts, value, letter in readings:
+        if keep(letter):
+            hours.setdefault(ts - ts % 3600000, []).append(value)
+    return [[start, sum(vs) / len(vs), len(vs)] for start, vs in sorted(hours.items())]
+
+
+def test_flags_select_readings_for_windows():
+    """agg=mean,count&window=1h counts only the selected readings: flags=all, valid (the
+    default, valid set N), M; flagged readings in sealed chunks and in the tail."""
+    r = rng("flags_select")
+    srv = Server(name="flags_select").start()
+    try:
+        readings = []
+        lines = []
+        for i in range(6000):  # about 100 hours a minute apart: sealed chunks and a tail
+            ts = T0 + i * MINUTE
+            value = float(r.randint(0, 1000)) / 4  # quarters: sums exact in binary
+            letter = "N" if r.random() < 0.6 else r.choice("MCDF")
+            readings.append((ts, value, letter))
+            lines.append(_lp_line("sel", ts, value, None if letter == "N" and i % 2 else letter))
+        for k in range(0, len(lines), 2000):
+            srv.write_ok("\n".join(lines[k:k + 2000]), precision="ms")
+        cases = [
+            ({"flags": "all"}, lambda c: True),
+            ({"flags": "valid"}, lambda c: c == "N"),
+            ({}, lambda c: c == "N"),
+            ({"flags": "M"}, lambda c: c == "M"),
+            ({"flags": "M,C"}, lambda c: c in "MC"),
+        ]
+        for extra, keep in cases:
+            doc = srv.ok("query", series="fl{station=\"sel\"}", from_=FROM, to=TO,
+                         agg="mean,count", window="1h", **extra)
+            eq(doc["series"][0]["columns"], ["time", "mean", "count"], "columns with %r" % extra)
+            got = doc["series"][0]["values"]
+            want = _ref_hours(readings, keep)
+            eq(len(got), len(want), "window count with %r" % extra)
+            diff = [(g, w) for g, w in zip(got, want)
+                    if g[0] != w[0] or g[2] != w[2] or abs(g[1] - w[1]) > 1e-9 * max(1, abs(w[1]))]
+            eq(diff[:5], [], "first differing windows with %r" % extra)
+        # A scan counts only the selected readings too.
+        for extra, keep in cases:
+            doc = srv.ok("scan", series="fl{station=\"sel\"}", from_=FROM, to=TO, op="gt",
+                         value=200, output="count", **extra)
+            want = sum(1 for _, v, c in readings if v > 200 and keep(c))
+            eq(doc["series"][0]["values"], [[want]], "scan count with %r" % extra)
         srv.stop()
     finally:
         srv.cleanup()
