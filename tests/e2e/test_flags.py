@@ -256,3 +256,22 @@ def test_flags_select_readings_for_windows():
         srv.stop()
     finally:
         srv.cleanup()
+
+
+def test_valid_flags_setting():
+    """--valid-flags N,M: flags=valid (and the default) also keeps M readings."""
+    srv = Server(name="flags_valid_set", args=["--valid-flags", "N,M"]).start()
+    try:
+        srv.write_ok("\n".join(_lp_line("v", T0 + i * MINUTE, value, flag) for i, (value, flag)
+                               in enumerate([(1.0, "N"), (2.0, "M"), (4.0, "C"), (8.0, None)])),
+                     precision="ms")
+        for extra in ({}, {"flags": "valid"}):
+            doc = srv.ok("query", series="fl", from_=T0, to=T0 + 3600000, agg="sum,count",
+                         window="1h", **extra)
+            eq(doc["series"][0]["values"], [[T0, 11.0, 3]], "N, M and unflagged with %r" % extra)
+        doc = srv.ok("query", series="fl", from_=T0, to=T0 + 3600000, agg="sum,count",
+                     window="1h", flags="all")
+        eq(doc["series"][0]["values"], [[T0, 15.0, 4]], "every reading with flags=all")
+        srv.stop()
+    finally:
+        srv.cleanup()
