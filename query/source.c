@@ -223,9 +223,13 @@ int qx_source_next(qx_source *source, qx_batch *batch)
                                 " after %" PRId64 ")",
                                 s->first_ms, source->previous_ms);
         if (!block->decoded) {
-            qx_use use = source->policy && !block_needs_filter(source, s)
-                             ? source->policy(source->policy_context, s)
-                             : QX_USE_DECODE;
+            qx_use use = source->policy ? source->policy(source->policy_context, s) : QX_USE_DECODE;
+            /* A chunk holding unselected readings cannot stand for them by its summary; only a
+             * silent skip stays right (nothing in it is wanted by the stage anyway). A reported
+             * skip is not: its unselected readings would count as readings that did not match. */
+            if (use != QX_USE_DECODE && block_needs_filter(source, s) &&
+                !(use == QX_USE_SKIP && !source->report_skips))
+                use = QX_USE_DECODE;
             if (use == QX_USE_SEGMENTS) {
                 int taken;
                 if ((rc = source_take_segments(source, s, &taken)) != JL_OK)

@@ -59,13 +59,17 @@ int rq_check_known(const rq_param *params, size_t count, const char *const *know
 
 /* The read endpoints. Each refuses parameters it does not know and takes:
  * - RQ_QUERY (GET /api/v1/query): series, from, to, window, agg, tz, fill, format, offset,
- *   min_count, group_by and with_flags. Defaults: to = now_ms + 1, from = to - 1 day, agg=mean
- *   with a window, fill=none, tz UTC, with_flags=false. agg, fill (other than none), offset,
- *   min_count and group_by need a window; with_flags (true or false) is refused with one.
- *   tz is a fixed offset or an IANA zone name (loaded here). Fills query, ready for qx_query().
+ *   min_count, group_by, with_flags and flags. Defaults: to = now_ms + 1, from = to - 1 day,
+ *   agg=mean with a window, fill=none, tz UTC, with_flags=false, flags=valid. flags is all
+ *   (every reading), valid (review marks decide where they cover a reading, else its device flag
+ *   must be in rq_input.limits.valid_flags, N when 0) or a list of flag letters such as M,C
+ *   (device flags only); it fills query.flags (scan.flags for a scan). agg, fill (other than none),
+ * offset, min_count and group_by need a window; with_flags (true or false) is refused with one. tz
+ * is a fixed offset or an IANA zone name (loaded here). Fills query, ready for qx_query().
  * - RQ_SCAN (GET /api/v1/scan): series, from, to (defaults as for a query), op and value
  *   (required), output (points by default, count, episodes, duration), format, and for episodes
- *   and duration min_duration and max_gap (fixed, non-negative durations). Fills scan, ready for
+ *   and duration min_duration and max_gap (fixed, non-negative durations), flags as for a
+ *   query. Fills scan, ready for
  *   qx_scan().
  * - RQ_LISTING (GET /api/v1/latest and /api/v1/series): series and format only; selector is
  *   what qx_latest() and qx_series() take. */
