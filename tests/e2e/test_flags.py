@@ -275,3 +275,37 @@ def test_valid_flags_setting():
         srv.stop()
     finally:
         srv.cleanup()
+
+
+def test_flags_select_readings_for_group_by():
+    """group_by over two flagged series: each group's hourly mean and count take only the
+    selected readings of its members."""
+    r = rng("flags_group")
+    srv = Server(name="flags_group").start()
+    try:
+        readings = []
+        lines = []
+        for station in ("g1", "g2"):
+            for i in range(3000):
+                ts = T0 + i * MINUTE + (7 if station == "g2" else 0)
+                value = float(r.randint(0, 400)) / 8
+                letter = "N" if r.random() < 0.5 else r.choice("MCT")
+                readings.append((ts, value, letter))
+                lines.append('fg,district=d,station=%s value=%r,flag="%s" %d'
+                             % (station, value, letter, ts))
+        for k in range(0, len(lines), 1500):
+            srv.write_ok("\n".join(lines[k:k + 1500]), precision="ms")
+        for extra, keep in (({"flags": "all"}, lambda c: True), ({}, lambda c: c == "N"),
+                            ({"flags": "C,T"}, lambda c: c in "CT")):
+            doc = srv.ok("query", series="fg", from_=FROM, to=TO, agg="mean,count", window="1h",
+                         group_by="district", **extra)
+            eq([s["tags"] for s in doc["series"]], [{"district": "d"}], "groups with %r" % extra)
+            got = doc["series"][0]["values"]
+            want = _ref_hours(readings, keep)
+            eq(len(got), len(want), "window count with %r" % extra)
+            diff = [(g, w) for g, w in zip(got, want)
+                    if g[0] != w[0] or g[2] != w[2] or abs(g[1] - w[1]) > 1e-9 * max(1, abs(w[1]))]
+            eq(diff[:5], [], "first differing group windows with %r" % extra)
+        srv.stop()
+    finally:
+        srv.cleanup()
