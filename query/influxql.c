@@ -1118,6 +1118,10 @@ int iq_plan_select(const iq_statement *st, int64_t now_ms, const qx_limits *limi
     r->more_selectors = count > 1 ? &out->selectors[1] : NULL;
     r->more_selector_count = count - 1;
     r->limits = *limits;
+    /* InfluxQL has no way to ask for flags, so Grafana gets what /api/v1/query gives by default:
+     * the valid readings (flags=valid). */
+    r->flags.mask = limits->valid_flags ? limits->valid_flags : JL_FLAG_MASK_N;
+    r->flags.reviews = 1;
     if (st->tz) {
         rc = tz_zone_load(st->tz, &out->zone, err);
         if (rc != JL_OK)

@@ -6,6 +6,8 @@
 # with_flags the answer keeps its two columns; with a window or agg, or a value other than true
 # or false, with_flags is refused.
 
+import json
+
 from harness import Server, check, eq, error_message, msgpack_encode, rng
 from test_formats import msgpack_decode
 
@@ -272,6 +274,13 @@ def test_valid_flags_setting():
         doc = srv.ok("query", series="fl", from_=T0, to=T0 + 3600000, agg="sum,count",
                      window="1h", flags="all")
         eq(doc["series"][0]["values"], [[T0, 15.0, 4]], "every reading with flags=all")
+        # InfluxQL (Grafana) cannot ask for flags: it gets the valid readings, 1 + 2 + 8.
+        q = ("SELECT sum(\"value\"), count(\"value\") FROM \"fl\" WHERE time >= %dms AND "
+             "time < %dms GROUP BY time(1h)" % (T0, T0 + 3600000))
+        status, _, body = srv.request("GET", "/query", params={"q": q, "epoch": "ms"})
+        eq(status, 200, "InfluxQL status")
+        rows = json.loads(body.decode())["results"][0]["series"][0]["values"]
+        eq(rows, [[T0, 11.0, 3]], "InfluxQL sum and count of the valid readings")
         srv.stop()
     finally:
         srv.cleanup()
