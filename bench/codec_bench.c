@@ -6,6 +6,13 @@
  * shared machine; wall-clock rates are printed too) and bytes per reading (whole chunks, headers
  * included).
  *
+ * It also measures what HJ 212 data flags cost on disk: every data set is encoded once more in
+ * the same chunks with the store's segment table (ST_DEFAULT_SEGMENT_PERIOD_MS) three ways, with
+ * ck_encode_flagged(): no flags (NULL), every reading flagged N explicitly, and maintenance hours
+ * flagged M (each clock hour of each series is, with probability 1 in --m-hours, flagged M
+ * throughout: about 1% of readings in runs of an hour, one such hour every few days per series,
+ * as real stations have them). Flags are read back with ck_read_flags() and compared.
+ *
  * Data sets:
  *   reference  the truth files of bench-gen (--truth DIR, default the reference workload in
  *              bench/out/gen-20x365-seed1; --series N of its series), or, when there are none,
@@ -15,11 +22,13 @@
  *   jitter     the synthetic random walk with timestamps 60 s apart plus 0-999 ms of jitter
  *
  *   bench-codec [--truth DIR] [--series 10] [--chunk 4096] [--readings 2000000] [--seed 1]
- *               [--min-seconds 0.5]
+ *               [--min-seconds 0.5] [--m-hours 100]
  * Output ends with one key=value line per data set. Exit status 0 when every round trip was
  * exact. */
 #include "jialing/chunk.h"
 #include "jialing/common.h"
+#include "jialing/flag.h"
+#include "jialing/store.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -47,6 +56,7 @@ typedef struct options {
     size_t readings;
     uint64_t seed;
     double min_seconds;
+    long m_hours; /* one hour in this many is a maintenance hour (flag M) */
 } options;
 
 static uint64_t rng_state;
@@ -274,11 +284,95 @@ out:
     return rc;
 }
 
+/* Whether hour `hour` (ms / 3600000) of series `series` is a maintenance hour: a hash of both
+ * and the seed, not the shared stream, so the choice does not depend on the order data sets are
+ * made in and the same hour of the same series is M in every encoding. */
+static int maintenance_hour(uint64_t seed, size_t series, int64_t hour, long m_hours)
+{
+    uint64_t z = seed * 0x9E3779B97F4A7C15ULL ^ (uint64_t)series * 0xBF58476D1CE4E5B9ULL ^
+                 (uint64_t)hour * 0x94D049BB133111EBULL;
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    z ^= z >> 31;
+    return z % (uint64_t)m_hours == 0;
+}
+
+typedef struct flag_result {
+    size_t bytes[3]; /* no flags, all N explicit, maintenance hours M */
+    size_t m_readings, m_runs;
+    int exact; /* all-N bytes equal no-flag bytes, and every flag read back */
+} flag_result;
+
+/* Encodes d three ways (see the header comment) in the chunks of encode_all(). */
+static int flag_sizes(const dataset *d, const options *opts, flag_result *r, jl_error *err)
+{
+    uint8_t *flags = calloc(d->count ? d->count : 1, 1);
+    uint8_t *back = malloc(CK_MAX_READINGS);
+    jl_buf out[3];
+    int rc = JL_OK;
+    memset(r, 0, sizeof *r);
+    for (int m = 0; m < 3; m++)
+        jl_buf_init(&out[m]);
+    if (flags == NULL || back == NULL) {
+        rc = jl_error_set(err, JL_ENOMEM, "out of memory");
+        goto out;
+    }
+    size_t start = 0;
+    for (size_t s = 0; s < d->series_count; s++) {
+        for (size_t i = start; i < d->series_ends[s]; i++) {
+            if (maintenance_hour(opts->seed, s, d->ms[i] / 3600000, opts->m_hours)) {
+                flags[i] = JL_FLAG_M;
+                r->m_readings++;
+                if (i == start || flags[i - 1] != JL_FLAG_M)
+                    r->m_runs++;
+            }
+        }
+        start = d->series_ends[s];
+    }
+    static const uint8_t all_n[CK_MAX_READINGS]; /* zero: JL_FLAG_N */
+    r->exact = 1;
+    start = 0;
+    for (size_t s = 0; s < d->series_count; s++) {
+        size_t end = d->series_ends[s];
+        while (start < end) {
+            size_t n = end - start < opts->chunk ? end - start : opts->chunk;
+            const uint8_t *which[3] = {NULL, all_n, flags + start};
+            size_t before[3];
+            for (int m = 0; m < 3; m++) {
+                before[m] = out[m].len;
+                rc = ck_encode_flagged(d->ms + start, d->values + start, which[m], n,
+                                       ST_DEFAULT_SEGMENT_PERIOD_MS, &out[m], err);
+                if (rc != JL_OK)
+                    goto out;
+            }
+            if (out[0].len - before[0] != out[1].len - before[1] ||
+                memcmp(out[0].data + before[0], out[1].data + before[1],
+                       out[0].len - before[0]) != 0)
+                r->exact = 0;
+            rc = ck_read_flags(out[2].data + before[2], out[2].len - before[2], back,
+                               CK_MAX_READINGS, err);
+            if (rc != JL_OK)
+                goto out;
+            if (memcmp(back, flags + start, n) != 0)
+                r->exact = 0;
+            start += n;
+        }
+    }
+    for (int m = 0; m < 3; m++)
+        r->bytes[m] = out[m].len;
+out:
+    free(flags);
+    free(back);
+    for (int m = 0; m < 3; m++)
+        jl_buf_destroy(&out[m]);
+    return rc;
+}
+
 static void usage(FILE *f)
 {
     fprintf(f,
             "usage: bench-codec [--truth DIR] [--series 10] [--chunk 4096] [--readings 2000000]\n"
-            "                   [--seed 1] [--min-seconds 0.5]\n");
+            "                   [--seed 1] [--min-seconds 0.5] [--m-hours 100]\n");
 }
 
 static int parse_args(int argc, char **argv, options *o)
@@ -309,6 +403,8 @@ static int parse_args(int argc, char **argv, options *o)
             o->seed = (uint64_t)x;
         else if (strcmp(a, "--min-seconds") == 0 && number)
             o->min_seconds = x;
+        else if (strcmp(a, "--m-hours") == 0 && number && x >= 1)
+            o->m_hours = (long)x;
         else {
             fprintf(stderr, "bench-codec: bad option %s %s\n", a, v);
             usage(stderr);
@@ -320,7 +416,7 @@ static int parse_args(int argc, char **argv, options *o)
 
 int main(int argc, char **argv)
 {
-    options opts = {"bench/out/gen-20x365-seed1", 10, 4096, 2000000, 1, 0.5};
+    options opts = {"bench/out/gen-20x365-seed1", 10, 4096, 2000000, 1, 0.5, 100};
     dataset sets[4];
     size_t nsets = 0;
     jl_error err;
@@ -385,6 +481,31 @@ int main(int argc, char **argv)
                "encode_per_cpu_s=%.0f decode_per_cpu_s=%.0f exact=%d\n",
                sets[i].name, sets[i].count, results[i].bytes, (double)results[i].bytes / n,
                n / results[i].encode_cpu_s, n / results[i].decode_cpu_s, results[i].exact);
+    }
+
+    printf("\ndata flags, segment period %lld ms, M: 1 clock hour in %ld per series\n",
+           (long long)ST_DEFAULT_SEGMENT_PERIOD_MS, opts.m_hours);
+    printf("%-10s %11s %8s %8s %11s %11s %11s %8s %8s %6s\n", "data", "readings", "M %",
+           "M runs", "B/r none", "B/r all N", "B/r 1% M", "N grow", "M grow", "exact");
+    for (size_t i = 0; i < nsets; i++) {
+        flag_result fr;
+        if (flag_sizes(&sets[i], &opts, &fr, &err) != JL_OK) {
+            fprintf(stderr, "bench-codec: %s: %s\n", sets[i].name, err.message);
+            failed = 1;
+            continue;
+        }
+        double n = (double)sets[i].count, b0 = (double)fr.bytes[0];
+        printf("%-10s %11zu %8.3f %8zu %11.4f %11.4f %11.4f %7.3f%% %7.3f%% %6s\n",
+               sets[i].name, sets[i].count, 100.0 * (double)fr.m_readings / n, fr.m_runs, b0 / n,
+               (double)fr.bytes[1] / n, (double)fr.bytes[2] / n,
+               100.0 * ((double)fr.bytes[1] - b0) / b0, 100.0 * ((double)fr.bytes[2] - b0) / b0,
+               fr.exact ? "yes" : "NO");
+        printf("flags data=%s readings=%zu m_readings=%zu m_runs=%zu bytes_none=%zu "
+               "bytes_all_n=%zu bytes_m=%zu exact=%d\n",
+               sets[i].name, sets[i].count, fr.m_readings, fr.m_runs, fr.bytes[0], fr.bytes[1],
+               fr.bytes[2], fr.exact);
+        if (!fr.exact)
+            failed = 1;
     }
 out:
     for (size_t i = 0; i < nsets; i++)
