@@ -268,7 +268,9 @@ int qx_source_next(qx_source *source, qx_batch *batch)
                             .values = block->values + begin,
                             .flags = block->flags ? block->flags + begin : NULL,
                             .count = end - begin};
-        if (source->filter) {
+        /* A block whose flags are all selected and that no review span touches passes whole:
+         * the default (flags=valid over all-N data) costs no per-reading test. */
+        if (block_needs_filter(source, s)) {
             if ((rc = source_select(source, batch)) != JL_OK)
                 return rc;
             if (batch->count == 0)
