@@ -46,7 +46,9 @@
     /* the endpoint exists but not for this HTTP method */                                         \
     X(JL_EMETHOD, -30916, "method not allowed", 405)                                               \
     /* the body is in an encoding (Content-Encoding) the server does not decode */                 \
-    X(JL_EMEDIATYPE, -30917, "unsupported media type", 415)
+    X(JL_EMEDIATYPE, -30917, "unsupported media type", 415)                                        \
+    /* the request contradicts the stored state (a review mark withdrawn already) */               \
+    X(JL_ECONFLICT, -30918, "conflict", 409)
 
 /* The statuses of success (JL_OK; a write acknowledged without a body), and the status of a code
  * outside the table (a bug: an internal error). */

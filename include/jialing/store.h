@@ -285,6 +285,9 @@ typedef struct st_stats {
     uint64_t map_bytes;              /* current map size */
     uint64_t points_written;         /* points accepted since open */
     uint64_t commits;                /* write transactions since open */
+    uint64_t flagged_points_written; /* of points_written, those with a flag other than N */
+    uint64_t review_marks;           /* review marks stored (withdrawn ones included) */
+    uint64_t review_marks_withdrawn; /* of which withdrawn */
 } st_stats;
 
 /* Fills stats from counters kept in memory; with count_codecs it also walks every chunk header

@@ -26,7 +26,7 @@ static const row table[] = {JL_ERROR_TABLE(TABLE_ROW)};
 
 static void test_rows_are_distinct_and_complete(void)
 {
-    CHECK_INT(TABLE_ROWS, 17);
+    CHECK_INT(TABLE_ROWS, 18);
     for (size_t i = 0; i < TABLE_ROWS; i++) {
         CHECK_INT(table[i].code, table[i].number);
         CHECK(table[i].code < 0);
@@ -80,6 +80,7 @@ static void test_contract_values(void)
         {JL_ENOROUTE, -30915, "JL_ENOROUTE", "no such endpoint", 404},
         {JL_EMETHOD, -30916, "JL_EMETHOD", "method not allowed", 405},
         {JL_EMEDIATYPE, -30917, "JL_EMEDIATYPE", "unsupported media type", 415},
+        {JL_ECONFLICT, -30918, "JL_ECONFLICT", "conflict", 409},
     };
     CHECK_INT(sizeof expected / sizeof expected[0], TABLE_ROWS);
     for (size_t i = 0; i < sizeof expected / sizeof expected[0]; i++) {
