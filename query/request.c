@@ -454,6 +454,11 @@ static int parse_scan(const rq_input *in, qx_scan_request *scan, jl_error *err)
         return param_error(err, "value", &detail);
     if (parse_scan_output(get(in, "output"), &scan->output, err) != JL_OK)
         return JL_EINVAL;
+    if (parse_with_flags(get(in, "with_flags"), &scan->with_flags, err) != JL_OK)
+        return JL_EINVAL;
+    if (scan->with_flags && scan->output != QX_SCAN_POINTS)
+        return jl_error_set(err, JL_EINVAL,
+                            "parameter with_flags applies to output=points, the readings");
     if ((min_duration || max_gap) && scan->output != QX_SCAN_EPISODES &&
         scan->output != QX_SCAN_DURATION)
         return jl_error_set(err, JL_EINVAL,
@@ -474,9 +479,9 @@ int rq_read_parse(rq_endpoint endpoint, const rq_input *in, rq_read *out, jl_err
     static const char *const query_known[] = {
         "series", "from",   "to",        "window",   "agg",        "tz",    "fill",
         "format", "offset", "min_count", "group_by", "with_flags", "flags", NULL};
-    static const char *const scan_known[] = {"series",  "from",   "to",     "op",
-                                             "value",   "output", "format", "min_duration",
-                                             "max_gap", "flags",  NULL};
+    static const char *const scan_known[] = {"series",  "from",   "to",         "op",
+                                             "value",   "output", "format",     "min_duration",
+                                             "max_gap", "flags",  "with_flags", NULL};
     static const char *const listing_known[] = {"series", "format", "with_flags", NULL};
     static const char *const *const known[] = {query_known, scan_known, listing_known};
     memset(out, 0, sizeof *out);

@@ -66,14 +66,40 @@ static int block_needs_filter(const qx_source *source, const ck_summary *s)
     return spans_touch(source, s->first_ms, s->last_ms);
 }
 
+int qx_review_at(const st_review_span *spans, size_t count, size_t *next, int64_t t_ms)
+{
+    while (*next < count && spans[*next].to_ms <= t_ms)
+        (*next)++;
+    if (*next < count && spans[*next].from_ms <= t_ms)
+        return spans[*next].valid != 0;
+    return -1;
+}
+
+void qx_validity_open(qx_validity *validity, qx_exec *exec, size_t index)
+{
+    memset(validity, 0, sizeof *validity);
+    validity->valid_mask = exec->limits.valid_flags ? exec->limits.valid_flags : JL_FLAG_MASK_N;
+    /* JL_ENOTFOUND only for an index out of range: no spans then. */
+    if (st_snapshot_review_spans(exec->snapshot, index, &validity->spans, &validity->span_count) !=
+        JL_OK)
+        validity->span_count = 0;
+}
+
+int qx_validity_at(qx_validity *validity, int64_t t_ms, uint8_t flag)
+{
+    int review = qx_review_at(validity->spans, validity->span_count, &validity->span_next, t_ms);
+    if (review >= 0)
+        return review;
+    return flag < JL_FLAG_COUNT && (validity->valid_mask & (1u << flag)) != 0;
+}
+
 /* Whether the reading at t_ms with flag code is selected; times come in increasing order, so
  * the span cursor only moves forward. */
 static int reading_selected(qx_source *source, int64_t t_ms, uint8_t flag)
 {
-    while (source->span_next < source->span_count && source->spans[source->span_next].to_ms <= t_ms)
-        source->span_next++;
-    if (source->span_next < source->span_count && source->spans[source->span_next].from_ms <= t_ms)
-        return source->spans[source->span_next].valid != 0;
+    int review = qx_review_at(source->spans, source->span_count, &source->span_next, t_ms);
+    if (review >= 0)
+        return review;
     return flag < JL_FLAG_COUNT && (source->exec->flags.mask & (1u << flag)) != 0;
 }
 

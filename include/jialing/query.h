@@ -92,17 +92,19 @@ int qx_parse_fill(const char *text, qx_fill *fill, double *value, jl_error *err)
 #define QX_MAX_GROUP_TAGS 16
 
 /* One output cell. A QX_CELL_FLAG holds a data flag code (JL_FLAG_*, jialing/flag.h) in as.i;
- * writers show it as its letter, a string. */
+ * writers show it as its letter, a string. A QX_CELL_BOOL holds 0 or 1 in as.i; writers show
+ * false or true. */
 typedef enum qx_cell_type {
     QX_CELL_NULL = 0,
     QX_CELL_INT,
     QX_CELL_DOUBLE,
-    QX_CELL_FLAG
+    QX_CELL_FLAG,
+    QX_CELL_BOOL
 } qx_cell_type;
 typedef struct qx_cell {
     qx_cell_type type;
     union {
-        int64_t i; /* QX_CELL_INT; QX_CELL_FLAG: the flag code */
+        int64_t i; /* QX_CELL_INT; QX_CELL_FLAG: the flag code; QX_CELL_BOOL: 0 or 1 */
         double d;  /* QX_CELL_DOUBLE */
     } as;
 } qx_cell;
@@ -149,7 +151,9 @@ typedef struct qx_query_stats {
 } qx_query_stats;
 
 /* GET /api/v1/query. Without window: raw readings, columns time,value (INT, DOUBLE), and with
- * with_flags a third column flag (FLAG: the reading's stored data flag). With a
+ * with_flags two more columns: flag (FLAG: the reading's stored device flag) and valid (BOOL:
+ * whether it is valid, qx_validity in query_internal.h: a review mark in force decides, else the
+ * device flag's being in limits.valid_flags; whatever the request's flags select). With a
  * window: columns time (INT, window start) then one per aggregate (count INT, others DOUBLE).
  *
  * Window grid. With zone NULL (a fixed offset, or UTC): a window of fixed length (ms s m h d w) is
@@ -184,7 +188,7 @@ typedef struct qx_query_request {
     int64_t from_ms;      /* inclusive */
     int64_t to_ms;        /* exclusive */
     int has_window;       /* 0: raw readings */
-    int with_flags;       /* raw readings only: add the flag column */
+    int with_flags;       /* raw readings only: add the flag and valid columns */
     qx_flag_select flags; /* the readings looked at (zero: all) */
     qp_duration window;   /* fixed (ms) or calendar (months) length, not both */
     int64_t offset_ms;    /* tz offset east of UTC when zone is NULL */
@@ -241,12 +245,14 @@ typedef struct qx_scan_request {
     int64_t max_gap_ms;      /* episodes, duration: a longer gap between readings ends a run
                                 (0: no limit) */
     qx_flag_select flags;    /* the readings looked at (zero: all) */
+    int with_flags;          /* output points only: add the flag and valid columns, as qx_query */
     qx_limits limits;
     qx_query_stats *stats; /* optional (NULL = not wanted): zeroed, then filled */
 } qx_scan_request;
 
 /* Runs a threshold scan over [from_ms, to_ms): points (columns time,value: each matching
- * reading), count (column count, INT: one row per matching series), episodes or duration.
+ * reading; with with_flags also flag and valid, as qx_query()), count (column count, INT: one row
+ * per matching series), episodes or duration.
  *
  * Episodes: only readings in the range are looked at, in time order. An episode is a maximal run
  * of consecutive matching readings in which no gap between neighbours exceeds max_gap_ms. start
