@@ -353,7 +353,6 @@ static int parse_flags(const rq_input *in, qx_flag_select *out, jl_error *err)
     return JL_OK;
 }
 
-/* The query's own parameters, after parse_read. */
 /* with_flags=true|false (absent: false) into *out. */
 static int parse_with_flags(const char *text, int *out, jl_error *err)
 {
@@ -368,6 +367,7 @@ static int parse_with_flags(const char *text, int *out, jl_error *err)
                         "parameter with_flags: expected true or false, not \"%.32s\"", text);
 }
 
+/* The query's own parameters, after parse_read. */
 static int parse_query(const rq_input *in, rq_read *out, jl_error *err)
 {
     qx_query_request *query = &out->query;
@@ -482,7 +482,7 @@ int rq_read_parse(rq_endpoint endpoint, const rq_input *in, rq_read *out, jl_err
     static const char *const scan_known[] = {"series",  "from",   "to",         "op",
                                              "value",   "output", "format",     "min_duration",
                                              "max_gap", "flags",  "with_flags", NULL};
-    static const char *const listing_known[] = {"series", "format", "with_flags", NULL};
+    static const char *const listing_known[] = {"series", "format", "with_flags", "flags", NULL};
     static const char *const *const known[] = {query_known, scan_known, listing_known};
     memset(out, 0, sizeof *out);
     out->endpoint = endpoint;
@@ -503,6 +503,9 @@ int rq_read_parse(rq_endpoint endpoint, const rq_input *in, rq_read *out, jl_err
         return parse_query(in, out, err);
     if (endpoint == RQ_SCAN)
         return parse_scan(in, &out->scan, err);
+    out->listing_flags_given = get(in, "flags") != NULL;
+    if (parse_flags(in, &out->listing_flags, err) != JL_OK)
+        return JL_EINVAL;
     return parse_with_flags(get(in, "with_flags"), &out->with_flags, err);
 }
 

@@ -271,11 +271,15 @@ typedef struct qx_scan_request {
 int qx_scan(st_store *store, const qx_scan_request *request, const qx_sink *sink, jl_error *err);
 
 /* GET /api/v1/latest: one row (time INT, value DOUBLE) per series that has readings, from the
- * snapshot's in-memory series state (no chunk is read); limits may be NULL (defaults). JL_OK,
- * JL_EINVAL (a selector without a metric or with more than QP_MAX_MATCHERS conditions),
- * JL_ELIMIT (series or rows), JL_ETIMEOUT, JL_ENOMEM, a store error, or a sink's code. */
+ * snapshot's in-memory series state (no chunk is read); limits may be NULL (defaults). With flags
+ * not NULL and selecting fewer than every reading (flags=valid, or a list), the row is the latest
+ * reading the selection keeps: the last one when the block holding it carries only selected
+ * flags and no review span decides it (one cursor step, no decoding), else found by reading back
+ * from the end; a series with no selected reading has no row. JL_OK, JL_EINVAL (a selector
+ * without a metric or with more than QP_MAX_MATCHERS conditions), JL_ELIMIT (series or rows),
+ * JL_ETIMEOUT, JL_ENOMEM, a store error, or a sink's code. */
 int qx_latest(st_store *store, const qp_selector *selector, const qx_limits *limits,
-              const qx_sink *sink, jl_error *err);
+              const qx_flag_select *flags, const qx_sink *sink, jl_error *err);
 
 /* GET /api/v1/series: one row (first, last, count; all INT) per matching series that has
  * readings, from the same in-memory state; limits may be NULL (defaults). With with_flags the row

@@ -222,6 +222,16 @@ def test_flags_refused_where_they_do_not_apply():
         eq(status, 400, "latest with with_flags")
         eq(error_message(doc),
            "parameter with_flags applies to /api/v1/series, not /api/v1/latest", "latest message")
+        # latest: by default the latest valid reading (none here), with flags=all the M one.
+        eq(srv.ok("latest", series="fl")["series"], [], "latest leaves out the M reading")
+        eq(srv.ok("latest", series="fl", flags="all")["series"][0]["values"], [[T0, 1.5]],
+           "latest with flags=all")
+        eq(srv.ok("latest", series="fl", flags="M")["series"][0]["values"], [[T0, 1.5]],
+           "latest with flags=M")
+        status, doc = srv.get("series", series="fl", flags="all")
+        eq(status, 400, "series with flags")
+        eq(error_message(doc), "parameter flags applies to /api/v1/latest, not /api/v1/series "
+           "(which counts readings per flag with with_flags=true)", "series flags message")
         status, doc = srv.get("series", series="fl", with_flags="1")
         eq(status, 400, "series with with_flags=1")
         eq(error_message(doc), 'parameter with_flags: expected true or false, not "1"',

@@ -9,7 +9,7 @@ static void test_latest_and_series(void)
     recorder r;
     qx_sink sink = rec_sink(&r);
     jl_error err;
-    CHECK_INT(qx_latest(store, &sel, NULL, &sink, &err), JL_OK);
+    CHECK_INT(qx_latest(store, &sel, NULL, NULL, &sink, &err), JL_OK);
     CHECK_INT(r.protocol_errors, 0);
     CHECK_INT(r.series_count, 3);
     for (size_t i = 0; i < r.series_count && i < 3; i++) {
