@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "store_fixture.h"
+#include "jialing/query.h"
 #include "jialing/review.h"
 
 #define T0 1700000000000LL /* a base time, ms */
@@ -796,6 +797,99 @@ static void test_backup_keeps_marks(void)
     remove_dir(dir);
 }
 
+/* Times of the rows a raw query gave (column 0). */
+typedef struct time_recorder {
+    int64_t ms[64];
+    size_t count;
+} time_recorder;
+
+static int record_begin(void *context, sk_text metric, const sk_tag *tags, size_t tag_count,
+                        const char *const *columns, size_t column_count)
+{
+    (void)context, (void)metric, (void)tags, (void)tag_count, (void)columns, (void)column_count;
+    return JL_OK;
+}
+
+static int record_row(void *context, const qx_cell *cells, size_t cell_count)
+{
+    time_recorder *r = context;
+    if (cell_count >= 1 && r->count < 64)
+        r->ms[r->count++] = cells[0].as.i;
+    return JL_OK;
+}
+
+static int record_end(void *context)
+{
+    (void)context;
+    return JL_OK;
+}
+
+/* Runs a raw query of pm25{station=s1} with flags=valid (device flag N, marks decide where they
+ * lie) and checks the times it answers. */
+static void check_valid_times(st_store *store, const int64_t *expected, size_t n)
+{
+    qp_selector sel;
+    memset(&sel, 0, sizeof sel);
+    sel.metric = (char *)"pm25";
+    sel.matchers[0] = (qp_matcher){(char *)"station", (char *)"s1", 0};
+    sel.matcher_count = 1;
+    qx_query_request request;
+    memset(&request, 0, sizeof request);
+    request.selector = &sel;
+    request.from_ms = T0 - 100000;
+    request.to_ms = T0 + 100000;
+    request.flags.mask = JL_FLAG_MASK_N;
+    request.flags.reviews = 1;
+    time_recorder r = {{0}, 0};
+    qx_sink sink = {&r, record_begin, record_row, record_end};
+    jl_error err;
+    CHECK_INT(qx_query(store, &request, &sink, &err), JL_OK);
+    CHECK_INT(r.count, n);
+    for (size_t i = 0; i < n && i < r.count; i++)
+        CHECK_INT(r.ms[i], expected[i]);
+}
+
+/* The query engine sees the marks through the snapshot: an invalid mark hides readings flagged
+ * N, a valid one takes in a reading flagged M, in sealed chunks (4 readings each) and the tail
+ * alike, and withdrawing gives the device flags back. */
+static void test_query_sees_marks(void)
+{
+    char *dir = make_temp_dir();
+    st_store *store = open_store(dir, 4, MAP_BYTES);
+    make_series(store); /* s1 at T0, flag N */
+    jl_buf key;
+    jl_buf_init(&key);
+    st_batch batch;
+    st_batch_init(&batch);
+    uint32_t index;
+    series_key(&key, "pm25", "s1");
+    CHECK_INT(st_batch_series(&batch, key.data, key.len, &index), JL_OK);
+    for (int i = 1; i <= 10; i++)
+        CHECK_INT(st_batch_point_flagged(&batch, index, T0 + 1000 * i, i,
+                                         i == 3 || i == 4 ? JL_FLAG_M : JL_FLAG_N),
+                  JL_OK);
+    jl_error err;
+    CHECK_INT(st_write(store, &batch, &err), JL_OK);
+    st_batch_destroy(&batch);
+    jl_buf_destroy(&key);
+    const int64_t plain[] = {T0,        T0 + 1000, T0 + 2000, T0 + 5000, T0 + 6000,
+                             T0 + 7000, T0 + 8000, T0 + 9000, T0 + 10000};
+    check_valid_times(store, plain, 9);
+    uint64_t s1[1] = {1};
+    CHECK_INT(add_mark(store, T0 + 2000, T0 + 4000, 0, s1, 1, "invalid"), 1);
+    CHECK_INT(add_mark(store, T0 + 4000, T0 + 5000, 1, s1, 1, "valid"), 2);
+    CHECK_INT(add_mark(store, T0 + 8000, T0 + 9500, 0, s1, 1, "invalid too"), 3);
+    const int64_t marked[] = {T0,        T0 + 1000, T0 + 4000, T0 + 5000,
+                              T0 + 6000, T0 + 7000, T0 + 10000};
+    check_valid_times(store, marked, 7);
+    CHECK_INT(st_review_withdraw(store, 1, T0, "x", &err), JL_OK);
+    const int64_t withdrawn[] = {T0,        T0 + 1000, T0 + 2000, T0 + 4000,
+                                 T0 + 5000, T0 + 6000, T0 + 7000, T0 + 10000};
+    check_valid_times(store, withdrawn, 8);
+    st_store_close(store);
+    remove_dir(dir);
+}
+
 int main(void)
 {
     RUN(test_add_spans);
@@ -810,5 +904,6 @@ int main(void)
     RUN(test_store_without_review_db);
     RUN(test_concurrent_operations);
     RUN(test_backup_keeps_marks);
+    RUN(test_query_sees_marks);
     return CHECK_DONE();
 }
