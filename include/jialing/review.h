@@ -56,7 +56,7 @@ int st_review_add(st_store *store, const st_review_mark *mark, uint64_t *id, jl_
 int st_review_withdraw(st_store *store, uint64_t id, int64_t when_ms, const char *by,
                        jl_error *err);
 
-/* Which entries st_review_list() returns; zero fields do not filter. */
+/* Which entries st_review_list_marks() returns; zero fields do not filter. */
 typedef struct st_review_filter {
     uint64_t id;                /* only this mark (0: any) */
     const uint64_t *series_ids; /* only marks naming at least one of these (ascending) ... */
