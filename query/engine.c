@@ -33,7 +33,8 @@ static int raw_series(qx_exec *exec, size_t index, const st_series_info *info, v
     int rc;
     if (info->count == 0)
         return JL_OK;
-    qx_validity_open(&validity, exec, index);
+    if ((rc = qx_validity_open(&validity, exec, index)) != JL_OK)
+        return rc;
     qx_validity *with_flags = exec->column_count > 2 ? &validity : NULL;
     rc = qx_source_open(&source, exec, index, range->from_ms, range->to_ms, NULL, NULL);
     while (rc == JL_OK && (rc = qx_source_next(&source, &batch)) == JL_OK) {

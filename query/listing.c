@@ -48,9 +48,9 @@ static int last_reading_selected(qx_exec *exec, size_t index, const st_series_in
     *known = 0;
     const st_review_span *spans = NULL;
     size_t span_count = 0, next = 0;
-    if (exec->flags.reviews &&
-        st_snapshot_review_spans(exec->snapshot, index, &spans, &span_count) != JL_OK)
-        span_count = 0;
+    int rc = exec->flags.reviews ? qx_review_spans(exec, index, &spans, &span_count) : JL_OK;
+    if (rc != JL_OK)
+        return rc;
     int review = qx_review_at(spans, span_count, &next, info->last_ms);
     if (review >= 0) {
         *known = 1;
@@ -59,7 +59,7 @@ static int last_reading_selected(qx_exec *exec, size_t index, const st_series_in
     }
     st_cursor *cursor = NULL;
     st_block block;
-    int rc =
+    rc =
         st_cursor_open(exec->snapshot, index, info->last_ms, info->last_ms + 1, &cursor, exec->err);
     if (rc == JL_OK)
         rc = st_cursor_next(cursor, &block, exec->err);
@@ -134,10 +134,10 @@ static int listing_series(qx_exec *exec, size_t index, const st_series_info *inf
     if (kind == LISTING_SERIES_FLAGS) {
         const st_review_span *spans = NULL;
         size_t span_count = 0;
-        if (st_snapshot_review_spans(exec->snapshot, index, &spans, &span_count) != JL_OK)
-            span_count = 0;
         uint64_t counts[JL_FLAG_COUNT] = {0};
-        int rc = count_flags(exec, index, counts);
+        int rc = qx_review_spans(exec, index, &spans, &span_count);
+        if (rc == JL_OK)
+            rc = count_flags(exec, index, counts);
         if (rc != JL_OK)
             return rc;
         cells[3] = (qx_cell){.type = QX_CELL_INT, .as.i = span_count > 0};

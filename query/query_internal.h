@@ -198,8 +198,12 @@ typedef struct qx_validity {
     jl_flag_mask valid_mask;
 } qx_validity;
 
-/* Starts the validity of series index of exec's snapshot. */
-void qx_validity_open(qx_validity *validity, qx_exec *exec, size_t index);
+/* The review spans of series index of exec's snapshot (st_snapshot_review_spans), none for an
+ * index out of range. JL_OK, or JL_ENOMEM with exec->err set. */
+int qx_review_spans(qx_exec *exec, size_t index, const st_review_span **spans, size_t *count);
+
+/* Starts the validity of series index of exec's snapshot. JL_OK or JL_ENOMEM (exec->err set). */
+int qx_validity_open(qx_validity *validity, qx_exec *exec, size_t index);
 
 /* 1 when the reading at t_ms (nondecreasing between calls) with flag code is valid, else 0. */
 int qx_validity_at(qx_validity *validity, int64_t t_ms, uint8_t flag);

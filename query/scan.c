@@ -203,7 +203,8 @@ static int scan_series(qx_exec *exec, size_t index, const st_series_info *info, 
     if (info->count == 0)
         goto done;
     qx_validity validity;
-    qx_validity_open(&validity, exec, index);
+    if ((rc = qx_validity_open(&validity, exec, index)) != JL_OK)
+        return rc;
     qx_validity *with_flags = exec->column_count > 2 ? &validity : NULL;
     rc = qx_source_open(&source, exec, index, plan->from_ms, plan->to_ms, scan_policy, plan);
     while (rc == JL_OK && (rc = qx_source_next(&source, &batch)) == JL_OK) {

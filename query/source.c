@@ -22,9 +22,10 @@ int qx_source_open(qx_source *source, qx_exec *exec, size_t index, int64_t from_
     if (sel->mask != 0 && (sel->mask != JL_FLAG_MASK_ALL || sel->reviews)) {
         source->filter = 1;
         /* JL_ENOTFOUND only for an index out of range, which the cursor reports below. */
-        if (sel->reviews && st_snapshot_review_spans(exec->snapshot, index, &source->spans,
-                                                     &source->span_count) != JL_OK)
-            source->span_count = 0;
+        int rc = sel->reviews ? qx_review_spans(exec, index, &source->spans, &source->span_count)
+                              : JL_OK;
+        if (rc != JL_OK)
+            return rc;
     }
     return st_cursor_open(exec->snapshot, index, from_ms, to_ms, &source->cursor, exec->err);
 }
@@ -75,14 +76,20 @@ int qx_review_at(const st_review_span *spans, size_t count, size_t *next, int64_
     return -1;
 }
 
-void qx_validity_open(qx_validity *validity, qx_exec *exec, size_t index)
+int qx_review_spans(qx_exec *exec, size_t index, const st_review_span **spans, size_t *count)
+{
+    int rc = st_snapshot_review_spans(exec->snapshot, index, spans, count);
+    if (rc == JL_ENOMEM)
+        return jl_error_set(exec->err, rc, "out of memory resolving the review marks of a series");
+    /* JL_ENOTFOUND: an index out of range, which has no spans (and no readings). */
+    return JL_OK;
+}
+
+int qx_validity_open(qx_validity *validity, qx_exec *exec, size_t index)
 {
     memset(validity, 0, sizeof *validity);
     validity->valid_mask = exec->limits.valid_flags ? exec->limits.valid_flags : JL_FLAG_MASK_N;
-    /* JL_ENOTFOUND only for an index out of range: no spans then. */
-    if (st_snapshot_review_spans(exec->snapshot, index, &validity->spans, &validity->span_count) !=
-        JL_OK)
-        validity->span_count = 0;
+    return qx_review_spans(exec, index, &validity->spans, &validity->span_count);
 }
 
 int qx_validity_at(qx_validity *validity, int64_t t_ms, uint8_t flag)
