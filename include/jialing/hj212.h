@@ -172,7 +172,9 @@ typedef struct hj_code_table hj_code_table;
 /* Parses a codes file's text[0..len) (need not be NUL-terminated) into a new table at *out.
  * Returns JL_OK; JL_EINVAL with err->line set and the message naming the line and the reason
  * ("line 3: \"pm 2.5\" is not a valid metric name ...", "line 5: code a34004 given twice (first
- * on line 2)", "line 4: a code and a metric are needed"); JL_ENOMEM. *out is NULL on error. */
+ * on line 2)", "line 4: a code and a metric are needed"); JL_ENOMEM. *out is NULL on error.
+ * A repeated code is looked for once every line has parsed, and reported at the earliest line
+ * that repeats one. */
 int hj_codes_parse(const char *text, size_t len, hj_code_table **out, jl_error *err);
 
 /* As hj_codes_parse() on the file at path. Also JL_EIO when the file cannot be read (the
