@@ -9,7 +9,8 @@
  *   1. conventions shared by all formats: byte order, checksum, decimal values
  *   2. sealed chunks (storage/chunk_*.c, storage/rice.c)
  *   3. write-log blocks, formats 1, 2 and 3 (storage/log_block.c)
- *   4. the store: format version, database names, key layouts (keys.c, catalog.c, store.c) */
+ *   4. the store: format version, database names, key layouts (keys.c, catalog.c, store.c),
+ *      review marks (review.c) */
 #ifndef JIALING_STORAGE_DISK_FORMAT_H
 #define JIALING_STORAGE_DISK_FORMAT_H
 
@@ -371,7 +372,8 @@ static inline int df_decimal_exponent(const double *values, const uint32_t *orde
  *   series    u64 BE id -> canonical series key (the catalog; the key -> id index is in memory)
  *   postings  "key=value" (metric as "__name__=m") -> u64 BE ids (DUPSORT, DUPFIXED)
  *   chunks    u64 BE id + flipped-sign BE first_ms -> encoded chunk (see chunk.h)
- *   log       u64 BE sequence -> one write request's readings (section 3) */
+ *   log       u64 BE sequence -> one write request's readings (section 3)
+ *   review    u64 BE mark id -> one review mark (below; storage/review.c) */
 
 /* 2: write-log blocks grouped by series (section 3). 3: chunks may carry a segment table
  * (CK_FLAG_SEGMENTS), which an older build would take for corruption. 4: readings carry data
@@ -388,6 +390,62 @@ static inline int df_decimal_exponent(const double *values, const uint32_t *orde
 #define STORE_DB_CHUNKS "chunks"
 #define STORE_DB_LOG "log"
 #define STORE_META_FORMAT_KEY "format" /* key of the format version in meta */
+
+/* Review marks (include/jialing/review.h), database "review", storage/review.c.
+ *
+ * Key: REVIEW_KEY_BYTES = 8, the mark id (1, 2, ... in the order made) big endian, so that the
+ * database lists marks in the order made and its last key gives the next id.
+ *
+ * Value (every integer little endian, written field by field through bytes.h):
+ *   off size field
+ *     0   1  value version (REVIEW_VALUE_VERSION)
+ *     1   1  flags: REVIEW_FLAG_VALID (the mark declares readings valid; clear: invalid),
+ *            REVIEW_FLAG_WITHDRAWN; other bits must be 0
+ *     2   8  made_ms (int64)
+ *    10   8  from_ms (int64), first instant covered
+ *    18   8  to_ms (int64), end, exclusive
+ *    26   8  readings_affected (uint64)
+ *    34   8  withdrawn_ms (int64; 0 while in force)
+ *    42   4  series count S (1..ST_REVIEW_MAX_SERIES)
+ *    46      four texts, each a u32 length (0..ST_REVIEW_MAX_TEXT_BYTES) then that many bytes
+ *            of UTF-8 without NUL, in this order: made_by, selector, reason, withdrawn_by
+ *            (length 0 while in force)
+ *    ..  8*S the series ids (uint64), strictly ascending, each >= 1
+ *    ..   4  crc32c over every byte before it
+ * A withdrawal rewrites the value under the same key with REVIEW_FLAG_WITHDRAWN, withdrawn_ms
+ * and withdrawn_by set; nothing else changes and no entry is ever deleted.
+ * Readers validate in this order and stop at the first failure: key size, id >= 1, value size
+ * >= REVIEW_VALUE_MIN_BYTES, version, checksum, flags, then the fields the checksum cannot
+ * vouch for when the bytes were crafted: from_ms < to_ms, S in range, each text length within
+ * its bound and the bytes left, no NUL in a text, withdrawn_ms 0 and withdrawn_by empty unless
+ * withdrawn, exactly 8*S + 4 bytes left for the ids and the checksum, ids ascending from 1
+ * (and, at open, each a series of the catalog).
+ * Why a version byte and a checksum: the value is read back at every open and by every listing,
+ * so a torn or foreign value must be refused (JL_ECORRUPT), never misread; the version lets a
+ * later layout live beside this one.
+ * The store's FORMAT_VERSION stays 4: a directory without the "review" database has no marks
+ * (a read-only open of one does not create it); a writable open creates it; and a build older
+ * than review marks opens only the databases it knows, so it ignores this one (its readings
+ * then answer by their device flags alone). */
+#define STORE_DB_REVIEW "review"
+#define REVIEW_KEY_BYTES 8
+#define REVIEW_VALUE_VERSION 1u
+#define REVIEW_OFF_VERSION 0
+#define REVIEW_OFF_FLAGS 1
+#define REVIEW_OFF_MADE_MS 2
+#define REVIEW_OFF_FROM_MS 10
+#define REVIEW_OFF_TO_MS 18
+#define REVIEW_OFF_READINGS 26
+#define REVIEW_OFF_WITHDRAWN_MS 34
+#define REVIEW_OFF_SERIES_COUNT 42
+#define REVIEW_OFF_TEXTS 46 /* the first text's length */
+#define REVIEW_FLAG_VALID 0x01u
+#define REVIEW_FLAG_WITHDRAWN 0x02u
+#define REVIEW_FLAGS_KNOWN 0x03u
+#define REVIEW_TEXT_COUNT 4 /* made_by, selector, reason, withdrawn_by */
+#define REVIEW_CRC_BYTES 4
+/* Fixed fields, four empty texts, one series id and the checksum. */
+#define REVIEW_VALUE_MIN_BYTES (REVIEW_OFF_TEXTS + 4 * REVIEW_TEXT_COUNT + 8 + REVIEW_CRC_BYTES)
 
 /* LMDB keys are at most 511 bytes; longer postings are hashed (store_posting_key). */
 #define POSTING_KEY_MAX 480

@@ -19,11 +19,20 @@ typedef struct snapshot_series {
     series_state state; /* copy; state.tail holds a reference */
 } snapshot_series;
 
+/* The review spans of one series, computed on first use. */
+typedef struct snapshot_spans {
+    int computed;
+    st_review_span *spans;
+    size_t count;
+} snapshot_spans;
+
 struct st_snapshot {
     st_store *store;
     MDB_txn *txn;
     snapshot_series *series;
     size_t count;
+    review_set *reviews;          /* the marks in force as of the view (a reference) */
+    snapshot_spans *review_cache; /* per series position, allocated on first use */
 };
 
 struct st_cursor {
@@ -72,6 +81,8 @@ int st_snapshot_open(st_store *store, const uint64_t *ids, size_t count, st_snap
         nanosleep(&pause, NULL);
     }
     if (mrc == 0) {
+        /* Taken with the states: the marks belong to the same commit as the readings. */
+        snapshot->reviews = review_set_retain(store->reviews);
         for (size_t i = 0; i < count; i++) {
             if (ids[i] == 0 || ids[i] > store->series_count)
                 continue;
@@ -104,6 +115,11 @@ void st_snapshot_close(st_snapshot *snapshot)
     pthread_rwlock_unlock(&snapshot->store->map_lock);
     for (size_t i = 0; i < snapshot->count; i++)
         store_tail_release(snapshot->series[i].state.tail);
+    if (snapshot->review_cache)
+        for (size_t i = 0; i < snapshot->count; i++)
+            free(snapshot->review_cache[i].spans);
+    free(snapshot->review_cache);
+    review_set_release(snapshot->reviews);
     free(snapshot->series);
     free(snapshot);
 }
@@ -116,10 +132,29 @@ size_t st_snapshot_series_count(const st_snapshot *snapshot)
 int st_snapshot_review_spans(st_snapshot *snapshot, size_t index, const st_review_span **spans,
                              size_t *count)
 {
+    *spans = NULL;
+    *count = 0;
     if (index >= snapshot->count)
         return JL_ENOTFOUND;
-    *spans = NULL; /* review marks are not kept yet */
-    *count = 0;
+    const review_set *set = snapshot->reviews;
+    if (set == NULL || set->count == 0)
+        return JL_OK;
+    /* Out of memory is JL_ENOMEM (store.h does not list it, as any allocating call may). */
+    if (snapshot->review_cache == NULL) {
+        snapshot->review_cache = calloc(snapshot->count, sizeof *snapshot->review_cache);
+        if (snapshot->review_cache == NULL)
+            return JL_ENOMEM;
+    }
+    snapshot_spans *cached = &snapshot->review_cache[index];
+    if (!cached->computed) {
+        int rc =
+            review_series_spans(set, snapshot->series[index].id, &cached->spans, &cached->count);
+        if (rc != JL_OK)
+            return rc;
+        cached->computed = 1;
+    }
+    *spans = cached->spans;
+    *count = cached->count;
     return JL_OK;
 }
 

@@ -1,8 +1,8 @@
 /* The store as a whole: st_store_open (options and their defaults, the LMDB environment, the
- * databases and the format version, then recovery: catalog, chunk summaries, write-log replay,
- * and the writer thread), st_store_close, st_store_stats, and the translation of LMDB errors
- * into JL_* codes at the storage boundary. The on-disk layout is in
- * disk_format.h; each concept of the store lives in its own file, listed in store_internal.h. */
+ * databases and the format version, then recovery: catalog, review marks, chunk summaries,
+ * write-log replay, and the writer thread), st_store_close, st_store_stats, and the translation of
+ * LMDB errors into JL_* codes at the storage boundary. The on-disk layout is in disk_format.h; each
+ * concept of the store lives in its own file, listed in store_internal.h. */
 #include "store_internal.h"
 
 #include <errno.h>
@@ -73,8 +73,10 @@ static int load_chunk_summaries(st_store *store, MDB_txn *txn, jl_error *err)
     return rc;
 }
 
-/* Opens the five databases (creating them unless read-only). JL_OK, JL_ENOTFOUND (a read-only
- * open of a directory without a store) or an LMDB error. */
+/* Opens the five databases of readings (creating them unless read-only), then the review
+ * marks' database: created when writable; a read-only open of a store without it (one no build
+ * with review marks has written to) has no marks. JL_OK, JL_ENOTFOUND (a read-only open of a
+ * directory without a store) or an LMDB error. */
 static int open_dbis(st_store *store, MDB_txn *txn, jl_error *err)
 {
     int read_only = store->options.read_only;
@@ -98,6 +100,12 @@ static int open_dbis(st_store *store, MDB_txn *txn, jl_error *err)
         if (mrc != 0)
             return store_lmdb_error(err, mrc, "opening a database");
     }
+    int mrc = mdb_dbi_open(txn, STORE_DB_REVIEW, read_only ? 0 : MDB_CREATE, &store->db_review);
+    if (mrc == MDB_NOTFOUND && read_only)
+        return JL_OK;
+    if (mrc != 0)
+        return store_lmdb_error(err, mrc, "opening the review database");
+    store->has_review_db = 1;
     return JL_OK;
 }
 
@@ -149,6 +157,8 @@ static int open_databases(st_store *store, jl_error *err)
         rc = check_format_version(store, txn, err);
     if (rc == JL_OK)
         rc = catalog_load(store, txn, err);
+    if (rc == JL_OK)
+        rc = review_load(store, txn, err);
     if (rc == JL_OK)
         rc = load_chunk_summaries(store, txn, err);
     if (rc == JL_OK)
@@ -275,6 +285,7 @@ void st_store_close(st_store *store)
         mdb_env_close(store->env);
     }
     catalog_destroy(store);
+    review_set_release(store->reviews);
     pthread_rwlock_destroy(&store->state_lock);
     pthread_rwlock_destroy(&store->map_lock);
     pthread_mutex_destroy(&store->queue_mutex);
@@ -302,6 +313,10 @@ int st_store_stats(st_store *store, int count_codecs, st_stats *stats, jl_error 
     stats->log_blocks = store->log_blocks;
     stats->log_bytes = store->log_bytes;
     stats->log_rewritten_readings = store->log_rewritten_readings;
+    if (store->reviews) {
+        stats->review_marks = store->reviews->stored;
+        stats->review_marks_withdrawn = store->reviews->withdrawn;
+    }
     pthread_rwlock_unlock(&store->state_lock);
     MDB_envinfo info;
     mdb_env_info(store->env, &info);
@@ -315,6 +330,7 @@ int st_store_stats(st_store *store, int count_codecs, st_stats *stats, jl_error 
             stats->file_bytes = (uint64_t)file.st_blocks * 512;
     }
     stats->points_written = atomic_load(&store->points_written);
+    stats->flagged_points_written = atomic_load(&store->flagged_points_written);
     stats->commits = atomic_load(&store->commits);
     if (!count_codecs)
         return JL_OK;

@@ -8,6 +8,7 @@
  *   writer.c    the writer thread: group commit, publish, map growth; st_write
  *   store.c     opening (databases, format version, recovery driving), closing, statistics
  *   snapshot.c  read views and cursors;  backup.c  st_store_backup;  batch.c  st_batch
+ *   review.c    review marks: the "review" database, the in-memory set in force, spans
  *
  * Concurrency model:
  * - One writer thread mutates the catalog and the series states. It prepares each group of
@@ -25,6 +26,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
+#include "jialing/review.h"
 #include "jialing/store.h"
 #include "bytes.h"
 #include "disk_format.h"
@@ -55,6 +57,32 @@ typedef struct series_state {
     double last_value;     /* value at last_ms */
 } series_state;
 
+/* The review marks in force (not withdrawn) as of one commit: immutable once published, shared
+ * by reference count between the store (store->reviews) and the snapshots taken from it; every
+ * change builds a new set. */
+typedef struct review_entry {
+    uint64_t id;
+    int64_t from_ms, to_ms;
+    int valid;
+} review_entry;
+
+/* One series a mark in force names: mark is an index into review_set.marks. */
+typedef struct review_pair {
+    uint64_t series_id;
+    uint64_t mark;
+} review_pair;
+
+typedef struct review_set {
+    atomic_int references; /* owners: the store's published pointer, each snapshot, the writer */
+    review_entry *marks;   /* marks in force, ascending id */
+    size_t count;
+    review_pair *pairs; /* sorted by series_id, then mark (so by id): a series' marks are one
+                           run found by binary search, not a walk over every mark */
+    size_t pair_count;
+    uint64_t stored;    /* marks stored, withdrawn ones included (st_stats) */
+    uint64_t withdrawn; /* of which withdrawn */
+} review_set;
+
 typedef struct series {
     uint64_t id;                 /* dense, from 1 */
     char *key;                   /* canonical key, NUL-terminated, immutable */
@@ -76,7 +104,8 @@ typedef struct series {
 
 struct st_store {
     MDB_env *env;
-    MDB_dbi db_meta, db_series, db_postings, db_chunks, db_log;
+    MDB_dbi db_meta, db_series, db_postings, db_chunks, db_log, db_review;
+    int has_review_db; /* 0: a read-only open of a store without the "review" database */
     st_options options;
     uint32_t chunk_max;  /* readings per chunk at most */
     uint32_t page_bytes; /* LMDB page size */
@@ -99,6 +128,8 @@ struct st_store {
     uint64_t relog_credit;           /* readings relog_old_tails may still rewrite (writer only) */
     uint64_t next_log_seq;           /* sequence number for the next log block */
     uint64_t oldest_log_seq;         /* smallest log key present (next_log_seq when empty) */
+    review_set *reviews;             /* marks in force, published with the states (state_lock) */
+    uint64_t review_next_id;         /* id of the next mark (writer only) */
 
     /* Writer queue. */
     pthread_mutex_t queue_mutex;
@@ -110,13 +141,29 @@ struct st_store {
     pthread_t writer;
 
     atomic_ullong points_written;
+    atomic_ullong flagged_points_written; /* of which with a flag other than N */
     atomic_ullong commits;
 };
 
 /* ---------- writer state (writer.c; used by the files it calls) ---------- */
 
+/* A review operation carried to the writer (st_review_add, st_review_withdraw). */
+enum { REVIEW_OP_ADD = 1, REVIEW_OP_WITHDRAW = 2 };
+typedef struct review_op {
+    int kind;                   /* REVIEW_OP_* */
+    const st_review_mark *mark; /* add: the mark as given (validated by the caller) */
+    uint64_t id;                /* withdraw: the mark; add: set by the writer to the new id */
+    int64_t when_ms;            /* withdraw: when */
+    const char *by;             /* withdraw: by whom (never NULL) */
+} review_op;
+
+/* What a request carries: readings (st_write) or one review operation. */
+enum { WRITE_BATCH = 0, WRITE_REVIEW = 1 };
+
 typedef struct write_request {
-    const st_batch *batch;
+    int kind;                /* WRITE_BATCH or WRITE_REVIEW */
+    const st_batch *batch;   /* WRITE_BATCH */
+    review_op *review;       /* WRITE_REVIEW */
     jl_buf log_block; /* the batch as a log block, encoded by the caller; ids filled in later */
     int done;
     int result;
@@ -148,6 +195,10 @@ typedef struct writer_txn {
     uint8_t *merge_flags;
     size_t merge_capacity;
     uint64_t points;
+    uint64_t flagged_points; /* of points, those with a flag other than N */
+    review_set *review_next; /* the new set of marks in force, NULL while unchanged */
+    review_set *review_old;  /* publish(): the set it replaced, released after state_lock */
+    uint64_t review_next_id_before; /* store->review_next_id when the transaction began */
     uint64_t log_cut_below; /* log blocks below this sequence are deleted by this transaction */
     uint64_t first_seq;     /* log sequence of the transaction's first request */
     uint64_t next_seq;      /* log sequence for the next block this transaction writes */
@@ -300,5 +351,35 @@ int writer_start(st_store *store, jl_error *err);
 
 /* Stops the writer after the requests already queued (no-op when it was not started). */
 void writer_stop(st_store *store);
+
+/* Queues a prepared request (its kind and payload set, the rest zero) and blocks until the
+ * writer has committed or failed it; returns its result, copying its error into err. JL_EBUSY
+ * when the store is shutting down (nothing queued). */
+int writer_submit(st_store *store, write_request *request, jl_error *err);
+
+/* ---------- review.c ---------- */
+
+/* Loads every stored mark at open: the set in force (store->reviews, an empty set when there
+ * is none or no database) and the next id. JL_OK, JL_ECORRUPT (an entry failed validation or
+ * names an unknown series), JL_ENOMEM or an LMDB error. */
+int review_load(st_store *store, MDB_txn *txn, jl_error *err);
+
+/* Applies one review operation inside the writer's transaction: puts the entry and builds
+ * wt->review_next. JL_OK, JL_ENOTFOUND / JL_ECONFLICT (withdraw), JL_ECORRUPT, JL_ENOMEM or an
+ * LMDB error (JL_EFULL included); on error the caller rolls the transaction back. */
+int review_apply(st_store *store, writer_txn *wt, review_op *op, jl_error *err);
+
+/* Releases one reference to a set (NULL ignored); frees it at zero. */
+void review_set_release(review_set *set);
+
+/* Takes one more reference to a set (NULL ignored); returns set. */
+review_set *review_set_retain(review_set *set);
+
+/* Computes the resolved spans of one series from a set: among its marks, the newest wins where
+ * they overlap; sorted, not overlapping, adjacent pieces of one mark merged. *spans is
+ * malloc'ed (the caller frees it), NULL with *count 0 when no mark names the series. JL_OK or
+ * JL_ENOMEM. */
+int review_series_spans(const review_set *set, uint64_t series_id, st_review_span **spans,
+                        size_t *count);
 
 #endif

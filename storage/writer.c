@@ -1,6 +1,7 @@
 /* The writer: st_write() queues a batch for the single writer thread, which takes as many queued
- * batches as fit one LMDB transaction (group commit), applies them (catalog, tails, late
- * readings, seals, log), commits, and only then publishes the new series states to readers. A
+ * requests as fit one LMDB transaction (group commit), applies them (catalog, tails, late
+ * readings, seals, log; review marks, review.c), commits, and only then publishes the new series
+ * states and the new set of review marks to readers. A
  * full map is grown and the group retried; a group that fails otherwise is retried request by
  * request, so one bad batch fails alone. */
 #include "store_internal.h"
@@ -36,6 +37,7 @@ static int apply_request(st_store *store, writer_txn *wt, write_request *request
         int64_t ms = batch->point_ms[i];
         double value = batch->point_values[i];
         uint8_t flag = batch->point_flags[i];
+        wt->flagged_points += flag != JL_FLAG_N;
         if (ms > s->next.sealed_max_ms) {
             rc = tail_add(s, ms, value, flag, seq);
             if (rc != JL_OK)
@@ -57,6 +59,9 @@ static int apply_request(st_store *store, writer_txn *wt, write_request *request
 static void rollback(st_store *store, writer_txn *wt)
 {
     store->relog_credit = wt->relog_credit_before;
+    store->review_next_id = wt->review_next_id_before;
+    review_set_release(wt->review_next);
+    wt->review_next = NULL;
     for (series *s = wt->touched; s; s = s->touched_next) {
         if (s->tail_private)
             store_tail_release(s->next.tail);
@@ -100,6 +105,11 @@ static void publish(st_store *store, writer_txn *wt)
     store->log_blocks += wt->log_blocks_delta;
     store->log_bytes += wt->log_bytes_delta;
     store->log_rewritten_readings += wt->relogged_readings;
+    if (wt->review_next) {
+        wt->review_old = store->reviews;
+        store->reviews = wt->review_next;
+        wt->review_next = NULL;
+    }
 }
 
 static int grow_map(st_store *store, jl_error *err)
@@ -145,6 +155,10 @@ static int commit_group(st_store *store, writer_txn *wt, write_request *first,
     wt->created_count = 0;
     wt->late_count = 0;
     wt->points = 0;
+    wt->flagged_points = 0;
+    wt->review_next = NULL;
+    wt->review_old = NULL;
+    wt->review_next_id_before = store->review_next_id;
     wt->log_cut_below = 0;
     wt->chunk_count_delta = wt->chunk_bytes_delta = 0;
     wt->log_blocks_delta = wt->log_bytes_delta = 0;
@@ -159,8 +173,10 @@ static int commit_group(st_store *store, writer_txn *wt, write_request *first,
     if (mrc != 0)
         return store_lmdb_error(err, mrc, "beginning a write transaction");
     int rc = JL_OK;
+    /* A review operation takes no log sequence number: the log's stay dense. */
     for (write_request *r = first; r != after_last && rc == JL_OK; r = r->next)
-        rc = apply_request(store, wt, r, wt->next_seq++, err);
+        rc = r->kind == WRITE_REVIEW ? review_apply(store, wt, r->review, err)
+                                     : apply_request(store, wt, r, wt->next_seq++, err);
     if (rc == JL_OK)
         rc = merge_late(store, wt, err);
     for (series *s = wt->touched; s && rc == JL_OK; s = s->touched_next)
@@ -209,11 +225,15 @@ static int commit_group(st_store *store, writer_txn *wt, write_request *first,
     publish(store, wt);
     store->published_txn_id = txn_id;
     pthread_rwlock_unlock(&store->state_lock);
+    /* Snapshots still holding the old set keep it alive; freeing waits for the last one. */
+    review_set_release(wt->review_old);
+    wt->review_old = NULL;
 
     /* Log sequence numbers are dense and truncation only cuts the front. */
     if (wt->log_cut_below > store->oldest_log_seq)
         store->oldest_log_seq = wt->log_cut_below;
     atomic_fetch_add(&store->points_written, wt->points);
+    atomic_fetch_add(&store->flagged_points_written, wt->flagged_points);
     atomic_fetch_add(&store->commits, 1);
     return rc;
 }
@@ -232,6 +252,12 @@ static int commit_growing(st_store *store, writer_txn *wt, write_request *first,
     }
 }
 
+/* Points a request brings to a group (a review operation none). */
+static size_t request_points(const write_request *request)
+{
+    return request->kind == WRITE_BATCH ? request->batch->point_count : 0;
+}
+
 static void *writer_main(void *argument)
 {
     st_store *store = argument;
@@ -248,11 +274,11 @@ static void *writer_main(void *argument)
             break;
         /* Take as many queued requests as fit one transaction. */
         write_request *first = store->queue_head, *last = first;
-        size_t points = first->batch->point_count;
+        size_t points = request_points(first);
         while (last->next &&
-               points + last->next->batch->point_count <= store->options.group_commit_max_points) {
+               points + request_points(last->next) <= store->options.group_commit_max_points) {
             last = last->next;
-            points += last->batch->point_count;
+            points += request_points(last);
         }
         write_request *after = last->next;
         store->queue_head = after;
@@ -333,6 +359,7 @@ int st_write(st_store *store, const st_batch *batch, jl_error *err)
         return jl_error_set(err, JL_EBUSY, "the store was opened read-only");
     write_request request;
     memset(&request, 0, sizeof request);
+    request.kind = WRITE_BATCH;
     request.batch = batch;
     /* Encoded here, in the caller's thread, so the single writer only fills in the ids. */
     jl_buf_init(&request.log_block);
@@ -341,23 +368,28 @@ int st_write(st_store *store, const st_batch *batch, jl_error *err)
         jl_buf_destroy(&request.log_block);
         return rc;
     }
+    rc = writer_submit(store, &request, err);
+    jl_buf_destroy(&request.log_block);
+    return rc;
+}
+
+int writer_submit(st_store *store, write_request *request, jl_error *err)
+{
     pthread_mutex_lock(&store->queue_mutex);
     if (store->stopping) {
         pthread_mutex_unlock(&store->queue_mutex);
-        jl_buf_destroy(&request.log_block);
         return jl_error_set(err, JL_EBUSY, "the store is shutting down");
     }
     if (store->queue_tail)
-        store->queue_tail->next = &request;
+        store->queue_tail->next = request;
     else
-        store->queue_head = &request;
-    store->queue_tail = &request;
+        store->queue_head = request;
+    store->queue_tail = request;
     pthread_cond_signal(&store->queue_cond);
-    while (!request.done)
+    while (!request->done)
         pthread_cond_wait(&store->done_cond, &store->queue_mutex);
     pthread_mutex_unlock(&store->queue_mutex);
-    jl_buf_destroy(&request.log_block);
-    if (request.result != JL_OK && err)
-        *err = request.error;
-    return request.result;
+    if (request->result != JL_OK && err)
+        *err = request->error;
+    return request->result;
 }
