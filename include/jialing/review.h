@@ -44,17 +44,19 @@ typedef struct st_review_mark {
  * JL_EINVAL (from_ms >= to_ms, no series, series ids not ascending or unknown, a text longer than
  * ST_REVIEW_MAX_TEXT_BYTES or not NUL-terminated), JL_ETOOLARGE (more than ST_REVIEW_MAX_SERIES),
  * JL_EBUSY (read-only store, or shutting down), JL_EDISKFULL, JL_ENOMEM, JL_EIO or JL_ESTORE; on
- * error nothing is stored. */
+ * error nothing is stored (and *id is untouched). A NULL made_by, selector or reason is stored
+ * as ""; any non-zero valid as 1. Ids are never reused, a withdrawn mark's included. */
 int st_review_add(st_store *store, const st_review_mark *mark, uint64_t *id, jl_error *err);
 
 /* Withdraws mark `id` durably: the device flags decide again over its span from every snapshot
  * opened after the call returns; the entry stays in the history with when_ms and by (copied).
  * Returns JL_OK, JL_ENOTFOUND (no such mark), JL_ECONFLICT (already withdrawn; nothing changes),
- * JL_EINVAL (by too long), JL_EBUSY, JL_EDISKFULL, JL_ENOMEM, JL_EIO or JL_ESTORE. */
+ * JL_EINVAL (by too long), JL_EBUSY, JL_EDISKFULL, JL_ENOMEM, JL_EIO or JL_ESTORE. A NULL by
+ * is stored as "" (listed as "", not NULL, once withdrawn). */
 int st_review_withdraw(st_store *store, uint64_t id, int64_t when_ms, const char *by,
                        jl_error *err);
 
-/* Which entries st_review_list() returns; zero fields do not filter. */
+/* Which entries st_review_list_marks() returns; zero fields do not filter. */
 typedef struct st_review_filter {
     uint64_t id;                /* only this mark (0: any) */
     const uint64_t *series_ids; /* only marks naming at least one of these (ascending) ... */

@@ -3,14 +3,18 @@
  * of st_review_add and st_review_withdraw, snapshot isolation, persistence across reopen (the
  * bytes of an entry written out by hand), listing with filters, statistics, and stores without
  * the "review" database. Every expected span and count is written out by hand. */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "store_fixture.h"
+#include "jialing/query.h"
 #include "jialing/review.h"
 
 #define T0 1700000000000LL /* a base time, ms */
+/* A small map, so that the tests also run under valgrind (which cannot reserve the default). */
+#define MAP_BYTES (16ull << 20)
 
 /* Creates series pm25{station=s1..s3} (ids 1, 2, 3 in that order) with one reading each. */
 static void make_series(st_store *store)
@@ -112,7 +116,7 @@ static void check_spans(st_store *store, uint64_t series_id, const st_review_spa
 static void test_add_spans(void)
 {
     char *dir = make_temp_dir();
-    st_store *store = open_store(dir, 0, 0);
+    st_store *store = open_store(dir, 0, MAP_BYTES);
     make_series(store);
     check_spans(store, 1, NULL, 0);
     uint64_t s1[1] = {1};
@@ -140,7 +144,7 @@ static void test_add_spans(void)
 static void test_overlap_newest_wins(void)
 {
     char *dir = make_temp_dir();
-    st_store *store = open_store(dir, 0, 0);
+    st_store *store = open_store(dir, 0, MAP_BYTES);
     make_series(store);
     uint64_t s1[1] = {1}, s12[2] = {1, 2}, s3[1] = {3};
     CHECK_INT(add_mark(store, 1000, 5000, 0, s1, 1, "a"), 1);
@@ -181,7 +185,7 @@ static void test_overlap_newest_wins(void)
 static void test_withdraw(void)
 {
     char *dir = make_temp_dir();
-    st_store *store = open_store(dir, 0, 0);
+    st_store *store = open_store(dir, 0, MAP_BYTES);
     make_series(store);
     uint64_t s2[1] = {2};
     CHECK_INT(add_mark(store, 1000, 2000, 0, s2, 1, "calibration"), 1);
@@ -229,7 +233,7 @@ static void test_withdraw(void)
 static void test_invalid(void)
 {
     char *dir = make_temp_dir();
-    st_store *store = open_store(dir, 0, 0);
+    st_store *store = open_store(dir, 0, MAP_BYTES);
     make_series(store);
     st_review_mark mark;
     memset(&mark, 0, sizeof mark);
@@ -302,7 +306,7 @@ static void test_invalid(void)
 static void test_snapshot_isolation(void)
 {
     char *dir = make_temp_dir();
-    st_store *store = open_store(dir, 0, 0);
+    st_store *store = open_store(dir, 0, MAP_BYTES);
     make_series(store);
     uint64_t s1[1] = {1};
     st_snapshot *before = open_all(store);
@@ -348,7 +352,7 @@ static void list_text(st_review_list *list, jl_buf *out)
 static void test_reopen(void)
 {
     char *dir = make_temp_dir();
-    st_store *store = open_store(dir, 0, 0);
+    st_store *store = open_store(dir, 0, MAP_BYTES);
     make_series(store);
     uint64_t s13[2] = {1, 3}, s2[1] = {2};
     CHECK_INT(add_mark(store, 1000, 5000, 0, s13, 2, "维护 maintenance"), 1);
@@ -372,7 +376,7 @@ static void test_reopen(void)
               "0 (null) [ 1 3]\n");
     st_store_close(store);
 
-    store = open_store(dir, 0, 0);
+    store = open_store(dir, 0, MAP_BYTES);
     CHECK_INT(st_review_list_marks(store, NULL, &list, &err), JL_OK);
     list_text(list, &after);
     st_review_list_free(list);
@@ -393,6 +397,7 @@ static void test_reopen(void)
     st_options options;
     memset(&options, 0, sizeof options);
     options.directory = dir;
+    options.initial_map_bytes = MAP_BYTES;
     options.read_only = 1;
     CHECK_INT(st_store_open(&options, &store, &err), JL_OK);
     CHECK_INT(st_review_list_marks(store, NULL, &list, &err), JL_OK);
@@ -414,7 +419,7 @@ static void test_reopen(void)
 static void test_entry_bytes(void)
 {
     char *dir = make_temp_dir();
-    st_store *store = open_store(dir, 0, 0);
+    st_store *store = open_store(dir, 0, MAP_BYTES);
     make_series(store);
     st_review_mark mark;
     memset(&mark, 0, sizeof mark);
@@ -477,6 +482,7 @@ static void test_entry_bytes(void)
     st_options options;
     memset(&options, 0, sizeof options);
     options.directory = dir;
+    options.initial_map_bytes = MAP_BYTES;
     store = NULL;
     CHECK_INT(st_store_open(&options, &store, &err), JL_ECORRUPT);
     CHECK(store == NULL);
@@ -486,7 +492,7 @@ static void test_entry_bytes(void)
 static void test_list_filter(void)
 {
     char *dir = make_temp_dir();
-    st_store *store = open_store(dir, 0, 0);
+    st_store *store = open_store(dir, 0, MAP_BYTES);
     make_series(store);
     uint64_t s1[1] = {1}, s2[1] = {2}, s13[2] = {1, 3};
     CHECK_INT(add_mark(store, 0, 1000, 0, s1, 1, "m1"), 1);
@@ -531,7 +537,7 @@ static void test_list_filter(void)
 static void test_stats(void)
 {
     char *dir = make_temp_dir();
-    st_store *store = open_store(dir, 0, 0);
+    st_store *store = open_store(dir, 0, MAP_BYTES);
     jl_error err;
     st_stats stats;
     CHECK_INT(st_store_stats(store, 0, &stats, &err), JL_OK);
@@ -577,7 +583,7 @@ static void test_stats(void)
     CHECK_INT(stats.review_marks_withdrawn, 1);
     st_store_close(store);
     /* After reopening: marks counted from the database; points since open only. */
-    store = open_store(dir, 0, 0);
+    store = open_store(dir, 0, MAP_BYTES);
     CHECK_INT(st_store_stats(store, 0, &stats, &err), JL_OK);
     CHECK_INT(stats.points_written, 0);
     CHECK_INT(stats.flagged_points_written, 0);
@@ -592,7 +598,7 @@ static void test_stats(void)
 static void test_store_without_review_db(void)
 {
     char *dir = make_temp_dir();
-    st_store *store = open_store(dir, 0, 0);
+    st_store *store = open_store(dir, 0, MAP_BYTES);
     make_series(store);
     st_store_close(store);
     MDB_env *env;
@@ -606,6 +612,7 @@ static void test_store_without_review_db(void)
     st_options options;
     memset(&options, 0, sizeof options);
     options.directory = dir;
+    options.initial_map_bytes = MAP_BYTES;
     options.read_only = 1;
     jl_error err;
     CHECK_INT(st_store_open(&options, &store, &err), JL_OK);
@@ -631,10 +638,254 @@ static void test_store_without_review_db(void)
     mdb_txn_abort(txn);
     mdb_env_close(env);
 
-    store = open_store(dir, 0, 0);
+    store = open_store(dir, 0, MAP_BYTES);
     CHECK_INT(add_mark(store, 0, 1, 0, s1, 1, "first"), 1);
     const st_review_span one[] = {{0, 1, 0, 1}};
     check_spans(store, 1, one, 1);
+    st_store_close(store);
+    remove_dir(dir);
+}
+
+/* Threads adding marks, withdrawing one mark all at once and writing readings meanwhile, so that
+ * operations share group transactions however the writer happens to group them: every id is
+ * given once, exactly one withdrawal of the shared mark succeeds, and the set in force is the
+ * one the returned ids describe. The outcome does not depend on timing. */
+#define RACE_THREADS 4
+#define RACE_MARKS 25
+
+typedef struct race_thread {
+    st_store *store;
+    int number;
+    uint64_t ids[RACE_MARKS];
+    int withdraw_rc;
+} race_thread;
+
+static void *race_main(void *argument)
+{
+    race_thread *t = argument;
+    uint64_t series[1] = {(uint64_t)(t->number % 3) + 1};
+    jl_buf key;
+    jl_buf_init(&key);
+    st_batch batch;
+    st_batch_init(&batch);
+    series_key(&key, "pm25", stations[t->number % 3]);
+    jl_error err;
+    for (int i = 0; i < RACE_MARKS; i++) {
+        st_review_mark mark = {0, 0, "", "race", "r", 0, 0, i % 2, 0, series, 1, 0, 0, NULL};
+        mark.from_ms = (int64_t)t->number * 1000000 + i * 10;
+        mark.to_ms = mark.from_ms + 10;
+        t->ids[i] = 0;
+        if (st_review_add(t->store, &mark, &t->ids[i], &err) != JL_OK)
+            t->ids[i] = 0;
+        if (i == RACE_MARKS / 2)
+            t->withdraw_rc = st_review_withdraw(t->store, 1, T0, "race", &err);
+        uint32_t index;
+        st_batch_reset(&batch);
+        if (st_batch_series(&batch, key.data, key.len, &index) == JL_OK &&
+            st_batch_point_flagged(&batch, index, T0 + 1000 * (t->number * 100 + i + 1), 1.0,
+                                   JL_FLAG_M) == JL_OK)
+            (void)st_write(t->store, &batch, &err);
+    }
+    st_batch_destroy(&batch);
+    jl_buf_destroy(&key);
+    return NULL;
+}
+
+static void test_concurrent_operations(void)
+{
+    char *dir = make_temp_dir();
+    st_store *store = open_store(dir, 0, MAP_BYTES);
+    make_series(store);
+    uint64_t s3[1] = {3};
+    CHECK_INT(add_mark(store, -100, -50, 0, s3, 1, "shared"), 1);
+    race_thread threads[RACE_THREADS];
+    pthread_t handles[RACE_THREADS];
+    for (int t = 0; t < RACE_THREADS; t++) {
+        memset(&threads[t], 0, sizeof threads[t]);
+        threads[t].store = store;
+        threads[t].number = t;
+        CHECK_INT(pthread_create(&handles[t], NULL, race_main, &threads[t]), 0);
+    }
+    for (int t = 0; t < RACE_THREADS; t++)
+        pthread_join(handles[t], NULL);
+    int withdrawn = 0, conflicts = 0;
+    unsigned char seen[2 + RACE_THREADS * RACE_MARKS] = {0};
+    for (int t = 0; t < RACE_THREADS; t++) {
+        withdrawn += threads[t].withdraw_rc == JL_OK;
+        conflicts += threads[t].withdraw_rc == JL_ECONFLICT;
+        for (int i = 0; i < RACE_MARKS; i++) {
+            uint64_t id = threads[t].ids[i];
+            CHECK(id >= 2 && id <= 1 + RACE_THREADS * RACE_MARKS);
+            if (id >= 2 && id <= 1 + RACE_THREADS * RACE_MARKS) {
+                CHECK(!seen[id]);
+                seen[id] = 1;
+            }
+        }
+    }
+    CHECK_INT(withdrawn, 1);
+    CHECK_INT(conflicts, RACE_THREADS - 1);
+    jl_error err;
+    st_stats stats;
+    CHECK_INT(st_store_stats(store, 0, &stats, &err), JL_OK);
+    CHECK_INT(stats.review_marks, 1 + RACE_THREADS * RACE_MARKS);
+    CHECK_INT(stats.review_marks_withdrawn, 1);
+    CHECK_INT(stats.flagged_points_written, RACE_THREADS * RACE_MARKS);
+    /* Series 1 is named by threads 0 and 3, series 2 by thread 1, series 3 by thread 2 (the
+     * shared mark being withdrawn): each mark one span of 10 ms, in time order. */
+    for (uint64_t sid = 1; sid <= 3; sid++) {
+        st_review_span expected[2 * RACE_MARKS];
+        size_t n = 0;
+        for (int t = 0; t < RACE_THREADS; t++) {
+            if ((uint64_t)(t % 3) + 1 != sid)
+                continue;
+            for (int i = 0; i < RACE_MARKS; i++) {
+                int64_t from = (int64_t)t * 1000000 + i * 10;
+                expected[n++] = (st_review_span){from, from + 10, i % 2, threads[t].ids[i]};
+            }
+        }
+        check_spans(store, sid, expected, n);
+    }
+    st_store_close(store);
+    /* The same after reopening. */
+    store = open_store(dir, 0, MAP_BYTES);
+    CHECK_INT(st_store_stats(store, 0, &stats, &err), JL_OK);
+    CHECK_INT(stats.review_marks, 1 + RACE_THREADS * RACE_MARKS);
+    CHECK_INT(stats.review_marks_withdrawn, 1);
+    st_review_list *list = NULL;
+    CHECK_INT(st_review_list_marks(store, NULL, &list, &err), JL_OK);
+    CHECK_INT(st_review_list_count(list), 1 + RACE_THREADS * RACE_MARKS);
+    for (size_t i = 0; i < st_review_list_count(list); i++)
+        CHECK_INT(st_review_list_get(list, i)->id, 1 + RACE_THREADS * RACE_MARKS - i);
+    st_review_list_free(list);
+    st_store_close(store);
+    remove_dir(dir);
+}
+
+/* st_store_backup copies the marks with everything else. */
+static void test_backup_keeps_marks(void)
+{
+    char *dir = make_temp_dir();
+    char *copy = make_temp_dir_named("review-backup");
+    st_store *store = open_store(dir, 0, MAP_BYTES);
+    make_series(store);
+    uint64_t s12[2] = {1, 2};
+    CHECK_INT(add_mark(store, 10, 20, 1, s12, 2, "kept"), 1);
+    CHECK_INT(add_mark(store, 15, 30, 0, s12, 2, "gone"), 2);
+    jl_error err;
+    CHECK_INT(st_review_withdraw(store, 2, T0, "dave", &err), JL_OK);
+    st_review_list *list = NULL;
+    jl_buf before, after;
+    jl_buf_init(&before);
+    jl_buf_init(&after);
+    CHECK_INT(st_review_list_marks(store, NULL, &list, &err), JL_OK);
+    list_text(list, &before);
+    st_review_list_free(list);
+    CHECK_INT(st_store_backup(store, copy, &err), JL_OK);
+    st_store_close(store);
+    store = open_store(copy, 0, MAP_BYTES);
+    CHECK_INT(st_review_list_marks(store, NULL, &list, &err), JL_OK);
+    list_text(list, &after);
+    st_review_list_free(list);
+    CHECK_STR(after.data, before.data);
+    const st_review_span spans[] = {{10, 20, 1, 1}};
+    check_spans(store, 2, spans, 1);
+    CHECK_INT(add_mark(store, 0, 1, 0, s12, 2, "next"), 3);
+    st_store_close(store);
+    jl_buf_destroy(&before);
+    jl_buf_destroy(&after);
+    remove_dir(copy);
+    remove_dir(dir);
+}
+
+/* Times of the rows a raw query gave (column 0). */
+typedef struct time_recorder {
+    int64_t ms[64];
+    size_t count;
+} time_recorder;
+
+static int record_begin(void *context, sk_text metric, const sk_tag *tags, size_t tag_count,
+                        const char *const *columns, size_t column_count)
+{
+    (void)context, (void)metric, (void)tags, (void)tag_count, (void)columns, (void)column_count;
+    return JL_OK;
+}
+
+static int record_row(void *context, const qx_cell *cells, size_t cell_count)
+{
+    time_recorder *r = context;
+    if (cell_count >= 1 && r->count < 64)
+        r->ms[r->count++] = cells[0].as.i;
+    return JL_OK;
+}
+
+static int record_end(void *context)
+{
+    (void)context;
+    return JL_OK;
+}
+
+/* Runs a raw query of pm25{station=s1} with flags=valid (device flag N, marks decide where they
+ * lie) and checks the times it answers. */
+static void check_valid_times(st_store *store, const int64_t *expected, size_t n)
+{
+    qp_selector sel;
+    memset(&sel, 0, sizeof sel);
+    sel.metric = (char *)"pm25";
+    sel.matchers[0] = (qp_matcher){(char *)"station", (char *)"s1", 0};
+    sel.matcher_count = 1;
+    qx_query_request request;
+    memset(&request, 0, sizeof request);
+    request.selector = &sel;
+    request.from_ms = T0 - 100000;
+    request.to_ms = T0 + 100000;
+    request.flags.mask = JL_FLAG_MASK_N;
+    request.flags.reviews = 1;
+    time_recorder r = {{0}, 0};
+    qx_sink sink = {&r, record_begin, record_row, record_end};
+    jl_error err;
+    CHECK_INT(qx_query(store, &request, &sink, &err), JL_OK);
+    CHECK_INT(r.count, n);
+    for (size_t i = 0; i < n && i < r.count; i++)
+        CHECK_INT(r.ms[i], expected[i]);
+}
+
+/* The query engine sees the marks through the snapshot: an invalid mark hides readings flagged
+ * N, a valid one takes in a reading flagged M, in sealed chunks (4 readings each) and the tail
+ * alike, and withdrawing gives the device flags back. */
+static void test_query_sees_marks(void)
+{
+    char *dir = make_temp_dir();
+    st_store *store = open_store(dir, 4, MAP_BYTES);
+    make_series(store); /* s1 at T0, flag N */
+    jl_buf key;
+    jl_buf_init(&key);
+    st_batch batch;
+    st_batch_init(&batch);
+    uint32_t index;
+    series_key(&key, "pm25", "s1");
+    CHECK_INT(st_batch_series(&batch, key.data, key.len, &index), JL_OK);
+    for (int i = 1; i <= 10; i++)
+        CHECK_INT(st_batch_point_flagged(&batch, index, T0 + 1000 * i, i,
+                                         i == 3 || i == 4 ? JL_FLAG_M : JL_FLAG_N),
+                  JL_OK);
+    jl_error err;
+    CHECK_INT(st_write(store, &batch, &err), JL_OK);
+    st_batch_destroy(&batch);
+    jl_buf_destroy(&key);
+    const int64_t plain[] = {T0,        T0 + 1000, T0 + 2000, T0 + 5000, T0 + 6000,
+                             T0 + 7000, T0 + 8000, T0 + 9000, T0 + 10000};
+    check_valid_times(store, plain, 9);
+    uint64_t s1[1] = {1};
+    CHECK_INT(add_mark(store, T0 + 2000, T0 + 4000, 0, s1, 1, "invalid"), 1);
+    CHECK_INT(add_mark(store, T0 + 4000, T0 + 5000, 1, s1, 1, "valid"), 2);
+    CHECK_INT(add_mark(store, T0 + 8000, T0 + 9500, 0, s1, 1, "invalid too"), 3);
+    const int64_t marked[] = {T0,        T0 + 1000, T0 + 4000, T0 + 5000,
+                              T0 + 6000, T0 + 7000, T0 + 10000};
+    check_valid_times(store, marked, 7);
+    CHECK_INT(st_review_withdraw(store, 1, T0, "x", &err), JL_OK);
+    const int64_t withdrawn[] = {T0,        T0 + 1000, T0 + 2000, T0 + 4000,
+                                 T0 + 5000, T0 + 6000, T0 + 7000, T0 + 10000};
+    check_valid_times(store, withdrawn, 8);
     st_store_close(store);
     remove_dir(dir);
 }
@@ -651,5 +902,8 @@ int main(void)
     RUN(test_list_filter);
     RUN(test_stats);
     RUN(test_store_without_review_db);
+    RUN(test_concurrent_operations);
+    RUN(test_backup_keeps_marks);
+    RUN(test_query_sees_marks);
     return CHECK_DONE();
 }
