@@ -4,7 +4,8 @@
 # default flags=valid are compared with a reference computed here from the readings and the marks
 # in force (the newest mark not withdrawn decides a reading it covers, else its flag must be N):
 # a mark invalidating a span across a day boundary, one over the tail, a valid=true mark over M
-# readings; withdrawing them all gives back the first answer byte for byte; a reading written
+# readings, one over all of m (its sealed chunk counted by summary); withdrawing them gives back
+# the first answer byte for byte; a reading written
 # later into a marked span is excluded; a mark answered just before kill -9 holds after the
 # restart. Bad bodies are 400s naming the field and store nothing; roles: only review tokens make
 # or withdraw marks, and they write no readings.
@@ -238,6 +239,17 @@ def test_review_marks_decide_validity():
            "withdrawn entries stay in the history")
         eq(_metric(srv, "jialing_review_marks_withdrawn"), 3, "jialing_review_marks_withdrawn")
 
+        # A mark over all of m counts the readings of its sealed chunk by the chunk's summary
+        # (the chunk lies wholly inside) and those of its tail one by one.
+        whole = _mark(srv, model, ["m"], 'rv{station="m"}', T0 - DAY, END + DAY, True,
+                      "station m re-validated")
+        eq(whole["readings_affected"], 3 * 24 * 60, "every reading of m")
+        _check_daily(srv, model, "all of m valid")
+        status, _, body = srv.request("DELETE", "/api/v1/review/4", headers=REVIEWER)
+        eq(status, 200, "DELETE mark 4 (%r)" % body[:300])
+        model.marks[4]["withdrawn"] = True
+        eq(_daily_raw(srv), first, "mark 4 withdrawn: the first answer again")
+
         # A mark applies to readings that arrive in its span later, in the tail and in sealed
         # chunks (new timestamps between the existing ones).
         _mark(srv, model, ["h", "m"], "rv", T0 + DAY - 5 * HOUR, T0 + DAY + 7 * HOUR, False,
@@ -261,7 +273,7 @@ def test_review_marks_decide_validity():
         srv.kill9()
         srv.start()
         _check_daily(srv, model, "after kill -9 and a restart")
-        eq([m["id"] for m in json.loads(_listing(srv).decode())["marks"]], [5, 4, 3, 2, 1],
+        eq([m["id"] for m in json.loads(_listing(srv).decode())["marks"]], [6, 5, 4, 3, 2, 1],
            "listing after the restart")
         srv.stop()
     finally:
