@@ -123,7 +123,26 @@ typedef struct output {
     uint64_t lines_in_file;
     uint64_t lines_per_file;
     uint64_t lines;
+    unsigned flag_per_mille; /* --flag-hours-per-mille: share of series-hours flagged M */
+    uint64_t flag_seed;      /* the seed, so another seed flags other hours */
+    uint64_t flagged;        /* lines written with flag="M" */
 } output;
+
+/* Whether the hour of ms of the series whose line prefix is s->prefix is a maintenance hour (flag
+ * M). A hash of the prefix, the hour and the seed, not the random stream, so the readings are the
+ * same with and without flags and only the flag field differs. */
+static int maintenance_hour(const output *out, const char *prefix, size_t len, int64_t ms)
+{
+    if (out->flag_per_mille == 0)
+        return 0;
+    uint64_t h = 1469598103934665603ULL ^ out->flag_seed;
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ (unsigned char)prefix[i]) * 1099511628211ULL;
+    h ^= (uint64_t)(ms / 3600000);
+    h *= 0x9E3779B97F4A7C15ULL;
+    h ^= h >> 29;
+    return h % 1000 < out->flag_per_mille;
+}
 
 static int out_line(output *out, const series_state *s, int decimals, int64_t ms, int64_t mantissa)
 {
@@ -157,6 +176,11 @@ static int out_line(output *out, const series_state *s, int decimals, int64_t ms
         if (i == decimals && decimals > 0)
             *p++ = '.';
     }
+    if (maintenance_hour(out, s->prefix, s->prefix_len, ms)) {
+        memcpy(p, ",flag=\"M\"", 9);
+        p += 9;
+        out->flagged++;
+    }
     p += sprintf(p, " %" PRId64 "\n", ms);
     if (fwrite(buf, 1, (size_t)(p - buf), out->file) != (size_t)(p - buf))
         return -1;
@@ -177,9 +201,10 @@ static int write_le64(FILE *f, int64_t v)
 static void usage(FILE *f)
 {
     fprintf(f, "usage: bench-gen [--stations N] [--days D] [--seed S] [--start MS] "
-               "[--lines-per-file L] --out DIR\n"
+               "[--lines-per-file L] [--flag-hours-per-mille K] --out DIR\n"
                "  defaults: 20 stations, 365 days, seed 1, start 1735689600000 "
-               "(2025-01-01Z), 5000000 lines per file\n");
+               "(2025-01-01Z), 5000000 lines per file, no flags (K: that many series-hours\n"
+               "  in 1000 have every reading flagged M, as maintenance hours)\n");
 }
 
 int main(int argc, char **argv)
@@ -218,9 +243,11 @@ int main(int argc, char **argv)
         else if (strcmp(a, "--days") == 0 && numeric && n >= 1 && n <= 3650)
             days = (long)n;
         else if (strcmp(a, "--seed") == 0 && numeric)
-            seed = (uint64_t)n;
+            seed = out.flag_seed = (uint64_t)n;
         else if (strcmp(a, "--start") == 0 && numeric)
             start_ms = (int64_t)n;
+        else if (strcmp(a, "--flag-hours-per-mille") == 0 && numeric && n >= 0 && n <= 1000)
+            out.flag_per_mille = (unsigned)n;
         else if (strcmp(a, "--lines-per-file") == 0 && numeric && n >= 1)
             out.lines_per_file = (uint64_t)n;
         else if (strcmp(a, "--out") == 0)
@@ -376,9 +403,10 @@ int main(int argc, char **argv)
             ",\n  \"start_ms\": %" PRId64 ",\n  \"end_ms\": %" PRId64
             ",\n  \"cadence_ms\": %lld,\n  \"lines\": %" PRIu64 ",\n  \"files\": %d,\n"
             "  \"distinct\": %" PRIu64 ",\n  \"duplicates\": %" PRIu64 ",\n  \"missing\": %" PRIu64
-            ",\n  \"outage_missing\": %" PRIu64 ",\n  \"series\": [\n",
+            ",\n  \"outage_missing\": %" PRIu64 ",\n  \"flagged_m\": %" PRIu64
+            ",\n  \"series\": [\n",
             stations, days, seed, start_ms, (int64_t)(start_ms + ticks * CADENCE_MS), CADENCE_MS,
-            out.lines, out.file_index, distinct, duplicates, missing, outage_missing);
+            out.lines, out.file_index, distinct, duplicates, missing, outage_missing, out.flagged);
     for (size_t i = 0; i < series_count; i++) {
         const metric_def *md = &metrics[i % METRICS];
         long s = (long)(i / METRICS);
@@ -399,8 +427,8 @@ int main(int argc, char **argv)
             goto io_error;
     }
     printf("lines=%" PRIu64 " files=%d distinct=%" PRIu64 " duplicates=%" PRIu64 " missing=%" PRIu64
-           " outage_missing=%" PRIu64 "\n",
-           out.lines, out.file_index, distinct, duplicates, missing, outage_missing);
+           " outage_missing=%" PRIu64 " flagged_m=%" PRIu64 "\n",
+           out.lines, out.file_index, distinct, duplicates, missing, outage_missing, out.flagged);
     rc = 0;
     goto out;
 oom:

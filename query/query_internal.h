@@ -184,6 +184,34 @@ void qx_source_close(qx_source *source);
  * JL_ECORRUPT when the store yields blocks out of order, JL_ETIMEOUT, or a store error. */
 int qx_source_next(qx_source *source, qx_batch *batch);
 
+/* Where review spans decide: 1 (valid) or 0 (invalid) when a span of spans[0..count) (sorted,
+ * not overlapping) covers t_ms, -1 when none does. Calls for one series come with t_ms
+ * nondecreasing: *next (start at 0) moves forward past the spans that end before t_ms. */
+int qx_review_at(const st_review_span *spans, size_t count, size_t *next, int64_t t_ms);
+
+/* The validity of one series' readings, for the valid column of with_flags=true: where a review
+ * mark in force covers a reading its mark decides, else whether its device flag is in the
+ * server's valid set (qx_limits.valid_flags, N when 0), whatever readings the request selects. */
+typedef struct qx_validity {
+    const st_review_span *spans; /* owned by exec's snapshot */
+    size_t span_count, span_next;
+    jl_flag_mask valid_mask;
+} qx_validity;
+
+/* The review spans of series index of exec's snapshot (st_snapshot_review_spans), none for an
+ * index out of range. JL_OK, or JL_ENOMEM with exec->err set. */
+int qx_review_spans(qx_exec *exec, size_t index, const st_review_span **spans, size_t *count);
+
+/* Starts the validity of series index of exec's snapshot. JL_OK or JL_ENOMEM (exec->err set). */
+int qx_validity_open(qx_validity *validity, qx_exec *exec, size_t index);
+
+/* 1 when the reading at t_ms (nondecreasing between calls) with flag code is valid, else 0. */
+int qx_validity_at(qx_validity *validity, int64_t t_ms, uint8_t flag);
+
+/* Hands the row of one reading to the sink (engine.c): time, value and, when validity is not NULL
+ * (with_flags=true), its flag and whether it is valid. Errors as qx_exec_row(). */
+int qx_reading_row(qx_exec *exec, qx_validity *validity, int64_t t_ms, double value, uint8_t flag);
+
 /* Returns the first index in ts[0..n) (ascending) with ts[i] >= t, n when none. */
 size_t qx_lower_bound(const int64_t *ts, size_t n, int64_t t);
 

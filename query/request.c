@@ -353,6 +353,20 @@ static int parse_flags(const rq_input *in, qx_flag_select *out, jl_error *err)
     return JL_OK;
 }
 
+/* with_flags=true|false (absent: false) into *out. */
+static int parse_with_flags(const char *text, int *out, jl_error *err)
+{
+    *out = 0;
+    if (text == NULL || strcmp(text, "false") == 0)
+        return JL_OK;
+    if (strcmp(text, "true") == 0) {
+        *out = 1;
+        return JL_OK;
+    }
+    return jl_error_set(err, JL_EINVAL,
+                        "parameter with_flags: expected true or false, not \"%.32s\"", text);
+}
+
 /* The query's own parameters, after parse_read. */
 static int parse_query(const rq_input *in, rq_read *out, jl_error *err)
 {
@@ -369,14 +383,8 @@ static int parse_query(const rq_input *in, rq_read *out, jl_error *err)
     const char *with_flags = get(in, "with_flags");
     if (parse_flags(in, &query->flags, err) != JL_OK)
         return JL_EINVAL;
-    if (with_flags) {
-        if (strcmp(with_flags, "true") == 0)
-            query->with_flags = 1;
-        else if (strcmp(with_flags, "false") != 0)
-            return jl_error_set(err, JL_EINVAL,
-                                "parameter with_flags: expected true or false, not \"%.32s\"",
-                                with_flags);
-    }
+    if (parse_with_flags(with_flags, &query->with_flags, err) != JL_OK)
+        return JL_EINVAL;
     /* Flags belong to readings; an aggregate of several readings has none. */
     if ((window || agg) && query->with_flags)
         return jl_error_set(err, JL_EINVAL,
@@ -446,6 +454,11 @@ static int parse_scan(const rq_input *in, qx_scan_request *scan, jl_error *err)
         return param_error(err, "value", &detail);
     if (parse_scan_output(get(in, "output"), &scan->output, err) != JL_OK)
         return JL_EINVAL;
+    if (parse_with_flags(get(in, "with_flags"), &scan->with_flags, err) != JL_OK)
+        return JL_EINVAL;
+    if (scan->with_flags && scan->output != QX_SCAN_POINTS)
+        return jl_error_set(err, JL_EINVAL,
+                            "parameter with_flags applies to output=points, the readings");
     if ((min_duration || max_gap) && scan->output != QX_SCAN_EPISODES &&
         scan->output != QX_SCAN_DURATION)
         return jl_error_set(err, JL_EINVAL,
@@ -466,10 +479,10 @@ int rq_read_parse(rq_endpoint endpoint, const rq_input *in, rq_read *out, jl_err
     static const char *const query_known[] = {
         "series", "from",   "to",        "window",   "agg",        "tz",    "fill",
         "format", "offset", "min_count", "group_by", "with_flags", "flags", NULL};
-    static const char *const scan_known[] = {"series",  "from",   "to",     "op",
-                                             "value",   "output", "format", "min_duration",
-                                             "max_gap", "flags",  NULL};
-    static const char *const listing_known[] = {"series", "format", NULL};
+    static const char *const scan_known[] = {"series",  "from",   "to",         "op",
+                                             "value",   "output", "format",     "min_duration",
+                                             "max_gap", "flags",  "with_flags", NULL};
+    static const char *const listing_known[] = {"series", "format", "with_flags", "flags", NULL};
     static const char *const *const known[] = {query_known, scan_known, listing_known};
     memset(out, 0, sizeof *out);
     out->endpoint = endpoint;
@@ -490,7 +503,10 @@ int rq_read_parse(rq_endpoint endpoint, const rq_input *in, rq_read *out, jl_err
         return parse_query(in, out, err);
     if (endpoint == RQ_SCAN)
         return parse_scan(in, &out->scan, err);
-    return JL_OK;
+    out->listing_flags_given = get(in, "flags") != NULL;
+    if (parse_flags(in, &out->listing_flags, err) != JL_OK)
+        return JL_EINVAL;
+    return parse_with_flags(get(in, "with_flags"), &out->with_flags, err);
 }
 
 void rq_read_destroy(rq_read *read)

@@ -202,6 +202,10 @@ static int scan_series(qx_exec *exec, size_t index, const st_series_info *info, 
     }
     if (info->count == 0)
         goto done;
+    qx_validity validity;
+    if ((rc = qx_validity_open(&validity, exec, index)) != JL_OK)
+        return rc;
+    qx_validity *with_flags = exec->column_count > 2 ? &validity : NULL;
     rc = qx_source_open(&source, exec, index, plan->from_ms, plan->to_ms, scan_policy, plan);
     while (rc == JL_OK && (rc = qx_source_next(&source, &batch)) == JL_OK) {
         if (batch.summary != NULL) {
@@ -216,9 +220,8 @@ static int scan_series(qx_exec *exec, size_t index, const st_series_info *info, 
             if (!scan_match(plan, batch.values[i]))
                 continue;
             matches++;
-            qx_cell cells[2] = {{.type = QX_CELL_INT, .as.i = batch.timestamps_ms[i]},
-                                {.type = QX_CELL_DOUBLE, .as.d = batch.values[i]}};
-            rc = qx_exec_row(exec, cells);
+            rc = qx_reading_row(exec, with_flags, batch.timestamps_ms[i], batch.values[i],
+                                batch.flags ? batch.flags[i] : JL_FLAG_N);
         }
     }
     qx_source_close(&source);
@@ -234,7 +237,7 @@ done:
 
 int qx_scan(st_store *store, const qx_scan_request *request, const qx_sink *sink, jl_error *err)
 {
-    static const char *const point_columns[] = {"time", "value"};
+    static const char *const point_columns[] = {"time", "value", "flag", "valid"};
     static const char *const count_columns[] = {"count"};
     static const char *const episode_columns[] = {"start", "end", "duration", "count", "peak"};
     static const char *const duration_columns[] = {"duration"};
@@ -275,9 +278,11 @@ int qx_scan(st_store *store, const qx_scan_request *request, const qx_sink *sink
         break;
     default:
         exec.columns = point_columns;
-        exec.column_count = 2;
+        exec.column_count = request->with_flags ? 4 : 2;
         break;
     }
+    if (request->with_flags && plan.output != QX_SCAN_POINTS)
+        return jl_error_set(err, JL_EINVAL, "with_flags applies to output=points only");
     rc = qx_exec_run(&exec, store, request->selector, scan_series, &plan);
     if (request->stats != NULL)
         *request->stats = exec.stats;

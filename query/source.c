@@ -22,9 +22,10 @@ int qx_source_open(qx_source *source, qx_exec *exec, size_t index, int64_t from_
     if (sel->mask != 0 && (sel->mask != JL_FLAG_MASK_ALL || sel->reviews)) {
         source->filter = 1;
         /* JL_ENOTFOUND only for an index out of range, which the cursor reports below. */
-        if (sel->reviews && st_snapshot_review_spans(exec->snapshot, index, &source->spans,
-                                                     &source->span_count) != JL_OK)
-            source->span_count = 0;
+        int rc = sel->reviews ? qx_review_spans(exec, index, &source->spans, &source->span_count)
+                              : JL_OK;
+        if (rc != JL_OK)
+            return rc;
     }
     return st_cursor_open(exec->snapshot, index, from_ms, to_ms, &source->cursor, exec->err);
 }
@@ -66,14 +67,46 @@ static int block_needs_filter(const qx_source *source, const ck_summary *s)
     return spans_touch(source, s->first_ms, s->last_ms);
 }
 
+int qx_review_at(const st_review_span *spans, size_t count, size_t *next, int64_t t_ms)
+{
+    while (*next < count && spans[*next].to_ms <= t_ms)
+        (*next)++;
+    if (*next < count && spans[*next].from_ms <= t_ms)
+        return spans[*next].valid != 0;
+    return -1;
+}
+
+int qx_review_spans(qx_exec *exec, size_t index, const st_review_span **spans, size_t *count)
+{
+    int rc = st_snapshot_review_spans(exec->snapshot, index, spans, count);
+    if (rc == JL_ENOMEM)
+        return jl_error_set(exec->err, rc, "out of memory resolving the review marks of a series");
+    /* JL_ENOTFOUND: an index out of range, which has no spans (and no readings). */
+    return JL_OK;
+}
+
+int qx_validity_open(qx_validity *validity, qx_exec *exec, size_t index)
+{
+    memset(validity, 0, sizeof *validity);
+    validity->valid_mask = exec->limits.valid_flags ? exec->limits.valid_flags : JL_FLAG_MASK_N;
+    return qx_review_spans(exec, index, &validity->spans, &validity->span_count);
+}
+
+int qx_validity_at(qx_validity *validity, int64_t t_ms, uint8_t flag)
+{
+    int review = qx_review_at(validity->spans, validity->span_count, &validity->span_next, t_ms);
+    if (review >= 0)
+        return review;
+    return flag < JL_FLAG_COUNT && (validity->valid_mask & (1u << flag)) != 0;
+}
+
 /* Whether the reading at t_ms with flag code is selected; times come in increasing order, so
  * the span cursor only moves forward. */
 static int reading_selected(qx_source *source, int64_t t_ms, uint8_t flag)
 {
-    while (source->span_next < source->span_count && source->spans[source->span_next].to_ms <= t_ms)
-        source->span_next++;
-    if (source->span_next < source->span_count && source->spans[source->span_next].from_ms <= t_ms)
-        return source->spans[source->span_next].valid != 0;
+    int review = qx_review_at(source->spans, source->span_count, &source->span_next, t_ms);
+    if (review >= 0)
+        return review;
     return flag < JL_FLAG_COUNT && (source->exec->flags.mask & (1u << flag)) != 0;
 }
 

@@ -590,6 +590,9 @@ static int append_cells(jl_buf *out, int json, const sk_text *text, const qx_cel
             /* A letter never needs CSV quoting. */
             char letter = jl_flag_letter((unsigned)cells[i].as.i);
             rc = json ? fm_json_string(out, &letter, 1) : jl_buf_append(out, &letter, 1);
+        } else if (cells[i].type == QX_CELL_BOOL) {
+            /* JSON's literals, and the same words in CSV. */
+            rc = cells[i].as.i ? jl_buf_append(out, "true", 4) : jl_buf_append(out, "false", 5);
         } else {
             if (cells[i].type == QX_CELL_DOUBLE)
                 len = fm_format_double(cells[i].as.d, number);
@@ -815,6 +818,9 @@ static int msgpack_row(fm_writer *w, const sk_text *text, const qx_cell *cells, 
             rc = 0;
             break;
         }
+        case QX_CELL_BOOL:
+            rc = cells[i].as.i ? msgpack_pack_true(&pk) : msgpack_pack_false(&pk);
+            break;
         default:
             rc = msgpack_pack_nil(&pk);
             break;

@@ -165,13 +165,16 @@ int pb_latest_json(st_store *store, const qx_limits *limits, jl_buf *out, jl_err
     jl_buf_init(&c.arena);
     qx_sink sink = {&c, collect_begin, collect_row, collect_end};
     int rc = JL_OK;
+    /* The public see valid readings only, as flags=valid gives them. */
+    qx_flag_select valid = {
+        .mask = limits && limits->valid_flags ? limits->valid_flags : JL_FLAG_MASK_N, .reviews = 1};
     for (unsigned m = 0; m < PB_METRIC_COUNT && rc == JL_OK; m++) {
         qp_selector selector;
         rc = qp_parse_selector(public_metrics[m], &selector, err);
         c.metric = m;
         c.have_site = 0;
         if (rc == JL_OK)
-            rc = qx_latest(store, &selector, limits, &sink, err);
+            rc = qx_latest(store, &selector, limits, &valid, &sink, err);
         qp_selector_destroy(&selector);
     }
     if (rc == JL_ENOMEM && err->message[0] == '\0')

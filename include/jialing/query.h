@@ -93,17 +93,19 @@ int qx_parse_fill(const char *text, qx_fill *fill, double *value, jl_error *err)
 #define QX_MAX_GROUP_TAGS 16
 
 /* One output cell. A QX_CELL_FLAG holds a data flag code (JL_FLAG_*, jialing/flag.h) in as.i;
- * writers show it as its letter, a string. */
+ * writers show it as its letter, a string. A QX_CELL_BOOL holds 0 or 1 in as.i; writers show
+ * false or true. */
 typedef enum qx_cell_type {
     QX_CELL_NULL = 0,
     QX_CELL_INT,
     QX_CELL_DOUBLE,
-    QX_CELL_FLAG
+    QX_CELL_FLAG,
+    QX_CELL_BOOL
 } qx_cell_type;
 typedef struct qx_cell {
     qx_cell_type type;
     union {
-        int64_t i; /* QX_CELL_INT; QX_CELL_FLAG: the flag code */
+        int64_t i; /* QX_CELL_INT; QX_CELL_FLAG: the flag code; QX_CELL_BOOL: 0 or 1 */
         double d;  /* QX_CELL_DOUBLE */
     } as;
 } qx_cell;
@@ -150,7 +152,9 @@ typedef struct qx_query_stats {
 } qx_query_stats;
 
 /* GET /api/v1/query. Without window: raw readings, columns time,value (INT, DOUBLE), and with
- * with_flags a third column flag (FLAG: the reading's stored data flag). With a
+ * with_flags two more columns: flag (FLAG: the reading's stored device flag) and valid (BOOL:
+ * whether it is valid, qx_validity in query_internal.h: a review mark in force decides, else the
+ * device flag's being in limits.valid_flags; whatever the request's flags select). With a
  * window: columns time (INT, window start) then one per aggregate (count INT, others DOUBLE).
  *
  * Window grid. With zone NULL (a fixed offset, or UTC): a window of fixed length (ms s m h d w) is
@@ -185,7 +189,7 @@ typedef struct qx_query_request {
     int64_t from_ms;      /* inclusive */
     int64_t to_ms;        /* exclusive */
     int has_window;       /* 0: raw readings */
-    int with_flags;       /* raw readings only: add the flag column */
+    int with_flags;       /* raw readings only: add the flag and valid columns */
     qx_flag_select flags; /* the readings looked at (zero: all) */
     qp_duration window;   /* fixed (ms) or calendar (months) length, not both */
     int64_t offset_ms;    /* tz offset east of UTC when zone is NULL */
@@ -242,12 +246,14 @@ typedef struct qx_scan_request {
     int64_t max_gap_ms;      /* episodes, duration: a longer gap between readings ends a run
                                 (0: no limit) */
     qx_flag_select flags;    /* the readings looked at (zero: all) */
+    int with_flags;          /* output points only: add the flag and valid columns, as qx_query */
     qx_limits limits;
     qx_query_stats *stats; /* optional (NULL = not wanted): zeroed, then filled */
 } qx_scan_request;
 
 /* Runs a threshold scan over [from_ms, to_ms): points (columns time,value: each matching
- * reading), count (column count, INT: one row per matching series), episodes or duration.
+ * reading; with with_flags also flag and valid, as qx_query()), count (column count, INT: one row
+ * per matching series), episodes or duration.
  *
  * Episodes: only readings in the range are looked at, in time order. An episode is a maximal run
  * of consecutive matching readings in which no gap between neighbours exceeds max_gap_ms. start
@@ -266,16 +272,23 @@ typedef struct qx_scan_request {
 int qx_scan(st_store *store, const qx_scan_request *request, const qx_sink *sink, jl_error *err);
 
 /* GET /api/v1/latest: one row (time INT, value DOUBLE) per series that has readings, from the
- * snapshot's in-memory series state (no chunk is read); limits may be NULL (defaults). JL_OK,
- * JL_EINVAL (a selector without a metric or with more than QP_MAX_MATCHERS conditions),
- * JL_ELIMIT (series or rows), JL_ETIMEOUT, JL_ENOMEM, a store error, or a sink's code. */
+ * snapshot's in-memory series state (no chunk is read); limits may be NULL (defaults). With flags
+ * not NULL and selecting fewer than every reading (flags=valid, or a list), the row is the latest
+ * reading the selection keeps: the last one when the block holding it carries only selected
+ * flags and no review span decides it (one cursor step, no decoding), else found by reading back
+ * from the end; a series with no selected reading has no row. JL_OK, JL_EINVAL (a selector
+ * without a metric or with more than QP_MAX_MATCHERS conditions), JL_ELIMIT (series or rows),
+ * JL_ETIMEOUT, JL_ENOMEM, a store error, or a sink's code. */
 int qx_latest(st_store *store, const qp_selector *selector, const qx_limits *limits,
-              const qx_sink *sink, jl_error *err);
+              const qx_flag_select *flags, const qx_sink *sink, jl_error *err);
 
 /* GET /api/v1/series: one row (first, last, count; all INT) per matching series that has
- * readings, from the same in-memory state; limits may be NULL (defaults). Errors as
- * qx_latest(). */
-int qx_series(st_store *store, const qp_selector *selector, const qx_limits *limits,
+ * readings, from the same in-memory state; limits may be NULL (defaults). With with_flags the row
+ * goes on with reviewed (1 when a review mark in force touches the series, else 0) and count_N,
+ * count_F, ... count_B (readings stored per device flag, in code order, jialing/flag.h), which
+ * reads every block's summary and decodes the chunks holding a flag other than N. Errors as
+ * qx_latest(), and with with_flags a store error reading a chunk (JL_ECORRUPT ...). */
+int qx_series(st_store *store, const qp_selector *selector, const qx_limits *limits, int with_flags,
               const qx_sink *sink, jl_error *err);
 
 /* ---------- review marks (jialing/review.h) ----------

@@ -72,7 +72,8 @@ int rq_check_known(const rq_param *params, size_t count, const char *const *know
  *   and duration min_duration and max_gap (fixed, non-negative durations), flags as for a
  *   query. Fills scan, ready for
  *   qx_scan().
- * - RQ_LISTING (GET /api/v1/latest and /api/v1/series): series and format only; selector is
+ * - RQ_LISTING (GET /api/v1/latest and /api/v1/series): series, format, with_flags (true or
+ *   false; /api/v1/series only) and flags (as for RQ_QUERY; /api/v1/latest only); selector is
  *   what qx_latest() and qx_series() take. */
 typedef enum rq_endpoint { RQ_QUERY = 0, RQ_SCAN, RQ_LISTING } rq_endpoint;
 
@@ -85,6 +86,9 @@ typedef struct rq_read {
     tz_zone *zone;          /* owned, RQ_QUERY with an IANA tz, else NULL */
     char *group_copy;       /* owned: the group_by value the group tag names point into */
     int format;             /* the answer's format: format=, else rq_input.format */
+    int with_flags;         /* RQ_LISTING: with_flags=true (for /api/v1/series only) */
+    qx_flag_select listing_flags; /* RQ_LISTING: flags= (for /api/v1/latest; valid when absent) */
+    int listing_flags_given;      /* RQ_LISTING: flags= was given */
 } rq_read;
 
 /* Parses in as a request to endpoint into out (cleared first, so it may be destroyed on any

@@ -265,8 +265,8 @@ typedef struct st_review_span {
 
 /* Sets *spans to the review spans of the series at `index` of the snapshot, sorted by from_ms and
  * not overlapping, *count of them (0, *spans NULL, when no mark touches it); as of the snapshot,
- * owned by the snapshot and valid while it is open. JL_OK, or JL_ENOTFOUND (index out of range;
- * err is not set). */
+ * owned by the snapshot and valid while it is open. JL_OK, JL_ENOMEM (resolving them), or
+ * JL_ENOTFOUND (index out of range); there is no err to fill. */
 int st_snapshot_review_spans(st_snapshot *snapshot, size_t index, const st_review_span **spans,
                              size_t *count);
 

@@ -89,7 +89,9 @@ def _write(srv, r, expected):
 
 
 def _rows(expected, station):
-    return [[ts, value, flag] for ts, (value, flag) in sorted(expected[station].items())]
+    """Rows of with_flags=true: time, value, flag, and valid (no review mark here, and the
+    server's valid set is N: valid exactly when the flag is N)."""
+    return [[ts, value, flag, flag == "N"] for ts, (value, flag) in sorted(expected[station].items())]
 
 
 def _check(srv, expected, what):
@@ -101,7 +103,8 @@ def _check(srv, expected, what):
        "%s: series" % what)
     for s in doc["series"]:
         station = s["tags"]["station"]
-        eq(s["columns"], ["time", "value", "flag"], "%s: JSON columns of %s" % (what, station))
+        eq(s["columns"], ["time", "value", "flag", "valid"],
+           "%s: JSON columns of %s" % (what, station))
         want = _rows(expected, station)
         eq(len(s["values"]), len(want), "%s: JSON row count of %s" % (what, station))
         diff = [(g, w) for g, w in zip(s["values"], want) if g != w][:5]
@@ -110,13 +113,14 @@ def _check(srv, expected, what):
     status, _, body = srv.request("GET", "/api/v1/query", params=dict(params, format="csv"))
     eq(status, 200, "%s: CSV status" % what)
     lines = body.decode("utf-8").split("\r\n")
-    eq(lines[0], "metric,tags,time,value,flag", "%s: CSV header" % what)
+    eq(lines[0], "metric,tags,time,value,flag,valid", "%s: CSV header" % what)
     eq(lines[-1], "", "%s: CSV ends with CRLF" % what)
     got = {"lp": [], "mp": []}
     for text in lines[1:-1]:
-        metric, tags, ts, value, flag = text.split(",")
+        metric, tags, ts, value, flag, valid = text.split(",")
+        check(valid in ("true", "false"), "%s: CSV valid %r" % (what, valid))
         eq(metric, "fl", "%s: CSV metric" % what)
-        got[tags[len("station="):]].append([int(ts), float(value), flag])
+        got[tags[len("station="):]].append([int(ts), float(value), flag, valid == "true"])
     for station in ("lp", "mp"):
         want = _rows(expected, station)
         eq(len(got[station]), len(want), "%s: CSV row count of %s" % (what, station))
@@ -128,7 +132,8 @@ def _check(srv, expected, what):
     mp_doc = msgpack_decode(body)
     for s in mp_doc["series"]:
         station = s["tags"]["station"]
-        eq(s["columns"], ["time", "value", "flag"], "%s: msgpack columns of %s" % (what, station))
+        eq(s["columns"], ["time", "value", "flag", "valid"],
+           "%s: msgpack columns of %s" % (what, station))
         want = _rows(expected, station)
         eq(len(s["values"]), len(want), "%s: msgpack row count of %s" % (what, station))
         diff = [(g, w) for g, w in zip(s["values"], want) if g != w][:5]
@@ -140,6 +145,30 @@ def _check(srv, expected, what):
                  flags="all")
     eq(doc["series"][0]["values"], [row for row in _rows(expected, "lp") if frm <= row[0] < to],
        "%s: a range inside the chunks" % what)
+    # Scans: output=points with_flags=true gives the matching readings with flag and valid, among
+    # the readings flags= selects (here all, then the default: the valid ones, N).
+    for extra, keep in (({"flags": "all"}, lambda f: True), ({}, lambda f: f == "N")):
+        doc = srv.ok("scan", series="fl{station=\"lp\"}", from_=FROM, to=TO, op="gt", value=250,
+                     with_flags="true", **extra)
+        want = [row for row in _rows(expected, "lp") if row[1] > 250 and keep(row[2])]
+        eq(doc["series"][0]["columns"], ["time", "value", "flag", "valid"],
+           "%s: scan columns" % what)
+        eq(len(doc["series"][0]["values"]), len(want), "%s: scan rows with %r" % (what, extra))
+        eq([r for r, w in zip(doc["series"][0]["values"], want) if r != w][:5], [],
+           "%s: first differing scan rows with %r" % (what, extra))
+    # /api/v1/series?with_flags=true: per series the readings per device flag, counted here from
+    # what the test wrote (no review mark touches them: reviewed 0); without it, the 3 columns.
+    doc = srv.ok("series", series="fl", with_flags="true")
+    for s in doc["series"]:
+        station = s["tags"]["station"]
+        eq(s["columns"], ["first", "last", "count", "reviewed"] + ["count_" + c for c in LETTERS],
+           "%s: series columns with flags" % what)
+        letters = [flag for _, flag in expected[station].values()]
+        times = sorted(expected[station])
+        eq(s["values"], [[times[0], times[-1], len(times), 0] + [letters.count(c) for c in LETTERS]],
+           "%s: series flag counts of %s" % (what, station))
+    doc = srv.ok("series", series="fl")
+    eq(doc["series"][0]["columns"], ["first", "last", "count"], "%s: series columns" % what)
     # Without with_flags (and with false): the two columns of before, the same readings.
     for extra in ({"flags": "all"}, {"with_flags": "false", "flags": "all"}):
         doc = srv.ok("query", series="fl{station=\"mp\"}", from_=FROM, to=TO, **extra)
@@ -185,11 +214,30 @@ def test_flags_refused_where_they_do_not_apply():
             eq(status, 400, "status with %r" % extra)
             eq(error_message(doc), message, "message with %r" % extra)
         status, doc = srv.get("scan", series="fl", from_=T0, to=T0 + 1, op="gt", value=0,
-                              with_flags="true")
-        eq(status, 400, "scan with with_flags")
-        eq(error_message(doc), 'unknown parameter "with_flags"', "scan message")
+                              output="episodes", with_flags="true")
+        eq(status, 400, "scan episodes with with_flags")
+        eq(error_message(doc), "parameter with_flags applies to output=points, the readings",
+           "scan message")
+        status, doc = srv.get("latest", series="fl", with_flags="true")
+        eq(status, 400, "latest with with_flags")
+        eq(error_message(doc),
+           "parameter with_flags applies to /api/v1/series, not /api/v1/latest", "latest message")
+        # latest: by default the latest valid reading (none here), with flags=all the M one.
+        eq(srv.ok("latest", series="fl")["series"], [], "latest leaves out the M reading")
+        eq(srv.ok("latest", series="fl", flags="all")["series"][0]["values"], [[T0, 1.5]],
+           "latest with flags=all")
+        eq(srv.ok("latest", series="fl", flags="M")["series"][0]["values"], [[T0, 1.5]],
+           "latest with flags=M")
+        status, doc = srv.get("series", series="fl", flags="all")
+        eq(status, 400, "series with flags")
+        eq(error_message(doc), "parameter flags applies to /api/v1/latest, not /api/v1/series "
+           "(which counts readings per flag with with_flags=true)", "series flags message")
+        status, doc = srv.get("series", series="fl", with_flags="1")
+        eq(status, 400, "series with with_flags=1")
+        eq(error_message(doc), 'parameter with_flags: expected true or false, not "1"',
+           "series message")
         doc = srv.ok("query", series="fl", from_=T0, to=T0 + 1, with_flags="true", flags="all")
-        eq(doc["series"][0]["values"], [[T0, 1.5, "M"]], "the one flagged reading")
+        eq(doc["series"][0]["values"], [[T0, 1.5, "M", False]], "the one flagged reading")
         # By default (flags=valid, valid set N) the M reading is not looked at.
         doc = srv.ok("query", series="fl", from_=T0, to=T0 + 1, with_flags="true")
         eq(doc["series"], [], "the default leaves out the M reading")

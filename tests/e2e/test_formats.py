@@ -40,6 +40,8 @@ def _mp_decode(d, i):
         return struct.unpack(fixed[b], d[i:i + size])[0], i + size
     if b == 0xC0:
         return None, i
+    if b in (0xC2, 0xC3):
+        return b == 0xC3, i
     if b in (0xD9, 0xDA, 0xDB):
         size = {0xD9: 1, 0xDA: 2, 0xDB: 4}[b]
         n = int.from_bytes(d[i:i + size], "big")

@@ -712,21 +712,31 @@ static void test_msgpack_bytes(void)
 }
 
 /* Raw readings with their flags: a FLAG cell is the letter of its code, a JSON string, a bare CSV
- * field, a msgpack fixstr. */
+ * field, a msgpack fixstr; a BOOL cell (valid) is true or false in JSON and CSV, msgpack's
+ * true (0xc3) or false (0xc2). */
 static void write_flag_rows(fm_format format, jl_buf *out)
 {
     fm_writer w;
     CHECK_INT(fm_writer_init(&w, format, out), JL_OK);
     qx_sink sink = fm_writer_sink(&w);
-    const char *columns[] = {"time", "value", "flag"};
+    const char *columns[] = {"time", "value", "flag", "valid"};
     sk_tag tags[] = {tag_of("station", "s1")};
-    CHECK_INT(sink.series_begin(sink.context, text_of("pm25"), tags, 1, columns, 3), JL_OK);
-    qx_cell r1[] = {int_cell(1), double_cell(35.2), {.type = QX_CELL_FLAG, .as.i = 2}};
-    qx_cell r2[] = {int_cell(2), double_cell(-1.5), {.type = QX_CELL_FLAG, .as.i = 0}};
-    qx_cell r3[] = {int_cell(3), double_cell(0), {.type = QX_CELL_FLAG, .as.i = 7}};
-    CHECK_INT(sink.row(sink.context, r1, 3), JL_OK);
-    CHECK_INT(sink.row(sink.context, r2, 3), JL_OK);
-    CHECK_INT(sink.row(sink.context, r3, 3), JL_OK);
+    CHECK_INT(sink.series_begin(sink.context, text_of("pm25"), tags, 1, columns, 4), JL_OK);
+    qx_cell r1[] = {int_cell(1),
+                    double_cell(35.2),
+                    {.type = QX_CELL_FLAG, .as.i = 2},
+                    {.type = QX_CELL_BOOL, .as.i = 0}};
+    qx_cell r2[] = {int_cell(2),
+                    double_cell(-1.5),
+                    {.type = QX_CELL_FLAG, .as.i = 0},
+                    {.type = QX_CELL_BOOL, .as.i = 1}};
+    qx_cell r3[] = {int_cell(3),
+                    double_cell(0),
+                    {.type = QX_CELL_FLAG, .as.i = 7},
+                    {.type = QX_CELL_BOOL, .as.i = 1}};
+    CHECK_INT(sink.row(sink.context, r1, 4), JL_OK);
+    CHECK_INT(sink.row(sink.context, r2, 4), JL_OK);
+    CHECK_INT(sink.row(sink.context, r3, 4), JL_OK);
     CHECK_INT(sink.series_end(sink.context), JL_OK);
     CHECK_INT(fm_writer_finish(&w), JL_OK);
     fm_writer_destroy(&w);
@@ -738,25 +748,25 @@ static void test_flag_cells(void)
     jl_buf_init(&out);
     write_flag_rows(FM_JSON, &out);
     CHECK_STR(out.data, "{\"series\":[{\"metric\":\"pm25\",\"tags\":{\"station\":\"s1\"},"
-                        "\"columns\":[\"time\",\"value\",\"flag\"],\"values\":[[1,35.2,\"M\"],"
-                        "[2,-1.5,\"N\"],[3,0,\"B\"]]}]}");
+                        "\"columns\":[\"time\",\"value\",\"flag\",\"valid\"],\"values\":"
+                        "[[1,35.2,\"M\",false],[2,-1.5,\"N\",true],[3,0,\"B\",true]]}]}");
     out.len = 0;
     write_flag_rows(FM_CSV, &out);
-    CHECK_STR(out.data, "metric,tags,time,value,flag\r\n"
-                        "pm25,station=s1,1,35.2,M\r\n"
-                        "pm25,station=s1,2,-1.5,N\r\n"
-                        "pm25,station=s1,3,0,B\r\n");
+    CHECK_STR(out.data, "metric,tags,time,value,flag,valid\r\n"
+                        "pm25,station=s1,1,35.2,M,false\r\n"
+                        "pm25,station=s1,2,-1.5,N,true\r\n"
+                        "pm25,station=s1,3,0,B,true\r\n");
     out.len = 0;
     write_flag_rows(FM_MSGPACK, &out);
     static const char doc[] = "\x81\xa6series\xdd\x00\x00\x00\x01"
                               "\x84\xa6metric\xa4pm25\xa4tags\x81\xa7station\xa2s1\xa7"
-                              "columns\x93\xa4time\xa5value\xa4"
-                              "flag"
+                              "columns\x94\xa4time\xa5value\xa4"
+                              "flag\xa5valid"
                               "\xa6values\x93"
-                              "\x93\x01\xcb\x40\x41\x99\x99\x99\x99\x99\x9a\xa1M"
-                              "\x93\x02\xcb\xbf\xf8\x00\x00\x00\x00\x00\x00\xa1N"
-                              "\x93\x03\xcb\x00\x00\x00\x00\x00\x00\x00\x00\xa1"
-                              "B";
+                              "\x94\x01\xcb\x40\x41\x99\x99\x99\x99\x99\x9a\xa1M\xc2"
+                              "\x94\x02\xcb\xbf\xf8\x00\x00\x00\x00\x00\x00\xa1N\xc3"
+                              "\x94\x03\xcb\x00\x00\x00\x00\x00\x00\x00\x00\xa1"
+                              "B\xc3";
     CHECK_INT(out.len, sizeof doc - 1);
     CHECK(out.len == sizeof doc - 1 && memcmp(out.data, doc, sizeof doc - 1) == 0);
     jl_buf_destroy(&out);

@@ -108,7 +108,7 @@ static void test_selectors(void)
         qx_sink sink = rec_sink(&r);
         char got[512] = "";
         jl_error err;
-        CHECK_INT(qx_series(store, &sel, NULL, &sink, &err), JL_OK);
+        CHECK_INT(qx_series(store, &sel, NULL, 0, &sink, &err), JL_OK);
         for (size_t i = 0; i < r.series_count; i++) {
             size_t used = strlen(got);
             snprintf(got + used, sizeof got - used, "%s%s", i ? "|" : "", r.series[i].tags);
@@ -201,7 +201,7 @@ static void test_limits_and_errors(void)
     qp_selector all = selector("pm25", NULL, NULL, 0);
     qx_limits one = {.max_series = 1};
     sink = rec_sink(&r);
-    CHECK_INT(qx_latest(store, &all, &one, &sink, &err), JL_ELIMIT);
+    CHECK_INT(qx_latest(store, &all, &one, NULL, &sink, &err), JL_ELIMIT);
     CHECK_INT(r.series_count, 0);
     rec_free(&r);
 
@@ -271,16 +271,19 @@ static void check_flag_rows(const char *station, int64_t from_ms, int64_t to_ms,
     CHECK_INT(r.protocol_errors, 0);
     CHECK_INT(r.series_count, 1);
     if (r.series_count == 1) {
-        CHECK_STR(r.series[0].columns, "time,value,flag");
+        CHECK_STR(r.series[0].columns, "time,value,flag,valid");
         CHECK_INT(r.series[0].row_count, n);
         for (size_t i = 0; i < n && i < r.series[0].row_count; i++) {
-            const qx_cell *c = r.series[0].cells + 3 * i;
+            const qx_cell *c = r.series[0].cells + 4 * i;
             CHECK_INT(c[0].type, QX_CELL_INT);
             CHECK_INT(c[0].as.i, expected[i].t);
             CHECK_INT(c[1].type, QX_CELL_DOUBLE);
             CHECK(c[1].as.d == expected[i].v);
             CHECK_INT(c[2].type, QX_CELL_FLAG);
             CHECK_INT(jl_flag_letter((unsigned)c[2].as.i), expected[i].flag);
+            /* No review mark, and the default valid set N: valid exactly when N. */
+            CHECK_INT(c[3].type, QX_CELL_BOOL);
+            CHECK_INT(c[3].as.i, expected[i].flag == 'N');
         }
     }
     rec_free(&r);
@@ -522,6 +525,87 @@ static void test_flag_selection(void)
     CHECK_INT(flag_scan_count(m), 4);
 }
 
+/* The latest reading qx_latest() gives for station's flagged series with flags (NULL: every
+ * reading); *found 0 when it gives no row. */
+static void latest_of(const char *station, const qx_flag_select *flags, int *found, int64_t *t_ms,
+                      double *value)
+{
+    qp_selector sel = selector("flagged", "station", station, 0);
+    recorder r;
+    qx_sink sink = rec_sink(&r);
+    jl_error err;
+    *found = 0;
+    CHECK_INT(qx_latest(store, &sel, NULL, flags, &sink, &err), JL_OK);
+    CHECK_INT(r.protocol_errors, 0);
+    if (r.series_count == 1 && r.series[0].row_count == 1) {
+        *found = 1;
+        *t_ms = rec_cell(&r, 0, 0, 0)->as.i;
+        *value = rec_cell(&r, 0, 0, 1)->as.d;
+    }
+    CHECK(r.series_count <= 1);
+    rec_free(&r);
+}
+
+/* latest with flags: the last reading whose flag the selection keeps, whether it is the last one,
+ * a few readings back in the tail, or many hours back in a sealed chunk behind a long
+ * maintenance (past the first hour the search looks at); none when no reading is kept. */
+static void test_latest_with_flags(void)
+{
+    const qx_flag_select valid = {.mask = JL_FLAG_MASK_N, .reviews = 1};
+    const qx_flag_select only_m = {.mask = (jl_flag_mask)(1u << JL_FLAG_M)};
+    int found;
+    int64_t t;
+    double v;
+    /* l1: minutes 0..39 N (value = minute), then minutes 40..44 M (value 1000 + minute). */
+    int64_t ts[45];
+    double vs[45];
+    uint8_t flags[45];
+    for (int i = 0; i < 45; i++) {
+        ts[i] = T0 + (int64_t)i * MINUTE;
+        vs[i] = i < 40 ? (double)i : 1000.0 + i;
+        flags[i] = i < 40 ? JL_FLAG_N : JL_FLAG_M;
+    }
+    CHECK_INT(write_flagged("l1", ts, vs, flags, 45, 45), JL_OK);
+    latest_of("l1", NULL, &found, &t, &v);
+    CHECK_INT(found, 1);
+    CHECK_INT(t, T0 + 44 * MINUTE);
+    CHECK(v == 1044.0);
+    latest_of("l1", &valid, &found, &t, &v);
+    CHECK_INT(found, 1);
+    CHECK_INT(t, T0 + 39 * MINUTE);
+    CHECK(v == 39.0);
+    latest_of("l1", &only_m, &found, &t, &v);
+    CHECK_INT(found, 1);
+    CHECK_INT(t, T0 + 44 * MINUTE);
+
+    /* l2: 20 N readings a minute apart, then 60 M readings ten minutes apart (10 hours), in
+     * batches of 10 so that most are sealed: the valid latest is minute 19. */
+    int64_t ts2[80];
+    double vs2[80];
+    uint8_t flags2[80];
+    for (int i = 0; i < 80; i++) {
+        ts2[i] =
+            i < 20 ? T0 + (int64_t)i * MINUTE : T0 + 20 * MINUTE + (int64_t)(i - 20) * 10 * MINUTE;
+        vs2[i] = (double)i * 2;
+        flags2[i] = i < 20 ? JL_FLAG_N : JL_FLAG_M;
+    }
+    CHECK_INT(write_flagged("l2", ts2, vs2, flags2, 80, 10), JL_OK);
+    latest_of("l2", &valid, &found, &t, &v);
+    CHECK_INT(found, 1);
+    CHECK_INT(t, T0 + 19 * MINUTE);
+    CHECK(v == 38.0);
+
+    /* l3: every reading M: no valid latest, and no row. */
+    uint8_t all_m[10];
+    memset(all_m, JL_FLAG_M, sizeof all_m);
+    CHECK_INT(write_flagged("l3", ts, vs, all_m, 10, 10), JL_OK);
+    latest_of("l3", &valid, &found, &t, &v);
+    CHECK_INT(found, 0);
+    latest_of("l3", NULL, &found, &t, &v);
+    CHECK_INT(found, 1);
+    CHECK_INT(t, T0 + 9 * MINUTE);
+}
+
 int main(void)
 {
     if (fixture_open() != 0)
@@ -533,6 +617,7 @@ int main(void)
     RUN(test_limits_and_errors);
     RUN(test_raw_with_flags); /* last: they add the flagged series to the store */
     RUN(test_flag_selection);
+    RUN(test_latest_with_flags);
     fixture_close();
     return CHECK_DONE();
 }

@@ -281,6 +281,15 @@ static void test_query_with_flags(void)
     CHECK_INT(q.query.has_window, 0);
     CHECK_INT(q.format, 1);
     rq_read_destroy(&q);
+    in = input(&p, "series=pm25&op=gt&value=1&with_flags=true");
+    CHECK_INT(rq_read_parse(RQ_SCAN, &in, &q, &err), JL_OK);
+    CHECK_INT(q.scan.with_flags, 1);
+    CHECK_INT(q.scan.output, QX_SCAN_POINTS);
+    rq_read_destroy(&q);
+    in = input(&p, "series=pm25&with_flags=true");
+    CHECK_INT(rq_read_parse(RQ_LISTING, &in, &q, &err), JL_OK);
+    CHECK_INT(q.with_flags, 1);
+    rq_read_destroy(&q);
     /* false is accepted with a window: it asks for nothing. */
     in = input(&p, "series=pm25&with_flags=false&window=1h");
     CHECK_INT(rq_read_parse(RQ_QUERY, &in, &q, &err), JL_OK);
@@ -304,8 +313,13 @@ static void test_query_with_flags(void)
     query_fails("series=pm25&agg=max&with_flags=true",
                 "parameter with_flags applies to raw readings only, not with window or agg");
     /* Scans and listings do not know it. */
-    scan_fails("series=pm25&op=gt&value=1&with_flags=true", "unknown parameter \"with_flags\"");
-    read_fails(RQ_LISTING, "series=pm25&with_flags=true", "unknown parameter \"with_flags\"");
+    /* Scans take it for their readings (output=points) only; the listings as a boolean too. */
+    scan_fails("series=pm25&op=gt&value=1&output=count&with_flags=true",
+               "parameter with_flags applies to output=points, the readings");
+    scan_fails("series=pm25&op=gt&value=1&with_flags=yes",
+               "parameter with_flags: expected true or false, not \"yes\"");
+    read_fails(RQ_LISTING, "series=pm25&with_flags=on",
+               "parameter with_flags: expected true or false, not \"on\"");
 }
 
 /* flags: valid by default (the input's valid set, N when it sets none, review marks heeded), all,
