@@ -11,6 +11,7 @@ typedef struct token_entry {
     char *token;
     size_t len;
     au_role role;
+    char *name; /* the file's third column, or "token-N" */
 } token_entry;
 
 struct au_tokens {
@@ -26,6 +27,7 @@ static void free_entries(token_entry *entries, size_t count)
         if (entries[i].token)
             memset(entries[i].token, 0, entries[i].len);
         free(entries[i].token);
+        free(entries[i].name);
     }
     free(entries);
 }
@@ -54,10 +56,20 @@ static int read_file(const char *path, token_entry **out, size_t *out_count, jl_
             role = AU_ROLE_WRITE;
         else if (role_text && strcmp(role_text, "read") == 0)
             role = AU_ROLE_READ;
-        if (role == AU_ROLE_NONE || strtok_r(NULL, " \t\r\n", &save) != NULL) {
+        else if (role_text && strcmp(role_text, "review") == 0)
+            role = AU_ROLE_REVIEW;
+        char *name = role == AU_ROLE_NONE ? NULL : strtok_r(NULL, " \t\r\n", &save);
+        if (role == AU_ROLE_NONE || (name && strtok_r(NULL, " \t\r\n", &save) != NULL)) {
             rc = jl_error_set(err, JL_EINVAL,
-                              "token file %s, line %ld: expected `TOKEN write` or `TOKEN read`",
+                              "token file %s, line %ld: expected `TOKEN ROLE [NAME]`, ROLE one of "
+                              "write, read and review",
                               path, number);
+            break;
+        }
+        if (name && strlen(name) > AU_MAX_NAME_BYTES) {
+            rc = jl_error_set(err, JL_EINVAL,
+                              "token file %s, line %ld: the name is longer than %d bytes", path,
+                              number, AU_MAX_NAME_BYTES);
             break;
         }
         if (count == capacity) {
@@ -69,10 +81,14 @@ static int read_file(const char *path, token_entry **out, size_t *out_count, jl_
             }
             entries = grown;
         }
+        char fallback[32];
+        snprintf(fallback, sizeof fallback, "token-%ld", number);
         entries[count].token = strdup(token);
         entries[count].len = strlen(token);
         entries[count].role = role;
-        if (entries[count++].token == NULL) {
+        entries[count].name = strdup(name ? name : fallback);
+        count++;
+        if (entries[count - 1].token == NULL || entries[count - 1].name == NULL) {
             rc = jl_error_set(err, JL_ENOMEM, "out of memory reading tokens");
             break;
         }
@@ -142,8 +158,11 @@ static int equal_constant_time(const char *a, size_t a_len, const char *b, size_
     return difference == 0 && b_len > 0;
 }
 
-au_role au_tokens_check(au_tokens *tokens, const char *authorization)
+au_role au_tokens_identify(au_tokens *tokens, const char *authorization,
+                           char name[AU_MAX_NAME_BYTES + 1])
 {
+    if (name)
+        name[0] = '\0';
     if (tokens == NULL || authorization == NULL)
         return AU_ROLE_NONE;
     const char *token = NULL;
@@ -159,8 +178,16 @@ au_role au_tokens_check(au_tokens *tokens, const char *authorization)
     au_role role = AU_ROLE_NONE;
     pthread_rwlock_rdlock(&tokens->lock);
     for (size_t i = 0; i < tokens->count; i++)
-        if (equal_constant_time(token, len, tokens->entries[i].token, tokens->entries[i].len))
+        if (equal_constant_time(token, len, tokens->entries[i].token, tokens->entries[i].len)) {
             role = tokens->entries[i].role;
+            if (name)
+                snprintf(name, AU_MAX_NAME_BYTES + 1, "%s", tokens->entries[i].name);
+        }
     pthread_rwlock_unlock(&tokens->lock);
     return role;
+}
+
+au_role au_tokens_check(au_tokens *tokens, const char *authorization)
+{
+    return au_tokens_identify(tokens, authorization, NULL);
 }

@@ -22,6 +22,7 @@
 
 #include "discovery_http.h"
 #include "influx.h"
+#include "review_http.h"
 
 static const char *const json_type = "application/json";
 
@@ -402,6 +403,19 @@ static void handle_metrics(sv_context *context, sv_response *response)
                   (unsigned long long)stats.map_bytes, (unsigned long long)stats.commits,
                   (unsigned long long)stats.log_blocks, (unsigned long long)stats.log_bytes,
                   (unsigned long long)stats.log_rewritten_readings);
+    jl_buf_printf(out,
+                  "# HELP jialing_review_marks Review marks stored, withdrawn ones included.\n"
+                  "# TYPE jialing_review_marks gauge\njialing_review_marks %llu\n"
+                  "# HELP jialing_review_marks_withdrawn Review marks withdrawn.\n"
+                  "# TYPE jialing_review_marks_withdrawn gauge\n"
+                  "jialing_review_marks_withdrawn %llu\n"
+                  "# HELP jialing_flagged_points_written_total Points accepted with a data flag "
+                  "other than N.\n"
+                  "# TYPE jialing_flagged_points_written_total counter\n"
+                  "jialing_flagged_points_written_total %llu\n",
+                  (unsigned long long)stats.review_marks,
+                  (unsigned long long)stats.review_marks_withdrawn,
+                  (unsigned long long)stats.flagged_points_written);
     sv_respond_ok(response, "text/plain; version=0.0.4");
 }
 
@@ -473,40 +487,55 @@ static void handle_backup(sv_context *context, const sv_request *request, sv_res
 
 /* ---------- dispatch ---------- */
 
-/* ACCESS_PUBLIC: a read that --public keeps open even with --private-reads. */
-typedef enum access_kind { ACCESS_OPEN, ACCESS_READ, ACCESS_WRITE, ACCESS_PUBLIC } access_kind;
+/* ACCESS_PUBLIC: a read that --public keeps open even with --private-reads. ACCESS_REVIEW: a
+ * review mark made or withdrawn, which takes a token of role review (not write: the people who
+ * judge data are not the devices that send it). */
+typedef enum access_kind {
+    ACCESS_OPEN,
+    ACCESS_READ,
+    ACCESS_WRITE,
+    ACCESS_PUBLIC,
+    ACCESS_REVIEW
+} access_kind;
 
 typedef struct route {
     const char *path;
     const char *method;
     sv_route_id id;
     access_kind access;
+    int prefix; /* 1: path is a prefix; the rest (one non-empty segment) is the handler's */
+    int review; /* 1: answered by server/review_http.c; counted as "other" in the self-metrics
+                   until sv_route_id has a review entry */
 } route;
 
 static const route routes[] = {
-    {"/api/v1/write", "POST", SV_ROUTE_WRITE, ACCESS_WRITE},
-    {"/write", "POST", SV_ROUTE_WRITE, ACCESS_WRITE},
-    {"/api/v2/write", "POST", SV_ROUTE_WRITE, ACCESS_WRITE},
-    {"/api/v1/query", "GET", SV_ROUTE_QUERY, ACCESS_READ},
-    {"/api/v1/scan", "GET", SV_ROUTE_SCAN, ACCESS_READ},
-    {"/api/v1/latest", "GET", SV_ROUTE_LATEST, ACCESS_READ},
-    {"/api/v1/series", "GET", SV_ROUTE_SERIES, ACCESS_READ},
-    {"/health", "GET", SV_ROUTE_HEALTH, ACCESS_OPEN},
-    {"/ping", "GET", SV_ROUTE_INFLUX, ACCESS_OPEN},
-    {"/query", "GET", SV_ROUTE_INFLUX, ACCESS_READ},
-    {"/query", "POST", SV_ROUTE_INFLUX, ACCESS_READ},
-    {"/metrics", "GET", SV_ROUTE_METRICS, ACCESS_READ},
-    {"/api/v1/backup", "POST", SV_ROUTE_BACKUP, ACCESS_WRITE},
-    {"/api/v1/metrics", "GET", SV_ROUTE_DISCOVERY, ACCESS_READ},
-    {"/api/v1/tags", "GET", SV_ROUTE_DISCOVERY, ACCESS_READ},
-    {"/", "GET", SV_ROUTE_WEB, ACCESS_OPEN}, /* the console's files hold no data */
-    {"/assets/console.js", "GET", SV_ROUTE_WEB, ACCESS_OPEN},
-    {"/assets/style.css", "GET", SV_ROUTE_WEB, ACCESS_OPEN},
-    {"/assets/uPlot.iife.min.js", "GET", SV_ROUTE_WEB, ACCESS_OPEN},
-    {"/assets/uPlot.min.css", "GET", SV_ROUTE_WEB, ACCESS_OPEN},
-    {"/public", "GET", SV_ROUTE_WEB, ACCESS_PUBLIC},
-    {"/assets/public.js", "GET", SV_ROUTE_WEB, ACCESS_OPEN},
-    {"/api/v1/public/latest", "GET", SV_ROUTE_PUBLIC, ACCESS_PUBLIC},
+    {"/api/v1/write", "POST", SV_ROUTE_WRITE, ACCESS_WRITE, 0, 0},
+    {"/write", "POST", SV_ROUTE_WRITE, ACCESS_WRITE, 0, 0},
+    {"/api/v2/write", "POST", SV_ROUTE_WRITE, ACCESS_WRITE, 0, 0},
+    {"/api/v1/query", "GET", SV_ROUTE_QUERY, ACCESS_READ, 0, 0},
+    {"/api/v1/scan", "GET", SV_ROUTE_SCAN, ACCESS_READ, 0, 0},
+    {"/api/v1/latest", "GET", SV_ROUTE_LATEST, ACCESS_READ, 0, 0},
+    {"/api/v1/series", "GET", SV_ROUTE_SERIES, ACCESS_READ, 0, 0},
+    {"/health", "GET", SV_ROUTE_HEALTH, ACCESS_OPEN, 0, 0},
+    {"/ping", "GET", SV_ROUTE_INFLUX, ACCESS_OPEN, 0, 0},
+    {"/query", "GET", SV_ROUTE_INFLUX, ACCESS_READ, 0, 0},
+    {"/query", "POST", SV_ROUTE_INFLUX, ACCESS_READ, 0, 0},
+    {"/metrics", "GET", SV_ROUTE_METRICS, ACCESS_READ, 0, 0},
+    {"/api/v1/backup", "POST", SV_ROUTE_BACKUP, ACCESS_WRITE, 0, 0},
+    {"/api/v1/metrics", "GET", SV_ROUTE_DISCOVERY, ACCESS_READ, 0, 0},
+    {"/api/v1/tags", "GET", SV_ROUTE_DISCOVERY, ACCESS_READ, 0, 0},
+    {"/", "GET", SV_ROUTE_WEB, ACCESS_OPEN, 0, 0}, /* the console's files hold no data */
+    {"/assets/console.js", "GET", SV_ROUTE_WEB, ACCESS_OPEN, 0, 0},
+    {"/assets/style.css", "GET", SV_ROUTE_WEB, ACCESS_OPEN, 0, 0},
+    {"/assets/uPlot.iife.min.js", "GET", SV_ROUTE_WEB, ACCESS_OPEN, 0, 0},
+    {"/assets/uPlot.min.css", "GET", SV_ROUTE_WEB, ACCESS_OPEN, 0, 0},
+    {"/public", "GET", SV_ROUTE_WEB, ACCESS_PUBLIC, 0, 0},
+    {"/assets/public.js", "GET", SV_ROUTE_WEB, ACCESS_OPEN, 0, 0},
+    {"/api/v1/public/latest", "GET", SV_ROUTE_PUBLIC, ACCESS_PUBLIC, 0, 0},
+    {SV_REVIEW_PATH, "POST", SV_ROUTE_OTHER, ACCESS_REVIEW, 0, 1},
+    {SV_REVIEW_PATH, "GET", SV_ROUTE_OTHER, ACCESS_READ, 0, 1},
+    {SV_REVIEW_PATH "/", "GET", SV_ROUTE_OTHER, ACCESS_READ, 1, 1},
+    {SV_REVIEW_PATH "/", "DELETE", SV_ROUTE_OTHER, ACCESS_REVIEW, 1, 1},
 };
 
 /* Returns JL_OK when the request may proceed, else fills a 401/403 response. */
@@ -526,7 +555,16 @@ static int authorize(sv_context *context, const sv_request *request, access_kind
         return JL_EAUTH;
     }
     if (access == ACCESS_WRITE && role != AU_ROLE_WRITE) {
-        sv_respond_error(response, JL_EFORBIDDEN, "this token may read but not write");
+        sv_respond_error(response, JL_EFORBIDDEN,
+                         role == AU_ROLE_REVIEW
+                             ? "this token may read and make review marks, but not write readings"
+                             : "this token may read but not write");
+        return JL_EFORBIDDEN;
+    }
+    if (access == ACCESS_REVIEW && role != AU_ROLE_REVIEW) {
+        sv_respond_error(response, JL_EFORBIDDEN,
+                         "this token may not make or withdraw review marks: that takes a token of "
+                         "role review");
         return JL_EFORBIDDEN;
     }
     return JL_OK;
@@ -536,17 +574,31 @@ static int authorize(sv_context *context, const sv_request *request, access_kind
  * route, or NULL with a 404/405/401/403/413 response filled. */
 static const route *admit(sv_context *context, const sv_request *request, sv_response *response)
 {
+    /* The Allow header of a 405 lists every method of the path: bit 1 GET (and HEAD), 2 POST,
+     * 4 DELETE. */
+    static const char *const allow_texts[8] = {
+        NULL,     "GET, HEAD",         "POST",         "GET, HEAD, POST",
+        "DELETE", "GET, HEAD, DELETE", "POST, DELETE", "GET, HEAD, POST, DELETE"};
     const route *match = NULL;
-    const char *allow = NULL;
+    unsigned methods = 0;
     for (size_t i = 0; i < sizeof routes / sizeof routes[0] && match == NULL; i++) {
-        if (strcmp(routes[i].path, request->path) != 0)
+        const route *r = &routes[i];
+        if (r->prefix) {
+            size_t len = strlen(r->path);
+            const char *rest = request->path + len;
+            if (strncmp(r->path, request->path, len) != 0 || rest[0] == '\0' ||
+                strchr(rest, '/') != NULL)
+                continue;
+        } else if (strcmp(r->path, request->path) != 0) {
             continue;
-        if (strcmp(routes[i].method, request->method) == 0 ||
-            (strcmp(request->method, "HEAD") == 0 && strcmp(routes[i].method, "GET") == 0))
-            match = &routes[i];
+        }
+        if (strcmp(r->method, request->method) == 0 ||
+            (strcmp(request->method, "HEAD") == 0 && strcmp(r->method, "GET") == 0))
+            match = r;
         else
-            allow = routes[i].method[0] == 'P' ? "POST" : "GET, HEAD";
+            methods |= r->method[0] == 'G' ? 1u : r->method[0] == 'P' ? 2u : 4u;
     }
+    const char *allow = allow_texts[methods];
     char message[JL_ERROR_MESSAGE_MAX];
     if (match == NULL && allow) {
         snprintf(message, sizeof message, "method %.16s is not allowed on %.200s; use %s",
@@ -596,7 +648,9 @@ void sv_route(sv_context *context, const sv_request *request, sv_response *respo
 {
     int64_t started = jl_monotonic_ns();
     const route *match = admit(context, request, response);
-    if (match) {
+    if (match && match->review) {
+        sv_review_handle(context, request, response);
+    } else if (match) {
         switch (match->id) {
         case SV_ROUTE_WRITE:
             handle_write(context, request, response);

@@ -29,6 +29,7 @@
 #include "jialing/common.h"
 #include "jialing/flag.h"
 #include "jialing/params.h"
+#include "jialing/review.h"
 #include "jialing/serieskey.h"
 #include "jialing/store.h"
 #include "jialing/tz.h"
@@ -289,5 +290,45 @@ int qx_latest(st_store *store, const qp_selector *selector, const qx_limits *lim
  * qx_latest(), and with with_flags a store error reading a chunk (JL_ECORRUPT ...). */
 int qx_series(st_store *store, const qp_selector *selector, const qx_limits *limits, int with_flags,
               const qx_sink *sink, jl_error *err);
+
+/* ---------- review marks (jialing/review.h) ----------
+ * The query side of POST and GET /api/v1/review, in query/review.c: a mark names the series its
+ * selector matches when it is made, and records how many of their readings it covered then. */
+
+/* What a new mark says; every pointer borrowed for the call. */
+typedef struct qx_review_request {
+    const qp_selector *selector; /* the series to mark */
+    const char *selector_text;   /* the selector as the reviewer wrote it, kept with the mark */
+    int64_t from_ms;             /* first instant covered */
+    int64_t to_ms;               /* end, exclusive */
+    int valid;                   /* 1: valid whatever the device flag; 0: invalid */
+    const char *reason;          /* the reviewer's reason */
+    const char *made_by;         /* the token's name, "" without tokens */
+    int64_t made_ms;             /* when (wall clock) */
+} qx_review_request;
+
+/* Resolves the selector to series ids (as of the last commit), counts their readings in
+ * [from_ms, to_ms) in one snapshot (a sealed chunk wholly inside by its summary, one that
+ * straddles an end decoded), then stores the mark with st_review_add() and sets *id. A reading
+ * committed between the count and the mark's commit is covered but not counted. Returns JL_OK;
+ * JL_EINVAL "series: selector matches no series", or a selector without a metric; JL_ELIMIT
+ * (more than ST_REVIEW_MAX_SERIES series); the errors of st_select(), st_snapshot_open(), the
+ * cursor calls and st_review_add() (nothing is stored on any error). */
+int qx_review_add(st_store *store, const qx_review_request *request, uint64_t *id, jl_error *err);
+
+/* Counts the distinct readings of the series ids[0..count) (ascending; unknown ids are skipped)
+ * in [from_ms, to_ms) in one snapshot, into *readings, as qx_review_add() does. Returns JL_OK,
+ * or the errors of st_snapshot_open() and the cursor calls. */
+int qx_review_count(st_store *store, const uint64_t *ids, size_t count, int64_t from_ms,
+                    int64_t to_ms, uint64_t *readings, jl_error *err);
+
+/* Lists the marks, withdrawn ones too, newest first, into *out (freed with
+ * st_review_list_free(); NULL on error): only mark id when id is not 0; only those naming a
+ * series selector matches now, when selector is not NULL (none when it matches nothing); only
+ * those overlapping [from_ms, to_ms) when from_ms < to_ms. Returns JL_OK, JL_EINVAL (a selector
+ * without a metric), JL_ELIMIT (more than ST_REVIEW_MAX_SERIES series), or the errors of
+ * st_select() and st_review_list_marks(). */
+int qx_review_list(st_store *store, const qp_selector *selector, int64_t from_ms, int64_t to_ms,
+                   uint64_t id, st_review_list **out, jl_error *err);
 
 #endif

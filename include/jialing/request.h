@@ -24,6 +24,7 @@
 #include "jialing/ingest.h"
 #include "jialing/params.h"
 #include "jialing/query.h"
+#include "jialing/review.h"
 #include "jialing/tz.h"
 
 /* One request parameter, already decoded. */
@@ -154,5 +155,54 @@ typedef struct rq_influx_query {
  * client's message. */
 int rq_influx_query_parse(const rq_input *in, const rq_param *form, size_t form_count,
                           rq_influx_query *out, jl_error *err);
+
+/* ---------- review marks (jialing/review.h) ---------- */
+
+/* A parsed POST /api/v1/review body. The strings are owned by the struct (copied out of the
+ * JSON document, which is gone when the parse returns); destroy with rq_review_destroy(). */
+typedef struct rq_review {
+    char *selector_text;  /* owned: the series selector as given, at most
+                             ST_REVIEW_MAX_TEXT_BYTES bytes */
+    qp_selector selector; /* owned: selector_text parsed */
+    int64_t from_ms;      /* first instant covered */
+    int64_t to_ms;        /* end, exclusive; from_ms < to_ms */
+    int valid;            /* 1: valid whatever the device flag; 0: invalid */
+    char *reason;         /* owned: non-empty UTF-8, at most ST_REVIEW_MAX_TEXT_BYTES bytes */
+} rq_review;
+
+/* Parses body[0..len) (no NUL needed; NULL with len 0 is allowed) as a JSON object holding
+ * exactly the fields series (a selector string), from and to (integer epoch milliseconds or an
+ * RFC 3339 string, as the query parameters take them), valid (true or false) and reason (a
+ * non-empty string), into out (cleared first, so it may be destroyed on any return). An object
+ * key given twice is refused (JSON_REJECT_DUPLICATES). Returns JL_OK; JL_EINVAL with a message
+ * that starts with the field's name ("series: ...", "from: ...", "body: ..." when the body is
+ * not a JSON object, "NAME: unknown field ..." for any other key); or JL_ENOMEM. Nothing is
+ * retained from body. */
+int rq_review_parse(const char *body, size_t len, rq_review *out, jl_error *err);
+
+/* Frees what rq_review_parse() put in review; safe on a cleared or destroyed one. */
+void rq_review_destroy(rq_review *review);
+
+/* A parsed GET /api/v1/review listing request: series, from, to, all optional. */
+typedef struct rq_review_listing {
+    int has_selector;     /* series= was given */
+    qp_selector selector; /* owned when has_selector */
+    int64_t from_ms;      /* with to_ms: only marks overlapping [from_ms, to_ms) ... */
+    int64_t to_ms;        /* ... when from_ms < to_ms; both 0 without from= and to= */
+} rq_review_listing;
+
+/* Parses the listing's parameters into out (cleared first, so it may be destroyed on any
+ * return). from= alone runs to JL_MAX_MS + 1, to= alone from JL_MIN_MS. Returns JL_OK, or
+ * JL_EINVAL naming the parameter (unknown, repeated, a bad selector or time, from not before
+ * to), or JL_ENOMEM. */
+int rq_review_listing_parse(const rq_input *in, rq_review_listing *out, jl_error *err);
+
+/* Frees what rq_review_listing_parse() put in listing; safe on a cleared or destroyed one. */
+void rq_review_listing_destroy(rq_review_listing *listing);
+
+/* Parses the id of a review mark, the last part of /api/v1/review/<id>: a whole number from 1
+ * to UINT64_MAX in decimal digits, no sign, no leading zero. Returns 1 and sets *id, or 0 (*id
+ * 0) for any other text (NULL included). */
+int rq_review_parse_id(const char *text, uint64_t *id);
 
 #endif
