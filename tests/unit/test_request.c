@@ -370,7 +370,23 @@ static void test_flags(void)
                "parameter flags: flag list: item at column 1 is not one of the flag letters N F "
                "M S D C T B");
     query_fails("series=pm25&flags=all&flags=M", "parameter flags is given more than once");
-    read_fails(RQ_LISTING, "series=pm25&flags=all", "unknown parameter \"flags\"");
+    /* The listings take flags too (latest uses them): valid when absent, as for queries. */
+    rq_read r;
+    in = input(&p, "series=pm25&flags=M,C");
+    CHECK_INT(rq_read_parse(RQ_LISTING, &in, &r, &err), JL_OK);
+    CHECK_INT(r.listing_flags_given, 1);
+    CHECK_INT(r.listing_flags.mask, (1u << JL_FLAG_M) | (1u << JL_FLAG_C));
+    CHECK_INT(r.listing_flags.reviews, 0);
+    rq_read_destroy(&r);
+    in = input(&p, "series=pm25");
+    CHECK_INT(rq_read_parse(RQ_LISTING, &in, &r, &err), JL_OK);
+    CHECK_INT(r.listing_flags_given, 0);
+    CHECK_INT(r.listing_flags.mask, JL_FLAG_MASK_N);
+    CHECK_INT(r.listing_flags.reviews, 1);
+    rq_read_destroy(&r);
+    read_fails(RQ_LISTING, "series=pm25&flags=X",
+               "parameter flags: flag list: item at column 1 is not one of the flag letters N F "
+               "M S D C T B");
 }
 
 static void test_scan(void)
