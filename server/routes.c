@@ -324,7 +324,7 @@ static void handle_metrics(sv_context *context, sv_response *response)
 {
     static const char *const names[SV_ROUTE_COUNT] = {
         "write",  "query",     "scan",   "latest", "series", "health", "metrics",
-        "backup", "discovery", "influx", "web",    "public", "other"};
+        "backup", "discovery", "influx", "web",    "public", "review", "other"};
     jl_buf *out = &response->body;
     st_stats stats;
     jl_error err;
@@ -504,38 +504,36 @@ typedef struct route {
     sv_route_id id;
     access_kind access;
     int prefix; /* 1: path is a prefix; the rest (one non-empty segment) is the handler's */
-    int review; /* 1: answered by server/review_http.c; counted as "other" in the self-metrics
-                   until sv_route_id has a review entry */
 } route;
 
 static const route routes[] = {
-    {"/api/v1/write", "POST", SV_ROUTE_WRITE, ACCESS_WRITE, 0, 0},
-    {"/write", "POST", SV_ROUTE_WRITE, ACCESS_WRITE, 0, 0},
-    {"/api/v2/write", "POST", SV_ROUTE_WRITE, ACCESS_WRITE, 0, 0},
-    {"/api/v1/query", "GET", SV_ROUTE_QUERY, ACCESS_READ, 0, 0},
-    {"/api/v1/scan", "GET", SV_ROUTE_SCAN, ACCESS_READ, 0, 0},
-    {"/api/v1/latest", "GET", SV_ROUTE_LATEST, ACCESS_READ, 0, 0},
-    {"/api/v1/series", "GET", SV_ROUTE_SERIES, ACCESS_READ, 0, 0},
-    {"/health", "GET", SV_ROUTE_HEALTH, ACCESS_OPEN, 0, 0},
-    {"/ping", "GET", SV_ROUTE_INFLUX, ACCESS_OPEN, 0, 0},
-    {"/query", "GET", SV_ROUTE_INFLUX, ACCESS_READ, 0, 0},
-    {"/query", "POST", SV_ROUTE_INFLUX, ACCESS_READ, 0, 0},
-    {"/metrics", "GET", SV_ROUTE_METRICS, ACCESS_READ, 0, 0},
-    {"/api/v1/backup", "POST", SV_ROUTE_BACKUP, ACCESS_WRITE, 0, 0},
-    {"/api/v1/metrics", "GET", SV_ROUTE_DISCOVERY, ACCESS_READ, 0, 0},
-    {"/api/v1/tags", "GET", SV_ROUTE_DISCOVERY, ACCESS_READ, 0, 0},
-    {"/", "GET", SV_ROUTE_WEB, ACCESS_OPEN, 0, 0}, /* the console's files hold no data */
-    {"/assets/console.js", "GET", SV_ROUTE_WEB, ACCESS_OPEN, 0, 0},
-    {"/assets/style.css", "GET", SV_ROUTE_WEB, ACCESS_OPEN, 0, 0},
-    {"/assets/uPlot.iife.min.js", "GET", SV_ROUTE_WEB, ACCESS_OPEN, 0, 0},
-    {"/assets/uPlot.min.css", "GET", SV_ROUTE_WEB, ACCESS_OPEN, 0, 0},
-    {"/public", "GET", SV_ROUTE_WEB, ACCESS_PUBLIC, 0, 0},
-    {"/assets/public.js", "GET", SV_ROUTE_WEB, ACCESS_OPEN, 0, 0},
-    {"/api/v1/public/latest", "GET", SV_ROUTE_PUBLIC, ACCESS_PUBLIC, 0, 0},
-    {SV_REVIEW_PATH, "POST", SV_ROUTE_OTHER, ACCESS_REVIEW, 0, 1},
-    {SV_REVIEW_PATH, "GET", SV_ROUTE_OTHER, ACCESS_READ, 0, 1},
-    {SV_REVIEW_PATH "/", "GET", SV_ROUTE_OTHER, ACCESS_READ, 1, 1},
-    {SV_REVIEW_PATH "/", "DELETE", SV_ROUTE_OTHER, ACCESS_REVIEW, 1, 1},
+    {"/api/v1/write", "POST", SV_ROUTE_WRITE, ACCESS_WRITE, 0},
+    {"/write", "POST", SV_ROUTE_WRITE, ACCESS_WRITE, 0},
+    {"/api/v2/write", "POST", SV_ROUTE_WRITE, ACCESS_WRITE, 0},
+    {"/api/v1/query", "GET", SV_ROUTE_QUERY, ACCESS_READ, 0},
+    {"/api/v1/scan", "GET", SV_ROUTE_SCAN, ACCESS_READ, 0},
+    {"/api/v1/latest", "GET", SV_ROUTE_LATEST, ACCESS_READ, 0},
+    {"/api/v1/series", "GET", SV_ROUTE_SERIES, ACCESS_READ, 0},
+    {"/health", "GET", SV_ROUTE_HEALTH, ACCESS_OPEN, 0},
+    {"/ping", "GET", SV_ROUTE_INFLUX, ACCESS_OPEN, 0},
+    {"/query", "GET", SV_ROUTE_INFLUX, ACCESS_READ, 0},
+    {"/query", "POST", SV_ROUTE_INFLUX, ACCESS_READ, 0},
+    {"/metrics", "GET", SV_ROUTE_METRICS, ACCESS_READ, 0},
+    {"/api/v1/backup", "POST", SV_ROUTE_BACKUP, ACCESS_WRITE, 0},
+    {"/api/v1/metrics", "GET", SV_ROUTE_DISCOVERY, ACCESS_READ, 0},
+    {"/api/v1/tags", "GET", SV_ROUTE_DISCOVERY, ACCESS_READ, 0},
+    {"/", "GET", SV_ROUTE_WEB, ACCESS_OPEN, 0}, /* the console's files hold no data */
+    {"/assets/console.js", "GET", SV_ROUTE_WEB, ACCESS_OPEN, 0},
+    {"/assets/style.css", "GET", SV_ROUTE_WEB, ACCESS_OPEN, 0},
+    {"/assets/uPlot.iife.min.js", "GET", SV_ROUTE_WEB, ACCESS_OPEN, 0},
+    {"/assets/uPlot.min.css", "GET", SV_ROUTE_WEB, ACCESS_OPEN, 0},
+    {"/public", "GET", SV_ROUTE_WEB, ACCESS_PUBLIC, 0},
+    {"/assets/public.js", "GET", SV_ROUTE_WEB, ACCESS_OPEN, 0},
+    {"/api/v1/public/latest", "GET", SV_ROUTE_PUBLIC, ACCESS_PUBLIC, 0},
+    {SV_REVIEW_PATH, "POST", SV_ROUTE_REVIEW, ACCESS_REVIEW, 0},
+    {SV_REVIEW_PATH, "GET", SV_ROUTE_REVIEW, ACCESS_READ, 0},
+    {SV_REVIEW_PATH "/", "GET", SV_ROUTE_REVIEW, ACCESS_READ, 1},
+    {SV_REVIEW_PATH "/", "DELETE", SV_ROUTE_REVIEW, ACCESS_REVIEW, 1},
 };
 
 /* Returns JL_OK when the request may proceed, else fills a 401/403 response. */
@@ -648,10 +646,11 @@ void sv_route(sv_context *context, const sv_request *request, sv_response *respo
 {
     int64_t started = jl_monotonic_ns();
     const route *match = admit(context, request, response);
-    if (match && match->review) {
-        sv_review_handle(context, request, response);
-    } else if (match) {
+    if (match) {
         switch (match->id) {
+        case SV_ROUTE_REVIEW:
+            sv_review_handle(context, request, response);
+            break;
         case SV_ROUTE_WRITE:
             handle_write(context, request, response);
             break;

@@ -61,6 +61,7 @@ typedef enum sv_route_id {
     SV_ROUTE_INFLUX,    /* /query, /ping (server/influx.c) */
     SV_ROUTE_WEB,       /* the console's and public page's built-in assets */
     SV_ROUTE_PUBLIC,    /* GET /api/v1/public/latest */
+    SV_ROUTE_REVIEW,    /* /api/v1/review: review marks (server/review_http.c) */
     SV_ROUTE_OTHER,
     SV_ROUTE_COUNT
 } sv_route_id;
