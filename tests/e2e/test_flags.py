@@ -303,6 +303,31 @@ def test_flags_select_readings_for_windows():
                          value=200, output="count", **extra)
             want = sum(1 for _, v, c in readings if v > 200 and keep(c))
             eq(doc["series"][0]["values"], [[want]], "scan count with %r" % extra)
+        # Episodes and durations over the selected readings only, against a reference of the
+        # documented rule: a run of consecutive matching readings, ended by the first following
+        # reading that does not match (its time is the end), or at the last one when none follows.
+        for extra, keep in cases:
+            kept = [(ts, v) for ts, v, c in readings if keep(c)]
+            want, run = [], None
+            for ts, v in kept:
+                if v > 200:
+                    run = [ts, ts, 1, v] if run is None else [run[0], ts, run[2] + 1, max(run[3], v)]
+                elif run is not None:
+                    want.append([run[0], ts, ts - run[0], run[2], run[3]])
+                    run = None
+            if run is not None:
+                want.append([run[0], run[1], run[1] - run[0], run[2], run[3]])
+            doc = srv.ok("scan", series="fl{station=\"sel\"}", from_=FROM, to=TO, op="gt",
+                         value=200, output="episodes", **extra)
+            got = doc["series"][0]["values"] if doc["series"] else []
+            check(len(want) > 10, "the data give episodes with %r" % extra)
+            eq(len(got), len(want), "episode count with %r" % extra)
+            eq([(g, w) for g, w in zip(got, want) if g != w][:3], [],
+               "first differing episodes with %r" % extra)
+            doc = srv.ok("scan", series="fl{station=\"sel\"}", from_=FROM, to=TO, op="gt",
+                         value=200, output="duration", **extra)
+            eq(doc["series"][0]["values"], [[sum(e[2] for e in want)]],
+               "duration with %r" % extra)
         srv.stop()
     finally:
         srv.cleanup()
