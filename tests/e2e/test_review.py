@@ -14,6 +14,8 @@ import datetime
 import json
 import os
 import tempfile
+import threading
+import time
 
 from harness import Server, body_error, check, eq, line, near, rng
 
@@ -365,6 +367,68 @@ def test_review_without_tokens():
            ("", T0, T0 + 1, 1), "an open server's mark")
         status, doc = srv.query(series="rv", from_=T0, to=T0 + 1)
         eq(doc["series"][0]["values"], [[T0, 1.0]], "the M reading counts as valid")
+        srv.stop()
+    finally:
+        srv.cleanup()
+
+
+def test_review_kill9_during_marking():
+    """kill -9 while a reviewer makes marks as fast as answers come: after the restart every
+    acknowledged mark is listed whole (its fields as sent), ids run 1..N without holes (at most
+    one more than acknowledged: a mark committed whose answer was cut off), and the daily means
+    follow exactly the marks listed."""
+    r = rng("review_kill9_during_marking")
+    srv = Server(sync="full", name="review_kill9").start()
+    model = Model()
+    try:
+        _write_data(srv, model, r)
+        sent, acked, stop = {}, {}, threading.Event()
+
+        def reviewer():
+            k = 0
+            while not stop.is_set():
+                k += 1
+                station = "hm"[k % 2]
+                from_ms = T0 + (k * 7 % 60) * HOUR
+                body = {"series": 'rv{station="%s"}' % station, "from": from_ms,
+                        "to": from_ms + (1 + k % 5) * HOUR, "valid": k % 3 == 0,
+                        "reason": "sweep %d" % k}
+                sent[k] = body
+                try:
+                    status, answer = _post(srv, body, headers=None)
+                except Exception:  # the server went away mid-request
+                    return
+                if status != 200:
+                    return
+                acked[json.loads(answer.decode())["id"]] = body
+
+        thread = threading.Thread(target=reviewer)
+        thread.start()
+        while len(acked) < 40 and thread.is_alive():
+            time.sleep(0.005)
+        srv.kill9()
+        stop.set()
+        thread.join()
+        check(len(acked) >= 40, "40 marks were acknowledged before the kill (%d)" % len(acked))
+        srv.start()
+        marks = json.loads(_listing(srv).decode())["marks"]
+        ids = [m["id"] for m in marks]
+        eq(ids, list(range(len(ids), 0, -1)), "ids newest first, 1..N without holes")
+        check(len(acked) <= len(ids) <= len(acked) + 1,
+              "%d listed for %d acknowledged" % (len(ids), len(acked)))
+        by_reason = {b["reason"]: b for b in sent.values()}
+        for m in marks:
+            body = acked.get(m["id"]) or by_reason.get(m["reason"])
+            check(body is not None, "mark %d was sent" % m["id"])
+            eq([m["series"], m["from_ms"], m["to_ms"], m["valid"], m["reason"]],
+               [body["series"], body["from"], body["to"], body["valid"], body["reason"]],
+               "mark %d listed whole, as sent" % m["id"])
+            if m["id"] in acked:
+                eq(m["reason"], acked[m["id"]]["reason"], "acknowledged mark %d" % m["id"])
+            model.marks[m["id"]] = {"stations": {m["series"][len('rv{station="')]},
+                                    "from": m["from_ms"], "to": m["to_ms"], "valid": m["valid"],
+                                    "withdrawn": False}
+        _check_daily(srv, model, "after kill -9 during marking")
         srv.stop()
     finally:
         srv.cleanup()
