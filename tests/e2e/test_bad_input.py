@@ -14,6 +14,7 @@
 # one. `python3 tests/e2e/test_bad_input.py` (with $JIALINGD) prints the README table from what
 # the server really answers.
 
+import json
 import re
 import struct
 import sys
@@ -55,7 +56,7 @@ def _gauges(srv):
 
 
 def _snapshot(srv):
-    state = {"metrics": _gauges(srv)}
+    state = {"metrics": _gauges(srv), "review marks": srv.get("review")}
     for sel in WATCHED:
         state["series " + sel] = srv.ok("series", series=sel)
         state["raw " + sel] = srv.ok("query", series=sel, from_=MIN_MS, to=MAX_MS)
@@ -116,6 +117,15 @@ def _get(endpoint, **params):
         query = {("from" if k == "from_" else k): v for k, v in params.items()}
         status, _, data = srv.request("GET", "/api/v1/" + endpoint, params=query)
         return status, data
+    return send
+
+
+def _review(body):
+    """POST /api/v1/review with body (bytes, or an object sent as JSON)."""
+    data = body if isinstance(body, bytes) else json.dumps(body).encode("utf-8")
+
+    def send(srv):
+        return _post(srv, "/api/v1/review", data, "application/json")
     return send
 
 
@@ -384,6 +394,35 @@ ROWS = [
      r"^parameter agg: unknown aggregate \"median\""),
     ("agg_empty", "`agg=`", _get("query", series="bad", window="1h", agg="", **RANGE), 400,
      r"^parameter agg: "),
+    # --- review marks (POST /api/v1/review; the shared server has no tokens) ---
+    ("review_not_json", "review body `not json`", _review(b"not json"), 400,
+     r"^body: not valid JSON: .*\(line 1, column 3\)"),
+    ("review_valid_missing", "review body without `valid`",
+     _review({"series": "bad", "from": T0, "to": T0 + 1, "reason": "x"}), 400,
+     r"^valid: required"),
+    ("review_valid_not_bool", None,
+     _review({"series": "bad", "from": T0, "to": T0 + 1, "valid": "no", "reason": "x"}), 400,
+     r"^valid: must be true or false"),
+    ("review_unknown_field", "review body with a field `by`",
+     _review({"series": "bad", "from": T0, "to": T0 + 1, "valid": False, "reason": "x",
+              "by": "me"}), 400, r"^by: unknown field"),
+    ("review_from_after_to", "review `from` after `to`",
+     _review({"series": "bad", "from": T0 + 5, "to": T0, "valid": False, "reason": "x"}), 400,
+     r"^from: must be before to"),
+    ("review_no_series", "review selector matching no series",
+     _review({"series": "nosuch", "from": T0, "to": T0 + 1, "valid": False, "reason": "x"}),
+     400, r"^series: selector matches no series"),
+    ("review_bad_selector", None,
+     _review({"series": "bad{s=1}", "from": T0, "to": T0 + 1, "valid": False, "reason": "x"}),
+     400, r"^series: selector: column 7: "),
+    ("review_reason_empty", "review `reason` empty",
+     _review({"series": "bad", "from": T0, "to": T0 + 1, "valid": False, "reason": ""}), 400,
+     r"^reason: must not be empty"),
+    ("review_withdraw_unknown", "`DELETE /api/v1/review/9` (no such mark)",
+     lambda srv: srv.request("DELETE", "/api/v1/review/9")[::2], 404,
+     r"^there is no review mark 9"),
+    ("flags_unknown_letter", "`flags=Q`", _get("latest", series="bad", flags="Q"), 400,
+     r"^parameter flags: flag list: item at column 1 is not one of the flag letters"),
     # --- a query touching every series (own server with --max-series 5; 10 series stored) ---
     ("every_series_query", "`series=every` (10 series, `--max-series 5`)",
      _get("query", series="every", **RANGE), 422,
