@@ -3,6 +3,8 @@
 #include "jialing/aqi.h"
 
 #include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
 
 const int aq_iaqi_levels[8] = {0, 50, 100, 150, 200, 300, 400, 500};
 
@@ -27,6 +29,53 @@ static const row table_2012[AQ_ITEM_COUNT] = {
     [AQ_O3_8H] = {{0, 100, 160, 215, 265, 800}, 6},
     [AQ_PM25_24H] = {{0, 35, 75, 115, 150, 250, 350, 500}, 8},
 };
+
+/* ceil(span * (c - low) / den) for low <= c <= low + den (low, den integers, den > 0), with c
+ * taken as the shortest decimal that reads back to it (what it prints as): in binary 1.1 is a
+ * little above 1.1, and 10 * 1.1 rounded up would give 12 where the standard's arithmetic on the
+ * decimal 1.1 gives 11. c = n / 10^k exactly, then integer arithmetic in 128 bits. */
+static int round_up_part(double c, long long low, long long den, int span)
+{
+    char text[40];
+    int precision = 15;
+    for (; precision < 17; precision++) {
+        snprintf(text, sizeof text, "%.*e", precision - 1, c);
+        if (strtod(text, NULL) == c)
+            break;
+    }
+    snprintf(text, sizeof text, "%.*e", precision - 1, c);
+    /* text is "d.ddd...e[+-]XX": digits, then the decimal exponent. */
+    long long digits = 0;
+    int count = 0;
+    const char *p = text;
+    for (; *p && *p != 'e'; p++)
+        if (*p >= '0' && *p <= '9') {
+            digits = digits * 10 + (*p - '0');
+            count++;
+        }
+    int exponent = *p == 'e' ? atoi(p + 1) : 0;
+    int scale = exponent - (count - 1); /* c = digits * 10^scale */
+    while (scale < 0 && digits % 10 == 0) {
+        digits /= 10;
+        scale++;
+    }
+    if (scale < -25) {
+        /* Below 1e-8 or so: too small for the integers; the double formula cannot be wrong by
+         * a whole unit here. */
+        double part = ceil((double)span * (c - (double)low) / (double)den);
+        return (int)part;
+    }
+    __int128 n = digits, ten_k = 1;
+    for (int k = 0; k < scale; k++)
+        n *= 10;
+    for (int k = 0; k < -scale; k++)
+        ten_k *= 10;
+    __int128 num = (__int128)span * (n - (__int128)low * ten_k);
+    __int128 d = (__int128)den * ten_k;
+    if (num <= 0)
+        return 0;
+    return (int)((num + d - 1) / d);
+}
 
 aq_standard aq_standard_for_time(int64_t utc_ms)
 {
@@ -93,19 +142,9 @@ aq_status aq_iaqi(aq_standard standard, aq_item item, double c, int *iaqi)
     size_t i = 0;
     while (i + 2 < count && c > bp[i + 1])
         i++;
-    /* Formula (1): IAQI = (IH - IL) / (BH - BL) * (c - BL) + IL, rounded up. With t = (IH - IL)
-     * * (c - BL) and den = BH - BL (an integer), the result is IL + the smallest whole j with
-     * j * den >= t; computing j that way, not as ceil() of a rounded quotient, keeps exact
-     * whole results whole. */
-    double low = bp[i], den = bp[i + 1] - bp[i];
+    /* Formula (1): IAQI = (IH - IL) / (BH - BL) * (c - BL) + IL, rounded up. */
     int il = aq_iaqi_levels[i], ih = aq_iaqi_levels[i + 1];
-    double t = (double)(ih - il) * (c - low);
-    double j = ceil(t / den);
-    if ((j - 1) * den >= t)
-        j -= 1;
-    else if (j * den < t)
-        j += 1;
-    *iaqi = il + (int)j;
+    *iaqi = il + round_up_part(c, (long long)bp[i], (long long)(bp[i + 1] - bp[i]), ih - il);
     return AQ_OK;
 }
 

@@ -20,6 +20,7 @@
 #include "jialing/public.h"
 #include "jialing/request.h"
 
+#include "aqi_http.h"
 #include "discovery_http.h"
 #include "influx.h"
 
@@ -479,6 +480,7 @@ static const route routes[] = {
     {"/write", "POST", SV_ROUTE_WRITE, ACCESS_WRITE},
     {"/api/v2/write", "POST", SV_ROUTE_WRITE, ACCESS_WRITE},
     {"/api/v1/query", "GET", SV_ROUTE_QUERY, ACCESS_READ},
+    {"/api/v1/aqi", "GET", SV_ROUTE_QUERY, ACCESS_READ}, /* counted with the queries */
     {"/api/v1/scan", "GET", SV_ROUTE_SCAN, ACCESS_READ},
     {"/api/v1/latest", "GET", SV_ROUTE_LATEST, ACCESS_READ},
     {"/api/v1/series", "GET", SV_ROUTE_SERIES, ACCESS_READ},
@@ -593,7 +595,10 @@ void sv_route(sv_context *context, const sv_request *request, sv_response *respo
             handle_write(context, request, response);
             break;
         case SV_ROUTE_QUERY:
-            handle_read(context, request, response, RQ_QUERY, run_query);
+            if (strcmp(request->path, "/api/v1/aqi") == 0)
+                sv_aqi_handle(context, request, response);
+            else
+                handle_read(context, request, response, RQ_QUERY, run_query);
             break;
         case SV_ROUTE_SCAN:
             handle_read(context, request, response, RQ_SCAN, run_scan);

@@ -1,8 +1,14 @@
-/* The air quality index of HJ 633-2012 (环境空气质量指数(AQI)技术规定(试行)): its breakpoint
- * table, the individual index (IAQI) of one concentration, the AQI of a set of them, and the
- * level, category, colour and primary pollutants of an AQI. Pure functions over numbers, no store
- * and no allocation; reentrant. Implemented in query/aqi.c; docs/readme-parts/aqi.md cites the
- * clause behind each rule.
+/* The air quality index of HJ 633-2012 (环境空气质量指数(AQI)技术规定(试行)).
+ *
+ * First part (query/aqi.c): its breakpoint table, the individual index (IAQI) of one
+ * concentration, the AQI of a set of them, and the level, category, colour and primary pollutants
+ * of an AQI. Pure functions over numbers, no store and no allocation; reentrant.
+ *
+ * Second part (query/aqi_query.c): aq_compute(), the hourly or daily index of a set of stations
+ * computed from the store's valid readings (qx_query() underneath: 1-minute counts and sums, then
+ * the hourly, 24-hour, 8-hour and daily-maximum rules of GB 3095-2012 table 4 and HJ 633-2012).
+ *
+ * docs/readme-parts/aqi.md cites the clause behind each rule.
  *
  * Units are those of the standard: µg/m³ for every pollutant but CO, which is mg/m³.
  *
@@ -15,6 +21,12 @@
 
 #include <stddef.h>
 #include <stdint.h>
+
+#include "jialing/common.h"
+#include "jialing/params.h"
+#include "jialing/query.h"
+#include "jialing/store.h"
+#include "jialing/tz.h"
 
 /* The rows of HJ 633-2012 Table 1, one per concentration kind. */
 typedef enum aq_item {
@@ -79,9 +91,10 @@ aq_status aq_breakpoints(aq_standard standard, aq_item item, const double **conc
 extern const int aq_iaqi_levels[8];
 
 /* The individual index of concentration c for item: formula (1) of HJ 633-2012 (linear between
- * the two breakpoints around c), rounded up to the next integer (an exact integer stays). The
- * rounding is decided with exact arithmetic on the breakpoints (all integers), so a result that
- * is a whole number in decimal is never pushed up by binary rounding (PM10 130 gives 90).
+ * the two breakpoints around c), rounded up to the next integer (an exact integer stays). c is
+ * taken as the shortest decimal that reads back to it (what the API prints), and the rounding is
+ * decided in exact integer arithmetic on that decimal and the breakpoints (all integers), so a
+ * whole result is never pushed up by binary rounding (PM10 130 gives 90, CO 1-hour 1.1 gives 11).
  * Returns AQ_OK with *iaqi set, or a status above. */
 aq_status aq_iaqi(aq_standard standard, aq_item item, double c, int *iaqi);
 
@@ -106,5 +119,123 @@ const char *aq_color(int level);
  * them when tied); when the AQI is 50 or less no pollutant is primary and every entry is 0.
  * Returns the number of primary entries, or -1 when count is 0. */
 int aq_aqi(const int *iaqi, size_t count, int *aqi, unsigned char *primary);
+
+/* ---------- computing the index from the store (query/aqi_query.c) ---------- */
+
+/* The six pollutants, in the order of the answer's columns. */
+typedef enum aq_pollutant {
+    AQ_P_PM25 = 0,
+    AQ_P_PM10,
+    AQ_P_SO2,
+    AQ_P_NO2,
+    AQ_P_CO,
+    AQ_P_O3,
+    AQ_POLLUTANT_COUNT
+} aq_pollutant;
+
+/* Returns the pollutant's default metric name ("pm25", "pm10", "so2", "no2", "co", "o3"), also
+ * its name in the answer; "?" outside the enum; static. */
+const char *aq_pollutant_name(aq_pollutant p);
+
+/* The concentration columns of a row: one per pollutant, ozone twice (its 8-hour and 1-hour
+ * values), in this order. */
+typedef enum aq_column {
+    AQ_C_PM25 = 0,
+    AQ_C_PM10,
+    AQ_C_SO2,
+    AQ_C_NO2,
+    AQ_C_CO,
+    AQ_C_O3_8H,
+    AQ_C_O3_1H,
+    AQ_COLUMN_COUNT
+} aq_column;
+
+/* Returns the column's name ("pm25", "pm10", "so2", "no2", "co", "o3_8h", "o3_1h"); "?" outside
+ * the enum; static. */
+const char *aq_column_name(aq_column c);
+
+/* One station: the tag conditions that select its series (with each pollutant's metric name). */
+typedef struct aq_station {
+    const qp_matcher *matchers; /* ANDed; at least one non-negated; borrowed for the call */
+    size_t matcher_count;       /* <= QP_MAX_MATCHERS */
+    const char *metrics[AQ_POLLUTANT_COUNT]; /* metric of each pollutant; NULL: its default name */
+} aq_station;
+
+typedef enum aq_window { AQ_WINDOW_HOUR = 0, AQ_WINDOW_DAY } aq_window;
+
+/* standard=: auto follows the date (aq_standard_for_time() of each window's start). */
+typedef enum aq_choice { AQ_CHOOSE_AUTO = 0, AQ_CHOOSE_2012, AQ_CHOOSE_2026 } aq_choice;
+
+/* Longest range one request may cover. */
+#define AQ_MAX_RANGE_MS (367LL * 86400000)
+
+/* What aq_compute() computes; every pointer borrowed for the call. */
+typedef struct aq_request {
+    const aq_station *stations;
+    size_t station_count; /* >= 1 */
+    int64_t from_ms;      /* windows overlapping [from_ms, to_ms) are answered */
+    int64_t to_ms;
+    aq_window window;
+    const tz_zone *zone; /* required: hours and days follow its local clock */
+    aq_choice standard;
+    qx_flag_select flags; /* the readings counted as valid (flags=valid: the server's set) */
+    qx_limits limits;     /* handed to every qx_query() */
+} aq_request;
+
+/* One answered window. A value is present when its has_ flag is 1. */
+typedef struct aq_row {
+    int64_t time_ms;      /* window start */
+    aq_standard standard; /* the standard it was computed under */
+    int has_aqi;
+    int aqi;
+    int level;        /* 1..6 when has_aqi */
+    unsigned primary; /* bit (1u << aq_pollutant): primary pollutants */
+    unsigned char has_iaqi[AQ_COLUMN_COUNT];
+    int iaqi[AQ_COLUMN_COUNT];
+    unsigned char has_value[AQ_COLUMN_COUNT];
+    double value[AQ_COLUMN_COUNT]; /* the concentration that fed the IAQI */
+    char note[768];                /* "" or why values are missing or special */
+} aq_row;
+
+/* Per station, what the answer was computed from. */
+typedef struct aq_station_stats {
+    uint64_t valid[AQ_POLLUTANT_COUNT];   /* valid readings read (lookback included) */
+    uint64_t invalid[AQ_POLLUTANT_COUNT]; /* readings in the same range left out as not valid */
+    const uint64_t *review_marks;         /* ids of the review marks whose spans touch the range,
+                                             ascending; borrowed for the callback */
+    size_t review_mark_count;
+    int64_t read_from_ms; /* the range read: [read_from_ms, read_to_ms) */
+    int64_t read_to_ms;
+} aq_station_stats;
+
+/* Where aq_compute() puts its answer: per station, begin, rows in time order, end. Callbacks
+ * return JL_OK to go on, or an error code that stops the computation and is returned. */
+typedef struct aq_sink {
+    void *context;
+    int (*station_begin)(void *context, size_t station);
+    int (*row)(void *context, const aq_row *row);
+    int (*station_end)(void *context, size_t station, const aq_station_stats *stats);
+} aq_sink;
+
+/* Computes the index of every station over the windows (local hours or days of zone) that
+ * overlap [from_ms, to_ms), each from whole windows of data (a moving mean reads up to 23 hours
+ * before from_ms). Rules (docs/readme-parts/aqi.md):
+ * - an hourly value is valid when its hour holds valid readings in at least 45 distinct minutes,
+ *   or holds exactly one reading, in its first minute (an hourly value written as one reading);
+ * - hourly index: 1-hour values of every pollutant (PM2.5 and PM10 against their 24-hour rows,
+ *   SO2 NO2 CO O3 against their 1-hour rows), and the O3 8-hour moving mean of that hour and the
+ *   7 before (>= 6 valid); an SO2 1-hour value above 800 is replaced by the SO2 24-hour moving
+ *   mean (that hour and the 23 before, >= 20 valid);
+ * - daily index: 24-hour means of PM2.5 PM10 SO2 NO2 CO (>= 20 valid hourly values), the O3
+ *   daily maximum 1-hour value (>= 20 valid hours) and the O3 daily maximum 8-hour mean (the 8-hour
+ *   means ending at local 08:00..24:00, each needing >= 6 valid hours, >= 14 of them valid);
+ * - an O3 8-hour value above 800 gets no IAQI: ozone counts by its 1-hour IAQI;
+ * - the AQI needs every pollutant's IAQI; otherwise it is null and note says why.
+ * Returns JL_OK; JL_EINVAL (no station, more than QP_MAX_MATCHERS conditions, from not before
+ * to, a zone whose hours do not fall on its days, or a window under a standard whose tables are
+ * not built in: HJ 633-2026, by standard=2026 or by auto from 2026-03-01); JL_ELIMIT (a range
+ * longer than AQ_MAX_RANGE_MS, or qx_query's limits); JL_ENOMEM; a store or query error; or a
+ * sink's code. */
+int aq_compute(st_store *store, const aq_request *request, const aq_sink *sink, jl_error *err);
 
 #endif

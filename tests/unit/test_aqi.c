@@ -77,6 +77,14 @@ static void test_aqi_rounds_up(void)
     CHECK_INT(iaqi_of(AQ_NO2_1H, 150), 75);
     /* CO 1-hour 7.3: 50 + 50/5 * 2.3 = 73 (the double nearest 7.3 is a hair below it). */
     CHECK_INT(iaqi_of(AQ_CO_1H, 7.3), 73);
+    /* CO 1-hour 1.1: 50/5 * 1.1 = 11 in decimal (the binary 1.1 is a hair above it, which
+     * rounded up naively would give 12); 1.3 gives 13. */
+    CHECK_INT(iaqi_of(AQ_CO_1H, 1.1), 11);
+    CHECK_INT(iaqi_of(AQ_CO_1H, 1.3), 13);
+    /* SO2 1-hour 0.7: 50/150 * 0.7 = 0.2333 -> 1; 0.1 + 0.2 (prints 0.30000000000000004) is
+     * above 0.3: 50/150 * that = 0.1000...01 -> 1. */
+    CHECK_INT(iaqi_of(AQ_SO2_1H, 0.7), 1);
+    CHECK_INT(iaqi_of(AQ_SO2_1H, 0.1 + 0.2), 1);
     /* PM10 425: 300 + 100/80 * 5 = 306.25 -> 307. */
     CHECK_INT(iaqi_of(AQ_PM10_24H, 425), 307);
     /* O3 1-hour 900: 300 + 100/200 * 100 = 350 exactly. */
