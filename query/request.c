@@ -354,6 +354,20 @@ static int parse_flags(const rq_input *in, qx_flag_select *out, jl_error *err)
 }
 
 /* The query's own parameters, after parse_read. */
+/* with_flags=true|false (absent: false) into *out. */
+static int parse_with_flags(const char *text, int *out, jl_error *err)
+{
+    *out = 0;
+    if (text == NULL || strcmp(text, "false") == 0)
+        return JL_OK;
+    if (strcmp(text, "true") == 0) {
+        *out = 1;
+        return JL_OK;
+    }
+    return jl_error_set(err, JL_EINVAL,
+                        "parameter with_flags: expected true or false, not \"%.32s\"", text);
+}
+
 static int parse_query(const rq_input *in, rq_read *out, jl_error *err)
 {
     qx_query_request *query = &out->query;
@@ -369,14 +383,8 @@ static int parse_query(const rq_input *in, rq_read *out, jl_error *err)
     const char *with_flags = get(in, "with_flags");
     if (parse_flags(in, &query->flags, err) != JL_OK)
         return JL_EINVAL;
-    if (with_flags) {
-        if (strcmp(with_flags, "true") == 0)
-            query->with_flags = 1;
-        else if (strcmp(with_flags, "false") != 0)
-            return jl_error_set(err, JL_EINVAL,
-                                "parameter with_flags: expected true or false, not \"%.32s\"",
-                                with_flags);
-    }
+    if (parse_with_flags(with_flags, &query->with_flags, err) != JL_OK)
+        return JL_EINVAL;
     /* Flags belong to readings; an aggregate of several readings has none. */
     if ((window || agg) && query->with_flags)
         return jl_error_set(err, JL_EINVAL,
@@ -469,7 +477,7 @@ int rq_read_parse(rq_endpoint endpoint, const rq_input *in, rq_read *out, jl_err
     static const char *const scan_known[] = {"series",  "from",   "to",     "op",
                                              "value",   "output", "format", "min_duration",
                                              "max_gap", "flags",  NULL};
-    static const char *const listing_known[] = {"series", "format", NULL};
+    static const char *const listing_known[] = {"series", "format", "with_flags", NULL};
     static const char *const *const known[] = {query_known, scan_known, listing_known};
     memset(out, 0, sizeof *out);
     out->endpoint = endpoint;
@@ -490,7 +498,7 @@ int rq_read_parse(rq_endpoint endpoint, const rq_input *in, rq_read *out, jl_err
         return parse_query(in, out, err);
     if (endpoint == RQ_SCAN)
         return parse_scan(in, &out->scan, err);
-    return JL_OK;
+    return parse_with_flags(get(in, "with_flags"), &out->with_flags, err);
 }
 
 void rq_read_destroy(rq_read *read)

@@ -287,12 +287,16 @@ static int run_scan(sv_context *context, const rq_read *read, const qx_sink *sin
 
 static int run_latest(sv_context *context, const rq_read *read, const qx_sink *sink, jl_error *err)
 {
+    if (read->with_flags)
+        return jl_error_set(err, JL_EINVAL,
+                            "parameter with_flags applies to /api/v1/series, not /api/v1/latest");
     return qx_latest(context->store, &read->selector, &context->config->limits, sink, err);
 }
 
 static int run_series(sv_context *context, const rq_read *read, const qx_sink *sink, jl_error *err)
 {
-    return qx_series(context->store, &read->selector, &context->config->limits, sink, err);
+    return qx_series(context->store, &read->selector, &context->config->limits, read->with_flags,
+                     sink, err);
 }
 
 /* The read endpoints: parse the request for endpoint, run it with runner, answer. */

@@ -272,9 +272,12 @@ int qx_latest(st_store *store, const qp_selector *selector, const qx_limits *lim
               const qx_sink *sink, jl_error *err);
 
 /* GET /api/v1/series: one row (first, last, count; all INT) per matching series that has
- * readings, from the same in-memory state; limits may be NULL (defaults). Errors as
- * qx_latest(). */
-int qx_series(st_store *store, const qp_selector *selector, const qx_limits *limits,
+ * readings, from the same in-memory state; limits may be NULL (defaults). With with_flags the row
+ * goes on with reviewed (1 when a review mark in force touches the series, else 0) and count_N,
+ * count_F, ... count_B (readings stored per device flag, in code order, jialing/flag.h), which
+ * reads every block's summary and decodes the chunks holding a flag other than N. Errors as
+ * qx_latest(), and with with_flags a store error reading a chunk (JL_ECORRUPT ...). */
+int qx_series(st_store *store, const qp_selector *selector, const qx_limits *limits, int with_flags,
               const qx_sink *sink, jl_error *err);
 
 #endif

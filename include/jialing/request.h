@@ -71,8 +71,8 @@ int rq_check_known(const rq_param *params, size_t count, const char *const *know
  *   and duration min_duration and max_gap (fixed, non-negative durations), flags as for a
  *   query. Fills scan, ready for
  *   qx_scan().
- * - RQ_LISTING (GET /api/v1/latest and /api/v1/series): series and format only; selector is
- *   what qx_latest() and qx_series() take. */
+ * - RQ_LISTING (GET /api/v1/latest and /api/v1/series): series, format and with_flags (true or
+ *   false; /api/v1/series only); selector is what qx_latest() and qx_series() take. */
 typedef enum rq_endpoint { RQ_QUERY = 0, RQ_SCAN, RQ_LISTING } rq_endpoint;
 
 /* A parsed read request. */
@@ -84,6 +84,7 @@ typedef struct rq_read {
     tz_zone *zone;          /* owned, RQ_QUERY with an IANA tz, else NULL */
     char *group_copy;       /* owned: the group_by value the group tag names point into */
     int format;             /* the answer's format: format=, else rq_input.format */
+    int with_flags;         /* RQ_LISTING: with_flags=true (for /api/v1/series only) */
 } rq_read;
 
 /* Parses in as a request to endpoint into out (cleared first, so it may be destroyed on any

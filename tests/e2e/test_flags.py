@@ -140,6 +140,19 @@ def _check(srv, expected, what):
                  flags="all")
     eq(doc["series"][0]["values"], [row for row in _rows(expected, "lp") if frm <= row[0] < to],
        "%s: a range inside the chunks" % what)
+    # /api/v1/series?with_flags=true: per series the readings per device flag, counted here from
+    # what the test wrote (no review mark touches them: reviewed 0); without it, the 3 columns.
+    doc = srv.ok("series", series="fl", with_flags="true")
+    for s in doc["series"]:
+        station = s["tags"]["station"]
+        eq(s["columns"], ["first", "last", "count", "reviewed"] + ["count_" + c for c in LETTERS],
+           "%s: series columns with flags" % what)
+        letters = [flag for _, flag in expected[station].values()]
+        times = sorted(expected[station])
+        eq(s["values"], [[times[0], times[-1], len(times), 0] + [letters.count(c) for c in LETTERS]],
+           "%s: series flag counts of %s" % (what, station))
+    doc = srv.ok("series", series="fl")
+    eq(doc["series"][0]["columns"], ["first", "last", "count"], "%s: series columns" % what)
     # Without with_flags (and with false): the two columns of before, the same readings.
     for extra in ({"flags": "all"}, {"with_flags": "false", "flags": "all"}):
         doc = srv.ok("query", series="fl{station=\"mp\"}", from_=FROM, to=TO, **extra)
@@ -188,6 +201,14 @@ def test_flags_refused_where_they_do_not_apply():
                               with_flags="true")
         eq(status, 400, "scan with with_flags")
         eq(error_message(doc), 'unknown parameter "with_flags"', "scan message")
+        status, doc = srv.get("latest", series="fl", with_flags="true")
+        eq(status, 400, "latest with with_flags")
+        eq(error_message(doc),
+           "parameter with_flags applies to /api/v1/series, not /api/v1/latest", "latest message")
+        status, doc = srv.get("series", series="fl", with_flags="1")
+        eq(status, 400, "series with with_flags=1")
+        eq(error_message(doc), 'parameter with_flags: expected true or false, not "1"',
+           "series message")
         doc = srv.ok("query", series="fl", from_=T0, to=T0 + 1, with_flags="true", flags="all")
         eq(doc["series"][0]["values"], [[T0, 1.5, "M"]], "the one flagged reading")
         # By default (flags=valid, valid set N) the M reading is not looked at.

@@ -108,7 +108,7 @@ static void test_selectors(void)
         qx_sink sink = rec_sink(&r);
         char got[512] = "";
         jl_error err;
-        CHECK_INT(qx_series(store, &sel, NULL, &sink, &err), JL_OK);
+        CHECK_INT(qx_series(store, &sel, NULL, 0, &sink, &err), JL_OK);
         for (size_t i = 0; i < r.series_count; i++) {
             size_t used = strlen(got);
             snprintf(got + used, sizeof got - used, "%s%s", i ? "|" : "", r.series[i].tags);
