@@ -13,8 +13,9 @@
 #include "jialing/format.h"
 #include "jialing/params.h"
 #include "jialing/request.h"
+#include "jialing/sites.h"
 
-#define MAX_STATIONS 64
+#define MAX_STATIONS 1000
 #define DEFAULT_TZ "Asia/Shanghai"
 
 /* A version of the method, bumped when a rule changes what the same data gives. */
@@ -29,7 +30,9 @@ static const char *const trailing_columns[] = {"category_en", "standard", "note"
 typedef struct aqi_params {
     qp_selector selectors[MAX_STATIONS]; /* owned: each station's conditions (metric unused) */
     aq_station stations[MAX_STATIONS];
+    const char *site_ids[MAX_STATIONS]; /* site= / sites=: the site's id (borrowed from sites) */
     size_t station_count;
+    si_set *sites; /* a reference taken for site= / sites=, else NULL */
     tz_zone *zone; /* owned */
     const char *tz_name;
     const char *window_text;
@@ -45,6 +48,67 @@ static void params_destroy(aqi_params *p)
     tz_zone_free(p->zone);
     p->zone = NULL;
     p->station_count = 0;
+    si_set_release(p->sites);
+    p->sites = NULL;
+}
+
+/* One site of the sites file as a station: its tag conditions and metric names. */
+static int add_site(aqi_params *p, const si_site *site, const char *parameter, jl_error *err)
+{
+    if (site->kind != SI_KIND_AIR)
+        return jl_error_set(err, JL_EINVAL, "parameter %s: site \"%s\" is a %s site, not air",
+                            parameter, site->id, si_kind_name(site->kind));
+    if (p->station_count == MAX_STATIONS)
+        return jl_error_set(err, JL_EINVAL, "parameter %s: more than %d sites", parameter,
+                            MAX_STATIONS);
+    qp_selector *sel = &p->selectors[p->station_count];
+    jl_error detail;
+    jl_error_clear(&detail);
+    int rc = si_selector(site, "aqi", sel, &detail);
+    if (rc != JL_OK) {
+        qp_selector_destroy(sel);
+        return jl_error_set(err, rc, "parameter %s: site \"%s\": %s", parameter, site->id,
+                            detail.message);
+    }
+    aq_station *station = &p->stations[p->station_count];
+    memset(station, 0, sizeof *station);
+    station->matchers = sel->matchers;
+    station->matcher_count = sel->matcher_count;
+    for (int k = 0; k < AQ_POLLUTANT_COUNT; k++)
+        station->metrics[k] = si_metric_for(site, aq_pollutant_name((aq_pollutant)k));
+    p->site_ids[p->station_count++] = site->id;
+    return JL_OK;
+}
+
+/* site=<id> or sites=<district>|all, from the server's sites file. */
+static int parse_sites(aqi_params *p, si_registry *registry, const char *site, const char *district,
+                       jl_error *err)
+{
+    const char *parameter = site ? "site" : "sites";
+    if (registry == NULL || (p->sites = si_registry_acquire(registry)) == NULL)
+        return jl_error_set(err, JL_EINVAL,
+                            "parameter %s: no sites file is loaded (start jialingd with --sites "
+                            "FILE), use select={tag=\"value\"}",
+                            parameter);
+    if (site) {
+        const si_site *found = si_find(p->sites, site);
+        if (found == NULL)
+            return jl_error_set(err, JL_EINVAL, "parameter site: no site \"%.200s\"", site);
+        return add_site(p, found, parameter, err);
+    }
+    size_t count = si_by_district(p->sites, district, NULL, 0);
+    const si_site **list = calloc(count ? count : 1, sizeof *list);
+    if (list == NULL)
+        return jl_error_set(err, JL_ENOMEM, "out of memory");
+    si_by_district(p->sites, district, list, count);
+    int rc = JL_OK;
+    for (size_t i = 0; i < count && rc == JL_OK; i++)
+        if (list[i]->kind == SI_KIND_AIR)
+            rc = add_site(p, list[i], parameter, err);
+    free(list);
+    if (rc == JL_OK && p->station_count == 0)
+        rc = jl_error_set(err, JL_EINVAL, "parameter sites: no air site in \"%.200s\"", district);
+    return rc;
 }
 
 /* select={k="v",...}[,{...}]: each brace group one station (a selector body without a metric). */
@@ -52,7 +116,8 @@ static int parse_select(aqi_params *p, const char *text, jl_error *err)
 {
     if (text == NULL || text[0] == '\0')
         return jl_error_set(err, JL_EINVAL,
-                            "parameter select: required, e.g. select={station=\"s01\"}");
+                            "parameter select: required (or site= or sites=), e.g. "
+                            "select={station=\"s01\"}");
     const char *s = text;
     while (*s) {
         while (*s == ' ' || *s == ',')
@@ -112,17 +177,25 @@ static int parse_select(aqi_params *p, const char *text, jl_error *err)
     return JL_OK;
 }
 
-static int parse_params(const rq_input *in, aqi_params *p, jl_error *err)
+static int parse_params(const rq_input *in, si_registry *registry, aqi_params *p, jl_error *err)
 {
-    static const char *const known[] = {"select", "from",     "to",     "window",
-                                        "tz",     "standard", "format", NULL};
+    static const char *const known[] = {"select", "site",     "sites",  "from", "to",
+                                        "window", "standard", "format", "tz",   NULL};
     int rc = rq_check_known(in->params, in->param_count, known, err);
     if (rc != JL_OK)
         return rc;
 #define GET(key) rq_param_get(in->params, in->param_count, key)
     aq_request *r = &p->request;
     memset(r, 0, sizeof *r);
-    if ((rc = parse_select(p, GET("select"), err)) != JL_OK)
+    const char *select = GET("select"), *site = GET("site"), *sites = GET("sites");
+    if ((select != NULL) + (site != NULL) + (sites != NULL) > 1)
+        return jl_error_set(err, JL_EINVAL, "parameter %s: give one of select, site and sites",
+                            select ? (site ? "site" : "sites") : "sites");
+    if (site || sites)
+        rc = parse_sites(p, registry, site, sites, err);
+    else
+        rc = parse_select(p, select, err);
+    if (rc != JL_OK)
         return rc;
     r->stations = p->stations;
     r->station_count = p->station_count;
@@ -240,11 +313,17 @@ static void put_null(aqi_writer *w)
         put_str(w, "null");
 }
 
-/* The station's tags: its non-negated conditions, in the order given. */
-static void put_tags_json(aqi_writer *w, const aq_station *station)
+/* The station's tags: site= / sites=: "site" and its id first; then its non-negated conditions,
+ * in the order given. */
+static void put_tags_json(aqi_writer *w, const aq_station *station, const char *site)
 {
     put_str(w, "{");
     int first = 1;
+    if (site) {
+        put_str(w, "\"site\":");
+        put_json_string(w, site);
+        first = 0;
+    }
     for (size_t i = 0; i < station->matcher_count; i++) {
         const qp_matcher *m = &station->matchers[i];
         if (m->negate)
@@ -260,11 +339,18 @@ static void put_tags_json(aqi_writer *w, const aq_station *station)
 }
 
 /* CSV tags as format.c writes them: k=v;k=v, with \ and ; in values escaped. */
-static void put_tags_csv(aqi_writer *w, const aq_station *station)
+static void put_tags_csv(aqi_writer *w, const aq_station *station, const char *site)
 {
     jl_buf tags;
     jl_buf_init(&tags);
     int first = 1, rc = JL_OK;
+    if (site) {
+        rc = jl_buf_append_str(&tags, "site=");
+        for (const char *c = site; *c && rc == JL_OK; c++)
+            rc = (*c == '\\' || *c == ';') ? jl_buf_printf(&tags, "\\%c", *c)
+                                           : jl_buf_append(&tags, c, 1);
+        first = 0;
+    }
     for (size_t i = 0; i < station->matcher_count && rc == JL_OK; i++) {
         const qp_matcher *m = &station->matchers[i];
         if (m->negate)
@@ -316,7 +402,7 @@ static int writer_station_begin(void *context, size_t station)
     w->rows = 0;
     if (w->params->format == FM_JSON) {
         put_str(w, w->series ? ",{\"metric\":\"aqi\",\"tags\":" : "{\"metric\":\"aqi\",\"tags\":");
-        put_tags_json(w, s);
+        put_tags_json(w, s, w->params->site_ids[station]);
         put_str(w, ",\"columns\":[");
         put_columns(w, 1);
         put_str(w, "],\"values\":[");
@@ -338,7 +424,7 @@ static int writer_row(void *context, const aq_row *row)
         put_str(w, w->rows ? ",[" : "[");
     } else {
         put_str(w, "aqi,");
-        put_tags_csv(w, s);
+        put_tags_csv(w, s, w->params->site_ids[w->series - 1]);
         put_str(w, ",");
     }
     w->rows++;
@@ -445,30 +531,36 @@ void sv_aqi_handle(sv_context *context, const sv_request *request, sv_response *
     jl_error err;
     jl_error_clear(&err);
     rq_input in = sv_request_input(context, request);
-    aqi_params params;
-    memset(&params, 0, sizeof params);
-    int rc = parse_params(&in, &params, &err);
+    /* Large (a selector per station): on the heap, not the worker's stack. */
+    aqi_params *pp = calloc(1, sizeof *pp);
+    if (pp == NULL) {
+        sv_respond_error(response, JL_ENOMEM, "out of memory");
+        return;
+    }
+    int rc = parse_params(&in, context->config->sites, pp, &err);
     if (rc != JL_OK) {
         sv_respond_failure(response, rc, &err);
-        params_destroy(&params);
+        params_destroy(pp);
+        free(pp);
         return;
     }
     jl_buf *out = &response->body;
     out->len = 0;
-    aqi_writer writer = {out, &params, JL_OK, 0, 0};
-    if (params.format == FM_JSON)
+    aqi_writer writer = {out, pp, JL_OK, 0, 0};
+    if (pp->format == FM_JSON)
         put_str(&writer, "{\"series\":[");
     aq_sink sink = {&writer, writer_station_begin, writer_row, writer_station_end};
     rc = writer.status;
     if (rc == JL_OK)
-        rc = aq_compute(context->store, &params.request, &sink, &err);
-    if (rc == JL_OK && params.format == FM_JSON)
-        put_meta(&writer, &params);
+        rc = aq_compute(context->store, &pp->request, &sink, &err);
+    if (rc == JL_OK && pp->format == FM_JSON)
+        put_meta(&writer, pp);
     if (rc == JL_OK)
         rc = writer.status;
     if (rc != JL_OK)
         sv_respond_failure(response, rc, &err);
     else
-        sv_respond_ok(response, fm_content_type(params.format));
-    params_destroy(&params);
+        sv_respond_ok(response, fm_content_type(pp->format));
+    params_destroy(pp);
+    free(pp);
 }

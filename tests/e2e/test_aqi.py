@@ -417,3 +417,70 @@ def test_aqi_bad_parameters_and_2026():
     eq(ok["aqi"]["standards_used"], ["HJ 633-2012"], "auto before 2026-03-01")
     _aqi(srv, **dict(base, from_="2026-03-01T00:00:00+08:00", to="2026-03-02T00:00:00+08:00",
                      standard="2012"))
+
+
+def test_aqi_sites():
+    """site= and sites= through a sites file: a site's tag conditions and metric names pick its
+    series (one series per site, tagged with the site id); water sites are not air sites."""
+    import json
+    import os
+    import tempfile
+
+    from harness import Server
+
+    st = _setup()
+    data = st["data"]
+    sites = {"sites": [
+        {"id": "air-1", "kind": "air", "name": "One", "district": "d-aqi",
+         "select": {"station": S1}},
+        # Station 1's readings again under another station tag, PM2.5 under another metric.
+        {"id": "air-2", "kind": "air", "name": "Two", "district": "d-aqi",
+         "select": {"station": "aqi-e2e-m"}, "metrics": {"pm25": "pm2_5"}},
+        {"id": "air-3", "kind": "air", "name": "Three", "district": "d-other",
+         "select": {"station": S2}},
+        {"id": "river-1", "kind": "river", "name": "R", "district": "d-aqi",
+         "select": {"station": "r1"}, "target": "III"},
+    ]}
+    fd, path = tempfile.mkstemp(suffix=".json")
+    with os.fdopen(fd, "w") as f:
+        json.dump(sites, f)
+    srv = Server(args=["--sites", path], name="aqi-sites").start()
+    try:
+        lines = []
+        for (station, p), points in sorted(data.items()):
+            copies = [(station, p)]
+            if station == S1:
+                copies.append(("aqi-e2e-m", "pm2_5" if p == "pm25" else p))
+            for tag, metric in copies:
+                for ts, value, flag in points:
+                    lines.append('%s,station=%s value=%r,flag="%s" %d'
+                                 % (metric, tag, float(value), flag, ts))
+        for k in range(0, len(lines), 5000):
+            srv.write_ok("\n".join(lines[k:k + 5000]), precision="ms")
+        span = {"from_": str(D1), "to": str(D3), "window": "1d"}
+        one = _aqi(srv, site="air-1", **span)
+        eq([e["tags"] for e in one["series"]], [{"site": "air-1", "station": S1}], "site= tags")
+        district = _aqi(srv, sites="d-aqi", **span)
+        eq([e["tags"] for e in district["series"]],
+           [{"site": "air-1", "station": S1}, {"site": "air-2", "station": "aqi-e2e-m"}],
+           "sites=d-aqi: its air sites in file order")
+        for entry in district["series"]:
+            for row, day in zip(_rows(entry), (D1, D2)):
+                _compare(row, reference_daily(data, S1, day), "%s day %d" % (entry["tags"], day))
+        every = _aqi(srv, sites="all", **span)
+        eq([e["tags"]["site"] for e in every["series"]], ["air-1", "air-2", "air-3"], "sites=all")
+        for params, name in ((dict(span, site="river-1"), "site"),
+                             (dict(span, site="nope"), "site"),
+                             (dict(span, sites="d-none"), "sites"),
+                             (dict(span, site="air-1", select='{station="x"}'), "site")):
+            status, doc = srv.get("aqi", **params)
+            eq(status, 400, "status for %r" % (params,))
+            check(name in error_message(doc), "error names %s: %r" % (name, error_message(doc)))
+        # Without a sites file, site= says so.
+        status, doc = st["srv"].get("aqi", site="air-1", **span)
+        eq(status, 400, "site= without a sites file")
+        check("sites file" in error_message(doc), "message: %r" % error_message(doc))
+    finally:
+        srv.stop()
+        srv.cleanup()
+        os.unlink(path)
