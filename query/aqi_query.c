@@ -6,6 +6,7 @@
  * See jialing/aqi.h for the rules and docs/readme-parts/aqi.md for the clauses behind them. */
 #include "jialing/aqi.h"
 
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,8 +42,32 @@ typedef struct hour_acc {
     uint32_t minutes; /* distinct minutes with valid readings */
     int single;       /* exactly one reading, in the hour's first minute */
     uint64_t count;   /* valid readings */
-    double sum;       /* their sum */
+    double sum;       /* their sum, with comp its Neumaier compensation */
+    double comp;
 } hour_acc;
+
+/* Neumaier's compensated sum: a mean of decimal readings (24 times 0.6) comes out as the decimal
+ * mean (0.6), not a neighbour of it (0.5999999999999998), which matters to an index that is
+ * rounded up. */
+static void neumaier_add(double *sum, double *comp, double v)
+{
+    double t = *sum + v;
+    if (fabs(*sum) >= fabs(v))
+        *comp += (*sum - t) + v;
+    else
+        *comp += (v - t) + *sum;
+    *sum = t;
+}
+
+/* (sum + comp) / n, correct to the last bit in practice: the quotient of the high part, then
+ * the remainder (exact by fma) and the compensation divided in as a correction. A plain
+ * (sum + comp) / n would round twice (24 times 0.2 gives 0.20000000000000004). */
+static double compensated_mean(double sum, double comp, double n)
+{
+    double m = sum / n;
+    double residual = fma(-m, n, sum) + comp;
+    return m + residual / n;
+}
 
 static int hour_valid(const hour_acc *h)
 {
@@ -51,7 +76,7 @@ static int hour_valid(const hour_acc *h)
 
 static double hour_mean(const hour_acc *h)
 {
-    return h->sum / (double)h->count;
+    return compensated_mean(h->sum, h->comp, (double)h->count);
 }
 
 /* Sink of the 1-minute query: adds each minute window to its hour. */
@@ -93,7 +118,7 @@ static int minute_row(void *context, const qx_cell *cells, size_t cell_count)
     h->minutes++;
     h->single = h->minutes == 1 && n == 1 && t == hour_start;
     h->count += n;
-    h->sum += cells[2].as.d;
+    neumaier_add(&h->sum, &h->comp, cells[2].as.d);
     sink->readings += n;
     return JL_OK;
 }
@@ -282,18 +307,18 @@ static void note_hour(aq_row *row, aq_column col, const hour_acc *h)
 static size_t hours_mean(const hour_acc *hours, size_t a, size_t b, double *mean, double *max)
 {
     size_t n = 0;
-    double sum = 0, top = 0;
+    double sum = 0, comp = 0, top = 0;
     for (size_t i = a; i < b; i++) {
         if (!hour_valid(&hours[i]))
             continue;
         double v = hour_mean(&hours[i]);
-        sum += v;
+        neumaier_add(&sum, &comp, v);
         if (n == 0 || v > top)
             top = v;
         n++;
     }
     if (n) {
-        *mean = sum / (double)n;
+        *mean = compensated_mean(sum, comp, (double)n);
         *max = top;
     }
     return n;

@@ -161,10 +161,7 @@ def _hours(data, station, p):
     for h, points in by_hour.items():
         minutes = len({ts // MINUTE for ts, _ in points})
         single = len(points) == 1 and points[0][0] - h < MINUTE
-        total = 0.0
-        for _, v in points:
-            total += v
-        out[h] = (minutes >= 45 or single, total / len(points), minutes)
+        out[h] = (minutes >= 45 or single, _mean([v for _, v in points]), minutes)
     return out
 
 
@@ -173,10 +170,9 @@ def _valid_values(hours, starts):
 
 
 def _mean(values):
-    total = 0.0
-    for v in values:
-        total += v
-    return total / len(values)
+    # The exact mean of the doubles, rounded once: the decimal mean of decimal readings (24
+    # times 0.2 is 0.2, where summing one by one gives 0.20000000000000007).
+    return float(sum(Fraction(v) for v in values) / len(values))
 
 
 def _row(cells, missing):

@@ -87,6 +87,13 @@ static void write_station_2(void)
         write_point("pm25", "s2", DAY0 + HOUR_MS + m * MINUTE_MS, 10, JL_FLAG_N);
 }
 
+/* s3: CO only, 0.2 mg/m³ every hour. */
+static void write_station_3(void)
+{
+    for (int h = 0; h < 24; h++)
+        write_point("co", "s3", DAY0 + h * HOUR_MS, 0.2, JL_FLAG_N);
+}
+
 static int run(const char *station, aq_window window, int64_t from, int64_t to, aq_choice choice,
                recorded *out)
 {
@@ -187,6 +194,17 @@ static void test_aqi_query_minutes(void)
     CHECK(strstr(r.rows[0].note, "so2: no valid readings in the hour") != NULL);
 }
 
+static void test_aqi_query_decimal_mean(void)
+{
+    recorded r;
+    CHECK_INT(run("s3", AQ_WINDOW_DAY, DAY0, DAY0 + 86400000, AQ_CHOOSE_AUTO, &r), JL_OK);
+    /* 24 times 0.2 summed one by one is 4.800000000000002 (mean 0.20000000000000007, IAQI
+     * 5.0000000000000018 -> 6); the decimal mean is 0.2 and 50/2 * 0.2 = 5 exactly. */
+    CHECK_DOUBLE_BITS(r.rows[0].value[AQ_C_CO], 0.2);
+    CHECK_INT(r.rows[0].iaqi[AQ_C_CO], 5);
+    CHECK_INT(r.rows[0].has_aqi, 0);
+}
+
 static void test_aqi_query_standards(void)
 {
     recorded r;
@@ -216,9 +234,11 @@ int main(void)
     }
     write_station_1();
     write_station_2();
+    write_station_3();
     RUN(test_aqi_query_daily);
     RUN(test_aqi_query_hourly);
     RUN(test_aqi_query_minutes);
+    RUN(test_aqi_query_decimal_mean);
     RUN(test_aqi_query_standards);
     tz_zone_free(shanghai);
     st_store_close(store);
