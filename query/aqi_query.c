@@ -595,6 +595,13 @@ int aq_compute(st_store *store, const aq_request *request, const aq_sink *sink, 
                 request->standard == AQ_CHOOSE_2026 ? "to every window"
                                                     : "from 2026-03-01 (Beijing time)");
     }
+    uint64_t max_rows = request->limits.max_rows ? request->limits.max_rows : 2000000;
+    if (rc == JL_OK && (uint64_t)window_count * request->station_count > max_rows)
+        rc = jl_error_set(err, JL_ELIMIT,
+                          "the answer would hold %llu rows, more than the limit of %llu; ask for "
+                          "fewer stations or a shorter range",
+                          (unsigned long long)window_count * request->station_count,
+                          (unsigned long long)max_rows);
     size_t hour_count = (size_t)((read_to - read_from) / HOUR_MS);
     hour_acc *hours[AQ_POLLUTANT_COUNT] = {0};
     id_list marks = {0};

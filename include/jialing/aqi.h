@@ -234,7 +234,8 @@ typedef struct aq_sink {
  * Returns JL_OK; JL_EINVAL (no station, more than QP_MAX_MATCHERS conditions, from not before
  * to, a zone whose hours do not fall on its days, or a window under a standard whose tables are
  * not built in: HJ 633-2026, by standard=2026 or by auto from 2026-03-01); JL_ELIMIT (a range
- * longer than AQ_MAX_RANGE_MS, or qx_query's limits); JL_ENOMEM; a store or query error; or a
+ * longer than AQ_MAX_RANGE_MS, more rows than limits.max_rows [2,000,000], or qx_query's
+ * limits); JL_ENOMEM; a store or query error; or a
  * sink's code. */
 int aq_compute(st_store *store, const aq_request *request, const aq_sink *sink, jl_error *err);
 
