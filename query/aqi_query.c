@@ -508,7 +508,8 @@ static int compute_station(st_store *store, const aq_request *request, size_t in
     }
     if (rc != JL_OK)
         return rc;
-    qsort(marks->ids, marks->count, sizeof *marks->ids, compare_u64);
+    if (marks->count > 1)
+        qsort(marks->ids, marks->count, sizeof *marks->ids, compare_u64);
     size_t unique = 0;
     for (size_t i = 0; i < marks->count; i++)
         if (unique == 0 || marks->ids[unique - 1] != marks->ids[i])
