@@ -94,6 +94,22 @@ static void write_station_3(void)
         write_point("co", "s3", DAY0 + h * HOUR_MS, 0.2, JL_FLAG_N);
 }
 
+/* s4: PM2.5 above the top breakpoint, PM10 negative (an analyser's zero drift). */
+static void write_station_4(void)
+{
+    for (int h = 0; h < 24; h++) {
+        write_point("pm25", "s4", DAY0 + h * HOUR_MS, 600, JL_FLAG_N);
+        write_point("pm10", "s4", DAY0 + h * HOUR_MS, -1, JL_FLAG_N);
+    }
+}
+
+/* s5: SO2 900 every hour of DAY0 (above the 1-hour row's top, 800). */
+static void write_station_5(void)
+{
+    for (int h = 0; h < 24; h++)
+        write_point("so2", "s5", DAY0 + h * HOUR_MS, 900, JL_FLAG_N);
+}
+
 static int run(const char *station, aq_window window, int64_t from, int64_t to, aq_choice choice,
                recorded *out)
 {
@@ -205,6 +221,40 @@ static void test_aqi_query_decimal_mean(void)
     CHECK_INT(r.rows[0].has_aqi, 0);
 }
 
+static void test_aqi_query_out_of_table(void)
+{
+    recorded r;
+    CHECK_INT(run("s4", AQ_WINDOW_DAY, DAY0, DAY0 + 86400000, AQ_CHOOSE_AUTO, &r), JL_OK);
+    /* PM2.5 600 > 500: IAQI 500, said in the note; PM10 -1: no IAQI. */
+    CHECK_INT(r.rows[0].has_iaqi[AQ_C_PM25], 1);
+    CHECK_INT(r.rows[0].iaqi[AQ_C_PM25], 500);
+    CHECK(strstr(r.rows[0].note, "pm25: 600 is above the top breakpoint of pm25_24h, IAQI 500"));
+    CHECK_INT(r.rows[0].has_iaqi[AQ_C_PM10], 0);
+    CHECK_INT(r.rows[0].has_value[AQ_C_PM10], 1);
+    CHECK(strstr(r.rows[0].note, "pm10: -1 is negative, no IAQI"));
+    CHECK_INT(r.rows[0].has_aqi, 0);
+}
+
+static void test_aqi_query_so2_above_800(void)
+{
+    recorded r;
+    /* Hour 2: the 24-hour moving mean has 3 valid hours: no SO2 IAQI. */
+    CHECK_INT(run("s5", AQ_WINDOW_HOUR, DAY0 + 2 * HOUR_MS, DAY0 + 3 * HOUR_MS, AQ_CHOOSE_AUTO, &r),
+              JL_OK);
+    CHECK_INT(r.rows[0].has_iaqi[AQ_C_SO2], 0);
+    CHECK(strstr(r.rows[0].note, "so2: 1-hour value 900 is above 800 and the 24-hour mean has 3 "
+                                 "valid hourly values (20 needed)"));
+    /* Hour 23: 24 valid hours, mean 900 against the 24-hour row: 200 + 100/800 * 100 = 212.5
+     * -> 213. */
+    CHECK_INT(
+        run("s5", AQ_WINDOW_HOUR, DAY0 + 23 * HOUR_MS, DAY0 + 24 * HOUR_MS, AQ_CHOOSE_AUTO, &r),
+        JL_OK);
+    CHECK_INT(r.rows[0].has_iaqi[AQ_C_SO2], 1);
+    CHECK_INT(r.rows[0].iaqi[AQ_C_SO2], 213);
+    CHECK_DOUBLE_BITS(r.rows[0].value[AQ_C_SO2], 900.0);
+    CHECK(strstr(r.rows[0].note, "so2: 1-hour value 900 is above 800, IAQI from the 24-hour mean"));
+}
+
 static void test_aqi_query_standards(void)
 {
     recorded r;
@@ -235,10 +285,14 @@ int main(void)
     write_station_1();
     write_station_2();
     write_station_3();
+    write_station_4();
+    write_station_5();
     RUN(test_aqi_query_daily);
     RUN(test_aqi_query_hourly);
     RUN(test_aqi_query_minutes);
     RUN(test_aqi_query_decimal_mean);
+    RUN(test_aqi_query_out_of_table);
+    RUN(test_aqi_query_so2_above_800);
     RUN(test_aqi_query_standards);
     tz_zone_free(shanghai);
     st_store_close(store);
