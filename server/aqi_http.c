@@ -15,7 +15,7 @@
 #include "jialing/request.h"
 #include "jialing/sites.h"
 
-#define MAX_STATIONS 1000
+#define MAX_STATIONS 256 /* stations (sites) of one request */
 #define DEFAULT_TZ "Asia/Shanghai"
 
 /* A version of the method, bumped when a rule changes what the same data gives. */
