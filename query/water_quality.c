@@ -8,6 +8,7 @@
  * them; a year's value is the mean of its valid months' values when it has at least min_months.
  * Anything else is null with the reason, never a number from too little data. */
 #include "jialing/water.h"
+#include "jialing/calendar.h"
 
 #include <jansson.h>
 #include <math.h>
@@ -635,6 +636,341 @@ int wq_meta_json(const wq_result *res, jl_buf *out)
     if (text == NULL)
         return JL_ENOMEM;
     int rc = jl_buf_append_str(out, text);
+    free(text);
+    return rc;
+}
+
+/* ---- monthly section assessment ---- */
+
+/* One indicator's judgement in one month. */
+typedef struct judged {
+    const char *name; /* "class" or the parameter */
+    int has;          /* a value to judge */
+    double value;     /* class (1..6) or the monthly mean */
+    double baseline;  /* baseline class (1..5) or concentration */
+    int met;
+    int has_multiple; /* short with a multiple */
+    double multiple;
+} judged;
+
+/* The values of month w of series s for param, or NULL when param was not asked. */
+static const wq_value *value_of(const wq_result *res, const wq_series *s, size_t w, wq_param param)
+{
+    for (size_t p = 0; p < res->request.param_count; p++)
+        if (res->request.params[p] == param)
+            return &s->values[w * res->request.param_count + p];
+    return NULL;
+}
+
+static void judge_month(const wq_result *res, const wq_series *s, size_t w, judged *out)
+{
+    const si_site *site = s->site;
+    const si_agreement *a = &site->agreement;
+    int lake = is_lake(site);
+    for (size_t i = 0; i < a->indicator_count; i++) {
+        judged *j = &out[i];
+        memset(j, 0, sizeof *j);
+        const si_indicator *ind = &a->indicators[i];
+        if (ind->param == NULL) {
+            j->name = "class";
+            j->baseline = a->baseline_class;
+            int cls = s->rows[w].water_class;
+            j->has = cls != 0;
+            j->value = cls;
+            j->met = j->has && cls <= a->baseline_class;
+            if (j->has && !j->met) {
+                for (size_t p = 0; p < res->request.param_count; p++) {
+                    wq_param param = res->request.params[p];
+                    const wq_value *v = &s->values[w * res->request.param_count + p];
+                    double m;
+                    if (wq_param_assessed(param) && v->has &&
+                        wq_multiple(param, lake, a->baseline_class, v->mean, &m) &&
+                        (!j->has_multiple || m > j->multiple)) {
+                        j->multiple = m;
+                        j->has_multiple = 1;
+                    }
+                }
+                if (j->has_multiple && j->multiple == 0)
+                    j->has_multiple = 0; /* short by pH alone: no multiple */
+            }
+            continue;
+        }
+        j->name = ind->param;
+        j->baseline = ind->baseline;
+        int param = wq_param_from_name(ind->param);
+        const wq_value *v = param >= 0 ? value_of(res, s, w, (wq_param)param) : NULL;
+        j->has = v != NULL && v->has;
+        if (!j->has)
+            continue;
+        j->value = v->mean;
+        int floor = param == WQ_DO;
+        j->met = floor ? v->mean >= ind->baseline : v->mean <= ind->baseline;
+        if (!j->met && ind->baseline > 0) {
+            j->has_multiple = 1;
+            j->multiple = floor ? (ind->baseline - v->mean) / ind->baseline
+                                : (v->mean - ind->baseline) / ind->baseline;
+        }
+    }
+}
+
+/* The month's verdict: 0 insufficient, 1 met, -1 short; *amount set when judged. */
+static int verdict_of(const si_agreement *a, const judged *j, double *amount)
+{
+    int all_met = 1;
+    double units = 0;
+    for (size_t i = 0; i < a->indicator_count; i++) {
+        if (!j[i].has)
+            return 0;
+        if (!j[i].met) {
+            all_met = 0;
+            double u = j[i].has_multiple ? j[i].multiple : 1.0;
+            if (u > units)
+                units = u;
+        }
+    }
+    if (a->amount_rule == SI_AMOUNT_FIXED)
+        *amount = a->amount;
+    else
+        *amount = a->amount * (all_met ? 1.0 : units);
+    if (a->amount_rule == SI_AMOUNT_MULTIPLE && a->cap > 0 && *amount > a->cap)
+        *amount = a->cap;
+    return all_met ? 1 : -1;
+}
+
+/* "2025-01" for the month starting at t in zone. */
+static void month_label(const tz_zone *zone, int64_t t, char out[16])
+{
+    int64_t local = t + tz_offset_at(zone, t);
+    int64_t year;
+    unsigned month, day;
+    cal_civil_from_days(cal_floor_div(local, 86400000), &year, &month, &day);
+    snprintf(out, 16, "%04lld-%02u", (long long)year, month);
+}
+
+/* Appends one CSV field (RFC 4180: quoted when it holds a comma, quote, CR or LF). */
+static int csv_field(jl_buf *out, const char *text, int last)
+{
+    int quote = strpbrk(text, ",\"\r\n") != NULL;
+    int rc = quote ? jl_buf_append(out, "\"", 1) : JL_OK;
+    for (const char *p = text; rc == JL_OK && *p; p++)
+        rc = *p == '"' ? jl_buf_append(out, "\"\"", 2) : jl_buf_append(out, p, 1);
+    if (rc == JL_OK && quote)
+        rc = jl_buf_append(out, "\"", 1);
+    if (rc == JL_OK)
+        rc = last ? jl_buf_append(out, "\r\n", 2) : jl_buf_append(out, ",", 1);
+    return rc;
+}
+
+static void format_number(double d, char out[32])
+{
+    /* Shortest form that reads back to d (as the JSON writer prints doubles). */
+    for (int precision = 15; precision <= 17; precision++) {
+        snprintf(out, 32, "%.*g", precision, d);
+        if (strtod(out, NULL) == d)
+            return;
+    }
+}
+
+/* The indicators as one audit text: "class=IV>III; codmn=4.2>4". */
+static void indicators_text(const si_agreement *a, const judged *j, char *out, size_t cap)
+{
+    size_t used = 0;
+    out[0] = '\0';
+    for (size_t i = 0; i < a->indicator_count && used < cap; i++) {
+        char value[32], base[32];
+        if (!j[i].has) {
+            snprintf(value, sizeof value, "null");
+        } else if (j[i].name[0] == 'c' && strcmp(j[i].name, "class") == 0) {
+            snprintf(value, sizeof value, "%s", si_class_name((int)j[i].value));
+        } else {
+            format_number(j[i].value, value);
+        }
+        if (strcmp(j[i].name, "class") == 0)
+            snprintf(base, sizeof base, "%s", si_class_name((int)j[i].baseline));
+        else
+            format_number(j[i].baseline, base);
+        const char *op = !j[i].has ? "?" : j[i].met ? "<=" : ">";
+        if (j[i].has && strcmp(j[i].name, "do") == 0)
+            op = j[i].met ? ">=" : "<";
+        int n = snprintf(out + used, cap - used, "%s%s=%s%s%s", i ? "; " : "", j[i].name, value, op,
+                         base);
+        used += n > 0 ? (size_t)n : 0;
+    }
+}
+
+static int assess_site(st_store *store, const wq_request *request, const si_site *site, int csv,
+                       json_t *sites_json, jl_buf *out, jl_error *err)
+{
+    const si_agreement *a = &site->agreement;
+    wq_param params[WQ_PARAM_COUNT];
+    size_t pc = 0;
+    int want_class = 0;
+    for (size_t i = 0; i < a->indicator_count; i++)
+        want_class |= a->indicators[i].param == NULL;
+    if (want_class) {
+        static const wq_param defaults[] = {WQ_NH3N, WQ_COD, WQ_CODMN, WQ_TP,
+                                            WQ_TN,   WQ_DO,  WQ_PH,    WQ_BOD5};
+        for (size_t i = 0; i < sizeof defaults / sizeof defaults[0]; i++)
+            params[pc++] = defaults[i];
+    }
+    for (size_t i = 0; i < a->indicator_count; i++) {
+        int p = a->indicators[i].param ? wq_param_from_name(a->indicators[i].param) : -1;
+        int dup = p < 0;
+        for (size_t k = 0; k < pc && !dup; k++)
+            dup = (int)params[k] == p;
+        if (!dup)
+            params[pc++] = (wq_param)p;
+    }
+    wq_request sub = *request;
+    const si_site *one[1] = {site};
+    sub.sites = one;
+    sub.site_count = 1;
+    sub.params = params;
+    sub.param_count = pc;
+    sub.window = WQ_WINDOW_MONTH;
+    wq_result *res = NULL;
+    int rc = wq_run(store, &sub, &res, err);
+    if (rc != JL_OK)
+        return rc;
+    const wq_series *s = &res->series[0];
+    json_t *months = csv ? NULL : json_array();
+    int bad = !csv && months == NULL;
+    for (size_t w = 0; w < res->window_count && rc == JL_OK && !bad; w++) {
+        judged j[SI_MAX_INDICATORS];
+        judge_month(res, s, w, j);
+        double amount = 0;
+        int verdict = verdict_of(a, j, &amount);
+        char label[16], ind_text[512], reason[160] = "";
+        month_label(request->zone, res->windows[w], label);
+        indicators_text(a, j, ind_text, sizeof ind_text);
+        if (verdict == 0) {
+            size_t used = (size_t)snprintf(reason, sizeof reason, "insufficient valid data:");
+            for (size_t i = 0; i < a->indicator_count && used < sizeof reason; i++)
+                if (!j[i].has)
+                    used += (size_t)snprintf(reason + used, sizeof reason - used, " %s", j[i].name);
+        }
+        const char *payer = verdict > 0 ? site->downstream : verdict < 0 ? site->upstream : "";
+        const char *payee = verdict > 0 ? site->upstream : verdict < 0 ? site->downstream : "";
+        const char *vtext = verdict > 0 ? "met" : verdict < 0 ? "short" : "insufficient data";
+        if (csv) {
+            char t[32], cls[16], amt[32];
+            snprintf(t, sizeof t, "%lld", (long long)res->windows[w]);
+            snprintf(cls, sizeof cls, "%s",
+                     s->rows[w].water_class ? si_class_name(s->rows[w].water_class) : "");
+            if (verdict != 0)
+                format_number(amount, amt);
+            else
+                amt[0] = '\0';
+            const char *fields[] = {site->id,
+                                    label,
+                                    t,
+                                    cls,
+                                    site->target ? si_class_name(site->target) : "",
+                                    a->baseline_class ? si_class_name(a->baseline_class) : "",
+                                    ind_text,
+                                    vtext,
+                                    payer,
+                                    payee,
+                                    amt,
+                                    reason};
+            size_t nf = sizeof fields / sizeof fields[0];
+            for (size_t f = 0; f < nf && rc == JL_OK; f++)
+                rc = csv_field(out, fields[f], f + 1 == nf);
+            continue;
+        }
+        json_t *m = json_object(), *inds = json_array();
+        bad |= m == NULL || inds == NULL;
+        for (size_t i = 0; !bad && i < a->indicator_count; i++) {
+            json_t *io = json_object();
+            int is_class = strcmp(j[i].name, "class") == 0;
+            bad |= set(io, "indicator", json_string(j[i].name));
+            bad |= set(io, "value",
+                       !j[i].has  ? json_null()
+                       : is_class ? json_integer((json_int_t)j[i].value)
+                                  : json_real(j[i].value));
+            bad |= set(io, "baseline",
+                       is_class ? json_string(si_class_name((int)j[i].baseline))
+                                : json_real(j[i].baseline));
+            bad |= set(io, "met", j[i].has ? json_boolean(j[i].met) : json_null());
+            bad |= set(io, "multiple", j[i].has_multiple ? json_real(j[i].multiple) : json_null());
+            bad |= json_array_append_new(inds, io) != 0;
+        }
+        bad |= set(m, "month", json_string(label));
+        bad |= set(m, "time", json_integer((json_int_t)res->windows[w]));
+        bad |= set(m, "class",
+                   s->rows[w].water_class ? json_integer(s->rows[w].water_class) : json_null());
+        bad |= set(m, "indicators", inds);
+        bad |= set(m, "verdict", json_string(vtext));
+        bad |= set(m, "payer", verdict ? json_string(payer) : json_null());
+        bad |= set(m, "payee", verdict ? json_string(payee) : json_null());
+        bad |= set(m, "amount", verdict ? json_real(amount) : json_null());
+        bad |= set(m, "reason", verdict ? json_null() : json_string(reason));
+        if (bad)
+            json_decref(m);
+        else
+            bad |= json_array_append_new(months, m) != 0;
+    }
+    if (!csv && !bad) {
+        json_t *so = json_object();
+        bad |= set(so, "site", json_string(site->id));
+        bad |= set(so, "name", json_string(site->name));
+        bad |= set(so, "upstream", json_string(site->upstream));
+        bad |= set(so, "downstream", json_string(site->downstream));
+        bad |= set(so, "target",
+                   site->target ? json_string(si_class_name(site->target)) : json_null());
+        bad |= set(so, "baseline",
+                   a->baseline_class ? json_string(si_class_name(a->baseline_class)) : json_null());
+        bad |= set(so, "amount_rule",
+                   json_string(a->amount_rule == SI_AMOUNT_FIXED ? "fixed" : "multiple"));
+        bad |= set(so, "rule", json_string(a->rule));
+        bad |= set(so, "months", months);
+        months = NULL;
+        bad |= json_array_append_new(sites_json, so) != 0;
+    }
+    json_decref(months);
+    wq_result_free(res);
+    if (rc == JL_OK && bad)
+        rc = jl_error_set(err, JL_ENOMEM, "out of memory");
+    return rc;
+}
+
+int wq_assess(st_store *store, const wq_request *request, int csv, jl_buf *out, jl_error *err)
+{
+    jl_error_clear(err);
+    json_t *sites = csv ? NULL : json_array();
+    int rc = !csv && sites == NULL ? jl_error_set(err, JL_ENOMEM, "out of memory") : JL_OK;
+    if (csv && rc == JL_OK)
+        rc = jl_buf_append_str(out, "site,month,time,class,target,baseline,indicators,verdict,"
+                                    "payer,payee,amount,reason\r\n");
+    for (size_t i = 0; i < request->site_count && rc == JL_OK; i++) {
+        const si_site *site = request->sites[i];
+        if (site->kind != SI_KIND_RIVER || !site->agreement.present)
+            continue;
+        rc = assess_site(store, request, site, csv, sites, out, err);
+    }
+    if (rc != JL_OK || csv) {
+        json_decref(sites);
+        return rc;
+    }
+    json_t *doc = json_object(), *meta = json_object();
+    int bad = doc == NULL || meta == NULL;
+    bad |= set(meta, "standard", json_string("GB 3838-2002"));
+    bad |= set(meta, "rule",
+               json_string("chongqing-2023: met, the downstream district "
+                           "compensates the upstream one; short, the upstream "
+                           "district compensates the downstream one"));
+    bad |= set(meta, "tz", json_string(tz_zone_name(request->zone)));
+    bad |= set(meta, "from", json_integer((json_int_t)request->from_ms));
+    bad |= set(meta, "to", json_integer((json_int_t)request->to_ms));
+    bad |= set(meta, "min_readings_per_day", json_integer(request->min_readings));
+    bad |= set(meta, "min_days_per_month", json_integer(request->min_days));
+    bad |= set(doc, "assessment", sites);
+    bad |= set(doc, "meta", meta);
+    char *text = bad ? NULL : json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(doc);
+    if (text == NULL)
+        return jl_error_set(err, JL_ENOMEM, "out of memory");
+    rc = jl_buf_append_str(out, text);
     free(text);
     return rc;
 }

@@ -505,6 +505,7 @@ static const route routes[] = {
     {"/api/v1/public/latest", "GET", SV_ROUTE_PUBLIC, ACCESS_PUBLIC},
     {"/api/v1/sites", "GET", SV_ROUTE_DISCOVERY, ACCESS_READ},
     {"/api/v1/water_quality", "GET", SV_ROUTE_QUERY, ACCESS_READ},
+    {"/api/v1/assessment", "GET", SV_ROUTE_QUERY, ACCESS_READ},
 };
 
 /* Returns JL_OK when the request may proceed, else fills a 401/403 response. */
@@ -602,6 +603,8 @@ void sv_route(sv_context *context, const sv_request *request, sv_response *respo
         case SV_ROUTE_QUERY:
             if (strcmp(request->path, "/api/v1/water_quality") == 0)
                 sv_water_quality(context, request, response);
+            else if (strcmp(request->path, "/api/v1/assessment") == 0)
+                sv_assessment(context, request, response);
             else
                 handle_read(context, request, response, RQ_QUERY, run_query);
             break;

@@ -319,3 +319,92 @@ out:
     wq_result_free(result);
     wq_http_destroy(&h);
 }
+
+void sv_assessment(sv_context *context, const sv_request *request, sv_response *response)
+{
+    jl_error err;
+    jl_error_clear(&err);
+    wq_http h;
+    memset(&h, 0, sizeof h);
+    wq_request rq;
+    memset(&rq, 0, sizeof rq);
+    static const char *const known[] = {"site",         "sites",    "from",   "to", "tz",
+                                        "min_readings", "min_days", "format", NULL};
+    int rc = rq_check_known(request->params, request->param_count, known, &err);
+    jl_error detail;
+    jl_error_clear(&detail);
+    int csv = 0;
+    const char *format = sv_param_get(request, "format");
+    if (rc == JL_OK && format == NULL) {
+        fm_format negotiated = FM_JSON;
+        fm_format_from_accept(request->accept, &negotiated);
+        csv = negotiated == FM_CSV;
+    } else if (rc == JL_OK) {
+        if (strcmp(format, "csv") == 0)
+            csv = 1;
+        else if (strcmp(format, "json") != 0)
+            rc = bad(&err, "format", "expected json or csv");
+    }
+    static const char *const times[] = {"from", "to"};
+    int64_t *dst[] = {&rq.from_ms, &rq.to_ms};
+    for (int i = 0; i < 2 && rc == JL_OK; i++) {
+        const char *text = sv_param_get(request, times[i]);
+        if (text == NULL)
+            rc = bad(&err, times[i], "is required (RFC 3339 or epoch milliseconds)");
+        else if (qp_parse_time(text, dst[i], &detail) != JL_OK)
+            rc = bad(&err, times[i], detail.message);
+    }
+    if (rc == JL_OK && rq.from_ms >= rq.to_ms)
+        rc = bad(&err, "from", "must be before to");
+    if (rc == JL_OK) {
+        const char *tz = sv_param_get(request, "tz");
+        rc = tz_zone_load(tz ? tz : "Asia/Shanghai", &h.zone, &detail);
+        if (rc != JL_OK)
+            rc = rc == JL_EINVAL ? bad(&err, "tz", detail.message)
+                                 : jl_error_set(&err, rc, "parameter tz: %s", detail.message);
+        rq.zone = h.zone;
+    }
+    if (rc == JL_OK)
+        rc = parse_unsigned(request, "min_readings", WQ_DEFAULT_MIN_READINGS, &rq.min_readings,
+                            &err);
+    if (rc == JL_OK)
+        rc = parse_unsigned(request, "min_days", WQ_DEFAULT_MIN_DAYS, &rq.min_days, &err);
+    const char *site = sv_param_get(request, "site");
+    const char *sites = sv_param_get(request, "sites");
+    if (rc == JL_OK && site != NULL && sites != NULL)
+        rc = bad(&err, "site", "give site=<id> or sites=<district>|all, not both");
+    if (rc == JL_OK && context->config->sites == NULL)
+        rc = bad(&err, site ? "site" : "sites",
+                 "no sites file is loaded (start jialingd with --sites FILE)");
+    if (rc == JL_OK) {
+        h.set = si_registry_acquire(context->config->sites);
+        size_t n = si_count(h.set);
+        h.sites = calloc(n ? n : 1, sizeof *h.sites);
+        if (h.sites == NULL) {
+            rc = jl_error_set(&err, JL_ENOMEM, "out of memory");
+        } else if (site != NULL) {
+            const si_site *s = si_find(h.set, site);
+            if (s == NULL || s->kind != SI_KIND_RIVER || !s->agreement.present)
+                rc =
+                    bad(&err, "site", "is not a river section with an agreement in the sites file");
+            else
+                h.sites[h.site_count++] = s;
+        } else {
+            h.site_count = si_by_district(h.set, sites ? sites : "all", h.sites, n);
+        }
+    }
+    rq.sites = h.sites;
+    rq.site_count = h.site_count;
+    rq.limits = context->config->limits;
+    rq.flags.mask = rq.limits.valid_flags ? rq.limits.valid_flags : JL_FLAG_MASK_N;
+    rq.flags.reviews = 1;
+    rq.min_months = 1;
+    response->body.len = 0;
+    if (rc == JL_OK)
+        rc = wq_assess(context->store, &rq, csv, &response->body, &err);
+    if (rc != JL_OK)
+        sv_respond_failure(response, rc, &err);
+    else
+        sv_respond_ok(response, csv ? "text/csv; charset=utf-8" : json_type);
+    wq_http_destroy(&h);
+}

@@ -19,4 +19,9 @@ void sv_sites_list(sv_context *context, const sv_request *request, sv_response *
 
 void sv_water_quality(sv_context *context, const sv_request *request, sv_response *response);
 
+/* GET /api/v1/assessment: the monthly section assessment (wq_assess) of the river sections with
+ * an agreement: site=<id> or sites=<district>|all [all]; from and to (required); tz
+ * [Asia/Shanghai]; min_readings, min_days; format=json|csv (or Accept: text/csv). */
+void sv_assessment(sv_context *context, const sv_request *request, sv_response *response);
+
 #endif

@@ -136,4 +136,24 @@ int wq_meta_json(const wq_result *result, jl_buf *out);
 /* Frees a result; NULL is ignored. */
 void wq_result_free(wq_result *result);
 
+/* ---- monthly section assessment (GET /api/v1/assessment) ----
+ *
+ * For each site of request (river sections with an agreement; others are skipped) and each
+ * calendar month of [from, to) in request->zone (request->window is ignored), the agreement's
+ * indicators are judged on the month's values (wq_run() with window 1mo and the same validity
+ * rules): the class indicator meets its baseline when the site class is at or better than the
+ * baseline class; a parameter indicator when its monthly mean is at most its baseline (DO: at
+ * least). A month where any indicator has no value is "insufficient data", not judged. Verdict
+ * (rule chongqing-2023): every indicator met: the downstream district compensates the upstream
+ * one; any short: the upstream district compensates the downstream one. Amount: a fixed rule pays
+ * per_month either way; a multiple rule pays per_unit once when met, and per_unit times the
+ * largest exceedance multiple of the short indicators when short (a class indicator's multiple is
+ * the largest of its parameters' multiples over the baseline class limits; an indicator short
+ * without a multiple, pH, counts as 1), at most cap when cap > 0.
+ *
+ * Writes the whole document to out: JSON {"assessment":[{site...,"months":[...]}],"meta":{...}}
+ * or, with csv, RFC 4180 lines (CRLF) with the header site,month,time,class,target,baseline,
+ * indicators,verdict,payer,payee,amount,reason. JL_OK, or errors as wq_run(). */
+int wq_assess(st_store *store, const wq_request *request, int csv, jl_buf *out, jl_error *err);
+
 #endif

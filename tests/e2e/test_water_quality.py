@@ -402,3 +402,91 @@ def _wait_for_log(srv, needle):
                 return
         time.sleep(0.05)
     raise TestFailure("no log line %r\n%s" % (needle, srv.log_tail()))
+
+
+# ---- monthly assessment: a year of verdicts for two sections with opposite outcomes ----------
+ASSESS_SITES = {"sites": [
+    {"id": "sec-a", "kind": "river", "name": "Section A", "district": "beibei",
+     "select": {"station": "a"}, "target": "III", "upstream": "hechuan",
+     "downstream": "beibei", "agreement": {"amount": {"rule": "fixed", "per_month": 1000000}}},
+    {"id": "sec-b", "kind": "river", "name": "Section B", "district": "yuzhong",
+     "select": {"station": "b"}, "target": "III", "upstream": "shapingba",
+     "downstream": "yuzhong",
+     "agreement": {"indicators": ["class", {"param": "codmn", "baseline": 4}],
+                   "amount": {"rule": "multiple", "per_unit": 100000, "cap": 100000}}},
+]}
+MONTH_DAYS = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
+GAP_MONTH = 5  # June: section A's readings are all flagged M
+
+
+def _assess_values(station, m):
+    if station == "a":
+        return {"nh3n": 0.5, "codmn": 3.0}  # class II: at or better than III
+    return {"nh3n": 1.125 + m * 0.125, "codmn": 4.5}  # class IV or V, codmn above 4
+
+
+def test_assessment_year_two_sections():
+    path = _sites_file(ASSESS_SITES)
+    srv = Server(name="wq_assess", args=["--sites", path]).start()
+    try:
+        lines = []
+        start = JAN1
+        for m, days in enumerate(MONTH_DAYS):
+            for d in range(days):
+                for h in range(6):
+                    ts = start + d * DAY + h * 4 * 3600 * 1000
+                    for station in ("a", "b"):
+                        flag = "M" if station == "a" and m == GAP_MONTH else "N"
+                        for p, v in _assess_values(station, m).items():
+                            lines.append('%s,station=%s value=%r,flag="%s" %d'
+                                         % (p, station, v, flag, ts))
+            start += days * DAY
+        for k in range(0, len(lines), 20000):
+            srv.write_ok("\n".join(lines[k:k + 20000]), precision="ms")
+        status, doc = srv.get("assessment", from_="2025-01-01T00:00:00+08:00",
+                              to="2026-01-01T00:00:00+08:00")
+        eq(status, 200, "assessment status %r" % (doc,))
+        eq([s["site"] for s in doc["assessment"]], ["sec-a", "sec-b"], "sections")
+        a, b = doc["assessment"]
+        start = JAN1
+        for m, days in enumerate(MONTH_DAYS):
+            label = "2025-%02d" % (m + 1)
+            ma, mb = a["months"][m], b["months"][m]
+            eq((ma["month"], ma["time"]), (label, start), "month A %d" % m)
+            if m == GAP_MONTH:
+                eq(ma["verdict"], "insufficient data", "A gap month verdict")
+                eq(ma["payer"], None, "A gap month payer")
+                eq(ma["amount"], None, "A gap month amount")
+                check("class" in ma["reason"], "A gap month reason %r" % ma["reason"])
+            else:
+                eq(ma["class"], 2, "A class %s" % label)
+                eq(ma["verdict"], "met", "A verdict %s" % label)
+                eq((ma["payer"], ma["payee"]), ("beibei", "hechuan"), "A direction %s" % label)
+                eq(ma["amount"], 1000000.0, "A amount %s" % label)
+            nh3n = _assess_values("b", m)["nh3n"]
+            cls = ref_class("nh3n", 0, nh3n)
+            eq(mb["class"], cls, "B class %s" % label)
+            eq(mb["verdict"], "short", "B verdict %s" % label)
+            eq((mb["payer"], mb["payee"]), ("shapingba", "yuzhong"), "B direction %s" % label)
+            units = max(ref_multiple("nh3n", 0, 3, nh3n), (4.5 - 4) / 4)
+            near(mb["amount"], min(100000 * units, 100000), "B amount %s" % label)
+            eq(mb["indicators"][1]["value"], 4.5, "B codmn %s" % label)
+            eq(mb["indicators"][1]["met"], False, "B codmn met %s" % label)
+            start += days * DAY
+        st, hdrs, body = srv.request("GET", "/api/v1/assessment?from=2025-01-01T00:00:00%2B08:00"
+                                     "&to=2026-01-01T00:00:00%2B08:00&format=csv")
+        eq(st, 200, "csv status")
+        rows = list(csv.reader(io.StringIO(body.decode(), newline="")))
+        eq(rows[0], ["site", "month", "time", "class", "target", "baseline", "indicators",
+                     "verdict", "payer", "payee", "amount", "reason"], "csv header")
+        eq(len(rows), 1 + 24, "csv rows")
+        eq(rows[1][:6], ["sec-a", "2025-01", str(JAN1), "II", "III", "III"], "csv first row")
+        eq(rows[1][6:11], ["class=II<=III", "met", "beibei", "hechuan", "1000000"], "csv verdict")
+        eq(rows[13][0:2], ["sec-b", "2025-01"], "csv section B")
+        eq(rows[13][6], "class=IV>III; codmn=4.5>4", "csv B indicators")
+        # January: nh3n 1.125 over 1.0 and codmn 4.5 over 4 are both 0.125: 100000 x 0.125
+        eq(rows[13][7:11], ["short", "shapingba", "yuzhong", "12500"], "csv B verdict")
+        eq(rows[1 + GAP_MONTH][7], "insufficient data", "csv gap month")
+    finally:
+        srv.cleanup()
+        os.unlink(path)
