@@ -4,7 +4,8 @@
 # classes with boundaries to the better class, TP lake limits, TN for the lake only, pH outside
 # 6-9 as worse than V, DO as a floor, a day with too few valid readings null, a worse-than-V day,
 # monthly means of valid days; CSV; same request, same bytes; 400s naming the parameter; SIGHUP
-# with a bad file keeps the old sites; a bad file at start is refused with the reason.
+# with a bad file keeps the old sites; a bad file at start is refused with the reason; and a year
+# of monthly assessment verdicts for two sections with opposite outcomes, JSON and CSV.
 
 import csv
 import io
