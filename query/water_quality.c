@@ -105,9 +105,10 @@ static int make_grid(const tz_zone *zone, tz_unit unit, int64_t from, int64_t to
         if (n > max) {
             free(starts);
             return jl_error_set(err, JL_ELIMIT,
-                                "more than %llu windows (--max-windows); narrow from and to or "
-                                "take a longer window",
-                                (unsigned long long)max);
+                                "the range holds more than %llu %s; narrow from and to (at most "
+                                "--max-windows windows and %d days)",
+                                (unsigned long long)max, unit == TZ_UNIT_DAY ? "days" : "windows",
+                                WQ_MAX_DAYS);
         }
     }
     *out = starts;
@@ -424,12 +425,19 @@ int wq_run(st_store *store, const wq_request *request, wq_result **out, jl_error
                                                         : TZ_UNIT_YEAR;
     int rc = make_grid(request->zone, unit, request->from_ms, request->to_ms, max, &res->windows,
                        &res->window_count, err);
-    /* The days cover every window whole (a month's first day may precede from). */
+    /* The days cover every window whole (a month's first day may precede from); they are bounded
+     * by max_windows too, as the daily queries under them are. */
     int64_t *days = NULL;
     size_t day_count = 0;
     if (rc == JL_OK)
         rc = make_grid(request->zone, TZ_UNIT_DAY, res->windows[0], res->windows[res->window_count],
-                       max * 400, &days, &day_count, err);
+                       max < WQ_MAX_DAYS ? max : WQ_MAX_DAYS, &days, &day_count, err);
+    uint64_t max_rows = request->limits.max_rows ? request->limits.max_rows : 2000000;
+    if (rc == JL_OK && (uint64_t)res->window_count * request->site_count > max_rows)
+        rc = jl_error_set(err, JL_ELIMIT,
+                          "%zu windows for %zu sites are more than %llu rows (--max-rows); narrow "
+                          "from and to or ask for fewer sites",
+                          res->window_count, request->site_count, (unsigned long long)max_rows);
     if (rc == JL_OK && request->site_count > 0) {
         res->series = calloc(request->site_count, sizeof *res->series);
         if (res->series == NULL)

@@ -97,6 +97,11 @@ typedef enum wq_window { WQ_WINDOW_DAY = 0, WQ_WINDOW_MONTH, WQ_WINDOW_YEAR } wq
 #define WQ_DEFAULT_MIN_DAYS 20    /* valid days a month needs */
 #define WQ_DEFAULT_MIN_MONTHS 9   /* valid months a year needs */
 
+/* Days one request may span at most (about 100 years), whatever the window: the answer and its
+ * metadata are built in memory, so they are bounded here beside limits.max_windows and
+ * limits.max_rows (windows times sites). */
+#define WQ_MAX_DAYS 36600
+
 /* A request: every pointer borrowed for the call. */
 typedef struct wq_request {
     const si_site *const *sites; /* the sites (or pseudo-sites built from select=) */
@@ -118,8 +123,8 @@ typedef struct wq_result wq_result;
 /* Computes the answer with qx_query() (daily mean and count of valid readings, and the count of
  * all readings, per site and parameter), then the windows, classes and multiples. On JL_OK *out
  * is a result the caller frees with wq_result_free(). JL_EINVAL (bad window range, no sites or
- * parameters), JL_ELIMIT (too many windows: more than limits.max_windows per series), JL_ENOMEM,
- * or what qx_query() returns. */
+ * parameters), JL_ELIMIT (more than limits.max_windows windows or WQ_MAX_DAYS days, or more
+ * than limits.max_rows rows: windows times sites), JL_ENOMEM, or what qx_query() returns. */
 int wq_run(st_store *store, const wq_request *request, wq_result **out, jl_error *err);
 
 /* Sends the result to sink: one series per site (metric "water_quality", tags site, kind and
