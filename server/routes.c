@@ -23,6 +23,7 @@
 #include "aqi_http.h"
 #include "discovery_http.h"
 #include "influx.h"
+#include "water_http.h"
 
 static const char *const json_type = "application/json";
 
@@ -504,6 +505,9 @@ static const route routes[] = {
     {"/public", "GET", SV_ROUTE_WEB, ACCESS_PUBLIC},
     {"/assets/public.js", "GET", SV_ROUTE_WEB, ACCESS_OPEN},
     {"/api/v1/public/latest", "GET", SV_ROUTE_PUBLIC, ACCESS_PUBLIC},
+    {"/api/v1/sites", "GET", SV_ROUTE_DISCOVERY, ACCESS_READ},
+    {"/api/v1/water_quality", "GET", SV_ROUTE_QUERY, ACCESS_READ},
+    {"/api/v1/assessment", "GET", SV_ROUTE_QUERY, ACCESS_READ},
 };
 
 /* Returns JL_OK when the request may proceed, else fills a 401/403 response. */
@@ -601,6 +605,10 @@ void sv_route(sv_context *context, const sv_request *request, sv_response *respo
         case SV_ROUTE_QUERY:
             if (strcmp(request->path, "/api/v1/aqi") == 0)
                 sv_aqi_handle(context, request, response);
+            else if (strcmp(request->path, "/api/v1/water_quality") == 0)
+                sv_water_quality(context, request, response);
+            else if (strcmp(request->path, "/api/v1/assessment") == 0)
+                sv_assessment(context, request, response);
             else
                 handle_read(context, request, response, RQ_QUERY, run_query);
             break;
@@ -620,7 +628,9 @@ void sv_route(sv_context *context, const sv_request *request, sv_response *respo
             sv_influx_handle(context, request, response);
             break;
         case SV_ROUTE_DISCOVERY:
-            if (strcmp(request->path, "/api/v1/metrics") == 0)
+            if (strcmp(request->path, "/api/v1/sites") == 0)
+                sv_sites_list(context, request, response);
+            else if (strcmp(request->path, "/api/v1/metrics") == 0)
                 sv_discovery_metrics(context, request, response);
             else
                 sv_discovery_tags(context, request, response);

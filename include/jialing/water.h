@@ -97,6 +97,11 @@ typedef enum wq_window { WQ_WINDOW_DAY = 0, WQ_WINDOW_MONTH, WQ_WINDOW_YEAR } wq
 #define WQ_DEFAULT_MIN_DAYS 20    /* valid days a month needs */
 #define WQ_DEFAULT_MIN_MONTHS 9   /* valid months a year needs */
 
+/* Days one request may span at most (about 100 years), whatever the window: the answer and its
+ * metadata are built in memory, so they are bounded here beside limits.max_windows and
+ * limits.max_rows (windows times sites). */
+#define WQ_MAX_DAYS 36600
+
 /* A request: every pointer borrowed for the call. */
 typedef struct wq_request {
     const si_site *const *sites; /* the sites (or pseudo-sites built from select=) */
@@ -118,8 +123,8 @@ typedef struct wq_result wq_result;
 /* Computes the answer with qx_query() (daily mean and count of valid readings, and the count of
  * all readings, per site and parameter), then the windows, classes and multiples. On JL_OK *out
  * is a result the caller frees with wq_result_free(). JL_EINVAL (bad window range, no sites or
- * parameters), JL_ELIMIT (too many windows: more than limits.max_windows per series), JL_ENOMEM,
- * or what qx_query() returns. */
+ * parameters), JL_ELIMIT (more than limits.max_windows windows or WQ_MAX_DAYS days, or more
+ * than limits.max_rows rows: windows times sites), JL_ENOMEM, or what qx_query() returns. */
 int wq_run(st_store *store, const wq_request *request, wq_result **out, jl_error *err);
 
 /* Sends the result to sink: one series per site (metric "water_quality", tags site, kind and
@@ -135,5 +140,25 @@ int wq_meta_json(const wq_result *result, jl_buf *out);
 
 /* Frees a result; NULL is ignored. */
 void wq_result_free(wq_result *result);
+
+/* ---- monthly section assessment (GET /api/v1/assessment) ----
+ *
+ * For each site of request (river sections with an agreement; others are skipped) and each
+ * calendar month of [from, to) in request->zone (request->window is ignored), the agreement's
+ * indicators are judged on the month's values (wq_run() with window 1mo and the same validity
+ * rules): the class indicator meets its baseline when the site class is at or better than the
+ * baseline class; a parameter indicator when its monthly mean is at most its baseline (DO: at
+ * least). A month where any indicator has no value is "insufficient data", not judged. Verdict
+ * (rule chongqing-2023): every indicator met: the downstream district compensates the upstream
+ * one; any short: the upstream district compensates the downstream one. Amount: a fixed rule pays
+ * per_month either way; a multiple rule pays per_unit once when met, and per_unit times the
+ * largest exceedance multiple of the short indicators when short (a class indicator's multiple is
+ * the largest of its parameters' multiples over the baseline class limits; an indicator short
+ * without a multiple, pH, counts as 1), at most cap when cap > 0.
+ *
+ * Writes the whole document to out: JSON {"assessment":[{site...,"months":[...]}],"meta":{...}}
+ * or, with csv, RFC 4180 lines (CRLF) with the header site,month,time,class,target,baseline,
+ * indicators,verdict,payer,payee,amount,reason. JL_OK, or errors as wq_run(). */
+int wq_assess(st_store *store, const wq_request *request, int csv, jl_buf *out, jl_error *err);
 
 #endif
