@@ -31,7 +31,9 @@ static const char usage[] =
     "  --connection-timeout S  idle connection timeout in seconds (default 30)\n"
     "  --map-size BYTES        initial LMDB map size; it grows on demand (default 64 GiB)\n"
     "  --backup-dir DIR        enable POST /api/v1/backup, which writes each backup to a new\n"
-    "                          directory DIR/backup-<UTC time> (default: backups disabled)\n";
+    "                          directory DIR/backup-<UTC time> (default: backups disabled)\n"
+    "  --sites FILE            monitoring sites (JSON) for /api/v1/sites, water_quality, aqi;\n"
+    "                          re-read on SIGHUP (default: none)\n";
 
 const char *sv_config_usage(void)
 {
@@ -186,6 +188,10 @@ int sv_config_parse(sv_config *config, int argc, char **argv, jl_error *err)
             if (value[0] == '\0')
                 rc = jl_error_set(err, JL_EINVAL, "--backup-dir: expected a directory");
             config->backup_directory = value;
+        } else if (strcmp(flag, "--sites") == 0) {
+            if (value[0] == '\0')
+                rc = jl_error_set(err, JL_EINVAL, "--sites: expected a file");
+            config->sites_path = value;
         } else if (strcmp(flag, "--map-size") == 0) {
             rc = parse_count(flag, value, 1u << 20, 1ull << 44, &number, err);
             config->initial_map_bytes = number;

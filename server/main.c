@@ -1,6 +1,7 @@
 /* jialingd: opens the store, optionally loads the demo data, serves HTTP, and shuts down in
  * order on SIGTERM/SIGINT (stop accepting, finish writes in flight, close LMDB). SIGHUP re-reads
- * the token file. Signals are taken synchronously with sigwait() in the main thread. */
+ * the token file and the sites file (a bad one keeps the old). Signals are taken synchronously with
+ * sigwait() in the main thread. */
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -9,6 +10,7 @@
 #include "jialing/demo.h"
 #include "jialing/public.h"
 #include "jialing/server.h"
+#include "jialing/sites.h"
 
 static int is_loopback(const char *host)
 {
@@ -53,6 +55,18 @@ int main(int argc, char **argv)
                 config.listen_host);
         snprintf(config.listen_host, sizeof config.listen_host, "127.0.0.1");
     }
+    /* The sites file is checked before the store opens, so a bad one is refused at once. */
+    static si_registry sites;
+    if (config.sites_path) {
+        if (si_registry_init(&sites, config.sites_path) != JL_OK ||
+            si_registry_reload(&sites, &err) != JL_OK) {
+            fprintf(stderr, "jialingd: %s\n",
+                    err.message[0] ? err.message : "out of memory reading the sites file");
+            au_tokens_free(context.tokens);
+            return 1;
+        }
+        config.sites = &sites;
+    }
     st_options options;
     memset(&options, 0, sizeof options);
     options.directory = config.data_directory;
@@ -62,6 +76,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "jialingd: cannot open store in %s: %s\n", config.data_directory,
                 err.message);
         au_tokens_free(context.tokens);
+        if (config.sites != NULL)
+            si_registry_destroy(config.sites);
         return 1;
     }
     if (config.load_demo) {
@@ -86,6 +102,8 @@ int main(int argc, char **argv)
         pb_cache_destroy(context.public_cache);
         st_store_close(context.store);
         au_tokens_free(context.tokens);
+        if (config.sites != NULL)
+            si_registry_destroy(config.sites);
         return 1;
     }
     fprintf(stderr, "jialingd: listening on http://%s:%u, data in %s, sync=%s%s\n",
@@ -98,6 +116,14 @@ int main(int argc, char **argv)
         if (sigwait(&signals, &received) != 0)
             continue;
         if (received == SIGHUP) {
+            if (config.sites != NULL) {
+                if (si_registry_reload(config.sites, &err) == JL_OK)
+                    fprintf(stderr, "jialingd: sites file re-read (%zu sites)\n",
+                            si_count(config.sites->current));
+                else
+                    fprintf(stderr, "jialingd: sites file not re-read, old sites kept: %s\n",
+                            err.message);
+            }
             if (context.tokens == NULL)
                 continue;
             if (au_tokens_reload(context.tokens, &err) == JL_OK)
@@ -114,6 +140,8 @@ int main(int argc, char **argv)
     pb_cache_destroy(context.public_cache);
     st_store_close(context.store);
     au_tokens_free(context.tokens);
+    if (config.sites != NULL)
+        si_registry_destroy(config.sites);
     fprintf(stderr, "jialingd: stopped cleanly\n");
     return 0;
 }

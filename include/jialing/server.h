@@ -35,6 +35,10 @@ typedef struct sv_config {
     qx_limits limits;              /* --max-series, --max-rows, --max-windows, --query-timeout */
     uint64_t initial_map_bytes;    /* --map-size [1 GiB] */
     const char *backup_directory;  /* --backup-dir DIR for POST /api/v1/backup [none: disabled] */
+    /* sites (jialing/sites.h): the file, and the set main loads from it at start and re-reads on
+     * SIGHUP; handlers take the current set with si_registry_acquire(). */
+    const char *sites_path;    /* --sites FILE [none] */
+    struct si_registry *sites; /* set by main when sites_path is given, else NULL */
 } sv_config;
 
 /* Returns the usage text listing every flag (static). */
