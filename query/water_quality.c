@@ -293,8 +293,10 @@ static void month_figure(const daily *d, int64_t start, int64_t end, const wq_re
 {
     memset(f, 0, sizeof *f);
     double sum = 0;
-    for (size_t i = 0; i < d->day_count; i++) {
-        if (d->starts[i] < start || d->starts[i] >= end)
+    /* Days are ascending: start at the month's first (bisection), stop after its last. */
+    size_t first = start > d->starts[0] ? window_index(d->starts, d->day_count, start) : 0;
+    for (size_t i = first; i < d->day_count && d->starts[i] < end; i++) {
+        if (d->starts[i] < start)
             continue;
         figure day;
         day_figure(d, i, rq->min_readings, &day);
