@@ -41,8 +41,10 @@ typedef struct wq_series {
     const si_site *site;
     uint32_t reviewed; /* bit i: a review mark in force touches a series of params[i] */
     uint32_t series;   /* bit i: params[i] has at least one series */
-    wq_row *rows;      /* window_count */
-    wq_value *values;  /* window_count * param_count */
+    uint64_t *marks;   /* review marks in force over the range, ascending; owned */
+    size_t mark_count;
+    wq_row *rows;     /* window_count */
+    wq_value *values; /* window_count * param_count */
 } wq_series;
 
 struct wq_result {
@@ -75,6 +77,7 @@ void wq_result_free(wq_result *result)
     for (size_t i = 0; i < result->series_count; i++) {
         free(result->series[i].rows);
         free(result->series[i].values);
+        free(result->series[i].marks);
     }
     free(result->series);
     free(result->windows);
@@ -209,47 +212,62 @@ static int query_daily(st_store *store, const wq_request *rq, const si_site *sit
     return rc;
 }
 
-/* Sink reading qx_series(with_flags) rows: any series at all, and whether one is reviewed. */
+/* What the store says of a site's series for one parameter: whether there is any, and the review
+ * marks in force whose spans overlap the request's range (st_snapshot_review_spans). */
 typedef struct review_probe {
-    size_t column; /* index of "reviewed", SIZE_MAX when absent */
     int any;
-    int reviewed;
+    uint64_t *marks; /* ascending, unique; owned */
+    size_t mark_count;
 } review_probe;
 
-static int probe_begin(void *context, sk_text metric, const sk_tag *tags, size_t tag_count,
-                       const char *const *columns, size_t column_count)
+static int add_mark(review_probe *p, uint64_t id)
 {
-    (void)metric, (void)tags, (void)tag_count;
-    review_probe *p = context;
-    p->column = SIZE_MAX;
-    for (size_t i = 0; i < column_count; i++)
-        if (strcmp(columns[i], "reviewed") == 0)
-            p->column = i;
-    p->any = 1;
+    size_t i = 0;
+    while (i < p->mark_count && p->marks[i] < id)
+        i++;
+    if (i < p->mark_count && p->marks[i] == id)
+        return JL_OK;
+    uint64_t *grown = realloc(p->marks, (p->mark_count + 1) * sizeof *grown);
+    if (grown == NULL)
+        return JL_ENOMEM;
+    p->marks = grown;
+    memmove(p->marks + i + 1, p->marks + i, (p->mark_count - i) * sizeof *grown);
+    p->marks[i] = id;
+    p->mark_count++;
     return JL_OK;
 }
 
-static int probe_row(void *context, const qx_cell *cells, size_t cell_count)
-{
-    review_probe *p = context;
-    if (p->column < cell_count && cells[p->column].type == QX_CELL_INT &&
-        cells[p->column].as.i != 0)
-        p->reviewed = 1;
-    return JL_OK;
-}
-
-/* Whether site has series for param and whether a review mark in force touches one. */
 static int probe_reviews(st_store *store, const wq_request *rq, const si_site *site, wq_param param,
                          review_probe *probe, jl_error *err)
 {
-    qp_selector sel;
-    int rc = si_selector(site, si_metric_for(site, wq_param_name(param)), &sel, err);
-    if (rc != JL_OK)
+    st_matcher matchers[1 + QP_MAX_MATCHERS];
+    size_t n = 0;
+    matchers[n++] = (st_matcher){"__name__", si_metric_for(site, wq_param_name(param)), 0};
+    for (size_t i = 0; i < site->tag_count && n < 1 + QP_MAX_MATCHERS; i++)
+        matchers[n++] = (st_matcher){site->tags[i].key, site->tags[i].value, 0};
+    uint64_t *ids = NULL;
+    size_t count = 0;
+    int rc = st_select(store, matchers, n, rq->limits.max_series, &ids, &count, err);
+    if (rc != JL_OK || count == 0) {
+        free(ids);
         return rc;
-    memset(probe, 0, sizeof *probe);
-    qx_sink sink = {probe, probe_begin, probe_row, collect_end};
-    rc = qx_series(store, &sel, &rq->limits, 1, &sink, err);
-    qp_selector_destroy(&sel);
+    }
+    probe->any = 1;
+    st_snapshot *snap = NULL;
+    rc = st_snapshot_open(store, ids, count, &snap, err);
+    free(ids);
+    for (size_t i = 0; rc == JL_OK && i < st_snapshot_series_count(snap); i++) {
+        const st_review_span *spans = NULL;
+        size_t span_count = 0;
+        if (st_snapshot_review_spans(snap, i, &spans, &span_count) != JL_OK)
+            continue;
+        for (size_t k = 0; k < span_count && rc == JL_OK; k++)
+            if (spans[k].from_ms < rq->to_ms && spans[k].to_ms > rq->from_ms)
+                rc = add_mark(probe, spans[k].mark_id);
+        if (rc == JL_ENOMEM)
+            jl_error_set(err, rc, "out of memory");
+    }
+    st_snapshot_close(snap);
     return rc;
 }
 
@@ -275,8 +293,10 @@ static void month_figure(const daily *d, int64_t start, int64_t end, const wq_re
 {
     memset(f, 0, sizeof *f);
     double sum = 0;
-    for (size_t i = 0; i < d->day_count; i++) {
-        if (d->starts[i] < start || d->starts[i] >= end)
+    /* Days are ascending: start at the month's first (bisection), stop after its last. */
+    size_t first = start > d->starts[0] ? window_index(d->starts, d->day_count, start) : 0;
+    for (size_t i = first; i < d->day_count && d->starts[i] < end; i++) {
+        if (d->starts[i] < start)
             continue;
         figure day;
         day_figure(d, i, rq->min_readings, &day);
@@ -361,13 +381,21 @@ static int compute_series(st_store *store, wq_result *res, const int64_t *days, 
         memset(d.valid, 0, (day_count + 1) * sizeof *d.valid);
         memset(d.total, 0, (day_count + 1) * sizeof *d.total);
         rc = query_daily(store, rq, s->site, rq->params[p], &d, err);
-        review_probe probe;
+        review_probe probe = {0, NULL, 0};
         if (rc == JL_OK)
             rc = probe_reviews(store, rq, s->site, rq->params[p], &probe, err);
         if (rc == JL_OK && probe.any)
             s->series |= 1u << p;
-        if (rc == JL_OK && probe.reviewed)
+        if (rc == JL_OK && probe.mark_count > 0)
             s->reviewed |= 1u << p;
+        for (size_t k = 0; k < probe.mark_count && rc == JL_OK; k++) {
+            review_probe all = {0, s->marks, s->mark_count};
+            if (add_mark(&all, probe.marks[k]) != JL_OK)
+                rc = jl_error_set(err, JL_ENOMEM, "out of memory");
+            s->marks = all.marks;
+            s->mark_count = all.mark_count;
+        }
+        free(probe.marks);
         for (size_t w = 0; w < wc && rc == JL_OK; w++) {
             figure f;
             if (rq->window == WQ_WINDOW_DAY)
@@ -561,6 +589,10 @@ static json_t *series_meta(const wq_result *res, const wq_series *s)
     /* The parameters whose series a review mark in force touches: their valid readings are what
      * the marks decide (flags=valid), not the device flags alone. */
     bad |= set(o, "reviewed", reviewed);
+    json_t *marks = json_array();
+    for (size_t k = 0; marks && k < s->mark_count; k++)
+        bad |= json_array_append_new(marks, json_integer((json_int_t)s->marks[k])) != 0;
+    bad |= set(o, "review_marks", marks);
     bad |= set(o, "no_series", missing);
     json_t *windows = json_array();
     for (size_t w = 0; windows && w < res->window_count; w++) {

@@ -133,9 +133,10 @@ int wq_run(st_store *store, const wq_request *request, wq_result **out, jl_error
  * sink's code. */
 int wq_emit(const wq_result *result, const qx_sink *sink);
 
-/* Appends the result's metadata as a JSON object (standard, grid, validity rules, per series and
- * window the valid and invalid readings of each parameter, the reasons of nulls and the items that
- * decide the class). JL_OK or JL_ENOMEM. */
+/* Appends the result's metadata as a JSON object (standard, grid, validity rules; per series the
+ * review marks in force over the range (their spans, st_snapshot_review_spans) and the parameters
+ * they touch; per series and window the valid and invalid readings of each parameter, the
+ * reasons of nulls and the items that decide the class). JL_OK or JL_ENOMEM. */
 int wq_meta_json(const wq_result *result, jl_buf *out);
 
 /* Frees a result; NULL is ignored. */

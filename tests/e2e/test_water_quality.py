@@ -250,6 +250,11 @@ def test_water_quality_days_and_month():
         eq(meta["series"][0]["windows"][FEW_VALID_DAY]["null_reasons"]["nh3n"],
            "3 valid readings, fewer than 4", "null reason")
         eq(meta["series"][0]["windows"][WORSE_DAY]["decisive"], ["nh3n"], "decisive")
+        # No review mark is in force here: the device flags alone decide validity.
+        eq((meta["series"][0]["review_marks"], meta["series"][0]["reviewed"]), ([], []),
+           "review marks")
+        eq(meta["series"][0]["no_series"], [], "every parameter has a series")
+        eq(meta["series"][0]["metrics"]["nh3n"], "ammonia", "mapped metric in meta")
 
         # Month: mean of the valid days' means, 20 valid days needed (30 here).
         month = srv.ok("water_quality", window="1mo", **params)
