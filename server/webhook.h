@@ -1,0 +1,65 @@
+/* Webhook notifications (server/webhook.c, prefix wh_): delivers JSON documents to every
+ * configured receiver URL (--webhook URL, several allowed) by HTTP POST from a background thread,
+ * retrying with exponential backoff while a receiver is down, so that each document reaches each
+ * receiver at least once. The notifier keeps nothing on disk: the caller (the alarm evaluator)
+ * stores which notifications are pending and offers them again after a restart; on_delivered
+ * tells it when a document has reached every receiver.
+ *
+ * The documents are the caller's: for alarms, Alertmanager's webhook format (version "4",
+ * status, alerts[] with labels, annotations, startsAt, endsAt, fingerprint), so existing
+ * receivers work; key is the stable identity a receiver can drop repeats by (it is also sent in
+ * the header X-Jialing-Notification-Key).
+ *
+ * Thread-safety: wh_notifier_send() may be called from any thread; callbacks run on the
+ * notifier's thread. Errors: JL_OK or a negative JL_* code (common.h), err filled. */
+#ifndef JIALING_SERVER_WEBHOOK_H
+#define JIALING_SERVER_WEBHOOK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "jialing/common.h"
+
+typedef struct wh_notifier wh_notifier;
+
+/* Called once per document when every receiver has answered it with a 2xx; key as given to
+ * wh_notifier_send(), valid during the call only. */
+typedef void (*wh_delivered_fn)(void *ctx, const char *key);
+
+typedef struct wh_options {
+    const char *const *urls;   /* http://host:port/path receivers (https is refused: no TLS) */
+    size_t url_count;          /* >= 1 */
+    int64_t first_retry_ms;    /* first backoff [1000]; doubles per failure ... */
+    int64_t max_retry_ms;      /* ... up to this [30000] */
+    int64_t timeout_ms;        /* per POST [5000] */
+    size_t max_pending;        /* documents queued at most [100000]; beyond, send refuses */
+    wh_delivered_fn on_delivered; /* may be NULL */
+    void *ctx;                 /* passed to on_delivered */
+} wh_options;
+
+/* Counters for /metrics. */
+typedef struct wh_stats {
+    uint64_t sent;      /* POSTs answered 2xx */
+    uint64_t failed;    /* POSTs that failed (connection, timeout, non-2xx), each retried */
+    uint64_t delivered; /* documents delivered to every receiver */
+    uint64_t pending;   /* documents not yet delivered everywhere */
+} wh_stats;
+
+/* Checks the URLs and starts the notifier's thread; *out is freed with wh_notifier_stop().
+ * JL_EINVAL naming a bad URL, JL_ENOMEM. */
+int wh_notifier_start(const wh_options *options, wh_notifier **out, jl_error *err);
+
+/* Queues body[0..len) (copied) for every receiver under key (copied, NUL-terminated, at most 256
+ * bytes). A key already queued is not queued twice. JL_OK, JL_ELIMIT (max_pending reached),
+ * JL_EINVAL (key), JL_ENOMEM. */
+int wh_notifier_send(wh_notifier *notifier, const char *key, const char *body, size_t len,
+                     jl_error *err);
+
+/* Fills stats; thread-safe. */
+void wh_notifier_stats(wh_notifier *notifier, wh_stats *stats);
+
+/* Stops the thread (a POST in flight is given up to its timeout) and frees everything; documents
+ * not delivered are dropped (the caller offers them again after a restart). NULL is ignored. */
+void wh_notifier_stop(wh_notifier *notifier);
+
+#endif
