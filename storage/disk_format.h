@@ -10,7 +10,7 @@
  *   2. sealed chunks (storage/chunk_*.c, storage/rice.c)
  *   3. write-log blocks, formats 1, 2 and 3 (storage/log_block.c)
  *   4. the store: format version, database names, key layouts (keys.c, catalog.c, store.c),
- *      review marks (review.c) */
+ *      review marks (review.c), alarm events (events.c) */
 #ifndef JIALING_STORAGE_DISK_FORMAT_H
 #define JIALING_STORAGE_DISK_FORMAT_H
 
@@ -373,7 +373,8 @@ static inline int df_decimal_exponent(const double *values, const uint32_t *orde
  *   postings  "key=value" (metric as "__name__=m") -> u64 BE ids (DUPSORT, DUPFIXED)
  *   chunks    u64 BE id + flipped-sign BE first_ms -> encoded chunk (see chunk.h)
  *   log       u64 BE sequence -> one write request's readings (section 3)
- *   review    u64 BE mark id -> one review mark (below; storage/review.c) */
+ *   review    u64 BE mark id -> one review mark (below; storage/review.c)
+ *   events    u64 BE event id -> one alarm event (below; storage/events.c) */
 
 /* 2: write-log blocks grouped by series (section 3). 3: chunks may carry a segment table
  * (CK_FLAG_SEGMENTS), which an older build would take for corruption. 4: readings carry data
@@ -446,6 +447,54 @@ static inline int df_decimal_exponent(const double *values, const uint32_t *orde
 #define REVIEW_CRC_BYTES 4
 /* Fixed fields, four empty texts, one series id and the checksum. */
 #define REVIEW_VALUE_MIN_BYTES (REVIEW_OFF_TEXTS + 4 * REVIEW_TEXT_COUNT + 8 + REVIEW_CRC_BYTES)
+
+/* Alarm events (include/jialing/alarm.h), database "events", storage/events.c.
+ *
+ * Key: EVENT_KEY_BYTES = 8, the event id (1, 2, ... in the order made) big endian, so that the
+ * last key gives the next id and a listing comes in the order made.
+ *
+ * Value (every integer little endian, written field by field through bytes.h):
+ *   off size field
+ *     0   1  value version (EVENT_VALUE_VERSION)
+ *     1   1  flags: EVENT_FLAG_RESOLVED, EVENT_FLAG_LATE, EVENT_FLAG_NOTIFIED_FIRING,
+ *            EVENT_FLAG_NOTIFIED_RESOLVED; other bits must be 0
+ *     2   8  series id (uint64, >= 1)
+ *    10   8  start_ms (int64)
+ *    18   8  fired_ms (int64)
+ *    26   8  end_ms (int64; 0 unless resolved)
+ *    34   8  peak (IEEE 754 double, bits as uint64)
+ *    42   8  count (uint64)
+ *    50   4  rule name length R (1..ST_EVENT_MAX_RULE_BYTES)
+ *    54   R  rule name, UTF-8 without NUL
+ *  54+R   4  crc32c over every byte before it
+ * An event is rewritten whole under its key when it resolves or is notified; none is deleted.
+ * Readers validate in this order and stop at the first failure: key size, id >= 1, value size
+ * >= EVENT_VALUE_MIN_BYTES, version, checksum, flags, series id >= 1, R in range and exactly
+ * R + 4 bytes left, no NUL in the name, end_ms 0 unless resolved and >= start_ms when resolved.
+ * Why a version byte and a checksum: as for review marks, a torn or foreign value is refused
+ * (JL_ECORRUPT), never misread. FORMAT_VERSION stays 4: the database is created by a writable
+ * open and an older build ignores a database it does not open. */
+#define STORE_DB_EVENTS "events"
+#define EVENT_KEY_BYTES 8
+#define EVENT_VALUE_VERSION 1u
+#define EVENT_OFF_VERSION 0
+#define EVENT_OFF_FLAGS 1
+#define EVENT_OFF_SERIES 2
+#define EVENT_OFF_START_MS 10
+#define EVENT_OFF_FIRED_MS 18
+#define EVENT_OFF_END_MS 26
+#define EVENT_OFF_PEAK 34
+#define EVENT_OFF_COUNT 42
+#define EVENT_OFF_RULE_LEN 50
+#define EVENT_OFF_RULE 54
+#define EVENT_FLAG_RESOLVED 0x01u
+#define EVENT_FLAG_LATE 0x02u
+#define EVENT_FLAG_NOTIFIED_FIRING 0x04u
+#define EVENT_FLAG_NOTIFIED_RESOLVED 0x08u
+#define EVENT_FLAGS_KNOWN 0x0fu
+#define EVENT_CRC_BYTES 4
+/* Fixed fields, a one-byte name and the checksum. */
+#define EVENT_VALUE_MIN_BYTES (EVENT_OFF_RULE + 1 + EVENT_CRC_BYTES)
 
 /* LMDB keys are at most 511 bytes; longer postings are hashed (store_posting_key). */
 #define POSTING_KEY_MAX 480

@@ -74,9 +74,9 @@ static int load_chunk_summaries(st_store *store, MDB_txn *txn, jl_error *err)
 }
 
 /* Opens the five databases of readings (creating them unless read-only), then the review
- * marks' database: created when writable; a read-only open of a store without it (one no build
- * with review marks has written to) has no marks. JL_OK, JL_ENOTFOUND (a read-only open of a
- * directory without a store) or an LMDB error. */
+ * marks' and the alarm events' databases: created when writable; a read-only open of a store
+ * without one (one no build with them has written to) has no marks or events. JL_OK, JL_ENOTFOUND
+ * (a read-only open of a directory without a store) or an LMDB error. */
 static int open_dbis(st_store *store, MDB_txn *txn, jl_error *err)
 {
     int read_only = store->options.read_only;
@@ -101,11 +101,14 @@ static int open_dbis(st_store *store, MDB_txn *txn, jl_error *err)
             return store_lmdb_error(err, mrc, "opening a database");
     }
     int mrc = mdb_dbi_open(txn, STORE_DB_REVIEW, read_only ? 0 : MDB_CREATE, &store->db_review);
-    if (mrc == MDB_NOTFOUND && read_only)
-        return JL_OK;
-    if (mrc != 0)
+    if (mrc != 0 && !(mrc == MDB_NOTFOUND && read_only))
         return store_lmdb_error(err, mrc, "opening the review database");
-    store->has_review_db = 1;
+    store->has_review_db = mrc == 0;
+    /* The alarm events, likewise (disk_format.h section 4). */
+    mrc = mdb_dbi_open(txn, STORE_DB_EVENTS, read_only ? 0 : MDB_CREATE, &store->db_events);
+    if (mrc != 0 && !(mrc == MDB_NOTFOUND && read_only))
+        return store_lmdb_error(err, mrc, "opening the events database");
+    store->has_events_db = mrc == 0;
     return JL_OK;
 }
 
@@ -159,6 +162,8 @@ static int open_databases(st_store *store, jl_error *err)
         rc = catalog_load(store, txn, err);
     if (rc == JL_OK)
         rc = review_load(store, txn, err);
+    if (rc == JL_OK)
+        rc = events_load(store, txn, err);
     if (rc == JL_OK)
         rc = load_chunk_summaries(store, txn, err);
     if (rc == JL_OK)

@@ -9,6 +9,7 @@
  *   store.c     opening (databases, format version, recovery driving), closing, statistics
  *   snapshot.c  read views and cursors;  backup.c  st_store_backup;  batch.c  st_batch
  *   review.c    review marks: the "review" database, the in-memory set in force, spans
+ *   events.c    alarm events: the "events" database (st_event_put, st_event_list)
  *
  * Concurrency model:
  * - One writer thread mutates the catalog and the series states. It prepares each group of
@@ -26,6 +27,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
+#include "jialing/alarm.h"
 #include "jialing/review.h"
 #include "jialing/store.h"
 #include "bytes.h"
@@ -104,8 +106,14 @@ typedef struct series {
 
 struct st_store {
     MDB_env *env;
-    MDB_dbi db_meta, db_series, db_postings, db_chunks, db_log, db_review;
+    MDB_dbi db_meta, db_series, db_postings, db_chunks, db_log, db_review, db_events;
     int has_review_db; /* 0: a read-only open of a store without the "review" database */
+    int has_events_db; /* 0: a read-only open of a store without the "events" database */
+    uint64_t event_next_id; /* id of the next event (writer only; loaded at open) */
+    /* The commit hook (st_store_set_commit_hook), under queue_mutex; the writer copies it when
+     * it takes a group. */
+    st_commit_hook commit_hook;
+    void *commit_hook_ctx;
     st_options options;
     uint32_t chunk_max;  /* readings per chunk at most */
     uint32_t page_bytes; /* LMDB page size */
@@ -157,13 +165,22 @@ typedef struct review_op {
     const char *by;             /* withdraw: by whom (never NULL) */
 } review_op;
 
-/* What a request carries: readings (st_write) or one review operation. */
-enum { WRITE_BATCH = 0, WRITE_REVIEW = 1 };
+/* Events to store in one request (st_event_put). */
+typedef struct event_op {
+    st_event *events; /* new ones (id 0) get their id written back */
+    size_t count;
+} event_op;
+
+/* What a request carries: readings (st_write), one review operation or events. */
+enum { WRITE_BATCH = 0, WRITE_REVIEW = 1, WRITE_EVENTS = 2 };
 
 typedef struct write_request {
-    int kind;                /* WRITE_BATCH or WRITE_REVIEW */
+    int kind;                /* WRITE_BATCH, WRITE_REVIEW or WRITE_EVENTS */
     const st_batch *batch;   /* WRITE_BATCH */
+    uint64_t *series_ids;    /* WRITE_BATCH: the id of each batch series, set by the writer
+                                (malloc'ed; freed by st_write) for the commit hook */
     review_op *review;       /* WRITE_REVIEW */
+    event_op *events;        /* WRITE_EVENTS */
     jl_buf log_block; /* the batch as a log block, encoded by the caller; ids filled in later */
     int done;
     int result;
@@ -213,6 +230,11 @@ typedef struct writer_txn {
     size_t joining_capacity;
     int64_t chunk_count_delta, chunk_bytes_delta; /* counters published with the states */
     int64_t log_blocks_delta, log_bytes_delta;
+    uint64_t event_next_id_before; /* store->event_next_id when the transaction began */
+    st_commit_hook hook;           /* copied from the store when the group was taken */
+    void *hook_ctx;
+    st_commit_batch *hook_batches; /* reused array handed to the hook */
+    size_t hook_capacity;
 } writer_txn;
 
 /* ---------- store.c ---------- */
@@ -371,6 +393,15 @@ int review_apply(st_store *store, writer_txn *wt, review_op *op, jl_error *err);
 
 /* Releases one reference to a set (NULL ignored); frees it at zero. */
 void review_set_release(review_set *set);
+
+/* ---------- events.c ---------- */
+
+/* Finds the next event id at open (the last key + 1). JL_OK or an LMDB error. */
+int events_load(st_store *store, MDB_txn *txn, jl_error *err);
+
+/* Puts the events of op inside the writer's transaction. JL_OK, JL_EINVAL, JL_ENOMEM or an
+ * LMDB error; on error the caller rolls the transaction back (and the next id with it). */
+int events_apply(st_store *store, writer_txn *wt, event_op *op, jl_error *err);
 
 /* Takes one more reference to a set (NULL ignored); returns set. */
 review_set *review_set_retain(review_set *set);

@@ -19,6 +19,8 @@ static int apply_request(st_store *store, writer_txn *wt, write_request *request
                          jl_error *err)
 {
     const st_batch *batch = request->batch;
+    free(request->series_ids); /* a retry fills them again */
+    request->series_ids = NULL;
     uint64_t *ids = malloc(sizeof(uint64_t) * (batch->series_count ? batch->series_count : 1));
     series **owners = malloc(sizeof(series *) * (batch->series_count ? batch->series_count : 1));
     int rc = (ids && owners) ? JL_OK : jl_error_set(err, JL_ENOMEM, "out of memory");
@@ -49,7 +51,7 @@ static int apply_request(st_store *store, writer_txn *wt, write_request *request
         }
     }
     wt->points += batch->point_count;
-    free(ids);
+    request->series_ids = ids; /* kept for the commit hook; st_write frees them */
     free(owners);
     return rc;
 }
@@ -60,6 +62,7 @@ static void rollback(st_store *store, writer_txn *wt)
 {
     store->relog_credit = wt->relog_credit_before;
     store->review_next_id = wt->review_next_id_before;
+    store->event_next_id = wt->event_next_id_before;
     review_set_release(wt->review_next);
     wt->review_next = NULL;
     for (series *s = wt->touched; s; s = s->touched_next) {
@@ -146,6 +149,43 @@ static int commit_error(const st_store *store, int rc, jl_error *err)
     return store_lmdb_error(err, rc, "committing");
 }
 
+/* Hands the batches of a committed group to the commit hook, if one is set. Out of memory, the
+ * group goes to the hook in pieces of one batch (the array holds one entry at least). */
+static void call_hook(writer_txn *wt, write_request *first, write_request *after_last)
+{
+    if (wt->hook == NULL)
+        return;
+    size_t n = 0;
+    for (write_request *r = first; r != after_last; r = r->next)
+        n += r->kind == WRITE_BATCH;
+    if (n == 0)
+        return;
+    if (n > wt->hook_capacity) {
+        st_commit_batch *grown = realloc(wt->hook_batches, n * sizeof *grown);
+        if (grown) {
+            wt->hook_batches = grown;
+            wt->hook_capacity = n;
+        }
+    }
+    size_t used = 0;
+    for (write_request *r = first; r != after_last; r = r->next) {
+        if (r->kind != WRITE_BATCH || r->series_ids == NULL)
+            continue;
+        if (wt->hook_capacity == 0) {
+            st_commit_batch one = {r->batch, r->series_ids};
+            wt->hook(wt->hook_ctx, &one, 1);
+            continue;
+        }
+        wt->hook_batches[used++] = (st_commit_batch){r->batch, r->series_ids};
+        if (used == wt->hook_capacity) {
+            wt->hook(wt->hook_ctx, wt->hook_batches, used);
+            used = 0;
+        }
+    }
+    if (used)
+        wt->hook(wt->hook_ctx, wt->hook_batches, used);
+}
+
 /* Builds and commits one transaction holding the requests [first, after_last). */
 static int commit_group(st_store *store, writer_txn *wt, write_request *first,
                         write_request *after_last, jl_error *err)
@@ -159,6 +199,7 @@ static int commit_group(st_store *store, writer_txn *wt, write_request *first,
     wt->review_next = NULL;
     wt->review_old = NULL;
     wt->review_next_id_before = store->review_next_id;
+    wt->event_next_id_before = store->event_next_id;
     wt->log_cut_below = 0;
     wt->chunk_count_delta = wt->chunk_bytes_delta = 0;
     wt->log_blocks_delta = wt->log_bytes_delta = 0;
@@ -175,8 +216,9 @@ static int commit_group(st_store *store, writer_txn *wt, write_request *first,
     int rc = JL_OK;
     /* A review operation takes no log sequence number: the log's stay dense. */
     for (write_request *r = first; r != after_last && rc == JL_OK; r = r->next)
-        rc = r->kind == WRITE_REVIEW ? review_apply(store, wt, r->review, err)
-                                     : apply_request(store, wt, r, wt->next_seq++, err);
+        rc = r->kind == WRITE_REVIEW   ? review_apply(store, wt, r->review, err)
+             : r->kind == WRITE_EVENTS ? events_apply(store, wt, r->events, err)
+                                       : apply_request(store, wt, r, wt->next_seq++, err);
     if (rc == JL_OK)
         rc = merge_late(store, wt, err);
     for (series *s = wt->touched; s && rc == JL_OK; s = s->touched_next)
@@ -235,6 +277,7 @@ static int commit_group(st_store *store, writer_txn *wt, write_request *first,
     atomic_fetch_add(&store->points_written, wt->points);
     atomic_fetch_add(&store->flagged_points_written, wt->flagged_points);
     atomic_fetch_add(&store->commits, 1);
+    call_hook(wt, first, after_last);
     return rc;
 }
 
@@ -281,6 +324,8 @@ static void *writer_main(void *argument)
             points += request_points(last);
         }
         write_request *after = last->next;
+        wt.hook = store->commit_hook;
+        wt.hook_ctx = store->commit_hook_ctx;
         store->queue_head = after;
         if (after == NULL)
             store->queue_tail = NULL;
@@ -317,6 +362,7 @@ static void *writer_main(void *argument)
     free(wt.merge_ms);
     free(wt.merge_values);
     free(wt.merge_flags);
+    free(wt.hook_batches);
     return NULL;
 }
 
@@ -370,7 +416,29 @@ int st_write(st_store *store, const st_batch *batch, jl_error *err)
     }
     rc = writer_submit(store, &request, err);
     jl_buf_destroy(&request.log_block);
+    free(request.series_ids);
     return rc;
+}
+
+void st_store_set_commit_hook(st_store *store, st_commit_hook fn, void *ctx)
+{
+    pthread_mutex_lock(&store->queue_mutex);
+    store->commit_hook = fn;
+    store->commit_hook_ctx = ctx;
+    pthread_mutex_unlock(&store->queue_mutex);
+}
+
+void st_store_sync_hook(st_store *store)
+{
+    /* Groups are committed in order and each is handed to the hook before its requests are
+     * done, so an empty request's completion follows every group taken before it. */
+    event_op none = {NULL, 0};
+    write_request request;
+    memset(&request, 0, sizeof request);
+    request.kind = WRITE_EVENTS;
+    request.events = &none;
+    if (!store->options.read_only)
+        writer_submit(store, &request, NULL);
 }
 
 int writer_submit(st_store *store, write_request *request, jl_error *err)

@@ -301,6 +301,26 @@ int st_store_stats(st_store *store, int count_codecs, st_stats *stats, jl_error 
  * visible to readers, so an answer built after reading N reflects at least those N commits. */
 uint64_t st_store_commit_count(st_store *store);
 
+/* The commit hook: what one committed write carried, handed to the hook after the commit is
+ * published (its readings are visible to snapshots), so that an evaluator (the alarms,
+ * jialing/alarm.h) need not read them back. */
+typedef struct st_commit_batch {
+    const st_batch *batch;      /* the readings as written, in arrival order (accessors above) */
+    const uint64_t *series_ids; /* the store's id of each batch series index */
+} st_commit_batch;
+
+/* Called on the writer thread with the batches of one committed group; everything is valid
+ * during the call only. It must copy what it needs and return fast: every write waits for it. */
+typedef void (*st_commit_hook)(void *ctx, const st_commit_batch *batches, size_t count);
+
+/* Sets (fn NULL: removes) the commit hook; it applies from the next group the writer takes.
+ * When unset a commit pays one pointer test. After removal returns, the hook may still be
+ * running for a group taken before: st_store_sync_hook() waits for that. */
+void st_store_set_commit_hook(st_store *store, st_commit_hook fn, void *ctx);
+
+/* Waits until every group taken before the call has been committed and handed to the hook. */
+void st_store_sync_hook(st_store *store);
+
 /* Copies the store (compacted, one consistent commit, write log included) into out_directory,
  * which must not exist or be empty, and fsyncs it; safe while writes go on, though the map
  * cannot grow until it ends (see Caveats). JL_OK, JL_EINVAL (no or unusable directory, not

@@ -1,0 +1,1169 @@
+/* The alarm evaluator (include/jialing/alarm.h).
+ *
+ * Each (rule, series) pair has a small machine (al_state) fed the series' selected readings in
+ * time order. The store's commit hook copies what each commit carried into a queue; the
+ * evaluator's own thread feeds the readings to the pairs of the rules matching their series, so
+ * no reading is read back from the store in the usual case. A reading at or before a pair's
+ * frontier (the last reading fed: backfill, or a rewrite of a timestamp) instead makes the pair
+ * recompute from the store: its machine is run again over every stored reading of the series,
+ * and the events found are reconciled with the stored ones by identity (rule, series, start):
+ * missing ones are stored (marked late), firing ones found resolved are resolved (marked late).
+ *
+ * A restart recomputes every pair the same way (nothing of the machines is persisted): the
+ * stored readings decide, and reconciliation by identity means that no event is lost (a commit
+ * whose evaluation the crash cut off is in the store) or repeated (an event already stored is
+ * found). Un-notified states are offered again to the notifier.
+ *
+ * Validity: a pair sees the readings whose device flag is in its rule's flags (default: the
+ * valid set); review marks are applied when events are listed (server/events_http.c), not here,
+ * so that a mark made later withdraws an event without re-evaluating. */
+#include "jialing/alarm.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "jialing/serieskey.h"
+
+/* ---------- the machine ---------- */
+
+void al_state_init(al_state *state)
+{
+    memset(state, 0, sizeof *state);
+    state->last_ms = INT64_MIN;
+    state->window_start = INT64_MIN;
+}
+
+static int compare(al_op op, double v, double threshold)
+{
+    switch (op) {
+    case AL_GT:
+        return v > threshold;
+    case AL_GE:
+        return v >= threshold;
+    case AL_LT:
+        return v < threshold;
+    case AL_LE:
+        return v <= threshold;
+    }
+    return 0;
+}
+
+/* The more extreme of a and b in the rule's direction (max for gt/ge, min for lt/le). */
+static double extreme(al_op op, double a, double b)
+{
+    return (op == AL_GT || op == AL_GE) ? (b > a ? b : a) : (b < a ? b : a);
+}
+
+static void fill_event(const al_rule *rule, const al_state *s, st_event *e)
+{
+    memset(e, 0, sizeof *e);
+    snprintf(e->rule, sizeof e->rule, "%s", rule->name);
+    e->start_ms = s->start_ms;
+    e->peak = s->peak;
+    e->count = s->count;
+}
+
+/* Start of the window holding ms, and the start of the next one. */
+static int64_t window_start(const al_rule *r, int64_t ms)
+{
+    if (r->window.months)
+        return tz_unit_start(r->zone, TZ_UNIT_MONTH, r->window.months, ms);
+    if (r->window.ms % (7 * 86400000LL) == 0 && r->window.ms >= 7 * 86400000LL)
+        return tz_unit_start(r->zone, TZ_UNIT_WEEK, r->window.ms / (7 * 86400000LL), ms);
+    if (r->window.ms >= 86400000LL)
+        return tz_unit_start(r->zone, TZ_UNIT_DAY, r->window.ms / 86400000LL, ms);
+    /* Shorter windows divide the local day: aligned in local time at the offset of ms. */
+    int64_t offset = r->zone ? tz_offset_at(r->zone, ms) : 0;
+    int64_t local = ms + offset, w = r->window.ms;
+    int64_t start = local - (((local % w) + w) % w);
+    return start - offset;
+}
+
+static int64_t window_next(const al_rule *r, int64_t start)
+{
+    if (r->window.months)
+        return tz_unit_next(r->zone, TZ_UNIT_MONTH, r->window.months, start);
+    if (r->window.ms % (7 * 86400000LL) == 0 && r->window.ms >= 7 * 86400000LL)
+        return tz_unit_next(r->zone, TZ_UNIT_WEEK, r->window.ms / (7 * 86400000LL), start);
+    if (r->window.ms >= 86400000LL)
+        return tz_unit_next(r->zone, TZ_UNIT_DAY, r->window.ms / 86400000LL, start);
+    return start + r->window.ms;
+}
+
+static double window_value(const al_rule *r, const al_state *s)
+{
+    switch (r->agg) {
+    case AL_AGG_MEAN:
+        return s->acc / (double)s->acc_count;
+    case AL_AGG_COUNT:
+        return (double)s->acc_count;
+    default:
+        return s->acc;
+    }
+}
+
+static void window_add(const al_rule *r, al_state *s, double v)
+{
+    if (s->acc_count == 0)
+        s->acc = r->agg == AL_AGG_MEAN || r->agg == AL_AGG_SUM ? 0 : v;
+    if (r->agg == AL_AGG_MEAN || r->agg == AL_AGG_SUM)
+        s->acc += v;
+    else if (r->agg == AL_AGG_MAX)
+        s->acc = v > s->acc ? v : s->acc;
+    else if (r->agg == AL_AGG_MIN)
+        s->acc = v < s->acc ? v : s->acc;
+    s->acc_count++;
+}
+
+/* Window: a window is judged when a reading of a later window arrives. A run of windows whose
+ * aggregate matches starts at its first window's start, fires when that window closes (fired =
+ * its end) and resolves at the start of the first judged window that does not match. */
+static al_change feed_window(const al_rule *r, al_state *s, int64_t ms, double v, st_event *e)
+{
+    int64_t ws = window_start(r, ms);
+    al_change change = AL_NONE;
+    if (s->acc_count > 0 && ws != s->window_start) {
+        double a = window_value(r, s);
+        int64_t closed_start = s->window_start;
+        if (compare(r->op, a, r->value)) {
+            if (!s->open) {
+                s->open = 1;
+                s->fired = 1;
+                s->start_ms = closed_start;
+                s->peak = a;
+                s->count = 1;
+                fill_event(r, s, e);
+                e->fired_ms = window_next(r, closed_start);
+                change = AL_FIRED;
+            } else {
+                s->peak = extreme(r->op, s->peak, a);
+                s->count++;
+            }
+        } else if (s->open) {
+            fill_event(r, s, e);
+            e->resolved = 1;
+            e->end_ms = closed_start;
+            s->open = s->fired = 0;
+            change = AL_RESOLVED;
+        }
+        s->acc_count = 0;
+    }
+    s->window_start = ws;
+    window_add(r, s, v);
+    s->last_ms = ms;
+    s->last_value = v;
+    return change;
+}
+
+al_change al_state_feed(const al_rule *r, al_state *s, int64_t ms, double v, st_event *e)
+{
+    al_change change = AL_NONE;
+    switch (r->kind) {
+    case AL_THRESHOLD:
+        if (compare(r->op, v, r->value)) {
+            if (!s->open) {
+                s->open = 1;
+                s->fired = 0;
+                s->start_ms = ms;
+                s->peak = v;
+                s->count = 1;
+            } else {
+                s->peak = extreme(r->op, s->peak, v);
+                s->count++;
+            }
+            if (!s->fired && ms - s->start_ms >= r->for_ms) {
+                s->fired = 1;
+                fill_event(r, s, e);
+                e->fired_ms = ms;
+                change = AL_FIRED;
+            }
+        } else if (s->open) {
+            /* The episode rule: the reading that ended the run is its end. */
+            int was_fired = s->fired;
+            if (was_fired || ms - s->start_ms >= r->for_ms) {
+                fill_event(r, s, e);
+                e->fired_ms = was_fired ? 0 : ms; /* a resolution keeps the stored fired_ms */
+                e->resolved = 1;
+                e->end_ms = ms;
+                change = was_fired ? AL_RESOLVED : AL_FIRED_RESOLVED;
+            }
+            s->open = s->fired = 0;
+        }
+        break;
+    case AL_FLATLINE:
+        if (s->count > 0 && v == s->last_value) {
+            s->count++;
+        } else {
+            if (s->fired) {
+                fill_event(r, s, e);
+                e->resolved = 1;
+                e->end_ms = ms;
+                change = AL_RESOLVED;
+            }
+            s->open = s->fired = 0;
+            s->start_ms = ms;
+            s->count = 1;
+            s->peak = v;
+        }
+        if (!s->fired && s->count >= r->flatline) {
+            s->open = s->fired = 1;
+            fill_event(r, s, e);
+            e->fired_ms = ms;
+            change = AL_FIRED;
+        }
+        break;
+    case AL_RATE:
+        if (s->last_ms != INT64_MIN && ms > s->last_ms) {
+            double per_minute = fabs(v - s->last_value) / ((double)(ms - s->last_ms) / 60000.0);
+            if (per_minute > r->rate) {
+                if (!s->open) {
+                    s->open = s->fired = 1;
+                    s->start_ms = ms;
+                    s->peak = per_minute;
+                    s->count = 1;
+                    fill_event(r, s, e);
+                    e->fired_ms = ms;
+                    change = AL_FIRED;
+                } else {
+                    s->peak = per_minute > s->peak ? per_minute : s->peak;
+                    s->count++;
+                }
+            } else if (s->open) {
+                fill_event(r, s, e);
+                e->resolved = 1;
+                e->end_ms = ms;
+                s->open = s->fired = 0;
+                change = AL_RESOLVED;
+            }
+        }
+        break;
+    case AL_ABSENT:
+        if (s->open) {
+            fill_event(r, s, e);
+            e->fired_ms = s->start_ms + r->absent_ms;
+            e->resolved = 1;
+            e->end_ms = ms;
+            s->open = s->fired = 0;
+            change = AL_RESOLVED;
+        } else if (s->last_ms != INT64_MIN && ms - s->last_ms > r->absent_ms) {
+            s->start_ms = s->last_ms;
+            s->peak = s->last_value;
+            s->count = 0;
+            fill_event(r, s, e);
+            e->fired_ms = s->last_ms + r->absent_ms;
+            e->resolved = 1;
+            e->end_ms = ms;
+            change = AL_FIRED_RESOLVED;
+        }
+        break;
+    case AL_WINDOW:
+        return feed_window(r, s, ms, v, e);
+    }
+    s->last_ms = ms;
+    s->last_value = v;
+    return change;
+}
+
+al_change al_state_tick(const al_rule *r, al_state *s, int64_t now_ms, st_event *e)
+{
+    if (r->kind != AL_ABSENT || s->open || s->last_ms == INT64_MIN ||
+        now_ms - s->last_ms <= r->absent_ms)
+        return AL_NONE;
+    s->open = s->fired = 1;
+    s->start_ms = s->last_ms;
+    s->peak = s->last_value;
+    s->count = 0;
+    fill_event(r, s, e);
+    e->fired_ms = s->last_ms + r->absent_ms;
+    return AL_FIRED;
+}
+
+/* ---------- the evaluator ---------- */
+
+/* One (rule, series) pair. */
+typedef struct pair {
+    uint64_t series_id;
+    al_state state;
+    uint64_t open_id; /* the stored event of the fired open run, 0: none */
+    int late;         /* met a late reading in the commit being processed */
+    uint64_t *events; /* ids of its stored events, in the order made */
+    size_t event_count, event_capacity;
+} pair;
+
+/* Per rule: for each series id, 0 unknown, 1 not matched, else pair index + 2. */
+typedef struct rule_pairs {
+    uint32_t *slot;
+    uint64_t slot_capacity;
+    pair *pairs;
+    size_t count, capacity;
+} rule_pairs;
+
+/* One queued commit: the readings (series id, ms, value, flag) and the keys of its series. */
+typedef struct queued {
+    struct queued *next;
+    size_t count;
+    uint64_t *ids;
+    int64_t *ms;
+    double *values;
+    uint8_t *flags;
+    char **keys; /* per reading: the series key (pointing into key_text) */
+    char *key_text;
+} queued;
+
+struct al_evaluator {
+    st_store *store;
+    al_options options;
+    al_rules rules;
+    rule_pairs *per_rule;
+    st_event **events; /* by id (entry 0 unused); owned */
+    uint64_t event_capacity;
+    char **series_keys; /* by series id, cached for notifications; owned */
+    uint64_t key_capacity;
+
+    pthread_mutex_t lock; /* the queue and flags below */
+    pthread_cond_t cond;  /* work arrived, stopping */
+    pthread_cond_t idle;  /* the queue drained */
+    queued *head, *tail;
+    size_t queued_readings;
+    int busy, stopping, recompute_all;
+    pthread_mutex_t work; /* held while pairs are touched */
+    pthread_t thread;
+    int started;
+
+    pthread_mutex_t notified_lock;
+    uint64_t *notified_ids;
+    unsigned *notified_bits;
+    size_t notified_count, notified_capacity;
+
+    pthread_mutex_t stats_lock;
+    al_stats stats;
+};
+
+#define MAX_QUEUED_READINGS (8u << 20)
+
+static int64_t real_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static uint64_t mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static int grow(void **array, uint64_t *capacity, uint64_t needed, size_t size)
+{
+    if (needed < *capacity)
+        return JL_OK;
+    uint64_t n = *capacity ? *capacity : 64;
+    while (n <= needed)
+        n *= 2;
+    void *grown = realloc(*array, n * size);
+    if (grown == NULL)
+        return JL_ENOMEM;
+    memset((char *)grown + *capacity * size, 0, (n - *capacity) * size);
+    *array = grown;
+    *capacity = n;
+    return JL_OK;
+}
+
+static const char *series_key_of(al_evaluator *ev, uint64_t id)
+{
+    return id < ev->key_capacity ? ev->series_keys[id] : NULL;
+}
+
+static void remember_key(al_evaluator *ev, uint64_t id, const char *key)
+{
+    if (series_key_of(ev, id) || key == NULL)
+        return;
+    if (grow((void **)&ev->series_keys, &ev->key_capacity, id, sizeof(char *)) == JL_OK)
+        ev->series_keys[id] = strdup(key);
+}
+
+/* Whether a canonical key matches a selector (exact and negated tag conditions). */
+static int key_matches(const qp_selector *sel, const char *key)
+{
+    sk_parsed parsed;
+    if (sk_parse(key, strlen(key), &parsed, NULL) != JL_OK)
+        return 0;
+    int ok = strlen(sel->metric) == parsed.metric.len &&
+             memcmp(sel->metric, parsed.metric.data, parsed.metric.len) == 0;
+    for (size_t i = 0; ok && i < sel->matcher_count; i++) {
+        const qp_matcher *m = &sel->matchers[i];
+        int equal = 0;
+        for (size_t t = 0; t < parsed.tag_count; t++)
+            if (parsed.tags[t].key.len == strlen(m->key) &&
+                memcmp(parsed.tags[t].key.data, m->key, parsed.tags[t].key.len) == 0)
+                equal = parsed.tags[t].value.len == strlen(m->value) &&
+                        memcmp(parsed.tags[t].value.data, m->value, parsed.tags[t].value.len) == 0;
+        ok = m->negate ? !equal : equal;
+    }
+    sk_parsed_destroy(&parsed);
+    return ok;
+}
+
+static void rule_pairs_free(rule_pairs *rp)
+{
+    for (size_t i = 0; i < rp->count; i++)
+        free(rp->pairs[i].events);
+    free(rp->pairs);
+    free(rp->slot);
+    memset(rp, 0, sizeof *rp);
+}
+
+/* The pair of series id under rule r, creating it; NULL when the series does not match (or out
+ * of memory, counted as an error). key may be NULL when id's match is already known. */
+static pair *pair_for(al_evaluator *ev, size_t r, uint64_t id, const char *key)
+{
+    rule_pairs *rp = &ev->per_rule[r];
+    if (grow((void **)&rp->slot, &rp->slot_capacity, id, sizeof(uint32_t)) != JL_OK)
+        return NULL;
+    uint32_t slot = rp->slot[id];
+    if (slot == 1)
+        return NULL;
+    if (slot >= 2)
+        return &rp->pairs[slot - 2];
+    if (key == NULL)
+        key = series_key_of(ev, id);
+    if (key == NULL || !key_matches(&ev->rules.rules[r].series, key)) {
+        rp->slot[id] = 1;
+        return NULL;
+    }
+    if (rp->count == rp->capacity) {
+        size_t n = rp->capacity ? rp->capacity * 2 : 16;
+        pair *grown = realloc(rp->pairs, n * sizeof *grown);
+        if (grown == NULL)
+            return NULL;
+        rp->pairs = grown;
+        rp->capacity = n;
+    }
+    pair *p = &rp->pairs[rp->count];
+    memset(p, 0, sizeof *p);
+    p->series_id = id;
+    al_state_init(&p->state);
+    rp->slot[id] = (uint32_t)(rp->count + 2);
+    rp->count++;
+    return p;
+}
+
+static int pair_add_event(pair *p, uint64_t id)
+{
+    if (p->event_count == p->event_capacity) {
+        size_t n = p->event_capacity ? p->event_capacity * 2 : 4;
+        uint64_t *grown = realloc(p->events, n * sizeof *grown);
+        if (grown == NULL)
+            return JL_ENOMEM;
+        p->events = grown;
+        p->event_capacity = n;
+    }
+    p->events[p->event_count++] = id;
+    return JL_OK;
+}
+
+static void count_error(al_evaluator *ev)
+{
+    pthread_mutex_lock(&ev->stats_lock);
+    ev->stats.errors++;
+    pthread_mutex_unlock(&ev->stats_lock);
+}
+
+static void announce(al_evaluator *ev, size_t r, const st_event *e, unsigned state)
+{
+    if (ev->options.notify)
+        ev->options.notify(ev->options.notify_ctx, e, &ev->rules.rules[r], state);
+}
+
+/* Stores a change of pair p under rule r (e from the machine, or from a recompute) and
+ * announces it. late marks events opened or closed by backfill. */
+static void store_change(al_evaluator *ev, size_t r, pair *p, al_change change, st_event *e,
+                         int late)
+{
+    e->series_id = p->series_id;
+    e->late = late;
+    st_event *stored = NULL;
+    if (change == AL_RESOLVED && p->open_id && p->open_id < ev->event_capacity)
+        stored = ev->events[p->open_id];
+    jl_error err;
+    if (stored) {
+        st_event updated = *stored;
+        updated.resolved = 1;
+        updated.end_ms = e->end_ms;
+        updated.peak = e->peak;
+        updated.count = e->count;
+        updated.late = stored->late || late;
+        updated.series_key = NULL;
+        if (st_event_put(ev->store, &updated, 1, &err) != JL_OK) {
+            count_error(ev);
+            return;
+        }
+        updated.series_key = stored->series_key;
+        *stored = updated;
+        p->open_id = 0;
+        pthread_mutex_lock(&ev->stats_lock);
+        ev->stats.resolved++;
+        ev->stats.late += late;
+        pthread_mutex_unlock(&ev->stats_lock);
+        announce(ev, r, stored, ST_EVENT_NOTIFIED_RESOLVED);
+        return;
+    }
+    /* A new event (fired, or fired and resolved at once). */
+    e->id = 0;
+    e->notified = 0;
+    e->series_key = NULL;
+    if (st_event_put(ev->store, e, 1, &err) != JL_OK) {
+        count_error(ev);
+        return;
+    }
+    if (grow((void **)&ev->events, &ev->event_capacity, e->id, sizeof(st_event *)) != JL_OK ||
+        (ev->events[e->id] = malloc(sizeof(st_event))) == NULL) {
+        count_error(ev);
+        return;
+    }
+    st_event *kept = ev->events[e->id];
+    *kept = *e;
+    const char *key = series_key_of(ev, p->series_id);
+    kept->series_key = key ? strdup(key) : NULL;
+    pair_add_event(p, e->id);
+    if (!e->resolved)
+        p->open_id = e->id;
+    pthread_mutex_lock(&ev->stats_lock);
+    ev->stats.fired++;
+    ev->stats.resolved += e->resolved;
+    ev->stats.late += late;
+    pthread_mutex_unlock(&ev->stats_lock);
+    announce(ev, r, kept, ST_EVENT_NOTIFIED_FIRING);
+    if (kept->resolved)
+        announce(ev, r, kept, ST_EVENT_NOTIFIED_RESOLVED);
+}
+
+/* ---------- recomputing a pair from the store ---------- */
+
+typedef struct found {
+    st_event *events;
+    size_t count, capacity;
+} found;
+
+static void found_add(found *f, const st_event *e)
+{
+    if (f->count == f->capacity) {
+        size_t n = f->capacity ? f->capacity * 2 : 8;
+        st_event *grown = realloc(f->events, n * sizeof *grown);
+        if (grown == NULL)
+            return;
+        f->events = grown;
+        f->capacity = n;
+    }
+    f->events[f->count++] = *e;
+}
+
+/* Runs rule r's machine over every stored reading of p's series into a fresh state; events
+ * found go to *out (a resolved one once, a firing one last). */
+static int run_from_store(al_evaluator *ev, size_t r, pair *p, found *out, jl_error *err)
+{
+    const al_rule *rule = &ev->rules.rules[r];
+    st_snapshot *snap = NULL;
+    int rc = st_snapshot_open(ev->store, &p->series_id, 1, &snap, err);
+    if (rc != JL_OK)
+        return rc;
+    st_series_info info;
+    if (st_snapshot_series_info(snap, 0, &info) == JL_OK)
+        remember_key(ev, p->series_id, info.key);
+    st_cursor *cursor = NULL;
+    rc = st_cursor_open(snap, 0, JL_MIN_MS, JL_MAX_MS, &cursor, err);
+    al_state_init(&p->state);
+    st_block block;
+    while (rc == JL_OK && (rc = st_cursor_next(cursor, &block, err)) == JL_OK) {
+        if (!block.decoded && (rc = st_cursor_decode(cursor, &block, err)) != JL_OK)
+            break;
+        for (size_t i = 0; i < block.count; i++) {
+            uint8_t flag = block.flags ? block.flags[i] : JL_FLAG_N;
+            if (!(rule->flags & (1u << flag)))
+                continue;
+            st_event e;
+            al_change c =
+                al_state_feed(rule, &p->state, block.timestamps_ms[i], block.values[i], &e);
+            if (c == AL_FIRED || c == AL_FIRED_RESOLVED)
+                found_add(out, &e);
+            else if (c == AL_RESOLVED && out->count > 0) {
+                /* The run found fired just before ends: keep when it fired. */
+                st_event *last = &out->events[out->count - 1];
+                last->resolved = 1;
+                last->end_ms = e.end_ms;
+                last->peak = e.peak;
+                last->count = e.count;
+            }
+        }
+    }
+    if (rc == JL_ENOTFOUND)
+        rc = JL_OK;
+    st_cursor_close(cursor);
+    st_snapshot_close(snap);
+    return rc;
+}
+
+/* Recomputes pair p of rule r and reconciles with its stored events (see the top comment). */
+static void recompute(al_evaluator *ev, size_t r, pair *p, int late)
+{
+    found f = {NULL, 0, 0};
+    jl_error err;
+    if (run_from_store(ev, r, p, &f, &err) != JL_OK) {
+        count_error(ev);
+        free(f.events);
+        return;
+    }
+    p->open_id = 0;
+    for (size_t i = 0; i < f.count; i++) {
+        st_event *e = &f.events[i];
+        st_event *stored = NULL;
+        for (size_t j = 0; j < p->event_count && !stored; j++) {
+            st_event *s = ev->events[p->events[j]];
+            if (s->start_ms == e->start_ms)
+                stored = s;
+        }
+        if (stored == NULL) {
+            store_change(ev, r, p, e->resolved ? AL_FIRED_RESOLVED : AL_FIRED, e, late);
+            continue;
+        }
+        if (!stored->resolved && e->resolved) {
+            p->open_id = stored->id;
+            store_change(ev, r, p, AL_RESOLVED, e, late);
+        } else if (!stored->resolved) {
+            p->open_id = stored->id; /* still firing */
+        }
+    }
+    free(f.events);
+    /* An absent event fired by the timer is in no reading: adopt it while the silence lasts, so
+     * that the timer does not fire it again. */
+    const al_rule *rule = &ev->rules.rules[r];
+    if (rule->kind == AL_ABSENT && p->open_id == 0 && p->state.last_ms != INT64_MIN)
+        for (size_t j = 0; j < p->event_count; j++) {
+            st_event *s = ev->events[p->events[j]];
+            if (!s->resolved && s->start_ms == p->state.last_ms) {
+                p->open_id = s->id;
+                p->state.open = p->state.fired = 1;
+                p->state.start_ms = s->start_ms;
+                p->state.peak = s->peak;
+            }
+        }
+}
+
+/* ---------- the queue and the thread ---------- */
+
+static void hook(void *ctx, const st_commit_batch *batches, size_t count)
+{
+    al_evaluator *ev = ctx;
+    size_t n = 0, key_bytes = 0;
+    for (size_t b = 0; b < count; b++) {
+        n += st_batch_point_count(batches[b].batch);
+        for (uint32_t s = 0; s < st_batch_series_count(batches[b].batch); s++) {
+            size_t len;
+            st_batch_series_key(batches[b].batch, s, &len);
+            key_bytes += len + 1;
+        }
+    }
+    queued *q = calloc(1, sizeof *q);
+    int ok = q != NULL;
+    pthread_mutex_lock(&ev->lock);
+    ok = ok && ev->queued_readings + n <= MAX_QUEUED_READINGS;
+    pthread_mutex_unlock(&ev->lock);
+    if (ok) {
+        q->ids = malloc(n * sizeof *q->ids + 1);
+        q->ms = malloc(n * sizeof *q->ms + 1);
+        q->values = malloc(n * sizeof *q->values + 1);
+        q->flags = malloc(n + 1);
+        q->keys = malloc(n * sizeof *q->keys + 1);
+        q->key_text = malloc(key_bytes + 1);
+        ok = q->ids && q->ms && q->values && q->flags && q->keys && q->key_text;
+    }
+    if (ok) {
+        size_t at = 0, text_at = 0;
+        for (size_t b = 0; b < count; b++) {
+            const st_batch *batch = batches[b].batch;
+            size_t base = text_at;
+            uint32_t series = st_batch_series_count(batch);
+            size_t *offsets = malloc((series + 1) * sizeof *offsets);
+            if (offsets == NULL) {
+                ok = 0;
+                break;
+            }
+            for (uint32_t s = 0; s < series; s++) {
+                size_t len;
+                const char *key = st_batch_series_key(batch, s, &len);
+                offsets[s] = text_at;
+                memcpy(q->key_text + text_at, key, len + 1);
+                text_at += len + 1;
+            }
+            (void)base;
+            for (size_t i = 0; i < st_batch_point_count(batch); i++, at++) {
+                uint32_t s = st_batch_point_series(batch, i);
+                q->ids[at] = batches[b].series_ids[s];
+                q->ms[at] = st_batch_point_ms(batch, i);
+                q->values[at] = st_batch_point_value(batch, i);
+                q->flags[at] = st_batch_point_flag(batch, i);
+                q->keys[at] = q->key_text + offsets[s];
+            }
+            free(offsets);
+        }
+        q->count = at;
+    }
+    pthread_mutex_lock(&ev->lock);
+    if (ok) {
+        if (ev->tail)
+            ev->tail->next = q;
+        else
+            ev->head = q;
+        ev->tail = q;
+        ev->queued_readings += n;
+    } else {
+        /* Never block the writer: recompute everything from the store instead. */
+        ev->recompute_all = 1;
+    }
+    pthread_cond_signal(&ev->cond);
+    pthread_mutex_unlock(&ev->lock);
+    if (!ok) {
+        pthread_mutex_lock(&ev->stats_lock);
+        ev->stats.queue_drops++;
+        pthread_mutex_unlock(&ev->stats_lock);
+        if (q) {
+            free(q->ids);
+            free(q->ms);
+            free(q->values);
+            free(q->flags);
+            free(q->keys);
+            free(q->key_text);
+            free(q);
+        }
+    }
+}
+
+static void queued_free(queued *q)
+{
+    free(q->ids);
+    free(q->ms);
+    free(q->values);
+    free(q->flags);
+    free(q->keys);
+    free(q->key_text);
+    free(q);
+}
+
+/* Marks for recomputing: pairs of rule r met by a late reading in this commit. */
+static void process(al_evaluator *ev, const queued *q)
+{
+    uint64_t started = mono_ns();
+    for (size_t r = 0; r < ev->rules.count; r++) {
+        const al_rule *rule = &ev->rules.rules[r];
+        size_t late_count = 0;
+        for (size_t i = 0; i < q->count; i++) {
+            if (r == 0)
+                remember_key(ev, q->ids[i], q->keys[i]);
+            pair *p = pair_for(ev, r, q->ids[i], q->keys[i]);
+            if (p == NULL || !(rule->flags & (1u << q->flags[i])))
+                continue;
+            if (p->late) /* recomputed below, with every reading of this commit */
+                continue;
+            if (q->ms[i] <= p->state.last_ms) {
+                p->late = 1;
+                late_count++;
+                continue;
+            }
+            st_event e;
+            al_change c = al_state_feed(rule, &p->state, q->ms[i], q->values[i], &e);
+            if (c != AL_NONE)
+                store_change(ev, r, p, c, &e, 0);
+        }
+        /* Pairs that met a late reading (found by their mark: pair_for may move the array). */
+        rule_pairs *rp = &ev->per_rule[r];
+        for (size_t j = 0; late_count && j < rp->count; j++)
+            if (rp->pairs[j].late) {
+                rp->pairs[j].late = 0;
+                recompute(ev, r, &rp->pairs[j], 1);
+                late_count--;
+            }
+    }
+    pthread_mutex_lock(&ev->stats_lock);
+    ev->stats.readings += q->count;
+    ev->stats.eval_ns += mono_ns() - started;
+    pthread_mutex_unlock(&ev->stats_lock);
+}
+
+static void tick(al_evaluator *ev)
+{
+    int64_t now = ev->options.now_ms();
+    for (size_t r = 0; r < ev->rules.count; r++) {
+        const al_rule *rule = &ev->rules.rules[r];
+        if (rule->kind != AL_ABSENT)
+            continue;
+        rule_pairs *rp = &ev->per_rule[r];
+        for (size_t j = 0; j < rp->count; j++) {
+            st_event e;
+            if (al_state_tick(rule, &rp->pairs[j].state, now, &e) == AL_FIRED)
+                store_change(ev, r, &rp->pairs[j], AL_FIRED, &e, 0);
+        }
+    }
+}
+
+/* Writes the notified bits reported since the last call. */
+static void apply_notified(al_evaluator *ev)
+{
+    pthread_mutex_lock(&ev->notified_lock);
+    size_t n = ev->notified_count;
+    uint64_t *ids = ev->notified_ids;
+    unsigned *bits = ev->notified_bits;
+    ev->notified_ids = NULL;
+    ev->notified_bits = NULL;
+    ev->notified_count = ev->notified_capacity = 0;
+    pthread_mutex_unlock(&ev->notified_lock);
+    for (size_t i = 0; i < n; i++) {
+        if (ids[i] == 0 || ids[i] >= ev->event_capacity || ev->events[ids[i]] == NULL)
+            continue;
+        st_event *e = ev->events[ids[i]];
+        if ((e->notified | bits[i]) == e->notified)
+            continue;
+        st_event updated = *e;
+        updated.notified |= bits[i];
+        updated.series_key = NULL;
+        jl_error err;
+        if (st_event_put(ev->store, &updated, 1, &err) == JL_OK)
+            e->notified = updated.notified;
+        else
+            count_error(ev);
+    }
+    free(ids);
+    free(bits);
+}
+
+/* Builds every pair of every rule from the store and recomputes it (start, reload, or after
+ * a dropped commit). Called with work held. */
+static void rebuild(al_evaluator *ev)
+{
+    for (size_t r = 0; r < ev->rules.count; r++) {
+        const al_rule *rule = &ev->rules.rules[r];
+        rule_pairs_free(&ev->per_rule[r]);
+        st_matcher matchers[QP_MAX_MATCHERS + 1];
+        size_t m = 0;
+        matchers[m++] = (st_matcher){"__name__", rule->series.metric, 0};
+        for (size_t i = 0; i < rule->series.matcher_count; i++)
+            matchers[m++] =
+                (st_matcher){rule->series.matchers[i].key, rule->series.matchers[i].value,
+                             rule->series.matchers[i].negate};
+        uint64_t *ids = NULL;
+        size_t count = 0;
+        jl_error err;
+        if (st_select(ev->store, matchers, m, 0, &ids, &count, &err) != JL_OK) {
+            count_error(ev);
+            continue;
+        }
+        rule_pairs *rp = &ev->per_rule[r];
+        uint64_t max_id = count ? ids[count - 1] : 0;
+        /* Series known now and not selected do not match. */
+        if (grow((void **)&rp->slot, &rp->slot_capacity, max_id, sizeof(uint32_t)) == JL_OK) {
+            for (uint64_t id = 1; id <= max_id; id++)
+                rp->slot[id] = 1;
+            for (size_t i = 0; i < count; i++)
+                rp->slot[ids[i]] = 0;
+        }
+        for (size_t i = 0; i < count; i++) {
+            /* Matched by st_select: create the pair without parsing its key. */
+            if (rp->count == rp->capacity) {
+                size_t n = rp->capacity ? rp->capacity * 2 : 16;
+                pair *grown = realloc(rp->pairs, n * sizeof *grown);
+                if (grown == NULL)
+                    break;
+                rp->pairs = grown;
+                rp->capacity = n;
+            }
+            pair *p = &rp->pairs[rp->count];
+            memset(p, 0, sizeof *p);
+            p->series_id = ids[i];
+            al_state_init(&p->state);
+            rp->slot[ids[i]] = (uint32_t)(rp->count + 2);
+            rp->count++;
+        }
+        free(ids);
+        /* The stored events of this rule, by pair. */
+        for (uint64_t id = 1; id < ev->event_capacity; id++) {
+            st_event *e = ev->events[id];
+            if (e == NULL || strcmp(e->rule, rule->name) != 0 || e->series_id >= rp->slot_capacity)
+                continue;
+            uint32_t slot = rp->slot[e->series_id];
+            if (slot >= 2)
+                pair_add_event(&rp->pairs[slot - 2], id);
+        }
+        for (size_t j = 0; j < rp->count; j++)
+            recompute(ev, r, &rp->pairs[j], 0);
+    }
+}
+
+/* Offers again every state of an event of a current rule not reported delivered. */
+static void reoffer(al_evaluator *ev)
+{
+    for (uint64_t id = 1; id < ev->event_capacity; id++) {
+        st_event *e = ev->events[id];
+        if (e == NULL)
+            continue;
+        for (size_t r = 0; r < ev->rules.count; r++) {
+            if (strcmp(ev->rules.rules[r].name, e->rule) != 0)
+                continue;
+            if (!(e->notified & ST_EVENT_NOTIFIED_FIRING))
+                announce(ev, r, e, ST_EVENT_NOTIFIED_FIRING);
+            if (e->resolved && !(e->notified & ST_EVENT_NOTIFIED_RESOLVED))
+                announce(ev, r, e, ST_EVENT_NOTIFIED_RESOLVED);
+        }
+    }
+}
+
+static void *evaluator_main(void *argument)
+{
+    al_evaluator *ev = argument;
+    int64_t tick_ms = ev->options.tick_ms;
+    uint64_t last_tick = mono_ns();
+    pthread_mutex_lock(&ev->lock);
+    for (;;) {
+        if (ev->head == NULL && !ev->stopping && !ev->recompute_all) {
+            pthread_cond_broadcast(&ev->idle);
+            struct timespec until;
+            clock_gettime(CLOCK_REALTIME, &until);
+            until.tv_sec += tick_ms / 1000;
+            until.tv_nsec += (tick_ms % 1000) * 1000000;
+            if (until.tv_nsec >= 1000000000) {
+                until.tv_sec++;
+                until.tv_nsec -= 1000000000;
+            }
+            pthread_cond_timedwait(&ev->cond, &ev->lock, &until);
+        }
+        if (ev->stopping)
+            break;
+        queued *q = ev->head;
+        int all = ev->recompute_all;
+        ev->recompute_all = 0;
+        if (q) {
+            ev->head = q->next;
+            if (ev->head == NULL)
+                ev->tail = NULL;
+            ev->queued_readings -= q->count;
+        }
+        ev->busy = 1;
+        pthread_mutex_unlock(&ev->lock);
+        pthread_mutex_lock(&ev->work);
+        if (all)
+            rebuild(ev);
+        if (q)
+            process(ev, q);
+        /* Ticks also while commits keep coming, or a station would never be found absent. */
+        if (q == NULL || mono_ns() - last_tick >= (uint64_t)tick_ms * 1000000u) {
+            tick(ev);
+            last_tick = mono_ns();
+        }
+        apply_notified(ev);
+        pthread_mutex_unlock(&ev->work);
+        if (q)
+            queued_free(q);
+        pthread_mutex_lock(&ev->lock);
+        ev->busy = 0;
+    }
+    pthread_mutex_unlock(&ev->lock);
+    return NULL;
+}
+
+static void evaluator_free(al_evaluator *ev)
+{
+    for (size_t r = 0; ev->per_rule && r < ev->rules.count; r++)
+        rule_pairs_free(&ev->per_rule[r]);
+    free(ev->per_rule);
+    al_rules_free(&ev->rules);
+    for (uint64_t id = 0; id < ev->event_capacity; id++)
+        if (ev->events[id]) {
+            free(ev->events[id]->series_key);
+            free(ev->events[id]);
+        }
+    free(ev->events);
+    for (uint64_t id = 0; id < ev->key_capacity; id++)
+        free(ev->series_keys[id]);
+    free(ev->series_keys);
+    while (ev->head) {
+        queued *q = ev->head;
+        ev->head = q->next;
+        queued_free(q);
+    }
+    free(ev->notified_ids);
+    free(ev->notified_bits);
+    pthread_mutex_destroy(&ev->lock);
+    pthread_mutex_destroy(&ev->work);
+    pthread_mutex_destroy(&ev->notified_lock);
+    pthread_mutex_destroy(&ev->stats_lock);
+    pthread_cond_destroy(&ev->cond);
+    pthread_cond_destroy(&ev->idle);
+    free(ev);
+}
+
+/* Loads every stored event into ev->events. */
+static int load_events(al_evaluator *ev, jl_error *err)
+{
+    st_event *list = NULL;
+    size_t count = 0;
+    int rc = st_event_list(ev->store, NULL, &list, &count, err);
+    if (rc != JL_OK)
+        return rc;
+    for (size_t i = 0; i < count && rc == JL_OK; i++) {
+        uint64_t id = list[i].id;
+        if (grow((void **)&ev->events, &ev->event_capacity, id, sizeof(st_event *)) != JL_OK ||
+            (ev->events[id] = malloc(sizeof(st_event))) == NULL) {
+            rc = jl_error_set(err, JL_ENOMEM, "out of memory loading the events");
+            break;
+        }
+        *ev->events[id] = list[i];
+        list[i].series_key = NULL; /* moved */
+    }
+    st_event_list_free(list, count);
+    return rc;
+}
+
+int al_evaluator_start(st_store *store, al_rules *rules, const al_options *options,
+                       al_evaluator **out, jl_error *err)
+{
+    *out = NULL;
+    al_evaluator *ev = calloc(1, sizeof *ev);
+    if (ev == NULL) {
+        al_rules_free(rules);
+        return jl_error_set(err, JL_ENOMEM, "out of memory starting the alarms");
+    }
+    ev->store = store;
+    if (options)
+        ev->options = *options;
+    if (ev->options.tick_ms <= 0)
+        ev->options.tick_ms = 1000;
+    if (ev->options.now_ms == NULL)
+        ev->options.now_ms = real_now_ms;
+    ev->rules = *rules;
+    memset(rules, 0, sizeof *rules);
+    pthread_mutex_init(&ev->lock, NULL);
+    pthread_mutex_init(&ev->work, NULL);
+    pthread_mutex_init(&ev->notified_lock, NULL);
+    pthread_mutex_init(&ev->stats_lock, NULL);
+    pthread_cond_init(&ev->cond, NULL);
+    pthread_cond_init(&ev->idle, NULL);
+    ev->per_rule = calloc(ev->rules.count ? ev->rules.count : 1, sizeof *ev->per_rule);
+    int rc = ev->per_rule ? JL_OK : jl_error_set(err, JL_ENOMEM, "out of memory");
+    if (rc == JL_OK)
+        rc = load_events(ev, err);
+    if (rc != JL_OK) {
+        evaluator_free(ev);
+        return rc;
+    }
+    /* The hook first, so that no commit falls between the recompute and the hook: a commit
+     * seen by both is late for the pairs that the recompute covered, and recomputed again. */
+    st_store_set_commit_hook(store, hook, ev);
+    pthread_mutex_lock(&ev->work);
+    rebuild(ev);
+    reoffer(ev);
+    pthread_mutex_unlock(&ev->work);
+    if (pthread_create(&ev->thread, NULL, evaluator_main, ev) != 0) {
+        st_store_set_commit_hook(store, NULL, NULL);
+        st_store_sync_hook(store);
+        evaluator_free(ev);
+        return jl_error_set(err, JL_ENOMEM, "cannot start the alarm thread");
+    }
+    ev->started = 1;
+    *out = ev;
+    return JL_OK;
+}
+
+int al_evaluator_reload(al_evaluator *ev, al_rules *rules, jl_error *err)
+{
+    rule_pairs *per_rule = calloc(rules->count ? rules->count : 1, sizeof *per_rule);
+    if (per_rule == NULL) {
+        al_rules_free(rules);
+        return jl_error_set(err, JL_ENOMEM, "out of memory reloading the rules");
+    }
+    pthread_mutex_lock(&ev->work);
+    for (size_t r = 0; r < ev->rules.count; r++)
+        rule_pairs_free(&ev->per_rule[r]);
+    free(ev->per_rule);
+    al_rules_free(&ev->rules);
+    ev->rules = *rules;
+    memset(rules, 0, sizeof *rules);
+    ev->per_rule = per_rule;
+    rebuild(ev);
+    reoffer(ev);
+    pthread_mutex_unlock(&ev->work);
+    return JL_OK;
+}
+
+void al_evaluator_flush(al_evaluator *ev)
+{
+    st_store_sync_hook(ev->store);
+    pthread_mutex_lock(&ev->lock);
+    while (ev->head || ev->busy || ev->recompute_all) {
+        pthread_cond_signal(&ev->cond);
+        pthread_cond_wait(&ev->idle, &ev->lock);
+    }
+    pthread_mutex_unlock(&ev->lock);
+}
+
+void al_evaluator_notified(al_evaluator *ev, uint64_t event_id, unsigned bits)
+{
+    pthread_mutex_lock(&ev->notified_lock);
+    if (ev->notified_count == ev->notified_capacity) {
+        size_t n = ev->notified_capacity ? ev->notified_capacity * 2 : 64;
+        uint64_t *ids = realloc(ev->notified_ids, n * sizeof *ids);
+        if (ids)
+            ev->notified_ids = ids;
+        unsigned *b = realloc(ev->notified_bits, n * sizeof *b);
+        if (b)
+            ev->notified_bits = b;
+        if (ids && b)
+            ev->notified_capacity = n;
+    }
+    if (ev->notified_count < ev->notified_capacity) {
+        ev->notified_ids[ev->notified_count] = event_id;
+        ev->notified_bits[ev->notified_count] = bits;
+        ev->notified_count++;
+    }
+    pthread_mutex_unlock(&ev->notified_lock);
+}
+
+void al_evaluator_stats(al_evaluator *ev, al_stats *stats)
+{
+    pthread_mutex_lock(&ev->stats_lock);
+    *stats = ev->stats;
+    pthread_mutex_unlock(&ev->stats_lock);
+}
+
+void al_evaluator_with_rule(al_evaluator *ev, const char *name,
+                            void (*fn)(void *ctx, const al_rule *rule), void *ctx)
+{
+    pthread_mutex_lock(&ev->work);
+    const al_rule *found_rule = NULL;
+    for (size_t r = 0; r < ev->rules.count && !found_rule; r++)
+        if (strcmp(ev->rules.rules[r].name, name) == 0)
+            found_rule = &ev->rules.rules[r];
+    fn(ctx, found_rule);
+    pthread_mutex_unlock(&ev->work);
+}
+
+void al_evaluator_stop(al_evaluator *ev)
+{
+    if (ev == NULL)
+        return;
+    st_store_set_commit_hook(ev->store, NULL, NULL);
+    st_store_sync_hook(ev->store);
+    if (ev->started) {
+        pthread_mutex_lock(&ev->lock);
+        ev->stopping = 1;
+        pthread_cond_signal(&ev->cond);
+        pthread_mutex_unlock(&ev->lock);
+        pthread_join(ev->thread, NULL);
+    }
+    /* Reports of delivery that came in last are still written. */
+    apply_notified(ev);
+    evaluator_free(ev);
+}
