@@ -1063,8 +1063,9 @@ int al_evaluator_start(st_store *store, al_rules *rules, const al_options *optio
      * seen by both is late for the pairs that the recompute covered, and recomputed again. */
     st_store_set_commit_hook(store, hook, ev);
     pthread_mutex_lock(&ev->work);
-    rebuild(ev);
+    /* Stored states not yet delivered first; the recompute then announces what it adds. */
     reoffer(ev);
+    rebuild(ev);
     pthread_mutex_unlock(&ev->work);
     if (pthread_create(&ev->thread, NULL, evaluator_main, ev) != 0) {
         st_store_set_commit_hook(store, NULL, NULL);
@@ -1092,8 +1093,9 @@ int al_evaluator_reload(al_evaluator *ev, al_rules *rules, jl_error *err)
     ev->rules = *rules;
     memset(rules, 0, sizeof *rules);
     ev->per_rule = per_rule;
-    rebuild(ev);
+    /* Stored states not yet delivered first; the recompute then announces what it adds. */
     reoffer(ev);
+    rebuild(ev);
     pthread_mutex_unlock(&ev->work);
     return JL_OK;
 }

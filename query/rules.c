@@ -189,6 +189,8 @@ static int parse_window(const json_t *rule, size_t index, al_rule *r, jl_error *
             return jl_error_set(err, JL_ENOMEM, "out of memory reading the rules");
         if (tz_zone_load(r->tz, &r->zone, &detail) != JL_OK)
             return rule_error(err, index, r, "tz", detail.message);
+    } else if (tz_zone_load("UTC", &r->zone, &detail) != JL_OK) {
+        return jl_error_set(err, JL_ENOMEM, "out of memory reading the rules");
     }
     return JL_OK;
 }

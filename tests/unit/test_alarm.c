@@ -1,0 +1,380 @@
+/* The alarm evaluator (query/alarm.c): each kind's machine fed readings by hand, its events'
+ * starts, ends, peaks and counts worked out by hand in the comments; then the evaluator over a
+ * real store: events as data arrives, late readings opening a past event, readings committed
+ * while no evaluator ran found at start, and a restart that neither loses nor repeats one. */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store_fixture.h"
+#include "jialing/alarm.h"
+
+#define MIN 60000LL
+#define HOUR 3600000LL
+#define DAY 86400000LL
+
+static al_rule rule_of(const char *text)
+{
+    al_rules rules;
+    jl_error err;
+    if (al_rules_parse(text, strlen(text), JL_FLAG_MASK_N, &rules, &err) != JL_OK ||
+        rules.count != 1) {
+        fprintf(stderr, "rule: %s\n", err.message);
+        abort();
+    }
+    al_rule r = rules.rules[0];
+    free(rules.rules);
+    return r;
+}
+
+static void free_rule(al_rule *r)
+{
+    al_rules one = {r, 1};
+    al_rules copy = one;
+    copy.rules = malloc(sizeof *r);
+    *copy.rules = *r;
+    al_rules_free(&copy);
+}
+
+/* Feeds (ms, value) pairs; returns the change of the last one, event in *e. */
+static al_change feed(const al_rule *r, al_state *s, int64_t ms, double v, st_event *e)
+{
+    memset(e, 0, sizeof *e);
+    return al_state_feed(r, s, ms, v, e);
+}
+
+static void test_threshold_for(void)
+{
+    al_rule r = rule_of("{\"rules\": [{\"name\": \"hi\", \"series\": \"x\", \"op\": \"gt\","
+                        " \"value\": 1.5, \"for\": \"2h\"}]}");
+    al_state s;
+    al_state_init(&s);
+    st_event e;
+    /* 1H..3H match; at 3H the run has lasted 3H - 1H = 2H: fired. 4H ends it. */
+    CHECK_INT(feed(&r, &s, 0, 1.0, &e), AL_NONE);
+    CHECK_INT(feed(&r, &s, 1 * HOUR, 2.0, &e), AL_NONE);
+    CHECK_INT(feed(&r, &s, 2 * HOUR, 3.0, &e), AL_NONE);
+    CHECK_INT(feed(&r, &s, 3 * HOUR, 2.5, &e), AL_FIRED);
+    CHECK_INT(e.start_ms, 1 * HOUR);
+    CHECK_INT(e.fired_ms, 3 * HOUR);
+    CHECK_INT(e.count, 3);
+    CHECK(e.peak == 3.0);
+    CHECK_STR(e.rule, "hi");
+    CHECK_INT(feed(&r, &s, 4 * HOUR, 1.0, &e), AL_RESOLVED);
+    CHECK_INT(e.start_ms, 1 * HOUR);
+    CHECK_INT(e.end_ms, 4 * HOUR);
+    CHECK_INT(e.resolved, 1);
+    CHECK_INT(e.count, 3);
+    CHECK(e.peak == 3.0);
+    /* 5H..6H: the episode lasts 1H (< 2H): nothing. */
+    CHECK_INT(feed(&r, &s, 5 * HOUR, 2.0, &e), AL_NONE);
+    CHECK_INT(feed(&r, &s, 6 * HOUR, 1.0, &e), AL_NONE);
+    /* 7H, 8H match, 9H (1.5, not > 1.5) ends it: the episode 7H..9H lasts 2H, as the episode
+     * rule counts it (to the reading that ended it): fired and resolved at once. */
+    CHECK_INT(feed(&r, &s, 7 * HOUR, 2.0, &e), AL_NONE);
+    CHECK_INT(feed(&r, &s, 8 * HOUR, 2.0, &e), AL_NONE);
+    CHECK_INT(feed(&r, &s, 9 * HOUR, 1.5, &e), AL_FIRED_RESOLVED);
+    CHECK_INT(e.start_ms, 7 * HOUR);
+    CHECK_INT(e.fired_ms, 9 * HOUR);
+    CHECK_INT(e.end_ms, 9 * HOUR);
+    CHECK_INT(e.count, 2);
+    CHECK(e.peak == 2.0);
+    free_rule(&r);
+
+    /* Without for, a lt rule fires at its first matching reading; peak is the minimum. */
+    r = rule_of("{\"rules\": [{\"name\": \"lo\", \"series\": \"x\", \"op\": \"lt\","
+                " \"value\": 5}]}");
+    al_state_init(&s);
+    CHECK_INT(feed(&r, &s, 0, 4.0, &e), AL_FIRED);
+    CHECK_INT(e.start_ms, 0);
+    CHECK_INT(feed(&r, &s, MIN, 3.0, &e), AL_NONE);
+    CHECK_INT(feed(&r, &s, 2 * MIN, 5.0, &e), AL_RESOLVED);
+    CHECK_INT(e.end_ms, 2 * MIN);
+    CHECK(e.peak == 3.0);
+    CHECK_INT(e.count, 2);
+    free_rule(&r);
+}
+
+static void test_flatline(void)
+{
+    al_rule r = rule_of("{\"rules\": [{\"name\": \"stuck\", \"series\": \"x\", \"flatline\": 3}]}");
+    al_state s;
+    al_state_init(&s);
+    st_event e;
+    /* 1, 2, 2, 2, 2, 3 at minutes 0..5: the run of 2 from 1m reaches 3 readings at 3m. */
+    CHECK_INT(feed(&r, &s, 0, 1, &e), AL_NONE);
+    CHECK_INT(feed(&r, &s, 1 * MIN, 2, &e), AL_NONE);
+    CHECK_INT(feed(&r, &s, 2 * MIN, 2, &e), AL_NONE);
+    CHECK_INT(feed(&r, &s, 3 * MIN, 2, &e), AL_FIRED);
+    CHECK_INT(e.start_ms, 1 * MIN);
+    CHECK_INT(e.fired_ms, 3 * MIN);
+    CHECK_INT(e.count, 3);
+    CHECK_INT(feed(&r, &s, 4 * MIN, 2, &e), AL_NONE);
+    CHECK_INT(feed(&r, &s, 5 * MIN, 3, &e), AL_RESOLVED);
+    CHECK_INT(e.start_ms, 1 * MIN);
+    CHECK_INT(e.end_ms, 5 * MIN);
+    CHECK_INT(e.count, 4);
+    CHECK(e.peak == 2);
+    free_rule(&r);
+}
+
+static void test_rate(void)
+{
+    al_rule r = rule_of("{\"rules\": [{\"name\": \"spike\", \"series\": \"x\", \"rate\": 1}]}");
+    al_state s;
+    al_state_init(&s);
+    st_event e;
+    /* Changes per minute: 0.5, 1.5, 1.5 (3 over 2 minutes), 0.5. */
+    CHECK_INT(feed(&r, &s, 0, 10, &e), AL_NONE);
+    CHECK_INT(feed(&r, &s, 1 * MIN, 10.5, &e), AL_NONE);
+    CHECK_INT(feed(&r, &s, 2 * MIN, 12, &e), AL_FIRED);
+    CHECK_INT(e.start_ms, 2 * MIN);
+    CHECK(e.peak == 1.5);
+    CHECK_INT(feed(&r, &s, 4 * MIN, 15, &e), AL_NONE);
+    CHECK_INT(feed(&r, &s, 5 * MIN, 15.5, &e), AL_RESOLVED);
+    CHECK_INT(e.start_ms, 2 * MIN);
+    CHECK_INT(e.end_ms, 5 * MIN);
+    CHECK_INT(e.count, 2);
+    CHECK(e.peak == 1.5);
+    free_rule(&r);
+}
+
+static void test_absent(void)
+{
+    al_rule r =
+        rule_of("{\"rules\": [{\"name\": \"off\", \"series\": \"x\", \"absent\": \"15m\"}]}");
+    al_state s;
+    al_state_init(&s);
+    st_event e;
+    /* No reading yet: never absent. */
+    CHECK_INT(al_state_tick(&r, &s, 100 * MIN, &e), AL_NONE);
+    CHECK_INT(feed(&r, &s, 0, 1, &e), AL_NONE);
+    CHECK_INT(feed(&r, &s, 10 * MIN, 1, &e), AL_NONE);
+    /* 10m -> 30m: 20 minutes of silence, found when 30m arrives. */
+    CHECK_INT(feed(&r, &s, 30 * MIN, 1, &e), AL_FIRED_RESOLVED);
+    CHECK_INT(e.start_ms, 10 * MIN);
+    CHECK_INT(e.fired_ms, 25 * MIN);
+    CHECK_INT(e.end_ms, 30 * MIN);
+    /* The timer: 10 minutes after 30m nothing, 16 minutes after it fires. */
+    CHECK_INT(al_state_tick(&r, &s, 40 * MIN, &e), AL_NONE);
+    CHECK_INT(al_state_tick(&r, &s, 45 * MIN, &e), AL_NONE);
+    CHECK_INT(al_state_tick(&r, &s, 46 * MIN, &e), AL_FIRED);
+    CHECK_INT(e.start_ms, 30 * MIN);
+    CHECK_INT(e.fired_ms, 45 * MIN);
+    CHECK_INT(al_state_tick(&r, &s, 47 * MIN, &e), AL_NONE); /* once */
+    CHECK_INT(feed(&r, &s, 50 * MIN, 1, &e), AL_RESOLVED);
+    CHECK_INT(e.start_ms, 30 * MIN);
+    CHECK_INT(e.end_ms, 50 * MIN);
+    free_rule(&r);
+}
+
+static void test_window(void)
+{
+    al_rule r = rule_of("{\"rules\": [{\"name\": \"day\", \"series\": \"x\", \"op\": \"gt\","
+                        " \"value\": 5, \"window\": \"1d\", \"agg\": \"mean\"}]}");
+    al_state s;
+    al_state_init(&s);
+    st_event e;
+    /* Daily means (UTC): day 0 (4 + 8) / 2 = 6, day 1 7, day 2 3. */
+    CHECK_INT(feed(&r, &s, 0, 4, &e), AL_NONE);
+    CHECK_INT(feed(&r, &s, 12 * HOUR, 8, &e), AL_NONE);
+    CHECK_INT(feed(&r, &s, DAY + HOUR, 7, &e), AL_FIRED); /* day 0 closed */
+    CHECK_INT(e.start_ms, 0);
+    CHECK_INT(e.fired_ms, DAY);
+    CHECK(e.peak == 6);
+    CHECK_INT(feed(&r, &s, 2 * DAY, 3, &e), AL_NONE);     /* day 1: 7, the run goes on */
+    CHECK_INT(feed(&r, &s, 3 * DAY, 1, &e), AL_RESOLVED); /* day 2: 3 */
+    CHECK_INT(e.start_ms, 0);
+    CHECK_INT(e.end_ms, 2 * DAY);
+    CHECK(e.peak == 7);
+    CHECK_INT(e.count, 2);
+    free_rule(&r);
+
+    /* Days in UTC+8: 2025-01-01T00:00+08:00 is 16:00Z the day before. */
+    r = rule_of("{\"rules\": [{\"name\": \"day8\", \"series\": \"x\", \"op\": \"ge\","
+                " \"value\": 2, \"window\": \"1d\", \"agg\": \"max\", \"tz\": \"+08:00\"}]}");
+    al_state_init(&s);
+    int64_t local_midnight = 20089 * DAY - 8 * HOUR;               /* 2025-01-01T00:00+08:00 */
+    CHECK_INT(feed(&r, &s, local_midnight - MIN, 3, &e), AL_NONE); /* day before: max 3 */
+    CHECK_INT(feed(&r, &s, local_midnight, 1, &e), AL_FIRED);
+    CHECK_INT(e.start_ms, local_midnight - DAY);
+    CHECK_INT(e.fired_ms, local_midnight);
+    free_rule(&r);
+}
+
+/* ---------- the evaluator over a store ---------- */
+
+typedef struct announced {
+    pthread_mutex_t lock;
+    uint64_t ids[64];
+    unsigned states[64];
+    size_t count;
+} announced;
+
+static void on_notify(void *ctx, const st_event *e, const al_rule *rule, unsigned state)
+{
+    (void)rule;
+    announced *a = ctx;
+    pthread_mutex_lock(&a->lock);
+    if (a->count < 64) {
+        a->ids[a->count] = e->id;
+        a->states[a->count] = state;
+        a->count++;
+    }
+    pthread_mutex_unlock(&a->lock);
+}
+
+static const char *const threshold_rules =
+    "{\"rules\": [{\"name\": \"hi\", \"series\": \"x{station=\\\"a\\\"}\", \"op\": \"gt\","
+    " \"value\": 1.5, \"for\": \"2h\"}]}";
+
+static void write_points(st_store *store, const char *station, const int64_t *ms,
+                         const double *values, size_t n)
+{
+    jl_buf key;
+    jl_buf_init(&key);
+    series_key(&key, "x", station);
+    st_batch batch;
+    st_batch_init(&batch);
+    uint32_t index;
+    CHECK_INT(st_batch_series(&batch, key.data, key.len, &index), JL_OK);
+    for (size_t i = 0; i < n; i++)
+        CHECK_INT(st_batch_point(&batch, index, ms[i], values[i]), JL_OK);
+    jl_error err;
+    CHECK_INT(st_write(store, &batch, &err), JL_OK);
+    st_batch_destroy(&batch);
+    jl_buf_destroy(&key);
+}
+
+static al_evaluator *start(st_store *store, announced *a)
+{
+    al_rules rules;
+    jl_error err;
+    CHECK_INT(
+        al_rules_parse(threshold_rules, strlen(threshold_rules), JL_FLAG_MASK_N, &rules, &err),
+        JL_OK);
+    al_options options;
+    memset(&options, 0, sizeof options);
+    options.notify = on_notify;
+    options.notify_ctx = a;
+    al_evaluator *ev = NULL;
+    CHECK_INT(al_evaluator_start(store, &rules, &options, &ev, &err), JL_OK);
+    return ev;
+}
+
+static st_event *list(st_store *store, size_t *count)
+{
+    st_event *events = NULL;
+    jl_error err;
+    CHECK_INT(st_event_list(store, NULL, &events, count, &err), JL_OK);
+    return events;
+}
+
+static void test_evaluator(void)
+{
+    char *dir = make_temp_dir_named("alarm");
+    st_store *store = open_store(dir, 0, 0);
+    announced a;
+    memset(&a, 0, sizeof a);
+    pthread_mutex_init(&a.lock, NULL);
+    al_evaluator *ev = start(store, &a);
+    /* Event A: 1H..4H (fired at 3H). A reading of station b never matches. */
+    int64_t ms1[] = {0, 1 * HOUR, 2 * HOUR, 3 * HOUR, 4 * HOUR};
+    double v1[] = {1.0, 2.0, 3.0, 2.5, 1.0};
+    write_points(store, "a", ms1, v1, 5);
+    write_points(store, "b", ms1, v1, 5);
+    int64_t ms2[] = {10 * HOUR};
+    double v2[] = {1.0};
+    write_points(store, "a", ms2, v2, 1);
+    /* Late: 6H and 8H match; with 10H (1.0) ending them the episode 6H..10H lasts 4H. */
+    int64_t ms3[] = {6 * HOUR, 8 * HOUR};
+    double v3[] = {2.0, 2.0};
+    write_points(store, "a", ms3, v3, 2);
+    al_evaluator_flush(ev);
+    size_t count = 0;
+    st_event *events = list(store, &count);
+    CHECK_INT(count, 2);
+    if (count == 2) {
+        CHECK_INT(events[0].start_ms, 1 * HOUR);
+        CHECK_INT(events[0].fired_ms, 3 * HOUR);
+        CHECK_INT(events[0].end_ms, 4 * HOUR);
+        CHECK_INT(events[0].resolved, 1);
+        CHECK_INT(events[0].late, 0);
+        CHECK_INT(events[0].count, 3);
+        CHECK(events[0].peak == 3.0);
+        CHECK_STR(events[0].series_key, "x{station=\"a\"}");
+        CHECK_INT(events[1].start_ms, 6 * HOUR);
+        CHECK_INT(events[1].end_ms, 10 * HOUR);
+        CHECK_INT(events[1].resolved, 1);
+        CHECK_INT(events[1].late, 1);
+        CHECK_INT(events[1].count, 2);
+    }
+    st_event_list_free(events, count);
+    /* Announced: A firing, A resolved, B firing, B resolved. */
+    CHECK_INT(a.count, 4);
+    CHECK_INT(a.states[0], ST_EVENT_NOTIFIED_FIRING);
+    CHECK_INT(a.states[1], ST_EVENT_NOTIFIED_RESOLVED);
+    /* A delivered (both states); B's not. */
+    al_evaluator_notified(ev, 1, ST_EVENT_NOTIFIED_FIRING | ST_EVENT_NOTIFIED_RESOLVED);
+    /* A run still firing: 20H and 23H match (3H >= 2H). */
+    int64_t ms4[] = {20 * HOUR, 23 * HOUR};
+    double v4[] = {2.0, 4.0};
+    write_points(store, "a", ms4, v4, 2);
+    al_evaluator_flush(ev);
+    al_evaluator_stop(ev);
+
+    /* Readings committed while no evaluator runs: 24H ends the run (resolved at 24H), and
+     * 30H..33H is a new one, found at start. */
+    int64_t ms5[] = {24 * HOUR, 30 * HOUR, 33 * HOUR};
+    double v5[] = {1.0, 2.0, 2.0};
+    write_points(store, "a", ms5, v5, 3);
+    st_store_close(store);
+    store = open_store(dir, 0, 0);
+    a.count = 0;
+    ev = start(store, &a);
+    al_evaluator_flush(ev);
+    events = list(store, &count);
+    CHECK_INT(count, 4);
+    if (count == 4) {
+        CHECK_INT(events[0].notified, ST_EVENT_NOTIFIED_FIRING | ST_EVENT_NOTIFIED_RESOLVED);
+        CHECK_INT(events[2].start_ms, 20 * HOUR);
+        CHECK_INT(events[2].fired_ms, 23 * HOUR);
+        CHECK_INT(events[2].end_ms, 24 * HOUR);
+        CHECK_INT(events[2].resolved, 1);
+        CHECK(events[2].peak == 4.0);
+        CHECK_INT(events[3].start_ms, 30 * HOUR);
+        CHECK_INT(events[3].fired_ms, 33 * HOUR);
+        CHECK_INT(events[3].resolved, 0);
+    }
+    st_event_list_free(events, count);
+    /* Offered again or anew: B firing and resolved; the third resolved (its firing was offered
+     * before the stop and never reported delivered: again), the fourth firing. Not A. */
+    int saw_a = 0;
+    for (size_t i = 0; i < a.count; i++)
+        saw_a |= a.ids[i] == 1;
+    CHECK_INT(saw_a, 0);
+    CHECK_INT(a.count, 5);
+    al_evaluator_stop(ev);
+
+    /* Restarting again repeats nothing. */
+    ev = start(store, &a);
+    al_evaluator_flush(ev);
+    events = list(store, &count);
+    CHECK_INT(count, 4);
+    st_event_list_free(events, count);
+    al_evaluator_stop(ev);
+    st_store_close(store);
+    pthread_mutex_destroy(&a.lock);
+    remove_dir(dir);
+}
+
+int main(void)
+{
+    RUN(test_threshold_for);
+    RUN(test_flatline);
+    RUN(test_rate);
+    RUN(test_absent);
+    RUN(test_window);
+    RUN(test_evaluator);
+    return CHECK_DONE();
+}

@@ -1,0 +1,170 @@
+/* The events database (storage/events.c): put, rewrite, list with filters, ids across a reopen,
+ * and the bytes of an entry as disk_format.h section 4 lays them out (written by hand here). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "store_fixture.h"
+#include "jialing/alarm.h"
+
+static void write_one(st_store *store, const char *station, int64_t ms)
+{
+    jl_buf key;
+    jl_buf_init(&key);
+    series_key(&key, "x", station);
+    st_batch batch;
+    st_batch_init(&batch);
+    uint32_t index;
+    CHECK_INT(st_batch_series(&batch, key.data, key.len, &index), JL_OK);
+    CHECK_INT(st_batch_point(&batch, index, ms, 1.0), JL_OK);
+    jl_error err;
+    CHECK_INT(st_write(store, &batch, &err), JL_OK);
+    st_batch_destroy(&batch);
+    jl_buf_destroy(&key);
+}
+
+static st_event make(const char *rule, uint64_t series, int64_t start, int resolved, int64_t end)
+{
+    st_event e;
+    memset(&e, 0, sizeof e);
+    snprintf(e.rule, sizeof e.rule, "%s", rule);
+    e.series_id = series;
+    e.start_ms = start;
+    e.fired_ms = start + 10;
+    e.resolved = resolved;
+    e.end_ms = end;
+    e.peak = 2.5;
+    e.count = 7;
+    return e;
+}
+
+static void test_put_list_reopen(void)
+{
+    char *dir = make_temp_dir_named("events");
+    st_store *store = open_store(dir, 0, 0);
+    write_one(store, "a", 1);
+    write_one(store, "b", 1);
+    jl_error err;
+    st_event events[3] = {make("hi", 1, 100, 0, 0), make("hi", 2, 200, 1, 300),
+                          make("lo", 1, 400, 1, 500)};
+    CHECK_INT(st_event_put(store, events, 3, &err), JL_OK);
+    CHECK_INT(events[0].id, 1);
+    CHECK_INT(events[1].id, 2);
+    CHECK_INT(events[2].id, 3);
+    /* Unknown series, unknown id, empty name: refused, nothing stored. */
+    st_event bad = make("hi", 9, 0, 0, 0);
+    CHECK_INT(st_event_put(store, &bad, 1, &err), JL_EINVAL);
+    bad = make("hi", 1, 0, 0, 0);
+    bad.id = 17;
+    CHECK_INT(st_event_put(store, &bad, 1, &err), JL_EINVAL);
+    bad = make("", 1, 0, 0, 0);
+    CHECK_INT(st_event_put(store, &bad, 1, &err), JL_EINVAL);
+    /* Resolving the first rewrites it. */
+    events[0].resolved = 1;
+    events[0].end_ms = 150;
+    events[0].notified = ST_EVENT_NOTIFIED_FIRING;
+    CHECK_INT(st_event_put(store, &events[0], 1, &err), JL_OK);
+    CHECK_INT(events[0].id, 1);
+    st_store_close(store);
+
+    store = open_store(dir, 0, 0);
+    st_event *list = NULL;
+    size_t count = 0;
+    CHECK_INT(st_event_list(store, NULL, &list, &count, &err), JL_OK);
+    CHECK_INT(count, 3);
+    if (count == 3) {
+        CHECK_INT(list[0].id, 1);
+        CHECK_INT(list[0].resolved, 1);
+        CHECK_INT(list[0].end_ms, 150);
+        CHECK_INT(list[0].notified, ST_EVENT_NOTIFIED_FIRING);
+        CHECK_INT(list[0].fired_ms, 110);
+        CHECK(list[0].peak == 2.5);
+        CHECK_INT(list[0].count, 7);
+        CHECK_STR(list[0].series_key, "x{station=\"a\"}");
+        CHECK_STR(list[1].series_key, "x{station=\"b\"}");
+        CHECK_STR(list[2].rule, "lo");
+    }
+    st_event_list_free(list, count);
+    /* Filters: rule, state, series, range. */
+    st_event_filter f;
+    memset(&f, 0, sizeof f);
+    f.rule = "hi";
+    CHECK_INT(st_event_list(store, &f, &list, &count, &err), JL_OK);
+    CHECK_INT(count, 2);
+    st_event_list_free(list, count);
+    uint64_t only[] = {2};
+    memset(&f, 0, sizeof f);
+    f.series_ids = only;
+    f.series_count = 1;
+    CHECK_INT(st_event_list(store, &f, &list, &count, &err), JL_OK);
+    CHECK_INT(count, 1);
+    st_event_list_free(list, count);
+    /* [160, 400): event 1 ended at 150 (out), 2 spans 200..300 (in), 3 starts at 400 (out). */
+    memset(&f, 0, sizeof f);
+    f.has_range = 1;
+    f.from_ms = 160;
+    f.to_ms = 400;
+    CHECK_INT(st_event_list(store, &f, &list, &count, &err), JL_OK);
+    CHECK_INT(count, 1);
+    if (count == 1)
+        CHECK_INT(list[0].id, 2);
+    st_event_list_free(list, count);
+    f.max_events = 0;
+    memset(&f, 0, sizeof f);
+    f.max_events = 2;
+    CHECK_INT(st_event_list(store, &f, &list, &count, &err), JL_ELIMIT);
+    /* The next id follows the last stored one after a reopen. */
+    st_event more = make("hi", 2, 600, 0, 0);
+    CHECK_INT(st_event_put(store, &more, 1, &err), JL_OK);
+    CHECK_INT(more.id, 4);
+    st_store_close(store);
+    remove_dir(dir);
+}
+
+/* The value of event 2 above, byte by byte (disk_format.h section 4). */
+static void test_entry_bytes(void)
+{
+    char *dir = make_temp_dir_named("events");
+    st_store *store = open_store(dir, 0, 0);
+    write_one(store, "a", 1);
+    jl_error err;
+    st_event e = make("ab", 1, 200, 1, 300);
+    e.late = 1;
+    CHECK_INT(st_event_put(store, &e, 1, &err), JL_OK);
+    st_store_close(store);
+    MDB_env *env;
+    mdb_env_create(&env);
+    mdb_env_set_maxdbs(env, 8);
+    CHECK_INT(mdb_env_open(env, dir, MDB_RDONLY, 0644), 0);
+    MDB_txn *txn;
+    mdb_txn_begin(env, NULL, MDB_RDONLY, &txn);
+    MDB_dbi dbi;
+    CHECK_INT(mdb_dbi_open(txn, "events", 0, &dbi), 0);
+    uint8_t key[8] = {0, 0, 0, 0, 0, 0, 0, 1};
+    MDB_val k = {8, key}, v;
+    CHECK_INT(mdb_get(txn, dbi, &k, &v), 0);
+    CHECK_INT(v.mv_size, 54 + 2 + 4);
+    const uint8_t *p = v.mv_data;
+    CHECK_INT(p[0], 1);    /* version */
+    CHECK_INT(p[1], 0x03); /* resolved | late */
+    CHECK_INT(p[2], 1);    /* series id 1, little endian */
+    CHECK_INT(p[10], 200); /* start_ms */
+    CHECK_INT(p[18], 210); /* fired_ms */
+    CHECK_INT(p[26], 300 & 0xff);
+    CHECK_INT(p[27], 300 >> 8);
+    /* 2.5 = 0x4004000000000000 */
+    CHECK_INT(p[41], 0x40);
+    CHECK_INT(p[40], 0x04);
+    CHECK_INT(p[42], 7); /* count */
+    CHECK_INT(p[50], 2); /* name length */
+    CHECK(memcmp(p + 54, "ab", 2) == 0);
+    mdb_txn_abort(txn);
+    mdb_env_close(env);
+    remove_dir(dir);
+}
+
+int main(void)
+{
+    RUN(test_put_list_reopen);
+    RUN(test_entry_bytes);
+    return CHECK_DONE();
+}
