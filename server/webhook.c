@@ -293,7 +293,7 @@ static int parse_head(wh_receiver *r)
         return parse_head(r);
     }
     r->status = status;
-    r->body_left = length;
+    r->body_left = status == 204 || status == 304 ? 0 : length; /* these never carry a body */
     if (r->body_left >= 0) {
         long long extra = (long long)(r->in.len - head_len);
         r->body_left = extra >= r->body_left ? 0 : r->body_left - extra;

@@ -59,7 +59,10 @@ int wh_notifier_send(wh_notifier *notifier, const char *key, const char *body, s
 void wh_notifier_stats(wh_notifier *notifier, wh_stats *stats);
 
 /* Stops the thread (a POST in flight is given up to its timeout) and frees everything; documents
- * not delivered are dropped (the caller offers them again after a restart). NULL is ignored. */
+ * not delivered are dropped (the caller offers them again after a restart). NULL is ignored.
+ * (The implementation does not even wait for that timeout: the thread's poll() also watches a
+ * pipe that stop writes to, so a POST in flight is abandoned at once.) Must not be called from
+ * on_delivered, which runs on the thread it joins. */
 void wh_notifier_stop(wh_notifier *notifier);
 
 /* --- Alertmanager documents ---------------------------------------------------------------- */
