@@ -24,13 +24,22 @@
 static pthread_mutex_t ev_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t ev_cond = PTHREAD_COND_INITIALIZER;
 
+/* A scripted answer: raw bytes, and whether to keep the connection open after them until the
+ * client closes it. */
+typedef struct answer {
+    const char *text;
+    int keep_open;
+} answer;
+
 typedef struct receiver {
     int listen_fd;
     int port;
     pthread_t thread;
-    const int *statuses; /* the k-th request is answered statuses[k] while k < status_count */
-    size_t status_count; /* ... and 200 after */
-    size_t count;        /* requests received (under ev_lock) */
+    const int *statuses;   /* the k-th request is answered statuses[k] while k < status_count */
+    size_t status_count;   /* ... and 200 after */
+    const answer *answers; /* or, when set, answers[k] while k < answer_count */
+    size_t answer_count;
+    size_t count; /* requests received (under ev_lock) */
     char heads[MAX_REQUESTS][2048];
     char bodies[MAX_REQUESTS][4096];
     char keys[MAX_REQUESTS][300];
@@ -109,13 +118,22 @@ static void *receiver_main(void *arg)
             return NULL; /* the listener was shut down */
         }
         int k = read_request(rc, fd);
-        if (k >= 0) {
+        if (k >= 0 && (size_t)k < rc->answer_count) {
+            send_text(fd, rc->answers[k].text);
+            if (rc->answers[k].keep_open) {
+                char drain[256];
+                while (recv(fd, drain, sizeof drain, 0) > 0)
+                    ;
+            }
+        } else if (k >= 0) {
             int status = (size_t)k < rc->status_count ? rc->statuses[k] : 200;
-            char answer[128];
-            snprintf(answer, sizeof answer,
+            char text[128];
+            snprintf(text, sizeof text,
                      "HTTP/1.1 %d Whatever\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok",
                      status);
-            send_text(fd, answer);
+            send_text(fd, text);
+        }
+        if (k >= 0) {
             /* Signalled once the answer is out, so the notifier sees it soon after. */
             pthread_mutex_lock(&ev_lock);
             pthread_cond_broadcast(&ev_cond);
@@ -154,16 +172,25 @@ static int dead_port(void)
     return port;
 }
 
-static int receiver_start(receiver *rc, int port, const int *statuses, size_t status_count)
+/* Starts a receiver answering statuses[] (then 200), or answers[] when answer_count > 0. */
+static int receiver_start_scripted(receiver *rc, int port, const int *statuses, size_t status_count,
+                                   const answer *answers, size_t answer_count)
 {
     memset(rc, 0, sizeof *rc);
     rc->statuses = statuses;
     rc->status_count = status_count;
+    rc->answers = answers;
+    rc->answer_count = answer_count;
     rc->listen_fd = listen_on(port, &rc->port);
     if (rc->listen_fd < 0)
         return -1;
     pthread_create(&rc->thread, NULL, receiver_main, rc);
     return 0;
+}
+
+static int receiver_start(receiver *rc, int port, const int *statuses, size_t status_count)
+{
+    return receiver_start_scripted(rc, port, statuses, status_count, NULL, 0);
 }
 
 static void receiver_stop(receiver *rc)
@@ -418,6 +445,96 @@ static void test_dead_receiver_does_not_block(void)
     receiver_stop(&late);
 }
 
+/* A receiver that accepts connections but never answers (timeout far away) does not hold up a
+ * live one either. */
+static void test_silent_receiver_does_not_block(void)
+{
+    receiver live;
+    CHECK_INT(receiver_start(&live, 0, NULL, 0), 0);
+    int silent_port = 0;
+    int silent = listen_on(0, &silent_port);
+    CHECK(silent >= 0);
+    char url_live[128], url_silent[128];
+    url_of(live.port, "/", url_live, sizeof url_live);
+    url_of(silent_port, "/", url_silent, sizeof url_silent);
+    const char *urls[] = {url_silent, url_live};
+    static delivered d;
+    wh_options o = options_for(urls, 2, &d);
+    o.timeout_ms = 600000;
+    wh_notifier *n = NULL;
+    jl_error err;
+    CHECK_INT(wh_notifier_start(&o, &n, &err), JL_OK);
+    CHECK_INT(wh_notifier_send(n, "s1", "1", 1, &err), JL_OK);
+    CHECK_INT(wh_notifier_send(n, "s2", "2", 1, &err), JL_OK);
+    CHECK_INT(wh_notifier_send(n, "s3", "3", 1, &err), JL_OK);
+    pthread_mutex_lock(&ev_lock);
+    CHECK(wait_count(&live.count, 3));
+    CHECK_STR(live.keys[2], "s3");
+    pthread_mutex_unlock(&ev_lock);
+    CHECK(wait_stat(n, offsetof(wh_stats, sent), 3));
+    wh_stats s;
+    wh_notifier_stats(n, &s);
+    CHECK_INT(s.sent, 3);
+    CHECK_INT(s.failed, 0); /* the silent one's POST is still waiting */
+    CHECK_INT(s.delivered, 0);
+    CHECK_INT(s.pending, 3);
+    wh_notifier_stop(n);
+    pthread_mutex_lock(&ev_lock);
+    CHECK_INT(d.count, 0);
+    pthread_mutex_unlock(&ev_lock);
+    close(silent);
+    receiver_stop(&live);
+}
+
+/* Answers framed in other ways: a malformed one fails and is retried; an interim 100 then a
+ * chunked 200, an HTTP/1.0 answer running to the close, and a Content-Length answer on a
+ * connection the receiver keeps open (the notifier must not wait for its close: the timeout is
+ * far away) all deliver. */
+static void test_response_framing(void)
+{
+    static const answer answers[] = {
+        {"garbage\r\n\r\n", 0},
+        {"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+         "2\r\nok\r\n0\r\n\r\n",
+         0},
+        {"HTTP/1.0 202 Accepted\r\n\r\nqueued, runs to the close", 0},
+        {"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello", 1},
+        {"HTTP/1.1 204 No Content\r\n\r\n", 1},
+    };
+    receiver rc;
+    CHECK_INT(receiver_start_scripted(&rc, 0, NULL, 0, answers, 5), 0);
+    char url[128];
+    url_of(rc.port, "/", url, sizeof url);
+    const char *urls[] = {url};
+    static delivered d;
+    wh_options o = options_for(urls, 1, &d);
+    o.timeout_ms = 600000;
+    wh_notifier *n = NULL;
+    jl_error err;
+    CHECK_INT(wh_notifier_start(&o, &n, &err), JL_OK);
+    CHECK_INT(wh_notifier_send(n, "f1", "1", 1, &err), JL_OK);
+    CHECK_INT(wh_notifier_send(n, "f2", "2", 1, &err), JL_OK);
+    CHECK_INT(wh_notifier_send(n, "f3", "3", 1, &err), JL_OK);
+    CHECK_INT(wh_notifier_send(n, "f4", "4", 1, &err), JL_OK);
+    pthread_mutex_lock(&ev_lock);
+    CHECK(wait_count(&d.count, 4));
+    CHECK_INT(rc.count, 5);
+    CHECK_STR(rc.keys[0], "f1");
+    CHECK_STR(rc.keys[1], "f1");
+    CHECK_STR(rc.keys[2], "f2");
+    CHECK_STR(rc.keys[3], "f3");
+    CHECK_STR(rc.keys[4], "f4");
+    CHECK_STR(d.keys[3], "f4");
+    pthread_mutex_unlock(&ev_lock);
+    wh_stats s;
+    wh_notifier_stats(n, &s);
+    CHECK_INT(s.sent, 4);
+    CHECK_INT(s.failed, 1);
+    CHECK_INT(s.delivered, 4);
+    wh_notifier_stop(n);
+    receiver_stop(&rc);
+}
+
 /* A key already queued is not queued again; once delivered, it may be sent anew. */
 static void test_key_dedup(void)
 {
@@ -669,6 +786,8 @@ int main(void)
     RUN(test_retry_until_2xx);
     RUN(test_retry_stats);
     RUN(test_dead_receiver_does_not_block);
+    RUN(test_silent_receiver_does_not_block);
+    RUN(test_response_framing);
     RUN(test_key_dedup);
     RUN(test_stop_while_pending);
     RUN(test_bad_input);
