@@ -33,7 +33,11 @@ static const char usage[] =
     "  --backup-dir DIR        enable POST /api/v1/backup, which writes each backup to a new\n"
     "                          directory DIR/backup-<UTC time> (default: backups disabled)\n"
     "  --sites FILE            monitoring sites (JSON) for /api/v1/sites, water_quality, aqi;\n"
-    "                          re-read on SIGHUP (default: none)\n";
+    "                          re-read on SIGHUP (default: none)\n"
+    "  --rules FILE            alarm rules (JSON), evaluated as data arrives; events at\n"
+    "                          /api/v1/events; re-read on SIGHUP (default: none)\n"
+    "  --webhook URL           POST firing and resolved events (Alertmanager format) to this\n"
+    "                          http:// receiver; may be given several times (default: none)\n";
 
 const char *sv_config_usage(void)
 {
@@ -192,6 +196,15 @@ int sv_config_parse(sv_config *config, int argc, char **argv, jl_error *err)
             if (value[0] == '\0')
                 rc = jl_error_set(err, JL_EINVAL, "--sites: expected a file");
             config->sites_path = value;
+        } else if (strcmp(flag, "--rules") == 0) {
+            if (value[0] == '\0')
+                rc = jl_error_set(err, JL_EINVAL, "--rules: expected a file");
+            config->rules_path = value;
+        } else if (strcmp(flag, "--webhook") == 0) {
+            if (config->webhook_count == sizeof config->webhook_urls / sizeof(char *))
+                rc = jl_error_set(err, JL_EINVAL, "--webhook: at most 16 receivers");
+            else
+                config->webhook_urls[config->webhook_count++] = value;
         } else if (strcmp(flag, "--map-size") == 0) {
             rc = parse_count(flag, value, 1u << 20, 1ull << 44, &number, err);
             config->initial_map_bytes = number;

@@ -1,7 +1,7 @@
 /* jialingd: opens the store, optionally loads the demo data, serves HTTP, and shuts down in
  * order on SIGTERM/SIGINT (stop accepting, finish writes in flight, close LMDB). SIGHUP re-reads
- * the token file and the sites file (a bad one keeps the old). Signals are taken synchronously with
- * sigwait() in the main thread. */
+ * the token file, the sites file and the alarm rules (a bad one keeps the old). Signals are taken
+ * synchronously with sigwait() in the main thread. */
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -11,6 +11,56 @@
 #include "jialing/public.h"
 #include "jialing/server.h"
 #include "jialing/sites.h"
+#include "events_http.h"
+
+/* Stops the evaluator, then the notifier. Delivery reports arriving meanwhile are dropped
+ * (config->alarms is cleared first, atomically, as the notifier's thread reads it): those
+ * states stay un-notified and are offered again at the next start, under the same keys. */
+static void al_sv_stop(sv_config *config)
+{
+    al_evaluator *alarms = config->alarms;
+    if (alarms)
+        al_evaluator_flush(alarms);
+    __atomic_store_n(&config->alarms, NULL, __ATOMIC_SEQ_CST);
+    al_evaluator_stop(alarms);
+    wh_notifier_stop(config->notifier);
+    config->notifier = NULL;
+}
+
+/* The valid set of the rules' "flags": "valid", as --valid-flags gives it to queries. */
+static jl_flag_mask valid_mask(const sv_config *config)
+{
+    return config->limits.valid_flags ? config->limits.valid_flags : JL_FLAG_MASK_N;
+}
+
+/* Starts the notifier (with --webhook) and the evaluator (with --rules) over the open store; the
+ * rules were checked before the store opened. JL_OK or an error in err. */
+static int start_alarms(sv_config *config, st_store *store, al_rules *rules, jl_error *err)
+{
+    if (config->webhook_count) {
+        wh_options w;
+        memset(&w, 0, sizeof w);
+        w.urls = config->webhook_urls;
+        w.url_count = config->webhook_count;
+        w.on_delivered = sv_alarm_delivered;
+        w.ctx = config;
+        int rc = wh_notifier_start(&w, &config->notifier, err);
+        if (rc != JL_OK) {
+            al_rules_free(rules);
+            return rc;
+        }
+    }
+    if (config->rules_path == NULL)
+        return JL_OK;
+    al_options options;
+    memset(&options, 0, sizeof options);
+    options.notify = sv_alarm_notify;
+    options.notify_ctx = config;
+    /* Delivery reports may come as soon as the evaluator offers its first documents, before
+     * al_evaluator_start returns: they are dropped (config->alarms is still NULL) and those
+     * states offered again at the next start, which the receiver's key check absorbs. */
+    return al_evaluator_start(store, rules, &options, &config->alarms, err);
+}
 
 static int is_loopback(const char *host)
 {
@@ -67,6 +117,19 @@ int main(int argc, char **argv)
         }
         config.sites = &sites;
     }
+    /* The rules too: a bad file is refused before the store opens. */
+    al_rules rules;
+    memset(&rules, 0, sizeof rules);
+    if (config.rules_path &&
+        al_rules_load(config.rules_path, valid_mask(&config), &rules, &err) != JL_OK) {
+        fprintf(stderr, "jialingd: %s\n", err.message);
+        au_tokens_free(context.tokens);
+        if (config.sites != NULL)
+            si_registry_destroy(config.sites);
+        return 1;
+    }
+    if (config.webhook_count && config.rules_path == NULL)
+        fprintf(stderr, "jialingd: --webhook without --rules: nothing will be sent\n");
     st_options options;
     memset(&options, 0, sizeof options);
     options.directory = config.data_directory;
@@ -75,6 +138,7 @@ int main(int argc, char **argv)
     if (st_store_open(&options, &context.store, &err) != JL_OK) {
         fprintf(stderr, "jialingd: cannot open store in %s: %s\n", config.data_directory,
                 err.message);
+        al_rules_free(&rules);
         au_tokens_free(context.tokens);
         if (config.sites != NULL)
             si_registry_destroy(config.sites);
@@ -92,6 +156,15 @@ int main(int argc, char **argv)
                         (unsigned long long)readings);
         }
     }
+    if (start_alarms(&config, context.store, &rules, &err) != JL_OK) {
+        fprintf(stderr, "jialingd: alarms not started: %s\n", err.message);
+        wh_notifier_stop(config.notifier);
+        st_store_close(context.store);
+        au_tokens_free(context.tokens);
+        if (config.sites != NULL)
+            si_registry_destroy(config.sites);
+        return 1;
+    }
     context.public_cache = pb_cache_create(PB_CACHE_MAX_AGE_MS);
     sv_http *http = NULL;
     if (context.public_cache == NULL) {
@@ -100,6 +173,7 @@ int main(int argc, char **argv)
     if (context.public_cache == NULL || sv_http_start(&context, &http, &err) != JL_OK) {
         fprintf(stderr, "jialingd: %s\n", err.message);
         pb_cache_destroy(context.public_cache);
+        al_sv_stop(&config);
         st_store_close(context.store);
         au_tokens_free(context.tokens);
         if (config.sites != NULL)
@@ -116,6 +190,19 @@ int main(int argc, char **argv)
         if (sigwait(&signals, &received) != 0)
             continue;
         if (received == SIGHUP) {
+            if (config.alarms != NULL) {
+                al_rules fresh;
+                if (al_rules_load(config.rules_path, valid_mask(&config), &fresh, &err) == JL_OK) {
+                    size_t count = fresh.count;
+                    if (al_evaluator_reload(config.alarms, &fresh, &err) == JL_OK)
+                        fprintf(stderr, "jialingd: rules file re-read (%zu rules)\n", count);
+                    else
+                        fprintf(stderr, "jialingd: rules not replaced: %s\n", err.message);
+                } else {
+                    fprintf(stderr, "jialingd: rules file not re-read, old rules kept: %s\n",
+                            err.message);
+                }
+            }
             if (config.sites != NULL) {
                 if (si_registry_reload(config.sites, &err) == JL_OK)
                     fprintf(stderr, "jialingd: sites file re-read (%zu sites)\n",
@@ -138,6 +225,9 @@ int main(int argc, char **argv)
     }
     sv_http_stop(http);
     pb_cache_destroy(context.public_cache);
+    /* The evaluator first (it stores events and hands documents to the notifier), then the
+     * notifier (whose delivery reports the evaluator would store), then the store. */
+    al_sv_stop(&config);
     st_store_close(context.store);
     au_tokens_free(context.tokens);
     if (config.sites != NULL)

@@ -22,6 +22,7 @@
 
 #include "aqi_http.h"
 #include "discovery_http.h"
+#include "events_http.h"
 #include "influx.h"
 #include "review_http.h"
 #include "water_http.h"
@@ -418,6 +419,7 @@ static void handle_metrics(sv_context *context, sv_response *response)
                   (unsigned long long)stats.review_marks,
                   (unsigned long long)stats.review_marks_withdrawn,
                   (unsigned long long)stats.flagged_points_written);
+    sv_events_metrics(context, out); /* alarms and notifications */
     sv_respond_ok(response, "text/plain; version=0.0.4");
 }
 
@@ -540,6 +542,7 @@ static const route routes[] = {
     {SV_REVIEW_PATH, "GET", SV_ROUTE_REVIEW, ACCESS_READ, 0},
     {SV_REVIEW_PATH "/", "GET", SV_ROUTE_REVIEW, ACCESS_READ, 1},
     {SV_REVIEW_PATH "/", "DELETE", SV_ROUTE_REVIEW, ACCESS_REVIEW, 1},
+    {SV_EVENTS_PATH, "GET", SV_ROUTE_QUERY, ACCESS_READ, 0}, /* alarms; counted with the queries */
 };
 
 /* Returns JL_OK when the request may proceed, else fills a 401/403 response. */
@@ -667,6 +670,8 @@ void sv_route(sv_context *context, const sv_request *request, sv_response *respo
                 sv_water_quality(context, request, response);
             else if (strcmp(request->path, "/api/v1/assessment") == 0)
                 sv_assessment(context, request, response);
+            else if (strcmp(request->path, SV_EVENTS_PATH) == 0)
+                sv_events_handle(context, request, response);
             else
                 handle_read(context, request, response, RQ_QUERY, run_query);
             break;

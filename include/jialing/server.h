@@ -39,6 +39,13 @@ typedef struct sv_config {
      * SIGHUP; handlers take the current set with si_registry_acquire(). */
     const char *sites_path;    /* --sites FILE [none] */
     struct si_registry *sites; /* set by main when sites_path is given, else NULL */
+    /* alarms (jialing/alarm.h, server/events_http.h): the rules file (re-read on SIGHUP), the
+     * webhook receivers, and what main starts from them; GET /api/v1/events reads the store. */
+    const char *rules_path;       /* --rules FILE [none: no evaluation] */
+    const char *webhook_urls[16]; /* --webhook URL, up to 16 */
+    size_t webhook_count;
+    struct al_evaluator *alarms;  /* set by main when rules_path is given, else NULL */
+    struct wh_notifier *notifier; /* set by main when webhook_count > 0, else NULL */
 } sv_config;
 
 /* Returns the usage text listing every flag (static). */
