@@ -290,6 +290,7 @@ typedef struct pair {
     al_state state;
     uint64_t open_id; /* the stored event of the fired open run, 0: none */
     int late;         /* met a late reading in the commit being processed */
+    int64_t late_ms;  /* the earliest of them */
     uint64_t *events; /* ids of its stored events, in the order made */
     size_t event_count, event_capacity;
 } pair;
@@ -564,9 +565,10 @@ static void found_add(found *f, const st_event *e)
     f->events[f->count++] = *e;
 }
 
-/* Runs rule r's machine over every stored reading of p's series into a fresh state; events
- * found go to *out (a resolved one once, a firing one last). */
-static int run_from_store(al_evaluator *ev, size_t r, pair *p, found *out, jl_error *err)
+/* Runs rule r's machine over the stored readings of p's series from from_ms on into a fresh
+ * state; events found go to *out (a resolved one once, a firing one last). */
+static int run_from_store(al_evaluator *ev, size_t r, pair *p, int64_t from_ms, found *out,
+                          jl_error *err)
 {
     const al_rule *rule = &ev->rules.rules[r];
     st_snapshot *snap = NULL;
@@ -577,7 +579,7 @@ static int run_from_store(al_evaluator *ev, size_t r, pair *p, found *out, jl_er
     if (st_snapshot_series_info(snap, 0, &info) == JL_OK)
         remember_key(ev, p->series_id, info.key);
     st_cursor *cursor = NULL;
-    rc = st_cursor_open(snap, 0, JL_MIN_MS, JL_MAX_MS, &cursor, err);
+    rc = st_cursor_open(snap, 0, from_ms, JL_MAX_MS, &cursor, err);
     al_state_init(&p->state);
     st_block block;
     while (rc == JL_OK && (rc = st_cursor_next(cursor, &block, err)) == JL_OK) {
@@ -585,7 +587,7 @@ static int run_from_store(al_evaluator *ev, size_t r, pair *p, found *out, jl_er
             break;
         for (size_t i = 0; i < block.count; i++) {
             uint8_t flag = block.flags ? block.flags[i] : JL_FLAG_N;
-            if (!(rule->flags & (1u << flag)))
+            if (!(rule->flags & (1u << flag)) || block.timestamps_ms[i] < from_ms)
                 continue;
             st_event e;
             al_change c =
@@ -609,12 +611,116 @@ static int run_from_store(al_evaluator *ev, size_t r, pair *p, found *out, jl_er
     return rc;
 }
 
-/* Recomputes pair p of rule r and reconciles with its stored events (see the top comment). */
-static void recompute(al_evaluator *ev, size_t r, pair *p, int late)
+/* A quiet reading: one after which rule r's machine is in the state a fresh machine fed that
+ * reading alone would be in, whatever came before, so that replaying from it is exact and
+ * nothing before it can change. Threshold: a reading that does not match (no run holds it).
+ * Flatline: a value other than the one before (a run starts). Rate: a change per minute within
+ * the limit (no run). Absent: any reading (a silence before it is over and was found). Window:
+ * the first reading of a window after a judged window that did not match. */
+typedef struct quiet_scan {
+    int have_prev;
+    int64_t prev_ms;
+    double prev_value;
+    al_state window; /* window rules: a fresh machine fed from a window boundary */
+    int windows_seen;
+} quiet_scan;
+
+static int quiet_step(const al_rule *r, quiet_scan *q, int64_t ms, double v)
+{
+    int quiet = 0;
+    switch (r->kind) {
+    case AL_THRESHOLD:
+        quiet = !compare(r->op, v, r->value);
+        break;
+    case AL_FLATLINE:
+        quiet = q->have_prev && v != q->prev_value;
+        break;
+    case AL_RATE:
+        quiet = q->have_prev && ms > q->prev_ms &&
+                fabs(v - q->prev_value) / ((double)(ms - q->prev_ms) / 60000.0) <= r->rate;
+        break;
+    case AL_ABSENT:
+        quiet = 1;
+        break;
+    case AL_WINDOW: {
+        int new_window = q->window.acc_count == 0 || window_start(r, ms) != q->window.window_start;
+        st_event e;
+        al_state_feed(r, &q->window, ms, v, &e);
+        if (new_window)
+            q->windows_seen++;
+        /* The machine judged a whole window (the scan began at a window boundary) and no run
+         * is open. */
+        quiet = new_window && q->windows_seen >= 3 && !q->window.open;
+        break;
+    }
+    }
+    q->have_prev = 1;
+    q->prev_ms = ms;
+    q->prev_value = v;
+    return quiet;
+}
+
+/* Finds the last quiet reading of p's series before t, looking back over growing spans;
+ * *q_ms is it, or JL_MIN_MS when there is none (replay everything). */
+static int find_quiet(al_evaluator *ev, size_t r, pair *p, int64_t t, int64_t *q_ms, jl_error *err)
+{
+    const al_rule *rule = &ev->rules.rules[r];
+    *q_ms = JL_MIN_MS;
+    st_snapshot *snap = NULL;
+    int rc = st_snapshot_open(ev->store, &p->series_id, 1, &snap, err);
+    if (rc != JL_OK)
+        return rc;
+    st_series_info info;
+    if (st_snapshot_series_info(snap, 0, &info) != JL_OK || info.count == 0) {
+        st_snapshot_close(snap);
+        return JL_OK;
+    }
+    int64_t span = 3600000;
+    if (rule->kind == AL_WINDOW)
+        span = 3 * (rule->window.months ? 31 * 86400000LL * rule->window.months : rule->window.ms);
+    int found_one = 0;
+    for (;;) {
+        int64_t from = t - span < info.first_ms ? info.first_ms : t - span;
+        if (rule->kind == AL_WINDOW)
+            from = window_start(rule, from);
+        quiet_scan q;
+        memset(&q, 0, sizeof q);
+        al_state_init(&q.window);
+        st_cursor *cursor = NULL;
+        rc = st_cursor_open(snap, 0, from, t, &cursor, err);
+        st_block block;
+        while (rc == JL_OK && (rc = st_cursor_next(cursor, &block, err)) == JL_OK) {
+            if (!block.decoded && (rc = st_cursor_decode(cursor, &block, err)) != JL_OK)
+                break;
+            for (size_t i = 0; i < block.count; i++) {
+                int64_t ms = block.timestamps_ms[i];
+                uint8_t flag = block.flags ? block.flags[i] : JL_FLAG_N;
+                if (ms < from || ms >= t || !(rule->flags & (1u << flag)))
+                    continue;
+                if (quiet_step(rule, &q, ms, block.values[i])) {
+                    *q_ms = ms;
+                    found_one = 1;
+                }
+            }
+        }
+        if (rc == JL_ENOTFOUND)
+            rc = JL_OK;
+        st_cursor_close(cursor);
+        if (rc != JL_OK || found_one || from <= info.first_ms || span > (JL_MAX_MS - JL_MIN_MS) / 8)
+            break;
+        span *= 4;
+    }
+    st_snapshot_close(snap);
+    return rc;
+}
+
+/* Recomputes pair p of rule r from from_ms (JL_MIN_MS: everything; else a quiet reading) and
+ * reconciles with its stored events (see the top comment). */
+static void recompute_from(al_evaluator *ev, size_t r, pair *p, int64_t from_ms, int late)
 {
     found f = {NULL, 0, 0};
     jl_error err;
-    if (run_from_store(ev, r, p, &f, &err) != JL_OK) {
+    if (run_from_store(ev, r, p, from_ms, &f, &err) != JL_OK) {
         count_error(ev);
         free(f.events);
         return;
@@ -637,9 +743,27 @@ static void recompute(al_evaluator *ev, size_t r, pair *p, int late)
             store_change(ev, r, p, AL_RESOLVED, e, late);
         } else if (!stored->resolved) {
             p->open_id = stored->id; /* still firing */
+        } else if (e->resolved && (stored->end_ms != e->end_ms || stored->count != e->count ||
+                                   stored->peak != e->peak)) {
+            /* Backfill moved the end of a resolved event: rewritten (and marked late), not
+             * announced again (its key names the state, not the end). */
+            st_event updated = *stored;
+            updated.end_ms = e->end_ms;
+            updated.count = e->count;
+            updated.peak = e->peak;
+            updated.late = 1;
+            updated.series_key = NULL;
+            jl_error put_err;
+            if (st_event_put(ev->store, &updated, 1, &put_err) == JL_OK) {
+                updated.series_key = stored->series_key;
+                *stored = updated;
+            } else {
+                count_error(ev);
+            }
         }
     }
     free(f.events);
+    (void)from_ms;
     /* An absent event fired by the timer is in no reading: adopt it while the silence lasts, so
      * that the timer does not fire it again. */
     const al_rule *rule = &ev->rules.rules[r];
@@ -653,6 +777,24 @@ static void recompute(al_evaluator *ev, size_t r, pair *p, int late)
                 p->state.peak = s->peak;
             }
         }
+}
+
+static void recompute(al_evaluator *ev, size_t r, pair *p, int late)
+{
+    recompute_from(ev, r, p, JL_MIN_MS, late);
+}
+
+/* A late reading at t: replays from the last quiet reading before t (everything before it
+ * stands), so that a backfill costs the readings since then, not the series' history. */
+static void recompute_late(al_evaluator *ev, size_t r, pair *p, int64_t t)
+{
+    int64_t q_ms;
+    jl_error err;
+    if (find_quiet(ev, r, p, t, &q_ms, &err) != JL_OK) {
+        count_error(ev);
+        q_ms = JL_MIN_MS;
+    }
+    recompute_from(ev, r, p, q_ms, 1);
 }
 
 /* ---------- the queue and the thread ---------- */
@@ -768,10 +910,14 @@ static void process(al_evaluator *ev, const queued *q)
             pair *p = pair_for(ev, r, q->ids[i], q->keys[i]);
             if (p == NULL || !(rule->flags & (1u << q->flags[i])))
                 continue;
-            if (p->late) /* recomputed below, with every reading of this commit */
+            if (p->late) { /* recomputed below, with every reading of this commit */
+                if (q->ms[i] < p->late_ms)
+                    p->late_ms = q->ms[i];
                 continue;
+            }
             if (q->ms[i] <= p->state.last_ms) {
                 p->late = 1;
+                p->late_ms = q->ms[i];
                 late_count++;
                 continue;
             }
@@ -785,7 +931,7 @@ static void process(al_evaluator *ev, const queued *q)
         for (size_t j = 0; late_count && j < rp->count; j++)
             if (rp->pairs[j].late) {
                 rp->pairs[j].late = 0;
-                recompute(ev, r, &rp->pairs[j], 1);
+                recompute_late(ev, r, &rp->pairs[j], rp->pairs[j].late_ms);
                 late_count--;
             }
     }

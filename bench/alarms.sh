@@ -1,0 +1,117 @@
+#!/usr/bin/env bash
+# What evaluating alarm rules costs at ingest: the same bench-gen workload is loaded twice into a
+# fresh bin/jialingd --sync=full, once without rules and once with 20 rules (--rules) over every
+# series: 4 rules of each kind (threshold held for a duration, daily-mean window, absent,
+# flatline, rate) spread over the 5 metrics, so that every reading is evaluated by 4 rules.
+# Reports wall time, server CPU seconds (utime + stime of the jialingd process, from /proc),
+# readings per second, and the evaluator's own figures from /metrics.
+#
+#   bash bench/alarms.sh [--stations 20] [--days 30] [--seed 1]
+#
+# Prints a Markdown table; bench/REPORT.md ("Alarm evaluation") keeps a run's.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+STATIONS=20 DAYS=30 SEED=1
+while [ $# -gt 0 ]; do
+    case "$1" in
+    --stations) STATIONS=$2; shift 2 ;;
+    --days) DAYS=$2; shift 2 ;;
+    --seed) SEED=$2; shift 2 ;;
+    -h | --help) sed -n '2,11p' "$0"; exit 0 ;;
+    *) echo "alarms.sh: unknown argument $1" >&2; exit 2 ;;
+    esac
+done
+BIN=bin
+for b in "$BIN/jialingd" "$BIN/bench-gen" "$BIN/bench-load"; do
+    [ -x "$b" ] || { echo "alarms.sh: $b is missing; run make first" >&2; exit 2; }
+done
+OUT=bench/out
+mkdir -p "$OUT"
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/jialing-alarms.XXXXXX")
+SERVER_PID=""
+cleanup() {
+    [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+GEN="$OUT/gen-${STATIONS}x${DAYS}-seed${SEED}"
+if [ ! -f "$GEN/truth.json" ]; then
+    rm -rf "$GEN" "$GEN.partial"
+    "$BIN/bench-gen" --stations "$STATIONS" --days "$DAYS" --seed "$SEED" --out "$GEN.partial" >&2
+    mv "$GEN.partial" "$GEN"
+fi
+
+# 20 rules: for each metric m (5) four rules of different kinds; thresholds near each metric's
+# base level, so that events do happen.
+python3 - "$WORK/rules.json" <<'PY'
+import json, sys
+levels = {"pm25": 38.0, "pm10": 65.0, "o3": 55.0, "nh3n": 0.85, "cod": 16.0}
+kinds = [
+    lambda m, b: {"op": "gt", "value": b * 1.5, "for": "2h"},
+    lambda m, b: {"op": "gt", "value": b * 1.2, "window": "1d", "agg": "mean", "tz": "+08:00"},
+    lambda m, b: {"absent": "15m"},
+    lambda m, b: {"flatline": 10},
+    lambda m, b: {"rate": b / 10},
+]
+rules = []
+for i, (m, b) in enumerate(levels.items()):
+    for k in range(4):
+        kind = kinds[(i + k) % len(kinds)]
+        rule = {"name": "%s_%d" % (m, k), "series": m}
+        rule.update(kind(m, b))
+        rules.append(rule)
+json.dump({"rules": rules}, open(sys.argv[1], "w"), indent=1)
+PY
+
+# load_one NAME ARGS...: prints "wall_s cpu_s readings events eval_s"
+load_one() {
+    local name=$1; shift
+    local data="$WORK/data-$name" port
+    port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    "$BIN/jialingd" --data "$data" --listen "127.0.0.1:$port" --sync=full "$@" >"$WORK/server-$name.log" 2>&1 &
+    SERVER_PID=$!
+    for _ in $(seq 1 300); do
+        curl -sf "http://127.0.0.1:$port/health" >/dev/null 2>&1 && break
+        sleep 0.1
+    done
+    local tck cpu0 cpu1 t0 t1
+    tck=$(getconf CLK_TCK)
+    cpu0=$(awk '{print $14 + $15}' "/proc/$SERVER_PID/stat")
+    t0=$(date +%s.%N)
+    "$BIN/bench-load" --url "http://127.0.0.1:$port" --clients 2 --batch 5000 "$GEN"/lines-*.lp >&2
+    # The evaluator works behind the writes: wait until it has seen every reading.
+    local want metrics
+    want=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["total_readings"])' "$GEN/truth.json" 2>/dev/null || echo 0)
+    if [ "$#" -gt 0 ]; then
+        for _ in $(seq 1 6000); do
+            metrics=$(curl -sf "http://127.0.0.1:$port/metrics")
+            done_readings=$(echo "$metrics" | awk '$1 == "jialing_alarm_readings_total" {print $2}')
+            [ "${done_readings:-0}" -ge "$want" ] && break
+            sleep 0.05
+        done
+    fi
+    t1=$(date +%s.%N)
+    cpu1=$(awk '{print $14 + $15}' "/proc/$SERVER_PID/stat")
+    metrics=$(curl -sf "http://127.0.0.1:$port/metrics")
+    kill -TERM "$SERVER_PID"
+    wait "$SERVER_PID" || true
+    SERVER_PID=""
+    echo "$metrics" | awk -v t0="$t0" -v t1="$t1" -v c0="$cpu0" -v c1="$cpu1" -v tck="$tck" '
+        $1 == "jialing_points_ingested_total" { readings = $2 }
+        $1 == "jialing_alarm_events_total{state=\"fired\"}" { events = $2 }
+        $1 == "jialing_alarm_evaluation_seconds_total" { eval = $2 }
+        END { printf "%.2f %.2f %d %d %.2f\n", t1 - t0, (c1 - c0) / tck, readings, events, eval }'
+    rm -rf "$data"
+}
+
+read -r W0 C0 R0 E0 V0 < <(load_one plain)
+read -r W1 C1 R1 E1 V1 < <(load_one rules --rules "$WORK/rules.json")
+echo "| run | readings | wall s | server CPU s | readings/s | events fired | evaluation s |"
+echo "|---|---|---|---|---|---|---|"
+awk -v r="$R0" -v w="$W0" -v c="$C0" 'BEGIN { printf "| no rules | %d | %.2f | %.2f | %.0f | | |\n", r, w, c, r / w }'
+awk -v r="$R1" -v w="$W1" -v c="$C1" -v e="$E1" -v v="$V1" 'BEGIN {
+    printf "| 20 rules | %d | %.2f | %.2f | %.0f | %d | %.2f |\n", r, w, c, r / w, e, v }'
+awk -v w0="$W0" -v w1="$W1" -v c0="$C0" -v c1="$C1" -v r="$R1" -v v="$V1" 'BEGIN {
+    printf "| 20 rules ÷ no rules | | %.3f | %.3f | | | %.0f ns per reading |\n", w1 / w0, c1 / c0, v * 1e9 / r }'
