@@ -246,13 +246,11 @@ static void write_points(st_store *store, const char *station, const int64_t *ms
     jl_buf_destroy(&key);
 }
 
-static al_evaluator *start(st_store *store, announced *a)
+static al_evaluator *start_with(st_store *store, announced *a, const char *text)
 {
     al_rules rules;
     jl_error err;
-    CHECK_INT(
-        al_rules_parse(threshold_rules, strlen(threshold_rules), JL_FLAG_MASK_N, &rules, &err),
-        JL_OK);
+    CHECK_INT(al_rules_parse(text, strlen(text), JL_FLAG_MASK_N, &rules, &err), JL_OK);
     al_options options;
     memset(&options, 0, sizeof options);
     options.notify = on_notify;
@@ -260,6 +258,11 @@ static al_evaluator *start(st_store *store, announced *a)
     al_evaluator *ev = NULL;
     CHECK_INT(al_evaluator_start(store, &rules, &options, &ev, &err), JL_OK);
     return ev;
+}
+
+static al_evaluator *start(st_store *store, announced *a)
+{
+    return start_with(store, a, threshold_rules);
 }
 
 static st_event *list(st_store *store, size_t *count)
@@ -368,6 +371,45 @@ static void test_evaluator(void)
     remove_dir(dir);
 }
 
+/* A late reading that completes a flatline run: replayed from the last quiet reading before it
+ * (1m, a value other than the one before), which gives the run 1m..4m of four 2s. */
+static void test_late_flatline(void)
+{
+    char *dir = make_temp_dir_named("alarm");
+    st_store *store = open_store(dir, 0, 0);
+    announced a;
+    memset(&a, 0, sizeof a);
+    pthread_mutex_init(&a.lock, NULL);
+    al_evaluator *ev = start_with(
+        store, &a, "{\"rules\": [{\"name\": \"stuck\", \"series\": \"x\", \"flatline\": 4}]}");
+    int64_t ms[] = {0, 1 * MIN, 2 * MIN, 4 * MIN, 5 * MIN, 6 * MIN};
+    double v[] = {1, 2, 2, 2, 3, 4};
+    write_points(store, "a", ms, v, 6);
+    al_evaluator_flush(ev);
+    size_t count = 0;
+    st_event *events = list(store, &count);
+    CHECK_INT(count, 0); /* three 2s in a row */
+    st_event_list_free(events, count);
+    int64_t late_ms[] = {3 * MIN};
+    double late_v[] = {2};
+    write_points(store, "a", late_ms, late_v, 1);
+    al_evaluator_flush(ev);
+    events = list(store, &count);
+    CHECK_INT(count, 1);
+    if (count == 1) {
+        CHECK_INT(events[0].start_ms, 1 * MIN);
+        CHECK_INT(events[0].fired_ms, 4 * MIN);
+        CHECK_INT(events[0].end_ms, 5 * MIN);
+        CHECK_INT(events[0].count, 4);
+        CHECK_INT(events[0].late, 1);
+    }
+    st_event_list_free(events, count);
+    al_evaluator_stop(ev);
+    st_store_close(store);
+    pthread_mutex_destroy(&a.lock);
+    remove_dir(dir);
+}
+
 int main(void)
 {
     RUN(test_threshold_for);
@@ -376,5 +418,6 @@ int main(void)
     RUN(test_absent);
     RUN(test_window);
     RUN(test_evaluator);
+    RUN(test_late_flatline);
     return CHECK_DONE();
 }
