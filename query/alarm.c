@@ -124,7 +124,12 @@ static void window_add(const al_rule *r, al_state *s, double v)
  * its end) and resolves at the start of the first judged window that does not match. */
 static al_change feed_window(const al_rule *r, al_state *s, int64_t ms, double v, st_event *e)
 {
-    int64_t ws = window_start(r, ms);
+    /* Calendar arithmetic only when a reading leaves the window of the one before. */
+    int64_t ws = s->window_start;
+    if (s->acc_count == 0 || ms < s->window_start || ms >= s->window_end) {
+        ws = window_start(r, ms);
+        s->window_end = window_next(r, ws);
+    }
     al_change change = AL_NONE;
     if (s->acc_count > 0 && ws != s->window_start) {
         double a = window_value(r, s);
@@ -271,7 +276,7 @@ al_change al_state_feed(const al_rule *r, al_state *s, int64_t ms, double v, st_
 al_change al_state_tick(const al_rule *r, al_state *s, int64_t now_ms, st_event *e)
 {
     if (r->kind != AL_ABSENT || s->open || s->last_ms == INT64_MIN ||
-        now_ms - s->last_ms <= r->absent_ms)
+        now_ms - s->last_ms <= r->absent_ms || now_ms - s->arrived_ms <= r->absent_ms)
         return AL_NONE;
     s->open = s->fired = 1;
     s->start_ms = s->last_ms;
@@ -294,6 +299,14 @@ typedef struct pair {
     uint64_t *events; /* ids of its stored events, in the order made */
     size_t event_count, event_capacity;
 } pair;
+
+/* A change to store (flush_pending). */
+typedef struct pending_change {
+    st_event event; /* as it is to be stored */
+    size_t rule;
+    unsigned announce; /* ST_EVENT_NOTIFIED_* states to announce once stored */
+    int is_new;
+} pending_change;
 
 /* Per rule: for each series id, 0 unknown, 1 not matched, else pair index + 2. */
 typedef struct rule_pairs {
@@ -334,6 +347,9 @@ struct al_evaluator {
     pthread_mutex_t work; /* held while pairs are touched */
     pthread_t thread;
     int started;
+
+    pending_change *pending; /* changes not yet stored (evaluator thread, under work) */
+    size_t pending_count, pending_capacity;
 
     pthread_mutex_t notified_lock;
     uint64_t *notified_ids;
@@ -482,17 +498,61 @@ static void announce(al_evaluator *ev, size_t r, const st_event *e, unsigned sta
         ev->options.notify(ev->options.notify_ctx, e, &ev->rules.rules[r], state);
 }
 
-/* Stores a change of pair p under rule r (e from the machine, or from a recompute) and
- * announces it. late marks events opened or closed by backfill. */
+/* Changes are stored in batches: every event a commit's evaluation (or a tick, or a rebuild)
+ * makes or resolves goes to the store in one st_event_put, one group commit and fsync, and is
+ * announced after it. A pair whose new event is still pending has open_id PENDING | index. */
+#define PENDING (1ull << 63)
+
+static pair *pair_of(al_evaluator *ev, size_t r, uint64_t series_id)
+{
+    rule_pairs *rp = &ev->per_rule[r];
+    if (series_id >= rp->slot_capacity || rp->slot[series_id] < 2)
+        return NULL;
+    return &rp->pairs[rp->slot[series_id] - 2];
+}
+
+static int pending_add(al_evaluator *ev, const st_event *e, size_t r, unsigned announce, int is_new)
+{
+    if (ev->pending_count == ev->pending_capacity) {
+        size_t n = ev->pending_capacity ? ev->pending_capacity * 2 : 16;
+        pending_change *grown = realloc(ev->pending, n * sizeof *grown);
+        if (grown == NULL) {
+            count_error(ev);
+            return -1;
+        }
+        ev->pending = grown;
+        ev->pending_capacity = n;
+    }
+    pending_change *c = &ev->pending[ev->pending_count];
+    c->event = *e;
+    c->event.series_key = NULL;
+    c->rule = r;
+    c->announce = announce;
+    c->is_new = is_new;
+    return (int)ev->pending_count++;
+}
+
+/* Notes a change of pair p under rule r (e from the machine, or from a recompute); late marks
+ * events opened or closed by backfill. Stored by flush_pending(). */
 static void store_change(al_evaluator *ev, size_t r, pair *p, al_change change, st_event *e,
                          int late)
 {
     e->series_id = p->series_id;
     e->late = late;
+    if (change == AL_RESOLVED && (p->open_id & PENDING)) {
+        st_event *q = &ev->pending[p->open_id & ~PENDING].event;
+        q->resolved = 1;
+        q->end_ms = e->end_ms;
+        q->peak = e->peak;
+        q->count = e->count;
+        q->late = q->late || late;
+        ev->pending[p->open_id & ~PENDING].announce |= ST_EVENT_NOTIFIED_RESOLVED;
+        p->open_id = 0;
+        return;
+    }
     st_event *stored = NULL;
     if (change == AL_RESOLVED && p->open_id && p->open_id < ev->event_capacity)
         stored = ev->events[p->open_id];
-    jl_error err;
     if (stored) {
         st_event updated = *stored;
         updated.resolved = 1;
@@ -500,49 +560,74 @@ static void store_change(al_evaluator *ev, size_t r, pair *p, al_change change, 
         updated.peak = e->peak;
         updated.count = e->count;
         updated.late = stored->late || late;
-        updated.series_key = NULL;
-        if (st_event_put(ev->store, &updated, 1, &err) != JL_OK) {
-            count_error(ev);
-            return;
-        }
-        updated.series_key = stored->series_key;
-        *stored = updated;
+        pending_add(ev, &updated, r, ST_EVENT_NOTIFIED_RESOLVED, 0);
         p->open_id = 0;
-        pthread_mutex_lock(&ev->stats_lock);
-        ev->stats.resolved++;
-        ev->stats.late += late;
-        pthread_mutex_unlock(&ev->stats_lock);
-        announce(ev, r, stored, ST_EVENT_NOTIFIED_RESOLVED);
         return;
     }
     /* A new event (fired, or fired and resolved at once). */
     e->id = 0;
     e->notified = 0;
-    e->series_key = NULL;
-    if (st_event_put(ev->store, e, 1, &err) != JL_OK) {
-        count_error(ev);
+    int index = pending_add(
+        ev, e, r, ST_EVENT_NOTIFIED_FIRING | (e->resolved ? ST_EVENT_NOTIFIED_RESOLVED : 0), 1);
+    if (index >= 0 && !e->resolved)
+        p->open_id = PENDING | (uint64_t)index;
+}
+
+/* Stores the pending changes in one commit, then keeps and announces them. */
+static void flush_pending(al_evaluator *ev)
+{
+    size_t n = ev->pending_count;
+    if (n == 0)
         return;
+    ev->pending_count = 0;
+    st_event *batch = malloc(n * sizeof *batch);
+    jl_error err;
+    int rc = batch ? JL_OK : JL_ENOMEM;
+    for (size_t i = 0; batch && i < n; i++)
+        batch[i] = ev->pending[i].event;
+    if (rc == JL_OK)
+        rc = st_event_put(ev->store, batch, n, &err);
+    for (size_t i = 0; i < n; i++) {
+        pending_change *c = &ev->pending[i];
+        pair *p = pair_of(ev, c->rule, c->event.series_id);
+        if (rc == JL_OK && c->is_new &&
+            (grow((void **)&ev->events, &ev->event_capacity, batch[i].id, sizeof(st_event *)) !=
+                 JL_OK ||
+             (ev->events[batch[i].id] = malloc(sizeof(st_event))) == NULL))
+            rc = JL_ENOMEM;
+        if (rc != JL_OK) {
+            /* Lost for now: the next start's recompute finds it again. */
+            count_error(ev);
+            if (p && p->open_id == (PENDING | i))
+                p->open_id = 0;
+            continue;
+        }
+        st_event *kept = ev->events[batch[i].id];
+        if (c->is_new) {
+            *kept = batch[i];
+            const char *key = series_key_of(ev, kept->series_id);
+            kept->series_key = key ? strdup(key) : NULL;
+            if (p) {
+                pair_add_event(p, kept->id);
+                if (p->open_id == (PENDING | i))
+                    p->open_id = kept->resolved ? 0 : kept->id;
+            }
+        } else {
+            char *key = kept->series_key;
+            *kept = batch[i];
+            kept->series_key = key;
+        }
+        pthread_mutex_lock(&ev->stats_lock);
+        ev->stats.fired += c->is_new;
+        ev->stats.resolved += (c->announce & ST_EVENT_NOTIFIED_RESOLVED) != 0;
+        ev->stats.late += kept->late;
+        pthread_mutex_unlock(&ev->stats_lock);
+        if (c->announce & ST_EVENT_NOTIFIED_FIRING)
+            announce(ev, c->rule, kept, ST_EVENT_NOTIFIED_FIRING);
+        if (c->announce & ST_EVENT_NOTIFIED_RESOLVED)
+            announce(ev, c->rule, kept, ST_EVENT_NOTIFIED_RESOLVED);
     }
-    if (grow((void **)&ev->events, &ev->event_capacity, e->id, sizeof(st_event *)) != JL_OK ||
-        (ev->events[e->id] = malloc(sizeof(st_event))) == NULL) {
-        count_error(ev);
-        return;
-    }
-    st_event *kept = ev->events[e->id];
-    *kept = *e;
-    const char *key = series_key_of(ev, p->series_id);
-    kept->series_key = key ? strdup(key) : NULL;
-    pair_add_event(p, e->id);
-    if (!e->resolved)
-        p->open_id = e->id;
-    pthread_mutex_lock(&ev->stats_lock);
-    ev->stats.fired++;
-    ev->stats.resolved += e->resolved;
-    ev->stats.late += late;
-    pthread_mutex_unlock(&ev->stats_lock);
-    announce(ev, r, kept, ST_EVENT_NOTIFIED_FIRING);
-    if (kept->resolved)
-        announce(ev, r, kept, ST_EVENT_NOTIFIED_RESOLVED);
+    free(batch);
 }
 
 /* ---------- recomputing a pair from the store ---------- */
@@ -580,7 +665,9 @@ static int run_from_store(al_evaluator *ev, size_t r, pair *p, int64_t from_ms, 
         remember_key(ev, p->series_id, info.key);
     st_cursor *cursor = NULL;
     rc = st_cursor_open(snap, 0, from_ms, JL_MAX_MS, &cursor, err);
+    int64_t arrived = p->state.arrived_ms; /* not in the store: kept */
     al_state_init(&p->state);
+    p->state.arrived_ms = arrived;
     st_block block;
     while (rc == JL_OK && (rc = st_cursor_next(cursor, &block, err)) == JL_OK) {
         if (!block.decoded && (rc = st_cursor_decode(cursor, &block, err)) != JL_OK)
@@ -609,6 +696,12 @@ static int run_from_store(al_evaluator *ev, size_t r, pair *p, int64_t from_ms, 
     st_cursor_close(cursor);
     st_snapshot_close(snap);
     return rc;
+}
+
+static int compare_start(const void *a, const void *b)
+{
+    const st_event *x = *(st_event *const *)a, *y = *(st_event *const *)b;
+    return x->start_ms < y->start_ms ? -1 : x->start_ms > y->start_ms;
 }
 
 /* A quiet reading: one after which rule r's machine is in the state a fresh machine fed that
@@ -726,14 +819,29 @@ static void recompute_from(al_evaluator *ev, size_t r, pair *p, int64_t from_ms,
         return;
     }
     p->open_id = 0;
+    /* The pair's stored events by start, for lookups by identity. */
+    st_event **by_start = malloc((p->event_count ? p->event_count : 1) * sizeof *by_start);
+    if (by_start == NULL) {
+        count_error(ev);
+        free(f.events);
+        return;
+    }
+    for (size_t j = 0; j < p->event_count; j++)
+        by_start[j] = ev->events[p->events[j]];
+    qsort(by_start, p->event_count, sizeof *by_start, compare_start);
     for (size_t i = 0; i < f.count; i++) {
         st_event *e = &f.events[i];
         st_event *stored = NULL;
-        for (size_t j = 0; j < p->event_count && !stored; j++) {
-            st_event *s = ev->events[p->events[j]];
-            if (s->start_ms == e->start_ms)
-                stored = s;
+        size_t lo = 0, hi = p->event_count;
+        while (lo < hi) {
+            size_t mid = lo + (hi - lo) / 2;
+            if (by_start[mid]->start_ms < e->start_ms)
+                lo = mid + 1;
+            else
+                hi = mid;
         }
+        if (lo < p->event_count && by_start[lo]->start_ms == e->start_ms)
+            stored = by_start[lo];
         if (stored == NULL) {
             store_change(ev, r, p, e->resolved ? AL_FIRED_RESOLVED : AL_FIRED, e, late);
             continue;
@@ -763,6 +871,7 @@ static void recompute_from(al_evaluator *ev, size_t r, pair *p, int64_t from_ms,
         }
     }
     free(f.events);
+    free(by_start);
     (void)from_ms;
     /* An absent event fired by the timer is in no reading: adopt it while the silence lasts, so
      * that the timer does not fire it again. */
@@ -901,6 +1010,7 @@ static void queued_free(queued *q)
 static void process(al_evaluator *ev, const queued *q)
 {
     uint64_t started = mono_ns();
+    int64_t now = ev->options.now_ms();
     for (size_t r = 0; r < ev->rules.count; r++) {
         const al_rule *rule = &ev->rules.rules[r];
         size_t late_count = 0;
@@ -925,16 +1035,22 @@ static void process(al_evaluator *ev, const queued *q)
             al_change c = al_state_feed(rule, &p->state, q->ms[i], q->values[i], &e);
             if (c != AL_NONE)
                 store_change(ev, r, p, c, &e, 0);
+            if (rule->kind == AL_ABSENT)
+                p->state.arrived_ms = now;
         }
         /* Pairs that met a late reading (found by their mark: pair_for may move the array). */
+        if (late_count)
+            flush_pending(ev); /* a replay looks at the stored events */
         rule_pairs *rp = &ev->per_rule[r];
         for (size_t j = 0; late_count && j < rp->count; j++)
             if (rp->pairs[j].late) {
                 rp->pairs[j].late = 0;
                 recompute_late(ev, r, &rp->pairs[j], rp->pairs[j].late_ms);
+                rp->pairs[j].state.arrived_ms = now;
                 late_count--;
             }
     }
+    flush_pending(ev);
     pthread_mutex_lock(&ev->stats_lock);
     ev->stats.readings += q->count;
     ev->stats.eval_ns += mono_ns() - started;
@@ -955,6 +1071,7 @@ static void tick(al_evaluator *ev)
                 store_change(ev, r, &rp->pairs[j], AL_FIRED, &e, 0);
         }
     }
+    flush_pending(ev);
 }
 
 /* Writes the notified bits reported since the last call. */
@@ -1047,6 +1164,7 @@ static void rebuild(al_evaluator *ev)
         for (size_t j = 0; j < rp->count; j++)
             recompute(ev, r, &rp->pairs[j], 0);
     }
+    flush_pending(ev);
 }
 
 /* Offers again every state of an event of a current rule not reported delivered. */
@@ -1142,6 +1260,7 @@ static void evaluator_free(al_evaluator *ev)
     }
     free(ev->notified_ids);
     free(ev->notified_bits);
+    free(ev->pending);
     pthread_mutex_destroy(&ev->lock);
     pthread_mutex_destroy(&ev->work);
     pthread_mutex_destroy(&ev->notified_lock);

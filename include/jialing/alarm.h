@@ -145,6 +145,8 @@ typedef struct al_state {
     double acc;               /* window: running sum / max / min */
     uint64_t acc_count;       /* window: readings in it */
     int64_t run_start_window; /* window: first window of the run */
+    int64_t window_end;       /* window: end of the window at window_start */
+    int64_t arrived_ms;       /* absent: wall clock when a reading last arrived (0: unknown) */
 } al_state;
 
 /* What a step of the machine reports. */
@@ -165,9 +167,10 @@ void al_state_init(al_state *state);
 al_change al_state_feed(const al_rule *rule, al_state *state, int64_t ms, double value,
                         st_event *event);
 
-/* For an absent rule: whether at now_ms the series has been silent for the rule's duration
- * since its last reading; fills *event (firing, start = last reading, fired = now_ms) when it
- * turns so; AL_NONE otherwise. */
+/* For an absent rule: whether at now_ms the series has been silent for longer than the rule's
+ * duration, both since its last reading's time and since a reading last arrived (arrived_ms: a
+ * fast load of old readings is not a silence); fills *event (firing, start = the last reading,
+ * fired = last reading + absent) when it turns so; AL_NONE otherwise. */
 al_change al_state_tick(const al_rule *rule, al_state *state, int64_t now_ms, st_event *event);
 
 typedef struct al_evaluator al_evaluator;
