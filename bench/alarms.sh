@@ -100,6 +100,7 @@ load_one() {
     t1=$(date +%s.%N)
     cpu1=$(awk '{print $14 + $15}' "/proc/$SERVER_PID/stat")
     metrics=$(curl -sf "http://127.0.0.1:$port/metrics")
+    echo "$metrics" | grep -E "^jialing_alarm_(replay|readings)" >&2 || true
     kill -TERM "$SERVER_PID"
     wait "$SERVER_PID" || true
     SERVER_PID=""

@@ -293,10 +293,12 @@ al_change al_state_tick(const al_rule *r, al_state *s, int64_t now_ms, st_event 
 typedef struct pair {
     uint64_t series_id;
     al_state state;
-    uint64_t open_id; /* the stored event of the fired open run, 0: none */
-    int late;         /* met a late reading in the commit being processed */
-    int64_t late_ms;  /* the earliest of them */
-    uint64_t *events; /* ids of its stored events, in the order made */
+    uint64_t open_id;         /* the stored event of the fired open run, 0: none */
+    int late;                 /* met a late reading in the commit being processed */
+    int64_t late_ms;          /* the earliest of them */
+    uint64_t replayed_commit; /* the last replay read the store as of at least this commit:
+                                 readings of commits up to it are in the state already */
+    uint64_t *events;         /* ids of its stored events, in the order made */
     size_t event_count, event_capacity;
 } pair;
 
@@ -319,6 +321,7 @@ typedef struct rule_pairs {
 /* One queued commit: the readings (series id, ms, value, flag) and the keys of its series. */
 typedef struct queued {
     struct queued *next;
+    uint64_t commit; /* st_store_commit_count() of the commit (evaluation lags behind it) */
     size_t count;
     uint64_t *ids;
     int64_t *ms;
@@ -657,15 +660,19 @@ static int run_from_store(al_evaluator *ev, size_t r, pair *p, int64_t from_ms, 
 {
     const al_rule *rule = &ev->rules.rules[r];
     st_snapshot *snap = NULL;
+    /* Taken before the snapshot, which sees at least these commits. */
+    uint64_t seen = st_store_commit_count(ev->store);
     int rc = st_snapshot_open(ev->store, &p->series_id, 1, &snap, err);
     if (rc != JL_OK)
         return rc;
+    p->replayed_commit = seen;
     st_series_info info;
     if (st_snapshot_series_info(snap, 0, &info) == JL_OK)
         remember_key(ev, p->series_id, info.key);
     st_cursor *cursor = NULL;
     rc = st_cursor_open(snap, 0, from_ms, JL_MAX_MS, &cursor, err);
     int64_t arrived = p->state.arrived_ms; /* not in the store: kept */
+    uint64_t fed = 0;
     al_state_init(&p->state);
     p->state.arrived_ms = arrived;
     st_block block;
@@ -677,6 +684,7 @@ static int run_from_store(al_evaluator *ev, size_t r, pair *p, int64_t from_ms, 
             if (!(rule->flags & (1u << flag)) || block.timestamps_ms[i] < from_ms)
                 continue;
             st_event e;
+            fed++;
             al_change c =
                 al_state_feed(rule, &p->state, block.timestamps_ms[i], block.values[i], &e);
             if (c == AL_FIRED || c == AL_FIRED_RESOLVED)
@@ -695,6 +703,10 @@ static int run_from_store(al_evaluator *ev, size_t r, pair *p, int64_t from_ms, 
         rc = JL_OK;
     st_cursor_close(cursor);
     st_snapshot_close(snap);
+    pthread_mutex_lock(&ev->stats_lock);
+    ev->stats.replays++;
+    ev->stats.replayed += fed;
+    pthread_mutex_unlock(&ev->stats_lock);
     return rc;
 }
 
@@ -964,6 +976,8 @@ static void hook(void *ctx, const st_commit_batch *batches, size_t count)
             free(offsets);
         }
         q->count = at;
+        /* The writer counted this commit just before calling the hook. */
+        q->commit = st_store_commit_count(ev->store);
     }
     pthread_mutex_lock(&ev->lock);
     if (ok) {
@@ -1019,6 +1033,9 @@ static void process(al_evaluator *ev, const queued *q)
                 remember_key(ev, q->ids[i], q->keys[i]);
             pair *p = pair_for(ev, r, q->ids[i], q->keys[i]);
             if (p == NULL || !(rule->flags & (1u << q->flags[i])))
+                continue;
+            /* Read by a replay already (evaluation lags behind the commits): not late. */
+            if (q->commit <= p->replayed_commit)
                 continue;
             if (p->late) { /* recomputed below, with every reading of this commit */
                 if (q->ms[i] < p->late_ms)

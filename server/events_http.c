@@ -299,10 +299,16 @@ int sv_events_metrics(const sv_context *context, jl_buf *out)
             "recomputed from the store instead of queued.\n"
             "# TYPE jialing_alarm_errors_total counter\n"
             "jialing_alarm_errors_total{kind=\"store\"} %llu\n"
-            "jialing_alarm_errors_total{kind=\"queue\"} %llu\n",
+            "jialing_alarm_errors_total{kind=\"queue\"} %llu\n"
+            "# HELP jialing_alarm_replays_total Rule and series pairs replayed from the store "
+            "(late readings, start, SIGHUP), and the readings they read back.\n"
+            "# TYPE jialing_alarm_replays_total counter\n"
+            "jialing_alarm_replays_total %llu\n"
+            "jialing_alarm_replayed_readings_total %llu\n",
             (unsigned long long)s.fired, (unsigned long long)s.resolved, (unsigned long long)s.late,
             (unsigned long long)s.readings, (double)s.eval_ns / 1e9, (unsigned long long)s.errors,
-            (unsigned long long)s.queue_drops);
+            (unsigned long long)s.queue_drops, (unsigned long long)s.replays,
+            (unsigned long long)s.replayed);
     }
     if (rc == JL_OK && config->notifier) {
         wh_stats w;

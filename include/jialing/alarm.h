@@ -197,6 +197,8 @@ typedef struct al_stats {
     uint64_t eval_ns;     /* time spent evaluating */
     uint64_t queue_drops; /* commits not queued (out of memory): their series are recomputed */
     uint64_t errors;      /* events that could not be stored */
+    uint64_t replays;     /* (rule, series) pairs replayed from the store (late readings) */
+    uint64_t replayed;    /* readings read back from the store by those replays */
 } al_stats;
 
 /* Starts the evaluator over store with rules (taken: freed by the evaluator): recomputes every
