@@ -255,7 +255,8 @@ void sv_events_handle(sv_context *context, const sv_request *request, sv_respons
         rc = st_event_list(context->store, &q.filter, &events, &count, &err);
     unsigned char *withdrawn = NULL;
     if (rc == JL_OK) {
-        qsort(events, count, sizeof *events, by_series_then_id);
+        if (count)
+            qsort(events, count, sizeof *events, by_series_then_id);
         withdrawn = calloc(count ? count : 1, 1);
         rc = withdrawn ? find_withdrawn(context->store, events, count, withdrawn, &err)
                        : jl_error_set(&err, JL_ENOMEM, "out of memory listing events");
