@@ -6,7 +6,8 @@
 # review mark withdraws an event; bad rule files are refused at start naming the rule and the
 # field, and on SIGHUP keep the old rules; a good SIGHUP adds a rule, evaluated over the stored
 # readings. A small HTTP receiver (--webhook) collects the Alertmanager documents: every state of
-# every event arrives at least once, under one key per state.
+# every event arrives at least once, under one key per state, also when the receiver was down
+# through the events and a kill -9 and comes up only after the restart.
 
 import http.server
 import json
@@ -17,7 +18,7 @@ import tempfile
 import threading
 import time
 
-from harness import Server, check, eq, line, server_binary
+from harness import Server, check, eq, free_port, line, server_binary
 
 T0 = 1735689600000  # 2025-01-01T00:00:00Z
 MINUTE = 60000
@@ -124,7 +125,7 @@ def ref_rate(readings, per_minute):
 class Receiver:
     """An Alertmanager-style receiver: keeps every document and its key header."""
 
-    def __init__(self):
+    def __init__(self, port=0):
         self.documents = []
         self.lock = threading.Lock()
         receiver = self
@@ -142,7 +143,7 @@ class Receiver:
             def log_message(self, *args):
                 pass
 
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
 
@@ -313,7 +314,11 @@ def test_alarms_late_kill9_withdrawn():
     tmp = tempfile.mkdtemp(prefix="jialing-alarms-")
     rules = os.path.join(tmp, "rules.json")
     write_rules(rules, RULES)
-    srv = Server(sync="full", args=["--rules", rules], name="alarms-late").start()
+    # The receiver is down until after the restart: everything reaches it once it is up.
+    port = free_port()
+    srv = Server(sync="full", args=["--rules", rules, "--webhook",
+                                    "http://127.0.0.1:%d/hook" % port], name="alarms-late").start()
+    receiver = None
     try:
         key = "thstation=a"
         first = [(T0, 1.0), (T0 + HOUR, 2.0), (T0 + 2 * HOUR, 3.0), (T0 + 3 * HOUR, 2.5),
@@ -349,9 +354,25 @@ def test_alarms_late_kill9_withdrawn():
         check(status in (200, 201), "review mark: %d %r" % (status, body))
         withdrawn = events(srv, state="withdrawn")
         eq([e[2] for e in withdrawn], [T0 + HOUR], "withdrawn")
+        receiver = Receiver(port)
+        final = events(srv)
+        want = set()
+        for rule, _, start, end, _, resolved, _, _ in final:
+            want.add((rule, start, "firing"))
+            if resolved:
+                want.add((rule, start, "resolved"))
+
+        def delivered():
+            states = receiver.states()
+            return want <= {(r, _ms(t), st) for (r, t, st) in states} and states
+        states = wait_for("every notification after the receiver came up", delivered)
+        for k, keys in states.items():
+            eq(len(keys), 1, "one key for %r" % (k,))
         srv.stop()
     finally:
         srv.cleanup()
+        if receiver:
+            receiver.close()
 
 
 def test_alarms_bad_rules_and_sighup():
