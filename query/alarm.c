@@ -347,6 +347,7 @@ struct al_evaluator {
     queued *head, *tail;
     size_t queued_readings;
     int busy, stopping, recompute_all;
+    int reoffer_first;    /* the first rebuild offers the stored un-notified states first */
     pthread_mutex_t work; /* held while pairs are touched */
     pthread_t thread;
     int started;
@@ -1235,8 +1236,18 @@ static void *evaluator_main(void *argument)
         ev->busy = 1;
         pthread_mutex_unlock(&ev->lock);
         pthread_mutex_lock(&ev->work);
-        if (all)
+        if (all && ev->reoffer_first) {
+            /* Stored states not yet delivered first; the recompute then announces what it
+             * adds. */
+            ev->reoffer_first = 0;
+            reoffer(ev);
+        }
+        if (all) {
             rebuild(ev);
+            pthread_mutex_lock(&ev->stats_lock);
+            ev->stats.ready = 1;
+            pthread_mutex_unlock(&ev->stats_lock);
+        }
         if (q)
             process(ev, q);
         /* Ticks also while commits keep coming, or a station would never be found absent. */
@@ -1341,14 +1352,13 @@ int al_evaluator_start(st_store *store, al_rules *rules, const al_options *optio
         evaluator_free(ev);
         return rc;
     }
-    /* The hook first, so that no commit falls between the recompute and the hook: a commit
-     * seen by both is late for the pairs that the recompute covered, and recomputed again. */
+    /* The recompute of every pair runs on the evaluator's thread, first thing, so that the
+     * server answers meanwhile. The hook is set before it, so that no commit falls between the
+     * recompute and the hook: readings of commits the recompute read are skipped when their
+     * turn in the queue comes (replayed_commit). */
+    ev->recompute_all = 1;
+    ev->reoffer_first = 1;
     st_store_set_commit_hook(store, hook, ev);
-    pthread_mutex_lock(&ev->work);
-    /* Stored states not yet delivered first; the recompute then announces what it adds. */
-    reoffer(ev);
-    rebuild(ev);
-    pthread_mutex_unlock(&ev->work);
     if (pthread_create(&ev->thread, NULL, evaluator_main, ev) != 0) {
         st_store_set_commit_hook(store, NULL, NULL);
         st_store_sync_hook(store);

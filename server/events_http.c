@@ -305,11 +305,15 @@ int sv_events_metrics(const sv_context *context, jl_buf *out)
             "(late readings, start, SIGHUP), and the readings they read back.\n"
             "# TYPE jialing_alarm_replays_total counter\n"
             "jialing_alarm_replays_total %llu\n"
-            "jialing_alarm_replayed_readings_total %llu\n",
+            "jialing_alarm_replayed_readings_total %llu\n"
+            "# HELP jialing_alarm_ready 1 once the evaluator has recomputed every rule and "
+            "series from the store after the start.\n"
+            "# TYPE jialing_alarm_ready gauge\n"
+            "jialing_alarm_ready %llu\n",
             (unsigned long long)s.fired, (unsigned long long)s.resolved, (unsigned long long)s.late,
             (unsigned long long)s.readings, (double)s.eval_ns / 1e9, (unsigned long long)s.errors,
             (unsigned long long)s.queue_drops, (unsigned long long)s.replays,
-            (unsigned long long)s.replayed);
+            (unsigned long long)s.replayed, (unsigned long long)s.ready);
     }
     if (rc == JL_OK && config->notifier) {
         wh_stats w;

@@ -199,13 +199,15 @@ typedef struct al_stats {
     uint64_t errors;      /* events that could not be stored */
     uint64_t replays;     /* (rule, series) pairs replayed from the store (late readings) */
     uint64_t replayed;    /* readings read back from the store by those replays */
+    uint64_t ready;       /* 1 once the recompute at start is done */
 } al_stats;
 
-/* Starts the evaluator over store with rules (taken: freed by the evaluator): recomputes every
- * (rule, series) from the stored readings, storing the events the stored ones lack (so a
- * restart neither loses nor repeats one), offers every un-notified event to notify, installs the
- * commit hook and starts its thread. *out is stopped with al_evaluator_stop(). JL_OK, JL_ENOMEM
- * or a store error (the rules are freed then too). */
+/* Starts the evaluator over store with rules (taken: freed by the evaluator): loads the stored
+ * events, installs the commit hook and starts its thread, which first offers every un-notified
+ * state to notify and recomputes every (rule, series) from the stored readings, storing the
+ * events the stored ones lack (so a restart neither loses nor repeats one); al_evaluator_flush()
+ * waits for that. *out is stopped with al_evaluator_stop(). JL_OK, JL_ENOMEM or a store error
+ * (the rules are freed then too). */
 int al_evaluator_start(st_store *store, al_rules *rules, const al_options *options,
                        al_evaluator **out, jl_error *err);
 

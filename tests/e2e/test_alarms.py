@@ -339,6 +339,9 @@ def test_alarms_late_kill9_withdrawn():
         wait_for("firing", lambda: len(events(srv, state="firing")) == 1)
         srv.kill9()
         srv.start()
+        # The restart's recompute runs behind the server's start: wait until it is done.
+        wait_for("the recompute", lambda: b"jialing_alarm_ready 1\n" in
+                 srv.request("GET", "/metrics")[2])
         after = events(srv)
         eq(len(after), 3, "every event exactly once after kill -9: %r" % (after,))
         eq(after[2][2:6], (T0 + 20 * HOUR, None, T0 + 23 * HOUR, False), "still firing")
