@@ -1,10 +1,14 @@
 /* The events database (storage/events.c): put, rewrite, list with filters, ids across a reopen,
- * and the bytes of an entry as disk_format.h section 4 lays them out (written by hand here). */
+ * and the bytes of an entry as disk_format.h section 4 lays them out (written by hand here);
+ * an event's notification key and Alertmanager document (server/events_http.c). */
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include "store_fixture.h"
 #include "jialing/alarm.h"
+#include "../../server/events_http.h"
 
 static void write_one(st_store *store, const char *station, int64_t ms)
 {
@@ -162,9 +166,60 @@ static void test_entry_bytes(void)
     remove_dir(dir);
 }
 
+/* The notification of an event: its key (FNV-1a 64 of x{station="a"} is 657856d82f932e3d,
+ * computed apart) and its Alertmanager document. */
+static void test_notification(void)
+{
+    al_rules rules;
+    jl_error err;
+    const char *text = "{\"rules\": [{\"name\": \"hi\", \"series\": \"x\", \"op\": \"gt\","
+                       " \"value\": 1, \"labels\": {\"severity\": \"warning\", \"station\": \"b\"},"
+                       " \"summary\": \"x high\"}]}";
+    CHECK_INT(al_rules_parse(text, strlen(text), JL_FLAG_MASK_N, &rules, &err), JL_OK);
+    st_event e = make("hi", 1, 3600000, 1, 7200000);
+    e.id = 12;
+    e.series_key = (char *)"x{station=\"a\"}";
+    char key[SV_ALARM_KEY_BYTES];
+    sv_alarm_key(&e, ST_EVENT_NOTIFIED_FIRING, key);
+    CHECK_STR(key, "hi:657856d82f932e3d:3600000:firing#12");
+    sv_alarm_key(&e, ST_EVENT_NOTIFIED_RESOLVED, key);
+    CHECK_STR(key, "hi:657856d82f932e3d:3600000:resolved#12");
+    jl_buf doc;
+    jl_buf_init(&doc);
+    CHECK_INT(sv_alarm_document(&e, &rules.rules[0], ST_EVENT_NOTIFIED_RESOLVED, &doc, &err),
+              JL_OK);
+    json_error_t jerr;
+    json_t *root = json_loadb(doc.data, doc.len, 0, &jerr);
+    CHECK(root != NULL);
+    if (root) {
+        CHECK_STR(json_string_value(json_object_get(root, "version")), "4");
+        CHECK_STR(json_string_value(json_object_get(root, "status")), "resolved");
+        json_t *alert = json_array_get(json_object_get(root, "alerts"), 0);
+        json_t *labels = json_object_get(alert, "labels");
+        CHECK_INT(json_object_size(labels), 4);
+        CHECK_STR(json_string_value(json_object_get(labels, "alertname")), "hi");
+        CHECK_STR(json_string_value(json_object_get(labels, "__name__")), "x");
+        /* The series' tag wins over the rule's label of the same name. */
+        CHECK_STR(json_string_value(json_object_get(labels, "station")), "a");
+        CHECK_STR(json_string_value(json_object_get(labels, "severity")), "warning");
+        json_t *notes = json_object_get(alert, "annotations");
+        CHECK_STR(json_string_value(json_object_get(notes, "summary")), "x high");
+        CHECK_STR(json_string_value(json_object_get(notes, "peak")), "2.5");
+        CHECK_STR(json_string_value(json_object_get(notes, "count")), "7");
+        CHECK_STR(json_string_value(json_object_get(notes, "event_id")), "12");
+        CHECK_STR(json_string_value(json_object_get(alert, "startsAt")), "1970-01-01T01:00:00Z");
+        CHECK_STR(json_string_value(json_object_get(alert, "endsAt")), "1970-01-01T02:00:00Z");
+        CHECK_INT(strlen(json_string_value(json_object_get(alert, "fingerprint"))), 16);
+        json_decref(root);
+    }
+    jl_buf_destroy(&doc);
+    al_rules_free(&rules);
+}
+
 int main(void)
 {
     RUN(test_put_list_reopen);
     RUN(test_entry_bytes);
+    RUN(test_notification);
     return CHECK_DONE();
 }
