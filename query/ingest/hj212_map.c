@@ -130,11 +130,7 @@ void hj_codes_free(hj_code_table *table)
     free(table);
 }
 
-/* Fields of one line split on spaces and tabs, up to a '#' that starts a field; a CR before the
- * line's end is dropped (files written on Windows). Sets *n to the fields found, at most max
- * (one more is counted when the line has more, so callers can say "too many"). */
-static size_t hj_split_fields(const char *line, size_t len, const char **field, size_t *flen,
-                              size_t max)
+size_t hj_split_fields(const char *line, size_t len, const char **field, size_t *flen, size_t max)
 {
     if (len > 0 && line[len - 1] == '\r')
         len--;
