@@ -97,7 +97,8 @@ static void publish(st_store *store, writer_txn *wt)
         s->tail_private = 0;
     }
     /* Tails (re)started by this transaction are newer than every pending one. */
-    qsort(wt->joining, joining, sizeof *wt->joining, tail_compare_next_min_seq);
+    if (joining > 1) /* a group of review marks alone has no array at all */
+        qsort(wt->joining, joining, sizeof *wt->joining, tail_compare_next_min_seq);
     for (size_t i = 0; i < joining; i++)
         tail_pending_append(store, wt->joining[i]);
     store->chunk_count += wt->chunk_count_delta;
