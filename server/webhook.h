@@ -59,7 +59,52 @@ int wh_notifier_send(wh_notifier *notifier, const char *key, const char *body, s
 void wh_notifier_stats(wh_notifier *notifier, wh_stats *stats);
 
 /* Stops the thread (a POST in flight is given up to its timeout) and frees everything; documents
- * not delivered are dropped (the caller offers them again after a restart). NULL is ignored. */
+ * not delivered are dropped (the caller offers them again after a restart). NULL is ignored.
+ * (The implementation does not even wait for that timeout: the thread's poll() also watches a
+ * pipe that stop writes to, so a POST in flight is abandoned at once.) Must not be called from
+ * on_delivered, which runs on the thread it joins. */
 void wh_notifier_stop(wh_notifier *notifier);
+
+/* --- Alertmanager documents ---------------------------------------------------------------- */
+
+/* One name/value pair of an alert's labels or annotations; both NUL-terminated UTF-8. */
+typedef struct wh_pair {
+    const char *name;
+    const char *value;
+} wh_pair;
+
+/* One alert of an Alertmanager webhook document. Nothing is owned: every pointer is the
+ * caller's and only read during wh_alertmanager_json(). */
+typedef struct wh_alert {
+    const char *status;          /* "firing" or "resolved" */
+    const wh_pair *labels;       /* names unique (the alert's identity: alertname, series ...) */
+    size_t label_count;
+    const wh_pair *annotations;  /* names unique (summary, description, peak ...) */
+    size_t annotation_count;
+    int64_t starts_at_ms;        /* epoch ms; 0 = none */
+    int64_t ends_at_ms;          /* epoch ms; 0 = none ("0001-01-01T00:00:00Z", as Alertmanager
+                                    sends for an alert still firing) */
+    const char *generator_url;   /* NULL = "" */
+    const char *fingerprint;     /* NULL = computed from the labels as Alertmanager does (FNV-1a
+                                    64 of the sorted labels, 16 hex digits) */
+} wh_alert;
+
+/* Appends to out (not reset first) the Alertmanager webhook document (version "4") of
+ * alerts[0..n): groupKey "{}:{alertname=\"...\"}" (the route part is "{}", the root route;
+ * the group labels are alertname when every alert has the same one, else none), truncatedAlerts
+ * 0, status "firing" when any alert fires else "resolved", receiver (NULL = ""), groupLabels,
+ * commonLabels and commonAnnotations (the pairs every alert has with the same value),
+ * externalURL (NULL = ""), then alerts[] with status, labels, annotations, startsAt, endsAt
+ * (RFC 3339 UTC, milliseconds when not zero), generatorURL and fingerprint. Object members
+ * come sorted by name, as Alertmanager (Go) writes maps, so equal input gives equal bytes.
+ * JL_OK, JL_EINVAL (n == 0, a status other than firing/resolved, a NULL or repeated name, a
+ * time outside JL_MIN_MS..JL_MAX_MS), JL_ENOMEM; out may then hold part of a document. */
+int wh_alertmanager_json(const wh_alert *alerts, size_t n, const char *receiver,
+                         const char *external_url, jl_buf *out, jl_error *err);
+
+/* Writes the fingerprint Alertmanager gives labels[0..n) (Prometheus' LabelSet.Fingerprint:
+ * FNV-1a 64 over the labels sorted by name, each name and value followed by the byte 0xff) as 16
+ * lowercase hex digits and a NUL into text[17]. */
+void wh_fingerprint(const wh_pair *labels, size_t n, char text[17]);
 
 #endif
