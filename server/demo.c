@@ -1,8 +1,9 @@
 /* The demo data set, written through the normal write path and the same for a given end time:
  *
  * - 4 air stations in 2 districts with the six pollutants of HJ 633-2012 (pm25 pm10 so2 no2 co
- *   o3), one reading a minute for 21 days, daily cycles, a pollution episode on days 12-14, and
- *   two maintenance hours per station flagged M (span-check values that flags=valid leaves out).
+ *   o3), one reading a minute for 21 days, daily cycles, a pollution episode on local days 12
+ *   and 13, and at each station two spells of two maintenance hours (10:00-12:00 Beijing time)
+ *   flagged M (span-check values that flags=valid leaves out).
  *   One minute, not five: an hourly value needs 45 distinct minutes of data (GB 3095-2012 table
  *   4), so 5-minute readings would give no AQI at all.
  * - 2 sections of the Jialing river (Hechuan upstream, Ciqikou in Shapingba downstream) with
@@ -186,23 +187,27 @@ static int load_table(st_batch *batch, jl_buf *key, const demo_series *table, si
         int is_air = strcmp(d->site_key, "station") == 0;
         /* Each station's maintenance: 10:00-12:00 Beijing time on two days of its own. */
         size_t station = i / 6;
+        int64_t first_local_day = cal_floor_div(start + BEIJING_MS, DAY_MS);
         for (int64_t t = start; t < end && rc == JL_OK; t += step) {
             double hour = local_hour(t);
-            double day = (double)(t - start) / (double)DAY_MS;
+            /* Local (Beijing) days since the first, partial one: 1..20 are whole days. */
+            int64_t day = cal_floor_div(t + BEIJING_MS, DAY_MS) - first_local_day;
             drift = keep * drift + next_noise(&state) * noise;
             double cycle = cos((hour - d->peak_hour) / 24 * 2 * M_PI);
             double value = d->base + d->daily_swing * cycle + drift;
             uint8_t flag = JL_FLAG_N;
             if (is_air) {
-                /* An inversion episode on days 12-14 more than doubles the particles (AQI 3,
-                 * 轻度污染), raises the gases less; ozone falls under the haze. */
-                if (day > 12 && day < 14) {
+                /* An inversion episode over local days 12 and 13 (a half sine over the 48 h)
+                 * more than doubles the particles on average (AQI level 3, 轻度污染), raises
+                 * the gases less; ozone falls under the haze. */
+                if (day == 12 || day == 13) {
+                    double envelope = sin(((double)(day - 12) + hour / 24) / 2 * M_PI);
                     int particles = strncmp(d->metric, "pm", 2) == 0;
-                    value += strcmp(d->metric, "o3") == 0 ? -0.4 * d->base
-                                                          : (particles ? 1.3 : 0.6) * d->base;
+                    value += envelope * (strcmp(d->metric, "o3") == 0 ? -0.6 * d->base
+                                         : particles                  ? 2.0 * d->base
+                                                                      : 1.0 * d->base);
                 }
-                int whole_day = (int)day;
-                if ((whole_day == 3 + (int)station * 4 || whole_day == 16 + (int)station) &&
+                if ((day == 3 + (int64_t)station * 4 || day == 16 + (int64_t)station) &&
                     hour >= 10 && hour < 12) {
                     value = d->base * 4; /* span gas while the analysers are checked */
                     flag = JL_FLAG_M;
