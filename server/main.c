@@ -66,6 +66,21 @@ int main(int argc, char **argv)
             return 1;
         }
         config.sites = &sites;
+    } else if (config.load_demo) {
+        /* --demo without --sites: the demo's own sites, so that aqi, water_quality and
+         * assessment answer at once. Not a file: SIGHUP has nothing to re-read, and --sites
+         * keeps its meaning (when given, it alone is used). */
+        si_set *set = NULL;
+        const char *json = dm_sites_json();
+        if (si_registry_init(&sites, NULL) != JL_OK ||
+            si_parse(json, strlen(json), "demo sites", &set, &err) != JL_OK) {
+            fprintf(stderr, "jialingd: %s\n",
+                    err.message[0] ? err.message : "out of memory reading the demo sites");
+            au_tokens_free(context.tokens);
+            return 1;
+        }
+        si_registry_install(&sites, set);
+        config.sites = &sites;
     }
     st_options options;
     memset(&options, 0, sizeof options);
@@ -88,7 +103,8 @@ int main(int argc, char **argv)
                 fprintf(stderr, "jialingd: demo data not loaded: %s\n", err.message);
             else
                 fprintf(stderr,
-                        "jialingd: loaded %llu demo readings (try /api/v1/latest?series=pm25)\n",
+                        "jialingd: loaded %llu demo readings (try /api/v1/latest?series=pm25 "
+                        "or /api/v1/sites)\n",
                         (unsigned long long)readings);
         }
     }
@@ -116,7 +132,7 @@ int main(int argc, char **argv)
         if (sigwait(&signals, &received) != 0)
             continue;
         if (received == SIGHUP) {
-            if (config.sites != NULL) {
+            if (config.sites != NULL && config.sites_path != NULL) {
                 if (si_registry_reload(config.sites, &err) == JL_OK)
                     fprintf(stderr, "jialingd: sites file re-read (%zu sites)\n",
                             si_count(config.sites->current));

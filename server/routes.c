@@ -325,8 +325,9 @@ static void handle_read(sv_context *context, const sv_request *request, sv_respo
 static void handle_metrics(sv_context *context, sv_response *response)
 {
     static const char *const names[SV_ROUTE_COUNT] = {
-        "write",  "query",     "scan",   "latest", "series", "health", "metrics",
-        "backup", "discovery", "influx", "web",    "public", "review", "other"};
+        "write",   "query",  "scan",          "latest",     "series", "health",
+        "metrics", "backup", "discovery",     "influx",     "web",    "public",
+        "review",  "aqi",    "water_quality", "assessment", "sites",  "other"};
     jl_buf *out = &response->body;
     st_stats stats;
     jl_error err;
@@ -513,7 +514,7 @@ static const route routes[] = {
     {"/write", "POST", SV_ROUTE_WRITE, ACCESS_WRITE, 0},
     {"/api/v2/write", "POST", SV_ROUTE_WRITE, ACCESS_WRITE, 0},
     {"/api/v1/query", "GET", SV_ROUTE_QUERY, ACCESS_READ, 0},
-    {"/api/v1/aqi", "GET", SV_ROUTE_QUERY, ACCESS_READ, 0}, /* counted with the queries */
+    {"/api/v1/aqi", "GET", SV_ROUTE_AQI, ACCESS_READ, 0},
     {"/api/v1/scan", "GET", SV_ROUTE_SCAN, ACCESS_READ, 0},
     {"/api/v1/latest", "GET", SV_ROUTE_LATEST, ACCESS_READ, 0},
     {"/api/v1/series", "GET", SV_ROUTE_SERIES, ACCESS_READ, 0},
@@ -533,9 +534,9 @@ static const route routes[] = {
     {"/public", "GET", SV_ROUTE_WEB, ACCESS_PUBLIC, 0},
     {"/assets/public.js", "GET", SV_ROUTE_WEB, ACCESS_OPEN, 0},
     {"/api/v1/public/latest", "GET", SV_ROUTE_PUBLIC, ACCESS_PUBLIC, 0},
-    {"/api/v1/sites", "GET", SV_ROUTE_DISCOVERY, ACCESS_READ, 0},
-    {"/api/v1/water_quality", "GET", SV_ROUTE_QUERY, ACCESS_READ, 0},
-    {"/api/v1/assessment", "GET", SV_ROUTE_QUERY, ACCESS_READ, 0},
+    {"/api/v1/sites", "GET", SV_ROUTE_SITES, ACCESS_READ, 0},
+    {"/api/v1/water_quality", "GET", SV_ROUTE_WATER, ACCESS_READ, 0},
+    {"/api/v1/assessment", "GET", SV_ROUTE_ASSESSMENT, ACCESS_READ, 0},
     {SV_REVIEW_PATH, "POST", SV_ROUTE_REVIEW, ACCESS_REVIEW, 0},
     {SV_REVIEW_PATH, "GET", SV_ROUTE_REVIEW, ACCESS_READ, 0},
     {SV_REVIEW_PATH "/", "GET", SV_ROUTE_REVIEW, ACCESS_READ, 1},
@@ -661,14 +662,19 @@ void sv_route(sv_context *context, const sv_request *request, sv_response *respo
             handle_write(context, request, response);
             break;
         case SV_ROUTE_QUERY:
-            if (strcmp(request->path, "/api/v1/aqi") == 0)
-                sv_aqi_handle(context, request, response);
-            else if (strcmp(request->path, "/api/v1/water_quality") == 0)
-                sv_water_quality(context, request, response);
-            else if (strcmp(request->path, "/api/v1/assessment") == 0)
-                sv_assessment(context, request, response);
-            else
-                handle_read(context, request, response, RQ_QUERY, run_query);
+            handle_read(context, request, response, RQ_QUERY, run_query);
+            break;
+        case SV_ROUTE_AQI:
+            sv_aqi_handle(context, request, response);
+            break;
+        case SV_ROUTE_WATER:
+            sv_water_quality(context, request, response);
+            break;
+        case SV_ROUTE_ASSESSMENT:
+            sv_assessment(context, request, response);
+            break;
+        case SV_ROUTE_SITES:
+            sv_sites_list(context, request, response);
             break;
         case SV_ROUTE_SCAN:
             handle_read(context, request, response, RQ_SCAN, run_scan);
@@ -686,9 +692,7 @@ void sv_route(sv_context *context, const sv_request *request, sv_response *respo
             sv_influx_handle(context, request, response);
             break;
         case SV_ROUTE_DISCOVERY:
-            if (strcmp(request->path, "/api/v1/sites") == 0)
-                sv_sites_list(context, request, response);
-            else if (strcmp(request->path, "/api/v1/metrics") == 0)
+            if (strcmp(request->path, "/api/v1/metrics") == 0)
                 sv_discovery_metrics(context, request, response);
             else
                 sv_discovery_tags(context, request, response);

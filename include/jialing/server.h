@@ -61,11 +61,15 @@ typedef enum sv_route_id {
     SV_ROUTE_HEALTH,
     SV_ROUTE_METRICS,
     SV_ROUTE_BACKUP,
-    SV_ROUTE_DISCOVERY, /* /api/v1/metrics, /api/v1/tags */
-    SV_ROUTE_INFLUX,    /* /query, /ping (server/influx.c) */
-    SV_ROUTE_WEB,       /* the console's and public page's built-in assets */
-    SV_ROUTE_PUBLIC,    /* GET /api/v1/public/latest */
-    SV_ROUTE_REVIEW,    /* /api/v1/review: review marks (server/review_http.c) */
+    SV_ROUTE_DISCOVERY,  /* /api/v1/metrics, /api/v1/tags */
+    SV_ROUTE_INFLUX,     /* /query, /ping (server/influx.c) */
+    SV_ROUTE_WEB,        /* the console's and public page's built-in assets */
+    SV_ROUTE_PUBLIC,     /* GET /api/v1/public/latest */
+    SV_ROUTE_REVIEW,     /* /api/v1/review: review marks (server/review_http.c) */
+    SV_ROUTE_AQI,        /* GET /api/v1/aqi (server/aqi_http.c) */
+    SV_ROUTE_WATER,      /* GET /api/v1/water_quality (server/water_http.c) */
+    SV_ROUTE_ASSESSMENT, /* GET /api/v1/assessment (server/water_http.c) */
+    SV_ROUTE_SITES,      /* GET /api/v1/sites (server/water_http.c) */
     SV_ROUTE_OTHER,
     SV_ROUTE_COUNT
 } sv_route_id;
