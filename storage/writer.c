@@ -216,13 +216,17 @@ static int commit_group(st_store *store, writer_txn *wt, write_request *first,
     }
     /* The commit (and its fsync) runs without state_lock; a snapshot that begins in between
      * sees a transaction newer than published_txn_id and waits for the publish below. */
-    uint64_t txn_id = mdb_txn_id(wt->txn);
     mrc = mdb_txn_commit(wt->txn);
     if (mrc != 0) {
         store->next_log_seq = saved_next_seq;
         rollback(store, wt);
         return commit_error(store, mrc, err);
     }
+    /* The id readers now see: a transaction that changed nothing (a retention pass with nothing
+     * to delete) leaves LMDB's last id as it was, and snapshots wait for the published id. */
+    MDB_envinfo env_info;
+    mdb_env_info(store->env, &env_info);
+    uint64_t txn_id = env_info.me_last_txnid;
     pthread_rwlock_wrlock(&store->state_lock);
     publish(store, wt);
     store->published_txn_id = txn_id;
