@@ -1,13 +1,15 @@
 /* Tests of retention (storage/retention.c) on real LMDB directories, with a clock the tests set
  * by hand: which chunks a pass deletes (whole chunks wholly past the cut, the newest chunk of a
  * series kept), the series' counts and first reading after, queries before and after the cut,
- * per-metric overrides, writes already past the cut, reopening, and a store under a constant
+ * per-metric overrides, writes already past the cut, reopening, snapshots across a pass, passes
+ * of bounded work, jialingd's retention flags, and a store under a constant
  * write rate that stops growing. Expected values are worked out in the comments from the
  * layout the tests write (chunk_target 100: each batch of 100 readings seals one chunk). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "jialing/server.h"
 #include "store_fixture.h"
 
 #define MINUTE 60000LL
@@ -514,6 +516,37 @@ static void test_no_retention_no_pass(void)
     remove_dir(dir);
 }
 
+/* jialingd's flags (server/config.c): durations in ms, a month the mean Gregorian month
+ * (2,629,746,000 ms: 365.2425 days / 12), a metric named twice taking its last value. */
+static void test_server_flags(void)
+{
+    char *argv[] = {"jialingd",           "--retention", "400d",
+                    "--retention-metric", "pm25=3y",     "--retention-metric=wind=0",
+                    "--retention-metric", "pm25=1y6mo",  "--retention-metric",
+                    "so2=12h30m",         NULL};
+    sv_config config;
+    jl_error err;
+    CHECK_INT(sv_config_parse(&config, 10, argv, &err), JL_OK);
+    CHECK_INT(config.retention_ms, 400LL * 86400000);
+    CHECK_INT(config.retention_rule_count, 3);
+    CHECK_STR(config.retention_rules[0].metric, "pm25");
+    CHECK_INT(config.retention_rules[0].ms, 18 * 2629746000LL); /* 1y6mo */
+    CHECK_STR(config.retention_rules[1].metric, "wind");
+    CHECK_INT(config.retention_rules[1].ms, 0);
+    CHECK_STR(config.retention_rules[2].metric, "so2");
+    CHECK_INT(config.retention_rules[2].ms, 45000000LL);
+    char *three_years[] = {"jialingd", "--retention", "3y", NULL};
+    CHECK_INT(sv_config_parse(&config, 3, three_years, &err), JL_OK);
+    CHECK_INT(config.retention_ms, 94670856000LL); /* 3 * 365.2425 * 86,400,000 */
+    CHECK_INT(config.retention_rule_count, 0);
+    char *none[] = {"jialingd", NULL};
+    CHECK_INT(sv_config_parse(&config, 1, none, &err), JL_OK);
+    CHECK_INT(config.retention_ms, 0);
+    char *bad[] = {"jialingd", "--retention-metric", "9pm=1d", NULL};
+    CHECK_INT(sv_config_parse(&config, 3, bad, &err), JL_EINVAL);
+    CHECK(strstr(err.message, "--retention-metric") != NULL);
+}
+
 int main(void)
 {
     RUN(test_whole_chunks_past_the_cut);
@@ -525,5 +558,6 @@ int main(void)
     RUN(test_bounded_passes);
     RUN(test_no_retention_no_pass);
     RUN(test_store_stops_growing);
+    RUN(test_server_flags);
     return CHECK_DONE();
 }
