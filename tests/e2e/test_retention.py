@@ -3,8 +3,10 @@
 # metric's retention are dropped when written (the request still answers 204, as
 # VictoriaMetrics does) and counted in jialing_retention_dropped_readings_total; the others are
 # stored and read back exactly, also after kill -9 and a restart. Bad retention flags stop the
-# server at start with a message naming the flag. (Deleting sealed chunks as the clock passes
-# them is tested with an injected clock in tests/unit/test_retention.c: no test here waits.)
+# server at start with a message naming the flag. A store written without retention and
+# restarted with --retention 1d loses, in the writer's first pass, every sealed chunk of its old
+# series but the newest (polled on /metrics with a deadline; deleting chunks as the clock passes
+# them is tested with an injected clock in tests/unit/test_retention.c).
 
 import subprocess
 import time
@@ -84,3 +86,33 @@ def test_bad_retention_flags_refused():
         check(proc.returncode != 0, "%r: the server started" % (args,))
         message = proc.stderr.decode("utf-8", "replace")
         check(flag in message, "%r: message %r does not name %s" % (args, message, flag))
+
+
+def test_restart_with_retention_deletes_old_chunks():
+    now = int(time.time() * 1000)
+    start = now - 30 * DAY
+    count = 40000  # a reading a minute, all before now - 1d: several sealed chunks and a tail
+    readings = [[start + i * MINUTE, float(i % 977) / 10] for i in range(count)]
+    srv = Server(name="retention_restart").start()
+    try:
+        lines = ["old,station=a value=%r %d" % (v, ts) for ts, v in readings]
+        for k in range(0, count, 3000):
+            srv.write_ok("\n".join(lines[k:k + 3000]) + "\n", precision="ms")
+        chunks = _metric(srv, "jialing_chunks")
+        check(chunks >= 3, "40000 readings sealed into %d chunks, expected several" % chunks)
+        srv.args = ["--retention", "1d"]
+        srv.restart()
+        deadline = time.monotonic() + 30
+        while _metric(srv, "jialing_retention_chunks_deleted_total") == 0:
+            check(time.monotonic() < deadline, "no chunk deleted 30 s after the restart")
+            time.sleep(0.05)
+        eq(_metric(srv, "jialing_retention_chunks_deleted_total"), chunks - 1, "chunks deleted")
+        eq(_metric(srv, "jialing_chunks"), 1, "chunks left")
+        deleted = _metric(srv, "jialing_retention_readings_deleted_total")
+        check(0 < deleted < count, "readings deleted: %d" % deleted)
+        eq(_raw(srv, "old", start - DAY, now + HOUR), readings[deleted:],
+           "readings left: the newest chunk and the tail")
+        doc = srv.ok("latest", series="old")
+        eq(doc["series"][0]["values"], [readings[-1]], "latest reading")
+    finally:
+        srv.cleanup()
