@@ -2,6 +2,7 @@
 #include "jialing/server.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,7 +35,11 @@ static const char usage[] =
     "  --backup-dir DIR        enable POST /api/v1/backup, which writes each backup to a new\n"
     "                          directory DIR/backup-<UTC time> (default: backups disabled)\n"
     "  --sites FILE            monitoring sites (JSON) for /api/v1/sites, water_quality, aqi;\n"
-    "                          re-read on SIGHUP (default: none)\n";
+    "                          re-read on SIGHUP (default: none)\n"
+    "  --retention DUR         keep readings this long, e.g. 400d or 3y; older whole chunks are\n"
+    "                          deleted, older writes dropped (default 0: keep forever)\n"
+    "  --retention-metric NAME=DUR  retention of one metric instead, e.g. pm25=3y (0: forever);\n"
+    "                          repeat for more metrics\n";
 
 const char *sv_config_usage(void)
 {
@@ -71,6 +76,55 @@ static int parse_count(const char *flag, const char *text, uint64_t min, uint64_
                             "%s: expected a whole number from %llu to %llu, got \"%s\"", flag,
                             (unsigned long long)min, (unsigned long long)max, text);
     *out = value;
+    return JL_OK;
+}
+
+/* retention: a duration (0 for none), months counted as mean Gregorian months. */
+#define RETENTION_MONTH_MS 2629746000LL
+static int parse_retention(const char *flag, const char *text, int64_t *out, jl_error *err)
+{
+    if (strcmp(text, "0") == 0) {
+        *out = 0;
+        return JL_OK;
+    }
+    qp_duration duration;
+    jl_error detail;
+    jl_error_clear(&detail);
+    if (qp_parse_duration(text, &duration, &detail) != JL_OK)
+        return jl_error_set(err, JL_EINVAL, "%s: %s", flag, detail.message);
+    if (duration.months > (INT64_MAX - duration.ms) / RETENTION_MONTH_MS)
+        return jl_error_set(err, JL_EINVAL, "%s: \"%s\" is too long", flag, text);
+    *out = duration.ms + duration.months * RETENTION_MONTH_MS;
+    return JL_OK;
+}
+
+static int parse_retention_rule(sv_config *config, const char *text, jl_error *err)
+{
+    const char *equals = strchr(text, '=');
+    size_t name_len = equals ? (size_t)(equals - text) : 0;
+    if (equals == NULL || !sk_name_valid(text, name_len))
+        return jl_error_set(err, JL_EINVAL,
+                            "--retention-metric: expected NAME=DUR with a metric name, got \"%s\"",
+                            text);
+    /* A metric named twice takes the last value. */
+    size_t i = 0;
+    while (i < config->retention_rule_count &&
+           !(strlen(config->retention_metrics[i]) == name_len &&
+             memcmp(config->retention_metrics[i], text, name_len) == 0))
+        i++;
+    if (i == SV_MAX_RETENTION_RULES)
+        return jl_error_set(err, JL_EINVAL, "--retention-metric: at most %d metrics",
+                            SV_MAX_RETENTION_RULES);
+    int64_t ms = 0;
+    int rc = parse_retention("--retention-metric", equals + 1, &ms, err);
+    if (rc != JL_OK)
+        return rc;
+    memcpy(config->retention_metrics[i], text, name_len);
+    config->retention_metrics[i][name_len] = '\0';
+    config->retention_rules[i].metric = config->retention_metrics[i];
+    config->retention_rules[i].ms = ms;
+    if (i == config->retention_rule_count)
+        config->retention_rule_count++;
     return JL_OK;
 }
 
@@ -193,6 +247,10 @@ int sv_config_parse(sv_config *config, int argc, char **argv, jl_error *err)
             if (value[0] == '\0')
                 rc = jl_error_set(err, JL_EINVAL, "--sites: expected a file");
             config->sites_path = value;
+        } else if (strcmp(flag, "--retention") == 0) {
+            rc = parse_retention(flag, value, &config->retention_ms, err);
+        } else if (strcmp(flag, "--retention-metric") == 0) {
+            rc = parse_retention_rule(config, value, err);
         } else if (strcmp(flag, "--map-size") == 0) {
             rc = parse_count(flag, value, 1u << 20, 1ull << 44, &number, err);
             config->initial_map_bytes = number;

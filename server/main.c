@@ -87,6 +87,9 @@ int main(int argc, char **argv)
     options.directory = config.data_directory;
     options.sync_full = config.sync_full;
     options.initial_map_bytes = config.initial_map_bytes;
+    options.retention_ms = config.retention_ms;
+    options.retention_rules = config.retention_rules;
+    options.retention_rule_count = config.retention_rule_count;
     if (st_store_open(&options, &context.store, &err) != JL_OK) {
         fprintf(stderr, "jialingd: cannot open store in %s: %s\n", config.data_directory,
                 err.message);

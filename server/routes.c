@@ -419,6 +419,21 @@ static void handle_metrics(sv_context *context, sv_response *response)
                   (unsigned long long)stats.review_marks,
                   (unsigned long long)stats.review_marks_withdrawn,
                   (unsigned long long)stats.flagged_points_written);
+    jl_buf_printf(out,
+                  "# HELP jialing_retention_chunks_deleted_total Sealed chunks deleted as wholly "
+                  "past retention, since start.\n"
+                  "# TYPE jialing_retention_chunks_deleted_total counter\n"
+                  "jialing_retention_chunks_deleted_total %llu\n"
+                  "# HELP jialing_retention_readings_deleted_total Readings those chunks held.\n"
+                  "# TYPE jialing_retention_readings_deleted_total counter\n"
+                  "jialing_retention_readings_deleted_total %llu\n"
+                  "# HELP jialing_retention_dropped_readings_total Readings written already past "
+                  "retention, not stored (the rest of their request was).\n"
+                  "# TYPE jialing_retention_dropped_readings_total counter\n"
+                  "jialing_retention_dropped_readings_total %llu\n",
+                  (unsigned long long)stats.retention_chunks_deleted,
+                  (unsigned long long)stats.retention_readings_deleted,
+                  (unsigned long long)stats.retention_dropped_readings);
     sv_respond_ok(response, "text/plain; version=0.0.4");
 }
 

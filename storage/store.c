@@ -332,6 +332,7 @@ int st_store_stats(st_store *store, int count_codecs, st_stats *stats, jl_error 
     stats->points_written = atomic_load(&store->points_written);
     stats->flagged_points_written = atomic_load(&store->flagged_points_written);
     stats->commits = atomic_load(&store->commits);
+    retention_stats(store, stats);
     if (!count_codecs)
         return JL_OK;
     pthread_rwlock_rdlock(&store->map_lock);

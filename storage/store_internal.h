@@ -9,6 +9,7 @@
  *   store.c     opening (databases, format version, recovery driving), closing, statistics
  *   snapshot.c  read views and cursors;  backup.c  st_store_backup;  batch.c  st_batch
  *   review.c    review marks: the "review" database, the in-memory set in force, spans
+ *   retention.c retention: chunks past the cut deleted by passes in the writer, late writes
  *
  * Concurrency model:
  * - One writer thread mutates the catalog and the series states. It prepares each group of
@@ -143,6 +144,9 @@ struct st_store {
     atomic_ullong points_written;
     atomic_ullong flagged_points_written; /* of which with a flag other than N */
     atomic_ullong commits;
+    atomic_ullong retention_chunks_deleted;   /* since open (retention.c) */
+    atomic_ullong retention_readings_deleted; /* readings those chunks held */
+    atomic_ullong retention_dropped_readings; /* written past the cut, not stored */
 };
 
 /* ---------- writer state (writer.c; used by the files it calls) ---------- */
@@ -157,13 +161,23 @@ typedef struct review_op {
     const char *by;             /* withdraw: by whom (never NULL) */
 } review_op;
 
-/* What a request carries: readings (st_write) or one review operation. */
-enum { WRITE_BATCH = 0, WRITE_REVIEW = 1 };
+/* One retention pass carried to the writer (retention.c): from a series id on, bounded work. */
+typedef struct retention_op {
+    int64_t now_ms;    /* the clock of the pass, set by whoever queues it */
+    uint64_t from_id;  /* first series id of the pass (0 taken as 1) */
+    uint64_t next_id;  /* out: where the next pass starts; 0 when this one ended the cycle */
+    uint64_t series_examined, chunks_deleted, readings_deleted; /* out: this pass's work */
+    void *keys;        /* room for the keys of the chunks a pass deletes (retention.c owns it) */
+} retention_op;
+
+/* What a request carries: readings (st_write), one review operation or one retention pass. */
+enum { WRITE_BATCH = 0, WRITE_REVIEW = 1, WRITE_RETENTION = 2 };
 
 typedef struct write_request {
-    int kind;                /* WRITE_BATCH or WRITE_REVIEW */
+    int kind;                /* WRITE_BATCH, WRITE_REVIEW or WRITE_RETENTION */
     const st_batch *batch;   /* WRITE_BATCH */
     review_op *review;       /* WRITE_REVIEW */
+    retention_op *retention; /* WRITE_RETENTION */
     jl_buf log_block; /* the batch as a log block, encoded by the caller; ids filled in later */
     int done;
     int result;
@@ -381,5 +395,50 @@ review_set *review_set_retain(review_set *set);
  * JL_ENOMEM. */
 int review_series_spans(const review_set *set, uint64_t series_id, st_review_span **spans,
                         size_t *count);
+
+/* ---------- retention.c ---------- */
+
+/* 1 when some metric has a retention (st_options.retention_ms or a rule > 0). */
+int retention_enabled(const st_store *store);
+
+/* Applies one retention pass inside the writer's transaction: from op->from_id, for series of a
+ * metric with retention, deletes the sealed chunks whose last reading is before now - retention
+ * (the newest chunk of each series kept) and sets their next first_ms, count and sealed_count
+ * from the chunk headers; stops after a bounded amount of work, setting op->next_id. JL_OK,
+ * JL_ECORRUPT, JL_ENOMEM or an LMDB error (JL_EFULL included); on error the caller rolls back. */
+int retention_apply(st_store *store, writer_txn *wt, retention_op *op, jl_error *err);
+
+/* Adds a committed pass's deletions to the store's counters. */
+void retention_count(st_store *store, const retention_op *op);
+
+/* Fills the retention counters of stats. */
+void retention_stats(st_store *store, st_stats *stats);
+
+/* The cycle the writer runs by itself (writer thread only). */
+typedef struct retention_auto {
+    retention_op op;
+    int in_cycle;          /* 1 while a cycle has series left */
+    int ran_since_group;   /* 1 when the last thing the writer did was a pass */
+    int64_t next_cycle_ns; /* monotonic time the next cycle may start */
+} retention_auto;
+
+/* Milliseconds until the writer should run a pass: 0 now, -1 never (no retention, disabled by
+ * a negative interval, read-only, or a pass just ran and writes are waiting). */
+int64_t retention_auto_wait_ms(const st_store *store, const retention_auto *a, int queue_empty);
+
+/* Prepares a->op for the next pass (clock, start of a cycle). */
+void retention_auto_begin(st_store *store, retention_auto *a);
+
+/* Notes how the pass ended (rc) and where the next starts. */
+void retention_auto_end(st_store *store, retention_auto *a, int rc);
+
+/* Frees what the cycle holds. */
+void retention_auto_destroy(retention_auto *a);
+
+/* Sets *kept to the readings of batch not already past the retention of their metric and
+ * *dropped to how many are (0: *kept stays empty and batch is to be written as it is). *kept is
+ * initialised in every case; the caller destroys it. JL_OK or JL_ENOMEM. */
+int retention_filter(st_store *store, const st_batch *batch, st_batch *kept, uint64_t *dropped,
+                     jl_error *err);
 
 #endif

@@ -12,11 +12,15 @@
 #include "jialing/common.h"
 #include "jialing/query.h"
 #include "jialing/request.h"
+#include "jialing/serieskey.h"
 #include "jialing/store.h"
 
 /* The InfluxDB version the server reports (X-Influxdb-Version, /ping), for InfluxDB clients: the
  * 1.x HTTP API that /write, /query and /ping follow. */
 #define SV_INFLUXDB_VERSION "1.8.10-jialing"
+
+/* --retention-metric rules at most. */
+#define SV_MAX_RETENTION_RULES 64
 
 /* Server settings; sv_config_defaults() fills every field. */
 typedef struct sv_config {
@@ -39,6 +43,13 @@ typedef struct sv_config {
      * SIGHUP; handlers take the current set with si_registry_acquire(). */
     const char *sites_path;    /* --sites FILE [none] */
     struct si_registry *sites; /* set by main when sites_path is given, else NULL */
+    /* retention (docs/readme-parts/retention.md): handed to st_options by main. A month is the
+     * mean Gregorian month (30.436875 days), so 1y is 365.2425 days. */
+    int64_t retention_ms; /* --retention DUR; 0: keep forever [0] */
+    st_retention_rule retention_rules[SV_MAX_RETENTION_RULES]; /* --retention-metric NAME=DUR,
+                                                                  repeated; NAME=0 keeps forever */
+    char retention_metrics[SV_MAX_RETENTION_RULES][SK_MAX_NAME_BYTES + 1]; /* their names */
+    size_t retention_rule_count;
 } sv_config;
 
 /* Returns the usage text listing every flag (static). */
