@@ -24,6 +24,7 @@
 #include "discovery_http.h"
 #include "influx.h"
 #include "review_http.h"
+#include "stations_http.h"
 #include "water_http.h"
 
 static const char *const json_type = "application/json";
@@ -536,6 +537,7 @@ static const route routes[] = {
     {"/api/v1/sites", "GET", SV_ROUTE_DISCOVERY, ACCESS_READ, 0},
     {"/api/v1/water_quality", "GET", SV_ROUTE_QUERY, ACCESS_READ, 0},
     {"/api/v1/assessment", "GET", SV_ROUTE_QUERY, ACCESS_READ, 0},
+    {"/api/v1/stations", "GET", SV_ROUTE_QUERY, ACCESS_READ, 0},
     {SV_REVIEW_PATH, "POST", SV_ROUTE_REVIEW, ACCESS_REVIEW, 0},
     {SV_REVIEW_PATH, "GET", SV_ROUTE_REVIEW, ACCESS_READ, 0},
     {SV_REVIEW_PATH "/", "GET", SV_ROUTE_REVIEW, ACCESS_READ, 1},
@@ -667,6 +669,8 @@ void sv_route(sv_context *context, const sv_request *request, sv_response *respo
                 sv_water_quality(context, request, response);
             else if (strcmp(request->path, "/api/v1/assessment") == 0)
                 sv_assessment(context, request, response);
+            else if (strcmp(request->path, "/api/v1/stations") == 0)
+                sv_stations(context, request, response);
             else
                 handle_read(context, request, response, RQ_QUERY, run_query);
             break;

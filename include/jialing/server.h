@@ -39,6 +39,8 @@ typedef struct sv_config {
      * SIGHUP; handlers take the current set with si_registry_acquire(). */
     const char *sites_path;    /* --sites FILE [none] */
     struct si_registry *sites; /* set by main when sites_path is given, else NULL */
+    /* station health (GET /api/v1/stations, jialing/health.h) */
+    int64_t offline_after_ms; /* --offline-after DURATION [0: three times each series' cadence] */
 } sv_config;
 
 /* Returns the usage text listing every flag (static). */
