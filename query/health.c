@@ -558,8 +558,8 @@ int hl_run(st_store *store, const hl_request *request, hl_result **out, jl_error
     const char *group_tag = request->group_tag ? request->group_tag : "district";
     if (request->from_ms >= request->to_ms)
         return jl_error_set(err, JL_EINVAL, "parameter from: must be before to");
-    if (request->offline_after_ms < 0)
-        return jl_error_set(err, JL_EINVAL, "parameter offline_after: must not be negative");
+    if (request->offline_after_ms < 0 || request->offline_after_ms > HL_MAX_OFFLINE_AFTER_MS)
+        return jl_error_set(err, JL_EINVAL, "parameter offline_after: must be from 0 to 366 days");
     if (station_tag[0] == '\0' || group_tag[0] == '\0' || strcmp(station_tag, group_tag) == 0)
         return jl_error_set(err, JL_EINVAL,
                             "parameter by: the station tag and the district tag must be two "

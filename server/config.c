@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "jialing/health.h"
 #include "jialing/params.h"
 
 static const char usage[] =
@@ -181,6 +182,8 @@ int sv_config_parse(sv_config *config, int argc, char **argv, jl_error *err)
                                       "d or w, got \"%s\"",
                                       value);
             }
+            if (rc == JL_OK && duration.ms > HL_MAX_OFFLINE_AFTER_MS)
+                rc = jl_error_set(err, JL_EINVAL, "--offline-after: at most 366 days");
             config->offline_after_ms = duration.ms;
         } else if (strcmp(flag, "--max-windows") == 0) {
             rc = parse_count(flag, value, 1, 1ull << 40, &number, err);

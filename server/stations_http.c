@@ -70,10 +70,11 @@ static int parse_request(sv_context *context, const sv_request *request, hl_requ
     if (offline != NULL) {
         qp_duration duration = {0, 0};
         if (strcmp(offline, "0") != 0 &&
-            (qp_parse_duration(offline, &duration, &detail) != JL_OK || duration.months != 0))
+            (qp_parse_duration(offline, &duration, &detail) != JL_OK || duration.months != 0 ||
+             duration.ms > HL_MAX_OFFLINE_AFTER_MS))
             return bad(err, "offline_after",
                        "expected 0 (three times each series' cadence) or a duration in ms, s, "
-                       "m, h, d or w");
+                       "m, h, d or w of at most 366 days");
         rq->offline_after_ms = duration.ms;
     }
     const char *series = sv_param_get(request, "series");

@@ -39,6 +39,10 @@
 #include "jialing/query.h"
 #include "jialing/store.h"
 
+/* offline_after at most (a year of 366 days): longer says nothing a report needs, and keeps
+ * reading times plus offline_after far from overflow. */
+#define HL_MAX_OFFLINE_AFTER_MS (366LL * 86400000)
+
 /* A request; every pointer borrowed for the call. */
 typedef struct hl_request {
     const char *station_tag;   /* the tag whose values are stations [NULL: "station"] */
@@ -60,7 +64,8 @@ int64_t hl_cadence(const int64_t *times, size_t n);
 typedef struct hl_result hl_result;
 
 /* Computes the answer. On JL_OK *out is a result the caller frees with hl_result_free(); on error
- * *out is NULL and the code is JL_EINVAL (from not before to, a negative offline_after, an empty
+ * *out is NULL and the code is JL_EINVAL (from not before to, offline_after negative or over
+ * HL_MAX_OFFLINE_AFTER_MS, an empty
  * tag name, or station_tag equal to group_tag), JL_ELIMIT (a metric with more than
  * limits.max_series series: narrow it with series=), JL_ETIMEOUT, JL_ENOMEM, or a store error. */
 int hl_run(st_store *store, const hl_request *request, hl_result **out, jl_error *err);

@@ -241,6 +241,7 @@ def test_stations():
             ({"by": "district", "station_tag": "district"}, "station_tag"),
             ({"offline_after": "-5m"}, "offline_after"),
             ({"offline_after": "1mo"}, "offline_after"),
+            ({"offline_after": "367d"}, "offline_after"),
             ({"series": "pm25{station="}, "series"),
             ({"format": "xml"}, "format"),
             ({"window": "1h"}, "window"),

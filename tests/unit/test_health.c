@@ -404,6 +404,8 @@ static void test_bad_requests(void)
     rq.offline_after_ms = -1;
     CHECK_INT(hl_run(store, &rq, &result, &err), JL_EINVAL);
     CHECK(strstr(err.message, "offline_after") != NULL);
+    rq.offline_after_ms = HL_MAX_OFFLINE_AFTER_MS + 1;
+    CHECK_INT(hl_run(store, &rq, &result, &err), JL_EINVAL);
     rq = base_request();
     rq.station_tag = "district";
     CHECK_INT(hl_run(store, &rq, &result, &err), JL_EINVAL);
