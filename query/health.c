@@ -618,7 +618,7 @@ int hl_run(st_store *store, const hl_request *request, hl_result **out, jl_error
                 rc = run_pass(store, &p, selector, request->from_ms - lookback, request->from_ms,
                               started, err);
         }
-        if (rc == JL_OK && pass == 1)
+        if (rc == JL_OK && pass == 1 && r->series_count > 0)
             qsort(r->series, r->series_count, sizeof *r->series, compare_series);
     }
     /* Carried-in readings: up from from until their interval ends. */
