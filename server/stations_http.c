@@ -42,11 +42,15 @@ static int parse_request(sv_context *context, const sv_request *request, hl_requ
     rq->to_ms = in.now_ms + 1;
     if (to != NULL && qp_parse_time(to, &rq->to_ms, &detail) != JL_OK)
         return bad(err, "to", detail.message);
+    /* Time that has not come yet is neither online nor offline: a report of this month so far
+     * (to = the month's end) is over the time up to now. */
+    if (rq->to_ms > in.now_ms + 1)
+        rq->to_ms = in.now_ms + 1;
     rq->from_ms = rq->to_ms - 86400000;
     if (from != NULL && qp_parse_time(from, &rq->from_ms, &detail) != JL_OK)
         return bad(err, "from", detail.message);
     if (rq->from_ms >= rq->to_ms)
-        return bad(err, "from", "must be before to");
+        return bad(err, "from", "must be before to, and before now");
     const char *by = sv_param_get(request, "by");
     const char *station_tag = sv_param_get(request, "station_tag");
     if (by != NULL && (rc = tag_name("by", by, err)) != JL_OK)

@@ -1,7 +1,8 @@
 /* HTTP handler of GET /api/v1/stations, called from the route table in server/routes.c: station
  * health (jialing/health.h) in the usual result shape (JSON, CSV, msgpack), one series per station
  * (metric station_health) or per district (district_health).
- * Parameters: from and to [to: now + 1 ms, from: to - 1 day, as /api/v1/query]; by=<tag> [station]:
+ * Parameters: from and to [to: now + 1 ms, from: to - 1 day, as /api/v1/query; a later to is cut
+ * to now + 1 ms]; by=<tag> [station]:
  * the tag whose values are stations, or by=district: the stations (named by station_tag=<tag>
  * [station], which is allowed with by=district only) aggregated per district; series=<selector>
  * (optional: only that metric and its tag conditions; default every metric); offline_after=0 or a

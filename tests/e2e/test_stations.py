@@ -230,6 +230,16 @@ def test_stations():
                 else:
                     near(float(text), float(cell), "CSV cell", rel=1e-15, abs_tol=0)
 
+        # A to in the future is cut to now: over 2025-03-01 to now, every station is offline at
+        # the end and was online only a small share of the time.
+        doc_f = srv.ok("stations", from_=FROM, to="2100-01-01T00:00:00Z")
+        for s in doc_f["series"]:
+            cells = dict(zip(COLUMNS, s["values"][0]))
+            eq(cells["online"], False, "online now of %r" % s["tags"])
+            check(cells["online_rate"] < 0.2, "online rate up to now of %r" % s["tags"])
+        status, doc_bad = srv.get("stations", from_="2100-01-01T00:00:00Z")
+        eq(status, 400, "from in the future")
+
         # Bad parameters: 400 naming the parameter.
         bad = [
             ({"from": "yesterday"}, "from"),
