@@ -7,7 +7,8 @@
  *    series being read only), their validity, its cadence and its up-intervals, merged into its
  *    station's.
  * 3. qx_query() raw over [from - L, from), L the longest offline_after of any series: the last
- *    reading before from of each series, whose up-interval may reach into the range. */
+ *    reading before from of each series, whose up-interval may reach into the range.
+ * Passes 2 and 3 read a metric only when pass 1 found station series of it (hl_plan). */
 #include "jialing/health.h"
 
 #include "jialing/discovery.h"
@@ -35,6 +36,7 @@ typedef struct hl_station {
     int has_expected;                  /* some series has a cadence */
     int64_t cadence_ms;                /* shortest, when has_expected */
     double online_rate, capture_rate, valid_rate; /* filled at the end */
+    size_t plan_mark; /* 1 + index of the last metric whose plan lists it, 0: none */
 } hl_station;
 
 typedef struct hl_series {
@@ -234,12 +236,23 @@ static hl_station *station_for(hl_result *r, sk_text v, const sk_tag *group)
 
 /* ---------- the passes' sinks ---------- */
 
+/* What pass 1 learnt of one metric, for passes 2 and 3: which stations have series of it, and
+ * whether some of its series carry no station tag (then the later passes select the stations'
+ * series by tag value rather than read those too). */
+typedef struct hl_plan {
+    int untagged;
+    hl_station **stations; /* borrowed; the array owned */
+    size_t count, capacity;
+} hl_plan;
+
 typedef struct hl_pass {
     hl_result *result;
     const hl_request *request;
     int pass;          /* 1, 2, 3 as in the file comment */
     jl_buf key;        /* scratch */
     hl_series *series; /* the series being read (passes 2, 3), NULL: not one of ours */
+    hl_plan *plan;     /* pass 1: the current metric's */
+    size_t metric_index;
     /* pass 1: the series announced by series_begin, registered at its row (its station too, so
      * that a series begun after the range adds no station) */
     int pending;
@@ -264,8 +277,11 @@ static int pass_begin(void *context, sk_text metric, const sk_tag *tags, size_t 
     p->time_count = 0;
     p->valid = 0;
     const sk_tag *station = find_tag(tags, tag_count, p->result->station_tag);
-    if (station == NULL)
+    if (station == NULL) {
+        if (p->pass == 1)
+            p->plan->untagged = 1;
         return JL_OK; /* a series of the metric that belongs to no station */
+    }
     if (build_key(&p->key, metric, tags, tag_count) != JL_OK)
         return JL_ENOMEM;
     if (p->pass != 1) {
@@ -318,6 +334,16 @@ static int pass_row(void *context, const qx_cell *cells, size_t cell_count)
         s->last_overall_ms = cells[1].as.i;
         s->off_ms = p->request->offline_after_ms;
         r->series_count++;
+        if (station->plan_mark != p->metric_index + 1) {
+            hl_plan *plan = p->plan;
+            hl_station **more = jl_array_grow(plan->stations, &plan->capacity, plan->count + 1,
+                                              sizeof *plan->stations, 16);
+            if (more == NULL)
+                return JL_ENOMEM;
+            plan->stations = more;
+            plan->stations[plan->count++] = station;
+            station->plan_mark = p->metric_index + 1;
+        }
         return JL_OK;
     }
     if (p->series == NULL || cell_count < 1)
@@ -433,8 +459,8 @@ static int call_limits(const hl_request *request, int64_t started_ns, qx_limits 
     return JL_OK;
 }
 
-static int run_pass(st_store *store, hl_pass *p, const qp_selector *selector, int64_t from_ms,
-                    int64_t to_ms, int64_t started_ns, jl_error *err)
+static int run_pass(st_store *store, hl_pass *p, const qp_selector *selector, const hl_plan *plan,
+                    int64_t from_ms, int64_t to_ms, int64_t started_ns, jl_error *err)
 {
     qx_sink sink = {p, pass_begin, pass_row, pass_end};
     qx_limits limits;
@@ -443,6 +469,8 @@ static int run_pass(st_store *store, hl_pass *p, const qp_selector *selector, in
         return rc;
     if (p->pass == 1)
         return qx_series(store, selector, &limits, 0, &sink, err);
+    if (plan->count == 0)
+        return JL_OK; /* no station has a series of this metric */
     qx_query_request q;
     memset(&q, 0, sizeof q);
     q.selector = selector;
@@ -450,7 +478,26 @@ static int run_pass(st_store *store, hl_pass *p, const qp_selector *selector, in
     q.to_ms = to_ms;
     q.with_flags = p->pass == 2;
     q.limits = limits;
-    return qx_query(store, &q, &sink, err);
+    /* Some series of the metric belong to no station: select the stations' series by their tag
+     * value (the union of one selector per station) instead of reading those too. */
+    qp_selector *by_station = NULL;
+    if (plan->untagged && selector->matcher_count < QP_MAX_MATCHERS) {
+        by_station = malloc(plan->count * sizeof *by_station);
+        if (by_station == NULL)
+            return jl_error_set(err, JL_ENOMEM, "out of memory");
+        for (size_t i = 0; i < plan->count; i++) {
+            by_station[i] = *selector;
+            by_station[i].matchers[selector->matcher_count] =
+                (qp_matcher){p->result->station_tag, plan->stations[i]->value, 0};
+            by_station[i].matcher_count = selector->matcher_count + 1;
+        }
+        q.selector = &by_station[0];
+        q.more_selectors = by_station + 1;
+        q.more_selector_count = plan->count - 1;
+    }
+    rc = qx_query(store, &q, &sink, err);
+    free(by_station);
+    return rc;
 }
 
 static void finish_stations(hl_result *r)
@@ -587,6 +634,9 @@ int hl_run(st_store *store, const hl_request *request, hl_result **out, jl_error
         rc = st_discover_metrics(store, 0, &metrics, err);
         metric_count = metrics.count;
     }
+    hl_plan *plans = calloc(metric_count ? metric_count : 1, sizeof *plans);
+    if (rc == JL_OK && plans == NULL)
+        rc = JL_ENOMEM;
     /* One selector per metric: the request's, or a bare metric name. */
     for (int pass = 1; rc == JL_OK && pass <= 3; pass++) {
         p.pass = pass;
@@ -610,13 +660,16 @@ int hl_run(st_store *store, const hl_request *request, hl_result **out, jl_error
                 bare.metric = metrics.items[m].name;
                 selector = &bare;
             }
+            p.plan = &plans[m];
+            p.metric_index = m;
             if (pass == 1)
-                rc = run_pass(store, &p, selector, 0, 0, started, err);
+                rc = run_pass(store, &p, selector, &plans[m], 0, 0, started, err);
             else if (pass == 2)
-                rc = run_pass(store, &p, selector, request->from_ms, request->to_ms, started, err);
-            else
-                rc = run_pass(store, &p, selector, request->from_ms - lookback, request->from_ms,
+                rc = run_pass(store, &p, selector, &plans[m], request->from_ms, request->to_ms,
                               started, err);
+            else
+                rc = run_pass(store, &p, selector, &plans[m], request->from_ms - lookback,
+                              request->from_ms, started, err);
         }
         if (rc == JL_OK && pass == 1 && r->series_count > 0)
             qsort(r->series, r->series_count, sizeof *r->series, compare_series);
@@ -642,6 +695,9 @@ int hl_run(st_store *store, const hl_request *request, hl_result **out, jl_error
     jl_buf_destroy(&p.pending_group);
     free(p.times);
     free(p.scratch);
+    for (size_t m = 0; plans && m < metric_count; m++)
+        free(plans[m].stations);
+    free(plans);
     st_name_list_destroy(&metrics);
     if (rc != JL_OK) {
         hl_result_free(r);

@@ -30,7 +30,9 @@
  *
  * Implemented in query/health.c over qx_series() (which series exist and their last readings),
  * qx_query() with with_flags (the readings of the range and their validity) and qx_query() again
- * for the readings just before from: no engine of its own. */
+ * for the readings just before from: no engine of its own. Metrics no station has a series of are
+ * not read past qx_series(); where some series of a metric carry no station tag, the later passes
+ * select the stations' series by tag value (more_selectors) instead of reading those. */
 #ifndef JIALING_HEALTH_H
 #define JIALING_HEALTH_H
 
