@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "jialing/health.h"
 #include "jialing/params.h"
 
 static const char usage[] =
@@ -28,6 +29,9 @@ static const char usage[] =
     "  --query-timeout DUR     time limit of one query, e.g. 30s (default 30s)\n"
     "  --valid-flags LIST      device flags that flags=valid (the default) takes as valid,\n"
     "                          e.g. N,S (default N)\n"
+    /* station health: how long after its last reading a station counts as offline */
+    "  --offline-after DUR     a station is offline this long after its last reading, e.g. 15m\n"
+    "                          (default 0: three times each series' usual cadence)\n"
     "  --threads N             HTTP worker threads, and as many for writes (default 8)\n"
     "  --max-connections N     open connections at most (default 512)\n"
     "  --connection-timeout S  idle connection timeout in seconds (default 30)\n"
@@ -221,6 +225,21 @@ int sv_config_parse(sv_config *config, int argc, char **argv, jl_error *err)
             if (jl_flag_parse_list(value, strlen(value), &config->limits.valid_flags, &detail) !=
                 JL_OK)
                 rc = jl_error_set(err, JL_EINVAL, "--valid-flags: %s", detail.message);
+        } else if (strcmp(flag, "--offline-after") == 0) {
+            /* station health: "0" keeps the default, three times each series' cadence. */
+            qp_duration duration = {0, 0};
+            if (strcmp(value, "0") != 0) {
+                jl_error detail;
+                jl_error_clear(&detail);
+                if (qp_parse_duration(value, &duration, &detail) != JL_OK || duration.months != 0)
+                    rc = jl_error_set(err, JL_EINVAL,
+                                      "--offline-after: expected 0 or a duration in ms, s, m, h, "
+                                      "d or w, got \"%s\"",
+                                      value);
+            }
+            if (rc == JL_OK && duration.ms > HL_MAX_OFFLINE_AFTER_MS)
+                rc = jl_error_set(err, JL_EINVAL, "--offline-after: at most 366 days");
+            config->offline_after_ms = duration.ms;
         } else if (strcmp(flag, "--max-windows") == 0) {
             rc = parse_count(flag, value, 1, 1ull << 40, &number, err);
             config->limits.max_windows = number;

@@ -24,6 +24,7 @@
 #include "discovery_http.h"
 #include "influx.h"
 #include "review_http.h"
+#include "stations_http.h"
 #include "water_http.h"
 
 static const char *const json_type = "application/json";
@@ -325,9 +326,9 @@ static void handle_read(sv_context *context, const sv_request *request, sv_respo
 static void handle_metrics(sv_context *context, sv_response *response)
 {
     static const char *const names[SV_ROUTE_COUNT] = {
-        "write",   "query",  "scan",          "latest",     "series", "health",
-        "metrics", "backup", "discovery",     "influx",     "web",    "public",
-        "review",  "aqi",    "water_quality", "assessment", "sites",  "other"};
+        "write",         "query",      "scan",   "latest",   "series", "health", "metrics",
+        "backup",        "discovery",  "influx", "web",      "public", "review", "aqi",
+        "water_quality", "assessment", "sites",  "stations", "other"};
     jl_buf *out = &response->body;
     st_stats stats;
     jl_error err;
@@ -552,6 +553,7 @@ static const route routes[] = {
     {"/api/v1/sites", "GET", SV_ROUTE_SITES, ACCESS_READ, 0},
     {"/api/v1/water_quality", "GET", SV_ROUTE_WATER, ACCESS_READ, 0},
     {"/api/v1/assessment", "GET", SV_ROUTE_ASSESSMENT, ACCESS_READ, 0},
+    {"/api/v1/stations", "GET", SV_ROUTE_STATIONS, ACCESS_READ, 0},
     {SV_REVIEW_PATH, "POST", SV_ROUTE_REVIEW, ACCESS_REVIEW, 0},
     {SV_REVIEW_PATH, "GET", SV_ROUTE_REVIEW, ACCESS_READ, 0},
     {SV_REVIEW_PATH "/", "GET", SV_ROUTE_REVIEW, ACCESS_READ, 1},
@@ -690,6 +692,9 @@ void sv_route(sv_context *context, const sv_request *request, sv_response *respo
             break;
         case SV_ROUTE_SITES:
             sv_sites_list(context, request, response);
+            break;
+        case SV_ROUTE_STATIONS:
+            sv_stations(context, request, response);
             break;
         case SV_ROUTE_SCAN:
             handle_read(context, request, response, RQ_SCAN, run_scan);

@@ -50,6 +50,8 @@ typedef struct sv_config {
                                                                   repeated; NAME=0 keeps forever */
     char retention_metrics[SV_MAX_RETENTION_RULES][SK_MAX_NAME_BYTES + 1]; /* their names */
     size_t retention_rule_count;
+    /* station health (GET /api/v1/stations, jialing/health.h) */
+    int64_t offline_after_ms; /* --offline-after DURATION [0: three times each series' cadence] */
 } sv_config;
 
 /* Returns the usage text listing every flag (static). */
@@ -81,6 +83,7 @@ typedef enum sv_route_id {
     SV_ROUTE_WATER,      /* GET /api/v1/water_quality (server/water_http.c) */
     SV_ROUTE_ASSESSMENT, /* GET /api/v1/assessment (server/water_http.c) */
     SV_ROUTE_SITES,      /* GET /api/v1/sites (server/water_http.c) */
+    SV_ROUTE_STATIONS,   /* GET /api/v1/stations: station health (server/stations_http.c) */
     SV_ROUTE_OTHER,
     SV_ROUTE_COUNT
 } sv_route_id;
