@@ -1,5 +1,5 @@
 /* Retention: readings older than now - the retention of their metric are not kept
- * (docs/readme-parts/retention.md). This file owns
+ * (README.md "Retention"). This file owns
  *   - the retention of a series (st_options.retention_ms, overridden per metric by rules),
  *   - the pass: inside one writer transaction, for a bounded run of series ids, deleting the
  *     sealed chunks whose last reading is past the cut and setting the series' first_ms, count

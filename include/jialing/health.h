@@ -2,7 +2,7 @@
  * over [from, to) its online rate, data capture rate and valid-data rate; or the same aggregated
  * per district. The "device online rate" an environmental bureau reports.
  *
- * Definitions (docs/readme-parts/stations.md says why):
+ * Definitions (README.md "Station health" says why):
  * - A station is a value of the station tag (request.station_tag, "station"); its series are all
  *   series carrying that tag value, of every metric or of the metric and tag conditions of
  *   request.series.

@@ -43,7 +43,7 @@ typedef struct sv_config {
      * SIGHUP; handlers take the current set with si_registry_acquire(). */
     const char *sites_path;    /* --sites FILE [none] */
     struct si_registry *sites; /* set by main when sites_path is given, else NULL */
-    /* retention (docs/readme-parts/retention.md): handed to st_options by main. A month is the
+    /* retention (README.md "Retention"): handed to st_options by main. A month is the
      * mean Gregorian month (30.436875 days), so 1y is 365.2425 days. */
     int64_t retention_ms; /* --retention DUR; 0: keep forever [0] */
     st_retention_rule retention_rules[SV_MAX_RETENTION_RULES]; /* --retention-metric NAME=DUR,

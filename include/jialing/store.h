@@ -56,7 +56,7 @@ typedef struct st_options {
     int64_t segment_period_ms; /* each sealed chunk keeps summaries of the epoch-aligned periods
                                   of this length it spans, so windows of whole periods need no
                                   decoding [ST_DEFAULT_SEGMENT_PERIOD_MS]; < 0: none */
-    /* Retention (storage/retention.c, docs/readme-parts/retention.md): readings older than
+    /* Retention (storage/retention.c, README.md "Retention"): readings older than
      * now - the retention of their metric are not kept. Whole sealed chunks wholly past the cut
      * are deleted (their pages go to LMDB's freelist and are reused); the newest chunk of a
      * series is always kept (recovery reads the sealed end from it); readings in tails and the
