@@ -81,18 +81,7 @@ int main(int argc, char **argv)
                         (unsigned long long)readings);
         }
     }
-    context.public_cache = pb_cache_create(PB_CACHE_MAX_AGE_MS);
-    sv_http *http = NULL;
-    if (context.public_cache == NULL) {
-        jl_error_set(&err, JL_ENOMEM, "out of memory creating the public page's cache");
-    }
-    if (context.public_cache == NULL || sv_http_start(&context, &http, &err) != JL_OK) {
-        fprintf(stderr, "jialingd: %s\n", err.message);
-        pb_cache_destroy(context.public_cache);
-        st_store_close(context.store);
-        au_tokens_free(context.tokens);
-        return 1;
-    }
+    /* Started before HTTP, so that once /health answers the loggers' port is open too. */
     hl_listener *hj212 = NULL;
     if (config.hj212_enabled) {
         /* No stations file yet, so no logger is authenticated: like HTTP without tokens, only
@@ -106,8 +95,6 @@ int main(int argc, char **argv)
         }
         if (hl_start(&context, &hj212, &err) != JL_OK) {
             fprintf(stderr, "jialingd: %s\n", err.message);
-            sv_http_stop(http);
-            pb_cache_destroy(context.public_cache);
             st_store_close(context.store);
             au_tokens_free(context.tokens);
             return 1;
@@ -116,6 +103,19 @@ int main(int argc, char **argv)
         fprintf(stderr, "jialingd: HJ 212 listening on %s:%u (DataTime at UTC%c%02lld:%02lld)\n",
                 config.hj212_host, (unsigned)hl_port(hj212),
                 config.hj212_utc_offset_ms < 0 ? '-' : '+', offset_min / 60, offset_min % 60);
+    }
+    context.public_cache = pb_cache_create(PB_CACHE_MAX_AGE_MS);
+    sv_http *http = NULL;
+    if (context.public_cache == NULL) {
+        jl_error_set(&err, JL_ENOMEM, "out of memory creating the public page's cache");
+    }
+    if (context.public_cache == NULL || sv_http_start(&context, &http, &err) != JL_OK) {
+        fprintf(stderr, "jialingd: %s\n", err.message);
+        hl_stop(hj212);
+        pb_cache_destroy(context.public_cache);
+        st_store_close(context.store);
+        au_tokens_free(context.tokens);
+        return 1;
     }
     fprintf(stderr, "jialingd: listening on http://%s:%u, data in %s, sync=%s%s\n",
             config.listen_host, (unsigned)sv_http_port(http), config.data_directory,
