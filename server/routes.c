@@ -393,7 +393,18 @@ static void handle_metrics(sv_context *context, sv_response *response)
         "jialing_hj212_replies_sent_total %llu\n"
         "# HELP jialing_hj212_commit_failures_total HJ 212 data messages whose commit failed.\n"
         "# TYPE jialing_hj212_commit_failures_total counter\n"
-        "jialing_hj212_commit_failures_total %llu\n",
+        "jialing_hj212_commit_failures_total %llu\n"
+        "# HELP jialing_hj212_messages_refused_total HJ 212 messages refused by the stations "
+        "file.\n"
+        "# TYPE jialing_hj212_messages_refused_total counter\n"
+        "jialing_hj212_messages_refused_total{reason=\"unknown_station\"} %llu\n"
+        "jialing_hj212_messages_refused_total{reason=\"wrong_password\"} %llu\n"
+        "# HELP jialing_hj212_split_messages_total HJ 212 split messages (PNUM/PNO): assembled, "
+        "dropped incomplete, parts refused.\n"
+        "# TYPE jialing_hj212_split_messages_total counter\n"
+        "jialing_hj212_split_messages_total{result=\"completed\"} %llu\n"
+        "jialing_hj212_split_messages_total{result=\"expired\"} %llu\n"
+        "jialing_hj212_split_messages_total{result=\"refused\"} %llu\n",
         (unsigned long long)atomic_load(&m->hj212_connections_open),
         (unsigned long long)atomic_load(&m->hj212_connections_accepted),
         (unsigned long long)atomic_load(&m->hj212_connections_refused),
@@ -411,7 +422,12 @@ static void handle_metrics(sv_context *context, sv_response *response)
         (unsigned long long)atomic_load(&m->hj212_messages_stored),
         (unsigned long long)atomic_load(&m->hj212_readings_stored),
         (unsigned long long)atomic_load(&m->hj212_replies_sent),
-        (unsigned long long)atomic_load(&m->hj212_commit_failures));
+        (unsigned long long)atomic_load(&m->hj212_commit_failures),
+        (unsigned long long)atomic_load(&m->hj212_unknown_station),
+        (unsigned long long)atomic_load(&m->hj212_wrong_password),
+        (unsigned long long)atomic_load(&m->hj212_split_completed),
+        (unsigned long long)atomic_load(&m->hj212_split_expired),
+        (unsigned long long)atomic_load(&m->hj212_split_refused));
     jl_buf_printf(out, "# HELP jialing_http_requests_total Requests answered, by route.\n"
                        "# TYPE jialing_http_requests_total counter\n");
     for (int r = 0; r < SV_ROUTE_COUNT; r++)

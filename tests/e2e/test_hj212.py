@@ -12,8 +12,12 @@
 # none. That reply also means every earlier message of the connection is committed.
 
 import datetime
+import os
 import re
+import signal
 import socket
+import tempfile
+import time
 
 from harness import Server, check, eq, free_port
 
@@ -124,9 +128,9 @@ class Logger:
         self.sock.close()
 
 
-def start(*args, sync="none", data_dir=None):
+def start(*args, sync="none", data_dir=None, host="127.0.0.1"):
     port = free_port()
-    srv = Server(sync=sync, args=["--hj212", "127.0.0.1:%d" % port] + list(args),
+    srv = Server(sync=sync, args=["--hj212", "%s:%d" % (host, port)] + list(args),
                  data_dir=data_dir, name="hj212").start()
     srv.hj_port = port
     return srv
@@ -311,9 +315,17 @@ def test_hj212_framing():
         srv.cleanup()
 
 
+def log_text(srv):
+    with open(srv.log_path, "rb") as f:
+        return f.read().decode("utf-8", "replace")
+
+
 def test_hj212_idle_timeout():
-    srv = start("--hj212-idle-timeout", "1")
+    # Without a stations file the listener keeps to 127.0.0.1 whatever host it is given.
+    srv = start("--hj212-idle-timeout", "1", host="0.0.0.0")
     try:
+        check("HJ 212: no stations file, so listening on 127.0.0.1 only instead of 0.0.0.0"
+              in log_text(srv), "the loopback notice on stderr:\n" + srv.log_tail())
         lg = Logger(srv.hj_port)
         msg = message("2011", "IDLE001", "DataTime=20250103080000;a34004-Rtd=3")
         lg.send(frame(msg))
@@ -381,3 +393,82 @@ def test_hj212_kill9_keeps_acknowledged():
         lg.close()
     finally:
         srv.cleanup()
+
+
+def test_hj212_stations_codes_split():
+    tmp = tempfile.mkdtemp(prefix="jialing-hj212-")
+    stations = os.path.join(tmp, "stations")
+    codes = os.path.join(tmp, "codes")
+    with open(stations, "w") as f:
+        f.write("# MN PW tags\nAIR0001 123456 district=haidian site=north\nWAT0001 abc\n")
+    with open(codes, "w") as f:
+        f.write("a99002 benzene\n")
+    srv = start("--hj212-stations", stations, "--hj212-codes", codes)
+    try:
+        lg = Logger(srv.hj_port)
+        t = utc_ms("20250106090000")
+        ok = message("2011", "AIR0001", "DataTime=20250106090000;a34004-Rtd=11;a99002-Rtd=0.5")
+        unknown = message("2011", "NOPE001", "DataTime=20250106090000;a34004-Rtd=99")
+        wrong_pw = message("2011", "WAT0001", "DataTime=20250106090000;w21003-Rtd=99", pw="abd")
+        water = message("2011", "WAT0001", "DataTime=20250106090000;w21003-Rtd=0.3", pw="abc")
+        lg.send(frame(ok))
+        lg.expect_ack(ok)
+        lg.send(frame(unknown) + frame(wrong_pw) + frame(water))
+        lg.expect_ack(water)
+        doc = srv.ok("query", series="pm25", from_=T_FROM, to=T_TO)
+        eq([(s["tags"], s["values"]) for s in doc["series"]],
+           [({"cn": "2011", "district": "haidian", "mn": "AIR0001", "site": "north"},
+             [[t, 11.0]])], "pm25 with the station's tags, nothing of NOPE001")
+        doc = srv.ok("query", series="benzene", from_=T_FROM, to=T_TO)
+        eq([s["values"] for s in doc["series"]], [[[t, 0.5]]], "a99002 named by the codes file")
+        doc = srv.ok("query", series="nh3n", from_=T_FROM, to=T_TO)
+        eq([(s["tags"], s["values"]) for s in doc["series"]],
+           [({"cn": "2011", "mn": "WAT0001"}, [[t, 0.3]])], "nh3n: the wrong PW's value not stored")
+        m = metrics(srv)
+        eq(m['jialing_hj212_messages_refused_total{reason="unknown_station"}'], 1, "unknown MN")
+        eq(m['jialing_hj212_messages_refused_total{reason="wrong_password"}'], 1, "wrong PW")
+
+        # A message split over two packets (Flag 7: reply wanted, split): stored once both
+        # came, the second part's readings at the first part's DataTime; one reply per packet.
+        q = qn()
+        part1 = message("2011", "AIR0001", "DataTime=20250106100000;a34004-Rtd=21", q=q,
+                        flag=7).replace(";CP=", ";PNUM=2;PNO=1;CP=")
+        part2 = message("2011", "AIR0001", "a21026-Rtd=22", q=q,
+                        flag=7).replace(";CP=", ";PNUM=2;PNO=2;CP=")
+        lg.send(frame(part1))
+        lg.send(frame(part2))
+        lg.expect_ack(part1)
+        lg.expect_ack(part2)
+        t10 = utc_ms("20250106100000")
+        doc = srv.ok("query", series="so2", from_=T_FROM, to=T_TO)
+        eq([s["values"] for s in doc["series"]], [[[t10, 22.0]]], "so2 of the second part")
+        doc = srv.ok("query", series="pm25", from_=t10, to=t10 + 1)
+        eq([s["values"] for s in doc["series"]], [[[t10, 21.0]]], "pm25 of the first part")
+        eq(metrics(srv)['jialing_hj212_split_messages_total{result="completed"}'], 1,
+           "split messages completed")
+
+        # SIGHUP re-reads the stations file: a new station may send.
+        newcomer = message("2011", "NEW0001", "DataTime=20250106090000;a34004-Rtd=5", pw="pw9")
+        lg.send(frame(newcomer) + frame(ok))
+        lg.expect_ack(ok)
+        with open(stations, "a") as f:
+            f.write("NEW0001 pw9 district=chaoyang\n")
+        srv.proc.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + 30
+        while "HJ 212 files re-read: 3 stations, 1 code names" not in log_text(srv):
+            check(time.monotonic() < deadline, "no re-read notice:\n" + srv.log_tail())
+            time.sleep(0.02)
+        lg.send(frame(newcomer))
+        lg.expect_ack(newcomer)
+        doc = srv.ok("query", series='pm25{mn="NEW0001"}', from_=T_FROM, to=T_TO)
+        eq([(s["tags"], s["values"]) for s in doc["series"]],
+           [({"cn": "2011", "district": "chaoyang", "mn": "NEW0001"}, [[t, 5.0]])],
+           "the new station's reading, sent after the re-read")
+        eq(metrics(srv)['jialing_hj212_messages_refused_total{reason="unknown_station"}'], 2,
+           "NEW0001 refused before the re-read")
+        lg.close()
+    finally:
+        srv.cleanup()
+        for name in (stations, codes):
+            os.unlink(name)
+        os.rmdir(tmp)
