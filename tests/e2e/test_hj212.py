@@ -53,7 +53,8 @@ _qn_counter = [0]
 def qn():
     """A fresh 17-digit QN (yyyyMMddHHmmsszzz) per message."""
     _qn_counter[0] += 1
-    return "20250101120000%03d" % _qn_counter[0]
+    c = _qn_counter[0]
+    return "2025010112%02d%02d%03d" % (c // 60000 % 60, c // 1000 % 60, c % 1000)
 
 
 def message(cn, mn, cp, q=None, flag=5, pw="123456", st="22"):
