@@ -171,8 +171,9 @@ typedef struct hj_code_table hj_code_table;
 
 /* Parses a codes file's text[0..len) (need not be NUL-terminated) into a new table at *out.
  * Returns JL_OK; JL_EINVAL with err->line set and the message naming the line and the reason
- * ("line 3: \"pm 2.5\" is not a valid metric name ...", "line 5: code a34004 given twice (first
- * on line 2)", "line 4: a code and a metric are needed"); JL_ENOMEM. *out is NULL on error.
+ * ("line 3: metric \"2.5pm\" is not a valid metric name ...", "line 5: code a34004 given twice
+ * (first on line 2)", "line 4: a code and a metric are needed"); JL_ENOMEM. *out is NULL on
+ * error.
  * A repeated code is looked for once every line has parsed, and reported at the earliest line
  * that repeats one. */
 int hj_codes_parse(const char *text, size_t len, hj_code_table **out, jl_error *err);
@@ -323,6 +324,9 @@ void hj_assembler_free(hj_assembler *a);
  *  - a packet without PNUM/PNO: *out is a new one-part message (nothing held);
  *  - a part completing its message: *out is the whole message, removed from the assembler;
  *  - any other part: held, *out NULL.
+ * seg must come from hj_segment_parse(): a part keeps its header and CP text, and the whole
+ * message's pollutants are read again from that text (a segment filled in by other code whose CP
+ * does not parse makes the completing call fail with JL_EINVAL and the message dropped).
  * Returns JL_OK; JL_ELIMIT when refused for PNUM over max_pnum or max_pending messages already
  * held; JL_EINVAL when refused for PNO out of 1..PNUM or a PNUM differing from the first part's
  * (the held parts stay); JL_ENOMEM. Each refusal is counted and err says why; *out is NULL. */

@@ -2,9 +2,10 @@
  * (include/jialing/hj212.h).
  *
  * While parsing, stations and tags refer to their strings by offset into one growing buffer (its
- * address moves as it grows), and an index kept sorted by MN finds a repeated MN at the line that
- * repeats it; once every line is read the offsets become pointers and the index the table's
- * order, so a lookup is a binary search with no allocation. */
+ * address moves as it grows), and a hash set of the MNs seen finds a repeated MN at the line that
+ * repeats it (so errors come in line order, in O(1) a line). Once every line is read the offsets
+ * become pointers and the stations are sorted by MN, so a lookup is a binary search with no
+ * allocation. */
 #include "jialing/hj212.h"
 #include "jialing/serieskey.h"
 
@@ -36,8 +37,8 @@ typedef struct draft {
     size_t count, cap;
     draft_tag *tags;
     size_t tag_count, tag_cap;
-    size_t *order; /* station indices sorted by MN */
-    size_t order_cap;
+    size_t *slots;     /* open-addressing hash set of station index + 1 (0: empty), by MN */
+    size_t slot_count; /* a power of two, at least twice count */
 } draft;
 
 static void draft_destroy(draft *d)
@@ -45,7 +46,7 @@ static void draft_destroy(draft *d)
     jl_buf_destroy(&d->text);
     free(d->stations);
     free(d->tags);
-    free(d->order);
+    free(d->slots);
 }
 
 void hj_stations_free(hj_stations *table)
@@ -191,36 +192,61 @@ static int parse_line(draft *d, long line, const char **f, const size_t *fl, siz
     return JL_OK;
 }
 
-/* Inserts the last draft station into the sorted index, or refuses a repeated MN. */
+static size_t mn_hash(const char *mn)
+{
+    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+    for (const unsigned char *p = (const unsigned char *)mn; *p; p++)
+        h = (h ^ *p) * 1099511628211ULL;
+    return (size_t)(h ^ (h >> 29));
+}
+
+/* Puts station idx into slots (slot_count of them, a power of two, not full); returns the index
+ * of a station with the same MN already there, or (size_t)-1. */
+static size_t slot_put(size_t *slots, size_t slot_count, const draft *d, size_t idx)
+{
+    const char *mn = d->text.data + d->stations[idx].mn;
+    size_t mask = slot_count - 1;
+    for (size_t i = mn_hash(mn) & mask;; i = (i + 1) & mask) {
+        if (slots[i] == 0) {
+            slots[i] = idx + 1;
+            return (size_t)-1;
+        }
+        if (strcmp(d->text.data + d->stations[slots[i] - 1].mn, mn) == 0)
+            return slots[i] - 1;
+    }
+}
+
+/* Adds the station parse_line() filled (index d->count) to the set, or refuses a repeated MN. */
 static int index_last(draft *d, jl_error *err)
 {
-    size_t idx = d->count; /* the station parse_line() filled */
-    const char *mn = d->text.data + d->stations[idx].mn;
-    size_t lo = 0, hi = d->count;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        int c = strcmp(d->text.data + d->stations[d->order[mid]].mn, mn);
-        if (c == 0) {
-            char q[256];
-            sk_quote(mn, strlen(mn), q, sizeof q);
-            return jl_error_set(err, JL_EINVAL, "line %ld: MN %s given twice (first on line %ld)",
-                                d->stations[idx].line, q, d->stations[d->order[mid]].line);
-        }
-        if (c < 0)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    if (d->count == d->order_cap) {
-        size_t *grown = jl_array_grow(d->order, &d->order_cap, d->count + 1, sizeof *grown, 16);
+    size_t idx = d->count;
+    if (2 * (d->count + 1) > d->slot_count) {
+        size_t n = d->slot_count ? 2 * d->slot_count : 64;
+        size_t *grown = calloc(n, sizeof *grown);
         if (grown == NULL)
             return JL_ENOMEM;
-        d->order = grown;
+        for (size_t i = 0; i < d->slot_count; i++)
+            if (d->slots[i] != 0)
+                slot_put(grown, n, d, d->slots[i] - 1);
+        free(d->slots);
+        d->slots = grown;
+        d->slot_count = n;
     }
-    memmove(d->order + lo + 1, d->order + lo, (d->count - lo) * sizeof *d->order);
-    d->order[lo] = idx;
+    size_t first = slot_put(d->slots, d->slot_count, d, idx);
+    if (first != (size_t)-1) {
+        const char *mn = d->text.data + d->stations[idx].mn;
+        char q[256];
+        sk_quote(mn, strlen(mn), q, sizeof q);
+        return jl_error_set(err, JL_EINVAL, "line %ld: MN %s given twice (first on line %ld)",
+                            d->stations[idx].line, q, d->stations[first].line);
+    }
     d->count++;
     return JL_OK;
+}
+
+static int station_cmp(const void *a, const void *b)
+{
+    return strcmp(((const hj_station *)a)->mn, ((const hj_station *)b)->mn);
 }
 
 /* Turns the draft into the table: pointers instead of offsets, stations in MN order. */
@@ -247,10 +273,12 @@ static int finish(draft *d, hj_stations **out)
         t->tags[i].value = t->text + d->tags[i].value;
     }
     for (size_t i = 0; i < d->count; i++) {
-        const draft_station *s = &d->stations[d->order[i]];
+        const draft_station *s = &d->stations[i];
         t->stations[i] = (hj_station){t->text + s->mn, t->text + s->pw, t->tags + s->tag_first,
                                       s->tag_count, s->line};
     }
+    /* MNs are unique, so the order is total and qsort's instability does not show. */
+    qsort(t->stations, t->count, sizeof *t->stations, station_cmp);
     *out = t;
     return JL_OK;
 }

@@ -138,6 +138,38 @@ static void test_refusals(void)
             1);
 }
 
+/* Many stations (past the growth of the MN set): order, lookups, and a late repeat. */
+static void test_many(void)
+{
+    jl_buf text;
+    jl_buf_init(&text);
+    for (int i = 0; i < 1000; i++)
+        CHECK_INT(jl_buf_printf(&text, "S%04d pw%d n=%d\n", 999 - i, i, i), JL_OK);
+    hj_stations *t = NULL;
+    CHECK_INT(hj_stations_parse(text.data, text.len, &t, &err), JL_OK);
+    CHECK_INT(hj_stations_count(t), 1000);
+    if (hj_stations_count(t) == 1000) {
+        CHECK_STR(hj_stations_at(t, 0)->mn, "S0000");
+        CHECK_STR(hj_stations_at(t, 0)->pw, "pw999");
+        CHECK_INT(hj_stations_at(t, 0)->line, 1000);
+        CHECK_STR(hj_stations_at(t, 999)->mn, "S0999");
+        CHECK_INT(hj_stations_at(t, 999)->line, 1);
+    }
+    const hj_station *s = hj_stations_find(t, "S0500");
+    CHECK(s != NULL);
+    if (s != NULL) {
+        CHECK_STR(s->pw, "pw499"); /* line 500 holds S(999 - 499) */
+        CHECK_STR(s->tags[0].value, "499");
+    }
+    hj_stations_free(t);
+    /* line 1001 repeats line 8's S0992 */
+    CHECK_INT(jl_buf_append_str(&text, "S0992 again\n"), JL_OK);
+    CHECK_INT(hj_stations_parse(text.data, text.len, &t, &err), JL_EINVAL);
+    CHECK_STR(err.message, "line 1001: MN S0992 given twice (first on line 8)");
+    CHECK_INT(err.line, 1001);
+    jl_buf_destroy(&text);
+}
+
 static void test_load(void)
 {
     char *dir = make_temp_dir_named("hj212-stations");
@@ -220,6 +252,7 @@ int main(void)
 {
     RUN(test_parse_and_find);
     RUN(test_refusals);
+    RUN(test_many);
     RUN(test_load);
     RUN(test_tags_in_keys);
     return CHECK_DONE();
