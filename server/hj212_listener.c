@@ -275,6 +275,7 @@ struct hl_listener {
     hj_code_table *next_codes;
     int reload_ready;
     hj_assembler *assembler; /* split messages (PNUM/PNO) of every connection */
+    int draining;            /* stopping: no more reading */
     hj_assembler_counters split_seen;
 };
 
@@ -373,7 +374,8 @@ static void conn_watch(hl_listener *l, hl_conn *c, int reading)
     hl_outq_peek(&c->out, &pending);
     struct epoll_event ev;
     memset(&ev, 0, sizeof ev);
-    ev.events = (reading && !c->read_closed ? EPOLLIN : 0) | (pending ? EPOLLOUT : 0);
+    reading = reading && !c->read_closed && !l->draining;
+    ev.events = (reading ? EPOLLIN : 0) | (pending ? EPOLLOUT : 0);
     ev.data.u64 = HL_TOKEN(c->slot, c->gen);
     c->watching_out = pending > 0;
     epoll_ctl(l->epoll_fd, EPOLL_CTL_MOD, c->fd, &ev);
@@ -855,6 +857,7 @@ static int committer_busy(hl_listener *l)
  * out for at most HL_STOP_FLUSH_MS; then every connection is closed. */
 static void drain(hl_listener *l)
 {
+    l->draining = 1;
     epoll_ctl(l->epoll_fd, EPOLL_CTL_DEL, l->stop_fd, NULL);
     epoll_ctl(l->epoll_fd, EPOLL_CTL_DEL, l->listen_fd, NULL);
     close(l->listen_fd);

@@ -2,7 +2,7 @@
  * log limiter, the CN classes, and the round: messages' readings collected into one batch and
  * committed with one write, retried message by message when that write is refused as invalid.
  * The writer here is a fake that records what it was given; expected readings are written out by
- * hand. */
+ * hand. Also the listener's flags (server/config.c). */
 #include "check.h"
 
 #include "../../server/hj212_listener.h"
@@ -234,6 +234,76 @@ static void test_round_other_failure(void)
     CHECK_INT(round_.messages[0].result, JL_EINVAL);
 }
 
+static int parse(sv_config *config, jl_error *err, int argc, const char *const *argv)
+{
+    jl_error_clear(err);
+    return sv_config_parse(config, argc, (char **)argv, err);
+}
+
+static void test_flags(void)
+{
+    sv_config config;
+    jl_error err;
+    const char *none[] = {"jialingd"};
+    CHECK_INT(parse(&config, &err, 1, none), JL_OK);
+    CHECK_INT(config.hj212_enabled, 0);
+    CHECK_INT(config.hj212_max_connections, 4096);
+    CHECK_INT(config.hj212_idle_timeout_s, 600);
+    CHECK_INT(config.hj212_max_reply_bytes, 65536);
+    CHECK_INT(config.hj212_utc_offset_ms, 28800000); /* +08:00 */
+    CHECK_INT(config.hj212_split_timeout_s, 120);
+    CHECK(config.hj212_stations_path == NULL && config.hj212_codes_path == NULL);
+
+    const char *all[] = {"jialingd",
+                         "--hj212",
+                         "0.0.0.0:9212",
+                         "--hj212-max-connections",
+                         "10",
+                         "--hj212-idle-timeout=30",
+                         "--hj212-max-reply-bytes",
+                         "2048",
+                         "--hj212-tz",
+                         "-05:30",
+                         "--hj212-stations",
+                         "st.txt",
+                         "--hj212-codes",
+                         "codes.txt",
+                         "--hj212-split-timeout",
+                         "9"};
+    CHECK_INT(parse(&config, &err, 16, all), JL_OK);
+    CHECK_INT(config.hj212_enabled, 1);
+    CHECK_STR(config.hj212_host, "0.0.0.0");
+    CHECK_INT(config.hj212_port, 9212);
+    CHECK_INT(config.hj212_max_connections, 10);
+    CHECK_INT(config.hj212_idle_timeout_s, 30);
+    CHECK_INT(config.hj212_max_reply_bytes, 2048);
+    CHECK_INT(config.hj212_utc_offset_ms, -19800000); /* -(5 h 30 min) */
+    CHECK_STR(config.hj212_stations_path, "st.txt");
+    CHECK_STR(config.hj212_codes_path, "codes.txt");
+    CHECK_INT(config.hj212_split_timeout_s, 9);
+    /* --listen still parses as before, beside --hj212 */
+    const char *both[] = {"jialingd", "--listen", "[::1]:8000", "--hj212", "[::1]:0"};
+    CHECK_INT(parse(&config, &err, 5, both), JL_OK);
+    CHECK_STR(config.listen_host, "::1");
+    CHECK_INT(config.listen_port, 8000);
+    CHECK_STR(config.hj212_host, "::1");
+    CHECK_INT(config.hj212_port, 0);
+
+    const char *bad_tz[] = {"jialingd", "--hj212-tz", "+25:00"};
+    CHECK_INT(parse(&config, &err, 3, bad_tz), JL_EINVAL);
+    CHECK(strncmp(err.message, "--hj212-tz: ", 12) == 0);
+    const char *bad_port[] = {"jialingd", "--hj212", "127.0.0.1:70000"};
+    CHECK_INT(parse(&config, &err, 3, bad_port), JL_EINVAL);
+    CHECK_STR(err.message, "--hj212 port: expected a whole number from 0 to 65535, got \"70000\"");
+    const char *no_port[] = {"jialingd", "--hj212", "9212"};
+    CHECK_INT(parse(&config, &err, 3, no_port), JL_EINVAL);
+    CHECK_STR(err.message, "--hj212: expected HOST:PORT, got \"9212\"");
+    const char *zero[] = {"jialingd", "--hj212-max-connections", "0"};
+    CHECK_INT(parse(&config, &err, 3, zero), JL_EINVAL);
+    const char *small[] = {"jialingd", "--hj212-max-reply-bytes", "100"};
+    CHECK_INT(parse(&config, &err, 3, small), JL_EINVAL);
+}
+
 int main(void)
 {
     hl_round_init(&round_);
@@ -245,6 +315,7 @@ int main(void)
     RUN(test_round_one_write);
     RUN(test_round_retry_per_message);
     RUN(test_round_other_failure);
+    RUN(test_flags);
     hl_round_destroy(&round_);
     st_batch_destroy(&msg);
     st_batch_destroy(&scratch);
