@@ -473,3 +473,31 @@ def test_hj212_stations_codes_split():
         for name in (stations, codes):
             os.unlink(name)
         os.rmdir(tmp)
+
+
+def test_hj212_store_refuses_one_message():
+    # Year 2300 maps (a real date) but lies past the store's time range (about 1677..2262): the
+    # store refuses it. Sent in one piece with two good messages, it is in their batch; the
+    # batch is refused as invalid and retried message by message: the good ones are stored and
+    # answered, the bad one is not answered, and is counted.
+    srv = start()
+    try:
+        lg = Logger(srv.hj_port)
+        good1 = message("2011", "RTY0001", "DataTime=20250107080000;a34004-Rtd=1")
+        bad = message("2011", "RTY0002", "DataTime=23000101000000;a34004-Rtd=2")
+        good2 = message("2011", "RTY0003", "DataTime=20250107080000;a34004-Rtd=3")
+        lg.send(frame(good1) + frame(bad) + frame(good2))
+        lg.expect_ack(good1)
+        lg.expect_ack(good2)
+        t = utc_ms("20250107080000")
+        eq(rows(srv, "pm25", T_FROM, T_TO),
+           {("pm25", "2011", "RTY0001"): [[t, 1.0, "N"]],
+            ("pm25", "2011", "RTY0003"): [[t, 3.0, "N"]]}, "the good messages' readings")
+        m = metrics(srv)
+        eq(m["jialing_hj212_commit_failures_total"], 1, "messages whose commit failed")
+        eq(m["jialing_hj212_messages_stored_total"], 2, "messages stored")
+        eq(m["jialing_hj212_replies_sent_total"], 2, "replies")
+        check("not stored, no reply" in log_text(srv), "the refusal logged:\n" + srv.log_tail())
+        lg.close()
+    finally:
+        srv.cleanup()
