@@ -244,7 +244,6 @@ struct hl_listener {
     int listen_fd, epoll_fd, done_fd, stop_fd, reserve_fd;
     uint16_t port;
     pthread_t loop_thread, commit_thread;
-    int commit_started;
     /* connections: slots[i] or NULL; gens[i] bumps at every close so late replies are dropped */
     hl_conn **slots;
     uint32_t *gens;
@@ -1217,7 +1216,6 @@ int hl_start(sv_context *context, hl_listener **out, jl_error *err)
         listener_free(l);
         return jl_error_set(err, JL_ENOMEM, "HJ 212 listener: cannot start a thread");
     }
-    l->commit_started = 1;
     if (pthread_create(&l->loop_thread, NULL, loop_main, l) != 0) {
         pthread_mutex_lock(&l->mu);
         l->quit = 1;
