@@ -43,7 +43,21 @@ static const char usage[] =
     "  --retention DUR         keep readings this long, e.g. 400d or 3y; older whole chunks are\n"
     "                          deleted, older writes dropped (default 0: keep forever)\n"
     "  --retention-metric NAME=DUR  retention of one metric instead, e.g. pm25=3y (0: forever);\n"
-    "                          repeat for more metrics\n";
+    "                          repeat for more metrics\n"
+    "  --hj212 HOST:PORT       accept HJ 212 data loggers over TCP there (default: off);\n"
+    "                          without a stations file it listens on 127.0.0.1 only\n"
+    "  --hj212-max-connections N  logger connections open at most (default 4096)\n"
+    "  --hj212-idle-timeout S  close a logger connection after S seconds without a good\n"
+    "                          frame (default 600)\n"
+    "  --hj212-max-reply-bytes N  reply bytes queued per connection; beyond, it is closed\n"
+    "                          (default 65536)\n"
+    "  --hj212-tz OFFSET       UTC offset of the loggers' DataTime, e.g. +08:00 (default)\n"
+    "  --hj212-stations FILE   stations, lines `MN PW [tag=value ...]`: only they may send,\n"
+    "                          with their PW; their tags join their readings; SIGHUP re-reads\n"
+    "  --hj212-codes FILE      pollutant code names, lines `code metric`, over the built-in\n"
+    "                          table; SIGHUP re-reads\n"
+    "  --hj212-split-timeout S  parts of a split message (PNUM/PNO) wait at most S seconds\n"
+    "                          for the rest (default 120)\n";
 
 const char *sv_config_usage(void)
 {
@@ -66,6 +80,11 @@ void sv_config_defaults(sv_config *config)
     config->limits.max_windows = 1000000;
     config->limits.timeout_ms = 30000;
     config->limits.valid_flags = JL_FLAG_MASK_N;
+    config->hj212_max_connections = 4096;
+    config->hj212_idle_timeout_s = 600;
+    config->hj212_max_reply_bytes = 65536;
+    config->hj212_utc_offset_ms = 8 * 3600 * 1000;
+    config->hj212_split_timeout_s = 120;
 }
 
 static int parse_count(const char *flag, const char *text, uint64_t min, uint64_t max,
@@ -132,24 +151,28 @@ static int parse_retention_rule(sv_config *config, const char *text, jl_error *e
     return JL_OK;
 }
 
-static int parse_listen(sv_config *config, const char *text, jl_error *err)
+/* HOST:PORT (or [v6]:PORT) of flag into host (host_size bytes) and *port_out. */
+static int parse_host_port(const char *flag, const char *text, char *host_out, size_t host_size,
+                           uint16_t *port_out, jl_error *err)
 {
     const char *colon = strrchr(text, ':');
     if (colon == NULL || colon == text)
-        return jl_error_set(err, JL_EINVAL, "--listen: expected HOST:PORT, got \"%s\"", text);
+        return jl_error_set(err, JL_EINVAL, "%s: expected HOST:PORT, got \"%s\"", flag, text);
     size_t host_len = (size_t)(colon - text);
     const char *host = text;
     if (host[0] == '[' && host_len >= 2 && host[host_len - 1] == ']') {
         host++;
         host_len -= 2;
     }
-    if (host_len >= sizeof config->listen_host)
-        return jl_error_set(err, JL_EINVAL, "--listen: host name too long");
-    memcpy(config->listen_host, host, host_len);
-    config->listen_host[host_len] = '\0';
+    if (host_len >= host_size)
+        return jl_error_set(err, JL_EINVAL, "%s: host name too long", flag);
+    memcpy(host_out, host, host_len);
+    host_out[host_len] = '\0';
     uint64_t port;
-    int rc = parse_count("--listen port", colon + 1, 0, 65535, &port, err);
-    config->listen_port = (uint16_t)port;
+    char what[64];
+    snprintf(what, sizeof what, "%s port", flag);
+    int rc = parse_count(what, colon + 1, 0, 65535, &port, err);
+    *port_out = (uint16_t)port;
     return rc;
 }
 
@@ -193,7 +216,8 @@ int sv_config_parse(sv_config *config, int argc, char **argv, jl_error *err)
         } else if (strcmp(flag, "--data") == 0) {
             config->data_directory = value;
         } else if (strcmp(flag, "--listen") == 0) {
-            rc = parse_listen(config, value, err);
+            rc = parse_host_port(flag, value, config->listen_host, sizeof config->listen_host,
+                                 &config->listen_port, err);
         } else if (strcmp(flag, "--tokens") == 0) {
             config->tokens_path = value;
         } else if (strcmp(flag, "--private-reads") == 0) {
@@ -270,6 +294,35 @@ int sv_config_parse(sv_config *config, int argc, char **argv, jl_error *err)
             rc = parse_retention(flag, value, &config->retention_ms, err);
         } else if (strcmp(flag, "--retention-metric") == 0) {
             rc = parse_retention_rule(config, value, err);
+        } else if (strcmp(flag, "--hj212") == 0) {
+            rc = parse_host_port(flag, value, config->hj212_host, sizeof config->hj212_host,
+                                 &config->hj212_port, err);
+            config->hj212_enabled = 1;
+        } else if (strcmp(flag, "--hj212-max-connections") == 0) {
+            rc = parse_count(flag, value, 1, 1000000, &number, err);
+            config->hj212_max_connections = (unsigned)number;
+        } else if (strcmp(flag, "--hj212-idle-timeout") == 0) {
+            rc = parse_count(flag, value, 1, 86400, &number, err);
+            config->hj212_idle_timeout_s = (unsigned)number;
+        } else if (strcmp(flag, "--hj212-max-reply-bytes") == 0) {
+            rc = parse_count(flag, value, 1024, 1u << 30, &number, err);
+            config->hj212_max_reply_bytes = (size_t)number;
+        } else if (strcmp(flag, "--hj212-tz") == 0) {
+            jl_error detail;
+            jl_error_clear(&detail);
+            if (qp_parse_utc_offset(value, &config->hj212_utc_offset_ms, &detail) != JL_OK)
+                rc = jl_error_set(err, JL_EINVAL, "--hj212-tz: %s", detail.message);
+        } else if (strcmp(flag, "--hj212-stations") == 0) {
+            if (value[0] == '\0')
+                rc = jl_error_set(err, JL_EINVAL, "--hj212-stations: expected a file");
+            config->hj212_stations_path = value;
+        } else if (strcmp(flag, "--hj212-codes") == 0) {
+            if (value[0] == '\0')
+                rc = jl_error_set(err, JL_EINVAL, "--hj212-codes: expected a file");
+            config->hj212_codes_path = value;
+        } else if (strcmp(flag, "--hj212-split-timeout") == 0) {
+            rc = parse_count(flag, value, 1, 86400, &number, err);
+            config->hj212_split_timeout_s = (unsigned)number;
         } else if (strcmp(flag, "--map-size") == 0) {
             rc = parse_count(flag, value, 1u << 20, 1ull << 44, &number, err);
             config->initial_map_bytes = number;

@@ -1,16 +1,21 @@
 /* jialingd: opens the store, optionally loads the demo data, serves HTTP, and shuts down in
  * order on SIGTERM/SIGINT (stop accepting, finish writes in flight, close LMDB). SIGHUP re-reads
- * the token file and the sites file (a bad one keeps the old). Signals are taken synchronously with
- * sigwait() in the main thread. */
+ * the token file, the sites file and the HJ 212 stations and codes files (a bad one keeps the
+ * old). With --hj212 it also runs the HJ 212 listener (server/hj212_listener.c), stopped after
+ * HTTP and before the store closes, so its commits in flight finish. Signals are taken
+ * synchronously with sigwait() in the main thread. */
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "jialing/demo.h"
 #include "jialing/public.h"
 #include "jialing/server.h"
 #include "jialing/sites.h"
+
+#include "hj212_listener.h"
 
 static int is_loopback(const char *host)
 {
@@ -111,6 +116,35 @@ int main(int argc, char **argv)
                         (unsigned long long)readings);
         }
     }
+    /* Started before HTTP, so that once /health answers the loggers' port is open too. */
+    hs_listener *hj212 = NULL;
+    if (config.hj212_enabled) {
+        /* Without a stations file no logger is authenticated: like HTTP without tokens, only
+         * local clients may write. */
+        if (config.hj212_stations_path == NULL && !is_loopback(config.hj212_host)) {
+            fprintf(stderr,
+                    "jialingd: HJ 212: no stations file, so listening on 127.0.0.1 only instead "
+                    "of %s\n",
+                    config.hj212_host[0] ? config.hj212_host : "every address");
+            snprintf(config.hj212_host, sizeof config.hj212_host, "127.0.0.1");
+        }
+        if (hs_start(&context, &hj212, &err) != JL_OK) {
+            fprintf(stderr, "jialingd: %s\n", err.message);
+            st_store_close(context.store);
+            au_tokens_free(context.tokens);
+            return 1;
+        }
+        long long offset_min = llabs(config.hj212_utc_offset_ms) / 60000;
+        char stations[64];
+        if (config.hj212_stations_path)
+            snprintf(stations, sizeof stations, "%zu stations", hs_station_count(hj212));
+        else
+            snprintf(stations, sizeof stations, "no stations file: any MN and PW");
+        fprintf(
+            stderr, "jialingd: HJ 212 listening on %s:%u (DataTime at UTC%c%02lld:%02lld, %s)\n",
+            config.hj212_host[0] ? config.hj212_host : "*", (unsigned)hs_port(hj212),
+            config.hj212_utc_offset_ms < 0 ? '-' : '+', offset_min / 60, offset_min % 60, stations);
+    }
     context.public_cache = pb_cache_create(PB_CACHE_MAX_AGE_MS);
     sv_http *http = NULL;
     if (context.public_cache == NULL) {
@@ -118,6 +152,7 @@ int main(int argc, char **argv)
     }
     if (context.public_cache == NULL || sv_http_start(&context, &http, &err) != JL_OK) {
         fprintf(stderr, "jialingd: %s\n", err.message);
+        hs_stop(hj212);
         pb_cache_destroy(context.public_cache);
         st_store_close(context.store);
         au_tokens_free(context.tokens);
@@ -143,19 +178,30 @@ int main(int argc, char **argv)
                     fprintf(stderr, "jialingd: sites file not re-read, old sites kept: %s\n",
                             err.message);
             }
-            if (context.tokens == NULL)
-                continue;
-            if (au_tokens_reload(context.tokens, &err) == JL_OK)
-                fprintf(stderr, "jialingd: token file re-read\n");
-            else
-                fprintf(stderr, "jialingd: token file not re-read, old tokens kept: %s\n",
-                        err.message);
+            if (context.tokens != NULL) {
+                if (au_tokens_reload(context.tokens, &err) == JL_OK)
+                    fprintf(stderr, "jialingd: token file re-read\n");
+                else
+                    fprintf(stderr, "jialingd: token file not re-read, old tokens kept: %s\n",
+                            err.message);
+            }
+            if (hj212 != NULL && (config.hj212_stations_path || config.hj212_codes_path)) {
+                size_t stations = 0, codes = 0;
+                if (hs_reload(hj212, &stations, &codes, &err) == JL_OK)
+                    fprintf(stderr,
+                            "jialingd: HJ 212 files re-read: %zu stations, %zu code names\n",
+                            stations, codes);
+                else
+                    fprintf(stderr, "jialingd: HJ 212 files not re-read, old ones kept: %s\n",
+                            err.message);
+            }
             continue;
         }
         fprintf(stderr, "jialingd: %s received, stopping\n", strsignal(received));
         break;
     }
     sv_http_stop(http);
+    hs_stop(hj212);
     pb_cache_destroy(context.public_cache);
     st_store_close(context.store);
     au_tokens_free(context.tokens);
