@@ -149,12 +149,15 @@ def metrics(srv):
 
 
 def rows(srv, sel, frm, to):
-    """{(metric, cn): [[time, value, flag], ...]} of the series sel selects."""
+    """{(metric, cn): [[time, value, flag], ...]} of the series sel selects (the valid column,
+    true exactly for N as no review mark is made here, checked and left out)."""
     doc = srv.ok("query", series=sel, from_=frm, to=to, with_flags="true", flags="all")
     out = {}
     for s in doc["series"]:
-        eq(s["columns"], ["time", "value", "flag"], "columns of %s" % sel)
-        out[(s["metric"], s["tags"]["cn"], s["tags"]["mn"])] = s["values"]
+        eq(s["columns"], ["time", "value", "flag", "valid"], "columns of %s" % sel)
+        for row in s["values"]:
+            eq(row[3], row[2] == "N", "valid of %r in %s" % (row, sel))
+        out[(s["metric"], s["tags"]["cn"], s["tags"]["mn"])] = [row[:3] for row in s["values"]]
     return out
 
 
