@@ -1148,6 +1148,8 @@ static int setup(hs_sim *sim, jl_error *err)
         sim->acked_log = fopen(o->acked_log, "w");
         if (!sim->acked_log)
             return jl_error_set(err, JL_EIO, "--acked-log %s: %s", o->acked_log, strerror(errno));
+        /* line by line, so that a test watching the file sees acknowledgements as they come */
+        setvbuf(sim->acked_log, NULL, _IOLBF, 0);
     }
     sim->epfd = epoll_create1(EPOLL_CLOEXEC);
     if (sim->epfd < 0)
