@@ -30,7 +30,15 @@ static const char usage[] =
     "  --connection-timeout S  idle connection timeout in seconds (default 30)\n"
     "  --map-size BYTES        initial LMDB map size; it grows on demand (default 64 GiB)\n"
     "  --backup-dir DIR        enable POST /api/v1/backup, which writes each backup to a new\n"
-    "                          directory DIR/backup-<UTC time> (default: backups disabled)\n";
+    "                          directory DIR/backup-<UTC time> (default: backups disabled)\n"
+    "  --hj212 HOST:PORT       accept HJ 212 data loggers over TCP there (default: off);\n"
+    "                          without a stations file it listens on 127.0.0.1 only\n"
+    "  --hj212-max-connections N  logger connections open at most (default 4096)\n"
+    "  --hj212-idle-timeout S  close a logger connection after S seconds without a good\n"
+    "                          frame (default 600)\n"
+    "  --hj212-max-reply-bytes N  reply bytes queued per connection; beyond, it is closed\n"
+    "                          (default 65536)\n"
+    "  --hj212-tz OFFSET       UTC offset of the loggers' DataTime, e.g. +08:00 (default)\n";
 
 const char *sv_config_usage(void)
 {
@@ -53,6 +61,10 @@ void sv_config_defaults(sv_config *config)
     config->limits.max_windows = 1000000;
     config->limits.timeout_ms = 30000;
     config->limits.valid_flags = JL_FLAG_MASK_N;
+    config->hj212_max_connections = 4096;
+    config->hj212_idle_timeout_s = 600;
+    config->hj212_max_reply_bytes = 65536;
+    config->hj212_utc_offset_ms = 8 * 3600 * 1000;
 }
 
 static int parse_count(const char *flag, const char *text, uint64_t min, uint64_t max,
@@ -70,24 +82,28 @@ static int parse_count(const char *flag, const char *text, uint64_t min, uint64_
     return JL_OK;
 }
 
-static int parse_listen(sv_config *config, const char *text, jl_error *err)
+/* HOST:PORT (or [v6]:PORT) of flag into host (host_size bytes) and *port_out. */
+static int parse_host_port(const char *flag, const char *text, char *host_out, size_t host_size,
+                           uint16_t *port_out, jl_error *err)
 {
     const char *colon = strrchr(text, ':');
     if (colon == NULL || colon == text)
-        return jl_error_set(err, JL_EINVAL, "--listen: expected HOST:PORT, got \"%s\"", text);
+        return jl_error_set(err, JL_EINVAL, "%s: expected HOST:PORT, got \"%s\"", flag, text);
     size_t host_len = (size_t)(colon - text);
     const char *host = text;
     if (host[0] == '[' && host_len >= 2 && host[host_len - 1] == ']') {
         host++;
         host_len -= 2;
     }
-    if (host_len >= sizeof config->listen_host)
-        return jl_error_set(err, JL_EINVAL, "--listen: host name too long");
-    memcpy(config->listen_host, host, host_len);
-    config->listen_host[host_len] = '\0';
+    if (host_len >= host_size)
+        return jl_error_set(err, JL_EINVAL, "%s: host name too long", flag);
+    memcpy(host_out, host, host_len);
+    host_out[host_len] = '\0';
     uint64_t port;
-    int rc = parse_count("--listen port", colon + 1, 0, 65535, &port, err);
-    config->listen_port = (uint16_t)port;
+    char what[64];
+    snprintf(what, sizeof what, "%s port", flag);
+    int rc = parse_count(what, colon + 1, 0, 65535, &port, err);
+    *port_out = (uint16_t)port;
     return rc;
 }
 
@@ -131,7 +147,8 @@ int sv_config_parse(sv_config *config, int argc, char **argv, jl_error *err)
         } else if (strcmp(flag, "--data") == 0) {
             config->data_directory = value;
         } else if (strcmp(flag, "--listen") == 0) {
-            rc = parse_listen(config, value, err);
+            rc = parse_host_port(flag, value, config->listen_host, sizeof config->listen_host,
+                                 &config->listen_port, err);
         } else if (strcmp(flag, "--tokens") == 0) {
             config->tokens_path = value;
         } else if (strcmp(flag, "--private-reads") == 0) {
@@ -185,6 +202,24 @@ int sv_config_parse(sv_config *config, int argc, char **argv, jl_error *err)
             if (value[0] == '\0')
                 rc = jl_error_set(err, JL_EINVAL, "--backup-dir: expected a directory");
             config->backup_directory = value;
+        } else if (strcmp(flag, "--hj212") == 0) {
+            rc = parse_host_port(flag, value, config->hj212_host, sizeof config->hj212_host,
+                                 &config->hj212_port, err);
+            config->hj212_enabled = 1;
+        } else if (strcmp(flag, "--hj212-max-connections") == 0) {
+            rc = parse_count(flag, value, 1, 1000000, &number, err);
+            config->hj212_max_connections = (unsigned)number;
+        } else if (strcmp(flag, "--hj212-idle-timeout") == 0) {
+            rc = parse_count(flag, value, 1, 86400, &number, err);
+            config->hj212_idle_timeout_s = (unsigned)number;
+        } else if (strcmp(flag, "--hj212-max-reply-bytes") == 0) {
+            rc = parse_count(flag, value, 1024, 1u << 30, &number, err);
+            config->hj212_max_reply_bytes = (size_t)number;
+        } else if (strcmp(flag, "--hj212-tz") == 0) {
+            jl_error detail;
+            jl_error_clear(&detail);
+            if (qp_parse_utc_offset(value, &config->hj212_utc_offset_ms, &detail) != JL_OK)
+                rc = jl_error_set(err, JL_EINVAL, "--hj212-tz: %s", detail.message);
         } else if (strcmp(flag, "--map-size") == 0) {
             rc = parse_count(flag, value, 1u << 20, 1ull << 44, &number, err);
             config->initial_map_bytes = number;

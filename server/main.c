@@ -1,14 +1,19 @@
 /* jialingd: opens the store, optionally loads the demo data, serves HTTP, and shuts down in
  * order on SIGTERM/SIGINT (stop accepting, finish writes in flight, close LMDB). SIGHUP re-reads
- * the token file. Signals are taken synchronously with sigwait() in the main thread. */
+ * the token file. With --hj212 it also runs the HJ 212 listener (server/hj212_listener.c),
+ * stopped after HTTP and before the store closes, so its commits in flight finish. Signals are
+ * taken synchronously with sigwait() in the main thread. */
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "jialing/demo.h"
 #include "jialing/public.h"
 #include "jialing/server.h"
+
+#include "hj212_listener.h"
 
 static int is_loopback(const char *host)
 {
@@ -88,6 +93,30 @@ int main(int argc, char **argv)
         au_tokens_free(context.tokens);
         return 1;
     }
+    hl_listener *hj212 = NULL;
+    if (config.hj212_enabled) {
+        /* No stations file yet, so no logger is authenticated: like HTTP without tokens, only
+         * local clients may write. */
+        if (!is_loopback(config.hj212_host)) {
+            fprintf(stderr,
+                    "jialingd: HJ 212: no stations file, so listening on 127.0.0.1 only instead "
+                    "of %s\n",
+                    config.hj212_host[0] ? config.hj212_host : "every address");
+            snprintf(config.hj212_host, sizeof config.hj212_host, "127.0.0.1");
+        }
+        if (hl_start(&context, &hj212, &err) != JL_OK) {
+            fprintf(stderr, "jialingd: %s\n", err.message);
+            sv_http_stop(http);
+            pb_cache_destroy(context.public_cache);
+            st_store_close(context.store);
+            au_tokens_free(context.tokens);
+            return 1;
+        }
+        long long offset_min = llabs(config.hj212_utc_offset_ms) / 60000;
+        fprintf(stderr, "jialingd: HJ 212 listening on %s:%u (DataTime at UTC%c%02lld:%02lld)\n",
+                config.hj212_host, (unsigned)hl_port(hj212),
+                config.hj212_utc_offset_ms < 0 ? '-' : '+', offset_min / 60, offset_min % 60);
+    }
     fprintf(stderr, "jialingd: listening on http://%s:%u, data in %s, sync=%s%s\n",
             config.listen_host, (unsigned)sv_http_port(http), config.data_directory,
             config.sync_full ? "full"
@@ -111,6 +140,7 @@ int main(int argc, char **argv)
         break;
     }
     sv_http_stop(http);
+    hl_stop(hj212);
     pb_cache_destroy(context.public_cache);
     st_store_close(context.store);
     au_tokens_free(context.tokens);

@@ -349,6 +349,69 @@ static void handle_metrics(sv_context *context, sv_response *response)
         (unsigned long long)atomic_load(&m->chunks_from_segments),
         (unsigned long long)atomic_load(&m->chunks_decoded),
         (unsigned long long)atomic_load(&m->readings_decoded));
+    jl_buf_printf(
+        out,
+        "# HELP jialing_hj212_connections_open HJ 212 logger connections open.\n"
+        "# TYPE jialing_hj212_connections_open gauge\n"
+        "jialing_hj212_connections_open %llu\n"
+        "# HELP jialing_hj212_connections_accepted_total HJ 212 connections accepted.\n"
+        "# TYPE jialing_hj212_connections_accepted_total counter\n"
+        "jialing_hj212_connections_accepted_total %llu\n"
+        "# HELP jialing_hj212_connections_refused_total HJ 212 connections refused (limit).\n"
+        "# TYPE jialing_hj212_connections_refused_total counter\n"
+        "jialing_hj212_connections_refused_total %llu\n"
+        "# HELP jialing_hj212_connections_closed_total HJ 212 connections closed by the server.\n"
+        "# TYPE jialing_hj212_connections_closed_total counter\n"
+        "jialing_hj212_connections_closed_total{reason=\"idle\"} %llu\n"
+        "jialing_hj212_connections_closed_total{reason=\"write_failed\"} %llu\n"
+        "jialing_hj212_connections_closed_total{reason=\"reply_overflow\"} %llu\n"
+        "# HELP jialing_hj212_frames_total HJ 212 frames with a good CRC.\n"
+        "# TYPE jialing_hj212_frames_total counter\n"
+        "jialing_hj212_frames_total %llu\n"
+        "# HELP jialing_hj212_frames_dropped_total HJ 212 frames dropped, by reason.\n"
+        "# TYPE jialing_hj212_frames_dropped_total counter\n"
+        "jialing_hj212_frames_dropped_total{reason=\"bad_length\"} %llu\n"
+        "jialing_hj212_frames_dropped_total{reason=\"bad_crc\"} %llu\n"
+        "jialing_hj212_frames_dropped_total{reason=\"too_long\"} %llu\n"
+        "jialing_hj212_frames_dropped_total{reason=\"unparseable\"} %llu\n"
+        "jialing_hj212_frames_dropped_total{reason=\"mapping\"} %llu\n"
+        "# HELP jialing_hj212_garbage_bytes_total Bytes skipped outside any HJ 212 frame.\n"
+        "# TYPE jialing_hj212_garbage_bytes_total counter\n"
+        "jialing_hj212_garbage_bytes_total %llu\n"
+        "# HELP jialing_hj212_messages_other_total HJ 212 messages of other CNs, accepted and "
+        "not stored.\n"
+        "# TYPE jialing_hj212_messages_other_total counter\n"
+        "jialing_hj212_messages_other_total %llu\n"
+        "# HELP jialing_hj212_messages_stored_total HJ 212 data messages committed.\n"
+        "# TYPE jialing_hj212_messages_stored_total counter\n"
+        "jialing_hj212_messages_stored_total %llu\n"
+        "# HELP jialing_hj212_readings_stored_total Readings of HJ 212 messages committed.\n"
+        "# TYPE jialing_hj212_readings_stored_total counter\n"
+        "jialing_hj212_readings_stored_total %llu\n"
+        "# HELP jialing_hj212_replies_sent_total 9014 replies queued after their commit.\n"
+        "# TYPE jialing_hj212_replies_sent_total counter\n"
+        "jialing_hj212_replies_sent_total %llu\n"
+        "# HELP jialing_hj212_commit_failures_total HJ 212 data messages whose commit failed.\n"
+        "# TYPE jialing_hj212_commit_failures_total counter\n"
+        "jialing_hj212_commit_failures_total %llu\n",
+        (unsigned long long)atomic_load(&m->hj212_connections_open),
+        (unsigned long long)atomic_load(&m->hj212_connections_accepted),
+        (unsigned long long)atomic_load(&m->hj212_connections_refused),
+        (unsigned long long)atomic_load(&m->hj212_closed_idle),
+        (unsigned long long)atomic_load(&m->hj212_closed_write_failed),
+        (unsigned long long)atomic_load(&m->hj212_closed_reply_overflow),
+        (unsigned long long)atomic_load(&m->hj212_frames_good),
+        (unsigned long long)atomic_load(&m->hj212_frames_bad_length),
+        (unsigned long long)atomic_load(&m->hj212_frames_bad_crc),
+        (unsigned long long)atomic_load(&m->hj212_frames_too_long),
+        (unsigned long long)atomic_load(&m->hj212_unparseable),
+        (unsigned long long)atomic_load(&m->hj212_unmapped),
+        (unsigned long long)atomic_load(&m->hj212_garbage_bytes),
+        (unsigned long long)atomic_load(&m->hj212_messages_other),
+        (unsigned long long)atomic_load(&m->hj212_messages_stored),
+        (unsigned long long)atomic_load(&m->hj212_readings_stored),
+        (unsigned long long)atomic_load(&m->hj212_replies_sent),
+        (unsigned long long)atomic_load(&m->hj212_commit_failures));
     jl_buf_printf(out, "# HELP jialing_http_requests_total Requests answered, by route.\n"
                        "# TYPE jialing_http_requests_total counter\n");
     for (int r = 0; r < SV_ROUTE_COUNT; r++)

@@ -35,6 +35,14 @@ typedef struct sv_config {
     qx_limits limits;              /* --max-series, --max-rows, --max-windows, --query-timeout */
     uint64_t initial_map_bytes;    /* --map-size [1 GiB] */
     const char *backup_directory;  /* --backup-dir DIR for POST /api/v1/backup [none: disabled] */
+    /* HJ 212 listener (server/hj212_listener.c); off unless --hj212 is given */
+    int hj212_enabled;              /* --hj212 HOST:PORT given */
+    char hj212_host[256];           /* --hj212 host part */
+    uint16_t hj212_port;            /* --hj212 port part (0: any free port) */
+    unsigned hj212_max_connections; /* --hj212-max-connections [4096] */
+    unsigned hj212_idle_timeout_s;  /* --hj212-idle-timeout seconds without a good frame [600] */
+    size_t hj212_max_reply_bytes;   /* --hj212-max-reply-bytes queued per connection [65536] */
+    int64_t hj212_utc_offset_ms;    /* --hj212-tz: the loggers' DataTime zone [+08:00] */
 } sv_config;
 
 /* Returns the usage text listing every flag (static). */
@@ -74,6 +82,22 @@ typedef struct sv_metrics {
     atomic_ullong rejected_requests;              /* writes refused with 4xx */
     /* Sealed chunks read by queries and scans, by how (qx_query_stats). */
     atomic_ullong chunks_from_summary, chunks_from_segments, chunks_decoded, readings_decoded;
+    /* HJ 212 listener (server/hj212_listener.c), exported as jialing_hj212_* */
+    atomic_ullong hj212_connections_open;      /* gauge */
+    atomic_ullong hj212_connections_accepted;  /* connections taken */
+    atomic_ullong hj212_connections_refused;   /* over --hj212-max-connections, or no memory/fd */
+    atomic_ullong hj212_closed_idle;           /* no good frame within --hj212-idle-timeout */
+    atomic_ullong hj212_closed_write_failed;   /* sending a reply failed */
+    atomic_ullong hj212_closed_reply_overflow; /* replies queued over --hj212-max-reply-bytes */
+    atomic_ullong hj212_frames_good;           /* frames with a good CRC */
+    atomic_ullong hj212_frames_bad_length, hj212_frames_bad_crc, hj212_frames_too_long;
+    atomic_ullong hj212_garbage_bytes;  /* bytes outside any frame */
+    atomic_ullong hj212_unparseable;    /* good frames whose data segment does not parse */
+    atomic_ullong hj212_unmapped;       /* data messages hj_segment_to_batch refused */
+    atomic_ullong hj212_messages_other; /* non-data CNs accepted and not stored */
+    atomic_ullong hj212_messages_stored, hj212_readings_stored; /* committed */
+    atomic_ullong hj212_replies_sent;    /* 9014 replies queued to their connection */
+    atomic_ullong hj212_commit_failures; /* data messages whose commit failed (no reply) */
 } sv_metrics;
 
 /* Everything a request handler needs; owned by main. */
