@@ -1,5 +1,5 @@
 # HJ 212 ingest survives kill -9: 100 simulated loggers (`jialing hj212-send --replay` of a file
-# written here, 100 stations over 4 connections, stop-and-wait) send to `jialingd --hj212
+# written here, 100 stations over 4 connections, stop-and-wait, a message every 0.2 s each) send to `jialingd --hj212
 # --sync=full`; the server is killed with SIGKILL once some hundreds of messages are
 # acknowledged and started again on the same data directory and port; the simulator reconnects
 # and re-sends what was unanswered. Every message the simulator logged as acknowledged
@@ -15,8 +15,7 @@ import time
 
 from harness import HOST, TestFailure, check, eq, rng
 from test_hj212_send import (REPORT_RE, TZ8, _sample_rows, cli_binary, expected_store, hj_server,
-                             server_has_hj212, stored, utc_ms, wait_accepting,
-                             write_csv)
+                             stored, utc_ms, wait_accepting, write_csv)
 
 STATIONS = 100
 TIMES = 40  # messages per station
@@ -33,8 +32,6 @@ def _acked_lines(path):
 
 
 def test_kill9_keeps_acknowledged_messages():
-    if not server_has_hj212():
-        return
     r = rng("hj212_crash.kill9")
     srv = hj_server(sync="full", name="hj212-crash")
     tmp = tempfile.mkdtemp(prefix="jialing-hjcrash-")
@@ -46,16 +43,17 @@ def test_kill9_keeps_acknowledged_messages():
         acked_path = os.path.join(tmp, "acked.txt")
         write_csv(csv_path, rows)
         total = STATIONS * TIMES
-        # A re-send waits 2 s for its reply; 60 re-sends outlast any restart here.
+        # Each logger sends every 0.2 s (so the run lasts some seconds and the kill falls inside
+        # it); a re-send waits 2 s for its reply; 60 re-sends outlast any restart here.
         sender = subprocess.Popen(
             [cli_binary(), "hj212-send", "--to", "%s:%d" % (HOST, srv.hj_port), "--replay",
-             csv_path, "--connections", "4", "--timeout", "2", "--retries", "60",
+             csv_path, "--connections", "4", "--interval", "0.2", "--timeout", "2", "--retries", "60",
              "--acked-log", acked_path],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         deadline = time.monotonic() + RUN_TIMEOUT_S
         while len(_acked_lines(acked_path)) < KILL_AFTER:
-            check(sender.poll() is None, "hj212-send ended before the kill: %r"
-                  % (sender.communicate(),))
+            if sender.poll() is not None:
+                raise TestFailure("hj212-send ended before the kill: %r" % (sender.communicate(),))
             if time.monotonic() > deadline:
                 raise TestFailure("%d messages acknowledged in %d s\n%s" % (
                     len(_acked_lines(acked_path)), RUN_TIMEOUT_S, srv.log_tail()))

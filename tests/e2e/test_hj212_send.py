@@ -293,17 +293,6 @@ def test_lost_when_never_answered():
 # Against the real server.
 
 
-def server_has_hj212():
-    """Until the listener is merged, jialingd has no --hj212: the real-server tests say so and
-    pass. TEMPORARY: removed once the listener is in."""
-    text = subprocess.run([server_binary(), "--help"], stdout=subprocess.PIPE,
-                          stderr=subprocess.STDOUT).stdout.decode()
-    if "--hj212" not in text:
-        print("  SKIPPED: %s has no --hj212 listener" % server_binary())
-        return False
-    return True
-
-
 def hj_server(sync="none", data_dir=None, name="hj212"):
     """A jialingd with --hj212 on a free port (srv.hj_port), started and accepting loggers."""
     hj_port = free_port()
@@ -360,8 +349,6 @@ def stored(srv, metrics, from_ms, to_ms):
 
 
 def test_real_server_stores_replayed_file():
-    if not server_has_hj212():
-        return
     r = rng("hj212_send.real")
     srv = hj_server()
     tmp = tempfile.mkdtemp(prefix="jialing-hjsend-")
