@@ -3,10 +3,12 @@
 # Against a fake listener written here (its own CRC-16, its own frame splitting): the frames of a
 # replayed CSV file are checked byte by byte against frames built in this file; a reply the fake
 # holds back makes the simulator re-send the same frame after --timeout (retried 1, nothing
-# lost); a fake that never answers makes every message count as lost after its re-sends (exit
+# lost); a fake that hangs up on a frame gets it again at once on a new connection; a fake that
+# never answers makes every message count as lost after its re-sends (exit
 # status 1). Against the real `jialingd --hj212`: a replayed file's readings come back from
 # /api/v1/query exactly (values, UTC times computed here from the local DataTime at +08:00, the
-# flags with with_flags=true&flags=all), and the report counts every message acknowledged.
+# flags with with_flags=true&flags=all; CN 2011 real-time and CN 2061 hourly messages), and the
+# report counts every message acknowledged.
 
 import datetime
 import os
@@ -57,8 +59,9 @@ class FakeListener:
     """Accepts any number of connections; splits each stream into frames itself, checks their
     CRC, records them, and answers 9014 unless answer(frame_number, fields) says no."""
 
-    def __init__(self, answer=None):
+    def __init__(self, answer=None, hang_up=None):
         self.answer = answer or (lambda n, fields: True)
+        self.hang_up = hang_up or (lambda n: False)  # close the connection after frame n
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.sock.bind((HOST, 0))
@@ -118,6 +121,8 @@ class FakeListener:
                             conn.sendall(frame(reply))
                         except OSError:
                             return
+                    if self.hang_up(index):
+                        return
 
     def close(self):
         self.stopping = True
@@ -272,6 +277,31 @@ def test_resend_after_missing_reply():
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def test_reconnects_and_resends_after_hang_up():
+    r = rng("hj212_send.hang_up")
+    # The fake closes the connection on the 2nd frame without answering it.
+    fake = FakeListener(answer=lambda n, fields: n != 1, hang_up=lambda n: n == 1)
+    tmp = tempfile.mkdtemp(prefix="jialing-hjsend-")
+    try:
+        start = datetime.datetime(2025, 2, 28, 12, 0, 0, tzinfo=TZ8)
+        mns, rows = _sample_rows(r, 1, 3, start, 3600)
+        rows.sort(key=lambda row: row[1])
+        csv_path = os.path.join(tmp, "replay.csv")
+        write_csv(csv_path, rows)
+        rc, counts, err = run_send(["--to", "%s:%d" % (HOST, fake.port), "--replay", csv_path,
+                                    "--cn", "2061", "--timeout", "30", "--retries", "1"])
+        eq(fake.errors, [], "fake listener errors")
+        eq(rc, 0, "exit status (stderr %r)" % err)
+        eq(counts, {"sent": 3, "acked": 3, "lost": 0, "retried": 1}, "report")
+        eq(fake.connections, 2, "connections (one reconnect)")
+        segs = [frame(s) for s in expected_segments(rows, cn="2061")[mns[0]]]
+        eq(fake.frames, [(0, segs[0]), (0, segs[1]), (1, segs[1]), (1, segs[2])],
+           "frames: the unanswered one again on the new connection, at once")
+    finally:
+        fake.close()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def test_lost_when_never_answered():
     fake = FakeListener(answer=lambda n, fields: False)
     try:
@@ -349,25 +379,34 @@ def stored(srv, metrics, from_ms, to_ms):
 
 
 def test_real_server_stores_replayed_file():
-    r = rng("hj212_send.real")
+    _real_server_replay("2011", 3, 30, 60)
+
+
+def test_real_server_stores_hourly_averages():
+    _real_server_replay("2061", 2, 10, 3600)
+
+
+def _real_server_replay(cn, stations, times, step_s):
+    r = rng("hj212_send.real.%s" % cn)
     srv = hj_server()
     tmp = tempfile.mkdtemp(prefix="jialing-hjsend-")
     try:
         # 07:50 at +08:00 is 23:50 UTC the day before: the stored times cross a UTC midnight
         start = datetime.datetime(2025, 1, 1, 7, 50, 0, tzinfo=TZ8)
-        mns, rows = _sample_rows(r, 3, 30, start, 60)
+        mns, rows = _sample_rows(r, stations, times, start, step_s)
         csv_path = os.path.join(tmp, "replay.csv")
         acked_path = os.path.join(tmp, "acked.txt")
         write_csv(csv_path, rows)
         rc, counts, err = run_send(["--to", "%s:%d" % (HOST, srv.hj_port), "--replay", csv_path,
-                                    "--acked-log", acked_path, "--timeout", "60"])
+                                    "--cn", cn, "--acked-log", acked_path, "--timeout", "60"])
+        n = stations * times
         eq(rc, 0, "exit status (stderr %r)\n%s" % (err, srv.log_tail()))
-        eq(counts, {"sent": 90, "acked": 90, "lost": 0, "retried": 0}, "report")
+        eq(counts, {"sent": n, "acked": n, "lost": 0, "retried": 0}, "report")
         with open(acked_path) as f:
-            eq(len(f.read().splitlines()), 90, "acked log lines")
-        want = expected_store(rows)
+            eq(len(f.read().splitlines()), n, "acked log lines")
+        want = expected_store(rows, cn)
         from_ms = utc_ms("20250101000000")
-        to_ms = utc_ms("20250102000000")
+        to_ms = utc_ms("20250103000000")
         eq(stored(srv, sorted(want), from_ms, to_ms), want, "stored readings")
     finally:
         srv.cleanup()
