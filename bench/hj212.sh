@@ -104,7 +104,7 @@ for N in $STATIONS_LIST; do
         if (c > n) c = n
         if (c > 1024 && n > 1024) c = 1024
         printf "%d|%d|%d|%d|%d|%.2f|%.0f|%.0f|%.3f|%.1f\n", n, c, acked, lost, retried, secs, mps, rps,
-            acked > 0 ? (cpu1 - cpu0) * 1000 / acked : 0, hwm / 1024 }')
+            (acked > 0 ? (cpu1 - cpu0) * 1000 / acked : 0), hwm / 1024 }')
     ROWS+=("$ROW")
 done
 
