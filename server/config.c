@@ -38,7 +38,13 @@ static const char usage[] =
     "                          frame (default 600)\n"
     "  --hj212-max-reply-bytes N  reply bytes queued per connection; beyond, it is closed\n"
     "                          (default 65536)\n"
-    "  --hj212-tz OFFSET       UTC offset of the loggers' DataTime, e.g. +08:00 (default)\n";
+    "  --hj212-tz OFFSET       UTC offset of the loggers' DataTime, e.g. +08:00 (default)\n"
+    "  --hj212-stations FILE   stations, lines `MN PW [tag=value ...]`: only they may send,\n"
+    "                          with their PW; their tags join their readings; SIGHUP re-reads\n"
+    "  --hj212-codes FILE      pollutant code names, lines `code metric`, over the built-in\n"
+    "                          table; SIGHUP re-reads\n"
+    "  --hj212-split-timeout S  parts of a split message (PNUM/PNO) wait at most S seconds\n"
+    "                          for the rest (default 120)\n";
 
 const char *sv_config_usage(void)
 {
@@ -65,6 +71,7 @@ void sv_config_defaults(sv_config *config)
     config->hj212_idle_timeout_s = 600;
     config->hj212_max_reply_bytes = 65536;
     config->hj212_utc_offset_ms = 8 * 3600 * 1000;
+    config->hj212_split_timeout_s = 120;
 }
 
 static int parse_count(const char *flag, const char *text, uint64_t min, uint64_t max,
@@ -220,6 +227,17 @@ int sv_config_parse(sv_config *config, int argc, char **argv, jl_error *err)
             jl_error_clear(&detail);
             if (qp_parse_utc_offset(value, &config->hj212_utc_offset_ms, &detail) != JL_OK)
                 rc = jl_error_set(err, JL_EINVAL, "--hj212-tz: %s", detail.message);
+        } else if (strcmp(flag, "--hj212-stations") == 0) {
+            if (value[0] == '\0')
+                rc = jl_error_set(err, JL_EINVAL, "--hj212-stations: expected a file");
+            config->hj212_stations_path = value;
+        } else if (strcmp(flag, "--hj212-codes") == 0) {
+            if (value[0] == '\0')
+                rc = jl_error_set(err, JL_EINVAL, "--hj212-codes: expected a file");
+            config->hj212_codes_path = value;
+        } else if (strcmp(flag, "--hj212-split-timeout") == 0) {
+            rc = parse_count(flag, value, 1, 86400, &number, err);
+            config->hj212_split_timeout_s = (unsigned)number;
         } else if (strcmp(flag, "--map-size") == 0) {
             rc = parse_count(flag, value, 1u << 20, 1ull << 44, &number, err);
             config->initial_map_bytes = number;

@@ -267,6 +267,15 @@ struct hl_listener {
     hl_round *done_tail;
     int quit;
     st_batch commit_scratch; /* committer thread only */
+    /* --hj212-stations and --hj212-codes, the epoll thread's (NULL: none) */
+    hj_stations *stations;
+    hj_code_table *codes;
+    /* tables re-read on SIGHUP, waiting for the epoll thread to take them (under mu) */
+    hj_stations *next_stations;
+    hj_code_table *next_codes;
+    int reload_ready;
+    hj_assembler *assembler; /* split messages (PNUM/PNO) of every connection */
+    hj_assembler_counters split_seen;
 };
 
 /* The open connection an epoll token names, or NULL when it was closed since. */
@@ -466,6 +475,97 @@ static void hand_over_blocking(hl_listener *l)
     hand_over(l);
 }
 
+/* Compares a packet's PW with the station's in time independent of where they differ. */
+static int pw_equal(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    unsigned diff = la != lb;
+    for (size_t i = 0; i < la && i < lb; i++)
+        diff |= (unsigned char)a[i] ^ (unsigned char)b[i];
+    return diff == 0;
+}
+
+/* With a stations file, only its stations may send, with their PW: returns the station (NULL
+ * without a stations file) in *out and 1, or 0 when the message is dropped. */
+static int check_station(hl_listener *l, hl_conn *c, const hj_segment *seg, const hj_station **out)
+{
+    *out = NULL;
+    if (l->stations == NULL)
+        return 1;
+    const hj_station *station = hj_stations_find(l->stations, seg->mn);
+    if (station == NULL) {
+        atomic_fetch_add(&l->metrics->hj212_unknown_station, 1);
+        conn_log(c, "MN %s is not in the stations file; CN %s dropped", seg->mn, seg->cn);
+        return 0;
+    }
+    if (!pw_equal(station->pw, seg->pw)) {
+        atomic_fetch_add(&l->metrics->hj212_wrong_password, 1);
+        conn_log(c, "MN %s sent a wrong PW; CN %s dropped", seg->mn, seg->cn);
+        return 0;
+    }
+    *out = station;
+    return 1;
+}
+
+/* Adds the assembler's new counts to the metrics. */
+static void split_account(hl_listener *l)
+{
+    hj_assembler_counters now = hj_assembler_counters_get(l->assembler);
+    hj_assembler_counters *seen = &l->split_seen;
+    sv_metrics *m = l->metrics;
+    atomic_fetch_add(&m->hj212_split_completed, now.completed - seen->completed);
+    if (now.expired > seen->expired) {
+        atomic_fetch_add(&m->hj212_split_expired, now.expired - seen->expired);
+        fprintf(stderr,
+                "jialingd: hj212: %llu incomplete split messages dropped: their parts waited "
+                "over --hj212-split-timeout (%llu so far)\n",
+                (unsigned long long)(now.expired - seen->expired), (unsigned long long)now.expired);
+    }
+    uint64_t refused =
+        now.refused_pending + now.refused_pnum + now.refused_pno + now.refused_inconsistent;
+    uint64_t refused_seen =
+        seen->refused_pending + seen->refused_pnum + seen->refused_pno + seen->refused_inconsistent;
+    atomic_fetch_add(&m->hj212_split_refused, refused - refused_seen);
+    *seen = now;
+}
+
+/* Maps a data message: whole (no PNUM/PNO), or the last part of a split message, which is then
+ * mapped with its other parts. Fills l->scratch and l->reply (one 9014 per packet that asked).
+ * Returns JL_OK, 1 when the part is held for the rest, 2 when the assembler refused the part, or
+ * an error (err says why in both cases). */
+static int map_message(hl_listener *l, const hj_segment *seg, const hj_station *station,
+                       size_t *added, jl_error *err)
+{
+    const hj_tag *tags = station ? station->tags : NULL;
+    size_t tag_count = station ? station->tag_count : 0;
+    int64_t offset = l->config->hj212_utc_offset_ms;
+    st_batch_reset(&l->scratch);
+    l->reply.len = 0;
+    *added = 0;
+    if (!seg->has_pnum) {
+        int rc = hj_segment_to_batch_tagged(seg, offset, l->codes, tags, tag_count, &l->scratch,
+                                            added, err);
+        if (rc == JL_OK && seg->has_flag && (seg->flag & 1u))
+            rc = hj_reply_9014(seg, &l->reply);
+        return rc;
+    }
+    hj_message *whole = NULL;
+    int rc = hj_assembler_add(l->assembler, seg, mono_ms(), &whole, err);
+    split_account(l);
+    if (rc == JL_ENOMEM)
+        return rc;
+    if (rc != JL_OK)
+        return 2; /* refused by the assembler, which counted it */
+    if (whole == NULL)
+        return 1;
+    rc = hj_message_to_batch(whole, offset, l->codes, tags, tag_count, &l->scratch, added, err);
+    for (size_t i = 0; rc == JL_OK && i < whole->count; i++)
+        if (whole->parts[i].has_flag && (whole->parts[i].flag & 1u))
+            rc = hj_reply_9014(&whole->parts[i], &l->reply);
+    hj_message_free(whole);
+    return rc;
+}
+
 static void on_frame(void *ctx, const char *segment, size_t len)
 {
     hl_conn *c = ctx;
@@ -481,29 +581,33 @@ static void on_frame(void *ctx, const char *segment, size_t len)
         conn_log(c, "data segment not understood: %s", err.message);
         return;
     }
+    const hj_station *station = NULL;
+    if (!check_station(l, c, seg, &station))
+        return;
     if (!hl_cn_is_data(seg->cn)) {
         /* heartbeats, status (2021), boot time (2081), responses (9011 9012 9013 ...) */
         atomic_fetch_add(&m->hj212_messages_other, 1);
         return;
     }
-    st_batch_reset(&l->scratch);
     size_t added = 0;
-    int rc = hj_segment_to_batch(seg, l->config->hj212_utc_offset_ms, &l->scratch, &added, &err);
-    if (rc != JL_OK) {
-        atomic_fetch_add(&m->hj212_unmapped, 1);
-        conn_log(c, "CN %s from MN %s not stored: %s", seg->cn, seg->mn, err.message);
+    int rc = map_message(l, seg, station, &added, &err);
+    if (rc == 1)
+        return; /* a part of a split message, held for the rest */
+    if (rc == 2) {
+        conn_log(c, "part PNO %u/%u of MN %s (QN %s) refused: %s", seg->pno, seg->pnum, seg->mn,
+                 seg->qn, err.message);
         return;
     }
-    l->reply.len = 0;
-    int want_reply = seg->has_flag && (seg->flag & 1u);
-    if (want_reply && hj_reply_9014(seg, &l->reply) != JL_OK) {
-        conn_log(c, "out of memory building a reply; message dropped");
+    if (rc != JL_OK) {
+        atomic_fetch_add(&m->hj212_unmapped, 1);
+        conn_log(c, "CN %s from MN %s (QN %s) not stored: %s", seg->cn, seg->mn, seg->qn,
+                 err.message[0] ? err.message : jl_strerror(rc));
         return;
     }
     if (hl_round_points(l->pending) + added > HL_ROUND_MAX_POINTS)
         hand_over_blocking(l);
     if (hl_round_add(l->pending, &l->scratch, c->slot, c->gen, c->peer, seg->mn, seg->qn,
-                     l->reply.data, want_reply ? l->reply.len : 0) != JL_OK) {
+                     l->reply.data, l->reply.len) != JL_OK) {
         conn_log(c, "out of memory queueing a message; dropped");
         return;
     }
@@ -794,6 +898,30 @@ static void drain(hl_listener *l)
             conn_close(l, l->slots[i], NULL);
 }
 
+/* Takes the tables a SIGHUP re-read, between two rounds: nothing refers to the old ones then
+ * (a held split part keeps copies, not pointers into the stations). */
+static void adopt_reload(hl_listener *l)
+{
+    pthread_mutex_lock(&l->mu);
+    int ready = l->reload_ready;
+    hj_stations *stations = l->next_stations;
+    hj_code_table *codes = l->next_codes;
+    l->reload_ready = 0;
+    l->next_stations = NULL;
+    l->next_codes = NULL;
+    pthread_mutex_unlock(&l->mu);
+    if (!ready)
+        return;
+    if (l->config->hj212_stations_path) {
+        hj_stations_free(l->stations);
+        l->stations = stations;
+    }
+    if (l->config->hj212_codes_path) {
+        hj_codes_free(l->codes);
+        l->codes = codes;
+    }
+}
+
 static void *loop_main(void *arg)
 {
     hl_listener *l = arg;
@@ -804,6 +932,7 @@ static void *loop_main(void *arg)
             fprintf(stderr, "jialingd: hj212: epoll_wait failed: %s\n", strerror(errno));
             break;
         }
+        adopt_reload(l);
         int stop = 0;
         for (int i = 0; i < n; i++) {
             uint64_t tag = events[i].data.u64;
@@ -827,6 +956,8 @@ static void *loop_main(void *arg)
         }
         hand_over(l);
         close_idle(l);
+        if (hj_assembler_expire(l->assembler, mono_ms()) > 0)
+            split_account(l);
         if (stop)
             break;
     }
@@ -909,6 +1040,11 @@ static void listener_free(hl_listener *l)
     free_rounds(l->done_head);
     st_batch_destroy(&l->scratch);
     st_batch_destroy(&l->commit_scratch);
+    hj_stations_free(l->stations);
+    hj_stations_free(l->next_stations);
+    hj_codes_free(l->codes);
+    hj_codes_free(l->next_codes);
+    hj_assembler_free(l->assembler);
     jl_buf_destroy(&l->reply);
     free(l->slots);
     free(l->gens);
@@ -970,6 +1106,58 @@ static int epoll_add(hl_listener *l, int fd, uint64_t tag)
     return epoll_ctl(l->epoll_fd, EPOLL_CTL_ADD, fd, &ev);
 }
 
+/* Reads the stations and codes files the flags name (NULL for a flag not given). */
+static int load_tables(const sv_config *config, hj_stations **stations, hj_code_table **codes,
+                       jl_error *err)
+{
+    *stations = NULL;
+    *codes = NULL;
+    jl_error detail;
+    jl_error_clear(&detail);
+    int rc = JL_OK;
+    if (config->hj212_stations_path &&
+        (rc = hj_stations_load(config->hj212_stations_path, stations, &detail)) != JL_OK)
+        return jl_error_set(err, rc, "--hj212-stations %s: %s", config->hj212_stations_path,
+                            detail.message);
+    if (config->hj212_codes_path &&
+        (rc = hj_codes_load(config->hj212_codes_path, codes, &detail)) != JL_OK) {
+        hj_stations_free(*stations);
+        *stations = NULL;
+        return jl_error_set(err, rc, "--hj212-codes %s: %s", config->hj212_codes_path,
+                            detail.message);
+    }
+    return JL_OK;
+}
+
+int hl_reload(hl_listener *l, size_t *stations, size_t *codes, jl_error *err)
+{
+    hj_stations *new_stations = NULL;
+    hj_code_table *new_codes = NULL;
+    int rc = load_tables(l->config, &new_stations, &new_codes, err);
+    if (rc != JL_OK)
+        return rc;
+    *stations = hj_stations_count(new_stations);
+    *codes = hj_codes_count(new_codes);
+    pthread_mutex_lock(&l->mu);
+    hj_stations *old_stations = l->next_stations;
+    hj_code_table *old_codes = l->next_codes;
+    l->next_stations = new_stations;
+    l->next_codes = new_codes;
+    l->reload_ready = 1;
+    pthread_mutex_unlock(&l->mu);
+    hj_stations_free(old_stations); /* re-read twice before the loop took the first */
+    hj_codes_free(old_codes);
+    uint64_t one = 1;
+    ssize_t w = write(l->done_fd, &one, sizeof one); /* wakes the loop */
+    (void)w;
+    return JL_OK;
+}
+
+size_t hl_station_count(const hl_listener *l)
+{
+    return hj_stations_count(l->stations);
+}
+
 int hl_start(sv_context *context, hl_listener **out, jl_error *err)
 {
     *out = NULL;
@@ -1001,7 +1189,12 @@ int hl_start(sv_context *context, hl_listener **out, jl_error *err)
     for (size_t i = 0; i < l->max; i++)
         l->free_slots[i] = (uint32_t)(l->max - 1 - i);
     l->free_count = l->max;
-    int rc = bind_listener(l, err);
+    int rc = load_tables(l->config, &l->stations, &l->codes, err);
+    if (rc == JL_OK)
+        rc = hj_assembler_new((int64_t)l->config->hj212_split_timeout_s * 1000, 0, 0, &l->assembler,
+                              err);
+    if (rc == JL_OK)
+        rc = bind_listener(l, err);
     if (rc != JL_OK) {
         listener_free(l);
         return rc;

@@ -38,6 +38,15 @@ int hl_start(sv_context *context, hl_listener **out, jl_error *err);
 /* Returns the port actually bound (useful with port 0). */
 uint16_t hl_port(const hl_listener *listener);
 
+/* Re-reads the files of --hj212-stations and --hj212-codes (SIGHUP; call from any one thread)
+ * and hands the new tables to the epoll thread, which takes them before its next round. Returns
+ * JL_OK with the stations and code overrides now read in *stations and *codes, or the load's
+ * error (JL_EINVAL naming the file and line, JL_EIO, JL_ENOMEM): the old tables stay. */
+int hl_reload(hl_listener *listener, size_t *stations, size_t *codes, jl_error *err);
+
+/* Returns the stations read at start (call before any reload; 0 without --hj212-stations). */
+size_t hl_station_count(const hl_listener *listener);
+
 /* Stops accepting and reading, lets the commits in flight finish and their replies go out (for a
  * few seconds at most), closes every connection and frees the listener. Call before
  * st_store_close(). NULL is ignored. */

@@ -81,23 +81,12 @@ int main(int argc, char **argv)
                         (unsigned long long)readings);
         }
     }
-    context.public_cache = pb_cache_create(PB_CACHE_MAX_AGE_MS);
-    sv_http *http = NULL;
-    if (context.public_cache == NULL) {
-        jl_error_set(&err, JL_ENOMEM, "out of memory creating the public page's cache");
-    }
-    if (context.public_cache == NULL || sv_http_start(&context, &http, &err) != JL_OK) {
-        fprintf(stderr, "jialingd: %s\n", err.message);
-        pb_cache_destroy(context.public_cache);
-        st_store_close(context.store);
-        au_tokens_free(context.tokens);
-        return 1;
-    }
+    /* Started before HTTP, so that once /health answers the loggers' port is open too. */
     hl_listener *hj212 = NULL;
     if (config.hj212_enabled) {
-        /* No stations file yet, so no logger is authenticated: like HTTP without tokens, only
+        /* Without a stations file no logger is authenticated: like HTTP without tokens, only
          * local clients may write. */
-        if (!is_loopback(config.hj212_host)) {
+        if (config.hj212_stations_path == NULL && !is_loopback(config.hj212_host)) {
             fprintf(stderr,
                     "jialingd: HJ 212: no stations file, so listening on 127.0.0.1 only instead "
                     "of %s\n",
@@ -106,16 +95,33 @@ int main(int argc, char **argv)
         }
         if (hl_start(&context, &hj212, &err) != JL_OK) {
             fprintf(stderr, "jialingd: %s\n", err.message);
-            sv_http_stop(http);
-            pb_cache_destroy(context.public_cache);
             st_store_close(context.store);
             au_tokens_free(context.tokens);
             return 1;
         }
         long long offset_min = llabs(config.hj212_utc_offset_ms) / 60000;
-        fprintf(stderr, "jialingd: HJ 212 listening on %s:%u (DataTime at UTC%c%02lld:%02lld)\n",
-                config.hj212_host, (unsigned)hl_port(hj212),
-                config.hj212_utc_offset_ms < 0 ? '-' : '+', offset_min / 60, offset_min % 60);
+        char stations[64];
+        if (config.hj212_stations_path)
+            snprintf(stations, sizeof stations, "%zu stations", hl_station_count(hj212));
+        else
+            snprintf(stations, sizeof stations, "no stations file: any MN and PW");
+        fprintf(
+            stderr, "jialingd: HJ 212 listening on %s:%u (DataTime at UTC%c%02lld:%02lld, %s)\n",
+            config.hj212_host[0] ? config.hj212_host : "*", (unsigned)hl_port(hj212),
+            config.hj212_utc_offset_ms < 0 ? '-' : '+', offset_min / 60, offset_min % 60, stations);
+    }
+    context.public_cache = pb_cache_create(PB_CACHE_MAX_AGE_MS);
+    sv_http *http = NULL;
+    if (context.public_cache == NULL) {
+        jl_error_set(&err, JL_ENOMEM, "out of memory creating the public page's cache");
+    }
+    if (context.public_cache == NULL || sv_http_start(&context, &http, &err) != JL_OK) {
+        fprintf(stderr, "jialingd: %s\n", err.message);
+        hl_stop(hj212);
+        pb_cache_destroy(context.public_cache);
+        st_store_close(context.store);
+        au_tokens_free(context.tokens);
+        return 1;
     }
     fprintf(stderr, "jialingd: listening on http://%s:%u, data in %s, sync=%s%s\n",
             config.listen_host, (unsigned)sv_http_port(http), config.data_directory,
@@ -127,13 +133,23 @@ int main(int argc, char **argv)
         if (sigwait(&signals, &received) != 0)
             continue;
         if (received == SIGHUP) {
-            if (context.tokens == NULL)
-                continue;
-            if (au_tokens_reload(context.tokens, &err) == JL_OK)
-                fprintf(stderr, "jialingd: token file re-read\n");
-            else
-                fprintf(stderr, "jialingd: token file not re-read, old tokens kept: %s\n",
-                        err.message);
+            if (context.tokens != NULL) {
+                if (au_tokens_reload(context.tokens, &err) == JL_OK)
+                    fprintf(stderr, "jialingd: token file re-read\n");
+                else
+                    fprintf(stderr, "jialingd: token file not re-read, old tokens kept: %s\n",
+                            err.message);
+            }
+            if (hj212 != NULL && (config.hj212_stations_path || config.hj212_codes_path)) {
+                size_t stations = 0, codes = 0;
+                if (hl_reload(hj212, &stations, &codes, &err) == JL_OK)
+                    fprintf(stderr,
+                            "jialingd: HJ 212 files re-read: %zu stations, %zu code names\n",
+                            stations, codes);
+                else
+                    fprintf(stderr, "jialingd: HJ 212 files not re-read, old ones kept: %s\n",
+                            err.message);
+            }
             continue;
         }
         fprintf(stderr, "jialingd: %s received, stopping\n", strsignal(received));

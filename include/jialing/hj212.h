@@ -149,4 +149,205 @@ const char *hj_metric_for_code(const char *code);
 int hj_segment_to_batch(const hj_segment *seg, int64_t utc_offset_ms, st_batch *batch,
                         size_t *added, jl_error *err);
 
+/* ---- pollutant code overrides (query/ingest/hj212_map.c) -------------------------------- */
+
+/* An immutable table of code-to-metric overrides read from a codes file (`--hj212-codes FILE`):
+ * one `code metric` pair a line, '#' starting a comment, blank lines ignored. A code is 1 to
+ * HJ_CODE_MAX printable ASCII bytes without ';' ',' '=' '&' (what a CP key can carry); a metric
+ * is a valid metric name (jialing/serieskey.h) of at most HJ_METRIC_MAX bytes, so that the
+ * _min/_max/_cou names derived from it stay valid. An override replaces the built-in name of a
+ * code or names a code the built-in table lacks.
+ *
+ * Ownership and lifetime: hj_codes_load()/hj_codes_parse() allocate the table; the caller frees
+ * it with hj_codes_free() after the last lookup. A NULL table means "built-in names only"
+ * everywhere a table is taken.
+ *
+ * Thread-safety: the table is never modified after it is built, so any number of threads may
+ * look codes up in it concurrently. To reload, build a new table and swap the pointer under the
+ * caller's own synchronisation; free the old one once no thread can still use it. */
+#define HJ_METRIC_MAX 64 /* longest metric name a codes file may give (bytes) */
+
+typedef struct hj_code_table hj_code_table;
+
+/* Parses a codes file's text[0..len) (need not be NUL-terminated) into a new table at *out.
+ * Returns JL_OK; JL_EINVAL with err->line set and the message naming the line and the reason
+ * ("line 3: \"pm 2.5\" is not a valid metric name ...", "line 5: code a34004 given twice (first
+ * on line 2)", "line 4: a code and a metric are needed"); JL_ENOMEM. *out is NULL on error.
+ * A repeated code is looked for once every line has parsed, and reported at the earliest line
+ * that repeats one. */
+int hj_codes_parse(const char *text, size_t len, hj_code_table **out, jl_error *err);
+
+/* As hj_codes_parse() on the file at path. Also JL_EIO when the file cannot be read (the
+ * message names the path). */
+int hj_codes_load(const char *path, hj_code_table **out, jl_error *err);
+
+/* Frees a table from hj_codes_parse()/hj_codes_load(); NULL is a no-op. */
+void hj_codes_free(hj_code_table *table);
+
+/* Returns the number of overrides in table (0 for NULL). */
+size_t hj_codes_count(const hj_code_table *table);
+
+/* Returns the metric for code (NUL-terminated): table's override, else the built-in name
+ * (hj_metric_for_code()), else NULL. table may be NULL. The string lives as long as the table
+ * (a built-in name forever). */
+const char *hj_codes_metric(const hj_code_table *table, const char *code);
+
+/* Writes the metric name readings of code get into out (cap bytes, NUL-terminated): as
+ * hj_codes_metric(), else "hj212_<code>". Returns JL_OK, or JL_ELIMIT when cap is too small
+ * (cap >= HJ_METRIC_MAX + 1 and >= HJ_CODE_MAX + 7 is always enough). */
+int hj_codes_metric_name(const hj_code_table *table, const char *code, char *out, size_t cap);
+
+/* ---- station table (query/ingest/hj212_stations.c) -------------------------------------- */
+
+/* A tag a station adds to the series keys of its readings. Both strings NUL-terminated. */
+typedef struct hj_tag {
+    const char *key;
+    const char *value;
+} hj_tag;
+
+#define HJ_STATION_TAGS_MAX 16 /* extra tags one station line may give */
+
+/* One station: its MN, the PW its packets must carry, and its extra tags in the file's order.
+ * Every pointer points into the table that returned it and lives as long as that table. */
+typedef struct hj_station {
+    const char *mn;
+    const char *pw;
+    const hj_tag *tags;
+    size_t tag_count;
+    long line; /* the line of the stations file that declared it */
+} hj_station;
+
+/* An immutable table of stations read from a stations file: one `MN PW [key=value ...]` line per
+ * station, fields separated by spaces or tabs, '#' starting a comment (at the start of a line or
+ * of a field), blank lines ignored. MN and PW are 1 to HJ_FIELD_MAX printable ASCII bytes
+ * (0x21..0x7E) without ';' '=' '&' ','. Tag keys are valid tag keys (jialing/serieskey.h) other
+ * than mn and cn (every reading has those already), tag values valid tag values without spaces
+ * (UTF-8 allowed), no key twice on a line.
+ *
+ * Ownership and lifetime: hj_stations_load()/hj_stations_parse() allocate the table; the caller
+ * frees it with hj_stations_free(), which invalidates every hj_station and string it returned.
+ *
+ * Thread-safety: never modified after it is built; concurrent lookups are safe. Reloading is
+ * the caller's job: load a new table (the old one stays in use if that fails), swap the pointer
+ * under the caller's own synchronisation, free the old table once no thread uses it. */
+typedef struct hj_stations hj_stations;
+
+/* Parses a stations file's text[0..len) (need not be NUL-terminated) into a new table at *out.
+ * Returns JL_OK; JL_EINVAL with err->line set and the message naming the line and the reason
+ * ("line 4: MN AIR0001 given twice (first on line 2)", "line 3: PW missing", "line 6: tag
+ * district=: the value of tag \"district\" is empty", ...); JL_ENOMEM. *out is NULL on error.
+ * An empty text gives an empty table. */
+int hj_stations_parse(const char *text, size_t len, hj_stations **out, jl_error *err);
+
+/* As hj_stations_parse() on the file at path. Also JL_EIO when the file cannot be read (the
+ * message names the path). */
+int hj_stations_load(const char *path, hj_stations **out, jl_error *err);
+
+/* Frees a table from hj_stations_parse()/hj_stations_load(); NULL is a no-op. */
+void hj_stations_free(hj_stations *table);
+
+/* Returns the number of stations in table (0 for NULL). */
+size_t hj_stations_count(const hj_stations *table);
+
+/* Returns station i (i < hj_stations_count()) in bytewise MN order. */
+const hj_station *hj_stations_at(const hj_stations *table, size_t i);
+
+/* Returns the station whose MN is mn (NUL-terminated, compared bytewise), or NULL (also for a
+ * NULL table). O(log n). The caller compares the packet's PW with ->pw itself. */
+const hj_station *hj_stations_find(const hj_stations *table, const char *mn);
+
+/* ---- mapping with codes and station tags (query/ingest/hj212_map.c) ----------------------- */
+
+/* As hj_segment_to_batch() (which is this with codes NULL and no extra tags), with metric names
+ * from hj_codes_metric_name(codes, ...) and extra_tags[0..extra_count) added to every reading's
+ * series key besides mn and cn (the key's tags in canonical, bytewise order: the order given
+ * does not matter). Also JL_EINVAL when an extra tag is not a valid tag, repeats a key, is mn or
+ * cn, or when there are more than SK_MAX_TAGS - 2. extra_tags may be NULL when extra_count is 0;
+ * nothing is retained after the call. */
+int hj_segment_to_batch_tagged(const hj_segment *seg, int64_t utc_offset_ms,
+                               const hj_code_table *codes, const hj_tag *extra_tags,
+                               size_t extra_count, st_batch *batch, size_t *added, jl_error *err);
+
+/* ---- split messages (query/ingest/hj212_assemble.c) ------------------------------------- */
+
+/* HJ 212 may split one message over PNUM packets numbered PNO 1..PNUM, all with the message's
+ * QN and MN (Flag bit 1, D, says PNUM and PNO are present; the assembler goes by the fields
+ * themselves: a packet with PNUM/PNO is a part, one without is whole). The assembler holds the
+ * parts of each message, keyed by MN and QN, until all have arrived, then hands back the whole
+ * set in PNO order; a part repeating a held PNO replaces it. Incomplete messages are dropped
+ * once older than the timeout (counted from the arrival of their first part).
+ *
+ * How a split message becomes readings (hj_message_to_batch()): every part carries its own CP
+ * items and is mapped as a message of its own, with its own CN; a part without DataTime takes
+ * the DataTime of the lowest-numbered part that has one.
+ *
+ * Bounds: at most max_pending incomplete messages and PNUM at most max_pnum; a part held keeps
+ * its header and CP text (about 1.2 KB), so memory stays under max_pending * max_pnum parts.
+ * Time is passed in (now_ms, any clock the caller keeps steadily); no clock is read.
+ *
+ * Thread-safety: an assembler is not thread-safe; one per listener under the caller's lock, or
+ * one per connection. Messages it returns are independent of it. */
+#define HJ_ASSEMBLE_PENDING_MAX 256 /* default max_pending */
+#define HJ_ASSEMBLE_PNUM_MAX 64     /* default max_pnum */
+
+typedef struct hj_assembler_counters {
+    uint64_t completed;            /* split messages handed back whole */
+    uint64_t expired;              /* incomplete messages dropped by the timeout */
+    uint64_t replaced;             /* parts that replaced a held part with the same PNO */
+    uint64_t refused_pending;      /* a new message while max_pending were held */
+    uint64_t refused_pnum;         /* PNUM over max_pnum */
+    uint64_t refused_pno;          /* PNO 0 or over PNUM */
+    uint64_t refused_inconsistent; /* PNUM not that of the message's first part */
+} hj_assembler_counters;
+
+/* A whole message: count parts in PNO order (parts[i].pno == i + 1), or one part without
+ * PNUM/PNO. Owned by the caller, freed with hj_message_free(). */
+typedef struct hj_message {
+    size_t count;
+    hj_segment *parts;
+} hj_message;
+
+typedef struct hj_assembler hj_assembler;
+
+/* Creates an assembler at *out that drops incomplete messages older than timeout_ms (> 0);
+ * max_pending and max_pnum 0 take the defaults above. Returns JL_OK, JL_EINVAL (timeout_ms <= 0
+ * or max_pnum over 9999) or JL_ENOMEM. Free with hj_assembler_free(). */
+int hj_assembler_new(int64_t timeout_ms, size_t max_pending, unsigned max_pnum, hj_assembler **out,
+                     jl_error *err);
+
+/* Frees the assembler and every part it holds; NULL is a no-op. */
+void hj_assembler_free(hj_assembler *a);
+
+/* Takes one parsed packet that arrived at now_ms (seg is copied; nothing of it is retained).
+ * First drops the messages expired at now_ms (as hj_assembler_expire()). Then:
+ *  - a packet without PNUM/PNO: *out is a new one-part message (nothing held);
+ *  - a part completing its message: *out is the whole message, removed from the assembler;
+ *  - any other part: held, *out NULL.
+ * Returns JL_OK; JL_ELIMIT when refused for PNUM over max_pnum or max_pending messages already
+ * held; JL_EINVAL when refused for PNO out of 1..PNUM or a PNUM differing from the first part's
+ * (the held parts stay); JL_ENOMEM. Each refusal is counted and err says why; *out is NULL. */
+int hj_assembler_add(hj_assembler *a, const hj_segment *seg, int64_t now_ms, hj_message **out,
+                     jl_error *err);
+
+/* Drops every incomplete message whose first part arrived more than timeout_ms before now_ms
+ * (now_ms - first > timeout_ms) and returns how many it dropped (also counted as expired). */
+size_t hj_assembler_expire(hj_assembler *a, int64_t now_ms);
+
+/* Returns the number of incomplete messages held. */
+size_t hj_assembler_pending(const hj_assembler *a);
+
+/* Returns a copy of the counters. */
+hj_assembler_counters hj_assembler_counters_get(const hj_assembler *a);
+
+/* Frees a message from hj_assembler_add(); NULL is a no-op. */
+void hj_message_free(hj_message *m);
+
+/* Adds the readings of a whole message to batch: hj_segment_to_batch_tagged() on each part in
+ * order, a part without DataTime given the lowest-numbered part's DataTime that has one. Sets
+ * *added to the readings added. Errors as hj_segment_to_batch_tagged() (the message names the
+ * part, "PNO 2: CP: ..."); on error the batch may hold some readings: the caller discards it. */
+int hj_message_to_batch(const hj_message *m, int64_t utc_offset_ms, const hj_code_table *codes,
+                        const hj_tag *extra_tags, size_t extra_count, st_batch *batch,
+                        size_t *added, jl_error *err);
+
 #endif

@@ -36,13 +36,16 @@ typedef struct sv_config {
     uint64_t initial_map_bytes;    /* --map-size [1 GiB] */
     const char *backup_directory;  /* --backup-dir DIR for POST /api/v1/backup [none: disabled] */
     /* HJ 212 listener (server/hj212_listener.c); off unless --hj212 is given */
-    int hj212_enabled;              /* --hj212 HOST:PORT given */
-    char hj212_host[256];           /* --hj212 host part */
-    uint16_t hj212_port;            /* --hj212 port part (0: any free port) */
-    unsigned hj212_max_connections; /* --hj212-max-connections [4096] */
-    unsigned hj212_idle_timeout_s;  /* --hj212-idle-timeout seconds without a good frame [600] */
-    size_t hj212_max_reply_bytes;   /* --hj212-max-reply-bytes queued per connection [65536] */
-    int64_t hj212_utc_offset_ms;    /* --hj212-tz: the loggers' DataTime zone [+08:00] */
+    int hj212_enabled;               /* --hj212 HOST:PORT given */
+    char hj212_host[256];            /* --hj212 host part */
+    uint16_t hj212_port;             /* --hj212 port part (0: any free port) */
+    unsigned hj212_max_connections;  /* --hj212-max-connections [4096] */
+    unsigned hj212_idle_timeout_s;   /* --hj212-idle-timeout seconds without a good frame [600] */
+    size_t hj212_max_reply_bytes;    /* --hj212-max-reply-bytes queued per connection [65536] */
+    int64_t hj212_utc_offset_ms;     /* --hj212-tz: the loggers' DataTime zone [+08:00] */
+    const char *hj212_stations_path; /* --hj212-stations FILE: MN PW [tag=value ...] [none] */
+    const char *hj212_codes_path;    /* --hj212-codes FILE: code metric overrides [none] */
+    unsigned hj212_split_timeout_s;  /* --hj212-split-timeout: PNUM/PNO parts wait at most [120] */
 } sv_config;
 
 /* Returns the usage text listing every flag (static). */
@@ -98,6 +101,8 @@ typedef struct sv_metrics {
     atomic_ullong hj212_messages_stored, hj212_readings_stored; /* committed */
     atomic_ullong hj212_replies_sent;    /* 9014 replies queued to their connection */
     atomic_ullong hj212_commit_failures; /* data messages whose commit failed (no reply) */
+    atomic_ullong hj212_unknown_station, hj212_wrong_password; /* with --hj212-stations */
+    atomic_ullong hj212_split_completed, hj212_split_expired, hj212_split_refused; /* PNUM/PNO */
 } sv_metrics;
 
 /* Everything a request handler needs; owned by main. */

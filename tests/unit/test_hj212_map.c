@@ -2,6 +2,7 @@
  * here) become readings with the README's metric names, tags mn and cn, UTC times computed here
  * by hand from Beijing time, and flag codes as jialing/flag.h numbers them (N 0 ... B 7). */
 #include "check.h"
+#include "tempdir.h"
 
 #include "jialing/hj212.h"
 
@@ -116,12 +117,171 @@ static void test_refusals(void)
                            "or P from the 2005 edition)");
 }
 
+static int codes(const char *text, hj_code_table **out)
+{
+    jl_error_clear(&err);
+    return hj_codes_parse(text, strlen(text), out, &err);
+}
+
+static void test_codes(void)
+{
+    hj_code_table *t = NULL;
+    CHECK_INT(codes("# local names\n"
+                    "a34004 pm2_5   # replaces pm25\n"
+                    "\n"
+                    "a99001\tnoise.leq\r\n"
+                    "w00000 flow_water",
+                    &t),
+              JL_OK);
+    CHECK_INT(hj_codes_count(t), 3);
+    CHECK_STR(hj_codes_metric(t, "a34004"), "pm2_5");
+    CHECK_STR(hj_codes_metric(t, "a99001"), "noise.leq");
+    CHECK_STR(hj_codes_metric(t, "w00000"), "flow_water");
+    /* not overridden: the built-in name, else nothing */
+    CHECK_STR(hj_codes_metric(t, "a21026"), "so2");
+    CHECK(hj_codes_metric(t, "a99002") == NULL);
+    CHECK_STR(hj_codes_metric(NULL, "a34004"), "pm25");
+    CHECK_INT(hj_codes_count(NULL), 0);
+    char name[HJ_METRIC_MAX + 1];
+    CHECK_INT(hj_codes_metric_name(t, "a34004", name, sizeof name), JL_OK);
+    CHECK_STR(name, "pm2_5");
+    CHECK_INT(hj_codes_metric_name(t, "x1", name, sizeof name), JL_OK);
+    CHECK_STR(name, "hj212_x1");
+    CHECK_INT(hj_codes_metric_name(NULL, "a05024", name, sizeof name), JL_OK);
+    CHECK_STR(name, "o3");
+    CHECK_INT(hj_codes_metric_name(NULL, "a05024", name, 2), JL_ELIMIT);
+
+    /* Mapping with the overrides and a station's tags, given out of order. */
+    CHECK_INT(hj_segment_parse("QN=20250101120000123;ST=22;CN=2051;PW=1;MN=AIR0001;Flag=5;CP=&&"
+                               "DataTime=20250101120000;a34004-Avg=30,a34004-Max=41;"
+                               "a99001-Avg=55.5;a99002-Avg=1&&",
+                               strlen("QN=20250101120000123;ST=22;CN=2051;PW=1;MN=AIR0001;Flag=5;"
+                                      "CP=&&DataTime=20250101120000;a34004-Avg=30,a34004-Max=41;"
+                                      "a99001-Avg=55.5;a99002-Avg=1&&"),
+                               &seg, &err),
+              JL_OK);
+    hj_tag extra[2] = {{"station", "jlp-01"}, {"district", "jiulongpo"}};
+    st_batch_reset(&batch);
+    size_t added = 0;
+    CHECK_INT(hj_segment_to_batch_tagged(&seg, BEIJING, t, extra, 2, &batch, &added, &err), JL_OK);
+    CHECK_INT(added, 4);
+    CHECK_READING(0, "pm2_5{cn=\"2051\",district=\"jiulongpo\",mn=\"AIR0001\",station=\"jlp-01\"}",
+                  1735704000000LL, 30.0, 0);
+    CHECK_READING(1,
+                  "pm2_5_max{cn=\"2051\",district=\"jiulongpo\",mn=\"AIR0001\",station=\"jlp-01\"}",
+                  1735704000000LL, 41.0, 0);
+    CHECK_READING(2,
+                  "noise.leq{cn=\"2051\",district=\"jiulongpo\",mn=\"AIR0001\",station=\"jlp-01\"}",
+                  1735704000000LL, 55.5, 0);
+    CHECK_READING(
+        3, "hj212_a99002{cn=\"2051\",district=\"jiulongpo\",mn=\"AIR0001\",station=\"jlp-01\"}",
+        1735704000000LL, 1.0, 0);
+    /* the caller's array is not reordered */
+    CHECK_STR(extra[0].key, "station");
+
+    /* No table and no tags: exactly hj_segment_to_batch(). */
+    st_batch_reset(&batch);
+    CHECK_INT(hj_segment_to_batch_tagged(&seg, BEIJING, NULL, NULL, 0, &batch, &added, &err),
+              JL_OK);
+    CHECK_INT(added, 4);
+    CHECK_READING(0, "pm25{cn=\"2051\",mn=\"AIR0001\"}", 1735704000000LL, 30.0, 0);
+    CHECK_READING(2, "hj212_a99001{cn=\"2051\",mn=\"AIR0001\"}", 1735704000000LL, 55.5, 0);
+
+    /* Extra tags that cannot be. */
+    hj_tag bad_mn[1] = {{"mn", "X"}};
+    CHECK_INT(hj_segment_to_batch_tagged(&seg, BEIJING, NULL, bad_mn, 1, &batch, &added, &err),
+              JL_EINVAL);
+    CHECK_STR(err.message, "extra tag mn: mn and cn come from the packet itself");
+    hj_tag twice[2] = {{"k", "1"}, {"k", "2"}};
+    CHECK_INT(hj_segment_to_batch_tagged(&seg, BEIJING, NULL, twice, 2, &batch, &added, &err),
+              JL_EINVAL);
+    CHECK_STR(err.message, "CP: pm25: tag key \"k\" appears more than once");
+    hj_tag empty[1] = {{"k", ""}};
+    CHECK_INT(hj_segment_to_batch_tagged(&seg, BEIJING, NULL, empty, 1, &batch, &added, &err),
+              JL_EINVAL);
+    CHECK_STR(err.message, "CP: pm25: the value of tag \"k\" is empty");
+    hj_codes_free(t);
+    hj_codes_free(NULL);
+}
+
+static void codes_refused(const char *text, const char *message, long line)
+{
+    hj_code_table *t = (hj_code_table *)&err; /* must be reset to NULL */
+    CHECK_INT(codes(text, &t), JL_EINVAL);
+    CHECK(t == NULL);
+    CHECK_STR(err.message, message);
+    CHECK_INT(err.line, line);
+}
+
+static void test_codes_refused(void)
+{
+    codes_refused("a34004 pm25\n\na34004\n", "line 3: a code and a metric are needed", 3);
+    codes_refused("a34004 pm25 extra\n", "line 1: more than a code and a metric", 1);
+    codes_refused("# x\na3=4 pm\n",
+                  "line 2: code \"a3=4\" is not valid (1 to 24 printable ASCII bytes without ; , = "
+                  "&)",
+                  2);
+    codes_refused("a1234567890123456789012345 pm\n",
+                  "line 1: code \"a1234567890123456789012345\" is not valid (1 to 24 printable "
+                  "ASCII bytes without ; , = &)",
+                  1);
+    codes_refused("a34004 2.5pm\n",
+                  "line 1: metric \"2.5pm\" is not a valid metric name (a letter or '_', then "
+                  "letters, digits, '_', '.' and '-')",
+                  1);
+    codes_refused("a34004 "
+                  "m2345678901234567890123456789012345678901234567890123456789012345\n",
+                  "line 1: metric \"m23456789012345678901234567890123456789012345678...\" is "
+                  "longer than 64 bytes",
+                  1);
+    /* a repeat is reported at the line that repeats, the earliest such line */
+    codes_refused("b1 x\na1 y\nb2 z\na1 w\nb1 v\n", "line 4: code a1 given twice (first on line 2)",
+                  4);
+}
+
+static void test_codes_load(void)
+{
+    char *dir = make_temp_dir_named("hj212-codes");
+    char path[512];
+    snprintf(path, sizeof path, "%s/codes.txt", dir);
+    FILE *f = fopen(path, "w");
+    CHECK(f != NULL);
+    if (f != NULL) {
+        fputs("a34004 pm2_5\nx9 bad name\n", f);
+        fclose(f);
+    }
+    hj_code_table *t = NULL;
+    char expected[700];
+    snprintf(expected, sizeof expected, "%s: line 2: more than a code and a metric", path);
+    CHECK_INT(hj_codes_load(path, &t, &err), JL_EINVAL);
+    CHECK_STR(err.message, expected);
+    CHECK_INT(err.line, 2);
+    f = fopen(path, "w");
+    if (f != NULL) {
+        fputs("a34004 pm2_5\n", f);
+        fclose(f);
+    }
+    CHECK_INT(hj_codes_load(path, &t, &err), JL_OK);
+    CHECK_STR(hj_codes_metric(t, "a34004"), "pm2_5");
+    hj_codes_free(t);
+    snprintf(path, sizeof path, "%s/none.txt", dir);
+    snprintf(expected, sizeof expected,
+             "cannot open HJ 212 codes file %s: No such file or directory", path);
+    CHECK_INT(hj_codes_load(path, &t, &err), JL_EIO);
+    CHECK_STR(err.message, expected);
+    CHECK(t == NULL);
+    remove_dir(dir);
+}
+
 int main(void)
 {
     st_batch_init(&batch);
     RUN(test_realtime);
     RUN(test_intervals);
     RUN(test_refusals);
+    RUN(test_codes);
+    RUN(test_codes_refused);
+    RUN(test_codes_load);
     st_batch_destroy(&batch);
     return CHECK_DONE();
 }
