@@ -25,6 +25,7 @@
 #include <fcntl.h>
 #include <math.h>
 #include <netdb.h>
+#include <signal.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
@@ -53,7 +54,8 @@ void hj212_send_usage(FILE *out)
             "      Simulate HJ 212 data loggers: send data messages (Flag=5, a 9014 reply asked\n"
             "      for each), match the replies by QN and MN, re-send unanswered ones, and print\n"
             "      one line: sent, acknowledged, lost, retried, elapsed, messages/s, readings/s.\n"
-            "      Exit status 0 only when every message was acknowledged.\n"
+            "      Exit status 0 only when every message was acknowledged; SIGINT or SIGTERM\n"
+            "      stops the run, still reporting (messages in flight count as lost), status 130.\n"
             "        --stations N      simulated loggers [1]\n"
             "        --mn-prefix P     MN = P + index from 1, zero-padded to 24 characters\n"
             "                          [" DEFAULT_MN_PREFIX "]\n"
@@ -717,6 +719,33 @@ static int load_replay(hs_sim *sim, jl_error *err)
     return JL_OK;
 }
 
+/* Refuses a replay whose message would not fit HJ 212's 1024-byte data segment before anything
+ * is sent, by adding up what build_message() writes. */
+static int replay_check_sizes(const hs_sim *sim, jl_error *err)
+{
+    size_t fixed = strlen("QN=;ST=;CN=;PW=;MN=;Flag=5;CP=&&DataTime=&&") + 17 +
+                   strlen(sim->opt.st) + strlen(sim->opt.cn) + strlen(sim->opt.pw);
+    for (size_t m = 0; m < sim->rmsg_count; m++) {
+        const hs_rmsg *rm = &sim->rmsgs[m];
+        char datatime[18];
+        format_digits(rm->local_ms, 0, datatime);
+        size_t len = fixed + strlen(sim->stations[rm->station].mn) + strlen(datatime);
+        for (size_t i = 0; i < rm->item_count; i++) {
+            const hs_item *it = &sim->items[rm->item_first + i];
+            len += strlen(";-=") + strlen(it->code) + strlen(sim->value_key) + strlen(it->value);
+            if (it->flag)
+                len += strlen(",-Flag=X") + strlen(it->code);
+        }
+        if (len > HJ_SEGMENT_MAX)
+            return jl_error_set(err, JL_EINVAL,
+                                "%s: the message of %s at %s would be %zu bytes, over HJ 212's "
+                                "%d: send fewer codes per time",
+                                sim->opt.replay, sim->stations[rm->station].mn, datatime, len,
+                                HJ_SEGMENT_MAX);
+    }
+    return JL_OK;
+}
+
 /* ---- connections ------------------------------------------------------------------------ */
 
 static void set_events(hs_sim *sim, hs_conn *c, uint32_t events)
@@ -1048,7 +1077,7 @@ static int setup(hs_sim *sim, jl_error *err)
         return JL_EINVAL;
     sim->value_key = strcmp(o->cn, "2011") == 0 ? "Rtd" : "Avg";
     if (o->replay) {
-        if (load_replay(sim, err) != JL_OK)
+        if (load_replay(sim, err) != JL_OK || replay_check_sizes(sim, err) != JL_OK)
             return err->code;
     } else {
         /* codes */
@@ -1157,6 +1186,15 @@ static int setup(hs_sim *sim, jl_error *err)
     return JL_OK;
 }
 
+/* Set by SIGINT or SIGTERM: the run stops where it is and still reports. */
+static volatile sig_atomic_t hs_interrupted;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    hs_interrupted = 1;
+}
+
 static void run(hs_sim *sim)
 {
     int64_t now = jl_monotonic_ns();
@@ -1174,7 +1212,7 @@ static void run(hs_sim *sim)
 
     struct epoll_event events[256];
     int64_t next_sweep = now;
-    while (!sim->failed) {
+    while (!sim->failed && !hs_interrupted) {
         int n = epoll_wait(sim->epfd, events, 256, (int)(SWEEP_NS / 1000000));
         now = jl_monotonic_ns();
         for (int i = 0; i < n; i++) {
@@ -1369,8 +1407,23 @@ int cmd_hj212_send(int argc, char **argv)
         fprintf(stderr, "jialing hj212-send: %s\n", err.message);
         goto out;
     }
+    struct sigaction sa, old_int, old_term;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal; /* no SA_RESTART: epoll_wait returns at once */
+    sigemptyset(&sa.sa_mask);
+    hs_interrupted = 0;
+    sigaction(SIGINT, &sa, &old_int);
+    sigaction(SIGTERM, &sa, &old_term);
     run(sim);
+    sigaction(SIGINT, &old_int, NULL);
+    sigaction(SIGTERM, &old_term, NULL);
     double elapsed = (double)(jl_monotonic_ns() - sim->start_ns) / 1e9;
+    if (hs_interrupted) {
+        /* what was in flight was never acknowledged */
+        for (size_t i = 0; i < sim->conn_count; i++)
+            sim->lost += sim->conns[i].inflight;
+        fprintf(stderr, "jialing hj212-send: interrupted\n");
+    }
     if (sim->failed) {
         fprintf(stderr, "jialing hj212-send: %s\n", sim->failure);
         goto out;
@@ -1385,7 +1438,7 @@ int cmd_hj212_send(int argc, char **argv)
            elapsed > 0 ? (double)sim->acked / elapsed : 0,
            elapsed > 0 ? (double)sim->acked_readings / elapsed : 0);
     fflush(stdout);
-    status = sim->lost == 0 ? 0 : 1;
+    status = hs_interrupted ? 130 : sim->lost == 0 ? 0 : 1;
 out:
     if (sim->acked_log && fclose(sim->acked_log) != 0) {
         fprintf(stderr, "jialing hj212-send: --acked-log: %s\n", strerror(errno));
