@@ -371,9 +371,13 @@ def stored(srv, metrics, from_ms, to_ms):
                      flags="all")
         series = {}
         for s in doc["series"]:
-            eq(s["columns"], ["time", "value", "flag"], "columns of %s %r" % (metric, s["tags"]))
+            eq(s["columns"], ["time", "value", "flag", "valid"],
+               "columns of %s %r" % (metric, s["tags"]))
             eq(sorted(s["tags"]), ["cn", "mn"], "tag keys of %s" % metric)
-            series[(s["tags"]["mn"], s["tags"]["cn"])] = s["values"]
+            # No review marks here: valid exactly when the flag is N.
+            for row in s["values"]:
+                eq(row[3], row[2] == "N", "valid of %r in %s" % (row, metric))
+            series[(s["tags"]["mn"], s["tags"]["cn"])] = [row[:3] for row in s["values"]]
         out[metric] = series
     return out
 
