@@ -3,11 +3,12 @@
  * on stores whose chunk count is far above their series count. Uses the public API only, so the
  * same source builds against the library of an older commit (the "before" figure).
  *
- *   restart_gen DIR SERIES CHUNKS_PER_SERIES CHUNK_TARGET
+ *   restart_gen DIR SERIES CHUNKS_PER_SERIES CHUNK_TARGET [TAIL]
  *
  * Series pm25{station=sNNNNNNN}, a reading every 60 s from 2025-01-01Z, values a random walk in
  * tenths; each round gives every series CHUNK_TARGET readings, which the store seals as one chunk
- * (chunk_target = CHUNK_TARGET), and a last half round stays in the write log (tails to replay).
+ * (chunk_target = CHUNK_TARGET), and a last round of TAIL readings per series (default
+ * CHUNK_TARGET / 2, below the seal threshold) stays in the write log (tails to replay).
  * Prints readings, chunks expected and seconds to stderr. Exit status 0 on success. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,14 +38,15 @@ static uint64_t next_random(void)
 
 int main(int argc, char **argv)
 {
-    if (argc != 5) {
-        fprintf(stderr, "usage: restart_gen DIR SERIES CHUNKS_PER_SERIES CHUNK_TARGET\n");
+    if (argc != 5 && argc != 6) {
+        fprintf(stderr, "usage: restart_gen DIR SERIES CHUNKS_PER_SERIES CHUNK_TARGET [TAIL]\n");
         return 2;
     }
     uint32_t series = (uint32_t)strtoul(argv[2], NULL, 10);
     uint32_t rounds = (uint32_t)strtoul(argv[3], NULL, 10);
     uint32_t target = (uint32_t)strtoul(argv[4], NULL, 10);
-    if (series == 0 || target == 0 || target > BATCH_READINGS) {
+    uint32_t tail = argc == 6 ? (uint32_t)strtoul(argv[5], NULL, 10) : target / 2;
+    if (series == 0 || target == 0 || target > BATCH_READINGS || tail >= target) {
         fprintf(stderr, "restart_gen: bad arguments\n");
         return 2;
     }
@@ -81,9 +83,11 @@ int main(int argc, char **argv)
     double start = now_seconds();
     uint64_t written = 0;
     const int64_t t0 = 1735689600000LL, step = 60000;
-    /* rounds full rounds (one chunk each), then half a round left in the log. */
+    /* rounds full rounds (one chunk each), then a round of tail readings left in the log. */
     for (uint32_t round = 0; round <= rounds; round++) {
-        uint32_t per_series = round < rounds ? target : target / 2;
+        uint32_t per_series = round < rounds ? target : tail;
+        if (per_series == 0)
+            break;
         uint32_t per_batch = BATCH_READINGS / per_series;
         for (uint32_t first = 0; first < series; first += per_batch) {
             st_batch_reset(&batch);
