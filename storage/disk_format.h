@@ -386,7 +386,8 @@ static inline int df_decimal_exponent(const double *values, const uint32_t *orde
  * it in step with the chunks in the same transaction; a build of format 4 would ignore it and
  * leave it stale once it seals or merges, so it must refuse the directory. A directory of format
  * 4 or older opened for writing is walked once, chunk by chunk, to write every record, in the
- * transaction that marks it 5. */
+ * transaction that marks it 5 (read-only, it is walked in memory and left as it was); so is a
+ * directory marked 5 whose "series_state" database is missing altogether. */
 #define FORMAT_VERSION 5u
 #define FORMAT_VERSION_OLDEST 1u
 

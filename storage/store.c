@@ -32,9 +32,10 @@ int store_lmdb_error(jl_error *err, int rc, const char *what)
 /* Opens the five databases of readings (creating them unless read-only), then the review
  * marks' database: created when writable; a read-only open of a store without it (one no build
  * with review marks has written to) has no marks; then the series states' database, likewise
- * (a read-only open of a store without it walks the chunks). JL_OK, JL_ENOTFOUND (a read-only
+ * (a read-only open of a store without it walks the chunks; *states_created is set when this
+ * open created it). JL_OK, JL_ENOTFOUND (a read-only
  * open of a directory without a store) or an LMDB error. */
-static int open_dbis(st_store *store, MDB_txn *txn, jl_error *err)
+static int open_dbis(st_store *store, MDB_txn *txn, int *states_created, jl_error *err)
 {
     int read_only = store->options.read_only;
     struct {
@@ -61,8 +62,11 @@ static int open_dbis(st_store *store, MDB_txn *txn, jl_error *err)
     if (mrc != 0 && !(mrc == MDB_NOTFOUND && read_only))
         return store_lmdb_error(err, mrc, "opening the review database");
     store->has_review_db = mrc == 0;
-    mrc = mdb_dbi_open(txn, STORE_DB_SERIES_STATE, read_only ? 0 : MDB_CREATE,
-                       &store->db_series_state);
+    mrc = mdb_dbi_open(txn, STORE_DB_SERIES_STATE, 0, &store->db_series_state);
+    if (mrc == MDB_NOTFOUND && !read_only) {
+        mrc = mdb_dbi_open(txn, STORE_DB_SERIES_STATE, MDB_CREATE, &store->db_series_state);
+        *states_created = mrc == 0;
+    }
     if (mrc != 0 && !(mrc == MDB_NOTFOUND && read_only))
         return store_lmdb_error(err, mrc, "opening the series states");
     store->has_series_state_db = mrc == 0;
@@ -115,9 +119,14 @@ static int open_databases(st_store *store, jl_error *err)
     if (mrc != 0)
         return store_lmdb_error(err, mrc, "beginning the opening transaction");
     uint32_t stored_version = 0;
-    int rc = open_dbis(store, txn, err);
+    int states_created = 0;
+    int rc = open_dbis(store, txn, &states_created, err);
     if (rc == JL_OK)
         rc = check_format_version(store, txn, &stored_version, err);
+    /* A directory marked 5 whose records are missing altogether is walked like an older one,
+     * rather than opened as if no series had chunks. */
+    if (states_created && stored_version >= FORMAT_VERSION)
+        stored_version = FORMAT_VERSION - 1;
     if (rc == JL_OK)
         rc = catalog_load(store, txn, err);
     if (rc == JL_OK)

@@ -566,6 +566,38 @@ static void test_corrupt_record_rebuilt(void)
     remove_dir(dir);
 }
 
+/* A directory of format 5 whose "series_state" database is gone altogether is walked at open
+ * (the records written again when writable), never opened as if no series had chunks. */
+static void test_missing_database_walked(void)
+{
+    rng_state = 20261211;
+    char *dir = make_temp_dir_named("series-state");
+    int64_t clock = 1700000000000LL;
+    st_store *store = open_with(dir, 64, 0);
+    for (int r = 0; r < 30; r++)
+        random_request(store, 5, &clock);
+    st_store_close(store);
+    reference ref[MAX_SERIES];
+    walk_reference(dir, ref);
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi dbi;
+    open_lmdb(dir, 0, "series_state", &env, &txn, &dbi);
+    CHECK_INT(mdb_drop(txn, dbi, 1), 0);
+    CHECK_INT(mdb_txn_commit(txn), 0);
+    mdb_env_close(env);
+    CHECK_INT(stored_format(dir), 5);
+    store = open_with(dir, 64, 1); /* read-only: walked in memory */
+    check_against_reference(store, ref);
+    st_store_close(store);
+    CHECK(!has_state_db(dir));
+    store = open_with(dir, 64, 0); /* for writing: walked, records written */
+    check_against_reference(store, ref);
+    st_store_close(store);
+    check_records(dir, ref);
+    remove_dir(dir);
+}
+
 /* A child writes random requests and reports each acknowledged one on a pipe; it is killed
  * with SIGKILL after `acks` (or, acks 0, leaves with _exit after 30 requests without closing).
  * The directory then opens with records that match its chunks and states that match a walk. */
@@ -631,6 +663,7 @@ int main(void)
     RUN(test_reopen_fitted_and_early_seals);
     RUN(test_format4_upgrade);
     RUN(test_corrupt_record_rebuilt);
+    RUN(test_missing_database_walked);
     RUN(test_killed_writer);
     return CHECK_DONE();
 }
