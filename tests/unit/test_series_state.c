@@ -566,6 +566,43 @@ static void test_corrupt_record_rebuilt(void)
     remove_dir(dir);
 }
 
+/* A record damaged while the store is open (through the store's own environment, between
+ * commits) is not carried forward by the writer's next change to that series' chunks: the writer
+ * rebuilds it from all the series' chunks. */
+static void test_corrupt_record_in_writer(void)
+{
+    rng_state = 20261212;
+    char *dir = make_temp_dir_named("series-state");
+    int64_t clock = 1700000000000LL;
+    st_store *store = open_with(dir, 64, 0);
+    for (int r = 0; r < 20; r++)
+        random_request(store, 3, &clock);
+    MDB_txn *txn;
+    CHECK_INT(mdb_txn_begin(store->env, NULL, 0, &txn), 0);
+    for (uint64_t id = 1; id <= store->series_count; id++) {
+        uint8_t key[8] = {0, 0, 0, 0, 0, 0, 0, (uint8_t)id};
+        MDB_val k = {8, key}, v;
+        CHECK_INT(mdb_get(txn, store->db_series_state, &k, &v), 0);
+        uint8_t copy[70];
+        memcpy(copy, v.mv_data, sizeof copy);
+        copy[3] ^= 0x40; /* the chunk count: the checksum fails */
+        v.mv_data = copy;
+        CHECK_INT(mdb_put(txn, store->db_series_state, &k, &v, 0), 0);
+    }
+    CHECK_INT(mdb_txn_commit(txn), 0);
+    for (int r = 0; r < 20; r++) /* every series seals again (64 readings each at most) */
+        random_request(store, 3, &clock);
+    st_store_close(store);
+    reference ref[MAX_SERIES];
+    walk_reference(dir, ref);
+    check_records(dir, ref);
+    store = open_with(dir, 64, 1);
+    CHECK_INT(store->states_rebuilt, 0);
+    check_against_reference(store, ref);
+    st_store_close(store);
+    remove_dir(dir);
+}
+
 /* A directory of format 5 whose "series_state" database is gone altogether is walked at open
  * (the records written again when writable), never opened as if no series had chunks. */
 static void test_missing_database_walked(void)
@@ -663,6 +700,7 @@ int main(void)
     RUN(test_reopen_fitted_and_early_seals);
     RUN(test_format4_upgrade);
     RUN(test_corrupt_record_rebuilt);
+    RUN(test_corrupt_record_in_writer);
     RUN(test_missing_database_walked);
     RUN(test_killed_writer);
     return CHECK_DONE();
