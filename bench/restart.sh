@@ -10,11 +10,13 @@
 # bench/out/restart/REPORT-restart.md. Builds the current tree's library first (make).
 #
 #   bash bench/restart.sh [--series 100000] [--chunks 100] [--target 64] [--tail 32] [--runs 3]
-#                         [--before REV] [--keep-data]
+#                         [--values walk|noise] [--before REV] [--keep-data]
 # --chunks: chunks per series; --target: readings per chunk (the store's chunk_target); --tail:
 # readings per series left unsealed in the write log (replayed at every start; default target/2);
+# --values: a random walk in tenths (~2 B a reading) or noise (random doubles, 8 B a reading: with
+# --target 480 every chunk fills one 4 KiB overflow page, as chunks the store sizes itself do);
 # --before: the commit of the old binary (default: the parent of the commit that made store
-# format 5). The environment may set SERIES CHUNKS TARGET TAIL RUNS BEFORE the same way.
+# format 5). The environment may set SERIES CHUNKS TARGET TAIL VALUES RUNS BEFORE the same way.
 # Disk: about 45 bytes per reading plus 60 per chunk at the defaults (4.3 GB for 10^5 x 100 x 64).
 set -euo pipefail
 
@@ -23,6 +25,7 @@ SERIES=${SERIES:-100000}
 CHUNKS=${CHUNKS:-100}
 TARGET=${TARGET:-64}
 TAIL=${TAIL:-}
+VALUES=${VALUES:-walk}
 RUNS=${RUNS:-3}
 BEFORE=${BEFORE:-}
 KEEP_DATA=0
@@ -32,6 +35,7 @@ while [ $# -gt 0 ]; do
     --chunks) CHUNKS=$2; shift 2 ;;
     --target) TARGET=$2; shift 2 ;;
     --tail) TAIL=$2; shift 2 ;;
+    --values) VALUES=$2; shift 2 ;;
     --runs) RUNS=$2; shift 2 ;;
     --before) BEFORE=$2; shift 2 ;;
     --keep-data) KEEP_DATA=1; shift ;;
@@ -61,11 +65,11 @@ CFLAGS_GEN="-std=c11 -D_GNU_SOURCE -O2 -Wall -Wextra -Werror"
 cc $CFLAGS_GEN -I"$OLD_TREE/include" -o "$OUT/restart_gen_old" bench/restart_gen.c \
     "$OLD_TREE/build/release/libjialing.a" -llmdb -llz4 -lpthread -lm
 
-DATA="$OUT/data-${SERIES}x${CHUNKS}x${TARGET}+${TAIL}"
+DATA="$OUT/data-${SERIES}x${CHUNKS}x${TARGET}+${TAIL}-${VALUES}"
 rm -rf "$DATA"
 log "generating $SERIES series x $CHUNKS chunks of $TARGET readings + $TAIL in the log into $DATA (old format)"
 gen_start=$(date +%s.%N)
-"$OUT/restart_gen_old" "$DATA" "$SERIES" "$CHUNKS" "$TARGET" "$TAIL" 2> >(tee "$OUT/gen.log" >&2)
+"$OUT/restart_gen_old" "$DATA" "$SERIES" "$CHUNKS" "$TARGET" "$TAIL" "$VALUES" 2> >(tee "$OUT/gen.log" >&2)
 gen_end=$(date +%s.%N)
 FILE_BYTES=$(stat -c %s "$DATA/data.mdb")
 
@@ -128,7 +132,7 @@ measure "after (records)" bin/jialingd cold "$RUNS"
 
 CHUNK_LINE=$(grep 'restart_gen: .* series' "$OUT/gen.log" | tail -1)
 {
-    echo "Restart of a store of $SERIES series x $CHUNKS chunks of $TARGET readings (chunk_target $TARGET), plus $TAIL readings per series in the write log"
+    echo "Restart of a store of $SERIES series x $CHUNKS chunks of $TARGET readings (chunk_target $TARGET, values $VALUES), plus $TAIL readings per series in the write log"
     echo "($CHUNK_LINE; data.mdb $FILE_BYTES bytes; generated in $(awk -v a="$gen_start" -v b="$gen_end" 'BEGIN {printf "%.0f", b - a}') s)."
     echo "Best of the runs (ms from exec to the answer); every run as health/query ms. VmHWM includes the LMDB pages the open touched."
     echo

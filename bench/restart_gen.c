@@ -3,10 +3,11 @@
  * on stores whose chunk count is far above their series count. Uses the public API only, so the
  * same source builds against the library of an older commit (the "before" figure).
  *
- *   restart_gen DIR SERIES CHUNKS_PER_SERIES CHUNK_TARGET [TAIL]
+ *   restart_gen DIR SERIES CHUNKS_PER_SERIES CHUNK_TARGET [TAIL [walk|noise]]
  *
  * Series pm25{station=sNNNNNNN}, a reading every 60 s from 2025-01-01Z, values a random walk in
- * tenths; each round gives every series CHUNK_TARGET readings, which the store seals as one chunk
+ * tenths (walk, the default: ~2 bytes a reading) or random doubles (noise: the float codec, 8
+ * bytes a reading, so that 480 readings fill one 4 KiB overflow page as full-size chunks do); each round gives every series CHUNK_TARGET readings, which the store seals as one chunk
  * (chunk_target = CHUNK_TARGET), and a last round of TAIL readings per series (default
  * CHUNK_TARGET / 2, below the seal threshold) stays in the write log (tails to replay).
  * Prints readings, chunks expected and seconds to stderr. Exit status 0 on success. */
@@ -38,14 +39,16 @@ static uint64_t next_random(void)
 
 int main(int argc, char **argv)
 {
-    if (argc != 5 && argc != 6) {
-        fprintf(stderr, "usage: restart_gen DIR SERIES CHUNKS_PER_SERIES CHUNK_TARGET [TAIL]\n");
+    if (argc < 5 || argc > 7) {
+        fprintf(stderr,
+                "usage: restart_gen DIR SERIES CHUNKS_PER_SERIES CHUNK_TARGET [TAIL [walk|noise]]\n");
         return 2;
     }
     uint32_t series = (uint32_t)strtoul(argv[2], NULL, 10);
     uint32_t rounds = (uint32_t)strtoul(argv[3], NULL, 10);
     uint32_t target = (uint32_t)strtoul(argv[4], NULL, 10);
-    uint32_t tail = argc == 6 ? (uint32_t)strtoul(argv[5], NULL, 10) : target / 2;
+    uint32_t tail = argc >= 6 ? (uint32_t)strtoul(argv[5], NULL, 10) : target / 2;
+    int noise = argc == 7 && strcmp(argv[6], "noise") == 0;
     if (series == 0 || target == 0 || target > BATCH_READINGS || tail >= target) {
         fprintf(stderr, "restart_gen: bad arguments\n");
         return 2;
@@ -99,7 +102,9 @@ int main(int argc, char **argv)
                 for (uint32_t i = 0; i < per_series; i++) {
                     int64_t n = (int64_t)round * target + i;
                     level[s] += (double)((int64_t)(next_random() % 7) - 3);
-                    if (st_batch_point(&batch, index, t0 + step * n, level[s] / 10.0) != JL_OK)
+                    double value = noise ? (double)(next_random() >> 11) / 9007199254740992.0
+                                         : level[s] / 10.0;
+                    if (st_batch_point(&batch, index, t0 + step * n, value) != JL_OK)
                         return 1;
                 }
             }
