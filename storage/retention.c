@@ -128,6 +128,10 @@ static int retention_series(st_store *store, writer_txn *wt, MDB_cursor *cursor,
     }
     if (doomed == 0)
         return JL_OK;
+    /* The series' sealed-state record is rewritten from its chunks before this commit. */
+    int rc = series_state_note_chunks(wt, s, -(int64_t)doomed, -(int64_t)bytes, err);
+    if (rc != JL_OK)
+        return rc;
     tail_touch(wt, s);
     s->next.count -= readings;
     s->next.sealed_count -= readings;

@@ -10,6 +10,8 @@
  *   snapshot.c  read views and cursors;  backup.c  st_store_backup;  batch.c  st_batch
  *   review.c    review marks: the "review" database, the in-memory set in force, spans
  *   retention.c retention: chunks past the cut deleted by passes in the writer, late writes
+ *               past it dropped
+ *   series_state.c  the sealed state of each series in LMDB: kept by the writer, read at open
  *
  * Concurrency model:
  * - One writer thread mutates the catalog and the series states. It prepares each group of
@@ -98,6 +100,8 @@ typedef struct series {
     int touched;                 /* 1 while next differs from live */
     int relog_queued;            /* 1 while listed to have its tail written again to the log */
     int tail_private;            /* 1 when next.tail is a buffer no reader can see */
+    int state_change;            /* 1 + its index in wt->state_changes while the transaction
+                                    changed its chunks, else 0 (writer only) */
     struct series *touched_next; /* list of touched series in this transaction */
     struct series *pending_prev; /* pending list: series with a non-empty live tail, */
     struct series *pending_next; /* in tail_min_seq order (writer only) */
@@ -105,8 +109,10 @@ typedef struct series {
 
 struct st_store {
     MDB_env *env;
-    MDB_dbi db_meta, db_series, db_postings, db_chunks, db_log, db_review;
-    int has_review_db; /* 0: a read-only open of a store without the "review" database */
+    MDB_dbi db_meta, db_series, db_postings, db_chunks, db_log, db_review, db_series_state;
+    int has_review_db;       /* 0: a read-only open of a store without the "review" database */
+    int has_series_state_db; /* 0: a read-only open of a store without "series_state" */
+    uint64_t states_rebuilt; /* series whose sealed state open rebuilt from their chunks */
     st_options options;
     uint32_t chunk_max;  /* readings per chunk at most */
     uint32_t page_bytes; /* LMDB page size */
@@ -194,6 +200,13 @@ typedef struct late_reading {
     uint64_t order; /* arrival order, so the last write of a timestamp wins */
 } late_reading;
 
+/* A series whose chunks the transaction changed, with the change in its chunk count and bytes:
+ * its sealed-state record is rewritten before the commit (series_state_write). */
+typedef struct state_change {
+    series *owner;
+    int64_t chunks, bytes;
+} state_change;
+
 /* Per-transaction state of the writer. */
 typedef struct writer_txn {
     MDB_txn *txn;
@@ -227,6 +240,8 @@ typedef struct writer_txn {
     size_t joining_capacity;
     int64_t chunk_count_delta, chunk_bytes_delta; /* counters published with the states */
     int64_t log_blocks_delta, log_bytes_delta;
+    state_change *state_changes; /* series whose chunks changed, see state_change */
+    size_t state_change_count, state_change_capacity;
 } writer_txn;
 
 /* ---------- store.c ---------- */
@@ -312,9 +327,9 @@ void seal_plan(const st_store *store, series *s, uint64_t count, uint64_t bytes,
  * the series' pages; otherwise all of it. JL_OK, JL_ENOMEM, JL_ECORRUPT or an LMDB error. */
 int seal_tail(st_store *store, writer_txn *wt, series *s, int fit, jl_error *err);
 
-/* Encodes readings into chunks of at most chunk_max readings each, split evenly, and puts them;
- * adds the encoded size to *bytes when bytes is not NULL. */
-int seal_put_chunks(st_store *store, writer_txn *wt, uint64_t id, const int64_t *ms,
+/* Encodes readings of s into chunks of at most chunk_max readings each, split evenly, and puts
+ * them; adds the encoded size to *bytes when bytes is not NULL. */
+int seal_put_chunks(st_store *store, writer_txn *wt, series *s, const int64_t *ms,
                     const double *values, const uint8_t *flags, size_t count, uint64_t *bytes,
                     jl_error *err);
 
@@ -370,6 +385,49 @@ void writer_stop(st_store *store);
  * writer has committed or failed it; returns its result, copying its error into err. JL_EBUSY
  * when the store is shutting down (nothing queued). */
 int writer_submit(st_store *store, write_request *request, jl_error *err);
+
+/* ---------- series_state.c ---------- */
+
+/* One record of the "series_state" database (disk_format.h, section 4), decoded. */
+typedef struct series_record {
+    uint8_t last_flag;            /* data flag code of the last sealed reading */
+    uint64_t chunks, chunk_bytes; /* the series' chunks and the bytes of their values */
+    uint64_t sealed_count;        /* readings in them */
+    int64_t first_ms, last_ms;    /* first and last sealed reading */
+    double last_value;            /* value at last_ms */
+    uint32_t last_chunk_count, last_chunk_bytes; /* of the last chunk, for seal_plan */
+    int64_t last_chunk_first_ms;
+} series_record;
+
+/* Writes the record's SERIES_STATE_VALUE_BYTES bytes, checksum included. */
+void series_state_encode(const series_record *record, uint8_t *out);
+
+/* Decodes and validates a record (the order of disk_format.h): JL_OK or JL_ECORRUPT. */
+int series_state_decode(const void *data, size_t len, series_record *record, jl_error *err);
+
+/* Notes that the transaction put (chunks > 0) or deleted (chunks < 0) chunks of s taking bytes;
+ * every put or delete in the chunks database must be noted, so that the series' record is
+ * rewritten in the same transaction. JL_OK or JL_ENOMEM (err set). */
+int series_state_note_chunks(writer_txn *wt, series *s, int64_t chunks, int64_t bytes,
+                             jl_error *err);
+
+/* Rewrites the records of the series noted in this transaction from their new chunks (first
+ * and last chunk read back, counts from the old record and the noted changes; a record that
+ * fails validation is rebuilt from all the series' chunks), then forgets the notes. Called
+ * after the last change to chunks, before the commit. JL_OK, JL_ENOMEM, JL_ECORRUPT or an LMDB
+ * error. */
+int series_state_write(st_store *store, writer_txn *wt, jl_error *err);
+
+/* Forgets the notes of a transaction that is rolled back (idempotent). */
+void series_state_forget(writer_txn *wt);
+
+/* Sets the sealed state of every series at open (after catalog_load, before log_replay) and the
+ * store's chunk totals: from the records when the directory is of format 5 and has them, else
+ * (stored_version < 5) by walking every chunk once, writing the records unless read-only. A
+ * record that fails validation is rebuilt from its series' chunks (counted in states_rebuilt,
+ * and said on stderr). JL_OK, JL_ECORRUPT (a key or a chunk that cannot be read), JL_ENOMEM or
+ * an LMDB error. */
+int series_state_load(st_store *store, MDB_txn *txn, uint32_t stored_version, jl_error *err);
 
 /* ---------- review.c ---------- */
 

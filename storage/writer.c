@@ -59,6 +59,7 @@ static int apply_request(st_store *store, writer_txn *wt, write_request *request
  * included (a retry after growing the map, or request by request, earns it again). */
 static void rollback(st_store *store, writer_txn *wt)
 {
+    series_state_forget(wt);
     store->relog_credit = wt->relog_credit_before;
     store->review_next_id = wt->review_next_id_before;
     review_set_release(wt->review_next);
@@ -193,6 +194,9 @@ static int commit_group(st_store *store, writer_txn *wt, write_request *first,
     store->next_log_seq = wt->next_seq;
     if (rc == JL_OK)
         rc = log_truncate(store, wt, err);
+    /* After the last change to chunks: the sealed-state records go into the same commit. */
+    if (rc == JL_OK)
+        rc = series_state_write(store, wt, err);
     /* Reserve what publishing needs before committing, so that it cannot fail after. */
     if (rc == JL_OK && wt->touched_count > wt->joining_capacity) {
         series **grown = realloc(wt->joining, wt->touched_count * sizeof *grown);
@@ -369,6 +373,7 @@ static void *writer_main(void *argument)
     free(wt.merge_ms);
     free(wt.merge_values);
     free(wt.merge_flags);
+    free(wt.state_changes);
     return NULL;
 }
 
