@@ -478,11 +478,12 @@ def test_hj212_stations_codes_split():
         os.rmdir(tmp)
 
 
-def test_hj212_store_refuses_one_message():
-    # Year 2300 maps (a real date) but lies past the store's time range (about 1677..2262): the
-    # store refuses it. Sent in one piece with two good messages, it is in their batch; the
-    # batch is refused as invalid and retried message by message: the good ones are stored and
-    # answered, the bad one is not answered, and is counted.
+def test_hj212_message_outside_the_store_years():
+    # Year 2300 is a real date but lies past the times the store keeps (about 1677..2262). Sent
+    # in one piece with two good messages, it is dropped by the mapping, counted and logged with
+    # the reason; the good ones are stored and answered, the bad one is not answered. (The
+    # listener's retry of a refused batch message by message, for refusals only the store can
+    # make, is covered by test_hj212_listener's unit tests.)
     srv = start()
     try:
         lg = Logger(srv.hj_port)
@@ -497,10 +498,12 @@ def test_hj212_store_refuses_one_message():
            {("pm25", "2011", "RTY0001"): [[t, 1.0, "N"]],
             ("pm25", "2011", "RTY0003"): [[t, 3.0, "N"]]}, "the good messages' readings")
         m = metrics(srv)
-        eq(m["jialing_hj212_commit_failures_total"], 1, "messages whose commit failed")
+        eq(m['jialing_hj212_frames_dropped_total{reason="mapping"}'], 1, "dropped by the mapping")
+        eq(m["jialing_hj212_commit_failures_total"], 0, "no commit failed")
         eq(m["jialing_hj212_messages_stored_total"], 2, "messages stored")
         eq(m["jialing_hj212_replies_sent_total"], 2, "replies")
-        check("not stored, no reply" in log_text(srv), "the refusal logged:\n" + srv.log_tail())
+        check("outside the times the store keeps" in log_text(srv),
+              "the refusal logged with its reason:\n" + srv.log_tail())
         lg.close()
     finally:
         srv.cleanup()
