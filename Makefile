@@ -30,8 +30,8 @@ endif
 CFLAGS_ALL := $(CSTD) $(WARN) $(VFLAGS) -Iinclude $(CFLAGS)
 
 LIB_SRC := $(wildcard storage/*.c) $(wildcard query/*.c) $(wildcard query/ingest/*.c)
-SERVER_SRC := $(filter-out server/cli.c server/httpclient.c server/csvconvert.c,$(wildcard server/*.c))
-CLI_SRC := server/cli.c server/httpclient.c server/csvconvert.c
+SERVER_SRC := $(filter-out server/cli.c server/httpclient.c server/csvconvert.c server/hj212_send.c,$(wildcard server/*.c))
+CLI_SRC := server/cli.c server/httpclient.c server/csvconvert.c server/hj212_send.c
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 

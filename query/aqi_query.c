@@ -3,7 +3,8 @@
  * station merged, as group_by with no tags does); from those come the hourly values and their
  * validity, and from the hourly values the 1-hour, 8-hour and 24-hour figures each window needs.
  * A second query counts every reading (flags=all) so the answer can say how many were left out.
- * See jialing/aqi.h for the rules and docs/readme-parts/aqi.md for the clauses behind them. */
+ * See jialing/aqi.h for the rules and README.md ("Air quality index") for the clauses behind them.
+ */
 #include "jialing/aqi.h"
 
 #include <math.h>

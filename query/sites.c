@@ -292,7 +292,8 @@ static int parse_select(parse_state *ps, json_t *obj, si_site *site)
             return nomem(ps);
         site->tag_count++;
     }
-    qsort(site->tags, site->tag_count, sizeof *site->tags, cmp_tag);
+    if (site->tag_count > 1)
+        qsort(site->tags, site->tag_count, sizeof *site->tags, cmp_tag);
     return JL_OK;
 }
 
@@ -332,7 +333,8 @@ static int parse_metrics(parse_state *ps, json_t *obj, si_site *site)
             return nomem(ps);
         site->metric_count++;
     }
-    qsort(site->metrics, site->metric_count, sizeof *site->metrics, cmp_metric);
+    if (site->metric_count > 1) /* none: the array may not exist */
+        qsort(site->metrics, site->metric_count, sizeof *site->metrics, cmp_metric);
     return JL_OK;
 }
 

@@ -1,7 +1,7 @@
 /* HTTP handler of GET /api/v1/aqi (HJ 633-2012 air quality index from the store), called from
  * the route table in server/routes.c. Parses the parameters, runs aq_compute() (jialing/aqi.h)
  * and writes the usual result shape, one series per station, in JSON or CSV; the JSON answer also
- * carries what it was computed from. docs/readme-parts/aqi.md describes every field. */
+ * carries what it was computed from. README.md ("Air quality index") describes every field. */
 #ifndef JIALING_SERVER_AQI_HTTP_H
 #define JIALING_SERVER_AQI_HTTP_H
 

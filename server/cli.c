@@ -7,6 +7,7 @@
 #include "jialing/csvconvert.h"
 #include "jialing/httpclient.h"
 #include "jialing/store.h"
+#include "hj212_send.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -39,13 +40,15 @@ static void usage(FILE *out)
             "  backup DIR OUT\n"
             "      Copy the store in the data directory DIR into the new or empty directory OUT,\n"
             "      compacted and consistent; safe while a server runs on DIR and writes go on.\n"
-            "      Start jialingd with --data OUT to restore it.\n"
+            "      Start jialingd with --data OUT to restore it.\n",
+            DEFAULT_BATCH);
+    hj212_send_usage(out);
+    fprintf(out,
             "  --help\n"
             "      Show this text.\n"
             "\n"
             "exit status: 0 success, 1 failure (rejected batches, server unreachable), 2 usage "
-            "error\n",
-            DEFAULT_BATCH);
+            "error\n");
 }
 
 static int usage_error(const char *format, const char *arg)
@@ -515,5 +518,7 @@ int main(int argc, char **argv)
         return cmd_inspect(argc - 1, argv + 1);
     if (strcmp(cmd, "backup") == 0)
         return cmd_backup(argc - 1, argv + 1);
+    if (strcmp(cmd, "hj212-send") == 0)
+        return cmd_hj212_send(argc - 1, argv + 1);
     return usage_error("unknown command '%s'", cmd);
 }

@@ -1,10 +1,13 @@
 /* jialingd: opens the store, optionally loads the demo data, serves HTTP, and shuts down in
  * order on SIGTERM/SIGINT (stop accepting, finish writes in flight, close LMDB). SIGHUP re-reads
- * the token file, the sites file and the alarm rules (a bad one keeps the old). Signals are taken
- * synchronously with sigwait() in the main thread. */
+ * the token file, the sites file, the HJ 212 stations and codes files and the alarm rules (a
+ * bad one keeps the old). With --hj212 it also runs the HJ 212 listener (server/hj212_listener.c),
+ * stopped after HTTP and before the store closes, so its commits in flight finish. Signals are
+ * taken synchronously with sigwait() in the main thread. */
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "jialing/demo.h"
@@ -62,6 +65,8 @@ static int start_alarms(sv_config *config, st_store *store, al_rules *rules, jl_
     return al_evaluator_start(store, rules, &options, &config->alarms, err);
 }
 
+#include "hj212_listener.h"
+
 static int is_loopback(const char *host)
 {
     return strcmp(host, "127.0.0.1") == 0 || strcmp(host, "localhost") == 0 ||
@@ -116,6 +121,21 @@ int main(int argc, char **argv)
             return 1;
         }
         config.sites = &sites;
+    } else if (config.load_demo) {
+        /* --demo without --sites: the demo's own sites, so that aqi, water_quality and
+         * assessment answer at once. Not a file: SIGHUP has nothing to re-read, and --sites
+         * keeps its meaning (when given, it alone is used). */
+        si_set *set = NULL;
+        const char *json = dm_sites_json();
+        if (si_registry_init(&sites, NULL) != JL_OK ||
+            si_parse(json, strlen(json), "demo sites", &set, &err) != JL_OK) {
+            fprintf(stderr, "jialingd: %s\n",
+                    err.message[0] ? err.message : "out of memory reading the demo sites");
+            au_tokens_free(context.tokens);
+            return 1;
+        }
+        si_registry_install(&sites, set);
+        config.sites = &sites;
     }
     /* The rules too: a bad file is refused before the store opens. */
     al_rules rules;
@@ -135,6 +155,9 @@ int main(int argc, char **argv)
     options.directory = config.data_directory;
     options.sync_full = config.sync_full;
     options.initial_map_bytes = config.initial_map_bytes;
+    options.retention_ms = config.retention_ms;
+    options.retention_rules = config.retention_rules;
+    options.retention_rule_count = config.retention_rule_count;
     if (st_store_open(&options, &context.store, &err) != JL_OK) {
         fprintf(stderr, "jialingd: cannot open store in %s: %s\n", config.data_directory,
                 err.message);
@@ -152,7 +175,8 @@ int main(int argc, char **argv)
                 fprintf(stderr, "jialingd: demo data not loaded: %s\n", err.message);
             else
                 fprintf(stderr,
-                        "jialingd: loaded %llu demo readings (try /api/v1/latest?series=pm25)\n",
+                        "jialingd: loaded %llu demo readings (try /api/v1/latest?series=pm25 "
+                        "or /api/v1/sites)\n",
                         (unsigned long long)readings);
         }
     }
@@ -165,6 +189,36 @@ int main(int argc, char **argv)
             si_registry_destroy(config.sites);
         return 1;
     }
+    /* Started before HTTP, so that once /health answers the loggers' port is open too. */
+    hs_listener *hj212 = NULL;
+    if (config.hj212_enabled) {
+        /* Without a stations file no logger is authenticated: like HTTP without tokens, only
+         * local clients may write. */
+        if (config.hj212_stations_path == NULL && !is_loopback(config.hj212_host)) {
+            fprintf(stderr,
+                    "jialingd: HJ 212: no stations file, so listening on 127.0.0.1 only instead "
+                    "of %s\n",
+                    config.hj212_host[0] ? config.hj212_host : "every address");
+            snprintf(config.hj212_host, sizeof config.hj212_host, "127.0.0.1");
+        }
+        if (hs_start(&context, &hj212, &err) != JL_OK) {
+            fprintf(stderr, "jialingd: %s\n", err.message);
+            al_sv_stop(&config);
+            st_store_close(context.store);
+            au_tokens_free(context.tokens);
+            return 1;
+        }
+        long long offset_min = llabs(config.hj212_utc_offset_ms) / 60000;
+        char stations[64];
+        if (config.hj212_stations_path)
+            snprintf(stations, sizeof stations, "%zu stations", hs_station_count(hj212));
+        else
+            snprintf(stations, sizeof stations, "no stations file: any MN and PW");
+        fprintf(
+            stderr, "jialingd: HJ 212 listening on %s:%u (DataTime at UTC%c%02lld:%02lld, %s)\n",
+            config.hj212_host[0] ? config.hj212_host : "*", (unsigned)hs_port(hj212),
+            config.hj212_utc_offset_ms < 0 ? '-' : '+', offset_min / 60, offset_min % 60, stations);
+    }
     context.public_cache = pb_cache_create(PB_CACHE_MAX_AGE_MS);
     sv_http *http = NULL;
     if (context.public_cache == NULL) {
@@ -172,6 +226,7 @@ int main(int argc, char **argv)
     }
     if (context.public_cache == NULL || sv_http_start(&context, &http, &err) != JL_OK) {
         fprintf(stderr, "jialingd: %s\n", err.message);
+        hs_stop(hj212);
         pb_cache_destroy(context.public_cache);
         al_sv_stop(&config);
         st_store_close(context.store);
@@ -203,7 +258,7 @@ int main(int argc, char **argv)
                             err.message);
                 }
             }
-            if (config.sites != NULL) {
+            if (config.sites != NULL && config.sites_path != NULL) {
                 if (si_registry_reload(config.sites, &err) == JL_OK)
                     fprintf(stderr, "jialingd: sites file re-read (%zu sites)\n",
                             si_count(config.sites->current));
@@ -211,19 +266,30 @@ int main(int argc, char **argv)
                     fprintf(stderr, "jialingd: sites file not re-read, old sites kept: %s\n",
                             err.message);
             }
-            if (context.tokens == NULL)
-                continue;
-            if (au_tokens_reload(context.tokens, &err) == JL_OK)
-                fprintf(stderr, "jialingd: token file re-read\n");
-            else
-                fprintf(stderr, "jialingd: token file not re-read, old tokens kept: %s\n",
-                        err.message);
+            if (context.tokens != NULL) {
+                if (au_tokens_reload(context.tokens, &err) == JL_OK)
+                    fprintf(stderr, "jialingd: token file re-read\n");
+                else
+                    fprintf(stderr, "jialingd: token file not re-read, old tokens kept: %s\n",
+                            err.message);
+            }
+            if (hj212 != NULL && (config.hj212_stations_path || config.hj212_codes_path)) {
+                size_t stations = 0, codes = 0;
+                if (hs_reload(hj212, &stations, &codes, &err) == JL_OK)
+                    fprintf(stderr,
+                            "jialingd: HJ 212 files re-read: %zu stations, %zu code names\n",
+                            stations, codes);
+                else
+                    fprintf(stderr, "jialingd: HJ 212 files not re-read, old ones kept: %s\n",
+                            err.message);
+            }
             continue;
         }
         fprintf(stderr, "jialingd: %s received, stopping\n", strsignal(received));
         break;
     }
     sv_http_stop(http);
+    hs_stop(hj212);
     pb_cache_destroy(context.public_cache);
     /* The evaluator first (it stores events and hands documents to the notifier), then the
      * notifier (whose delivery reports the evaluator would store), then the store. */

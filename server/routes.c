@@ -25,6 +25,7 @@
 #include "events_http.h"
 #include "influx.h"
 #include "review_http.h"
+#include "stations_http.h"
 #include "water_http.h"
 
 static const char *const json_type = "application/json";
@@ -326,8 +327,9 @@ static void handle_read(sv_context *context, const sv_request *request, sv_respo
 static void handle_metrics(sv_context *context, sv_response *response)
 {
     static const char *const names[SV_ROUTE_COUNT] = {
-        "write",  "query",     "scan",   "latest", "series", "health", "metrics",
-        "backup", "discovery", "influx", "web",    "public", "review", "other"};
+        "write",         "query",      "scan",   "latest",   "series", "health", "metrics",
+        "backup",        "discovery",  "influx", "web",      "public", "review", "aqi",
+        "water_quality", "assessment", "sites",  "stations", "events", "other"};
     jl_buf *out = &response->body;
     st_stats stats;
     jl_error err;
@@ -362,6 +364,85 @@ static void handle_metrics(sv_context *context, sv_response *response)
         (unsigned long long)atomic_load(&m->chunks_from_segments),
         (unsigned long long)atomic_load(&m->chunks_decoded),
         (unsigned long long)atomic_load(&m->readings_decoded));
+    jl_buf_printf(
+        out,
+        "# HELP jialing_hj212_connections_open HJ 212 logger connections open.\n"
+        "# TYPE jialing_hj212_connections_open gauge\n"
+        "jialing_hj212_connections_open %llu\n"
+        "# HELP jialing_hj212_connections_accepted_total HJ 212 connections accepted.\n"
+        "# TYPE jialing_hj212_connections_accepted_total counter\n"
+        "jialing_hj212_connections_accepted_total %llu\n"
+        "# HELP jialing_hj212_connections_refused_total HJ 212 connections refused (limit).\n"
+        "# TYPE jialing_hj212_connections_refused_total counter\n"
+        "jialing_hj212_connections_refused_total %llu\n"
+        "# HELP jialing_hj212_connections_closed_total HJ 212 connections closed by the server.\n"
+        "# TYPE jialing_hj212_connections_closed_total counter\n"
+        "jialing_hj212_connections_closed_total{reason=\"idle\"} %llu\n"
+        "jialing_hj212_connections_closed_total{reason=\"write_failed\"} %llu\n"
+        "jialing_hj212_connections_closed_total{reason=\"reply_overflow\"} %llu\n"
+        "# HELP jialing_hj212_frames_total HJ 212 frames with a good CRC.\n"
+        "# TYPE jialing_hj212_frames_total counter\n"
+        "jialing_hj212_frames_total %llu\n"
+        "# HELP jialing_hj212_frames_dropped_total HJ 212 frames dropped, by reason.\n"
+        "# TYPE jialing_hj212_frames_dropped_total counter\n"
+        "jialing_hj212_frames_dropped_total{reason=\"bad_length\"} %llu\n"
+        "jialing_hj212_frames_dropped_total{reason=\"bad_crc\"} %llu\n"
+        "jialing_hj212_frames_dropped_total{reason=\"too_long\"} %llu\n"
+        "jialing_hj212_frames_dropped_total{reason=\"unparseable\"} %llu\n"
+        "jialing_hj212_frames_dropped_total{reason=\"mapping\"} %llu\n"
+        "# HELP jialing_hj212_garbage_bytes_total Bytes skipped outside any HJ 212 frame.\n"
+        "# TYPE jialing_hj212_garbage_bytes_total counter\n"
+        "jialing_hj212_garbage_bytes_total %llu\n"
+        "# HELP jialing_hj212_messages_other_total HJ 212 messages of other CNs, accepted and "
+        "not stored.\n"
+        "# TYPE jialing_hj212_messages_other_total counter\n"
+        "jialing_hj212_messages_other_total %llu\n"
+        "# HELP jialing_hj212_messages_stored_total HJ 212 data messages committed.\n"
+        "# TYPE jialing_hj212_messages_stored_total counter\n"
+        "jialing_hj212_messages_stored_total %llu\n"
+        "# HELP jialing_hj212_readings_stored_total Readings of HJ 212 messages committed.\n"
+        "# TYPE jialing_hj212_readings_stored_total counter\n"
+        "jialing_hj212_readings_stored_total %llu\n"
+        "# HELP jialing_hj212_replies_sent_total 9014 replies queued after their commit.\n"
+        "# TYPE jialing_hj212_replies_sent_total counter\n"
+        "jialing_hj212_replies_sent_total %llu\n"
+        "# HELP jialing_hj212_commit_failures_total HJ 212 data messages whose commit failed.\n"
+        "# TYPE jialing_hj212_commit_failures_total counter\n"
+        "jialing_hj212_commit_failures_total %llu\n"
+        "# HELP jialing_hj212_messages_refused_total HJ 212 messages refused by the stations "
+        "file.\n"
+        "# TYPE jialing_hj212_messages_refused_total counter\n"
+        "jialing_hj212_messages_refused_total{reason=\"unknown_station\"} %llu\n"
+        "jialing_hj212_messages_refused_total{reason=\"wrong_password\"} %llu\n"
+        "# HELP jialing_hj212_split_messages_total HJ 212 split messages (PNUM/PNO): assembled, "
+        "dropped incomplete, parts refused.\n"
+        "# TYPE jialing_hj212_split_messages_total counter\n"
+        "jialing_hj212_split_messages_total{result=\"completed\"} %llu\n"
+        "jialing_hj212_split_messages_total{result=\"expired\"} %llu\n"
+        "jialing_hj212_split_messages_total{result=\"refused\"} %llu\n",
+        (unsigned long long)atomic_load(&m->hj212_connections_open),
+        (unsigned long long)atomic_load(&m->hj212_connections_accepted),
+        (unsigned long long)atomic_load(&m->hj212_connections_refused),
+        (unsigned long long)atomic_load(&m->hj212_closed_idle),
+        (unsigned long long)atomic_load(&m->hj212_closed_write_failed),
+        (unsigned long long)atomic_load(&m->hj212_closed_reply_overflow),
+        (unsigned long long)atomic_load(&m->hj212_frames_good),
+        (unsigned long long)atomic_load(&m->hj212_frames_bad_length),
+        (unsigned long long)atomic_load(&m->hj212_frames_bad_crc),
+        (unsigned long long)atomic_load(&m->hj212_frames_too_long),
+        (unsigned long long)atomic_load(&m->hj212_unparseable),
+        (unsigned long long)atomic_load(&m->hj212_unmapped),
+        (unsigned long long)atomic_load(&m->hj212_garbage_bytes),
+        (unsigned long long)atomic_load(&m->hj212_messages_other),
+        (unsigned long long)atomic_load(&m->hj212_messages_stored),
+        (unsigned long long)atomic_load(&m->hj212_readings_stored),
+        (unsigned long long)atomic_load(&m->hj212_replies_sent),
+        (unsigned long long)atomic_load(&m->hj212_commit_failures),
+        (unsigned long long)atomic_load(&m->hj212_unknown_station),
+        (unsigned long long)atomic_load(&m->hj212_wrong_password),
+        (unsigned long long)atomic_load(&m->hj212_split_completed),
+        (unsigned long long)atomic_load(&m->hj212_split_expired),
+        (unsigned long long)atomic_load(&m->hj212_split_refused));
     jl_buf_printf(out, "# HELP jialing_http_requests_total Requests answered, by route.\n"
                        "# TYPE jialing_http_requests_total counter\n");
     for (int r = 0; r < SV_ROUTE_COUNT; r++)
@@ -419,6 +500,21 @@ static void handle_metrics(sv_context *context, sv_response *response)
                   (unsigned long long)stats.review_marks,
                   (unsigned long long)stats.review_marks_withdrawn,
                   (unsigned long long)stats.flagged_points_written);
+    jl_buf_printf(out,
+                  "# HELP jialing_retention_chunks_deleted_total Sealed chunks deleted as wholly "
+                  "past retention, since start.\n"
+                  "# TYPE jialing_retention_chunks_deleted_total counter\n"
+                  "jialing_retention_chunks_deleted_total %llu\n"
+                  "# HELP jialing_retention_readings_deleted_total Readings those chunks held.\n"
+                  "# TYPE jialing_retention_readings_deleted_total counter\n"
+                  "jialing_retention_readings_deleted_total %llu\n"
+                  "# HELP jialing_retention_dropped_readings_total Readings written already past "
+                  "retention, not stored (the rest of their request was).\n"
+                  "# TYPE jialing_retention_dropped_readings_total counter\n"
+                  "jialing_retention_dropped_readings_total %llu\n",
+                  (unsigned long long)stats.retention_chunks_deleted,
+                  (unsigned long long)stats.retention_readings_deleted,
+                  (unsigned long long)stats.retention_dropped_readings);
     sv_events_metrics(context, out); /* alarms and notifications */
     sv_respond_ok(response, "text/plain; version=0.0.4");
 }
@@ -515,7 +611,7 @@ static const route routes[] = {
     {"/write", "POST", SV_ROUTE_WRITE, ACCESS_WRITE, 0},
     {"/api/v2/write", "POST", SV_ROUTE_WRITE, ACCESS_WRITE, 0},
     {"/api/v1/query", "GET", SV_ROUTE_QUERY, ACCESS_READ, 0},
-    {"/api/v1/aqi", "GET", SV_ROUTE_QUERY, ACCESS_READ, 0}, /* counted with the queries */
+    {"/api/v1/aqi", "GET", SV_ROUTE_AQI, ACCESS_READ, 0},
     {"/api/v1/scan", "GET", SV_ROUTE_SCAN, ACCESS_READ, 0},
     {"/api/v1/latest", "GET", SV_ROUTE_LATEST, ACCESS_READ, 0},
     {"/api/v1/series", "GET", SV_ROUTE_SERIES, ACCESS_READ, 0},
@@ -535,14 +631,15 @@ static const route routes[] = {
     {"/public", "GET", SV_ROUTE_WEB, ACCESS_PUBLIC, 0},
     {"/assets/public.js", "GET", SV_ROUTE_WEB, ACCESS_OPEN, 0},
     {"/api/v1/public/latest", "GET", SV_ROUTE_PUBLIC, ACCESS_PUBLIC, 0},
-    {"/api/v1/sites", "GET", SV_ROUTE_DISCOVERY, ACCESS_READ, 0},
-    {"/api/v1/water_quality", "GET", SV_ROUTE_QUERY, ACCESS_READ, 0},
-    {"/api/v1/assessment", "GET", SV_ROUTE_QUERY, ACCESS_READ, 0},
+    {"/api/v1/sites", "GET", SV_ROUTE_SITES, ACCESS_READ, 0},
+    {"/api/v1/water_quality", "GET", SV_ROUTE_WATER, ACCESS_READ, 0},
+    {"/api/v1/assessment", "GET", SV_ROUTE_ASSESSMENT, ACCESS_READ, 0},
+    {"/api/v1/stations", "GET", SV_ROUTE_STATIONS, ACCESS_READ, 0},
     {SV_REVIEW_PATH, "POST", SV_ROUTE_REVIEW, ACCESS_REVIEW, 0},
     {SV_REVIEW_PATH, "GET", SV_ROUTE_REVIEW, ACCESS_READ, 0},
     {SV_REVIEW_PATH "/", "GET", SV_ROUTE_REVIEW, ACCESS_READ, 1},
     {SV_REVIEW_PATH "/", "DELETE", SV_ROUTE_REVIEW, ACCESS_REVIEW, 1},
-    {SV_EVENTS_PATH, "GET", SV_ROUTE_QUERY, ACCESS_READ, 0}, /* alarms; counted with the queries */
+    {SV_EVENTS_PATH, "GET", SV_ROUTE_EVENTS, ACCESS_READ, 0},
 };
 
 /* Returns JL_OK when the request may proceed, else fills a 401/403 response. */
@@ -664,16 +761,25 @@ void sv_route(sv_context *context, const sv_request *request, sv_response *respo
             handle_write(context, request, response);
             break;
         case SV_ROUTE_QUERY:
-            if (strcmp(request->path, "/api/v1/aqi") == 0)
-                sv_aqi_handle(context, request, response);
-            else if (strcmp(request->path, "/api/v1/water_quality") == 0)
-                sv_water_quality(context, request, response);
-            else if (strcmp(request->path, "/api/v1/assessment") == 0)
-                sv_assessment(context, request, response);
-            else if (strcmp(request->path, SV_EVENTS_PATH) == 0)
-                sv_events_handle(context, request, response);
-            else
-                handle_read(context, request, response, RQ_QUERY, run_query);
+            handle_read(context, request, response, RQ_QUERY, run_query);
+            break;
+        case SV_ROUTE_AQI:
+            sv_aqi_handle(context, request, response);
+            break;
+        case SV_ROUTE_WATER:
+            sv_water_quality(context, request, response);
+            break;
+        case SV_ROUTE_ASSESSMENT:
+            sv_assessment(context, request, response);
+            break;
+        case SV_ROUTE_SITES:
+            sv_sites_list(context, request, response);
+            break;
+        case SV_ROUTE_STATIONS:
+            sv_stations(context, request, response);
+            break;
+        case SV_ROUTE_EVENTS:
+            sv_events_handle(context, request, response);
             break;
         case SV_ROUTE_SCAN:
             handle_read(context, request, response, RQ_SCAN, run_scan);
@@ -691,9 +797,7 @@ void sv_route(sv_context *context, const sv_request *request, sv_response *respo
             sv_influx_handle(context, request, response);
             break;
         case SV_ROUTE_DISCOVERY:
-            if (strcmp(request->path, "/api/v1/sites") == 0)
-                sv_sites_list(context, request, response);
-            else if (strcmp(request->path, "/api/v1/metrics") == 0)
+            if (strcmp(request->path, "/api/v1/metrics") == 0)
                 sv_discovery_metrics(context, request, response);
             else
                 sv_discovery_tags(context, request, response);

@@ -374,6 +374,7 @@ static inline int df_decimal_exponent(const double *values, const uint32_t *orde
  *   chunks    u64 BE id + flipped-sign BE first_ms -> encoded chunk (see chunk.h)
  *   log       u64 BE sequence -> one write request's readings (section 3)
  *   review    u64 BE mark id -> one review mark (below; storage/review.c)
+ *   series_state  u64 BE id -> the series' sealed state (below; storage/series_state.c)
  *   events    u64 BE event id -> one alarm event (below; storage/events.c) */
 
 /* 2: write-log blocks grouped by series (section 3). 3: chunks may carry a segment table
@@ -382,7 +383,13 @@ static inline int df_decimal_exponent(const double *values, const uint32_t *orde
  * older build can read. Older directories are still read (their readings all flagged N), and
  * marked with the current version when opened for writing: their old blocks and chunks stay
  * readable. */
-#define FORMAT_VERSION 4u
+/* 5: the "series_state" database (below) holds each series' sealed state, and the writer keeps
+ * it in step with the chunks in the same transaction; a build of format 4 would ignore it and
+ * leave it stale once it seals or merges, so it must refuse the directory. A directory of format
+ * 4 or older opened for writing is walked once, chunk by chunk, to write every record, in the
+ * transaction that marks it 5 (read-only, it is walked in memory and left as it was); so is a
+ * directory marked 5 whose "series_state" database is missing altogether. */
+#define FORMAT_VERSION 5u
 #define FORMAT_VERSION_OLDEST 1u
 
 #define STORE_DB_META "meta"
@@ -448,6 +455,54 @@ static inline int df_decimal_exponent(const double *values, const uint32_t *orde
 /* Fixed fields, four empty texts, one series id and the checksum. */
 #define REVIEW_VALUE_MIN_BYTES (REVIEW_OFF_TEXTS + 4 * REVIEW_TEXT_COUNT + 8 + REVIEW_CRC_BYTES)
 
+/* Sealed series states, database "series_state", storage/series_state.c.
+ *
+ * Why: opening a store must not read every chunk (years of chunks of 10^6 series are tens of
+ * millions of headers, each on its own page); one record per series with chunks gives the open
+ * what the chunk walk gave, in O(series). The writer rewrites a series' record in the same
+ * transaction as every change to its chunks (seal, merge of late readings, absorbing a small
+ * last chunk, and anything else that puts or deletes chunks), so a record is never older or
+ * newer than the chunks it describes. A series without chunks has no record.
+ *
+ * Key: SERIES_STATE_KEY_BYTES = 8, the series id big endian.
+ * Value (SERIES_STATE_VALUE_BYTES = 70; integers little endian, written field by field through
+ * bytes.h, doubles as their IEEE-754 bits):
+ *   off size field
+ *     0   1  record version (SERIES_STATE_VERSION)
+ *     1   1  data flag code of the last sealed reading (jialing/flag.h, 0..JL_FLAG_COUNT-1)
+ *     2   8  chunks of the series (u64, >= 1)
+ *    10   8  bytes of those chunks' values (u64)
+ *    18   8  sealed readings: sum of the chunks' counts (u64, >= 1)
+ *    26   8  first sealed ms: first_ms of the series' first chunk (i64)
+ *    34   8  last sealed ms (the series' sealed end): last_ms of its last chunk (i64)
+ *    42   8  value of the last sealed reading (double)
+ *    50   4  readings of the last chunk (u32, 1..CK_MAX_READINGS)
+ *    54   4  bytes of the last chunk (u32)
+ *    58   8  first_ms of the last chunk (i64): with the two fields before it, what the seal
+ *            planner learns from the last chunk (seal_plan), so that it plans as after a walk
+ *    66   4  crc32c over bytes 0..65
+ * Readers validate in this order: key size, id >= 1 and in the catalog, value size, version,
+ * checksum, then the fields the checksum cannot vouch for: flag code known, chunks >= 1,
+ * readings >= chunks, last-chunk readings 1..CK_MAX_READINGS and <= sealed readings, first
+ * sealed ms <= last chunk's first_ms <= last sealed ms. A record that fails after the key is
+ * rebuilt from the series' chunks at open (and rewritten when writable), never trusted. */
+#define STORE_DB_SERIES_STATE "series_state"
+#define SERIES_STATE_KEY_BYTES 8
+#define SERIES_STATE_VERSION 1u
+#define SERIES_STATE_OFF_VERSION 0
+#define SERIES_STATE_OFF_LAST_FLAG 1
+#define SERIES_STATE_OFF_CHUNKS 2
+#define SERIES_STATE_OFF_CHUNK_BYTES 10
+#define SERIES_STATE_OFF_SEALED_COUNT 18
+#define SERIES_STATE_OFF_FIRST_MS 26
+#define SERIES_STATE_OFF_LAST_MS 34
+#define SERIES_STATE_OFF_LAST_VALUE 42
+#define SERIES_STATE_OFF_LAST_CHUNK_COUNT 50
+#define SERIES_STATE_OFF_LAST_CHUNK_BYTES 54
+#define SERIES_STATE_OFF_LAST_CHUNK_FIRST_MS 58
+#define SERIES_STATE_OFF_CRC 66
+#define SERIES_STATE_VALUE_BYTES 70
+
 /* Alarm events (include/jialing/alarm.h), database "events", storage/events.c.
  *
  * Key: EVENT_KEY_BYTES = 8, the event id (1, 2, ... in the order made) big endian, so that the
@@ -472,8 +527,8 @@ static inline int df_decimal_exponent(const double *values, const uint32_t *orde
  * >= EVENT_VALUE_MIN_BYTES, version, checksum, flags, series id >= 1, R in range and exactly
  * R + 4 bytes left, no NUL in the name, end_ms 0 unless resolved and >= start_ms when resolved.
  * Why a version byte and a checksum: as for review marks, a torn or foreign value is refused
- * (JL_ECORRUPT), never misread. FORMAT_VERSION stays 4: the database is created by a writable
- * open and an older build ignores a database it does not open. */
+ * (JL_ECORRUPT), never misread. The database needs no new FORMAT_VERSION: it is created by a
+ * writable open, and an older build ignores a database it does not open. */
 #define STORE_DB_EVENTS "events"
 #define EVENT_KEY_BYTES 8
 #define EVENT_VALUE_VERSION 1u

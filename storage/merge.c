@@ -113,10 +113,10 @@ static size_t merge_sorted(writer_txn *wt, series *s, size_t old_count, const la
     return out;
 }
 
-/* Deletes the chunk under chunk_key (old_bytes long) from the transaction's counters and the
- * chunks database. */
-static int delete_chunk(st_store *store, writer_txn *wt, const uint8_t *chunk_key, size_t old_bytes,
-                        jl_error *err)
+/* Deletes the chunk of s under chunk_key (old_bytes long) from the transaction's counters and
+ * the chunks database. */
+static int delete_chunk(st_store *store, writer_txn *wt, series *s, const uint8_t *chunk_key,
+                        size_t old_bytes, jl_error *err)
 {
     MDB_val old_key = {CHUNK_KEY_BYTES, (void *)chunk_key};
     int mrc = mdb_del(wt->txn, store->db_chunks, &old_key, NULL);
@@ -124,7 +124,7 @@ static int delete_chunk(st_store *store, writer_txn *wt, const uint8_t *chunk_ke
         return store_lmdb_error(err, mrc, "replacing a chunk");
     wt->chunk_count_delta--;
     wt->chunk_bytes_delta -= (int64_t)old_bytes;
-    return JL_OK;
+    return series_state_note_chunks(wt, s, -1, -(int64_t)old_bytes, err);
 }
 
 /* Merges the late readings of s from late[0..n) that fall into the chunk at or before
@@ -157,10 +157,10 @@ static int merge_into_floor_chunk(st_store *store, writer_txn *wt, MDB_cursor *c
         return rc;
     size_t added = 0;
     size_t merged = merge_sorted(wt, s, old_count, late, j, &added);
-    rc = delete_chunk(store, wt, chunk_key, chunk.mv_size, err);
+    rc = delete_chunk(store, wt, s, chunk_key, chunk.mv_size, err);
     if (rc != JL_OK)
         return rc;
-    rc = seal_put_chunks(store, wt, s->id, wt->merge_ms + old_count, wt->merge_values + old_count,
+    rc = seal_put_chunks(store, wt, s, wt->merge_ms + old_count, wt->merge_values + old_count,
                          wt->merge_flags + old_count, merged, NULL, err);
     s->next.sealed_count += added;
     *used = j;

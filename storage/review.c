@@ -182,7 +182,8 @@ static review_set *review_set_added(const review_set *base, uint64_t id, int64_t
     review_set *set = review_set_new(base->count + 1, base->pair_count + n);
     if (set == NULL)
         return NULL;
-    memcpy(set->marks, base->marks, base->count * sizeof *set->marks);
+    if (base->count > 0)
+        memcpy(set->marks, base->marks, base->count * sizeof *set->marks);
     set->marks[base->count] = (review_entry){id, from_ms, to_ms, valid};
     set->count = base->count + 1;
     /* A merge of two sorted runs; the new mark's index is the largest, so it goes after the

@@ -6,24 +6,24 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Puts the chunk encoded in wt->scratch under (id, first_ms). */
-static int put_scratch_chunk(st_store *store, writer_txn *wt, uint64_t id, int64_t first_ms,
+/* Puts the chunk of s encoded in wt->scratch under (s->id, first_ms). */
+static int put_scratch_chunk(st_store *store, writer_txn *wt, series *s, int64_t first_ms,
                              jl_error *err)
 {
     uint8_t key[CHUNK_KEY_BYTES];
-    store_chunk_key(key, id, first_ms);
+    store_chunk_key(key, s->id, first_ms);
     MDB_val k = {CHUNK_KEY_BYTES, key}, v = {wt->scratch.len, wt->scratch.data};
     int mrc = mdb_put(wt->txn, store->db_chunks, &k, &v, 0);
     if (mrc != 0)
         return store_lmdb_error(err, mrc, "writing a chunk");
     wt->chunk_count_delta++;
     wt->chunk_bytes_delta += (int64_t)wt->scratch.len;
-    return JL_OK;
+    return series_state_note_chunks(wt, s, 1, (int64_t)wt->scratch.len, err);
 }
 
-/* Encodes readings into chunks of at most chunk_max readings each, split evenly, and puts them;
- * adds the encoded size to *bytes when bytes is not NULL. */
-int seal_put_chunks(st_store *store, writer_txn *wt, uint64_t id, const int64_t *ms,
+/* Encodes readings of s into chunks of at most chunk_max readings each, split evenly, and puts
+ * them; adds the encoded size to *bytes when bytes is not NULL. */
+int seal_put_chunks(st_store *store, writer_txn *wt, series *s, const int64_t *ms,
                     const double *values, const uint8_t *flags, size_t count, uint64_t *bytes,
                     jl_error *err)
 {
@@ -35,7 +35,7 @@ int seal_put_chunks(st_store *store, writer_txn *wt, uint64_t id, const int64_t 
         int rc = ck_encode_flagged(ms + start, values + start, flags + start, end - start,
                                    store->options.segment_period_ms, &wt->scratch, err);
         if (rc == JL_OK)
-            rc = put_scratch_chunk(store, wt, id, ms[start], err);
+            rc = put_scratch_chunk(store, wt, s, ms[start], err);
         if (rc != JL_OK)
             return rc;
         if (bytes)
@@ -149,12 +149,12 @@ static int seal_fitted(st_store *store, writer_txn *wt, series *s, size_t *seale
         size_t fitted = 0;
         int rc = encode_fitting_prefix(store, wt, s, done, n - done, &fitted, err);
         if (rc == JL_OK && fitted > 0)
-            rc = put_scratch_chunk(store, wt, s->id, ms[done], err);
+            rc = put_scratch_chunk(store, wt, s, ms[done], err);
         if (rc == JL_OK && fitted == 0 && done > 0) {
             /* The size per reading changed too much to find a fitting run: the rest is sealed
              * whole rather than kept (a backfill could leave millions in the tail). */
             uint64_t bytes = 0;
-            rc = seal_put_chunks(store, wt, s->id, ms + done, st->tail->values + done,
+            rc = seal_put_chunks(store, wt, s, ms + done, st->tail->values + done,
                                  st->tail->flags + done, n - done, &bytes, err);
             if (rc == JL_OK)
                 seal_plan(store, s, n - done, bytes, (double)ms[n - 1] - (double)ms[done]);
@@ -228,6 +228,8 @@ static int absorb_last_chunk(st_store *store, writer_txn *wt, series *s, size_t 
         rc = store_lmdb_error(err, mrc, "replacing a chunk");
     wt->chunk_count_delta--;
     wt->chunk_bytes_delta -= (int64_t)old_bytes;
+    if (rc == JL_OK)
+        rc = series_state_note_chunks(wt, s, -1, -(int64_t)old_bytes, err);
     *ms = wt->merge_ms;
     *values = wt->merge_values;
     *flags = wt->merge_flags;
@@ -263,7 +265,7 @@ int seal_tail(st_store *store, writer_txn *wt, series *s, int fit, jl_error *err
     if (rc != JL_OK)
         return rc;
     uint64_t bytes = 0;
-    rc = seal_put_chunks(store, wt, s->id, ms, values, flags, total, &bytes, err);
+    rc = seal_put_chunks(store, wt, s, ms, values, flags, total, &bytes, err);
     if (rc != JL_OK)
         return rc;
     seal_plan(store, s, total, bytes, (double)ms[total - 1] - (double)ms[0]);

@@ -1,8 +1,8 @@
 /* The store as a whole: st_store_open (options and their defaults, the LMDB environment, the
- * databases and the format version, then recovery: catalog, review marks, chunk summaries,
- * write-log replay, and the writer thread), st_store_close, st_store_stats, and the translation of
- * LMDB errors into JL_* codes at the storage boundary. The on-disk layout is in disk_format.h; each
- * concept of the store lives in its own file, listed in store_internal.h. */
+ * databases and the format version, then recovery: catalog, review marks, sealed series states
+ * (series_state.c), write-log replay, and the writer thread), st_store_close, st_store_stats, and
+ * the translation of LMDB errors into JL_* codes at the storage boundary. The on-disk layout is in
+ * disk_format.h; each concept of the store lives in its own file, listed in store_internal.h. */
 #include "store_internal.h"
 
 #include <errno.h>
@@ -29,55 +29,13 @@ int store_lmdb_error(jl_error *err, int rc, const char *what)
     return jl_error_set(err, code, "%s: %s", what, mdb_strerror(rc));
 }
 
-/* Reads every chunk header once: sealed counts, time span and latest value per series. */
-static int load_chunk_summaries(st_store *store, MDB_txn *txn, jl_error *err)
-{
-    MDB_cursor *cursor;
-    int mrc = mdb_cursor_open(txn, store->db_chunks, &cursor);
-    if (mrc != 0)
-        return store_lmdb_error(err, mrc, "opening the chunks");
-    MDB_val k, v;
-    int rc = JL_OK;
-    for (mrc = mdb_cursor_get(cursor, &k, &v, MDB_FIRST); mrc == 0 && rc == JL_OK;
-         mrc = mdb_cursor_get(cursor, &k, &v, MDB_NEXT)) {
-        uint64_t id;
-        int64_t first;
-        if (k.mv_size != CHUNK_KEY_BYTES) {
-            rc = jl_error_set(err, JL_ECORRUPT, "a chunk key has %zu bytes", k.mv_size);
-            break;
-        }
-        store_chunk_key_parse(k.mv_data, &id, &first);
-        ck_summary summary;
-        rc = ck_read_summary(v.mv_data, v.mv_size, &summary, err);
-        if (rc != JL_OK)
-            break;
-        if (id == 0 || id > store->series_count || summary.first_ms != first) {
-            rc = jl_error_set(err, JL_ECORRUPT, "chunk of unknown series %llu",
-                              (unsigned long long)id);
-            break;
-        }
-        store->chunk_count++;
-        store->chunk_bytes += v.mv_size;
-        series_state *st = &store->by_id[id]->live;
-        if (st->count == 0)
-            st->first_ms = summary.first_ms;
-        st->count += summary.count;
-        st->sealed_count += summary.count;
-        st->sealed_max_ms = summary.last_ms;
-        seal_plan(store, store->by_id[id], summary.count, v.mv_size,
-                  (double)summary.last_ms - (double)summary.first_ms);
-        st->last_ms = summary.last_ms;
-        st->last_value = summary.last_value;
-    }
-    mdb_cursor_close(cursor);
-    return rc;
-}
-
 /* Opens the five databases of readings (creating them unless read-only), then the review
  * marks' and the alarm events' databases: created when writable; a read-only open of a store
- * without one (one no build with them has written to) has no marks or events. JL_OK, JL_ENOTFOUND
- * (a read-only open of a directory without a store) or an LMDB error. */
-static int open_dbis(st_store *store, MDB_txn *txn, jl_error *err)
+ * without one (one no build with them has written to) has no marks or events; then the series
+ * states' database, likewise (a read-only open of a store without it walks the chunks;
+ * *states_created is set when this open created it). JL_OK, JL_ENOTFOUND (a read-only open of
+ * a directory without a store) or an LMDB error. */
+static int open_dbis(st_store *store, MDB_txn *txn, int *states_created, jl_error *err)
 {
     int read_only = store->options.read_only;
     struct {
@@ -109,6 +67,14 @@ static int open_dbis(st_store *store, MDB_txn *txn, jl_error *err)
     if (mrc != 0 && !(mrc == MDB_NOTFOUND && read_only))
         return store_lmdb_error(err, mrc, "opening the events database");
     store->has_events_db = mrc == 0;
+    mrc = mdb_dbi_open(txn, STORE_DB_SERIES_STATE, 0, &store->db_series_state);
+    if (mrc == MDB_NOTFOUND && !read_only) {
+        mrc = mdb_dbi_open(txn, STORE_DB_SERIES_STATE, MDB_CREATE, &store->db_series_state);
+        *states_created = mrc == 0;
+    }
+    if (mrc != 0 && !(mrc == MDB_NOTFOUND && read_only))
+        return store_lmdb_error(err, mrc, "opening the series states");
+    store->has_series_state_db = mrc == 0;
     return JL_OK;
 }
 
@@ -124,18 +90,20 @@ static int put_format_version(st_store *store, MDB_txn *txn, jl_error *err)
 }
 
 /* Checks the format version, writing it into a new store and marking an older one with the
- * current version when opened for writing. JL_OK, JL_ECORRUPT (unknown version) or an LMDB
- * error. */
-static int check_format_version(st_store *store, MDB_txn *txn, jl_error *err)
+ * current version when opened for writing; sets *stored to the version found (this build's for
+ * a new store). JL_OK, JL_ECORRUPT (unknown version) or an LMDB error. */
+static int check_format_version(st_store *store, MDB_txn *txn, uint32_t *stored, jl_error *err)
 {
     int read_only = store->options.read_only;
     MDB_val k = {sizeof STORE_META_FORMAT_KEY - 1, STORE_META_FORMAT_KEY}, v;
+    *stored = FORMAT_VERSION;
     int mrc = mdb_get(txn, store->db_meta, &k, &v);
     if (mrc == MDB_NOTFOUND && !read_only)
         return put_format_version(store, txn, err);
     if (mrc != 0)
         return store_lmdb_error(err, mrc, "reading the format version");
     uint32_t version = v.mv_size == 4 ? bytes_get_le32(v.mv_data) : 0;
+    *stored = version;
     if (version < FORMAT_VERSION_OLDEST || version > FORMAT_VERSION)
         return jl_error_set(err, JL_ECORRUPT,
                             "the data directory has an unknown format version (expected %u to "
@@ -155,17 +123,25 @@ static int open_databases(st_store *store, jl_error *err)
     int mrc = mdb_txn_begin(store->env, NULL, store->options.read_only ? MDB_RDONLY : 0, &txn);
     if (mrc != 0)
         return store_lmdb_error(err, mrc, "beginning the opening transaction");
-    int rc = open_dbis(store, txn, err);
+    uint32_t stored_version = 0;
+    int states_created = 0;
+    int rc = open_dbis(store, txn, &states_created, err);
     if (rc == JL_OK)
-        rc = check_format_version(store, txn, err);
+        rc = check_format_version(store, txn, &stored_version, err);
+    /* A directory marked 5 whose records are missing altogether is walked like an older one,
+     * rather than opened as if no series had chunks. */
+    if (states_created && stored_version >= FORMAT_VERSION)
+        stored_version = FORMAT_VERSION - 1;
     if (rc == JL_OK)
         rc = catalog_load(store, txn, err);
     if (rc == JL_OK)
         rc = review_load(store, txn, err);
+    /* The sealed state of every series from its record (O(series)); an older directory is
+     * walked chunk by chunk once, its records written in this transaction. */
     if (rc == JL_OK)
         rc = events_load(store, txn, err);
     if (rc == JL_OK)
-        rc = load_chunk_summaries(store, txn, err);
+        rc = series_state_load(store, txn, stored_version, err);
     if (rc == JL_OK)
         rc = log_replay(store, txn, err);
     if (rc != JL_OK) {
@@ -229,7 +205,7 @@ static int open_environment(st_store *store, jl_error *err)
                             strerror(errno));
     int mrc = mdb_env_create(&store->env);
     if (mrc == 0)
-        mrc = mdb_env_set_maxdbs(store->env, 8);
+        mrc = mdb_env_set_maxdbs(store->env, 16); /* 8 named databases, room to grow */
     if (mrc == 0)
         mrc = mdb_env_set_maxreaders(store->env, o->max_readers);
     if (mrc == 0)
@@ -337,6 +313,7 @@ int st_store_stats(st_store *store, int count_codecs, st_stats *stats, jl_error 
     stats->points_written = atomic_load(&store->points_written);
     stats->flagged_points_written = atomic_load(&store->flagged_points_written);
     stats->commits = atomic_load(&store->commits);
+    retention_stats(store, stats);
     if (!count_codecs)
         return JL_OK;
     pthread_rwlock_rdlock(&store->map_lock);

@@ -9,6 +9,9 @@
  *   store.c     opening (databases, format version, recovery driving), closing, statistics
  *   snapshot.c  read views and cursors;  backup.c  st_store_backup;  batch.c  st_batch
  *   review.c    review marks: the "review" database, the in-memory set in force, spans
+ *   retention.c retention: chunks past the cut deleted by passes in the writer, late writes
+ *               past it dropped
+ *   series_state.c  the sealed state of each series in LMDB: kept by the writer, read at open
  *   events.c    alarm events: the "events" database (st_event_put, st_event_list)
  *
  * Concurrency model:
@@ -99,6 +102,8 @@ typedef struct series {
     int touched;                 /* 1 while next differs from live */
     int relog_queued;            /* 1 while listed to have its tail written again to the log */
     int tail_private;            /* 1 when next.tail is a buffer no reader can see */
+    int state_change;            /* 1 + its index in wt->state_changes while the transaction
+                                    changed its chunks, else 0 (writer only) */
     struct series *touched_next; /* list of touched series in this transaction */
     struct series *pending_prev; /* pending list: series with a non-empty live tail, */
     struct series *pending_next; /* in tail_min_seq order (writer only) */
@@ -106,8 +111,11 @@ typedef struct series {
 
 struct st_store {
     MDB_env *env;
-    MDB_dbi db_meta, db_series, db_postings, db_chunks, db_log, db_review, db_events;
-    int has_review_db; /* 0: a read-only open of a store without the "review" database */
+    MDB_dbi db_meta, db_series, db_postings, db_chunks, db_log, db_review, db_series_state,
+        db_events;
+    int has_review_db;       /* 0: a read-only open of a store without the "review" database */
+    int has_series_state_db; /* 0: a read-only open of a store without "series_state" */
+    uint64_t states_rebuilt; /* series whose sealed state open rebuilt from their chunks */
     int has_events_db; /* 0: a read-only open of a store without the "events" database */
     uint64_t event_next_id; /* id of the next event (writer only; loaded at open) */
     /* The commit hook (st_store_set_commit_hook), under queue_mutex; the writer copies it when
@@ -151,6 +159,9 @@ struct st_store {
     atomic_ullong points_written;
     atomic_ullong flagged_points_written; /* of which with a flag other than N */
     atomic_ullong commits;
+    atomic_ullong retention_chunks_deleted;   /* since open (retention.c) */
+    atomic_ullong retention_readings_deleted; /* readings those chunks held */
+    atomic_ullong retention_dropped_readings; /* written past the cut, not stored */
 };
 
 /* ---------- writer state (writer.c; used by the files it calls) ---------- */
@@ -165,21 +176,32 @@ typedef struct review_op {
     const char *by;             /* withdraw: by whom (never NULL) */
 } review_op;
 
+/* One retention pass carried to the writer (retention.c): from a series id on, bounded work. */
+typedef struct retention_op {
+    int64_t now_ms;    /* the clock of the pass, set by whoever queues it */
+    uint64_t from_id;  /* first series id of the pass (0 taken as 1) */
+    uint64_t next_id;  /* out: where the next pass starts; 0 when this one ended the cycle */
+    uint64_t series_examined, chunks_deleted, readings_deleted; /* out: this pass's work */
+    void *keys;        /* room for the keys of the chunks a pass deletes (retention.c owns it) */
+} retention_op;
+
 /* Events to store in one request (st_event_put). */
 typedef struct event_op {
     st_event *events; /* new ones (id 0) get their id written back */
     size_t count;
 } event_op;
 
-/* What a request carries: readings (st_write), one review operation or events. */
-enum { WRITE_BATCH = 0, WRITE_REVIEW = 1, WRITE_EVENTS = 2 };
+/* What a request carries: readings (st_write), one review operation, one retention pass or
+ * events. */
+enum { WRITE_BATCH = 0, WRITE_REVIEW = 1, WRITE_RETENTION = 2, WRITE_EVENTS = 3 };
 
 typedef struct write_request {
-    int kind;                /* WRITE_BATCH, WRITE_REVIEW or WRITE_EVENTS */
+    int kind;                /* WRITE_BATCH, WRITE_REVIEW, WRITE_RETENTION or WRITE_EVENTS */
     const st_batch *batch;   /* WRITE_BATCH */
     uint64_t *series_ids;    /* WRITE_BATCH: the id of each batch series, set by the writer
                                 (malloc'ed; freed by st_write) for the commit hook */
     review_op *review;       /* WRITE_REVIEW */
+    retention_op *retention; /* WRITE_RETENTION */
     event_op *events;        /* WRITE_EVENTS */
     jl_buf log_block; /* the batch as a log block, encoded by the caller; ids filled in later */
     int done;
@@ -196,6 +218,13 @@ typedef struct late_reading {
     uint8_t flag;   /* data flag code, replaced with the value */
     uint64_t order; /* arrival order, so the last write of a timestamp wins */
 } late_reading;
+
+/* A series whose chunks the transaction changed, with the change in its chunk count and bytes:
+ * its sealed-state record is rewritten before the commit (series_state_write). */
+typedef struct state_change {
+    series *owner;
+    int64_t chunks, bytes;
+} state_change;
 
 /* Per-transaction state of the writer. */
 typedef struct writer_txn {
@@ -230,6 +259,8 @@ typedef struct writer_txn {
     size_t joining_capacity;
     int64_t chunk_count_delta, chunk_bytes_delta; /* counters published with the states */
     int64_t log_blocks_delta, log_bytes_delta;
+    state_change *state_changes; /* series whose chunks changed, see state_change */
+    size_t state_change_count, state_change_capacity;
     uint64_t event_next_id_before; /* store->event_next_id when the transaction began */
     st_commit_hook hook;           /* copied from the store when the group was taken */
     void *hook_ctx;
@@ -320,9 +351,9 @@ void seal_plan(const st_store *store, series *s, uint64_t count, uint64_t bytes,
  * the series' pages; otherwise all of it. JL_OK, JL_ENOMEM, JL_ECORRUPT or an LMDB error. */
 int seal_tail(st_store *store, writer_txn *wt, series *s, int fit, jl_error *err);
 
-/* Encodes readings into chunks of at most chunk_max readings each, split evenly, and puts them;
- * adds the encoded size to *bytes when bytes is not NULL. */
-int seal_put_chunks(st_store *store, writer_txn *wt, uint64_t id, const int64_t *ms,
+/* Encodes readings of s into chunks of at most chunk_max readings each, split evenly, and puts
+ * them; adds the encoded size to *bytes when bytes is not NULL. */
+int seal_put_chunks(st_store *store, writer_txn *wt, series *s, const int64_t *ms,
                     const double *values, const uint8_t *flags, size_t count, uint64_t *bytes,
                     jl_error *err);
 
@@ -379,6 +410,49 @@ void writer_stop(st_store *store);
  * when the store is shutting down (nothing queued). */
 int writer_submit(st_store *store, write_request *request, jl_error *err);
 
+/* ---------- series_state.c ---------- */
+
+/* One record of the "series_state" database (disk_format.h, section 4), decoded. */
+typedef struct series_record {
+    uint8_t last_flag;            /* data flag code of the last sealed reading */
+    uint64_t chunks, chunk_bytes; /* the series' chunks and the bytes of their values */
+    uint64_t sealed_count;        /* readings in them */
+    int64_t first_ms, last_ms;    /* first and last sealed reading */
+    double last_value;            /* value at last_ms */
+    uint32_t last_chunk_count, last_chunk_bytes; /* of the last chunk, for seal_plan */
+    int64_t last_chunk_first_ms;
+} series_record;
+
+/* Writes the record's SERIES_STATE_VALUE_BYTES bytes, checksum included. */
+void series_state_encode(const series_record *record, uint8_t *out);
+
+/* Decodes and validates a record (the order of disk_format.h): JL_OK or JL_ECORRUPT. */
+int series_state_decode(const void *data, size_t len, series_record *record, jl_error *err);
+
+/* Notes that the transaction put (chunks > 0) or deleted (chunks < 0) chunks of s taking bytes;
+ * every put or delete in the chunks database must be noted, so that the series' record is
+ * rewritten in the same transaction. JL_OK or JL_ENOMEM (err set). */
+int series_state_note_chunks(writer_txn *wt, series *s, int64_t chunks, int64_t bytes,
+                             jl_error *err);
+
+/* Rewrites the records of the series noted in this transaction from their new chunks (first
+ * and last chunk read back, counts from the old record and the noted changes; a record that
+ * fails validation is rebuilt from all the series' chunks), then forgets the notes. Called
+ * after the last change to chunks, before the commit. JL_OK, JL_ENOMEM, JL_ECORRUPT or an LMDB
+ * error. */
+int series_state_write(st_store *store, writer_txn *wt, jl_error *err);
+
+/* Forgets the notes of a transaction that is rolled back (idempotent). */
+void series_state_forget(writer_txn *wt);
+
+/* Sets the sealed state of every series at open (after catalog_load, before log_replay) and the
+ * store's chunk totals: from the records when the directory is of format 5 and has them, else
+ * (stored_version < 5) by walking every chunk once, writing the records unless read-only. A
+ * record that fails validation is rebuilt from its series' chunks (counted in states_rebuilt,
+ * and said on stderr). JL_OK, JL_ECORRUPT (a key or a chunk that cannot be read), JL_ENOMEM or
+ * an LMDB error. */
+int series_state_load(st_store *store, MDB_txn *txn, uint32_t stored_version, jl_error *err);
+
 /* ---------- review.c ---------- */
 
 /* Loads every stored mark at open: the set in force (store->reviews, an empty set when there
@@ -412,5 +486,50 @@ review_set *review_set_retain(review_set *set);
  * JL_ENOMEM. */
 int review_series_spans(const review_set *set, uint64_t series_id, st_review_span **spans,
                         size_t *count);
+
+/* ---------- retention.c ---------- */
+
+/* 1 when some metric has a retention (st_options.retention_ms or a rule > 0). */
+int retention_enabled(const st_store *store);
+
+/* Applies one retention pass inside the writer's transaction: from op->from_id, for series of a
+ * metric with retention, deletes the sealed chunks whose last reading is before now - retention
+ * (the newest chunk of each series kept) and sets their next first_ms, count and sealed_count
+ * from the chunk headers; stops after a bounded amount of work, setting op->next_id. JL_OK,
+ * JL_ECORRUPT, JL_ENOMEM or an LMDB error (JL_EFULL included); on error the caller rolls back. */
+int retention_apply(st_store *store, writer_txn *wt, retention_op *op, jl_error *err);
+
+/* Adds a committed pass's deletions to the store's counters. */
+void retention_count(st_store *store, const retention_op *op);
+
+/* Fills the retention counters of stats. */
+void retention_stats(st_store *store, st_stats *stats);
+
+/* The cycle the writer runs by itself (writer thread only). */
+typedef struct retention_auto {
+    retention_op op;
+    int in_cycle;          /* 1 while a cycle has series left */
+    int ran_since_group;   /* 1 when the last thing the writer did was a pass */
+    int64_t next_cycle_ns; /* monotonic time the next cycle may start */
+} retention_auto;
+
+/* Milliseconds until the writer should run a pass: 0 now, -1 never (no retention, disabled by
+ * a negative interval, read-only, or a pass just ran and writes are waiting). */
+int64_t retention_auto_wait_ms(const st_store *store, const retention_auto *a, int queue_empty);
+
+/* Prepares a->op for the next pass (clock, start of a cycle). */
+void retention_auto_begin(st_store *store, retention_auto *a);
+
+/* Notes how the pass ended (rc) and where the next starts. */
+void retention_auto_end(st_store *store, retention_auto *a, int rc);
+
+/* Frees what the cycle holds. */
+void retention_auto_destroy(retention_auto *a);
+
+/* Sets *kept to the readings of batch not already past the retention of their metric and
+ * *dropped to how many are (0: *kept stays empty and batch is to be written as it is). *kept is
+ * initialised in every case; the caller destroys it. JL_OK or JL_ENOMEM. */
+int retention_filter(st_store *store, const st_batch *batch, st_batch *kept, uint64_t *dropped,
+                     jl_error *err);
 
 #endif

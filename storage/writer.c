@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/statvfs.h>
+#include <time.h>
 
 #include "log_block.h"
 
@@ -60,6 +61,7 @@ static int apply_request(st_store *store, writer_txn *wt, write_request *request
  * included (a retry after growing the map, or request by request, earns it again). */
 static void rollback(st_store *store, writer_txn *wt)
 {
+    series_state_forget(wt);
     store->relog_credit = wt->relog_credit_before;
     store->review_next_id = wt->review_next_id_before;
     store->event_next_id = wt->event_next_id_before;
@@ -100,7 +102,7 @@ static void publish(st_store *store, writer_txn *wt)
         s->tail_private = 0;
     }
     /* Tails (re)started by this transaction are newer than every pending one. */
-    if (joining) /* a commit of events only touches no series: joining may be NULL */
+    if (joining > 1) /* a group of review marks or events alone has no array at all */
         qsort(wt->joining, joining, sizeof *wt->joining, tail_compare_next_min_seq);
     for (size_t i = 0; i < joining; i++)
         tail_pending_append(store, wt->joining[i]);
@@ -217,9 +219,10 @@ static int commit_group(st_store *store, writer_txn *wt, write_request *first,
     int rc = JL_OK;
     /* A review operation takes no log sequence number: the log's stay dense. */
     for (write_request *r = first; r != after_last && rc == JL_OK; r = r->next)
-        rc = r->kind == WRITE_REVIEW   ? review_apply(store, wt, r->review, err)
-             : r->kind == WRITE_EVENTS ? events_apply(store, wt, r->events, err)
-                                       : apply_request(store, wt, r, wt->next_seq++, err);
+        rc = r->kind == WRITE_REVIEW      ? review_apply(store, wt, r->review, err)
+             : r->kind == WRITE_RETENTION ? retention_apply(store, wt, r->retention, err)
+             : r->kind == WRITE_EVENTS    ? events_apply(store, wt, r->events, err)
+                                          : apply_request(store, wt, r, wt->next_seq++, err);
     if (rc == JL_OK)
         rc = merge_late(store, wt, err);
     for (series *s = wt->touched; s && rc == JL_OK; s = s->touched_next)
@@ -233,6 +236,9 @@ static int commit_group(st_store *store, writer_txn *wt, write_request *first,
     store->next_log_seq = wt->next_seq;
     if (rc == JL_OK)
         rc = log_truncate(store, wt, err);
+    /* After the last change to chunks: the sealed-state records go into the same commit. */
+    if (rc == JL_OK)
+        rc = series_state_write(store, wt, err);
     /* Reserve what publishing needs before committing, so that it cannot fail after. */
     if (rc == JL_OK && wt->touched_count > wt->joining_capacity) {
         series **grown = realloc(wt->joining, wt->touched_count * sizeof *grown);
@@ -257,13 +263,17 @@ static int commit_group(st_store *store, writer_txn *wt, write_request *first,
     }
     /* The commit (and its fsync) runs without state_lock; a snapshot that begins in between
      * sees a transaction newer than published_txn_id and waits for the publish below. */
-    uint64_t txn_id = mdb_txn_id(wt->txn);
     mrc = mdb_txn_commit(wt->txn);
     if (mrc != 0) {
         store->next_log_seq = saved_next_seq;
         rollback(store, wt);
         return commit_error(store, mrc, err);
     }
+    /* The id readers now see: a transaction that changed nothing (a retention pass with nothing
+     * to delete) leaves LMDB's last id as it was, and snapshots wait for the published id. */
+    MDB_envinfo env_info;
+    mdb_env_info(store->env, &env_info);
+    uint64_t txn_id = env_info.me_last_txnid;
     pthread_rwlock_wrlock(&store->state_lock);
     publish(store, wt);
     store->published_txn_id = txn_id;
@@ -302,6 +312,37 @@ static size_t request_points(const write_request *request)
     return request->kind == WRITE_BATCH ? request->batch->point_count : 0;
 }
 
+/* One pass of the writer's own retention cycle, as a transaction of its own (retention.c). */
+static void retention_pass(st_store *store, writer_txn *wt, retention_auto *a)
+{
+    write_request request;
+    memset(&request, 0, sizeof request);
+    request.kind = WRITE_RETENTION;
+    request.retention = &a->op;
+    retention_auto_begin(store, a);
+    jl_error err;
+    jl_error_clear(&err);
+    retention_auto_end(store, a, commit_growing(store, wt, &request, NULL, &err));
+}
+
+/* Waits for work, or until the next retention pass is due (-1: no pass is). */
+static void wait_for_work(st_store *store, int64_t wait_ms)
+{
+    if (wait_ms < 0) {
+        pthread_cond_wait(&store->queue_cond, &store->queue_mutex);
+        return;
+    }
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += wait_ms / 1000;
+    until.tv_nsec += (wait_ms % 1000) * 1000000;
+    if (until.tv_nsec >= 1000000000) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000;
+    }
+    pthread_cond_timedwait(&store->queue_cond, &store->queue_mutex, &until);
+}
+
 static void *writer_main(void *argument)
 {
     st_store *store = argument;
@@ -310,12 +351,25 @@ static void *writer_main(void *argument)
     jl_buf_init(&wt.scratch);
     st_batch_init(&wt.relog_batch);
     jl_buf_init(&wt.relog_block);
+    retention_auto retention;
+    memset(&retention, 0, sizeof retention);
     pthread_mutex_lock(&store->queue_mutex);
     for (;;) {
-        while (store->queue_head == NULL && !store->stopping)
-            pthread_cond_wait(&store->queue_cond, &store->queue_mutex);
+        /* Retention runs between groups, a bounded pass at a time (retention.c). */
+        int64_t wait_ms = retention_auto_wait_ms(store, &retention, store->queue_head == NULL);
+        if (wait_ms == 0 && !store->stopping) {
+            pthread_mutex_unlock(&store->queue_mutex);
+            retention_pass(store, &wt, &retention);
+            pthread_mutex_lock(&store->queue_mutex);
+            continue;
+        }
+        if (store->queue_head == NULL && !store->stopping) {
+            wait_for_work(store, wait_ms);
+            continue;
+        }
         if (store->queue_head == NULL && store->stopping)
             break;
+        retention.ran_since_group = 0;
         /* Take as many queued requests as fit one transaction. */
         write_request *first = store->queue_head, *last = first;
         size_t points = request_points(first);
@@ -358,6 +412,7 @@ static void *writer_main(void *argument)
         pthread_cond_broadcast(&store->done_cond);
     }
     pthread_mutex_unlock(&store->queue_mutex);
+    retention_auto_destroy(&retention);
     jl_buf_destroy(&wt.scratch);
     st_batch_destroy(&wt.relog_batch);
     free(wt.relogged);
@@ -369,6 +424,7 @@ static void *writer_main(void *argument)
     free(wt.merge_values);
     free(wt.merge_flags);
     free(wt.hook_batches);
+    free(wt.state_changes);
     return NULL;
 }
 
@@ -409,20 +465,30 @@ int st_write(st_store *store, const st_batch *batch, jl_error *err)
                             ST_MAX_BATCH_POINTS, batch->point_count);
     if (store->options.read_only)
         return jl_error_set(err, JL_EBUSY, "the store was opened read-only");
+    /* Readings already past retention are dropped here, never logged (retention.c). */
+    st_batch kept;
+    uint64_t dropped = 0;
+    int rc = retention_filter(store, batch, &kept, &dropped, err);
+    if (rc != JL_OK)
+        return rc;
+    if (dropped)
+        batch = &kept;
     write_request request;
     memset(&request, 0, sizeof request);
     request.kind = WRITE_BATCH;
     request.batch = batch;
     /* Encoded here, in the caller's thread, so the single writer only fills in the ids. */
     jl_buf_init(&request.log_block);
-    int rc = wl_encode(batch, &request.log_block, err);
-    if (rc != JL_OK) {
-        jl_buf_destroy(&request.log_block);
-        return rc;
+    if (batch->point_count > 0) {
+        rc = wl_encode(batch, &request.log_block, err);
+        if (rc == JL_OK)
+            rc = writer_submit(store, &request, err);
     }
-    rc = writer_submit(store, &request, err);
     jl_buf_destroy(&request.log_block);
     free(request.series_ids);
+    if (rc == JL_OK)
+        atomic_fetch_add(&store->retention_dropped_readings, dropped);
+    st_batch_destroy(&kept);
     return rc;
 }
 

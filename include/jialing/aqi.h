@@ -8,7 +8,7 @@
  * computed from the store's valid readings (qx_query() underneath: 1-minute counts and sums, then
  * the hourly, 24-hour, 8-hour and daily-maximum rules of GB 3095-2012 table 4 and HJ 633-2012).
  *
- * docs/readme-parts/aqi.md cites the clause behind each rule.
+ * README.md ("Air quality index") cites the clause behind each rule.
  *
  * Units are those of the standard: µg/m³ for every pollutant but CO, which is mg/m³.
  *
@@ -219,7 +219,7 @@ typedef struct aq_sink {
 
 /* Computes the index of every station over the windows (local hours or days of zone) that
  * overlap [from_ms, to_ms), each from whole windows of data (a moving mean reads up to 23 hours
- * before from_ms). Rules (docs/readme-parts/aqi.md):
+ * before from_ms). Rules (README.md, "Air quality index"):
  * - an hourly value is valid when its hour holds valid readings in at least 45 distinct minutes,
  *   or holds exactly one reading, in its first minute (an hourly value written as one reading);
  * - hourly index: 1-hour values of every pollutant (PM2.5 and PM10 against their 24-hour rows,

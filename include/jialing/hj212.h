@@ -354,4 +354,12 @@ int hj_message_to_batch(const hj_message *m, int64_t utc_offset_ms, const hj_cod
                         const hj_tag *extra_tags, size_t extra_count, st_batch *batch,
                         size_t *added, jl_error *err);
 
+/* ---- the line files (stations, codes) ---------------------------------------------------- */
+
+/* Splits one line of a stations or codes file into fields separated by spaces and tabs, up to a
+ * '#' that starts a field (a comment); a CR before the line's end is dropped (files written on
+ * Windows). Points field[i] and flen[i] into line for the first max fields and returns how many
+ * there are, counting at most max + 1 (so a caller can tell "too many"). No allocation. */
+size_t hj_split_fields(const char *line, size_t len, const char **field, size_t *flen, size_t max);
+
 #endif

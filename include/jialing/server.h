@@ -12,11 +12,15 @@
 #include "jialing/common.h"
 #include "jialing/query.h"
 #include "jialing/request.h"
+#include "jialing/serieskey.h"
 #include "jialing/store.h"
 
 /* The InfluxDB version the server reports (X-Influxdb-Version, /ping), for InfluxDB clients: the
  * 1.x HTTP API that /write, /query and /ping follow. */
 #define SV_INFLUXDB_VERSION "1.8.10-jialing"
+
+/* --retention-metric rules at most. */
+#define SV_MAX_RETENTION_RULES 64
 
 /* Server settings; sv_config_defaults() fills every field. */
 typedef struct sv_config {
@@ -39,6 +43,26 @@ typedef struct sv_config {
      * SIGHUP; handlers take the current set with si_registry_acquire(). */
     const char *sites_path;    /* --sites FILE [none] */
     struct si_registry *sites; /* set by main when sites_path is given, else NULL */
+    /* retention (README.md "Retention"): handed to st_options by main. A month is the
+     * mean Gregorian month (30.436875 days), so 1y is 365.2425 days. */
+    int64_t retention_ms; /* --retention DUR; 0: keep forever [0] */
+    st_retention_rule retention_rules[SV_MAX_RETENTION_RULES]; /* --retention-metric NAME=DUR,
+                                                                  repeated; NAME=0 keeps forever */
+    char retention_metrics[SV_MAX_RETENTION_RULES][SK_MAX_NAME_BYTES + 1]; /* their names */
+    size_t retention_rule_count;
+    /* station health (GET /api/v1/stations, jialing/health.h) */
+    int64_t offline_after_ms; /* --offline-after DURATION [0: three times each series' cadence] */
+    /* HJ 212 listener (server/hj212_listener.c); off unless --hj212 is given */
+    int hj212_enabled;               /* --hj212 HOST:PORT given */
+    char hj212_host[256];            /* --hj212 host part */
+    uint16_t hj212_port;             /* --hj212 port part (0: any free port) */
+    unsigned hj212_max_connections;  /* --hj212-max-connections [4096] */
+    unsigned hj212_idle_timeout_s;   /* --hj212-idle-timeout seconds without a good frame [600] */
+    size_t hj212_max_reply_bytes;    /* --hj212-max-reply-bytes queued per connection [65536] */
+    int64_t hj212_utc_offset_ms;     /* --hj212-tz: the loggers' DataTime zone [+08:00] */
+    const char *hj212_stations_path; /* --hj212-stations FILE: MN PW [tag=value ...] [none] */
+    const char *hj212_codes_path;    /* --hj212-codes FILE: code metric overrides [none] */
+    unsigned hj212_split_timeout_s;  /* --hj212-split-timeout: PNUM/PNO parts wait at most [120] */
     /* alarms (jialing/alarm.h, server/events_http.h): the rules file (re-read on SIGHUP), the
      * webhook receivers, and what main starts from them; GET /api/v1/events reads the store. */
     const char *rules_path;       /* --rules FILE [none: no evaluation] */
@@ -68,11 +92,17 @@ typedef enum sv_route_id {
     SV_ROUTE_HEALTH,
     SV_ROUTE_METRICS,
     SV_ROUTE_BACKUP,
-    SV_ROUTE_DISCOVERY, /* /api/v1/metrics, /api/v1/tags */
-    SV_ROUTE_INFLUX,    /* /query, /ping (server/influx.c) */
-    SV_ROUTE_WEB,       /* the console's and public page's built-in assets */
-    SV_ROUTE_PUBLIC,    /* GET /api/v1/public/latest */
-    SV_ROUTE_REVIEW,    /* /api/v1/review: review marks (server/review_http.c) */
+    SV_ROUTE_DISCOVERY,  /* /api/v1/metrics, /api/v1/tags */
+    SV_ROUTE_INFLUX,     /* /query, /ping (server/influx.c) */
+    SV_ROUTE_WEB,        /* the console's and public page's built-in assets */
+    SV_ROUTE_PUBLIC,     /* GET /api/v1/public/latest */
+    SV_ROUTE_REVIEW,     /* /api/v1/review: review marks (server/review_http.c) */
+    SV_ROUTE_AQI,        /* GET /api/v1/aqi (server/aqi_http.c) */
+    SV_ROUTE_WATER,      /* GET /api/v1/water_quality (server/water_http.c) */
+    SV_ROUTE_ASSESSMENT, /* GET /api/v1/assessment (server/water_http.c) */
+    SV_ROUTE_SITES,      /* GET /api/v1/sites (server/water_http.c) */
+    SV_ROUTE_STATIONS,   /* GET /api/v1/stations: station health (server/stations_http.c) */
+    SV_ROUTE_EVENTS,     /* GET /api/v1/events: alarm events (server/events_http.c) */
     SV_ROUTE_OTHER,
     SV_ROUTE_COUNT
 } sv_route_id;
@@ -86,6 +116,24 @@ typedef struct sv_metrics {
     atomic_ullong rejected_requests;              /* writes refused with 4xx */
     /* Sealed chunks read by queries and scans, by how (qx_query_stats). */
     atomic_ullong chunks_from_summary, chunks_from_segments, chunks_decoded, readings_decoded;
+    /* HJ 212 listener (server/hj212_listener.c), exported as jialing_hj212_* */
+    atomic_ullong hj212_connections_open;      /* gauge */
+    atomic_ullong hj212_connections_accepted;  /* connections taken */
+    atomic_ullong hj212_connections_refused;   /* over --hj212-max-connections, or no memory/fd */
+    atomic_ullong hj212_closed_idle;           /* no good frame within --hj212-idle-timeout */
+    atomic_ullong hj212_closed_write_failed;   /* sending a reply failed */
+    atomic_ullong hj212_closed_reply_overflow; /* replies queued over --hj212-max-reply-bytes */
+    atomic_ullong hj212_frames_good;           /* frames with a good CRC */
+    atomic_ullong hj212_frames_bad_length, hj212_frames_bad_crc, hj212_frames_too_long;
+    atomic_ullong hj212_garbage_bytes;  /* bytes outside any frame */
+    atomic_ullong hj212_unparseable;    /* good frames whose data segment does not parse */
+    atomic_ullong hj212_unmapped;       /* data messages hj_segment_to_batch refused */
+    atomic_ullong hj212_messages_other; /* non-data CNs accepted and not stored */
+    atomic_ullong hj212_messages_stored, hj212_readings_stored; /* committed */
+    atomic_ullong hj212_replies_sent;    /* 9014 replies queued to their connection */
+    atomic_ullong hj212_commit_failures; /* data messages whose commit failed (no reply) */
+    atomic_ullong hj212_unknown_station, hj212_wrong_password; /* with --hj212-stations */
+    atomic_ullong hj212_split_completed, hj212_split_expired, hj212_split_refused; /* PNUM/PNO */
 } sv_metrics;
 
 /* Everything a request handler needs; owned by main. */

@@ -4,7 +4,7 @@
  * standards, and for water sites gives the target class (GB 3838-2002) and, for river sections,
  * the districts on either side and the compensation agreement.
  *
- * File format (JSON, read with jansson; docs/readme-parts/sites-water.md has the full text):
+ * File format (JSON, read with jansson; README.md "Sites" has the full text):
  *
  *   {"sites": [
  *     {"id": "jialing-cp",                  required, [A-Za-z0-9_.-]{1,64}, unique

@@ -56,7 +56,32 @@ typedef struct st_options {
     int64_t segment_period_ms; /* each sealed chunk keeps summaries of the epoch-aligned periods
                                   of this length it spans, so windows of whole periods need no
                                   decoding [ST_DEFAULT_SEGMENT_PERIOD_MS]; < 0: none */
+    /* Retention (storage/retention.c, README.md "Retention"): readings older than
+     * now - the retention of their metric are not kept. Whole sealed chunks wholly past the cut
+     * are deleted (their pages go to LMDB's freelist and are reused); the newest chunk of a
+     * series is always kept (recovery reads the sealed end from it); readings in tails and the
+     * log stay until sealed. A write of readings already past the cut stores the others and
+     * drops those, counted (st_stats.retention_dropped_readings), as VictoriaMetrics does. */
+    int64_t retention_ms; /* every metric without a rule; 0: keep forever [0] */
+    const struct st_retention_rule *retention_rules; /* per-metric overrides, borrowed: must
+                                                        outlive the store [none] */
+    size_t retention_rule_count;
+    int64_t retention_interval_ms;      /* a retention cycle over every series starts at most this
+                                           often, run by the writer between groups in passes of bounded
+                                           work [ST_DEFAULT_RETENTION_INTERVAL_MS]; < 0: never by
+                                           itself, only st_retention_run() */
+    int64_t (*clock_ms)(void *context); /* "now" of retention, epoch ms [jl_now_ms]; tests set
+                                           one that they advance by hand */
+    void *clock_context;                /* passed to clock_ms */
 } st_options;
+
+/* The retention of one metric, overriding st_options.retention_ms. */
+typedef struct st_retention_rule {
+    const char *metric; /* metric name, NUL-terminated, compared exactly */
+    int64_t ms;         /* readings older than now - ms go; 0: this metric is kept forever */
+} st_retention_rule;
+
+#define ST_DEFAULT_RETENTION_INTERVAL_MS (60LL * 1000)
 
 /* 8 hours: days in UTC and in UTC+8 (and every offset that is a multiple of 8 h) are whole
  * periods, for about 2% more bytes on disk (ARCHITECTURE.md, on-disk format). */
@@ -272,22 +297,25 @@ int st_snapshot_review_spans(st_snapshot *snapshot, size_t index, const st_revie
 
 /* Store-wide figures for /metrics and `jialing inspect`. */
 typedef struct st_stats {
-    uint64_t series;                 /* series in the catalog */
-    uint64_t readings;               /* distinct readings stored */
-    uint64_t sealed_readings;        /* of which in sealed chunks */
-    uint64_t chunks;                 /* sealed chunks */
-    uint64_t chunk_bytes;            /* bytes of sealed chunks (headers included) */
-    uint64_t decimal_chunks;         /* chunks using the decimal codec */
-    uint64_t log_blocks;             /* write-log blocks not yet truncated */
-    uint64_t log_bytes;              /* their bytes */
-    uint64_t log_rewritten_readings; /* tail readings written to the log again since open */
-    uint64_t file_bytes;             /* size of the LMDB data file */
-    uint64_t map_bytes;              /* current map size */
-    uint64_t points_written;         /* points accepted since open */
-    uint64_t commits;                /* write transactions since open */
-    uint64_t flagged_points_written; /* of points_written, those with a flag other than N */
-    uint64_t review_marks;           /* review marks stored (withdrawn ones included) */
-    uint64_t review_marks_withdrawn; /* of which withdrawn */
+    uint64_t series;                     /* series in the catalog */
+    uint64_t readings;                   /* distinct readings stored */
+    uint64_t sealed_readings;            /* of which in sealed chunks */
+    uint64_t chunks;                     /* sealed chunks */
+    uint64_t chunk_bytes;                /* bytes of sealed chunks (headers included) */
+    uint64_t decimal_chunks;             /* chunks using the decimal codec */
+    uint64_t log_blocks;                 /* write-log blocks not yet truncated */
+    uint64_t log_bytes;                  /* their bytes */
+    uint64_t log_rewritten_readings;     /* tail readings written to the log again since open */
+    uint64_t file_bytes;                 /* size of the LMDB data file */
+    uint64_t map_bytes;                  /* current map size */
+    uint64_t points_written;             /* points accepted since open */
+    uint64_t commits;                    /* write transactions since open */
+    uint64_t flagged_points_written;     /* of points_written, those with a flag other than N */
+    uint64_t review_marks;               /* review marks stored (withdrawn ones included) */
+    uint64_t review_marks_withdrawn;     /* of which withdrawn */
+    uint64_t retention_chunks_deleted;   /* chunks deleted by retention since open */
+    uint64_t retention_readings_deleted; /* readings they held */
+    uint64_t retention_dropped_readings; /* written already past the cut, dropped, since open */
 } st_stats;
 
 /* Fills stats from counters kept in memory; with count_codecs it also walks every chunk header
@@ -295,6 +323,22 @@ typedef struct st_stats {
  * it holds a read transaction meanwhile, see Caveats). JL_OK; with count_codecs also JL_EBUSY
  * or JL_ESTORE (stats other than decimal_chunks are filled then). */
 int st_store_stats(st_store *store, int count_codecs, st_stats *stats, jl_error *err);
+
+/* What st_retention_run() did. */
+typedef struct st_retention_result {
+    uint64_t series_examined;  /* series of a metric with retention looked at */
+    uint64_t chunks_deleted;   /* chunks deleted */
+    uint64_t readings_deleted; /* readings they held */
+    uint64_t passes;           /* transactions committed (bounded work each) */
+} st_retention_result;
+
+/* Runs one whole retention cycle now (at st_options.clock_ms): every series, in passes of
+ * bounded work, each committed through the writer like a write, so writes interleave and every
+ * snapshot sees a pass whole or not at all. Fills *result (zeroed first) when not NULL. JL_OK
+ * (nothing to do when no metric has retention), JL_EBUSY (read-only store, or shutting down),
+ * JL_EDISKFULL, JL_ENOMEM, JL_ECORRUPT (a chunk header failed validation) or another
+ * translated LMDB error; passes committed before an error stay. */
+int st_retention_run(st_store *store, st_retention_result *result, jl_error *err);
 
 /* Returns how many write transactions the store has committed since open: one atomic load, no
  * lock, so a cache can poll it on every request. It grows only after a commit's readings are

@@ -92,7 +92,7 @@ int wq_multiple(wq_param param, int lake, int ref_class, double c, double *out);
 
 typedef enum wq_window { WQ_WINDOW_DAY = 0, WQ_WINDOW_MONTH, WQ_WINDOW_YEAR } wq_window;
 
-/* Validity defaults (see docs/readme-parts/sites-water.md). */
+/* Validity defaults (README.md, "Water quality"). */
 #define WQ_DEFAULT_MIN_READINGS 4 /* valid readings a day needs (of 6 four-hourly samples) */
 #define WQ_DEFAULT_MIN_DAYS 20    /* valid days a month needs */
 #define WQ_DEFAULT_MIN_MONTHS 9   /* valid months a year needs */

@@ -63,6 +63,13 @@ static int hj_datatime_ms(const hj_datetime *t, int64_t utc_offset_ms, int64_t *
     int64_t days = cal_days_from_civil(t->year, (unsigned)t->month, (unsigned)t->day);
     *ms = days * 86400000 + t->hour * 3600000LL + t->minute * 60000LL + t->second * 1000LL + t->ms -
           utc_offset_ms;
+    /* The store keeps times the ns-precision line protocol can carry (years 1677 to 2262); said
+     * here, so that the listener logs why rather than the store's bare refusal. */
+    if (*ms < JL_MIN_MS || *ms > JL_MAX_MS)
+        return jl_error_set(err, JL_EINVAL,
+                            "CP: DataTime %04d-%02d-%02d is outside the times the store keeps "
+                            "(years 1677 to 2262)",
+                            t->year, t->month, t->day);
     return JL_OK;
 }
 
@@ -130,11 +137,7 @@ void hj_codes_free(hj_code_table *table)
     free(table);
 }
 
-/* Fields of one line split on spaces and tabs, up to a '#' that starts a field; a CR before the
- * line's end is dropped (files written on Windows). Sets *n to the fields found, at most max
- * (one more is counted when the line has more, so callers can say "too many"). */
-static size_t hj_split_fields(const char *line, size_t len, const char **field, size_t *flen,
-                              size_t max)
+size_t hj_split_fields(const char *line, size_t len, const char **field, size_t *flen, size_t max)
 {
     if (len > 0 && line[len - 1] == '\r')
         len--;

@@ -81,33 +81,6 @@ static int draft_string(draft *d, const char *s, size_t n, size_t *off)
     return JL_OK;
 }
 
-/* Fields of one line split on spaces and tabs, up to a '#' that starts a field; a trailing CR
- * is dropped. Returns the fields found, at most max + 1 (so "too many" can be told). */
-static size_t split_fields(const char *line, size_t len, const char **field, size_t *flen,
-                           size_t max)
-{
-    if (len > 0 && line[len - 1] == '\r')
-        len--;
-    size_t n = 0, i = 0;
-    while (i < len) {
-        while (i < len && (line[i] == ' ' || line[i] == '\t'))
-            i++;
-        if (i >= len || line[i] == '#')
-            break;
-        size_t start = i;
-        while (i < len && line[i] != ' ' && line[i] != '\t')
-            i++;
-        if (n < max) {
-            field[n] = line + start;
-            flen[n] = i - start;
-        }
-        n++;
-        if (n > max)
-            break;
-    }
-    return n;
-}
-
 #define ID_RULE "1 to 32 printable ASCII bytes without ; = & ,"
 
 /* Parses one non-empty line's fields into a draft station (not yet in the sorted index). */
@@ -299,7 +272,7 @@ int hj_stations_parse(const char *text, size_t len, hj_stations **out, jl_error 
         line++;
         const char *f[2 + HJ_STATION_TAGS_MAX];
         size_t fl[2 + HJ_STATION_TAGS_MAX];
-        size_t count = split_fields(start, n, f, fl, 2 + HJ_STATION_TAGS_MAX);
+        size_t count = hj_split_fields(start, n, f, fl, 2 + HJ_STATION_TAGS_MAX);
         if (count == 0)
             continue;
         rc = parse_line(&d, line, f, fl, count, err);

@@ -1,9 +1,10 @@
 /* Golden files of every on-disk format (tests/golden/, described in tests/golden/README.md):
- * a segmented chunk (without and with data flags), a format-1 and a format-2 write-log block, and a
- * format-1 data directory written by the store of commit d481a42. Each is read and its readings
- * compared with the literals below (the readings that were written, not values read back from this
- * build); the chunk and both blocks are also encoded again from those readings and must come out
- * byte for byte identical, which proves the bytes on disk did not change.
+ * a segmented chunk (without and with data flags), a format-1 and a format-2 write-log block, a
+ * sealed series-state record, a format-1 data directory written by the store of commit
+ * d481a42, and a format-4 data directory written by the store of commit 17dc7a6. Each is read and
+ * its readings compared with the literals below (the readings that were written, not values read
+ * back from this build); the chunk and both blocks are also encoded again from those readings and
+ * must come out byte for byte identical, which proves the bytes on disk did not change.
  *
  * Run from the repository root (tests/run.sh does). `test_golden --write` rewrites the chunk and
  * the format-2 block from this build: only for a deliberate format change, never to make the
@@ -17,6 +18,7 @@
 
 #include "../../storage/disk_format.h"
 #include "../../storage/log_block.h"
+#include "../../storage/store_internal.h"
 
 #include <lmdb.h>
 #include <lz4.h>
@@ -427,6 +429,68 @@ static void test_log_block_v3(void)
     wl_readings_destroy(&r);
 }
 
+/* ---------- (c3) a sealed series-state record ---------- */
+
+/* The record of tests/golden/series_state_v1.bin, written by a Python script from the layout of
+ * disk_format.h section 4 (not by this build): three chunks of 12,345 bytes holding 30,000
+ * readings from 2025-01-01T00:00Z to 2025-01-02T00:00Z, the last 21.5 flagged M, the last
+ * chunk 10,000 readings in 4,080 bytes from 2025-01-01T16:00Z. */
+static series_record golden_record(void)
+{
+    series_record r;
+    memset(&r, 0, sizeof r);
+    r.last_flag = JL_FLAG_M;
+    r.chunks = 3;
+    r.chunk_bytes = 12345;
+    r.sealed_count = 30000;
+    r.first_ms = INT64_C(1735689600000);
+    r.last_ms = INT64_C(1735776000000);
+    r.last_value = 21.5;
+    r.last_chunk_count = 10000;
+    r.last_chunk_bytes = 4080;
+    r.last_chunk_first_ms = INT64_C(1735747200000);
+    return r;
+}
+
+static void test_series_state_record(void)
+{
+    size_t len = 0;
+    uint8_t *golden = read_golden("series_state_v1.bin", &len);
+    if (golden == NULL)
+        return;
+    CHECK_INT(len, SERIES_STATE_VALUE_BYTES);
+    CHECK_INT(len, 70);
+    /* A few bytes written out: version, flag, the chunk count's low byte, the checksum. */
+    CHECK_INT(golden[0], 1);
+    CHECK_INT(golden[1], 2);
+    CHECK_INT(golden[2], 3);
+    CHECK_INT(golden[66], 0x0c);
+    CHECK_INT(golden[69], 0x51);
+    series_record want = golden_record(), got;
+    jl_error err;
+    CHECK_INT(series_state_decode(golden, len, &got, &err), JL_OK);
+    CHECK_INT(got.last_flag, want.last_flag);
+    CHECK_INT(got.chunks, want.chunks);
+    CHECK_INT(got.chunk_bytes, want.chunk_bytes);
+    CHECK_INT(got.sealed_count, want.sealed_count);
+    CHECK_INT(got.first_ms, want.first_ms);
+    CHECK_INT(got.last_ms, want.last_ms);
+    CHECK_DOUBLE_BITS(got.last_value, want.last_value);
+    CHECK_INT(got.last_chunk_count, want.last_chunk_count);
+    CHECK_INT(got.last_chunk_bytes, want.last_chunk_bytes);
+    CHECK_INT(got.last_chunk_first_ms, want.last_chunk_first_ms);
+    uint8_t again[SERIES_STATE_VALUE_BYTES];
+    series_state_encode(&want, again);
+    check_same_bytes("series state", again, sizeof again, golden, len);
+    /* Any changed byte is refused: the checksum, or the version before it. */
+    for (size_t i = 0; i < len; i++) {
+        golden[i] ^= 0x01;
+        CHECK_INT(series_state_decode(golden, len, &got, NULL), JL_ECORRUPT);
+        golden[i] ^= 0x01;
+    }
+    free(golden);
+}
+
 /* ---------- (d) a format-1 data directory ---------- */
 
 static int copy_file(const char *from, const char *to)
@@ -529,6 +593,42 @@ static void check_format1_readings(st_store *store)
     CHECK_DOUBLE_BITS(values[249], -0.75); /* 249 % 40 = 9: 9 * 0.25 - 3 */
 }
 
+/* After the upgrade, the record of temp{station=a} (id 1), the only series with chunks: all 250
+ * readings sealed (chunk_target 100 seals the 250-reading tail whole, split at chunk_max 200 into
+ * two chunks of 125: the count field of both chunk headers in the golden file is 0x7d), the last
+ * reading i = 249 (249 % 40 = 9: 9 * 0.25 - 3), the last chunk from i = 125. */
+static void check_format1_state(const char *dir)
+{
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi dbi;
+    CHECK_INT(mdb_env_create(&env), 0);
+    CHECK_INT(mdb_env_set_maxdbs(env, 16), 0);
+    CHECK_INT(mdb_env_open(env, dir, MDB_RDONLY, 0644), 0);
+    CHECK_INT(mdb_txn_begin(env, NULL, MDB_RDONLY, &txn), 0);
+    CHECK_INT(mdb_dbi_open(txn, "series_state", 0, &dbi), 0);
+    MDB_stat stat;
+    CHECK_INT(mdb_stat(txn, dbi, &stat), 0);
+    CHECK_INT(stat.ms_entries, 1);
+    uint8_t key[8] = {0, 0, 0, 0, 0, 0, 0, 1};
+    MDB_val k = {8, key}, v = {0, NULL};
+    series_record r;
+    memset(&r, 0, sizeof r);
+    jl_error err;
+    CHECK_INT(mdb_get(txn, dbi, &k, &v), 0);
+    CHECK_INT(series_state_decode(v.mv_data, v.mv_size, &r, &err), JL_OK);
+    CHECK_INT(r.chunks, 2);
+    CHECK_INT(r.sealed_count, 250);
+    CHECK_INT(r.first_ms, INT64_C(1700000000000));
+    CHECK_INT(r.last_ms, INT64_C(1700014940000)); /* + 249 * 60000 */
+    CHECK_DOUBLE_BITS(r.last_value, -0.75);
+    CHECK_INT(r.last_flag, JL_FLAG_N);
+    CHECK_INT(r.last_chunk_count, 125);
+    CHECK_INT(r.last_chunk_first_ms, INT64_C(1700007500000)); /* + 125 * 60000 */
+    mdb_txn_abort(txn);
+    mdb_env_close(env);
+}
+
 static void test_format1_directory(void)
 {
     char *dir = make_temp_dir_named("golden");
@@ -559,7 +659,127 @@ static void test_format1_directory(void)
         check_format1_readings(store);
         st_store_close(store);
     }
-    CHECK(stored_format(dir) > 1);
+    CHECK_INT(stored_format(dir), 5);
+    check_format1_state(dir);
+    remove_dir(dir);
+}
+
+/* ---------- (e) a format-4 data directory ---------- */
+
+/* The readings of tests/golden/make_format4.c (T0 = 1700000000000). */
+static void check_format4_readings(st_store *store)
+{
+    int64_t ms[400];
+    double values[400];
+    size_t n = read_series(store, "temp", "a", ms, values, 400);
+    CHECK_INT(n, 340);
+    for (size_t i = 0; i < n; i++) {
+        CHECK_INT(ms[i], INT64_C(1700000000000) + INT64_C(60000) * (int64_t)i);
+        CHECK_DOUBLE_BITS(values[i], i == 10 ? 99.5 : (double)(i % 50) * 0.5 - 5);
+    }
+    n = read_series(store, "pressure", "b", ms, values, 400);
+    CHECK_INT(n, 120);
+    for (size_t i = 0; i < n; i++) {
+        CHECK_INT(ms[i], INT64_C(1700000000000) + INT64_C(1000) * (int64_t)i);
+        CHECK_DOUBLE_BITS(values[i], 1000.0 + (double)i);
+    }
+    n = read_series(store, "count", "c", ms, values, 400);
+    CHECK_INT(n, 5);
+    for (size_t i = 0; i < n; i++)
+        CHECK_DOUBLE_BITS(values[i], 7.0 * (double)i);
+}
+
+/* Reads the record of series id from a closed directory; 0 when it has none. */
+static int read_state_record(const char *dir, uint64_t id, series_record *r, size_t *entries)
+{
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi dbi;
+    CHECK_INT(mdb_env_create(&env), 0);
+    CHECK_INT(mdb_env_set_maxdbs(env, 16), 0);
+    CHECK_INT(mdb_env_open(env, dir, MDB_RDONLY, 0644), 0);
+    CHECK_INT(mdb_txn_begin(env, NULL, MDB_RDONLY, &txn), 0);
+    int found = 0;
+    *entries = 0;
+    if (mdb_dbi_open(txn, "series_state", 0, &dbi) == 0) {
+        MDB_stat stat;
+        CHECK_INT(mdb_stat(txn, dbi, &stat), 0);
+        *entries = stat.ms_entries;
+        uint8_t key[8] = {0, 0, 0, 0, 0, 0, 0, (uint8_t)id};
+        MDB_val k = {8, key}, v = {0, NULL};
+        jl_error err;
+        if (mdb_get(txn, dbi, &k, &v) == 0) {
+            CHECK_INT(series_state_decode(v.mv_data, v.mv_size, r, &err), JL_OK);
+            found = 1;
+        }
+    }
+    mdb_txn_abort(txn);
+    mdb_env_close(env);
+    return found;
+}
+
+/* Read-only, a format-4 directory opens by walking its chunks and is left as it was (no
+ * records); for writing it is walked once, marked 5 and given a record per series with chunks:
+ * temp{station=a} (id 1): chunks of i = 0..149 and 150..299 (the re-sent i = 10 merged into the
+ * first), last sealed i = 299, 49 * 0.5 - 5 = 19.5, N; pressure{station=b} (id 2): one chunk of
+ * 120, the last 1119 flagged D; count{station=c} (id 3) has only log readings and no record. */
+static void test_format4_directory(void)
+{
+    char *dir = make_temp_dir_named("golden");
+    char path[512];
+    snprintf(path, sizeof path, "%s/data.mdb", dir);
+    CHECK(copy_file(GOLDEN_DIR "format4/data.mdb", path));
+    CHECK_INT(stored_format(dir), 4);
+    st_options options;
+    memset(&options, 0, sizeof options);
+    options.directory = dir;
+    options.read_only = 1;
+    st_store *store = NULL;
+    jl_error err;
+    series_record r;
+    size_t entries = 0;
+    CHECK_INT(st_store_open(&options, &store, &err), JL_OK);
+    if (store != NULL) {
+        check_format4_readings(store);
+        st_store_close(store);
+    }
+    CHECK_INT(stored_format(dir), 4);
+    CHECK_INT(read_state_record(dir, 1, &r, &entries), 0);
+    CHECK_INT(entries, 0);
+
+    options.read_only = 0;
+    options.initial_map_bytes = 1 << 20;
+    for (int open = 0; open < 2; open++) { /* the upgrade, then an open from the records */
+        store = NULL;
+        CHECK_INT(st_store_open(&options, &store, &err), JL_OK);
+        if (store != NULL) {
+            check_format4_readings(store);
+            st_store_close(store);
+        }
+        CHECK_INT(stored_format(dir), 5);
+        memset(&r, 0, sizeof r);
+        CHECK_INT(read_state_record(dir, 1, &r, &entries), 1);
+        CHECK_INT(entries, 2);
+        CHECK_INT(r.chunks, 2);
+        CHECK_INT(r.sealed_count, 300);
+        CHECK_INT(r.first_ms, INT64_C(1700000000000));
+        CHECK_INT(r.last_ms, INT64_C(1700017940000)); /* + 299 * 60000 */
+        CHECK_DOUBLE_BITS(r.last_value, 19.5);
+        CHECK_INT(r.last_flag, JL_FLAG_N);
+        CHECK_INT(r.last_chunk_count, 150);
+        CHECK_INT(r.last_chunk_first_ms, INT64_C(1700009000000)); /* + 150 * 60000 */
+        memset(&r, 0, sizeof r);
+        CHECK_INT(read_state_record(dir, 2, &r, &entries), 1);
+        CHECK_INT(r.chunks, 1);
+        CHECK_INT(r.sealed_count, 120);
+        CHECK_INT(r.first_ms, INT64_C(1700000000000));
+        CHECK_INT(r.last_ms, INT64_C(1700000119000));
+        CHECK_DOUBLE_BITS(r.last_value, 1119.0);
+        CHECK_INT(r.last_flag, JL_FLAG_D);
+        CHECK_INT(r.last_chunk_count, 120);
+        CHECK_INT(r.last_chunk_first_ms, INT64_C(1700000000000));
+        CHECK_INT(read_state_record(dir, 3, &r, &entries), 0);
+    }
     remove_dir(dir);
 }
 
@@ -590,6 +810,8 @@ int main(int argc, char **argv)
     RUN(test_log_block_v1);
     RUN(test_log_block_v2);
     RUN(test_log_block_v3);
+    RUN(test_series_state_record);
     RUN(test_format1_directory);
+    RUN(test_format4_directory);
     return CHECK_DONE();
 }

@@ -115,6 +115,23 @@ static void test_refusals(void)
               JL_EINVAL);
     CHECK_STR(err.message, "CP: a34004-Flag: \"X\" is not an HJ 212 data flag (N F M S D C T B, "
                            "or P from the 2005 edition)");
+    /* Real dates the store cannot keep: 2262-04-12 08:00 Beijing time (00:00 UTC) is past
+     * 9223372036854 ms (2262-04-11 23:47:16.854 UTC); 1677-09-21 00:00 Beijing time (09-20 16:00
+     * UTC) is before -9223372036854 ms (1677-09-21 00:12:43.146 UTC). */
+    CHECK_INT(map("QN=20250101120000123;ST=22;CN=2011;PW=1;MN=A;Flag=5;CP=&&"
+                  "DataTime=22620412080000;a34004-Rtd=1&&",
+                  BEIJING, &added),
+              JL_EINVAL);
+    CHECK_STR(err.message,
+              "CP: DataTime 2262-04-12 is outside the times the store keeps (years 1677 to 2262)");
+    CHECK_INT(map("QN=20250101120000123;ST=22;CN=2011;PW=1;MN=A;Flag=5;CP=&&"
+                  "DataTime=16770921000000;a34004-Rtd=1&&",
+                  BEIJING, &added),
+              JL_EINVAL);
+    CHECK_INT(map("QN=20250101120000123;ST=22;CN=2011;PW=1;MN=A;Flag=5;CP=&&"
+                  "DataTime=22620411000000;a34004-Rtd=1&&",
+                  BEIJING, &added),
+              JL_OK);
 }
 
 static int codes(const char *text, hj_code_table **out)

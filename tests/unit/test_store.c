@@ -231,7 +231,7 @@ static void test_format_versions(void)
     jl_error err;
     CHECK_INT(st_write(store, &batch, &err), JL_OK);
     st_store_close(store);
-    CHECK_INT(set_format_version(dir, 1), 4);
+    CHECK_INT(set_format_version(dir, 1), 5);
     store = open_store(dir, 0, 0);
     int64_t ms[128];
     double values[128];
@@ -242,7 +242,7 @@ static void test_format_versions(void)
         CHECK_DOUBLE_BITS(values[i], (double)i * 0.125);
     }
     st_store_close(store);
-    CHECK_INT(set_format_version(dir, 5), 4);
+    CHECK_INT(set_format_version(dir, 6), 5);
     st_options options;
     memset(&options, 0, sizeof options);
     options.directory = dir;
