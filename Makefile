@@ -145,7 +145,7 @@ bench-codec: $(BIN)/bench-codec
 # address randomization of newer kernels (vm.mmap_rnd_bits > 28).
 # test_snapshot is left out: one thread holding 200 snapshots (each a read lock) overflows TSan's
 # deadlock detector (64 recursive locks per thread), and it runs no second reader thread.
-TSAN_TESTS := test_writer test_backup test_public test_review
+TSAN_TESTS := test_writer test_backup test_public test_review test_retention test_alarm test_webhook
 tsan-tests:
 	$(MAKE) VARIANT=tsan $(TSAN_TESTS:%=bin/tsan/tests/%)
 

@@ -4,7 +4,7 @@
 # - s2 (north): pm25 hourly, a run of readings flagged M and one hour invalidated by a review mark;
 # - s3 (south): pm25 every 15 min, silent for the last 18 hours;
 # and a series without a station tag. Every cell is compared with a reference written here from
-# the definitions (docs/readme-parts/stations.md), computed differently from the server (the exact
+# the definitions (README.md, "Station health"), computed differently from the server (the exact
 # union of every reading's up-interval, readings before the range included), with
 # the server's --offline-after 2h and with offline_after=0 (three times the cadence); per station
 # and by=district; CSV holds the same cells; bad parameters are 400s naming the parameter.
