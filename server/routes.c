@@ -94,6 +94,21 @@ void sv_respond_ok(sv_response *response, const char *content_type)
     response->content_type = content_type;
 }
 
+int sv_write_result(sv_response *response, int format,
+                    int (*emit)(const void *result, const qx_sink *sink), const void *result)
+{
+    response->body.len = 0;
+    fm_writer writer;
+    int rc = fm_writer_init(&writer, (fm_format)format, &response->body);
+    qx_sink sink = fm_writer_sink(&writer);
+    if (rc == JL_OK)
+        rc = emit(result, &sink);
+    if (rc == JL_OK)
+        rc = fm_writer_finish(&writer);
+    fm_writer_destroy(&writer);
+    return rc;
+}
+
 /* format= for the request parsers: the output formats are the server's. */
 static int parse_format(const char *text, int *format, jl_error *err)
 {

@@ -91,6 +91,11 @@ static int parse_request(sv_context *context, const sv_request *request, hl_requ
     return JL_OK;
 }
 
+static int emit_health(const void *result, const qx_sink *sink)
+{
+    return hl_emit(result, sink);
+}
+
 void sv_stations(sv_context *context, const sv_request *request, sv_response *response)
 {
     jl_error err;
@@ -107,15 +112,7 @@ void sv_stations(sv_context *context, const sv_request *request, sv_response *re
         sv_respond_failure(response, rc, &err);
         goto out;
     }
-    response->body.len = 0;
-    fm_writer writer;
-    rc = fm_writer_init(&writer, format, &response->body);
-    qx_sink sink = fm_writer_sink(&writer);
-    if (rc == JL_OK)
-        rc = hl_emit(result, &sink);
-    if (rc == JL_OK)
-        rc = fm_writer_finish(&writer);
-    fm_writer_destroy(&writer);
+    rc = sv_write_result(response, format, emit_health, result);
     if (rc != JL_OK) {
         sv_respond_error(response, rc, "could not write the answer");
         goto out;

@@ -275,6 +275,11 @@ static int parse_request(sv_context *context, const sv_request *request, wq_http
     return JL_OK;
 }
 
+static int emit_water(const void *result, const qx_sink *sink)
+{
+    return wq_emit(result, sink);
+}
+
 void sv_water_quality(sv_context *context, const sv_request *request, sv_response *response)
 {
     jl_error err;
@@ -291,15 +296,7 @@ void sv_water_quality(sv_context *context, const sv_request *request, sv_respons
         sv_respond_failure(response, rc, &err);
         goto out;
     }
-    response->body.len = 0;
-    fm_writer writer;
-    rc = fm_writer_init(&writer, format, &response->body);
-    qx_sink sink = fm_writer_sink(&writer);
-    if (rc == JL_OK)
-        rc = wq_emit(result, &sink);
-    if (rc == JL_OK)
-        rc = fm_writer_finish(&writer);
-    fm_writer_destroy(&writer);
+    rc = sv_write_result(response, format, emit_water, result);
     /* JSON: the metadata goes beside "series", in place of the document's closing brace. */
     if (rc == JL_OK && format == FM_JSON && response->body.len > 0 &&
         response->body.data[response->body.len - 1] == '}') {

@@ -214,6 +214,14 @@ void sv_respond_failure(sv_response *response, int code, const jl_error *err);
  * caller's. */
 void sv_respond_ok(sv_response *response, const char *content_type);
 
+/* Hands the rows of a computed result to emit(result, sink), whose sink writes them into
+ * response->body (emptied first) in format (an fm_format, jialing/format.h), for endpoints that
+ * compute their whole answer before writing it (aqi, water_quality, stations). Returns JL_OK
+ * with the body complete (the caller may still append to a JSON document, then calls
+ * sv_respond_ok()), or the code of emit or of the writer, the body then partial. */
+int sv_write_result(sv_response *response, int format,
+                    int (*emit)(const void *result, const qx_sink *sink), const void *result);
+
 /* The parameters every request parser reads (jialing/request.h): the request's parameters, the
  * current time, the format of the Accept header (JSON when it names none), the server's format=
  * parser and the configured limits. Borrows request for as long as the result is used. */
