@@ -46,26 +46,16 @@ static int event_encode(const st_event *e, jl_buf *out)
 /* Validates and parses an entry in the order disk_format.h gives. JL_OK or JL_ECORRUPT. */
 static int event_decode(const MDB_val *key, const MDB_val *value, st_event *e, jl_error *err)
 {
-    if (key->mv_size != EVENT_KEY_BYTES)
-        return jl_error_set(err, JL_ECORRUPT, "an event key has %zu bytes", key->mv_size);
     memset(e, 0, sizeof *e);
-    e->id = bytes_get_be64(key->mv_data);
+    uint8_t flags = 0;
+    int rc = store_record_check(key, value, EVENT_VALUE_MIN_BYTES, EVENT_VALUE_VERSION,
+                                EVENT_FLAGS_KNOWN, "event", &e->id, &flags, err);
+    if (rc != JL_OK)
+        return rc;
     unsigned long long shown = (unsigned long long)e->id;
-    if (e->id == 0)
-        return jl_error_set(err, JL_ECORRUPT, "an event has id 0");
     const uint8_t *p = value->mv_data;
     size_t size = value->mv_size;
-    if (size < EVENT_VALUE_MIN_BYTES)
-        return jl_error_set(err, JL_ECORRUPT, "event %llu is truncated", shown);
-    if (p[EVENT_OFF_VERSION] != EVENT_VALUE_VERSION)
-        return jl_error_set(err, JL_ECORRUPT, "event %llu has unknown version %u", shown,
-                            p[EVENT_OFF_VERSION]);
     size_t body = size - EVENT_CRC_BYTES;
-    if (ck_crc32c(0, p, body) != bytes_get_le32(p + body))
-        return jl_error_set(err, JL_ECORRUPT, "event %llu fails its checksum", shown);
-    uint8_t flags = p[EVENT_OFF_FLAGS];
-    if (flags & ~EVENT_FLAGS_KNOWN)
-        return jl_error_set(err, JL_ECORRUPT, "event %llu has unknown flags", shown);
     e->resolved = (flags & EVENT_FLAG_RESOLVED) != 0;
     e->late = (flags & EVENT_FLAG_LATE) != 0;
     e->notified = ((flags & EVENT_FLAG_NOTIFIED_FIRING) ? ST_EVENT_NOTIFIED_FIRING : 0) |

@@ -70,25 +70,15 @@ static int review_encode(const review_value *v, jl_buf *out)
 static int review_decode(const MDB_val *key, const MDB_val *value, uint64_t max_series_id,
                          uint64_t *id, review_value *v, jl_error *err)
 {
-    if (key->mv_size != REVIEW_KEY_BYTES)
-        return jl_error_set(err, JL_ECORRUPT, "a review mark key has %zu bytes", key->mv_size);
-    *id = bytes_get_be64(key->mv_data);
+    uint8_t flags = 0;
+    int rc = store_record_check(key, value, REVIEW_VALUE_MIN_BYTES, REVIEW_VALUE_VERSION,
+                                REVIEW_FLAGS_KNOWN, "review mark", id, &flags, err);
+    if (rc != JL_OK)
+        return rc;
     unsigned long long shown = (unsigned long long)*id;
-    if (*id == 0)
-        return jl_error_set(err, JL_ECORRUPT, "a review mark has id 0");
     const uint8_t *p = value->mv_data;
     size_t size = value->mv_size;
-    if (size < REVIEW_VALUE_MIN_BYTES)
-        return jl_error_set(err, JL_ECORRUPT, "review mark %llu is truncated", shown);
-    if (p[REVIEW_OFF_VERSION] != REVIEW_VALUE_VERSION)
-        return jl_error_set(err, JL_ECORRUPT, "review mark %llu has unknown version %u", shown,
-                            p[REVIEW_OFF_VERSION]);
     size_t body = size - REVIEW_CRC_BYTES;
-    if (ck_crc32c(0, p, body) != bytes_get_le32(p + body))
-        return jl_error_set(err, JL_ECORRUPT, "review mark %llu fails its checksum", shown);
-    uint8_t flags = p[REVIEW_OFF_FLAGS];
-    if (flags & ~REVIEW_FLAGS_KNOWN)
-        return jl_error_set(err, JL_ECORRUPT, "review mark %llu has unknown flags", shown);
     memset(v, 0, sizeof *v);
     v->valid = (flags & REVIEW_FLAG_VALID) != 0;
     v->withdrawn = (flags & REVIEW_FLAG_WITHDRAWN) != 0;

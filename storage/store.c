@@ -11,6 +11,31 @@
 #include <string.h>
 #include <sys/stat.h>
 
+int store_record_check(const MDB_val *key, const MDB_val *value, size_t min_bytes, uint8_t version,
+                       uint8_t known_flags, const char *what, uint64_t *id, uint8_t *flags,
+                       jl_error *err)
+{
+    if (key->mv_size != 8)
+        return jl_error_set(err, JL_ECORRUPT, "a %s key has %zu bytes", what, key->mv_size);
+    *id = bytes_get_be64(key->mv_data);
+    unsigned long long shown = (unsigned long long)*id;
+    if (*id == 0)
+        return jl_error_set(err, JL_ECORRUPT, "a %s has id 0", what);
+    const uint8_t *p = value->mv_data;
+    size_t size = value->mv_size;
+    if (size < min_bytes || size < 6)
+        return jl_error_set(err, JL_ECORRUPT, "%s %llu is truncated", what, shown);
+    if (p[0] != version)
+        return jl_error_set(err, JL_ECORRUPT, "%s %llu has unknown version %u", what, shown, p[0]);
+    size_t body = size - 4;
+    if (ck_crc32c(0, p, body) != bytes_get_le32(p + body))
+        return jl_error_set(err, JL_ECORRUPT, "%s %llu fails its checksum", what, shown);
+    *flags = p[1];
+    if (*flags & ~known_flags)
+        return jl_error_set(err, JL_ECORRUPT, "%s %llu has unknown flags", what, shown);
+    return JL_OK;
+}
+
 int store_lmdb_error(jl_error *err, int rc, const char *what)
 {
     int code = JL_ESTORE;

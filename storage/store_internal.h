@@ -274,6 +274,15 @@ typedef struct writer_txn {
  * map is JL_EFULL (the writer grows it and retries), a full disk or quota JL_EDISKFULL. */
 int store_lmdb_error(jl_error *err, int rc, const char *what);
 
+/* Checks the envelope shared by the records of the review and events databases (disk_format.h
+ * section 4): an 8-byte big-endian id key (not 0); a value of at least min_bytes whose byte 0 is
+ * version, byte 1 flags within known_flags, and whose last 4 bytes are the CRC-32C of the rest.
+ * what names a record in messages ("review mark", "event"). Sets *id and *flags. JL_OK, or
+ * JL_ECORRUPT naming the record and what is wrong. */
+int store_record_check(const MDB_val *key, const MDB_val *value, size_t min_bytes,
+                       uint8_t version, uint8_t known_flags, const char *what, uint64_t *id,
+                       uint8_t *flags, jl_error *err);
+
 /* ---------- keys.c ---------- */
 
 /* Positions cursor on the last chunk of series id starting at or before ms, or when there is
