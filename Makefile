@@ -52,7 +52,7 @@ SERVER_LIB_OBJ := $(filter-out $(BUILD)/server/main.o,$(SERVER_OBJ))
         test-soak test-valgrind test-crash test-tsan tsan-tests test-browser
 
 all: $(BIN)/jialingd $(BIN)/jialing $(UNIT_BIN) $(FUZZ_REPLAY_BIN) $(BIN)/bench-load $(BIN)/bench-gen \
-     $(BIN)/bench-codec
+     $(BIN)/bench-codec $(BIN)/bench-tail-memory
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -102,6 +102,10 @@ $(BIN)/bench-gen: bench/gen.c $(LIB)
 $(BIN)/bench-codec: bench/codec_bench.c $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -o $@ bench/codec_bench.c $(LIB) $(LIBS)
+
+$(BIN)/bench-tail-memory: bench/tail_memory.c $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -o $@ bench/tail_memory.c $(LIB) $(LIBS)
 
 deps:
 	@bash tools/deps.sh
