@@ -7,6 +7,25 @@
  * order; the only libm call is cos() of the cycles, so other libm versions could differ in a
  * last digit now and then).
  *
+ * Variety (none of these changes the output of a run that does not use it, so the reference year
+ * of DESIGN §6 stays byte-identical):
+ *   --cadence SECONDS    one reading per station every SECONDS (default 60); the per-minute step
+ *                        noise and pull of each metric are rescaled to the step (noise by
+ *                        sqrt(step/60 s), pull to 1-(1-pull)^(step/60 s)) so the curves keep their
+ *                        shape, and outages keep their 2-10 h length
+ *   --noise-scale F      multiplies every metric's step noise (default 1)
+ *   --decimals-shift N   each metric keeps N more decimals (N < 0: fewer; at least 0, at most 6)
+ *   --jitter-ms N        the late stations (every 4th) stamp readings 0..N ms late (default 5000;
+ *                        a multiple of 1000 draws whole seconds, as the default does)
+ *   --mix                each station draws its own cadence from {10,30,60,300,900,3600} s and its
+ *                        own noise scale from {0.25,1,4} (times --noise-scale), from the seed;
+ *                        the generator then steps in 10 s ticks and a station reports on the ticks
+ *                        that fall on its cadence
+ *   --no-truth           no truth/NNN.bin files (truth.json still has every series' count): the
+ *                        city cases have 10^5 series, more files than a process may keep open
+ * --stations goes up to 100000 (10^5 stations x 5 metrics = 5*10^5 series); station names get as
+ * many digits as the largest number needs, at least 2.
+ *
  * Output in --out DIR:
  *   lines-000.lp ...   line protocol, ms precision, in sending order, --lines-per-file each
  *   truth/NNN.bin      per series: its distinct readings in time order as little-endian int64
@@ -21,7 +40,6 @@
 #include <sys/stat.h>
 
 #define METRICS 5
-#define CADENCE_MS 60000LL
 #define DAY_MS 86400000LL
 #define DEFAULT_START_MS 1735689600000LL /* 2025-01-01T00:00:00Z */
 #define MISSING_PER_MILLION 5000         /* 0.5% of readings never sent */
@@ -98,6 +116,9 @@ static double rng_gauss(void)
 typedef struct series_state {
     double level;    /* current unrounded value */
     double scale;    /* station's multiplier of the metric's base */
+    double noise;    /* step standard deviation at this series' cadence */
+    double revert;   /* pull towards the cycle per step of this series' cadence */
+    int64_t cadence_ms;
     char prefix[96]; /* "pm25,district=d1,station=s01 value=" */
     size_t prefix_len;
     FILE *truth;    /* truth/NNN.bin */
@@ -142,6 +163,14 @@ static int maintenance_hour(const output *out, const char *prefix, size_t len, i
     h *= 0x9E3779B97F4A7C15ULL;
     h ^= h >> 29;
     return h % 1000 < out->flag_per_mille;
+}
+
+static int decimals_shift; /* --decimals-shift, applied through metric_decimals() */
+
+static int metric_decimals(int m)
+{
+    int d = metrics[m].decimals + decimals_shift;
+    return d < 0 ? 0 : d > 6 ? 6 : d;
 }
 
 static int out_line(output *out, const series_state *s, int decimals, int64_t ms, int64_t mantissa)
@@ -201,10 +230,13 @@ static int write_le64(FILE *f, int64_t v)
 static void usage(FILE *f)
 {
     fprintf(f, "usage: bench-gen [--stations N] [--days D] [--seed S] [--start MS] "
-               "[--lines-per-file L] [--flag-hours-per-mille K] --out DIR\n"
-               "  defaults: 20 stations, 365 days, seed 1, start 1735689600000 "
+               "[--lines-per-file L] [--flag-hours-per-mille K]\n"
+               "                 [--cadence SECONDS] [--noise-scale F] [--decimals-shift N] "
+               "[--jitter-ms N] [--mix] [--no-truth] --out DIR\n"
+               "  defaults: 20 stations (at most 100000), 365 days, seed 1, start 1735689600000 "
                "(2025-01-01Z), 5000000 lines per file, no flags (K: that many series-hours\n"
-               "  in 1000 have every reading flagged M, as maintenance hours)\n");
+               "  in 1000 have every reading flagged M, as maintenance hours), cadence 60 s, "
+               "noise scale 1, decimals shift 0, jitter 5000 ms\n");
 }
 
 int main(int argc, char **argv)
@@ -222,12 +254,24 @@ int main(int argc, char **argv)
     size_t pending_len = 0, pending_cap = 0;
     uint64_t missing = 0, outage_missing = 0, duplicates = 0, distinct = 0;
     char path[4096];
+    long cadence_s = 60;
+    double noise_scale = 1.0;
+    long jitter_max_ms = 5000;
+    int mix = 0, truth_files = 1;
 
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "--help") == 0) {
             usage(stdout);
             return 0;
+        }
+        if (strcmp(a, "--mix") == 0) {
+            mix = 1;
+            continue;
+        }
+        if (strcmp(a, "--no-truth") == 0) {
+            truth_files = 0;
+            continue;
         }
         if (i + 1 >= argc) {
             usage(stderr);
@@ -238,7 +282,16 @@ int main(int argc, char **argv)
         errno = 0;
         long long n = strtoll(v, &end, 10);
         int numeric = errno == 0 && *end == '\0' && end != v;
-        if (strcmp(a, "--stations") == 0 && numeric && n >= 1 && n <= 999)
+        if (strcmp(a, "--noise-scale") == 0) {
+            double f = strtod(v, &end);
+            if (*end != '\0' || end == v || !(f >= 0.0 && f <= 1000.0)) {
+                fprintf(stderr, "bench-gen: bad option %s %s\n", a, v);
+                return 2;
+            }
+            noise_scale = f;
+            continue;
+        }
+        if (strcmp(a, "--stations") == 0 && numeric && n >= 1 && n <= 100000)
             stations = (long)n;
         else if (strcmp(a, "--days") == 0 && numeric && n >= 1 && n <= 3650)
             days = (long)n;
@@ -248,6 +301,12 @@ int main(int argc, char **argv)
             start_ms = (int64_t)n;
         else if (strcmp(a, "--flag-hours-per-mille") == 0 && numeric && n >= 0 && n <= 1000)
             out.flag_per_mille = (unsigned)n;
+        else if (strcmp(a, "--cadence") == 0 && numeric && n >= 1 && n <= 86400)
+            cadence_s = (long)n;
+        else if (strcmp(a, "--decimals-shift") == 0 && numeric && n >= -3 && n <= 5)
+            decimals_shift = (int)n;
+        else if (strcmp(a, "--jitter-ms") == 0 && numeric && n >= 0 && n <= 3600000)
+            jitter_max_ms = (long)n;
         else if (strcmp(a, "--lines-per-file") == 0 && numeric && n >= 1)
             out.lines_per_file = (uint64_t)n;
         else if (strcmp(a, "--out") == 0)
@@ -262,6 +321,15 @@ int main(int argc, char **argv)
         usage(stderr);
         return 2;
     }
+    /* A reading must not be stamped past the station's next one, or the lines leave time order. */
+    if (jitter_max_ms >= (mix ? 10000 : cadence_s * 1000)) {
+        fprintf(stderr, "bench-gen: --jitter-ms must be below the shortest cadence\n");
+        return 2;
+    }
+    if (mix && cadence_s != 60) {
+        fprintf(stderr, "bench-gen: --mix draws each station's cadence; do not give --cadence\n");
+        return 2;
+    }
     snprintf(path, sizeof path, "%s/truth", out.dir);
     if ((mkdir(out.dir, 0777) != 0 && errno != EEXIST) ||
         (mkdir(path, 0777) != 0 && errno != EEXIST)) {
@@ -271,7 +339,10 @@ int main(int argc, char **argv)
 
     rng_seed(seed);
     size_t series_count = (size_t)stations * METRICS;
-    int64_t ticks = (int64_t)days * (DAY_MS / CADENCE_MS);
+    /* One tick is the step of the main loop: the cadence, or with --mix 10 s, the shortest one. */
+    const int64_t tick_step_ms = mix ? 10000 : (int64_t)cadence_s * 1000;
+    const int64_t ticks_per_day = DAY_MS / tick_step_ms;
+    int64_t ticks = (int64_t)days * ticks_per_day;
     series = calloc(series_count, sizeof *series);
     outage_counts = calloc((size_t)stations, sizeof *outage_counts);
     int max_outages = 1 + (int)(days / 90);
@@ -279,17 +350,40 @@ int main(int argc, char **argv)
     if (series == NULL || outages == NULL || outage_counts == NULL)
         goto oom;
 
-    int digits = stations < 100 ? 2 : 3;
+    int digits = 2;
+    for (long d = 100; d <= stations; d *= 10)
+        digits++;
+    static const int mix_cadences_s[6] = {10, 30, 60, 300, 900, 3600};
+    static const double mix_noise[3] = {0.25, 1.0, 4.0};
     for (long s = 0; s < stations; s++) {
         double scale = 0.8 + 0.4 * rng_unit();
+        long station_cadence_s = cadence_s;
+        double station_noise = noise_scale;
+        if (mix) {
+            station_cadence_s = mix_cadences_s[rng_below(6)];
+            station_noise *= mix_noise[rng_below(3)];
+        }
         for (int m = 0; m < METRICS; m++) {
             series_state *st = &series[s * METRICS + m];
             st->scale = scale;
             st->level = metrics[m].base * scale;
+            st->cadence_ms = (int64_t)station_cadence_s * 1000;
+            /* At the default 60 s the metric's per-minute figures are used as they are: the
+             * rescaling below would not give them back to the last bit. */
+            if (station_cadence_s == 60) {
+                st->noise = metrics[m].noise * station_noise;
+                st->revert = metrics[m].revert;
+            } else {
+                double steps = (double)station_cadence_s / 60.0;
+                st->noise = metrics[m].noise * station_noise * sqrt(steps);
+                st->revert = 1.0 - pow(1.0 - metrics[m].revert, steps);
+            }
             st->prefix_len =
                 (size_t)snprintf(st->prefix, sizeof st->prefix,
                                  "%s,district=d%ld,station=s%0*ld value=", metrics[m].name,
                                  (s / 5) % 4 + 1, digits, s + 1);
+            if (!truth_files)
+                continue;
             snprintf(path, sizeof path, "%s/truth/%03ld.bin", out.dir, s * METRICS + m);
             st->truth = fopen(path, "w");
             if (st->truth == NULL) {
@@ -302,23 +396,24 @@ int main(int argc, char **argv)
         outage_counts[s] = max_outages;
         for (int k = 0; k < max_outages; k++) {
             outage *o = &outages[s * max_outages + k];
-            int64_t length = 120 + (int64_t)rng_below(481);
+            int64_t length = (120 + (int64_t)rng_below(481)) * 60000 / tick_step_ms;
             o->from_tick = (int64_t)rng_below((uint64_t)ticks);
             o->to_tick = o->from_tick + length;
         }
     }
 
     for (int64_t tick = 0; tick < ticks; tick++) {
-        int64_t tick_ms = start_ms + tick * CADENCE_MS;
+        int64_t tick_ms = start_ms + tick * tick_step_ms;
         double day_phase = (double)((tick_ms % DAY_MS + DAY_MS) % DAY_MS) / (double)DAY_MS;
-        double year_phase = (double)(tick % (365 * 1440)) / (365.0 * 1440.0);
+        double year_phase =
+            (double)(tick % (365 * ticks_per_day)) / (365.0 * (double)ticks_per_day);
 
         /* Re-sent readings due now go first, as a collector retrying an old batch would. */
         size_t keep = 0;
         for (size_t i = 0; i < pending_len; i++) {
             if (pending[i].due_tick <= tick) {
                 const series_state *st = &series[pending[i].series];
-                if (out_line(&out, st, metrics[pending[i].series % METRICS].decimals, pending[i].ms,
+                if (out_line(&out, st, metric_decimals((int)(pending[i].series % METRICS)), pending[i].ms,
                              pending[i].mantissa) != 0)
                     goto io_error;
                 duplicates++;
@@ -329,6 +424,8 @@ int main(int argc, char **argv)
         pending_len = keep;
 
         for (long s = 0; s < stations; s++) {
+            if (mix && (tick * tick_step_ms) % series[s * METRICS].cadence_ms != 0)
+                continue;
             int down = 0;
             for (int k = 0; k < outage_counts[s]; k++) {
                 const outage *o = &outages[s * max_outages + k];
@@ -336,7 +433,11 @@ int main(int argc, char **argv)
                     down = 1;
             }
             /* Stations 4, 8, 12, ... stamp readings with their own clock: 0-5 s late. */
-            int64_t jitter_ms = (s % 4 == 3) ? (int64_t)rng_below(6) * 1000 : 0;
+            int64_t jitter_ms = 0;
+            if (s % 4 == 3 && jitter_max_ms > 0)
+                jitter_ms = jitter_max_ms % 1000 == 0
+                                ? (int64_t)rng_below((uint64_t)jitter_max_ms / 1000 + 1) * 1000
+                                : (int64_t)rng_below((uint64_t)jitter_max_ms + 1);
             int64_t ms = tick_ms + jitter_ms;
             for (int m = 0; m < METRICS; m++) {
                 const metric_def *md = &metrics[m];
@@ -345,7 +446,7 @@ int main(int argc, char **argv)
                     md->base * st->scale +
                     md->daily_amp * cos(2.0 * M_PI * (day_phase - md->peak_hour / 24.0)) +
                     md->season_amp * cos(2.0 * M_PI * year_phase);
-                st->level += md->revert * (target - st->level) + md->noise * rng_gauss();
+                st->level += st->revert * (target - st->level) + st->noise * rng_gauss();
                 if (st->level < md->floor)
                     st->level = 2.0 * md->floor - st->level; /* reflect, stays positive */
                 int lost = rng_below(1000000) < MISSING_PER_MILLION;
@@ -358,12 +459,14 @@ int main(int argc, char **argv)
                     missing++;
                     continue;
                 }
-                double scale10 = md->decimals == 3 ? 1000.0 : 10.0;
-                int64_t mantissa = llround(st->level * scale10);
+                static const double pow10[7] = {1.0, 10.0, 100.0, 1000.0, 1e4, 1e5, 1e6};
+                int decimals = metric_decimals(m);
+                int64_t mantissa = llround(st->level * pow10[decimals]);
                 if (mantissa < 1)
                     mantissa = 1;
-                if (out_line(&out, st, md->decimals, ms, mantissa) != 0 ||
-                    write_le64(st->truth, ms) != 0 || write_le64(st->truth, mantissa) != 0)
+                if (out_line(&out, st, decimals, ms, mantissa) != 0 ||
+                    (st->truth != NULL &&
+                     (write_le64(st->truth, ms) != 0 || write_le64(st->truth, mantissa) != 0)))
                     goto io_error;
                 st->count++;
                 distinct++;
@@ -385,7 +488,7 @@ int main(int argc, char **argv)
     /* Duplicates still pending at the end are sent after the last regular reading. */
     for (size_t i = 0; i < pending_len; i++) {
         if (out_line(&out, &series[pending[i].series],
-                     metrics[pending[i].series % METRICS].decimals, pending[i].ms,
+                     metric_decimals((int)(pending[i].series % METRICS)), pending[i].ms,
                      pending[i].mantissa) != 0)
             goto io_error;
         duplicates++;
@@ -405,22 +508,30 @@ int main(int argc, char **argv)
             "  \"distinct\": %" PRIu64 ",\n  \"duplicates\": %" PRIu64 ",\n  \"missing\": %" PRIu64
             ",\n  \"outage_missing\": %" PRIu64 ",\n  \"flagged_m\": %" PRIu64
             ",\n  \"series\": [\n",
-            stations, days, seed, start_ms, (int64_t)(start_ms + ticks * CADENCE_MS), CADENCE_MS,
+            stations, days, seed, start_ms, (int64_t)(start_ms + ticks * tick_step_ms),
+            (long long)tick_step_ms,
             out.lines, out.file_index, distinct, duplicates, missing, outage_missing, out.flagged);
     for (size_t i = 0; i < series_count; i++) {
         const metric_def *md = &metrics[i % METRICS];
         long s = (long)(i / METRICS);
+        char file[64] = "null", cadence[48] = "";
+        if (truth_files)
+            snprintf(file, sizeof file, "\"truth/%03zu.bin\"", i);
+        if (mix)
+            snprintf(cadence, sizeof cadence, ", \"cadence_ms\": %lld",
+                     (long long)series[i].cadence_ms);
         fprintf(index,
                 "    {\"metric\": \"%s\", \"tags\": {\"district\": \"d%ld\", \"station\": "
-                "\"s%0*ld\"}, \"decimals\": %d, \"count\": %" PRIu64
-                ", \"file\": \"truth/%03zu.bin\"}%s\n",
-                md->name, (s / 5) % 4 + 1, digits, s + 1, md->decimals, series[i].count, i,
-                i + 1 < series_count ? "," : "");
+                "\"s%0*ld\"}, \"decimals\": %d, \"count\": %" PRIu64 "%s, \"file\": %s}%s\n",
+                md->name, (s / 5) % 4 + 1, digits, s + 1, metric_decimals((int)(i % METRICS)),
+                series[i].count, cadence, file, i + 1 < series_count ? "," : "");
     }
     fprintf(index, "  ]\n}\n");
     if (fclose(index) != 0)
         goto io_error;
     for (size_t i = 0; i < series_count; i++) {
+        if (series[i].truth == NULL)
+            continue;
         int bad = fclose(series[i].truth) != 0;
         series[i].truth = NULL;
         if (bad)
