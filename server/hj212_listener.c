@@ -1119,14 +1119,12 @@ static int load_tables(const sv_config *config, hj_stations **stations, hj_code_
     int rc = JL_OK;
     if (config->hj212_stations_path &&
         (rc = hj_stations_load(config->hj212_stations_path, stations, &detail)) != JL_OK)
-        return jl_error_set(err, rc, "--hj212-stations %s: %s", config->hj212_stations_path,
-                            detail.message);
+        return jl_error_set(err, rc, "--hj212-stations %s", detail.message); /* names the path */
     if (config->hj212_codes_path &&
         (rc = hj_codes_load(config->hj212_codes_path, codes, &detail)) != JL_OK) {
         hj_stations_free(*stations);
         *stations = NULL;
-        return jl_error_set(err, rc, "--hj212-codes %s: %s", config->hj212_codes_path,
-                            detail.message);
+        return jl_error_set(err, rc, "--hj212-codes %s", detail.message); /* names the path */
     }
     return JL_OK;
 }
