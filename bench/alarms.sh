@@ -45,8 +45,9 @@ trap cleanup EXIT
 # see live stations rather than a silence since the data's end.
 START=$(( ($(date +%s) / 86400 - DAYS) * 86400000 ))
 GEN="$WORK/gen"
+# No truth files: at 10^5 series they would be more files than a process may hold open.
 "$BIN/bench-gen" --stations "$STATIONS" --days "$DAYS" --seed "$SEED" --start "$START" \
-    --out "$GEN" >&2
+    --no-truth --out "$GEN" >&2
 
 # 20 rules: for each metric m (5) four rules of different kinds; thresholds near each metric's
 # base level, so that events do happen.
