@@ -438,16 +438,16 @@ void sv_http_stop(sv_http *http)
 {
     if (http == NULL)
         return;
-    /* Stop accepting first; the listening socket is ours to close, after MHD_stop_daemon (its
-     * threads may still hold it until then). Writes already queued are committed and their
-     * connections resumed; libmicrohttpd may close a resumed connection before its answer is
-     * sent, but the write is on disk (a client's retry is harmless: the last write of a
-     * timestamp wins). Writes that complete later run inline. */
-    MHD_socket listener = MHD_quiesce_daemon(http->daemon);
+    /* Writes already queued are committed and their connections resumed; requests that arrive
+     * meanwhile run inline (jobs_stopping), then MHD_stop_daemon closes every connection and the
+     * listening socket. libmicrohttpd may close a resumed connection before its answer is sent,
+     * but the write is on disk (a client's retry is harmless: the last write of a timestamp
+     * wins). No MHD_quiesce_daemon: in 0.9.75 with a thread pool under epoll it races the
+     * workers, which drop the listening socket from their epoll sets themselves once they see
+     * the daemon quiesced, and the loser aborts the process ("Failed to remove listen FD from
+     * epoll set"). */
     stop_jobs(http);
     MHD_stop_daemon(http->daemon);
-    if (listener != MHD_INVALID_SOCKET)
-        close(listener);
     free_jobs(http);
     free(http);
 }
