@@ -318,6 +318,20 @@ typedef struct rule_pairs {
     size_t count, capacity;
 } rule_pairs;
 
+/* Per series id: the pairs of the rules matching it, as (rule, pair index) references in
+ * series_refs, built at the series' first reading after a rebuild, so that a reading costs one
+ * lookup and the rules that match it, not a lookup in every rule. Indexes, not pointers: a
+ * rule's pair array moves as it grows. */
+typedef struct pair_ref {
+    uint32_t rule, index;
+} pair_ref;
+
+typedef struct series_refs {
+    uint32_t first; /* into al_evaluator.refs */
+    uint32_t count;
+    uint32_t known; /* the refs were built */
+} series_refs;
+
 /* One queued commit: the readings (series id, ms, value, flag) and the keys of its series. */
 typedef struct queued {
     struct queued *next;
@@ -351,6 +365,13 @@ struct al_evaluator {
     pthread_mutex_t work; /* held while pairs are touched */
     pthread_t thread;
     int started;
+
+    series_refs *series; /* by series id (evaluator thread, under work) */
+    uint64_t series_capacity;
+    pair_ref *refs;
+    uint64_t ref_count, ref_capacity;
+    pair_ref *late; /* pairs met by a late reading in the commit being processed */
+    uint64_t late_count, late_capacity;
 
     pending_change *pending; /* changes not yet stored (evaluator thread, under work) */
     size_t pending_count, pending_capacity;
@@ -473,6 +494,50 @@ static pair *pair_for(al_evaluator *ev, size_t r, uint64_t id, const char *key)
     rp->slot[id] = (uint32_t)(rp->count + 2);
     rp->count++;
     return p;
+}
+
+static void series_refs_reset(al_evaluator *ev)
+{
+    free(ev->series);
+    free(ev->refs);
+    ev->series = NULL;
+    ev->refs = NULL;
+    ev->series_capacity = ev->ref_count = ev->ref_capacity = 0;
+}
+
+static int ref_push(pair_ref **array, uint64_t *count, uint64_t *capacity, uint32_t rule,
+                    uint32_t index)
+{
+    if (grow((void **)array, capacity, *count, sizeof **array) != JL_OK)
+        return JL_ENOMEM;
+    (*array)[(*count)++] = (pair_ref){rule, index};
+    return JL_OK;
+}
+
+/* The pairs of series id (key: its key, for a series not seen yet), creating them: NULL with
+ * *count 0 when none matches. Out of memory: NULL and the series stays unknown (tried again). */
+static const pair_ref *refs_of(al_evaluator *ev, uint64_t id, const char *key, size_t *count)
+{
+    *count = 0;
+    if (grow((void **)&ev->series, &ev->series_capacity, id, sizeof *ev->series) != JL_OK)
+        return NULL;
+    series_refs *sr = &ev->series[id];
+    if (!sr->known) {
+        uint64_t first = ev->ref_count;
+        for (size_t r = 0; r < ev->rules.count; r++) {
+            pair *p = pair_for(ev, r, id, key);
+            if (p && ref_push(&ev->refs, &ev->ref_count, &ev->ref_capacity, (uint32_t)r,
+                              (uint32_t)(p - ev->per_rule[r].pairs)) != JL_OK) {
+                ev->ref_count = first;
+                return NULL;
+            }
+        }
+        sr->first = (uint32_t)first;
+        sr->count = (uint32_t)(ev->ref_count - first);
+        sr->known = 1;
+    }
+    *count = sr->count;
+    return sr->count ? &ev->refs[sr->first] : NULL;
 }
 
 static int pair_add_event(pair *p, uint64_t id)
@@ -1021,52 +1086,79 @@ static void queued_free(queued *q)
     free(q);
 }
 
-/* Marks for recomputing: pairs of rule r met by a late reading in this commit. */
+/* The readings of a commit come series after series (one reading of each, for time-ordered
+ * ingest), so every reading's pairs are cold: each pair's state is fetched ahead, the series'
+ * refs further ahead, or the evaluator waits on memory for most of its time. */
+#define PREFETCH_REFS_AHEAD 16
+#define PREFETCH_PAIRS_AHEAD 8
+
+static void prefetch_pairs(const al_evaluator *ev, uint64_t id)
+{
+    if (id >= ev->series_capacity || !ev->series[id].known)
+        return;
+    const series_refs *sr = &ev->series[id];
+    for (uint32_t k = 0; k < sr->count; k++) {
+        const pair_ref *ref = &ev->refs[sr->first + k];
+        const char *at = (const char *)&ev->per_rule[ref->rule].pairs[ref->index];
+        for (size_t offset = 0; offset < sizeof(pair); offset += 64)
+            __builtin_prefetch(at + offset);
+    }
+}
+
+/* Feeds a commit's readings to the pairs of their series; pairs met by a late reading are
+ * recomputed from the store after the pass, with every reading of this commit. */
 static void process(al_evaluator *ev, const queued *q)
 {
     uint64_t started = mono_ns();
     int64_t now = ev->options.now_ms();
-    for (size_t r = 0; r < ev->rules.count; r++) {
-        const al_rule *rule = &ev->rules.rules[r];
-        size_t late_count = 0;
-        for (size_t i = 0; i < q->count; i++) {
-            if (r == 0)
-                remember_key(ev, q->ids[i], q->keys[i]);
-            pair *p = pair_for(ev, r, q->ids[i], q->keys[i]);
-            if (p == NULL || !(rule->flags & (1u << q->flags[i])))
+    ev->late_count = 0;
+    for (size_t i = 0; i < q->count; i++) {
+        if (i + PREFETCH_REFS_AHEAD < q->count &&
+            q->ids[i + PREFETCH_REFS_AHEAD] < ev->series_capacity)
+            __builtin_prefetch(&ev->series[q->ids[i + PREFETCH_REFS_AHEAD]]);
+        if (i + PREFETCH_PAIRS_AHEAD < q->count)
+            prefetch_pairs(ev, q->ids[i + PREFETCH_PAIRS_AHEAD]);
+        remember_key(ev, q->ids[i], q->keys[i]);
+        size_t ref_count;
+        const pair_ref *refs = refs_of(ev, q->ids[i], q->keys[i], &ref_count);
+        for (size_t k = 0; k < ref_count; k++) {
+            const al_rule *rule = &ev->rules.rules[refs[k].rule];
+            pair *p = &ev->per_rule[refs[k].rule].pairs[refs[k].index];
+            if (!(rule->flags & (1u << q->flags[i])))
                 continue;
             /* Read by a replay already (evaluation lags behind the commits): not late. */
             if (q->commit <= p->replayed_commit)
                 continue;
-            if (p->late) { /* recomputed below, with every reading of this commit */
+            if (p->late) {
                 if (q->ms[i] < p->late_ms)
                     p->late_ms = q->ms[i];
                 continue;
             }
             if (q->ms[i] <= p->state.last_ms) {
+                if (ref_push(&ev->late, &ev->late_count, &ev->late_capacity, refs[k].rule,
+                             refs[k].index) != JL_OK) {
+                    count_error(ev); /* not replayed now; the next rebuild finds it */
+                    continue;
+                }
                 p->late = 1;
                 p->late_ms = q->ms[i];
-                late_count++;
                 continue;
             }
             st_event e;
             al_change c = al_state_feed(rule, &p->state, q->ms[i], q->values[i], &e);
             if (c != AL_NONE)
-                store_change(ev, r, p, c, &e, 0);
+                store_change(ev, refs[k].rule, p, c, &e, 0);
             if (rule->kind == AL_ABSENT)
                 p->state.arrived_ms = now;
         }
-        /* Pairs that met a late reading (found by their mark: pair_for may move the array). */
-        if (late_count)
-            flush_pending(ev); /* a replay looks at the stored events */
-        rule_pairs *rp = &ev->per_rule[r];
-        for (size_t j = 0; late_count && j < rp->count; j++)
-            if (rp->pairs[j].late) {
-                rp->pairs[j].late = 0;
-                recompute_late(ev, r, &rp->pairs[j], rp->pairs[j].late_ms);
-                rp->pairs[j].state.arrived_ms = now;
-                late_count--;
-            }
+    }
+    if (ev->late_count)
+        flush_pending(ev); /* a replay looks at the stored events */
+    for (uint64_t j = 0; j < ev->late_count; j++) {
+        pair *p = &ev->per_rule[ev->late[j].rule].pairs[ev->late[j].index];
+        p->late = 0;
+        recompute_late(ev, ev->late[j].rule, p, p->late_ms);
+        p->state.arrived_ms = now;
     }
     flush_pending(ev);
     pthread_mutex_lock(&ev->stats_lock);
@@ -1126,6 +1218,7 @@ static void apply_notified(al_evaluator *ev)
  * a dropped commit). Called with work held. */
 static void rebuild(al_evaluator *ev)
 {
+    series_refs_reset(ev);
     for (size_t r = 0; r < ev->rules.count; r++) {
         const al_rule *rule = &ev->rules.rules[r];
         rule_pairs_free(&ev->per_rule[r]);
@@ -1288,6 +1381,8 @@ static void evaluator_free(al_evaluator *ev)
     }
     free(ev->notified_ids);
     free(ev->notified_bits);
+    series_refs_reset(ev);
+    free(ev->late);
     free(ev->pending);
     pthread_mutex_destroy(&ev->lock);
     pthread_mutex_destroy(&ev->work);
