@@ -295,6 +295,7 @@ typedef struct pair {
     al_state state;
     uint64_t open_id;         /* the stored event of the fired open run, 0: none */
     int late;                 /* met a late reading in the commit being processed */
+    int pending;              /* has changes not stored yet (a replay must see them stored) */
     int64_t late_ms;          /* the earliest of them */
     uint64_t replayed_commit; /* the last replay read the store as of at least this commit:
                                  readings of commits up to it are in the state already */
@@ -375,6 +376,8 @@ struct al_evaluator {
 
     pending_change *pending; /* changes not yet stored (evaluator thread, under work) */
     size_t pending_count, pending_capacity;
+    uint64_t pending_since_ns; /* mono_ns() when the first of them was found */
+    int flush_requested;       /* al_evaluator_flush() waits for the pending changes (lock) */
 
     pthread_mutex_t notified_lock;
     uint64_t *notified_ids;
@@ -567,10 +570,15 @@ static void announce(al_evaluator *ev, size_t r, const st_event *e, unsigned sta
         ev->options.notify(ev->options.notify_ctx, e, &ev->rules.rules[r], state);
 }
 
-/* Changes are stored in batches: every event a commit's evaluation (or a tick, or a rebuild)
- * makes or resolves goes to the store in one st_event_put, one group commit and fsync, and is
- * announced after it. A pair whose new event is still pending has open_id PENDING | index. */
+/* Changes are stored in batches: every event the commits evaluated within FLUSH_DELAY_MS (and
+ * the ticks, and a rebuild) make or resolve goes to the store in one st_event_put, one group
+ * commit and fsync, and is announced after it. A commit of events after every commit of
+ * readings would double the fsyncs at ingest, and make the next readings wait behind them;
+ * the delay is far inside the minute a notification may take, and a crash before the flush
+ * loses nothing: the restart's recompute finds those events in the stored readings. A pair whose
+ * new event is still pending has open_id PENDING | index. */
 #define PENDING (1ull << 63)
+#define FLUSH_DELAY_MS 200
 
 static pair *pair_of(al_evaluator *ev, size_t r, uint64_t series_id)
 {
@@ -592,6 +600,8 @@ static int pending_add(al_evaluator *ev, const st_event *e, size_t r, unsigned a
         ev->pending = grown;
         ev->pending_capacity = n;
     }
+    if (ev->pending_count == 0)
+        ev->pending_since_ns = mono_ns();
     pending_change *c = &ev->pending[ev->pending_count];
     c->event = *e;
     c->event.series_key = NULL;
@@ -608,6 +618,7 @@ static void store_change(al_evaluator *ev, size_t r, pair *p, al_change change, 
 {
     e->series_id = p->series_id;
     e->late = late;
+    p->pending = 1;
     if (change == AL_RESOLVED && (p->open_id & PENDING)) {
         st_event *q = &ev->pending[p->open_id & ~PENDING].event;
         q->resolved = 1;
@@ -659,6 +670,8 @@ static void flush_pending(al_evaluator *ev)
     for (size_t i = 0; i < n; i++) {
         pending_change *c = &ev->pending[i];
         pair *p = pair_of(ev, c->rule, c->event.series_id);
+        if (p)
+            p->pending = 0;
         if (rc == JL_OK && c->is_new &&
             (grow((void **)&ev->events, &ev->event_capacity, batch[i].id, sizeof(st_event *)) !=
                  JL_OK ||
@@ -1152,15 +1165,18 @@ static void process(al_evaluator *ev, const queued *q)
                 p->state.arrived_ms = now;
         }
     }
-    if (ev->late_count)
-        flush_pending(ev); /* a replay looks at the stored events */
+    /* A replay reconciles with the pair's stored events: its own changes must be stored. */
+    for (uint64_t j = 0; j < ev->late_count; j++)
+        if (ev->per_rule[ev->late[j].rule].pairs[ev->late[j].index].pending) {
+            flush_pending(ev);
+            break;
+        }
     for (uint64_t j = 0; j < ev->late_count; j++) {
         pair *p = &ev->per_rule[ev->late[j].rule].pairs[ev->late[j].index];
         p->late = 0;
         recompute_late(ev, ev->late[j].rule, p, p->late_ms);
         p->state.arrived_ms = now;
     }
-    flush_pending(ev);
     pthread_mutex_lock(&ev->stats_lock);
     ev->stats.readings += q->count;
     ev->stats.eval_ns += mono_ns() - started;
@@ -1181,7 +1197,6 @@ static void tick(al_evaluator *ev)
                 store_change(ev, r, &rp->pairs[j], AL_FIRED, &e, 0);
         }
     }
-    flush_pending(ev);
 }
 
 /* Writes the notified bits reported since the last call. */
@@ -1218,6 +1233,7 @@ static void apply_notified(al_evaluator *ev)
  * a dropped commit). Called with work held. */
 static void rebuild(al_evaluator *ev)
 {
+    flush_pending(ev); /* they name pairs about to go */
     series_refs_reset(ev);
     for (size_t r = 0; r < ev->rules.count; r++) {
         const al_rule *rule = &ev->rules.rules[r];
@@ -1301,14 +1317,25 @@ static void *evaluator_main(void *argument)
     al_evaluator *ev = argument;
     int64_t tick_ms = ev->options.tick_ms;
     uint64_t last_tick = mono_ns();
+    /* When the changes waiting are due to be stored (0: none), as of the last pass: pending is
+     * read under work only (a reload, which takes work, leaves none). */
+    uint64_t flush_due_ns = 0;
     pthread_mutex_lock(&ev->lock);
     for (;;) {
-        if (ev->head == NULL && !ev->stopping && !ev->recompute_all) {
+        if (ev->head == NULL && !ev->stopping && !ev->recompute_all && !ev->flush_requested) {
             pthread_cond_broadcast(&ev->idle);
+            /* Until the next tick, or the flush of the changes waiting. */
+            int64_t wait_ms = tick_ms;
+            if (flush_due_ns) {
+                uint64_t now_ns = mono_ns();
+                int64_t due_ms =
+                    now_ns >= flush_due_ns ? 0 : (int64_t)((flush_due_ns - now_ns) / 1000000u) + 1;
+                wait_ms = due_ms < tick_ms ? due_ms : tick_ms;
+            }
             struct timespec until;
             clock_gettime(CLOCK_REALTIME, &until);
-            until.tv_sec += tick_ms / 1000;
-            until.tv_nsec += (tick_ms % 1000) * 1000000;
+            until.tv_sec += wait_ms / 1000;
+            until.tv_nsec += (wait_ms % 1000) * 1000000;
             if (until.tv_nsec >= 1000000000) {
                 until.tv_sec++;
                 until.tv_nsec -= 1000000000;
@@ -1326,6 +1353,10 @@ static void *evaluator_main(void *argument)
                 ev->tail = NULL;
             ev->queued_readings -= q->count;
         }
+        /* A flush waits for the last commit queued: kept asked for until that one is taken. */
+        int flush_now = ev->flush_requested && ev->head == NULL;
+        if (flush_now)
+            ev->flush_requested = 0;
         ev->busy = 1;
         pthread_mutex_unlock(&ev->lock);
         pthread_mutex_lock(&ev->work);
@@ -1348,6 +1379,10 @@ static void *evaluator_main(void *argument)
             tick(ev);
             last_tick = mono_ns();
         }
+        if (ev->pending_count &&
+            (flush_now || mono_ns() - ev->pending_since_ns >= FLUSH_DELAY_MS * 1000000ull))
+            flush_pending(ev);
+        flush_due_ns = ev->pending_count ? ev->pending_since_ns + FLUSH_DELAY_MS * 1000000ull : 0;
         apply_notified(ev);
         pthread_mutex_unlock(&ev->work);
         if (q)
@@ -1473,6 +1508,7 @@ int al_evaluator_reload(al_evaluator *ev, al_rules *rules, jl_error *err)
         return jl_error_set(err, JL_ENOMEM, "out of memory reloading the rules");
     }
     pthread_mutex_lock(&ev->work);
+    flush_pending(ev); /* under the old rules, whose pairs they name */
     for (size_t r = 0; r < ev->rules.count; r++)
         rule_pairs_free(&ev->per_rule[r]);
     free(ev->per_rule);
@@ -1491,7 +1527,8 @@ void al_evaluator_flush(al_evaluator *ev)
 {
     st_store_sync_hook(ev->store);
     pthread_mutex_lock(&ev->lock);
-    while (ev->head || ev->busy || ev->recompute_all) {
+    ev->flush_requested = 1;
+    while (ev->head || ev->busy || ev->recompute_all || ev->flush_requested) {
         pthread_cond_signal(&ev->cond);
         pthread_cond_wait(&ev->idle, &ev->lock);
     }

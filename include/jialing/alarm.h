@@ -215,7 +215,8 @@ int al_evaluator_start(st_store *store, al_rules *rules, const al_options *optio
  * the store as at start. JL_OK or as al_evaluator_start(). */
 int al_evaluator_reload(al_evaluator *evaluator, al_rules *rules, jl_error *err);
 
-/* Blocks until every commit queued so far has been evaluated (tests, shutdown). */
+/* Blocks until every commit queued so far has been evaluated and the events it made or
+ * resolved are stored and announced (tests, shutdown). */
 void al_evaluator_flush(al_evaluator *evaluator);
 
 /* Records that the notification of event_id in the state(s) given reached every receiver. */
