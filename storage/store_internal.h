@@ -116,8 +116,8 @@ struct st_store {
     int has_review_db;       /* 0: a read-only open of a store without the "review" database */
     int has_series_state_db; /* 0: a read-only open of a store without "series_state" */
     uint64_t states_rebuilt; /* series whose sealed state open rebuilt from their chunks */
-    int has_events_db; /* 0: a read-only open of a store without the "events" database */
-    uint64_t event_next_id; /* id of the next event (writer only; loaded at open) */
+    int has_events_db;       /* 0: a read-only open of a store without the "events" database */
+    uint64_t event_next_id;  /* id of the next event (writer only; loaded at open) */
     /* The commit hook (st_store_set_commit_hook), under queue_mutex; the writer copies it when
      * it takes a group. */
     st_commit_hook commit_hook;
@@ -178,11 +178,11 @@ typedef struct review_op {
 
 /* One retention pass carried to the writer (retention.c): from a series id on, bounded work. */
 typedef struct retention_op {
-    int64_t now_ms;    /* the clock of the pass, set by whoever queues it */
-    uint64_t from_id;  /* first series id of the pass (0 taken as 1) */
-    uint64_t next_id;  /* out: where the next pass starts; 0 when this one ended the cycle */
+    int64_t now_ms;   /* the clock of the pass, set by whoever queues it */
+    uint64_t from_id; /* first series id of the pass (0 taken as 1) */
+    uint64_t next_id; /* out: where the next pass starts; 0 when this one ended the cycle */
     uint64_t series_examined, chunks_deleted, readings_deleted; /* out: this pass's work */
-    void *keys;        /* room for the keys of the chunks a pass deletes (retention.c owns it) */
+    void *keys; /* room for the keys of the chunks a pass deletes (retention.c owns it) */
 } retention_op;
 
 /* Events to store in one request (st_event_put). */
@@ -193,10 +193,12 @@ typedef struct event_op {
 
 /* What a request carries: readings (st_write), one review operation, one retention pass or
  * events. */
-enum { WRITE_BATCH = 0, WRITE_REVIEW = 1, WRITE_RETENTION = 2, WRITE_EVENTS = 3 };
+/* WRITE_SYNC carries nothing: its completion says that every group taken before it has been
+ * committed and handed to the commit hook (st_store_sync_hook). */
+enum { WRITE_BATCH = 0, WRITE_REVIEW = 1, WRITE_RETENTION = 2, WRITE_EVENTS = 3, WRITE_SYNC = 4 };
 
 typedef struct write_request {
-    int kind;                /* WRITE_BATCH, WRITE_REVIEW, WRITE_RETENTION or WRITE_EVENTS */
+    int kind; /* WRITE_BATCH, WRITE_REVIEW, WRITE_RETENTION, WRITE_EVENTS or WRITE_SYNC */
     const st_batch *batch;   /* WRITE_BATCH */
     uint64_t *series_ids;    /* WRITE_BATCH: the id of each batch series, set by the writer
                                 (malloc'ed; freed by st_write) for the commit hook */
@@ -241,9 +243,9 @@ typedef struct writer_txn {
     uint8_t *merge_flags;
     size_t merge_capacity;
     uint64_t points;
-    uint64_t flagged_points; /* of points, those with a flag other than N */
-    review_set *review_next; /* the new set of marks in force, NULL while unchanged */
-    review_set *review_old;  /* publish(): the set it replaced, released after state_lock */
+    uint64_t flagged_points;        /* of points, those with a flag other than N */
+    review_set *review_next;        /* the new set of marks in force, NULL while unchanged */
+    review_set *review_old;         /* publish(): the set it replaced, released after state_lock */
     uint64_t review_next_id_before; /* store->review_next_id when the transaction began */
     uint64_t log_cut_below; /* log blocks below this sequence are deleted by this transaction */
     uint64_t first_seq;     /* log sequence of the transaction's first request */
@@ -279,9 +281,9 @@ int store_lmdb_error(jl_error *err, int rc, const char *what);
  * version, byte 1 flags within known_flags, and whose last 4 bytes are the CRC-32C of the rest.
  * what names a record in messages ("review mark", "event"). Sets *id and *flags. JL_OK, or
  * JL_ECORRUPT naming the record and what is wrong. */
-int store_record_check(const MDB_val *key, const MDB_val *value, size_t min_bytes,
-                       uint8_t version, uint8_t known_flags, const char *what, uint64_t *id,
-                       uint8_t *flags, jl_error *err);
+int store_record_check(const MDB_val *key, const MDB_val *value, size_t min_bytes, uint8_t version,
+                       uint8_t known_flags, const char *what, uint64_t *id, uint8_t *flags,
+                       jl_error *err);
 
 /* ---------- keys.c ---------- */
 

@@ -222,6 +222,7 @@ static int commit_group(st_store *store, writer_txn *wt, write_request *first,
         rc = r->kind == WRITE_REVIEW      ? review_apply(store, wt, r->review, err)
              : r->kind == WRITE_RETENTION ? retention_apply(store, wt, r->retention, err)
              : r->kind == WRITE_EVENTS    ? events_apply(store, wt, r->events, err)
+             : r->kind == WRITE_SYNC      ? JL_OK
                                           : apply_request(store, wt, r, wt->next_seq++, err);
     if (rc == JL_OK)
         rc = merge_late(store, wt, err);
@@ -388,11 +389,11 @@ static void *writer_main(void *argument)
 
         jl_error err;
         jl_error_clear(&err);
-        /* A group of empty requests (st_store_sync_hook) needs no transaction: LMDB would not
-         * count an empty commit, and snapshots wait for the id published. */
+        /* A group of sync markers alone needs no transaction: LMDB would not count an empty
+         * commit, and snapshots wait for the id published. */
         int empty = 1;
         for (write_request *r = first; r != after && empty; r = r->next)
-            empty = r->kind == WRITE_EVENTS && r->events->count == 0;
+            empty = r->kind == WRITE_SYNC;
         int rc = empty ? JL_OK : commit_growing(store, &wt, first, after, &err);
         if (rc != JL_OK && rc != JL_EFULL && rc != JL_EDISKFULL && first->next != after) {
             /* One bad request must not fail the others of its group: commit them one by one. */
@@ -504,11 +505,9 @@ void st_store_sync_hook(st_store *store)
 {
     /* Groups are committed in order and each is handed to the hook before its requests are
      * done, so an empty request's completion follows every group taken before it. */
-    event_op none = {NULL, 0};
     write_request request;
     memset(&request, 0, sizeof request);
-    request.kind = WRITE_EVENTS;
-    request.events = &none;
+    request.kind = WRITE_SYNC;
     if (!store->options.read_only)
         writer_submit(store, &request, NULL);
 }
