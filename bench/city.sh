@@ -9,10 +9,11 @@
 # by district), each the median of --runs timed with curl. Prints a Markdown table with the ratios
 # (and writes it to --out).
 #
-#   bash bench/city.sh --case city|mixed|slow|fine|smoke [--clients 2] [--batch 5000] [--runs 5]
+#   bash bench/city.sh --case city|million|mixed|slow|fine|smoke [--clients 2] [--batch 5000] [--runs 5]
 #                      [--out bench/out/city-CASE.md] [--keep-data]
 # Cases (bench-gen options):
 #   city   --stations 20000 --days 1                 10^5 series at 60 s
+#   million --stations 200000 --days 1 --cadence 3600 10^6 series, hourly (memory and restart)
 #   mixed  --stations 200 --days 30 --mix            cadences 10 s-1 h, noise x0.25-x4
 #   slow   --stations 2000 --days 30 --cadence 900 --decimals-shift 2 --noise-scale 4
 #   fine   --stations 100 --days 7 --cadence 10 --decimals-shift -1 --noise-scale 0.25 --jitter-ms 2500
@@ -42,6 +43,7 @@ while [ $# -gt 0 ]; do
 done
 case "$CASE" in
 city) GEN_ARGS=(--stations 20000 --days 1) ;;
+million) GEN_ARGS=(--stations 200000 --days 1 --cadence 3600) ;;
 mixed) GEN_ARGS=(--stations 200 --days 30 --mix) ;;
 slow) GEN_ARGS=(--stations 2000 --days 30 --cadence 900 --decimals-shift 2 --noise-scale 4) ;;
 smoke) GEN_ARGS=(--stations 20 --days 1) ;;

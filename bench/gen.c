@@ -23,7 +23,7 @@
  *                        that fall on its cadence
  *   --no-truth           no truth/NNN.bin files (truth.json still has every series' count): the
  *                        city cases have 10^5 series, more files than a process may keep open
- * --stations goes up to 100000 (10^5 stations x 5 metrics = 5*10^5 series); station names get as
+ * --stations goes up to 200000 (2*10^5 stations x 5 metrics = 10^6 series); station names get as
  * many digits as the largest number needs, at least 2.
  *
  * Output in --out DIR:
@@ -114,10 +114,10 @@ static double rng_gauss(void)
 }
 
 typedef struct series_state {
-    double level;    /* current unrounded value */
-    double scale;    /* station's multiplier of the metric's base */
-    double noise;    /* step standard deviation at this series' cadence */
-    double revert;   /* pull towards the cycle per step of this series' cadence */
+    double level;  /* current unrounded value */
+    double scale;  /* station's multiplier of the metric's base */
+    double noise;  /* step standard deviation at this series' cadence */
+    double revert; /* pull towards the cycle per step of this series' cadence */
     int64_t cadence_ms;
     char prefix[96]; /* "pm25,district=d1,station=s01 value=" */
     size_t prefix_len;
@@ -233,7 +233,7 @@ static void usage(FILE *f)
                "[--lines-per-file L] [--flag-hours-per-mille K]\n"
                "                 [--cadence SECONDS] [--noise-scale F] [--decimals-shift N] "
                "[--jitter-ms N] [--mix] [--no-truth] --out DIR\n"
-               "  defaults: 20 stations (at most 100000), 365 days, seed 1, start 1735689600000 "
+               "  defaults: 20 stations (at most 200000), 365 days, seed 1, start 1735689600000 "
                "(2025-01-01Z), 5000000 lines per file, no flags (K: that many series-hours\n"
                "  in 1000 have every reading flagged M, as maintenance hours), cadence 60 s, "
                "noise scale 1, decimals shift 0, jitter 5000 ms\n");
@@ -291,7 +291,7 @@ int main(int argc, char **argv)
             noise_scale = f;
             continue;
         }
-        if (strcmp(a, "--stations") == 0 && numeric && n >= 1 && n <= 100000)
+        if (strcmp(a, "--stations") == 0 && numeric && n >= 1 && n <= 200000)
             stations = (long)n;
         else if (strcmp(a, "--days") == 0 && numeric && n >= 1 && n <= 3650)
             days = (long)n;
@@ -413,8 +413,8 @@ int main(int argc, char **argv)
         for (size_t i = 0; i < pending_len; i++) {
             if (pending[i].due_tick <= tick) {
                 const series_state *st = &series[pending[i].series];
-                if (out_line(&out, st, metric_decimals((int)(pending[i].series % METRICS)), pending[i].ms,
-                             pending[i].mantissa) != 0)
+                if (out_line(&out, st, metric_decimals((int)(pending[i].series % METRICS)),
+                             pending[i].ms, pending[i].mantissa) != 0)
                     goto io_error;
                 duplicates++;
             } else {
@@ -509,8 +509,8 @@ int main(int argc, char **argv)
             ",\n  \"outage_missing\": %" PRIu64 ",\n  \"flagged_m\": %" PRIu64
             ",\n  \"series\": [\n",
             stations, days, seed, start_ms, (int64_t)(start_ms + ticks * tick_step_ms),
-            (long long)tick_step_ms,
-            out.lines, out.file_index, distinct, duplicates, missing, outage_missing, out.flagged);
+            (long long)tick_step_ms, out.lines, out.file_index, distinct, duplicates, missing,
+            outage_missing, out.flagged);
     for (size_t i = 0; i < series_count; i++) {
         const metric_def *md = &metrics[i % METRICS];
         long s = (long)(i / METRICS);
