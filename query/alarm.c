@@ -333,7 +333,7 @@ typedef struct series_refs {
     uint32_t known; /* the refs were built */
 } series_refs;
 
-/* One queued commit: the readings (series id, ms, value, flag) and the keys of its series. */
+/* One queued commit: its readings (series id, ms, value, flag). */
 typedef struct queued {
     struct queued *next;
     uint64_t commit; /* st_store_commit_count() of the commit (evaluation lags behind it) */
@@ -342,8 +342,6 @@ typedef struct queued {
     int64_t *ms;
     double *values;
     uint8_t *flags;
-    char **keys; /* per reading: the series key (pointing into key_text) */
-    char *key_text;
 } queued;
 
 struct al_evaluator {
@@ -517,15 +515,19 @@ static int ref_push(pair_ref **array, uint64_t *count, uint64_t *capacity, uint3
     return JL_OK;
 }
 
-/* The pairs of series id (key: its key, for a series not seen yet), creating them: NULL with
- * *count 0 when none matches. Out of memory: NULL and the series stays unknown (tried again). */
-static const pair_ref *refs_of(al_evaluator *ev, uint64_t id, const char *key, size_t *count)
+/* The pairs of series id, creating them: NULL with *count 0 when none matches. A series whose
+ * key is not known (learn_keys failed) or out of memory: NULL, and the series stays unknown
+ * (tried again at its next reading). */
+static const pair_ref *refs_of(al_evaluator *ev, uint64_t id, size_t *count)
 {
     *count = 0;
     if (grow((void **)&ev->series, &ev->series_capacity, id, sizeof *ev->series) != JL_OK)
         return NULL;
     series_refs *sr = &ev->series[id];
     if (!sr->known) {
+        const char *key = series_key_of(ev, id);
+        if (key == NULL)
+            return NULL;
         uint64_t first = ev->ref_count;
         for (size_t r = 0; r < ev->rules.count; r++) {
             pair *p = pair_for(ev, r, id, key);
@@ -999,18 +1001,21 @@ static void recompute_late(al_evaluator *ev, size_t r, pair *p, int64_t t)
 
 /* ---------- the queue and the thread ---------- */
 
+static void queued_free(queued *q)
+{
+    free(q->ids);
+    free(q->ms);
+    free(q->values);
+    free(q->flags);
+    free(q);
+}
+
 static void hook(void *ctx, const st_commit_batch *batches, size_t count)
 {
     al_evaluator *ev = ctx;
-    size_t n = 0, key_bytes = 0;
-    for (size_t b = 0; b < count; b++) {
+    size_t n = 0;
+    for (size_t b = 0; b < count; b++)
         n += st_batch_point_count(batches[b].batch);
-        for (uint32_t s = 0; s < st_batch_series_count(batches[b].batch); s++) {
-            size_t len;
-            st_batch_series_key(batches[b].batch, s, &len);
-            key_bytes += len + 1;
-        }
-    }
     queued *q = calloc(1, sizeof *q);
     int ok = q != NULL;
     pthread_mutex_lock(&ev->lock);
@@ -1021,38 +1026,20 @@ static void hook(void *ctx, const st_commit_batch *batches, size_t count)
         q->ms = malloc(n * sizeof *q->ms + 1);
         q->values = malloc(n * sizeof *q->values + 1);
         q->flags = malloc(n + 1);
-        q->keys = malloc(n * sizeof *q->keys + 1);
-        q->key_text = malloc(key_bytes + 1);
-        ok = q->ids && q->ms && q->values && q->flags && q->keys && q->key_text;
+        ok = q->ids && q->ms && q->values && q->flags;
     }
     if (ok) {
-        size_t at = 0, text_at = 0;
+        /* No keys: this runs on the writer thread, before the commit's requests are answered;
+         * the evaluator reads the keys of series new to it from a snapshot (learn_keys). */
+        size_t at = 0;
         for (size_t b = 0; b < count; b++) {
             const st_batch *batch = batches[b].batch;
-            size_t base = text_at;
-            uint32_t series = st_batch_series_count(batch);
-            size_t *offsets = malloc((series + 1) * sizeof *offsets);
-            if (offsets == NULL) {
-                ok = 0;
-                break;
-            }
-            for (uint32_t s = 0; s < series; s++) {
-                size_t len;
-                const char *key = st_batch_series_key(batch, s, &len);
-                offsets[s] = text_at;
-                memcpy(q->key_text + text_at, key, len + 1);
-                text_at += len + 1;
-            }
-            (void)base;
             for (size_t i = 0; i < st_batch_point_count(batch); i++, at++) {
-                uint32_t s = st_batch_point_series(batch, i);
-                q->ids[at] = batches[b].series_ids[s];
+                q->ids[at] = batches[b].series_ids[st_batch_point_series(batch, i)];
                 q->ms[at] = st_batch_point_ms(batch, i);
                 q->values[at] = st_batch_point_value(batch, i);
                 q->flags[at] = st_batch_point_flag(batch, i);
-                q->keys[at] = q->key_text + offsets[s];
             }
-            free(offsets);
         }
         q->count = at;
         /* The writer counted this commit just before calling the hook. */
@@ -1076,34 +1063,60 @@ static void hook(void *ctx, const st_commit_batch *batches, size_t count)
         pthread_mutex_lock(&ev->stats_lock);
         ev->stats.queue_drops++;
         pthread_mutex_unlock(&ev->stats_lock);
-        if (q) {
-            free(q->ids);
-            free(q->ms);
-            free(q->values);
-            free(q->flags);
-            free(q->keys);
-            free(q->key_text);
-            free(q);
-        }
+        if (q)
+            queued_free(q);
     }
 }
 
-static void queued_free(queued *q)
+/* Remembers the keys of the commit's series not seen before, read from one snapshot. */
+static void learn_keys(al_evaluator *ev, const queued *q)
 {
-    free(q->ids);
-    free(q->ms);
-    free(q->values);
-    free(q->flags);
-    free(q->keys);
-    free(q->key_text);
-    free(q);
+    uint64_t *ids = NULL;
+    size_t count = 0, capacity = 0;
+    for (size_t i = 0; i < q->count; i++) {
+        uint64_t id = q->ids[i];
+        if (series_key_of(ev, id) || (count && ids[count - 1] == id))
+            continue;
+        if (count == capacity) {
+            size_t n = capacity ? capacity * 2 : 64;
+            uint64_t *grown = realloc(ids, n * sizeof *ids);
+            if (grown == NULL)
+                break;
+            ids = grown;
+            capacity = n;
+        }
+        ids[count++] = id;
+    }
+    if (count == 0) {
+        free(ids);
+        return;
+    }
+    st_snapshot *snap = NULL;
+    jl_error err;
+    if (st_snapshot_open(ev->store, ids, count, &snap, &err) != JL_OK) {
+        count_error(ev);
+        free(ids);
+        return;
+    }
+    st_series_info info;
+    for (size_t k = 0; st_snapshot_series_info(snap, k, &info) == JL_OK; k++)
+        remember_key(ev, info.id, info.key);
+    st_snapshot_close(snap);
+    free(ids);
 }
 
 /* The readings of a commit come series after series (one reading of each, for time-ordered
  * ingest), so every reading's pairs are cold: each pair's state is fetched ahead, the series'
  * refs further ahead, or the evaluator waits on memory for most of its time. */
-#define PREFETCH_REFS_AHEAD 16
+#define PREFETCH_SERIES_AHEAD 16
+#define PREFETCH_REFS_AHEAD 12
 #define PREFETCH_PAIRS_AHEAD 8
+
+static void prefetch_refs(const al_evaluator *ev, uint64_t id)
+{
+    if (id < ev->series_capacity && ev->series[id].known && ev->series[id].count)
+        __builtin_prefetch(&ev->refs[ev->series[id].first]);
+}
 
 static void prefetch_pairs(const al_evaluator *ev, uint64_t id)
 {
@@ -1125,15 +1138,17 @@ static void process(al_evaluator *ev, const queued *q)
     uint64_t started = mono_ns();
     int64_t now = ev->options.now_ms();
     ev->late_count = 0;
+    learn_keys(ev, q);
     for (size_t i = 0; i < q->count; i++) {
-        if (i + PREFETCH_REFS_AHEAD < q->count &&
-            q->ids[i + PREFETCH_REFS_AHEAD] < ev->series_capacity)
-            __builtin_prefetch(&ev->series[q->ids[i + PREFETCH_REFS_AHEAD]]);
+        if (i + PREFETCH_SERIES_AHEAD < q->count &&
+            q->ids[i + PREFETCH_SERIES_AHEAD] < ev->series_capacity)
+            __builtin_prefetch(&ev->series[q->ids[i + PREFETCH_SERIES_AHEAD]]);
+        if (i + PREFETCH_REFS_AHEAD < q->count)
+            prefetch_refs(ev, q->ids[i + PREFETCH_REFS_AHEAD]);
         if (i + PREFETCH_PAIRS_AHEAD < q->count)
             prefetch_pairs(ev, q->ids[i + PREFETCH_PAIRS_AHEAD]);
-        remember_key(ev, q->ids[i], q->keys[i]);
         size_t ref_count;
-        const pair_ref *refs = refs_of(ev, q->ids[i], q->keys[i], &ref_count);
+        const pair_ref *refs = refs_of(ev, q->ids[i], &ref_count);
         for (size_t k = 0; k < ref_count; k++) {
             const al_rule *rule = &ev->rules.rules[refs[k].rule];
             pair *p = &ev->per_rule[refs[k].rule].pairs[refs[k].index];
