@@ -683,13 +683,10 @@ int st_review_list_marks(st_store *store, const st_review_filter *filter, st_rev
     pthread_rwlock_rdlock(&store->map_lock);
     MDB_txn *txn = NULL;
     MDB_cursor *cursor = NULL;
-    int mrc = mdb_txn_begin(store->env, NULL, MDB_RDONLY, &txn);
-    if (mrc == 0)
-        mrc = mdb_cursor_open(txn, store->db_review, &cursor);
-    if (mrc != 0) {
-        rc = store_lmdb_error(err, mrc, "reading the review marks");
-    } else {
+    rc = store_read_cursor(store, store->db_review, "reading the review marks", &txn, &cursor, err);
+    if (rc == JL_OK) {
         MDB_val k, v;
+        int mrc;
         uint8_t key[REVIEW_KEY_BYTES];
         int only = filter && filter->id;
         if (only) {
@@ -711,10 +708,7 @@ int st_review_list_marks(st_store *store, const st_review_filter *filter, st_rev
         if (rc == JL_OK && mrc != MDB_NOTFOUND)
             rc = store_lmdb_error(err, mrc, "reading the review marks");
     }
-    if (cursor)
-        mdb_cursor_close(cursor);
-    if (txn)
-        mdb_txn_abort(txn);
+    store_read_cursor_close(txn, cursor);
     pthread_rwlock_unlock(&store->map_lock);
     if (rc != JL_OK) {
         free(marks);
