@@ -143,35 +143,10 @@ static int64_t hour_start(const tz_zone *zone, int64_t t)
     return t - into;
 }
 
-/* A growing list of review mark ids. */
-typedef struct id_list {
-    uint64_t *ids;
-    size_t count, cap;
-} id_list;
-
-static int id_push(id_list *list, uint64_t id)
-{
-    if (list->count == list->cap) {
-        size_t cap = list->cap ? list->cap * 2 : 16;
-        uint64_t *grown = realloc(list->ids, cap * sizeof *grown);
-        if (grown == NULL)
-            return JL_ENOMEM;
-        list->ids = grown;
-        list->cap = cap;
-    }
-    list->ids[list->count++] = id;
-    return JL_OK;
-}
-
-static int compare_u64(const void *a, const void *b)
-{
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return (x > y) - (x < y);
-}
-
 /* Adds to marks the review marks whose spans touch [from, to) in the series selector picks. */
 static int collect_marks(st_store *store, const char *metric, const aq_station *station,
-                         int64_t from, int64_t to, size_t max_series, id_list *marks, jl_error *err)
+                         int64_t from, int64_t to, size_t max_series, qx_mark_set *marks,
+                         jl_error *err)
 {
     st_matcher matchers[QP_MAX_MATCHERS + 1];
     size_t n = 0;
@@ -179,32 +154,7 @@ static int collect_marks(st_store *store, const char *metric, const aq_station *
     for (size_t i = 0; i < station->matcher_count; i++)
         matchers[n++] = (st_matcher){station->matchers[i].key, station->matchers[i].value,
                                      station->matchers[i].negate};
-    uint64_t *ids = NULL;
-    size_t count = 0;
-    int rc = st_select(store, matchers, n, max_series, &ids, &count, err);
-    if (rc != JL_OK || count == 0) {
-        free(ids);
-        return rc;
-    }
-    st_snapshot *snapshot = NULL;
-    rc = st_snapshot_open(store, ids, count, &snapshot, err);
-    free(ids);
-    if (rc != JL_OK)
-        return rc;
-    size_t series = st_snapshot_series_count(snapshot);
-    for (size_t i = 0; i < series && rc == JL_OK; i++) {
-        const st_review_span *spans = NULL;
-        size_t span_count = 0;
-        if (st_snapshot_review_spans(snapshot, i, &spans, &span_count) != JL_OK)
-            continue;
-        for (size_t s = 0; s < span_count && rc == JL_OK; s++)
-            if (spans[s].from_ms < to && spans[s].to_ms > from)
-                rc = id_push(marks, spans[s].mark_id);
-    }
-    st_snapshot_close(snapshot);
-    if (rc == JL_ENOMEM)
-        jl_error_set(err, rc, "out of memory listing review marks");
-    return rc;
+    return qx_review_marks(store, matchers, n, max_series, from, to, marks, NULL, NULL, err);
 }
 
 /* Reads one pollutant of a station: hours[0..hour_count) from first_hour_ms, and the counts. */
@@ -469,13 +419,13 @@ static void daily_row(hour_acc *const *hours, size_t a, size_t b, aq_row *row)
 /* One station: read, then emit its rows. */
 static int compute_station(st_store *store, const aq_request *request, size_t index,
                            const int64_t *starts, size_t window_count, int64_t read_from,
-                           int64_t read_to, hour_acc **hours, size_t hour_count, id_list *marks,
+                           int64_t read_to, hour_acc **hours, size_t hour_count, qx_mark_set *marks,
                            const aq_sink *sink, jl_error *err)
 {
     const aq_station *station = &request->stations[index];
     aq_station_stats stats;
     memset(&stats, 0, sizeof stats);
-    marks->count = 0;
+    marks->count = 0; /* this station's marks; the buffer is reused across stations */
     int rc = JL_OK;
     for (int p = 0; p < AQ_POLLUTANT_COUNT && rc == JL_OK; p++) {
         const char *metric =
@@ -509,14 +459,8 @@ static int compute_station(st_store *store, const aq_request *request, size_t in
     }
     if (rc != JL_OK)
         return rc;
-    if (marks->count > 1)
-        qsort(marks->ids, marks->count, sizeof *marks->ids, compare_u64);
-    size_t unique = 0;
-    for (size_t i = 0; i < marks->count; i++)
-        if (unique == 0 || marks->ids[unique - 1] != marks->ids[i])
-            marks->ids[unique++] = marks->ids[i];
     stats.review_marks = marks->ids;
-    stats.review_mark_count = unique;
+    stats.review_mark_count = marks->count;
     stats.read_from_ms = read_from;
     stats.read_to_ms = read_to;
     return sink->station_end(sink->context, index, &stats);
@@ -606,7 +550,7 @@ int aq_compute(st_store *store, const aq_request *request, const aq_sink *sink, 
                           (unsigned long long)max_rows);
     size_t hour_count = (size_t)((read_to - read_from) / HOUR_MS);
     hour_acc *hours[AQ_POLLUTANT_COUNT] = {0};
-    id_list marks = {0};
+    qx_mark_set marks = {0};
     for (int p = 0; p < AQ_POLLUTANT_COUNT && rc == JL_OK; p++)
         if ((hours[p] = calloc(hour_count ? hour_count : 1, sizeof *hours[p])) == NULL)
             rc = jl_error_set(err, JL_ENOMEM, "out of memory for the hourly values");
@@ -615,7 +559,7 @@ int aq_compute(st_store *store, const aq_request *request, const aq_sink *sink, 
                              hour_count, &marks, sink, err);
     for (int p = 0; p < AQ_POLLUTANT_COUNT; p++)
         free(hours[p]);
-    free(marks.ids);
+    qx_mark_set_free(&marks);
     free(starts);
     return rc;
 }

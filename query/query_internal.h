@@ -148,6 +148,17 @@ typedef struct qx_batch {
     size_t count;
 } qx_batch;
 
+/* The validity of one series' readings, for the valid column of with_flags=true: where a review
+ * mark in force covers a reading its mark decides, else whether its device flag is in the
+ * server's valid set (qx_limits.valid_flags, N when 0), whatever readings the request selects.
+ * The block source holds one too, with the request's selection (qx_flag_select.mask) as the
+ * set: which readings it yields is the same rule (qx_validity_at). */
+typedef struct qx_validity {
+    const st_review_span *spans; /* owned by exec's snapshot */
+    size_t span_count, span_next;
+    jl_flag_mask valid_mask;
+} qx_validity;
+
 typedef struct qx_source {
     qx_exec *exec;
     st_cursor *cursor; /* owned */
@@ -161,12 +172,13 @@ typedef struct qx_source {
     const ck_segment *segments; /* the current chunk's table, owned by the cursor, while
                                    periods of it remain to be yielded */
     size_t segment_count, segment_next;
-    ck_summary segment;           /* the period last yielded */
-    int filter;                   /* exec->flags selects fewer than every reading */
-    const st_review_span *spans;  /* the series' review spans (owned by the snapshot), when the
-                                     selection heeds them */
-    size_t span_count, span_next; /* span_next: first span not ending before the last reading */
-    int64_t *kept_ms;             /* owned: the selected readings of the current block */
+    ck_summary segment;    /* the period last yielded */
+    int filter;            /* exec->flags selects fewer than every reading */
+    qx_validity selection; /* the readings exec->flags selects: its mask as the set, the
+                              series' review spans when the selection heeds them (none
+                              else); span_next: first span not ending before the last
+                              reading */
+    int64_t *kept_ms;      /* owned: the selected readings of the current block */
     double *kept_values;
     uint8_t *kept_flags;
     size_t kept_capacity;
@@ -188,15 +200,6 @@ int qx_source_next(qx_source *source, qx_batch *batch);
  * not overlapping) covers t_ms, -1 when none does. Calls for one series come with t_ms
  * nondecreasing: *next (start at 0) moves forward past the spans that end before t_ms. */
 int qx_review_at(const st_review_span *spans, size_t count, size_t *next, int64_t t_ms);
-
-/* The validity of one series' readings, for the valid column of with_flags=true: where a review
- * mark in force covers a reading its mark decides, else whether its device flag is in the
- * server's valid set (qx_limits.valid_flags, N when 0), whatever readings the request selects. */
-typedef struct qx_validity {
-    const st_review_span *spans; /* owned by exec's snapshot */
-    size_t span_count, span_next;
-    jl_flag_mask valid_mask;
-} qx_validity;
 
 /* The review spans of series index of exec's snapshot (st_snapshot_review_spans), none for an
  * index out of range. JL_OK, or JL_ENOMEM with exec->err set. */

@@ -1,7 +1,8 @@
 /* Review marks, the query side: resolving a mark's selector to the series it names, counting the
  * readings it covers when made, storing it (st_review_add, jialing/review.h), and the listing.
  * The marks themselves take effect in every read through the snapshot's review spans
- * (source.c); nothing here changes a reading. */
+ * (source.c); nothing here changes a reading. The marks touching a set of series over a range
+ * (qx_review_marks) are gathered here once for the AQI and water-quality answers. */
 #include "jialing/query.h"
 
 #include <stdlib.h>
@@ -135,4 +136,86 @@ int qx_review_list(st_store *store, const qp_selector *selector, int64_t from_ms
     int rc = st_review_list_marks(store, &filter, out, err);
     free(ids);
     return rc;
+}
+
+static int compare_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return (x > y) - (x < y);
+}
+
+static int mark_set_push(qx_mark_set *marks, uint64_t id)
+{
+    if (marks->count == marks->cap) {
+        size_t cap = marks->cap ? marks->cap * 2 : 16;
+        uint64_t *grown = realloc(marks->ids, cap * sizeof *grown);
+        if (grown == NULL)
+            return JL_ENOMEM;
+        marks->ids = grown;
+        marks->cap = cap;
+    }
+    marks->ids[marks->count++] = id;
+    return JL_OK;
+}
+
+/* Back to ascending and unique after pushes (one sort per call, not an insertion per span). */
+static void mark_set_settle(qx_mark_set *marks)
+{
+    if (marks->count > 1)
+        qsort(marks->ids, marks->count, sizeof *marks->ids, compare_u64);
+    size_t unique = 0;
+    for (size_t i = 0; i < marks->count; i++)
+        if (unique == 0 || marks->ids[unique - 1] != marks->ids[i])
+            marks->ids[unique++] = marks->ids[i];
+    marks->count = unique;
+}
+
+int qx_review_marks(st_store *store, const st_matcher *matchers, size_t matcher_count,
+                    size_t max_series, int64_t from_ms, int64_t to_ms, qx_mark_set *marks,
+                    int *any_series, int *any_mark, jl_error *err)
+{
+    if (any_series)
+        *any_series = 0;
+    if (any_mark)
+        *any_mark = 0;
+    uint64_t *ids = NULL;
+    size_t count = 0;
+    int rc = st_select(store, matchers, matcher_count, max_series, &ids, &count, err);
+    if (rc != JL_OK || count == 0) {
+        free(ids);
+        return rc;
+    }
+    if (any_series)
+        *any_series = 1;
+    st_snapshot *snapshot = NULL;
+    rc = st_snapshot_open(store, ids, count, &snapshot, err);
+    free(ids);
+    if (rc != JL_OK)
+        return rc;
+    size_t series = st_snapshot_series_count(snapshot);
+    for (size_t i = 0; i < series && rc == JL_OK; i++) {
+        const st_review_span *spans = NULL;
+        size_t span_count = 0;
+        if (st_snapshot_review_spans(snapshot, i, &spans, &span_count) != JL_OK)
+            continue;
+        for (size_t s = 0; s < span_count && rc == JL_OK; s++)
+            if (spans[s].from_ms < to_ms && spans[s].to_ms > from_ms) {
+                if (any_mark)
+                    *any_mark = 1;
+                rc = mark_set_push(marks, spans[s].mark_id);
+            }
+    }
+    st_snapshot_close(snapshot);
+    mark_set_settle(marks);
+    if (rc == JL_ENOMEM)
+        jl_error_set(err, rc, "out of memory listing review marks");
+    return rc;
+}
+
+void qx_mark_set_free(qx_mark_set *marks)
+{
+    if (marks == NULL)
+        return;
+    free(marks->ids);
+    memset(marks, 0, sizeof *marks);
 }

@@ -22,7 +22,9 @@ int qx_source_open(qx_source *source, qx_exec *exec, size_t index, int64_t from_
     if (sel->mask != 0 && (sel->mask != JL_FLAG_MASK_ALL || sel->reviews)) {
         source->filter = 1;
         /* JL_ENOTFOUND only for an index out of range, which the cursor reports below. */
-        int rc = sel->reviews ? qx_review_spans(exec, index, &source->spans, &source->span_count)
+        source->selection.valid_mask = sel->mask;
+        int rc = sel->reviews ? qx_review_spans(exec, index, &source->selection.spans,
+                                                &source->selection.span_count)
                               : JL_OK;
         if (rc != JL_OK)
             return rc;
@@ -46,8 +48,9 @@ void qx_source_close(qx_source *source)
 /* Whether a review span overlaps [first_ms, last_ms] (spans sorted, not overlapping). */
 static int spans_touch(const qx_source *source, int64_t first_ms, int64_t last_ms)
 {
-    for (size_t i = source->span_next; i < source->span_count; i++) {
-        const st_review_span *sp = &source->spans[i];
+    const qx_validity *v = &source->selection;
+    for (size_t i = v->span_next; i < v->span_count; i++) {
+        const st_review_span *sp = &v->spans[i];
         if (sp->from_ms > last_ms)
             return 0;
         if (sp->to_ms > first_ms)
@@ -100,23 +103,14 @@ int qx_validity_at(qx_validity *validity, int64_t t_ms, uint8_t flag)
     return flag < JL_FLAG_COUNT && (validity->valid_mask & (1u << flag)) != 0;
 }
 
-/* Whether the reading at t_ms with flag code is selected; times come in increasing order, so
- * the span cursor only moves forward. */
-static int reading_selected(qx_source *source, int64_t t_ms, uint8_t flag)
-{
-    int review = qx_review_at(source->spans, source->span_count, &source->span_next, t_ms);
-    if (review >= 0)
-        return review;
-    return flag < JL_FLAG_COUNT && (source->exec->flags.mask & (1u << flag)) != 0;
-}
-
-/* Cuts batch (readings) down to the selected ones, copying them into the source's buffers when
- * some are dropped. JL_OK or JL_ENOMEM. */
+/* Cuts batch (readings) down to the selected ones (qx_validity_at with the selection; times come
+ * in increasing order, so its span cursor only moves forward), copying them into the source's
+ * buffers when some are dropped. JL_OK or JL_ENOMEM. */
 static int source_select(qx_source *source, qx_batch *batch)
 {
     size_t n = batch->count, i = 0;
-    while (i < n && reading_selected(source, batch->timestamps_ms[i],
-                                     batch->flags ? batch->flags[i] : JL_FLAG_N))
+    while (i < n && qx_validity_at(&source->selection, batch->timestamps_ms[i],
+                                   batch->flags ? batch->flags[i] : JL_FLAG_N))
         i++;
     if (i == n)
         return JL_OK;
@@ -144,7 +138,7 @@ static int source_select(qx_source *source, qx_batch *batch)
         memset(source->kept_flags, JL_FLAG_N, i);
     for (i++; i < n; i++) {
         uint8_t flag = batch->flags ? batch->flags[i] : JL_FLAG_N;
-        if (!reading_selected(source, batch->timestamps_ms[i], flag))
+        if (!qx_validity_at(&source->selection, batch->timestamps_ms[i], flag))
             continue;
         source->kept_ms[k] = batch->timestamps_ms[i];
         source->kept_values[k] = batch->values[i];

@@ -41,10 +41,9 @@ typedef struct wq_series {
     const si_site *site;
     uint32_t reviewed; /* bit i: a review mark in force touches a series of params[i] */
     uint32_t series;   /* bit i: params[i] has at least one series */
-    uint64_t *marks;   /* review marks in force over the range, ascending; owned */
-    size_t mark_count;
-    wq_row *rows;     /* window_count */
-    wq_value *values; /* window_count * param_count */
+    qx_mark_set marks; /* review marks in force over the range, ascending; owned */
+    wq_row *rows;      /* window_count */
+    wq_value *values;  /* window_count * param_count */
 } wq_series;
 
 struct wq_result {
@@ -77,7 +76,7 @@ void wq_result_free(wq_result *result)
     for (size_t i = 0; i < result->series_count; i++) {
         free(result->series[i].rows);
         free(result->series[i].values);
-        free(result->series[i].marks);
+        qx_mark_set_free(&result->series[i].marks);
     }
     free(result->series);
     free(result->windows);
@@ -213,62 +212,17 @@ static int query_daily(st_store *store, const wq_request *rq, const si_site *sit
 }
 
 /* What the store says of a site's series for one parameter: whether there is any, and the review
- * marks in force whose spans overlap the request's range (st_snapshot_review_spans). */
-typedef struct review_probe {
-    int any;
-    uint64_t *marks; /* ascending, unique; owned */
-    size_t mark_count;
-} review_probe;
-
-static int add_mark(review_probe *p, uint64_t id)
-{
-    size_t i = 0;
-    while (i < p->mark_count && p->marks[i] < id)
-        i++;
-    if (i < p->mark_count && p->marks[i] == id)
-        return JL_OK;
-    uint64_t *grown = realloc(p->marks, (p->mark_count + 1) * sizeof *grown);
-    if (grown == NULL)
-        return JL_ENOMEM;
-    p->marks = grown;
-    memmove(p->marks + i + 1, p->marks + i, (p->mark_count - i) * sizeof *grown);
-    p->marks[i] = id;
-    p->mark_count++;
-    return JL_OK;
-}
-
+ * marks in force whose spans overlap the request's range, added to marks (qx_review_marks). */
 static int probe_reviews(st_store *store, const wq_request *rq, const si_site *site, wq_param param,
-                         review_probe *probe, jl_error *err)
+                         qx_mark_set *marks, int *any_series, int *any_mark, jl_error *err)
 {
     st_matcher matchers[1 + QP_MAX_MATCHERS];
     size_t n = 0;
     matchers[n++] = (st_matcher){"__name__", si_metric_for(site, wq_param_name(param)), 0};
     for (size_t i = 0; i < site->tag_count && n < 1 + QP_MAX_MATCHERS; i++)
         matchers[n++] = (st_matcher){site->tags[i].key, site->tags[i].value, 0};
-    uint64_t *ids = NULL;
-    size_t count = 0;
-    int rc = st_select(store, matchers, n, rq->limits.max_series, &ids, &count, err);
-    if (rc != JL_OK || count == 0) {
-        free(ids);
-        return rc;
-    }
-    probe->any = 1;
-    st_snapshot *snap = NULL;
-    rc = st_snapshot_open(store, ids, count, &snap, err);
-    free(ids);
-    for (size_t i = 0; rc == JL_OK && i < st_snapshot_series_count(snap); i++) {
-        const st_review_span *spans = NULL;
-        size_t span_count = 0;
-        if (st_snapshot_review_spans(snap, i, &spans, &span_count) != JL_OK)
-            continue;
-        for (size_t k = 0; k < span_count && rc == JL_OK; k++)
-            if (spans[k].from_ms < rq->to_ms && spans[k].to_ms > rq->from_ms)
-                rc = add_mark(probe, spans[k].mark_id);
-        if (rc == JL_ENOMEM)
-            jl_error_set(err, rc, "out of memory");
-    }
-    st_snapshot_close(snap);
-    return rc;
+    return qx_review_marks(store, matchers, n, rq->limits.max_series, rq->from_ms, rq->to_ms, marks,
+                           any_series, any_mark, err);
 }
 
 /* Figures of one window [start, end) of a parameter from its daily figures. */
@@ -381,21 +335,14 @@ static int compute_series(st_store *store, wq_result *res, const int64_t *days, 
         memset(d.valid, 0, (day_count + 1) * sizeof *d.valid);
         memset(d.total, 0, (day_count + 1) * sizeof *d.total);
         rc = query_daily(store, rq, s->site, rq->params[p], &d, err);
-        review_probe probe = {0, NULL, 0};
+        int any_series = 0, any_mark = 0;
         if (rc == JL_OK)
-            rc = probe_reviews(store, rq, s->site, rq->params[p], &probe, err);
-        if (rc == JL_OK && probe.any)
+            rc = probe_reviews(store, rq, s->site, rq->params[p], &s->marks, &any_series, &any_mark,
+                               err);
+        if (rc == JL_OK && any_series)
             s->series |= 1u << p;
-        if (rc == JL_OK && probe.mark_count > 0)
+        if (rc == JL_OK && any_mark)
             s->reviewed |= 1u << p;
-        for (size_t k = 0; k < probe.mark_count && rc == JL_OK; k++) {
-            review_probe all = {0, s->marks, s->mark_count};
-            if (add_mark(&all, probe.marks[k]) != JL_OK)
-                rc = jl_error_set(err, JL_ENOMEM, "out of memory");
-            s->marks = all.marks;
-            s->mark_count = all.mark_count;
-        }
-        free(probe.marks);
         for (size_t w = 0; w < wc && rc == JL_OK; w++) {
             figure f;
             if (rq->window == WQ_WINDOW_DAY)
@@ -590,8 +537,8 @@ static json_t *series_meta(const wq_result *res, const wq_series *s)
      * the marks decide (flags=valid), not the device flags alone. */
     bad |= set(o, "reviewed", reviewed);
     json_t *marks = json_array();
-    for (size_t k = 0; marks && k < s->mark_count; k++)
-        bad |= json_array_append_new(marks, json_integer((json_int_t)s->marks[k])) != 0;
+    for (size_t k = 0; marks && k < s->marks.count; k++)
+        bad |= json_array_append_new(marks, json_integer((json_int_t)s->marks.ids[k])) != 0;
     bad |= set(o, "review_marks", marks);
     bad |= set(o, "no_series", missing);
     json_t *windows = json_array();

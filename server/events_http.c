@@ -188,12 +188,26 @@ static int find_withdrawn(st_store *store, const st_event *events, size_t count,
     return rc;
 }
 
-static int write_events(const event_query *q, const st_event *events, size_t count,
-                        const unsigned char *withdrawn, jl_buf *out)
+/* What emit_events writes: the sorted events and which of them are withdrawn. */
+typedef struct event_answer {
+    const event_query *q;
+    const st_event *events;
+    size_t count;
+    const unsigned char *withdrawn;
+} event_answer;
+
+/* sv_write_result's emit: a series per series the events are about, a row per event. The rule
+ * is a text cell, which the sink's rows cannot carry: the row goes through the writer the sink
+ * belongs to (fm_writer_sink's context is the writer, jialing/format.h). */
+static int emit_events(const void *result, const qx_sink *sink)
 {
-    fm_writer w;
-    int rc = fm_writer_init(&w, (fm_format)q->format, out);
-    qx_sink sink = fm_writer_sink(&w);
+    const event_answer *a = result;
+    const event_query *q = a->q;
+    const st_event *events = a->events;
+    const unsigned char *withdrawn = a->withdrawn;
+    size_t count = a->count;
+    fm_writer *w = sink->context;
+    int rc = JL_OK;
     size_t i = 0;
     while (rc == JL_OK && i < count) {
         size_t end = i;
@@ -210,8 +224,8 @@ static int write_events(const event_query *q, const st_event *events, size_t cou
         rc = sk_parse(events[i].series_key, strlen(events[i].series_key), &parsed, NULL);
         if (rc != JL_OK)
             break;
-        rc = sink.series_begin(sink.context, parsed.metric, parsed.tags, parsed.tag_count,
-                               event_columns, sizeof event_columns / sizeof event_columns[0]);
+        rc = sink->series_begin(sink->context, parsed.metric, parsed.tags, parsed.tag_count,
+                                event_columns, sizeof event_columns / sizeof event_columns[0]);
         for (size_t k = i; k < end && rc == JL_OK; k++) {
             const st_event *e = &events[k];
             if (q->withdrawn_only && !withdrawn[k])
@@ -230,16 +244,13 @@ static int write_events(const event_query *q, const st_event *events, size_t cou
                 {QX_CELL_DOUBLE, {.d = e->peak}},
                 {QX_CELL_INT, {.i = (int64_t)e->count}},
             };
-            rc = fm_writer_text_row(&w, (sk_text){e->rule, strlen(e->rule)}, cells, 10);
+            rc = fm_writer_text_row(w, (sk_text){e->rule, strlen(e->rule)}, cells, 10);
         }
         if (rc == JL_OK)
-            rc = sink.series_end(sink.context);
+            rc = sink->series_end(sink->context);
         sk_parsed_destroy(&parsed);
         i = end;
     }
-    if (rc == JL_OK)
-        rc = fm_writer_finish(&w);
-    fm_writer_destroy(&w);
     return rc;
 }
 
@@ -262,8 +273,8 @@ void sv_events_handle(sv_context *context, const sv_request *request, sv_respons
                        : jl_error_set(&err, JL_ENOMEM, "out of memory listing events");
     }
     if (rc == JL_OK) {
-        response->body.len = 0;
-        rc = write_events(&q, events, count, withdrawn, &response->body);
+        event_answer answer = {&q, events, count, withdrawn};
+        rc = sv_write_result(response, q.format, emit_events, &answer);
         if (rc != JL_OK)
             jl_error_set(&err, rc, "cannot write the events");
     }

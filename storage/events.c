@@ -247,13 +247,10 @@ int st_event_list(st_store *store, const st_event_filter *filter, st_event **eve
     pthread_rwlock_rdlock(&store->map_lock);
     MDB_txn *txn = NULL;
     MDB_cursor *cursor = NULL;
-    int mrc = mdb_txn_begin(store->env, NULL, MDB_RDONLY, &txn);
-    if (mrc == 0)
-        mrc = mdb_cursor_open(txn, store->db_events, &cursor);
-    if (mrc != 0) {
-        rc = store_lmdb_error(err, mrc, "reading the events");
-    } else {
+    rc = store_read_cursor(store, store->db_events, "reading the events", &txn, &cursor, err);
+    if (rc == JL_OK) {
         MDB_val k, v;
+        int mrc;
         for (mrc = mdb_cursor_get(cursor, &k, &v, MDB_FIRST); mrc == 0 && rc == JL_OK;
              mrc = mdb_cursor_get(cursor, &k, &v, MDB_NEXT)) {
             st_event e;
@@ -279,10 +276,7 @@ int st_event_list(st_store *store, const st_event_filter *filter, st_event **eve
         if (rc == JL_OK && mrc != MDB_NOTFOUND)
             rc = store_lmdb_error(err, mrc, "reading the events");
     }
-    if (cursor)
-        mdb_cursor_close(cursor);
-    if (txn)
-        mdb_txn_abort(txn);
+    store_read_cursor_close(txn, cursor);
     pthread_rwlock_unlock(&store->map_lock);
     if (rc == JL_OK)
         rc = fill_keys(store, events, count, err);

@@ -5,6 +5,7 @@
  * group transaction as readings and is published with them. */
 #include "store_internal.h"
 
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -191,20 +192,34 @@ static review_set *review_set_added(const review_set *base, uint64_t id, int64_t
     return set;
 }
 
+/* The first of the count elements at base (stride bytes apart, ascending by the uint64_t at
+ * offset in each) whose key is >= key, count when none: one search for the marks (by id) and
+ * the pairs (by series id) of a set. */
+static size_t lower_bound_u64(const void *base, size_t count, size_t stride, size_t offset,
+                              uint64_t key)
+{
+    const unsigned char *bytes = base;
+    size_t lo = 0, hi = count;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        uint64_t at;
+        memcpy(&at, bytes + mid * stride + offset, sizeof at);
+        if (at < key)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
 /* base without mark id (it counts as withdrawn from now on). */
 static review_set *review_set_without(const review_set *base, uint64_t id)
 {
     review_set *set = review_set_new(base->count, base->pair_count);
     if (set == NULL)
         return NULL;
-    size_t lo = 0, hi = base->count;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (base->marks[mid].id < id)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
+    size_t lo = lower_bound_u64(base->marks, base->count, sizeof *base->marks,
+                                offsetof(review_entry, id), id);
     uint64_t gone = lo < base->count && base->marks[lo].id == id ? lo : UINT64_MAX;
     size_t k = 0;
     for (size_t i = 0; i < base->count; i++)
@@ -353,15 +368,9 @@ int review_series_spans(const review_set *set, uint64_t series_id, st_review_spa
     *count_out = 0;
     if (set == NULL)
         return JL_OK;
-    size_t lo = 0, hi = set->pair_count;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (set->pairs[mid].series_id < series_id)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    size_t first = lo;
+    size_t first = lower_bound_u64(set->pairs, set->pair_count, sizeof *set->pairs,
+                                   offsetof(review_pair, series_id), series_id);
+    size_t hi = first;
     while (hi < set->pair_count && set->pairs[hi].series_id == series_id)
         hi++;
     size_t k = hi - first; /* the series' marks, ascending id: local index order is age */
@@ -683,13 +692,10 @@ int st_review_list_marks(st_store *store, const st_review_filter *filter, st_rev
     pthread_rwlock_rdlock(&store->map_lock);
     MDB_txn *txn = NULL;
     MDB_cursor *cursor = NULL;
-    int mrc = mdb_txn_begin(store->env, NULL, MDB_RDONLY, &txn);
-    if (mrc == 0)
-        mrc = mdb_cursor_open(txn, store->db_review, &cursor);
-    if (mrc != 0) {
-        rc = store_lmdb_error(err, mrc, "reading the review marks");
-    } else {
+    rc = store_read_cursor(store, store->db_review, "reading the review marks", &txn, &cursor, err);
+    if (rc == JL_OK) {
         MDB_val k, v;
+        int mrc;
         uint8_t key[REVIEW_KEY_BYTES];
         int only = filter && filter->id;
         if (only) {
@@ -711,10 +717,7 @@ int st_review_list_marks(st_store *store, const st_review_filter *filter, st_rev
         if (rc == JL_OK && mrc != MDB_NOTFOUND)
             rc = store_lmdb_error(err, mrc, "reading the review marks");
     }
-    if (cursor)
-        mdb_cursor_close(cursor);
-    if (txn)
-        mdb_txn_abort(txn);
+    store_read_cursor_close(txn, cursor);
     pthread_rwlock_unlock(&store->map_lock);
     if (rc != JL_OK) {
         free(marks);

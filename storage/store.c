@@ -36,6 +36,30 @@ int store_record_check(const MDB_val *key, const MDB_val *value, size_t min_byte
     return JL_OK;
 }
 
+int store_read_cursor(st_store *store, MDB_dbi db, const char *what, MDB_txn **txn,
+                      MDB_cursor **cursor, jl_error *err)
+{
+    *txn = NULL;
+    *cursor = NULL;
+    int mrc = mdb_txn_begin(store->env, NULL, MDB_RDONLY, txn);
+    if (mrc == 0)
+        mrc = mdb_cursor_open(*txn, db, cursor);
+    if (mrc == 0)
+        return JL_OK;
+    store_read_cursor_close(*txn, NULL);
+    *txn = NULL;
+    *cursor = NULL;
+    return store_lmdb_error(err, mrc, what);
+}
+
+void store_read_cursor_close(MDB_txn *txn, MDB_cursor *cursor)
+{
+    if (cursor)
+        mdb_cursor_close(cursor);
+    if (txn)
+        mdb_txn_abort(txn);
+}
+
 int store_lmdb_error(jl_error *err, int rc, const char *what)
 {
     int code = JL_ESTORE;

@@ -276,6 +276,17 @@ typedef struct writer_txn {
  * map is JL_EFULL (the writer grows it and retries), a full disk or quota JL_EDISKFULL. */
 int store_lmdb_error(jl_error *err, int rc, const char *what);
 
+/* Opens a read-only transaction and a cursor on db, for a listing that walks one database (the
+ * review marks', the events'); the caller holds store->map_lock for reading until
+ * store_read_cursor_close(). Sets *txn and *cursor (owned by the caller). JL_OK, or the LMDB
+ * error translated by store_lmdb_error() with what ("reading the events"), *txn and *cursor then
+ * NULL. */
+int store_read_cursor(st_store *store, MDB_dbi db, const char *what, MDB_txn **txn,
+                      MDB_cursor **cursor, jl_error *err);
+
+/* Closes the cursor and aborts the transaction of store_read_cursor(); either may be NULL. */
+void store_read_cursor_close(MDB_txn *txn, MDB_cursor *cursor);
+
 /* Checks the envelope shared by the records of the review and events databases (disk_format.h
  * section 4): an 8-byte big-endian id key (not 0); a value of at least min_bytes whose byte 0 is
  * version, byte 1 flags within known_flags, and whose last 4 bytes are the CRC-32C of the rest.

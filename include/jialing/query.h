@@ -322,6 +322,28 @@ int qx_review_add(st_store *store, const qx_review_request *request, uint64_t *i
 int qx_review_count(st_store *store, const uint64_t *ids, size_t count, int64_t from_ms,
                     int64_t to_ms, uint64_t *readings, jl_error *err);
 
+/* A set of review mark ids, ascending and unique; starts zeroed ({0}). ids is malloc'd and owned
+ * by the set (qx_mark_set_free()); cap is the set's own bookkeeping. */
+typedef struct qx_mark_set {
+    uint64_t *ids;
+    size_t count;
+    size_t cap;
+} qx_mark_set;
+
+/* Adds to *marks the ids of the review marks in force (as of the last commit) whose resolved spans
+ * (st_snapshot_review_spans) touch [from_ms, to_ms), in any series matchers[0..matcher_count)
+ * select (st_select, at most max_series; 0: no limit); *marks stays ascending and unique. When not
+ * NULL, *any_series is set to 1 when some series matched, else 0, and *any_mark to 1 when some
+ * mark touched the range in them (even one already in *marks), else 0. Returns JL_OK, JL_ENOMEM,
+ * or the errors of st_select() (JL_ELIMIT over max_series ...) and st_snapshot_open(); on error
+ * *marks keeps what it held, perhaps with some of the new ids (still ascending and unique). */
+int qx_review_marks(st_store *store, const st_matcher *matchers, size_t matcher_count,
+                    size_t max_series, int64_t from_ms, int64_t to_ms, qx_mark_set *marks,
+                    int *any_series, int *any_mark, jl_error *err);
+
+/* Frees the ids of the set and zeroes it; NULL is a no-op. */
+void qx_mark_set_free(qx_mark_set *marks);
+
 /* Lists the marks, withdrawn ones too, newest first, into *out (freed with
  * st_review_list_free(); NULL on error): only mark id when id is not 0; only those naming a
  * series selector matches now, when selector is not NULL (none when it matches nothing); only

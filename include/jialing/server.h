@@ -216,7 +216,10 @@ void sv_respond_ok(sv_response *response, const char *content_type);
 
 /* Hands the rows of a computed result to emit(result, sink), whose sink writes them into
  * response->body (emptied first) in format (an fm_format, jialing/format.h), for endpoints that
- * compute their whole answer before writing it (aqi, water_quality, stations). Returns JL_OK
+ * compute their whole answer before writing it (water_quality, stations, events). The sink is
+ * fm_writer_sink()'s, its context the fm_writer, so emit may also write fm_writer_text_row()
+ * rows (events: the rule's name). (The AQI writes its own document: text cells amid its rows and
+ * keys beside each series' values.) Returns JL_OK
  * with the body complete (the caller may still append to a JSON document, then calls
  * sv_respond_ok()), or the code of emit or of the writer, the body then partial. */
 int sv_write_result(sv_response *response, int format,

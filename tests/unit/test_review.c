@@ -2,7 +2,8 @@
  * spans resolved from one mark and from overlapping marks (newest wins), withdrawal, the errors
  * of st_review_add and st_review_withdraw, snapshot isolation, persistence across reopen (the
  * bytes of an entry written out by hand), listing with filters, statistics, and stores without
- * the "review" database. Every expected span and count is written out by hand. */
+ * the "review" database, the marks touching a range (qx_review_marks, query/review.c). Every
+ * expected span, count and mark id is written out by hand. */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -890,6 +891,97 @@ static void test_query_sees_marks(void)
     remove_dir(dir);
 }
 
+/* Checks a mark set against expected[0..n). */
+static void check_mark_set(const qx_mark_set *marks, const uint64_t *expected, size_t n)
+{
+    CHECK_INT(marks->count, n);
+    for (size_t i = 0; i < n && i < marks->count; i++)
+        CHECK_INT(marks->ids[i], expected[i]);
+}
+
+/* qx_review_marks: the marks in force whose spans touch a range in the series the matchers pick,
+ * ascending and unique, added to what the set holds; negated matchers; half-open spans and range;
+ * the two flags; the series limit; a withdrawn mark no longer counts. */
+static void test_review_marks(void)
+{
+    char *dir = make_temp_dir();
+    st_store *store = open_store(dir, 0, MAP_BYTES);
+    make_series(store); /* pm25{station=s1,s2,s3}: ids 1, 2, 3 */
+    uint64_t s1[1] = {1}, s23[2] = {2, 3}, s3[1] = {3}, s12[2] = {1, 2};
+    CHECK_INT(add_mark(store, T0 + 1000, T0 + 5000, 0, s1, 1, "one"), 1);
+    CHECK_INT(add_mark(store, T0 - 60000, T0, 1, s23, 2, "two"), 2);
+    CHECK_INT(add_mark(store, T0 + 10000, T0 + 20000, 0, s3, 1, "three"), 3);
+    /* Newer than mark 1: s1's spans are [1000, 2000) 1, [2000, 3000) 4, [3000, 5000) 1. */
+    CHECK_INT(add_mark(store, T0 + 2000, T0 + 3000, 0, s12, 2, "four"), 4);
+    jl_error err;
+    qx_mark_set marks = {0};
+    int any_series = 9, any_mark = 9;
+
+    /* All three series over [T0 - 1, T0 + 2500): s1 1 and 4, s2 2 and 4, s3 2 (3 starts later). */
+    st_matcher all[1] = {{"__name__", "pm25", 0}};
+    CHECK_INT(
+        qx_review_marks(store, all, 1, 0, T0 - 1, T0 + 2500, &marks, &any_series, &any_mark, &err),
+        JL_OK);
+    const uint64_t first[] = {1, 2, 4};
+    check_mark_set(&marks, first, 3);
+    CHECK_INT(any_series, 1);
+    CHECK_INT(any_mark, 1);
+
+    /* Added to the set: station != s1 (s2, s3) over [T0 + 2500, T0 + 15000): s2 4, s3 3. */
+    st_matcher not_s1[2] = {{"__name__", "pm25", 0}, {"station", "s1", 1}};
+    CHECK_INT(qx_review_marks(store, not_s1, 2, 0, T0 + 2500, T0 + 15000, &marks, &any_series,
+                              &any_mark, &err),
+              JL_OK);
+    const uint64_t second[] = {1, 2, 3, 4};
+    check_mark_set(&marks, second, 4);
+    CHECK_INT(any_series, 1);
+    CHECK_INT(any_mark, 1);
+
+    /* Spans and range are half-open: s1 over [T0 + 5000, T0 + 10000) and s2 over [T0, T0 + 2000)
+     * touch nothing (mark 1 ends at T0 + 5000, mark 2 at T0, mark 4 starts at T0 + 2000). */
+    qx_mark_set none = {0};
+    st_matcher only_s1[2] = {{"__name__", "pm25", 0}, {"station", "s1", 0}};
+    CHECK_INT(qx_review_marks(store, only_s1, 2, 0, T0 + 5000, T0 + 10000, &none, &any_series,
+                              &any_mark, &err),
+              JL_OK);
+    CHECK_INT(none.count, 0);
+    CHECK_INT(any_series, 1);
+    CHECK_INT(any_mark, 0);
+    st_matcher only_s2[2] = {{"__name__", "pm25", 0}, {"station", "s2", 0}};
+    CHECK_INT(qx_review_marks(store, only_s2, 2, 0, T0, T0 + 2000, &none, NULL, NULL, &err), JL_OK);
+    CHECK_INT(none.count, 0);
+
+    /* No series: both flags 0, the set unchanged. */
+    st_matcher nothing[2] = {{"__name__", "pm25", 0}, {"station", "s9", 0}};
+    CHECK_INT(qx_review_marks(store, nothing, 2, 0, T0 - 60000, T0 + 60000, &marks, &any_series,
+                              &any_mark, &err),
+              JL_OK);
+    check_mark_set(&marks, second, 4);
+    CHECK_INT(any_series, 0);
+    CHECK_INT(any_mark, 0);
+
+    /* More series than max_series: st_select's JL_ELIMIT, the set unchanged. */
+    CHECK_INT(qx_review_marks(store, all, 1, 2, T0 - 1, T0 + 2500, &marks, NULL, NULL, &err),
+              JL_ELIMIT);
+    check_mark_set(&marks, second, 4);
+
+    /* Mark 4 withdrawn: s1 is mark 1 again over [T0 + 1000, T0 + 5000), s2 only mark 2. */
+    CHECK_INT(st_review_withdraw(store, 4, T0 + 2, "x", &err), JL_OK);
+    qx_mark_set after = {0};
+    CHECK_INT(qx_review_marks(store, all, 1, 0, T0 - 1, T0 + 2500, &after, NULL, NULL, &err),
+              JL_OK);
+    const uint64_t withdrawn[] = {1, 2};
+    check_mark_set(&after, withdrawn, 2);
+
+    qx_mark_set_free(&marks);
+    CHECK(marks.ids == NULL && marks.count == 0);
+    qx_mark_set_free(&none);
+    qx_mark_set_free(&after);
+    qx_mark_set_free(NULL);
+    st_store_close(store);
+    remove_dir(dir);
+}
+
 int main(void)
 {
     RUN(test_add_spans);
@@ -905,5 +997,6 @@ int main(void)
     RUN(test_concurrent_operations);
     RUN(test_backup_keeps_marks);
     RUN(test_query_sees_marks);
+    RUN(test_review_marks);
     return CHECK_DONE();
 }
