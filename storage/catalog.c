@@ -375,6 +375,55 @@ static int read_base_posting(st_store *store, MDB_txn *txn, const st_matcher *ba
     return JL_OK;
 }
 
+/* Keeps in ids[0..*count) those whose presence in the posting of matcher equals keep_present,
+ * looking each id up in the posting (MDB_GET_BOTH) instead of reading it: for a few candidates
+ * against a long posting (`pm25{station="x"}` at 10^6 series: 5 ids against 200,000). Hashed
+ * posting keys are confirmed against the series key, as in filter_sorted. */
+static int probe_posting(st_store *store, MDB_txn *txn, const st_matcher *matcher, uint64_t *ids,
+                         size_t *count, int keep_present, jl_error *err)
+{
+    char posting[512 + 32];
+    size_t key_len = strlen(matcher->key), value_len = strlen(matcher->value);
+    size_t len = store_posting_key(posting, sizeof posting, matcher->key, key_len, matcher->value,
+                                   value_len);
+    int hashed = !(len == key_len + 1 + value_len && posting[key_len] == '=' &&
+                   memcmp(posting + key_len + 1, matcher->value, value_len) == 0);
+    MDB_cursor *cursor;
+    int mrc = mdb_cursor_open(txn, store->db_postings, &cursor);
+    if (mrc != 0)
+        return store_lmdb_error(err, mrc, "opening the postings");
+    size_t kept = 0;
+    int rc = JL_OK;
+    for (size_t i = 0; i < *count; i++) {
+        uint8_t id_be[8];
+        bytes_put_be64(id_be, ids[i]);
+        MDB_val k = {len, posting}, v = {8, id_be};
+        mrc = mdb_cursor_get(cursor, &k, &v, MDB_GET_BOTH);
+        if (mrc != 0 && mrc != MDB_NOTFOUND) {
+            rc = store_lmdb_error(err, mrc, "reading postings");
+            break;
+        }
+        int present = mrc == 0;
+        if (present && hashed) {
+            pthread_rwlock_rdlock(&store->state_lock);
+            series *s = ids[i] <= store->series_count ? store->by_id[ids[i]] : NULL;
+            present = s && key_has_tag(s->key, s->key_len, matcher->key, matcher->value);
+            pthread_rwlock_unlock(&store->state_lock);
+        }
+        if (present == keep_present)
+            ids[kept++] = ids[i];
+    }
+    mdb_cursor_close(cursor);
+    if (rc == JL_OK)
+        *count = kept;
+    return rc;
+}
+
+/* A posting this many times longer than the candidates is probed id by id, not read: a probe
+ * costs a B-tree descent (a few dozen comparisons), reading costs 8 bytes and a merge step per
+ * id. */
+#define PROBE_RATIO 64
+
 /* Keeps in ids[0..*count) those every matcher but matchers[base] accepts. */
 static int filter_by_matchers(st_store *store, MDB_txn *txn, const st_matcher *matchers,
                               size_t matcher_count, size_t base, uint64_t *ids, size_t *count,
@@ -383,6 +432,12 @@ static int filter_by_matchers(st_store *store, MDB_txn *txn, const st_matcher *m
     for (size_t i = 0; i<matcher_count && * count> 0; i++) {
         if (i == base)
             continue;
+        if (posting_length(txn, store->db_postings, &matchers[i]) / PROBE_RATIO > *count) {
+            int rc = probe_posting(store, txn, &matchers[i], ids, count, !matchers[i].negate, err);
+            if (rc != JL_OK)
+                return rc;
+            continue;
+        }
         uint64_t *other = NULL;
         size_t other_count = 0;
         int hashed = 0;

@@ -80,8 +80,68 @@ static void test_select(void)
     remove_dir(dir);
 }
 
+/* A few candidates against long postings, which st_select probes id by id instead of reading:
+ * 1,000 pm25 series (station s000..s999 with ids 1..1000 in creation order; district d1 when
+ * i % 3 == 1, d2 when 2, a long value stored hashed when 0) and one pm10 series of station s007
+ * (id 1001, no district). */
+static void test_select_probes(void)
+{
+    char *dir = make_temp_dir();
+    st_store *store = open_store(dir, 0, 0);
+    st_batch batch;
+    st_batch_init(&batch);
+    jl_buf key;
+    jl_buf_init(&key);
+    char long_value[700];
+    memset(long_value, 'w', sizeof long_value - 1);
+    long_value[sizeof long_value - 1] = '\0';
+    jl_error err;
+    for (int i = 0; i <= 1000; i++) {
+        char station[16];
+        snprintf(station, sizeof station, "s%03d", i == 1000 ? 7 : i);
+        const char *district = i % 3 == 0 ? long_value : i % 3 == 1 ? "d1" : "d2";
+        sk_tag tags[2] = {{{"district", 8}, {district, strlen(district)}},
+                          {{"station", 7}, {station, strlen(station)}}};
+        const char *metric = i == 1000 ? "pm10" : "pm25";
+        key.len = 0;
+        CHECK_INT(sk_build((sk_text){metric, 4}, i == 1000 ? tags + 1 : tags, i == 1000 ? 1 : 2,
+                           &key, &err),
+                  JL_OK);
+        uint32_t index;
+        CHECK_INT(st_batch_series(&batch, key.data, key.len, &index), JL_OK);
+        CHECK_INT(st_batch_point(&batch, index, 1000, 1.0), JL_OK);
+    }
+    CHECK_INT(st_write(store, &batch, &err), JL_OK);
+    struct {
+        st_matcher matchers[2];
+        size_t expected_count;
+        uint64_t expected[2];
+    } cases[] = {
+        {{{"__name__", "pm25", 0}, {"station", "s007", 0}}, 1, {8}},
+        {{{"station", "s008", 0}, {"district", "d1", 1}}, 1, {9}},
+        {{{"station", "s007", 0}, {"district", "d1", 1}}, 1, {1001}},
+        {{{"station", "s006", 0}, {"district", long_value, 0}}, 1, {7}},
+        {{{"station", "s007", 0}, {"district", long_value, 0}}, 0, {0}},
+        {{{"station", "s006", 0}, {"district", long_value, 1}}, 0, {0}},
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        uint64_t *ids = NULL;
+        size_t count = 0;
+        CHECK_INT(st_select(store, cases[c].matchers, 2, 0, &ids, &count, &err), JL_OK);
+        CHECK_INT(count, cases[c].expected_count);
+        for (size_t i = 0; i < count && i < cases[c].expected_count; i++)
+            CHECK_INT(ids[i], cases[c].expected[i]);
+        free(ids);
+    }
+    st_batch_destroy(&batch);
+    jl_buf_destroy(&key);
+    st_store_close(store);
+    remove_dir(dir);
+}
+
 int main(void)
 {
     RUN(test_select);
+    RUN(test_select_probes);
     return CHECK_DONE();
 }
