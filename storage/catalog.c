@@ -258,14 +258,23 @@ int catalog_posting_ids(MDB_cursor *cursor, const char *key, size_t key_len, uin
     return JL_OK;
 }
 
+/* The posting key of key = value in posting[POSTING_BUFFER_BYTES], its length, and whether the
+ * value was hashed into it (store_posting_key). */
+#define POSTING_BUFFER_BYTES (512 + 32)
+static size_t posting_key_of(const char *key, const char *value, char *posting, int *hashed)
+{
+    size_t key_len = strlen(key), value_len = strlen(value);
+    size_t len = store_posting_key(posting, POSTING_BUFFER_BYTES, key, key_len, value, value_len);
+    *hashed = !(len == key_len + 1 + value_len && posting[key_len] == '=' &&
+                memcmp(posting + key_len + 1, value, value_len) == 0);
+    return len;
+}
+
 static int read_posting(MDB_txn *txn, MDB_dbi dbi, const char *key, const char *value,
                         uint64_t **ids, size_t *count, int *hashed, jl_error *err)
 {
-    char posting[512 + 32];
-    size_t key_len = strlen(key), value_len = strlen(value);
-    size_t len = store_posting_key(posting, sizeof posting, key, key_len, value, value_len);
-    *hashed = !(len == key_len + 1 + value_len && posting[key_len] == '=' &&
-                memcmp(posting + key_len + 1, value, value_len) == 0);
+    char posting[POSTING_BUFFER_BYTES];
+    size_t len = posting_key_of(key, value, posting, hashed);
     *ids = NULL;
     *count = 0;
     MDB_cursor *cursor;
@@ -280,9 +289,9 @@ static int read_posting(MDB_txn *txn, MDB_dbi dbi, const char *key, const char *
 /* Number of ids in the posting of matcher key=value (0 when absent or on error). */
 static size_t posting_length(MDB_txn *txn, MDB_dbi dbi, const st_matcher *matcher)
 {
-    char posting[512 + 32];
-    size_t len = store_posting_key(posting, sizeof posting, matcher->key, strlen(matcher->key),
-                                   matcher->value, strlen(matcher->value));
+    char posting[POSTING_BUFFER_BYTES];
+    int hashed;
+    size_t len = posting_key_of(matcher->key, matcher->value, posting, &hashed);
     MDB_cursor *cursor;
     if (mdb_cursor_open(txn, dbi, &cursor) != 0)
         return 0;
@@ -314,6 +323,17 @@ static int key_has_tag(const char *series_key, size_t len, const char *key, cons
     return found;
 }
 
+/* Whether series id has matcher's key = value by its canonical key: a hashed posting may hold
+ * other values' series too. */
+static int series_has_tag(st_store *store, uint64_t id, const st_matcher *matcher)
+{
+    pthread_rwlock_rdlock(&store->state_lock);
+    series *s = id <= store->series_count ? store->by_id[id] : NULL;
+    int has = s && key_has_tag(s->key, s->key_len, matcher->key, matcher->value);
+    pthread_rwlock_unlock(&store->state_lock);
+    return has;
+}
+
 /* Keeps in ids[0..*count) those whose presence in other[] equals keep_present (both sorted);
  * when `verify` is set, membership is confirmed against the series key. */
 static void filter_sorted(st_store *store, uint64_t *ids, size_t *count, const uint64_t *other,
@@ -324,12 +344,8 @@ static void filter_sorted(st_store *store, uint64_t *ids, size_t *count, const u
         while (j < other_count && other[j] < ids[i])
             j++;
         int present = j < other_count && other[j] == ids[i];
-        if (present && verify) {
-            pthread_rwlock_rdlock(&store->state_lock);
-            series *s = ids[i] <= store->series_count ? store->by_id[ids[i]] : NULL;
-            present = s && key_has_tag(s->key, s->key_len, verify->key, verify->value);
-            pthread_rwlock_unlock(&store->state_lock);
-        }
+        if (present && verify)
+            present = series_has_tag(store, ids[i], verify);
         if (present == keep_present)
             ids[kept++] = ids[i];
     }
@@ -382,12 +398,9 @@ static int read_base_posting(st_store *store, MDB_txn *txn, const st_matcher *ba
 static int probe_posting(st_store *store, MDB_txn *txn, const st_matcher *matcher, uint64_t *ids,
                          size_t *count, int keep_present, jl_error *err)
 {
-    char posting[512 + 32];
-    size_t key_len = strlen(matcher->key), value_len = strlen(matcher->value);
-    size_t len = store_posting_key(posting, sizeof posting, matcher->key, key_len, matcher->value,
-                                   value_len);
-    int hashed = !(len == key_len + 1 + value_len && posting[key_len] == '=' &&
-                   memcmp(posting + key_len + 1, matcher->value, value_len) == 0);
+    char posting[POSTING_BUFFER_BYTES];
+    int hashed;
+    size_t len = posting_key_of(matcher->key, matcher->value, posting, &hashed);
     MDB_cursor *cursor;
     int mrc = mdb_cursor_open(txn, store->db_postings, &cursor);
     if (mrc != 0)
@@ -404,12 +417,8 @@ static int probe_posting(st_store *store, MDB_txn *txn, const st_matcher *matche
             break;
         }
         int present = mrc == 0;
-        if (present && hashed) {
-            pthread_rwlock_rdlock(&store->state_lock);
-            series *s = ids[i] <= store->series_count ? store->by_id[ids[i]] : NULL;
-            present = s && key_has_tag(s->key, s->key_len, matcher->key, matcher->value);
-            pthread_rwlock_unlock(&store->state_lock);
-        }
+        if (present && hashed)
+            present = series_has_tag(store, ids[i], matcher);
         if (present == keep_present)
             ids[kept++] = ids[i];
     }
