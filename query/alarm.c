@@ -24,7 +24,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "jialing/serieskey.h"
 
@@ -374,7 +373,7 @@ struct al_evaluator {
 
     pending_change *pending; /* changes not yet stored (evaluator thread, under work) */
     size_t pending_count, pending_capacity;
-    uint64_t pending_since_ns; /* mono_ns() when the first of them was found */
+    uint64_t pending_since_ns; /* jl_monotonic_ns() when the first of them was found */
     int flush_requested;       /* al_evaluator_flush() waits for the pending changes (lock) */
 
     pthread_mutex_t notified_lock;
@@ -387,20 +386,6 @@ struct al_evaluator {
 };
 
 #define MAX_QUEUED_READINGS (8u << 20)
-
-static int64_t real_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static uint64_t mono_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 static int grow(void **array, uint64_t *capacity, uint64_t needed, size_t size)
 {
@@ -603,7 +588,7 @@ static int pending_add(al_evaluator *ev, const st_event *e, size_t r, unsigned a
         ev->pending_capacity = n;
     }
     if (ev->pending_count == 0)
-        ev->pending_since_ns = mono_ns();
+        ev->pending_since_ns = (uint64_t)jl_monotonic_ns();
     pending_change *c = &ev->pending[ev->pending_count];
     c->event = *e;
     c->event.series_key = NULL;
@@ -1135,7 +1120,7 @@ static void prefetch_pairs(const al_evaluator *ev, uint64_t id)
  * recomputed from the store after the pass, with every reading of this commit. */
 static void process(al_evaluator *ev, const queued *q)
 {
-    uint64_t started = mono_ns();
+    uint64_t started = (uint64_t)jl_monotonic_ns();
     int64_t now = ev->options.now_ms();
     ev->late_count = 0;
     learn_keys(ev, q);
@@ -1194,7 +1179,7 @@ static void process(al_evaluator *ev, const queued *q)
     }
     pthread_mutex_lock(&ev->stats_lock);
     ev->stats.readings += q->count;
-    ev->stats.eval_ns += mono_ns() - started;
+    ev->stats.eval_ns += (uint64_t)jl_monotonic_ns() - started;
     pthread_mutex_unlock(&ev->stats_lock);
 }
 
@@ -1331,7 +1316,7 @@ static void *evaluator_main(void *argument)
 {
     al_evaluator *ev = argument;
     int64_t tick_ms = ev->options.tick_ms;
-    uint64_t last_tick = mono_ns();
+    uint64_t last_tick = (uint64_t)jl_monotonic_ns();
     /* When the changes waiting are due to be stored (0: none), as of the last pass: pending is
      * read under work only (a reload, which takes work, leaves none). */
     uint64_t flush_due_ns = 0;
@@ -1342,19 +1327,12 @@ static void *evaluator_main(void *argument)
             /* Until the next tick, or the flush of the changes waiting. */
             int64_t wait_ms = tick_ms;
             if (flush_due_ns) {
-                uint64_t now_ns = mono_ns();
+                uint64_t now_ns = (uint64_t)jl_monotonic_ns();
                 int64_t due_ms =
                     now_ns >= flush_due_ns ? 0 : (int64_t)((flush_due_ns - now_ns) / 1000000u) + 1;
                 wait_ms = due_ms < tick_ms ? due_ms : tick_ms;
             }
-            struct timespec until;
-            clock_gettime(CLOCK_REALTIME, &until);
-            until.tv_sec += wait_ms / 1000;
-            until.tv_nsec += (wait_ms % 1000) * 1000000;
-            if (until.tv_nsec >= 1000000000) {
-                until.tv_sec++;
-                until.tv_nsec -= 1000000000;
-            }
+            struct timespec until = jl_deadline_after_ms(wait_ms);
             pthread_cond_timedwait(&ev->cond, &ev->lock, &until);
         }
         if (ev->stopping)
@@ -1390,12 +1368,12 @@ static void *evaluator_main(void *argument)
         if (q)
             process(ev, q);
         /* Ticks also while commits keep coming, or a station would never be found absent. */
-        if (q == NULL || mono_ns() - last_tick >= (uint64_t)tick_ms * 1000000u) {
+        if (q == NULL || (uint64_t)jl_monotonic_ns() - last_tick >= (uint64_t)tick_ms * 1000000u) {
             tick(ev);
-            last_tick = mono_ns();
+            last_tick = (uint64_t)jl_monotonic_ns();
         }
-        if (ev->pending_count &&
-            (flush_now || mono_ns() - ev->pending_since_ns >= FLUSH_DELAY_MS * 1000000ull))
+        if (ev->pending_count && (flush_now || (uint64_t)jl_monotonic_ns() - ev->pending_since_ns >=
+                                                   FLUSH_DELAY_MS * 1000000ull))
             flush_pending(ev);
         flush_due_ns = ev->pending_count ? ev->pending_since_ns + FLUSH_DELAY_MS * 1000000ull : 0;
         apply_notified(ev);
@@ -1480,7 +1458,7 @@ int al_evaluator_start(st_store *store, al_rules *rules, const al_options *optio
     if (ev->options.tick_ms <= 0)
         ev->options.tick_ms = 1000;
     if (ev->options.now_ms == NULL)
-        ev->options.now_ms = real_now_ms;
+        ev->options.now_ms = jl_now_ms;
     ev->rules = *rules;
     memset(rules, 0, sizeof *rules);
     pthread_mutex_init(&ev->lock, NULL);

@@ -333,14 +333,7 @@ static void wait_for_work(st_store *store, int64_t wait_ms)
         pthread_cond_wait(&store->queue_cond, &store->queue_mutex);
         return;
     }
-    struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += wait_ms / 1000;
-    until.tv_nsec += (wait_ms % 1000) * 1000000;
-    if (until.tv_nsec >= 1000000000) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000;
-    }
+    struct timespec until = jl_deadline_after_ms(wait_ms);
     pthread_cond_timedwait(&store->queue_cond, &store->queue_mutex, &until);
 }
 

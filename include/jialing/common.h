@@ -9,6 +9,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "jialing/errors.h"
 
@@ -79,5 +80,9 @@ int64_t jl_now_ms(void);
 
 /* Returns a monotonic clock reading in nanoseconds, for measuring durations. */
 int64_t jl_monotonic_ns(void);
+
+/* Returns the CLOCK_REALTIME instant wait_ms (>= 0) from now, as pthread_cond_timedwait() takes
+ * it. */
+struct timespec jl_deadline_after_ms(int64_t wait_ms);
 
 #endif
