@@ -176,15 +176,8 @@ int st_event_put(st_store *store, st_event *events, size_t count, jl_error *err)
 
 static int ids_contain(const uint64_t *ids, size_t count, uint64_t id)
 {
-    size_t lo = 0, hi = count;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (ids[mid] < id)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo < count && ids[lo] == id;
+    size_t at = store_lower_bound_u64(ids, count, sizeof *ids, 0, id);
+    return at < count && ids[at] == id;
 }
 
 static int filter_passes(const st_event_filter *f, const st_event *e)

@@ -192,34 +192,14 @@ static review_set *review_set_added(const review_set *base, uint64_t id, int64_t
     return set;
 }
 
-/* The first of the count elements at base (stride bytes apart, ascending by the uint64_t at
- * offset in each) whose key is >= key, count when none: one search for the marks (by id) and
- * the pairs (by series id) of a set. */
-static size_t lower_bound_u64(const void *base, size_t count, size_t stride, size_t offset,
-                              uint64_t key)
-{
-    const unsigned char *bytes = base;
-    size_t lo = 0, hi = count;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        uint64_t at;
-        memcpy(&at, bytes + mid * stride + offset, sizeof at);
-        if (at < key)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo;
-}
-
 /* base without mark id (it counts as withdrawn from now on). */
 static review_set *review_set_without(const review_set *base, uint64_t id)
 {
     review_set *set = review_set_new(base->count, base->pair_count);
     if (set == NULL)
         return NULL;
-    size_t lo = lower_bound_u64(base->marks, base->count, sizeof *base->marks,
-                                offsetof(review_entry, id), id);
+    size_t lo = store_lower_bound_u64(base->marks, base->count, sizeof *base->marks,
+                                      offsetof(review_entry, id), id);
     uint64_t gone = lo < base->count && base->marks[lo].id == id ? lo : UINT64_MAX;
     size_t k = 0;
     for (size_t i = 0; i < base->count; i++)
@@ -368,8 +348,8 @@ int review_series_spans(const review_set *set, uint64_t series_id, st_review_spa
     *count_out = 0;
     if (set == NULL)
         return JL_OK;
-    size_t first = lower_bound_u64(set->pairs, set->pair_count, sizeof *set->pairs,
-                                   offsetof(review_pair, series_id), series_id);
+    size_t first = store_lower_bound_u64(set->pairs, set->pair_count, sizeof *set->pairs,
+                                         offsetof(review_pair, series_id), series_id);
     size_t hi = first;
     while (hi < set->pair_count && set->pairs[hi].series_id == series_id)
         hi++;

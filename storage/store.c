@@ -390,3 +390,22 @@ int st_store_stats(st_store *store, int count_codecs, st_stats *stats, jl_error 
     pthread_rwlock_unlock(&store->map_lock);
     return rc;
 }
+
+/* The first of the count elements at base (stride bytes apart, ascending by the uint64_t at
+ * offset in each) whose key is >= key, count when none (store_internal.h). */
+size_t store_lower_bound_u64(const void *base, size_t count, size_t stride, size_t offset,
+                             uint64_t key)
+{
+    const unsigned char *bytes = base;
+    size_t lo = 0, hi = count;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        uint64_t at;
+        memcpy(&at, bytes + mid * stride + offset, sizeof at);
+        if (at < key)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}

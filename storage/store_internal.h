@@ -287,6 +287,12 @@ int store_read_cursor(st_store *store, MDB_dbi db, const char *what, MDB_txn **t
 /* Closes the cursor and aborts the transaction of store_read_cursor(); either may be NULL. */
 void store_read_cursor_close(MDB_txn *txn, MDB_cursor *cursor);
 
+/* The first of the count elements at base (stride bytes apart, ascending by the uint64_t at
+ * offset in each) whose key is >= key, count when none: the searches of sorted ids and records
+ * (review marks by id, review pairs by series id, event ids). */
+size_t store_lower_bound_u64(const void *base, size_t count, size_t stride, size_t offset,
+                             uint64_t key);
+
 /* Checks the envelope shared by the records of the review and events databases (disk_format.h
  * section 4): an 8-byte big-endian id key (not 0); a value of at least min_bytes whose byte 0 is
  * version, byte 1 flags within known_flags, and whose last 4 bytes are the CRC-32C of the rest.
