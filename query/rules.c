@@ -338,24 +338,10 @@ int al_rules_parse(const char *text, size_t len, jl_flag_mask valid_mask, al_rul
 int al_rules_load(const char *path, jl_flag_mask valid_mask, al_rules *out, jl_error *err)
 {
     memset(out, 0, sizeof *out);
-    FILE *f = fopen(path, "rb");
-    if (f == NULL)
-        return jl_error_set(err, JL_EIO, "cannot read the rules file %s: %s", path,
-                            strerror(errno));
     jl_buf text;
-    jl_buf_init(&text);
-    char chunk[65536];
-    size_t n;
-    int rc = JL_OK;
-    while (rc == JL_OK && (n = fread(chunk, 1, sizeof chunk, f)) > 0)
-        rc = jl_buf_append(&text, chunk, n);
-    int failed = ferror(f);
-    fclose(f);
-    if (rc != JL_OK || failed) {
-        jl_buf_destroy(&text);
-        return rc != JL_OK ? jl_error_set(err, JL_ENOMEM, "out of memory reading the rules")
-                           : jl_error_set(err, JL_EIO, "cannot read the rules file %s", path);
-    }
+    int rc = jl_read_file(path, "rules", (size_t)64 << 20, &text, err);
+    if (rc != JL_OK)
+        return rc;
     rc = al_rules_parse(text.data, text.len, valid_mask, out, err);
     jl_buf_destroy(&text);
     return rc;

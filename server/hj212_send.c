@@ -650,22 +650,10 @@ static int parse_lp(hs_sim *sim, const char *text, size_t len, hs_row **rows, si
 static int load_replay(hs_sim *sim, jl_error *err)
 {
     const char *path = sim->opt.replay;
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return jl_error_set(err, JL_EIO, "%s: %s", path, strerror(errno));
     jl_buf text;
-    jl_buf_init(&text);
-    char chunk[65536];
-    size_t got;
-    int rc = JL_OK;
-    while (rc == JL_OK && (got = fread(chunk, 1, sizeof chunk, f)) > 0)
-        rc = jl_buf_append(&text, chunk, got);
-    int read_error = ferror(f);
-    fclose(f);
-    if (rc != JL_OK || read_error) {
-        jl_buf_destroy(&text);
-        return jl_error_set(err, rc != JL_OK ? rc : JL_EIO, "%s: cannot read", path);
-    }
+    int rc = jl_read_file(path, "replay", SIZE_MAX, &text, err);
+    if (rc != JL_OK)
+        return rc;
 
     /* CSV when the first line that is not blank is the header, or the name says so. */
     const char *t = text.data ? text.data : "";

@@ -2,6 +2,7 @@
  * clocks shared by every module. */
 #include "jialing/common.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -124,6 +125,41 @@ int jl_buf_printf(jl_buf *buf, const char *format, ...)
     vsnprintf(buf->data + buf->len, (size_t)needed + 1, format, args);
     va_end(args);
     buf->len += (size_t)needed;
+    return JL_OK;
+}
+
+int jl_read_file(const char *path, const char *what, size_t limit_bytes, jl_buf *out, jl_error *err)
+{
+    enum { CHUNK = 65536 };
+    jl_buf_init(out);
+    FILE *f = fopen(path, "rb");
+    if (f == NULL)
+        return jl_error_set(err, JL_EIO, "cannot open %s file %s: %s", what, path, strerror(errno));
+    int rc = JL_OK;
+    for (;;) {
+        if (jl_buf_reserve(out, CHUNK) != JL_OK) {
+            rc = jl_error_set(err, JL_ENOMEM, "out of memory reading %s file %s", what, path);
+            break;
+        }
+        size_t got = fread(out->data + out->len, 1, CHUNK, f);
+        out->len += got;
+        if (out->len > limit_bytes) {
+            rc = jl_error_set(err, JL_EINVAL, "%s file %s is larger than %zu MiB", what, path,
+                              limit_bytes >> 20);
+            break;
+        }
+        if (got < CHUNK) {
+            if (ferror(f))
+                rc = jl_error_set(err, JL_EIO, "cannot read %s file %s", what, path);
+            break;
+        }
+    }
+    fclose(f);
+    if (rc != JL_OK) {
+        jl_buf_destroy(out);
+        return rc;
+    }
+    out->data[out->len] = '\0';
     return JL_OK;
 }
 

@@ -75,6 +75,13 @@ int jl_buf_append_str(jl_buf *buf, const char *text);
 /* Appends printf-formatted text; returns JL_OK or JL_ENOMEM. */
 int jl_buf_printf(jl_buf *buf, const char *format, ...) __attribute__((format(printf, 2, 3)));
 
+/* Reads the whole file at path into *out (initialised here, NUL-terminated; the caller destroys
+ * it), refusing one over limit_bytes (SIZE_MAX: no limit). Errors name the file as "<what> file
+ * <path>": JL_EIO (cannot open or read), JL_ENOMEM, JL_EINVAL (over the limit); *out is then
+ * empty. */
+int jl_read_file(const char *path, const char *what, size_t limit_bytes, jl_buf *out,
+                 jl_error *err);
+
 /* Returns the current time in epoch milliseconds (CLOCK_REALTIME). */
 int64_t jl_now_ms(void);
 

@@ -265,36 +265,10 @@ int hj_codes_parse(const char *text, size_t len, hj_code_table **out, jl_error *
 static int hj_read_small_file(const char *path, const char *what, char **text, size_t *len,
                               jl_error *err)
 {
-    enum { LIMIT = 64 << 20 };
-    FILE *f = fopen(path, "rb");
-    if (f == NULL)
-        return jl_error_set(err, JL_EIO, "cannot open %s file %s: %s", what, path, strerror(errno));
     jl_buf buf;
-    jl_buf_init(&buf);
-    int rc = JL_OK;
-    for (;;) {
-        if (jl_buf_reserve(&buf, 65536) != JL_OK) {
-            rc = jl_error_set(err, JL_ENOMEM, "out of memory reading %s file %s", what, path);
-            break;
-        }
-        size_t got = fread(buf.data + buf.len, 1, 65536, f);
-        buf.len += got;
-        if (buf.len > LIMIT) {
-            rc = jl_error_set(err, JL_EINVAL, "%s file %s is larger than 64 MiB", what, path);
-            break;
-        }
-        if (got < 65536) {
-            if (ferror(f))
-                rc = jl_error_set(err, JL_EIO, "cannot read %s file %s", what, path);
-            break;
-        }
-    }
-    fclose(f);
-    if (rc != JL_OK) {
-        jl_buf_destroy(&buf);
+    int rc = jl_read_file(path, what, (size_t)64 << 20, &buf, err);
+    if (rc != JL_OK)
         return rc;
-    }
-    buf.data[buf.len] = '\0';
     *text = buf.data;
     *len = buf.len;
     return JL_OK;

@@ -292,34 +292,9 @@ int hj_stations_parse(const char *text, size_t len, hj_stations **out, jl_error 
 int hj_stations_load(const char *path, hj_stations **out, jl_error *err)
 {
     *out = NULL;
-    FILE *f = fopen(path, "rb");
-    if (f == NULL)
-        return jl_error_set(err, JL_EIO, "cannot open HJ 212 stations file %s: %s", path,
-                            strerror(errno));
     /* The limit keeps a mistaken path (a device, a huge log) from being read whole. */
-    enum { LIMIT = 64 << 20, CHUNK = 65536 };
     jl_buf buf;
-    jl_buf_init(&buf);
-    int rc = JL_OK;
-    for (;;) {
-        if (jl_buf_reserve(&buf, CHUNK) != JL_OK) {
-            rc = jl_error_set(err, JL_ENOMEM, "out of memory reading %s", path);
-            break;
-        }
-        size_t got = fread(buf.data + buf.len, 1, CHUNK, f);
-        buf.len += got;
-        if (buf.len > LIMIT) {
-            rc =
-                jl_error_set(err, JL_EINVAL, "HJ 212 stations file %s is larger than 64 MiB", path);
-            break;
-        }
-        if (got < CHUNK) {
-            if (ferror(f))
-                rc = jl_error_set(err, JL_EIO, "cannot read HJ 212 stations file %s", path);
-            break;
-        }
-    }
-    fclose(f);
+    int rc = jl_read_file(path, "HJ 212 stations", (size_t)64 << 20, &buf, err);
     if (rc == JL_OK) {
         rc = hj_stations_parse(buf.data ? buf.data : "", buf.len, out, err);
         if (rc == JL_EINVAL && err != NULL) {
