@@ -114,7 +114,7 @@ int events_apply(st_store *store, writer_txn *wt, event_op *op, jl_error *err)
     int rc = JL_OK;
     for (size_t i = 0; i < op->count && rc == JL_OK; i++) {
         st_event *e = &op->events[i];
-        int is_new = e->id == 0;
+        int is_new = op->is_new[i];
         uint64_t id = is_new ? store->event_next_id : e->id;
         if (!is_new && id >= store->event_next_id) {
             rc = jl_error_set(err, JL_EINVAL, "there is no event %llu", (unsigned long long)id);
@@ -138,11 +138,6 @@ int events_apply(st_store *store, writer_txn *wt, event_op *op, jl_error *err)
         }
     }
     jl_buf_destroy(&bytes);
-    /* On failure the ids written back are dropped with the transaction: reset them. */
-    if (rc != JL_OK)
-        for (size_t i = 0; i < op->count; i++)
-            if (op->events[i].id >= wt->event_next_id_before)
-                op->events[i].id = 0;
     return rc;
 }
 
@@ -166,12 +161,22 @@ int st_event_put(st_store *store, st_event *events, size_t count, jl_error *err)
         if (events[i].resolved && events[i].end_ms < events[i].start_ms)
             return jl_error_set(err, JL_EINVAL, "an event ends before it starts");
     }
-    event_op op = {events, count};
+    uint8_t *is_new = malloc(count);
+    if (is_new == NULL)
+        return jl_error_set(err, JL_ENOMEM, "out of memory storing events");
+    for (size_t i = 0; i < count; i++)
+        is_new[i] = events[i].id == 0;
+    event_op op = {events, is_new, count};
     write_request request;
     memset(&request, 0, sizeof request);
     request.kind = WRITE_EVENTS;
     request.events = &op;
-    return writer_submit(store, &request, err);
+    int rc = writer_submit(store, &request, err);
+    for (size_t i = 0; rc != JL_OK && i < count; i++)
+        if (is_new[i])
+            events[i].id = 0; /* dropped with the transaction */
+    free(is_new);
+    return rc;
 }
 
 static int ids_contain(const uint64_t *ids, size_t count, uint64_t id)

@@ -187,7 +187,11 @@ typedef struct retention_op {
 
 /* Events to store in one request (st_event_put). */
 typedef struct event_op {
-    st_event *events; /* new ones (id 0) get their id written back */
+    st_event *events;      /* new ones get their id written back */
+    const uint8_t *is_new; /* per event: 1 when it is new (its id was 0 when put). Decided once,
+                              not from the id: a transaction retried (map grown, or a group
+                              replayed request by request) would find the ids the rolled-back
+                              attempt wrote back */
     size_t count;
 } event_op;
 

@@ -125,6 +125,38 @@ static void test_put_list_reopen(void)
 }
 
 /* The value of event 2 above, byte by byte (disk_format.h section 4). */
+/* A put whose transaction fills the map is retried in a grown map: every event is stored once,
+ * with ids 1..N in order. */
+static void test_put_retried_after_map_full(void)
+{
+    char *dir = make_temp_dir_named("events-full");
+    st_store *store = open_store(dir, 0, 1u << 20); /* 1 MiB: the events below need more */
+    write_one(store, "a", 1);
+    enum { N = 20000 };
+    st_event *events = calloc(N, sizeof *events);
+    CHECK(events != NULL);
+    for (size_t i = 0; events && i < N; i++)
+        events[i] = make("a_rule_name_long_enough_to_take_room", 1, (int64_t)i * 60000, 1,
+                         (int64_t)i * 60000 + 30000);
+    jl_error err;
+    CHECK_INT(st_event_put(store, events, N, &err), JL_OK);
+    for (size_t i = 0; events && i < N; i++)
+        if (events[i].id != i + 1) {
+            CHECK_INT(events[i].id, i + 1);
+            break;
+        }
+    st_event *list = NULL;
+    size_t count = 0;
+    CHECK_INT(st_event_list(store, NULL, &list, &count, &err), JL_OK);
+    CHECK_INT(count, N);
+    if (count == N)
+        CHECK_INT(list[N - 1].start_ms, (int64_t)(N - 1) * 60000);
+    st_event_list_free(list, count);
+    free(events);
+    st_store_close(store);
+    remove_dir(dir);
+}
+
 static void test_entry_bytes(void)
 {
     char *dir = make_temp_dir_named("events");
@@ -219,6 +251,7 @@ static void test_notification(void)
 int main(void)
 {
     RUN(test_put_list_reopen);
+    RUN(test_put_retried_after_map_full);
     RUN(test_entry_bytes);
     RUN(test_notification);
     return CHECK_DONE();
