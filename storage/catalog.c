@@ -354,16 +354,15 @@ static void filter_sorted(st_store *store, uint64_t *ids, size_t *count, const u
 
 /* The non-negated matcher with the shortest posting list, and its length in *length: the
  * selection starts there (`pm25{district="x"}` reads the district's ids, not every pm25
- * series). */
+ * series). Every matcher's posting length goes to lengths[] (filter_by_matchers decides by them
+ * whether to probe or to read). */
 static size_t shortest_matcher(MDB_txn *txn, MDB_dbi dbi, const st_matcher *matchers,
-                               size_t matcher_count, size_t base, size_t *length)
+                               size_t matcher_count, size_t base, size_t *lengths, size_t *length)
 {
     size_t shortest = SIZE_MAX;
     for (size_t i = 0; i < matcher_count; i++) {
-        if (matchers[i].negate)
-            continue;
-        size_t n = posting_length(txn, dbi, &matchers[i]);
-        if (n < shortest) {
+        size_t n = lengths[i] = posting_length(txn, dbi, &matchers[i]);
+        if (!matchers[i].negate && n < shortest) {
             shortest = n;
             base = i;
         }
@@ -435,13 +434,13 @@ static int probe_posting(st_store *store, MDB_txn *txn, const st_matcher *matche
 
 /* Keeps in ids[0..*count) those every matcher but matchers[base] accepts. */
 static int filter_by_matchers(st_store *store, MDB_txn *txn, const st_matcher *matchers,
-                              size_t matcher_count, size_t base, uint64_t *ids, size_t *count,
-                              jl_error *err)
+                              const size_t *lengths, size_t matcher_count, size_t base,
+                              uint64_t *ids, size_t *count, jl_error *err)
 {
     for (size_t i = 0; i<matcher_count && * count> 0; i++) {
         if (i == base)
             continue;
-        if (posting_length(txn, store->db_postings, &matchers[i]) / PROBE_RATIO > *count) {
+        if (lengths[i] / PROBE_RATIO > *count) {
             int rc = probe_posting(store, txn, &matchers[i], ids, count, !matchers[i].negate, err);
             if (rc != JL_OK)
                 return rc;
@@ -479,18 +478,26 @@ int st_select(st_store *store, const st_matcher *matchers, size_t matcher_count,
     int rc = JL_OK;
     uint64_t *ids = NULL;
     size_t count = 0;
+    size_t *lengths = NULL; /* per matcher: its posting's length */
     int mrc = mdb_txn_begin(store->env, NULL, MDB_RDONLY, &txn);
     if (mrc != 0) {
         rc = store_lmdb_error(err, mrc, "beginning a read transaction");
         goto out;
     }
     size_t shortest = 0;
-    base = shortest_matcher(txn, store->db_postings, matchers, matcher_count, base, &shortest);
+    lengths = malloc(matcher_count * sizeof *lengths);
+    if (lengths == NULL) {
+        rc = jl_error_set(err, JL_ENOMEM, "out of memory selecting series");
+        goto out;
+    }
+    base = shortest_matcher(txn, store->db_postings, matchers, matcher_count, base, lengths,
+                            &shortest);
     if (shortest == 0)
         goto out; /* some condition matches nothing */
     rc = read_base_posting(store, txn, &matchers[base], &ids, &count, err);
     if (rc == JL_OK)
-        rc = filter_by_matchers(store, txn, matchers, matcher_count, base, ids, &count, err);
+        rc = filter_by_matchers(store, txn, matchers, lengths, matcher_count, base, ids, &count,
+                                err);
     if (rc != JL_OK)
         goto out;
     if (max_series && count > max_series) {
@@ -507,6 +514,7 @@ out:
     if (txn)
         mdb_txn_abort(txn);
     pthread_rwlock_unlock(&store->map_lock);
+    free(lengths);
     free(ids);
     return rc;
 }
