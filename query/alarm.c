@@ -706,17 +706,19 @@ typedef struct found {
     size_t count, capacity;
 } found;
 
-static void found_add(found *f, const st_event *e)
+/* JL_OK, or JL_ENOMEM: the replay then fails (counted), rather than reconcile without it. */
+static int found_add(found *f, const st_event *e)
 {
     if (f->count == f->capacity) {
         size_t n = f->capacity ? f->capacity * 2 : 8;
         st_event *grown = realloc(f->events, n * sizeof *grown);
         if (grown == NULL)
-            return;
+            return JL_ENOMEM;
         f->events = grown;
         f->capacity = n;
     }
     f->events[f->count++] = *e;
+    return JL_OK;
 }
 
 /* Runs rule r's machine over the stored readings of p's series from from_ms on into a fresh
@@ -745,7 +747,7 @@ static int run_from_store(al_evaluator *ev, size_t r, pair *p, int64_t from_ms, 
     while (rc == JL_OK && (rc = st_cursor_next(cursor, &block, err)) == JL_OK) {
         if (!block.decoded && (rc = st_cursor_decode(cursor, &block, err)) != JL_OK)
             break;
-        for (size_t i = 0; i < block.count; i++) {
+        for (size_t i = 0; i < block.count && rc == JL_OK; i++) {
             uint8_t flag = block.flags ? block.flags[i] : JL_FLAG_N;
             if (!(rule->flags & (1u << flag)) || block.timestamps_ms[i] < from_ms)
                 continue;
@@ -753,9 +755,10 @@ static int run_from_store(al_evaluator *ev, size_t r, pair *p, int64_t from_ms, 
             fed++;
             al_change c =
                 al_state_feed(rule, &p->state, block.timestamps_ms[i], block.values[i], &e);
-            if (c == AL_FIRED || c == AL_FIRED_RESOLVED)
-                found_add(out, &e);
-            else if (c == AL_RESOLVED && out->count > 0) {
+            if (c == AL_FIRED || c == AL_FIRED_RESOLVED) {
+                if (found_add(out, &e) != JL_OK)
+                    rc = jl_error_set(err, JL_ENOMEM, "out of memory replaying a series");
+            } else if (c == AL_RESOLVED && out->count > 0) {
                 /* The run found fired just before ends: keep when it fired. */
                 st_event *last = &out->events[out->count - 1];
                 last->resolved = 1;
@@ -950,7 +953,6 @@ static void recompute_from(al_evaluator *ev, size_t r, pair *p, int64_t from_ms,
     }
     free(f.events);
     free(by_start);
-    (void)from_ms;
     /* An absent event fired by the timer is in no reading: adopt it while the silence lasts, so
      * that the timer does not fire it again. */
     const al_rule *rule = &ev->rules.rules[r];
@@ -964,11 +966,6 @@ static void recompute_from(al_evaluator *ev, size_t r, pair *p, int64_t from_ms,
                 p->state.peak = s->peak;
             }
         }
-}
-
-static void recompute(al_evaluator *ev, size_t r, pair *p, int late)
-{
-    recompute_from(ev, r, p, JL_MIN_MS, late);
 }
 
 /* A late reading at t: replays from the last quiet reading before t (everything before it
@@ -1289,7 +1286,7 @@ static void rebuild(al_evaluator *ev)
                 pair_add_event(&rp->pairs[slot - 2], id);
         }
         for (size_t j = 0; j < rp->count; j++)
-            recompute(ev, r, &rp->pairs[j], 0);
+            recompute_from(ev, r, &rp->pairs[j], JL_MIN_MS, 0);
     }
     flush_pending(ev);
 }

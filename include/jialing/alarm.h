@@ -140,13 +140,12 @@ typedef struct al_state {
     int64_t last_ms;   /* last reading fed (INT64_MIN: none) */
     double last_value; /* value at last_ms */
     double peak;
-    uint64_t count;           /* readings in the run */
-    int64_t window_start;     /* window: start of the window being accumulated */
-    double acc;               /* window: running sum / max / min */
-    uint64_t acc_count;       /* window: readings in it */
-    int64_t run_start_window; /* window: first window of the run */
-    int64_t window_end;       /* window: end of the window at window_start */
-    int64_t arrived_ms;       /* absent: wall clock when a reading last arrived (0: unknown) */
+    uint64_t count;       /* readings in the run */
+    int64_t window_start; /* window: start of the window being accumulated */
+    double acc;           /* window: running sum / max / min */
+    uint64_t acc_count;   /* window: readings in it */
+    int64_t window_end;   /* window: end of the window at window_start */
+    int64_t arrived_ms;   /* absent: wall clock when a reading last arrived (0: unknown) */
 } al_state;
 
 /* What a step of the machine reports. */
