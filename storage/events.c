@@ -107,9 +107,7 @@ int events_apply(st_store *store, writer_txn *wt, event_op *op, jl_error *err)
 {
     if (op->count == 0)
         return JL_OK;
-    if (!store->has_events_db)
-        return jl_error_set(err, JL_EBUSY, "the store has no events database");
-    jl_buf bytes;
+    jl_buf bytes; /* has_events_db: st_event_put refuses a read-only store, the only one without */
     jl_buf_init(&bytes);
     int rc = JL_OK;
     for (size_t i = 0; i < op->count && rc == JL_OK; i++) {
@@ -259,16 +257,12 @@ int st_event_list(st_store *store, const st_event_filter *filter, st_event **eve
                 rc = jl_error_set(err, JL_ELIMIT, "more than %zu events match", filter->max_events);
                 break;
             }
-            if (count == capacity) {
-                size_t grown_capacity = capacity ? capacity * 2 : 64;
-                st_event *grown = realloc(events, grown_capacity * sizeof *grown);
-                if (grown == NULL) {
-                    rc = jl_error_set(err, JL_ENOMEM, "out of memory listing events");
-                    break;
-                }
-                events = grown;
-                capacity = grown_capacity;
+            st_event *grown = jl_array_grow(events, &capacity, count + 1, sizeof *grown, 64);
+            if (grown == NULL) {
+                rc = jl_error_set(err, JL_ENOMEM, "out of memory listing events");
+                break;
             }
+            events = grown;
             events[count++] = e;
         }
         if (rc == JL_OK && mrc != MDB_NOTFOUND)

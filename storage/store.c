@@ -185,10 +185,10 @@ static int open_databases(st_store *store, jl_error *err)
         rc = catalog_load(store, txn, err);
     if (rc == JL_OK)
         rc = review_load(store, txn, err);
-    /* The sealed state of every series from its record (O(series)); an older directory is
-     * walked chunk by chunk once, its records written in this transaction. */
     if (rc == JL_OK)
         rc = events_load(store, txn, err);
+    /* The sealed state of every series from its record (O(series)); an older directory is
+     * walked chunk by chunk once, its records written in this transaction. */
     if (rc == JL_OK)
         rc = series_state_load(store, txn, stored_version, err);
     if (rc == JL_OK)

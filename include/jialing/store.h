@@ -18,13 +18,13 @@
  *
  * Memory: every series with unsealed readings keeps them in an in-memory tail of 17 bytes per
  * reading (int64 timestamp, double value, one flag byte) in arrays whose capacity doubles from
- * 64 readings. Measured with bench/tail_memory.c through st_write() (bench/REPORT.md, "Tail
- * memory"), anonymous memory: about 1.8-2.0 KB per active series (catalog entry, series state,
- * the first 64-reading tail buffer), then 24.7 bytes per further unsealed reading at 10^5 series
- * x 500 readings and 27.1 at 10^6 x 300 (the 17 bytes, the unused capacity up to the next power
+ * 8 readings. Measured with bench/tail_memory.c through st_write() (bench/REPORT.md, "Tail
+ * memory"), anonymous memory: about 0.9-1.1 KB per active series (catalog entry, series state,
+ * the first 8-reading tail buffer), then 24.6-26.7 bytes per further unsealed reading at 10^6
+ * series x 20 readings and 10^5 x 500 (the 17 bytes, the unused capacity up to the next power
  * of two, and the allocator's holes left by earlier doublings); the write log's LMDB pages come
  * on top as file-backed RSS. A tail lives until it is sealed (chunk_target, log_max_blocks), so
- * peak memory is about series x (2 KB + ~26 B x the readings a tail reaches before its seal).
+ * peak memory is about series x (1 KB + ~26 B x the readings a tail reaches before its seal).
  *
  * Caveats:
  * - Close every cursor before its snapshot, and every snapshot before st_store_close(): a cursor
