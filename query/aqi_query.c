@@ -541,7 +541,7 @@ int aq_compute(st_store *store, const aq_request *request, const aq_sink *sink, 
                 request->standard == AQ_CHOOSE_2026 ? "to every window"
                                                     : "from 2026-03-01 (Beijing time)");
     }
-    uint64_t max_rows = request->limits.max_rows ? request->limits.max_rows : 2000000;
+    uint64_t max_rows = request->limits.max_rows ? request->limits.max_rows : QX_DEFAULT_MAX_ROWS;
     if (rc == JL_OK && (uint64_t)window_count * request->station_count > max_rows)
         rc = jl_error_set(err, JL_ELIMIT,
                           "the answer would hold %llu rows, more than the limit of %llu; ask for "

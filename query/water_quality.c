@@ -407,7 +407,7 @@ int wq_run(st_store *store, const wq_request *request, wq_result **out, jl_error
     if (rc == JL_OK)
         rc = make_grid(request->zone, TZ_UNIT_DAY, res->windows[0], res->windows[res->window_count],
                        max < WQ_MAX_DAYS ? max : WQ_MAX_DAYS, &days, &day_count, err);
-    uint64_t max_rows = request->limits.max_rows ? request->limits.max_rows : 2000000;
+    uint64_t max_rows = request->limits.max_rows ? request->limits.max_rows : QX_DEFAULT_MAX_ROWS;
     if (rc == JL_OK && (uint64_t)res->window_count * request->site_count > max_rows)
         rc = jl_error_set(err, JL_ELIMIT,
                           "%zu windows for %zu sites are more than %llu rows (--max-rows); narrow "

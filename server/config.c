@@ -80,7 +80,7 @@ void sv_config_defaults(sv_config *config)
     config->max_connections = 512;
     config->connection_timeout_s = 30;
     config->limits.max_series = 10000;
-    config->limits.max_rows = 2000000;
+    config->limits.max_rows = QX_DEFAULT_MAX_ROWS;
     config->limits.max_windows = 1000000;
     config->limits.timeout_ms = 30000;
     config->limits.valid_flags = JL_FLAG_MASK_N;

@@ -92,7 +92,8 @@ static int parse_query(sv_context *context, const sv_request *request, event_que
                                 "parameter state: expected firing, resolved or withdrawn");
     }
     q->filter.rule = sv_param_get(request, "rule");
-    q->filter.max_events = in.limits.max_rows ? (size_t)in.limits.max_rows : 2000000;
+    q->filter.max_events =
+        in.limits.max_rows ? (size_t)in.limits.max_rows : (size_t)QX_DEFAULT_MAX_ROWS;
     const char *series = sv_param_get(request, "series");
     if (series) {
         if (qp_parse_selector(series, &q->selector, &detail) != JL_OK)

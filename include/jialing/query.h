@@ -123,6 +123,9 @@ typedef struct qx_sink {
 } qx_sink;
 
 /* Limits every query obeys; zero means the default in brackets. */
+/* Rows in one response when qx_limits.max_rows is 0. */
+#define QX_DEFAULT_MAX_ROWS 2000000ULL
+
 typedef struct qx_limits {
     size_t max_series;        /* series a selector may match [10,000] */
     uint64_t max_rows;        /* rows in one response [2,000,000] */
