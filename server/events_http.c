@@ -352,20 +352,15 @@ int sv_events_metrics(const sv_context *context, jl_buf *out)
 
 /* ---------- notifications ---------- */
 
-static uint64_t fnv1a(const char *text)
+static uint64_t series_hash(const char *key)
 {
-    uint64_t h = 1469598103934665603ull;
-    for (; *text; text++) {
-        h ^= (unsigned char)*text;
-        h *= 1099511628211ull;
-    }
-    return h;
+    return wh_fnv1a(WH_FNV_OFFSET, key, strlen(key));
 }
 
 void sv_alarm_key(const st_event *event, unsigned state, char out[SV_ALARM_KEY_BYTES])
 {
     snprintf(out, SV_ALARM_KEY_BYTES, "%s:%016" PRIx64 ":%" PRId64 ":%s#%" PRIu64, event->rule,
-             fnv1a(event->series_key ? event->series_key : ""), event->start_ms,
+             series_hash(event->series_key ? event->series_key : ""), event->start_ms,
              state == ST_EVENT_NOTIFIED_RESOLVED ? "resolved" : "firing", event->id);
 }
 

@@ -102,7 +102,7 @@ static int64_t now_ms(void)
     return jl_monotonic_ns() / 1000000;
 }
 
-static uint64_t fnv1a(uint64_t h, const void *bytes, size_t len)
+uint64_t wh_fnv1a(uint64_t h, const void *bytes, size_t len)
 {
     const unsigned char *p = bytes;
     for (size_t i = 0; i < len; i++) {
@@ -111,8 +111,6 @@ static uint64_t fnv1a(uint64_t h, const void *bytes, size_t len)
     }
     return h;
 }
-
-#define FNV_OFFSET 14695981039346656037ULL
 
 /* ---- URLs ---------------------------------------------------------------------------------- */
 
@@ -637,7 +635,7 @@ int wh_notifier_send(wh_notifier *n, const char *key, const char *body, size_t l
     for (size_t i = 0; i < key_len; i++)
         if ((unsigned char)key[i] < 0x20 || key[i] == 0x7f)
             return jl_error_set(err, JL_EINVAL, "notification key holds a control character");
-    uint64_t hash = fnv1a(FNV_OFFSET, key, key_len);
+    uint64_t hash = wh_fnv1a(WH_FNV_OFFSET, key, key_len);
 
     pthread_mutex_lock(&n->lock);
     for (wh_doc *d = n->buckets[hash & n->bucket_mask]; d != NULL; d = d->hnext)
@@ -759,15 +757,15 @@ static int sort_pairs(const wh_pair *pairs, size_t n, const wh_pair ***sorted, j
 void wh_fingerprint(const wh_pair *labels, size_t n, char text[17])
 {
     const wh_pair **sorted = NULL;
-    uint64_t h = FNV_OFFSET;
+    uint64_t h = WH_FNV_OFFSET;
     static const unsigned char sep = 0xff;
     if (sort_pairs(labels, n, &sorted, NULL) == JL_OK) {
         for (size_t i = 0; i < n; i++) {
             const char *value = sorted[i]->value != NULL ? sorted[i]->value : "";
-            h = fnv1a(h, sorted[i]->name, strlen(sorted[i]->name));
-            h = fnv1a(h, &sep, 1);
-            h = fnv1a(h, value, strlen(value));
-            h = fnv1a(h, &sep, 1);
+            h = wh_fnv1a(h, sorted[i]->name, strlen(sorted[i]->name));
+            h = wh_fnv1a(h, &sep, 1);
+            h = wh_fnv1a(h, value, strlen(value));
+            h = wh_fnv1a(h, &sep, 1);
         }
     }
     free(sorted);

@@ -27,14 +27,14 @@ typedef struct wh_notifier wh_notifier;
 typedef void (*wh_delivered_fn)(void *ctx, const char *key);
 
 typedef struct wh_options {
-    const char *const *urls;   /* http://host:port/path receivers (https is refused: no TLS) */
-    size_t url_count;          /* >= 1 */
-    int64_t first_retry_ms;    /* first backoff [1000]; doubles per failure ... */
-    int64_t max_retry_ms;      /* ... up to this [30000] */
-    int64_t timeout_ms;        /* per POST [5000] */
-    size_t max_pending;        /* documents queued at most [100000]; beyond, send refuses */
+    const char *const *urls;      /* http://host:port/path receivers (https is refused: no TLS) */
+    size_t url_count;             /* >= 1 */
+    int64_t first_retry_ms;       /* first backoff [1000]; doubles per failure ... */
+    int64_t max_retry_ms;         /* ... up to this [30000] */
+    int64_t timeout_ms;           /* per POST [5000] */
+    size_t max_pending;           /* documents queued at most [100000]; beyond, send refuses */
     wh_delivered_fn on_delivered; /* may be NULL */
-    void *ctx;                 /* passed to on_delivered */
+    void *ctx;                    /* passed to on_delivered */
 } wh_options;
 
 /* Counters for /metrics. */
@@ -76,17 +76,17 @@ typedef struct wh_pair {
 /* One alert of an Alertmanager webhook document. Nothing is owned: every pointer is the
  * caller's and only read during wh_alertmanager_json(). */
 typedef struct wh_alert {
-    const char *status;          /* "firing" or "resolved" */
-    const wh_pair *labels;       /* names unique (the alert's identity: alertname, series ...) */
+    const char *status;    /* "firing" or "resolved" */
+    const wh_pair *labels; /* names unique (the alert's identity: alertname, series ...) */
     size_t label_count;
-    const wh_pair *annotations;  /* names unique (summary, description, peak ...) */
+    const wh_pair *annotations; /* names unique (summary, description, peak ...) */
     size_t annotation_count;
-    int64_t starts_at_ms;        /* epoch ms; 0 = none */
-    int64_t ends_at_ms;          /* epoch ms; 0 = none ("0001-01-01T00:00:00Z", as Alertmanager
-                                    sends for an alert still firing) */
-    const char *generator_url;   /* NULL = "" */
-    const char *fingerprint;     /* NULL = computed from the labels as Alertmanager does (FNV-1a
-                                    64 of the sorted labels, 16 hex digits) */
+    int64_t starts_at_ms;      /* epoch ms; 0 = none */
+    int64_t ends_at_ms;        /* epoch ms; 0 = none ("0001-01-01T00:00:00Z", as Alertmanager
+                                  sends for an alert still firing) */
+    const char *generator_url; /* NULL = "" */
+    const char *fingerprint;   /* NULL = computed from the labels as Alertmanager does (FNV-1a
+                                  64 of the sorted labels, 16 hex digits) */
 } wh_alert;
 
 /* Appends to out (not reset first) the Alertmanager webhook document (version "4") of
@@ -106,5 +106,10 @@ int wh_alertmanager_json(const wh_alert *alerts, size_t n, const char *receiver,
  * FNV-1a 64 over the labels sorted by name, each name and value followed by the byte 0xff) as 16
  * lowercase hex digits and a NUL into text[17]. */
 void wh_fingerprint(const wh_pair *labels, size_t n, char text[17]);
+
+/* The FNV-1a 64 offset basis, and one step of FNV-1a 64 over len bytes from hash h (start with
+ * WH_FNV_OFFSET): the fingerprints here and the notification keys of server/events_http.c. */
+#define WH_FNV_OFFSET 14695981039346656037ULL
+uint64_t wh_fnv1a(uint64_t h, const void *bytes, size_t len);
 
 #endif
