@@ -1566,7 +1566,7 @@ void al_evaluator_with_rule(al_evaluator *ev, const char *name,
     pthread_mutex_unlock(&ev->work);
 }
 
-void al_evaluator_stop(al_evaluator *ev)
+void al_evaluator_halt(al_evaluator *ev)
 {
     if (ev == NULL)
         return;
@@ -1578,7 +1578,15 @@ void al_evaluator_stop(al_evaluator *ev)
         pthread_cond_signal(&ev->cond);
         pthread_mutex_unlock(&ev->lock);
         pthread_join(ev->thread, NULL);
+        ev->started = 0;
     }
+}
+
+void al_evaluator_stop(al_evaluator *ev)
+{
+    if (ev == NULL)
+        return;
+    al_evaluator_halt(ev);
     /* Reports of delivery that came in last are still written. */
     apply_notified(ev);
     evaluator_free(ev);

@@ -16,18 +16,19 @@
 #include "jialing/sites.h"
 #include "events_http.h"
 
-/* Stops the evaluator, then the notifier. Delivery reports arriving meanwhile are dropped
- * (config->alarms is cleared first, atomically, as the notifier's thread reads it): those
- * states stay un-notified and are offered again at the next start, under the same keys. */
+/* Halts the evaluator (nothing more is announced), stops the notifier (no delivery report comes
+ * after it), then frees the evaluator, storing the reports that came in meanwhile: freed before
+ * the notifier stopped, a report on the notifier's thread could reach a freed evaluator. */
 static void al_sv_stop(sv_config *config)
 {
     al_evaluator *alarms = config->alarms;
     if (alarms)
         al_evaluator_flush(alarms);
-    __atomic_store_n(&config->alarms, NULL, __ATOMIC_SEQ_CST);
-    al_evaluator_stop(alarms);
+    al_evaluator_halt(alarms);
     wh_notifier_stop(config->notifier);
     config->notifier = NULL;
+    __atomic_store_n(&config->alarms, NULL, __ATOMIC_SEQ_CST);
+    al_evaluator_stop(alarms);
 }
 
 /* The valid set of the rules' "flags": "valid", as --valid-flags gives it to queries. */

@@ -227,7 +227,13 @@ void al_evaluator_stats(al_evaluator *evaluator, al_stats *stats);
 void al_evaluator_with_rule(al_evaluator *evaluator, const char *name,
                             void (*fn)(void *ctx, const al_rule *rule), void *ctx);
 
-/* Removes the hook, stops the thread, frees the rules. NULL is ignored. */
+/* Removes the hook and stops the thread: nothing is evaluated or announced after it returns,
+ * while al_evaluator_notified() may still be called (until al_evaluator_stop()). Idempotent;
+ * NULL is ignored. */
+void al_evaluator_halt(al_evaluator *evaluator);
+
+/* Halts the evaluator (if not yet), stores the delivery reports received and frees it with its
+ * rules. NULL is ignored. */
 void al_evaluator_stop(al_evaluator *evaluator);
 
 #endif
