@@ -196,8 +196,10 @@ int qx_review_marks(st_store *store, const st_matcher *matchers, size_t matcher_
     for (size_t i = 0; i < series && rc == JL_OK; i++) {
         const st_review_span *spans = NULL;
         size_t span_count = 0;
-        if (st_snapshot_review_spans(snapshot, i, &spans, &span_count) != JL_OK)
-            continue;
+        if (st_snapshot_review_spans(snapshot, i, &spans, &span_count) != JL_OK) {
+            rc = JL_ENOMEM; /* its only failure: an answer without the marks would be wrong */
+            break;
+        }
         for (size_t s = 0; s < span_count && rc == JL_OK; s++)
             if (spans[s].from_ms < to_ms && spans[s].to_ms > from_ms) {
                 if (any_mark)
