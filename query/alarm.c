@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "jialing/query.h"
 #include "jialing/serieskey.h"
 
 /* ---------- the machine ---------- */
@@ -1236,12 +1237,8 @@ static void rebuild(al_evaluator *ev)
         const al_rule *rule = &ev->rules.rules[r];
         rule_pairs_free(&ev->per_rule[r]);
         st_matcher matchers[QP_MAX_MATCHERS + 1];
-        size_t m = 0;
-        matchers[m++] = (st_matcher){"__name__", rule->series.metric, 0};
-        for (size_t i = 0; i < rule->series.matcher_count; i++)
-            matchers[m++] =
-                (st_matcher){rule->series.matchers[i].key, rule->series.matchers[i].value,
-                             rule->series.matchers[i].negate};
+        size_t m = qx_selector_matchers(rule->series.metric, rule->series.matchers,
+                                        rule->series.matcher_count, matchers);
         uint64_t *ids = NULL;
         size_t count = 0;
         jl_error err;

@@ -149,11 +149,7 @@ static int collect_marks(st_store *store, const char *metric, const aq_station *
                          jl_error *err)
 {
     st_matcher matchers[QP_MAX_MATCHERS + 1];
-    size_t n = 0;
-    matchers[n++] = (st_matcher){"__name__", metric, 0};
-    for (size_t i = 0; i < station->matcher_count; i++)
-        matchers[n++] = (st_matcher){station->matchers[i].key, station->matchers[i].value,
-                                     station->matchers[i].negate};
+    size_t n = qx_selector_matchers(metric, station->matchers, station->matcher_count, matchers);
     return qx_review_marks(store, matchers, n, max_series, from, to, marks, NULL, NULL, err);
 }
 

@@ -123,6 +123,17 @@ int qx_exec_row(qx_exec *exec, const qx_cell *cells)
     return rc == JL_OK ? JL_OK : qx_exec_sink_failed(exec, rc);
 }
 
+size_t qx_selector_matchers(const char *metric, const qp_matcher *matchers, size_t count,
+                            st_matcher *out)
+{
+    if (count > QP_MAX_MATCHERS)
+        return 0;
+    out[0] = (st_matcher){"__name__", metric, 0};
+    for (size_t i = 0; i < count; i++)
+        out[i + 1] = (st_matcher){matchers[i].key, matchers[i].value, matchers[i].negate};
+    return count + 1;
+}
+
 /* The series one selector matches, sorted by id, into *ids (malloc'd) and *count. */
 static int select_one(qx_exec *exec, st_store *store, const qp_selector *selector, uint64_t **ids,
                       size_t *count)
@@ -137,11 +148,8 @@ static int select_one(qx_exec *exec, st_store *store, const qp_selector *selecto
     if (selector->matcher_count > QP_MAX_MATCHERS)
         return jl_error_set(exec->err, JL_EINVAL, "series: more than %d tag conditions",
                             QP_MAX_MATCHERS);
-    matchers[matcher_count++] = (st_matcher){"__name__", selector->metric, 0};
-    for (size_t i = 0; i < selector->matcher_count; i++) {
-        const qp_matcher *m = &selector->matchers[i];
-        matchers[matcher_count++] = (st_matcher){m->key, m->value, m->negate};
-    }
+    matcher_count = qx_selector_matchers(selector->metric, selector->matchers,
+                                         selector->matcher_count, matchers);
     return st_select(store, matchers, matcher_count, exec->limits.max_series, ids, count,
                      exec->err);
 }

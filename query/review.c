@@ -20,12 +20,8 @@ static int select_series(st_store *store, const qp_selector *selector, uint64_t 
     if (selector->matcher_count > QP_MAX_MATCHERS)
         return jl_error_set(err, JL_EINVAL, "series: more than %d tag conditions", QP_MAX_MATCHERS);
     st_matcher matchers[QP_MAX_MATCHERS + 1];
-    size_t matcher_count = 0;
-    matchers[matcher_count++] = (st_matcher){"__name__", selector->metric, 0};
-    for (size_t i = 0; i < selector->matcher_count; i++) {
-        const qp_matcher *m = &selector->matchers[i];
-        matchers[matcher_count++] = (st_matcher){m->key, m->value, m->negate};
-    }
+    size_t matcher_count = qx_selector_matchers(selector->metric, selector->matchers,
+                                                selector->matcher_count, matchers);
     int rc = st_select(store, matchers, matcher_count, ST_REVIEW_MAX_SERIES, ids, count, err);
     if (rc == JL_ELIMIT)
         rc = jl_error_set(err, JL_ELIMIT,

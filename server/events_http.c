@@ -100,11 +100,8 @@ static int parse_query(sv_context *context, const sv_request *request, event_que
             return jl_error_set(err, JL_EINVAL, "parameter series: %s", detail.message);
         q->has_selector = 1;
         st_matcher matchers[QP_MAX_MATCHERS + 1];
-        size_t m = 0;
-        matchers[m++] = (st_matcher){"__name__", q->selector.metric, 0};
-        for (size_t i = 0; i < q->selector.matcher_count; i++)
-            matchers[m++] = (st_matcher){q->selector.matchers[i].key, q->selector.matchers[i].value,
-                                         q->selector.matchers[i].negate};
+        size_t m = qx_selector_matchers(q->selector.metric, q->selector.matchers,
+                                        q->selector.matcher_count, matchers);
         rc = st_select(context->store, matchers, m, 0, &q->ids, &q->id_count, err);
         if (rc != JL_OK)
             return rc;

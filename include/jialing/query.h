@@ -34,6 +34,14 @@
 #include "jialing/store.h"
 #include "jialing/tz.h"
 
+/* The store matchers (st_select) that a selector's metric and tag conditions stand for: out[0]
+ * is {"__name__", metric, 0}, then one per matchers[0..count), in order, with their key, value
+ * and negate. out has room for QP_MAX_MATCHERS + 1 entries; its strings are borrowed from metric
+ * and matchers. Returns the entries written (count + 1), or 0 (nothing written) when count is
+ * over QP_MAX_MATCHERS. Implemented in query/exec.c. */
+size_t qx_selector_matchers(const char *metric, const qp_matcher *matchers, size_t count,
+                            st_matcher *out);
+
 /* Aggregate functions. Every one but percentile and twa can be answered from a chunk's summary
  * when the chunk lies inside one window; percentile and twa decode it.
  * - stddev: population standard deviation, sqrt(sum((x - mean)^2) / n); partial results merge

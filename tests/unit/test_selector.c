@@ -1,8 +1,9 @@
 /* Tests query/selector.c: selectors (values, escapes, error columns and messages, UTF-8 of
- * values). */
+ * values); and the store matchers a selector stands for (qx_selector_matchers, query/exec.c). */
 #include "check.h"
 
 #include "jialing/params.h"
+#include "jialing/query.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -174,8 +175,48 @@ static void test_selector_value_not_utf8(void)
     qp_selector_destroy(&selector);
 }
 
+/* The metric first as __name__, then each tag condition in the selector's order, borrowed. */
+static void test_selector_store_matchers(void)
+{
+    qp_selector sel;
+    jl_error err;
+    st_matcher out[QP_MAX_MATCHERS + 1];
+    CHECK_INT(qp_parse_selector("no2{station=\"s01\",district!=\"yuzhong\"}", &sel, &err), JL_OK);
+    CHECK_INT(qx_selector_matchers(sel.metric, sel.matchers, sel.matcher_count, out), 3);
+    CHECK_STR(out[0].key, "__name__");
+    CHECK_STR(out[0].value, "no2");
+    CHECK_INT(out[0].negate, 0);
+    CHECK_STR(out[1].key, "station");
+    CHECK_STR(out[1].value, "s01");
+    CHECK_INT(out[1].negate, 0);
+    CHECK_STR(out[2].key, "district");
+    CHECK_STR(out[2].value, "yuzhong");
+    CHECK_INT(out[2].negate, 1);
+    CHECK(out[0].value == sel.metric); /* borrowed, not copied */
+    CHECK(out[2].value == sel.matchers[1].value);
+    qp_selector_destroy(&sel);
+
+    /* A metric alone (AQI's station without tags), from plain arrays rather than a parse. */
+    CHECK_INT(qx_selector_matchers("pm25", NULL, 0, out), 1);
+    CHECK_STR(out[0].key, "__name__");
+    CHECK_STR(out[0].value, "pm25");
+    CHECK_INT(out[0].negate, 0);
+
+    /* All 32 conditions fit beside the metric; a 33rd writes nothing. */
+    qp_matcher many[QP_MAX_MATCHERS + 1];
+    for (int i = 0; i < QP_MAX_MATCHERS + 1; i++)
+        many[i] = (qp_matcher){"k", "v", i % 2};
+    CHECK_INT(qx_selector_matchers("m", many, QP_MAX_MATCHERS, out), 33);
+    CHECK_STR(out[32].key, "k");
+    CHECK_INT(out[32].negate, 1); /* condition 31 (0-based), odd */
+    out[0].key = "untouched";
+    CHECK_INT(qx_selector_matchers("m", many, QP_MAX_MATCHERS + 1, out), 0);
+    CHECK_STR(out[0].key, "untouched");
+}
+
 int main(void)
 {
+    RUN(test_selector_store_matchers);
     RUN(test_selector_value_not_utf8);
     RUN(test_selector_plain);
     RUN(test_selector_matchers);
