@@ -154,12 +154,11 @@ void qx_duration_format(const qp_duration *d, char *out, size_t size)
     snprintf(out, size, "%" PRId64 "ms", d->ms);
 }
 
-int qx_grid_plan(const qx_query_request *request, qx_grid *grid, tz_zone **owned_zone,
-                 jl_error *err)
+int qx_grid_init(qx_grid *grid, const qp_duration *window, const tz_zone *zone, int64_t offset_ms,
+                 int64_t shift_ms, tz_zone **owned_zone, jl_error *err)
 {
-    const qp_duration *window = &request->window;
     memset(grid, 0, sizeof *grid);
-    grid->shift_ms = request->shift_ms;
+    grid->shift_ms = shift_ms;
     if (window->months != 0 && window->ms != 0)
         return jl_error_set(err, JL_EINVAL,
                             "window must be either fixed (ms, s, m, h, d, w) or calendar (mo, y), "
@@ -171,20 +170,19 @@ int qx_grid_plan(const qx_query_request *request, qx_grid *grid, tz_zone **owned
                             "window is longer than the whole time range a reading may have");
     if (window->months > 12 * 10000)
         return jl_error_set(err, JL_EINVAL, "window is longer than 10000 years");
-    if (request->zone == NULL &&
-        (request->offset_ms < -QX_MAX_OFFSET_MS || request->offset_ms > QX_MAX_OFFSET_MS))
+    if (zone == NULL && (offset_ms < -QX_MAX_OFFSET_MS || offset_ms > QX_MAX_OFFSET_MS))
         return jl_error_set(err, JL_EINVAL, "tz offset must lie within -24:00 and +24:00");
-    if (request->shift_ms < -QX_MAX_SHIFT_MS || request->shift_ms > QX_MAX_SHIFT_MS)
+    if (shift_ms < -QX_MAX_SHIFT_MS || shift_ms > QX_MAX_SHIFT_MS)
         return jl_error_set(err, JL_EINVAL, "offset must lie within -400d and 400d");
     if (window->months != 0) {
         grid->kind = QX_GRID_UNIT;
         grid->unit = window->months % 12 == 0 ? TZ_UNIT_YEAR : TZ_UNIT_MONTH;
         grid->count = window->months % 12 == 0 ? window->months / 12 : window->months;
-        grid->zone = request->zone;
+        grid->zone = zone;
         if (grid->zone == NULL) {
             char name[16];
-            int64_t minutes = request->offset_ms / 60000;
-            if (request->offset_ms % 60000 != 0)
+            int64_t minutes = offset_ms / 60000;
+            if (offset_ms % 60000 != 0)
                 return jl_error_set(err, JL_EINVAL, "tz offset must be whole minutes");
             int64_t m = minutes < 0 ? -minutes : minutes;
             snprintf(name, sizeof name, "%c%02d:%02d", minutes < 0 ? '-' : '+', (int)(m / 60),
@@ -200,13 +198,20 @@ int qx_grid_plan(const qx_query_request *request, qx_grid *grid, tz_zone **owned
     /* Weeks start on local Mondays (1970-01-01 was a Thursday, so the epoch grid would start
      * them on Thursdays): a boundary at local k * width - 3 days. */
     int weeks = window->ms % QX_WEEK_MS == 0;
-    if (request->zone == NULL) {
+    if (zone == NULL) {
         grid->kind = QX_GRID_FIXED;
-        grid->offset_ms = request->offset_ms + (weeks ? 3 * QX_DAY_MS : 0);
+        grid->offset_ms = offset_ms + (weeks ? 3 * QX_DAY_MS : 0);
         return JL_OK;
     }
     grid->kind = QX_GRID_WALL;
-    grid->zone = request->zone;
+    grid->zone = zone;
     grid->anchor_ms = weeks ? -3 * QX_DAY_MS : 0; /* 1969-12-29, a Monday, local */
     return JL_OK;
+}
+
+int qx_grid_plan(const qx_query_request *request, qx_grid *grid, tz_zone **owned_zone,
+                 jl_error *err)
+{
+    return qx_grid_init(grid, &request->window, request->zone, request->offset_ms,
+                        request->shift_ms, owned_zone, err);
 }

@@ -40,10 +40,18 @@ typedef struct qx_grid {
     int64_t count;       /* UNIT: units per window */
 } qx_grid;
 
-/* Sets up *grid from the request's window, tz and offset. *owned_zone receives a zone made here
- * (the fixed offset that calendar windows need), which the caller frees with tz_zone_free() after
- * the last use of the grid (NULL when none was made). JL_OK, JL_EINVAL naming the bad parameter,
- * or tz_zone_load()'s error. */
+/* Sets up *grid for windows of length window in zone (borrowed: it must outlive the grid), or
+ * with zone NULL in the fixed offset offset_ms (east of UTC), every boundary moved by shift_ms.
+ * *owned_zone receives a zone made here (calendar windows in a fixed offset need one), which the
+ * caller frees with tz_zone_free() after the last use of the grid (left untouched when none was
+ * made, so the caller sets it to NULL first). JL_OK, JL_EINVAL naming the bad parameter (window,
+ * tz offset, offset), or tz_zone_load()'s error. Used by qx_grid_plan() and by the alarm rules
+ * (rules.c), so that a window rule's windows are those of /query window=. */
+int qx_grid_init(qx_grid *grid, const qp_duration *window, const tz_zone *zone, int64_t offset_ms,
+                 int64_t shift_ms, tz_zone **owned_zone, jl_error *err);
+
+/* The grid of a request: qx_grid_init() with its window, zone, offset_ms and shift_ms (the
+ * zone borrowed; *owned_zone as there). Returns what qx_grid_init() returns. */
 int qx_grid_plan(const qx_query_request *request, qx_grid *grid, tz_zone **owned_zone,
                  jl_error *err);
 
