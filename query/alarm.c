@@ -25,8 +25,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "jialing/query.h"
 #include "jialing/serieskey.h"
+#include "query_internal.h"
 
 /* ---------- the machine ---------- */
 
@@ -67,33 +67,6 @@ static void fill_event(const al_rule *rule, const al_state *s, st_event *e)
     e->count = s->count;
 }
 
-/* Start of the window holding ms, and the start of the next one. */
-static int64_t window_start(const al_rule *r, int64_t ms)
-{
-    if (r->window.months)
-        return tz_unit_start(r->zone, TZ_UNIT_MONTH, r->window.months, ms);
-    if (r->window.ms % (7 * 86400000LL) == 0 && r->window.ms >= 7 * 86400000LL)
-        return tz_unit_start(r->zone, TZ_UNIT_WEEK, r->window.ms / (7 * 86400000LL), ms);
-    if (r->window.ms >= 86400000LL)
-        return tz_unit_start(r->zone, TZ_UNIT_DAY, r->window.ms / 86400000LL, ms);
-    /* Shorter windows divide the local day: aligned in local time at the offset of ms. */
-    int64_t offset = r->zone ? tz_offset_at(r->zone, ms) : 0;
-    int64_t local = ms + offset, w = r->window.ms;
-    int64_t start = local - (((local % w) + w) % w);
-    return start - offset;
-}
-
-static int64_t window_next(const al_rule *r, int64_t start)
-{
-    if (r->window.months)
-        return tz_unit_next(r->zone, TZ_UNIT_MONTH, r->window.months, start);
-    if (r->window.ms % (7 * 86400000LL) == 0 && r->window.ms >= 7 * 86400000LL)
-        return tz_unit_next(r->zone, TZ_UNIT_WEEK, r->window.ms / (7 * 86400000LL), start);
-    if (r->window.ms >= 86400000LL)
-        return tz_unit_next(r->zone, TZ_UNIT_DAY, r->window.ms / 86400000LL, start);
-    return start + r->window.ms;
-}
-
 static double window_value(const al_rule *r, const al_state *s)
 {
     switch (r->agg) {
@@ -125,11 +98,9 @@ static void window_add(const al_rule *r, al_state *s, double v)
 static al_change feed_window(const al_rule *r, al_state *s, int64_t ms, double v, st_event *e)
 {
     /* Calendar arithmetic only when a reading leaves the window of the one before. */
-    int64_t ws = s->window_start;
-    if (s->acc_count == 0 || ms < s->window_start || ms >= s->window_end) {
-        ws = window_start(r, ms);
-        s->window_end = window_next(r, ws);
-    }
+    int64_t ws = s->window_start, closed_end = s->window_end;
+    if (s->acc_count == 0 || ms < s->window_start || ms >= s->window_end)
+        qx_grid_window(r->grid, ms, &ws, &s->window_end); /* /query window='s (grid.c) */
     al_change change = AL_NONE;
     if (s->acc_count > 0 && ws != s->window_start) {
         double a = window_value(r, s);
@@ -142,7 +113,7 @@ static al_change feed_window(const al_rule *r, al_state *s, int64_t ms, double v
                 s->peak = a;
                 s->count = 1;
                 fill_event(r, s, e);
-                e->fired_ms = window_next(r, closed_start);
+                e->fired_ms = closed_end;
                 change = AL_FIRED;
             } else {
                 s->peak = extreme(r->op, s->peak, a);
@@ -818,7 +789,8 @@ static int quiet_step(const al_rule *r, quiet_scan *q, int64_t ms, double v)
         quiet = 1;
         break;
     case AL_WINDOW: {
-        int new_window = q->window.acc_count == 0 || window_start(r, ms) != q->window.window_start;
+        int new_window =
+            q->window.acc_count == 0 || ms < q->window.window_start || ms >= q->window.window_end;
         st_event e;
         al_state_feed(r, &q->window, ms, v, &e);
         if (new_window)
@@ -856,8 +828,10 @@ static int find_quiet(al_evaluator *ev, size_t r, pair *p, int64_t t, int64_t *q
     int found_one = 0;
     for (;;) {
         int64_t from = t - span < info.first_ms ? info.first_ms : t - span;
-        if (rule->kind == AL_WINDOW)
-            from = window_start(rule, from);
+        if (rule->kind == AL_WINDOW) {
+            int64_t end;
+            qx_grid_window(rule->grid, from, &from, &end);
+        }
         quiet_scan q;
         memset(&q, 0, sizeof q);
         al_state_init(&q.window);

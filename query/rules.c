@@ -4,6 +4,7 @@
  * any unknown field, so that a typo never turns a rule into another one silently. Every refusal
  * is JL_EINVAL naming the rule (its index from 0, and its name when it has one) and the field. */
 #include "jialing/alarm.h"
+#include "query_internal.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -34,6 +35,7 @@ static void rule_free(al_rule *r)
     qp_selector_destroy(&r->series);
     free(r->tz);
     tz_zone_free(r->zone);
+    free(r->grid);
     for (size_t i = 0; i < r->label_count; i++) {
         free(r->label_keys[i]);
         free(r->label_values[i]);
@@ -192,6 +194,17 @@ static int parse_window(const json_t *rule, size_t index, al_rule *r, jl_error *
     } else if (tz_zone_load("UTC", &r->zone, &detail) != JL_OK) {
         return jl_error_set(err, JL_ENOMEM, "out of memory reading the rules");
     }
+    /* The grid /query window= uses, in the rule's zone (never NULL here, so no zone is made
+     * for it; a fixed-offset zone's wall-clock grid is the fixed grid of tz=+08:00). */
+    if ((r->grid = malloc(sizeof *r->grid)) == NULL)
+        return jl_error_set(err, JL_ENOMEM, "out of memory reading the rules");
+    tz_zone *owned = NULL;
+    int rc = qx_grid_init(r->grid, &r->window, r->zone, 0, 0, &owned, &detail);
+    tz_zone_free(owned);
+    if (rc == JL_EINVAL)
+        return rule_error(err, index, r, "window", detail.message);
+    if (rc != JL_OK)
+        return jl_error_set(err, rc, "%s", detail.message);
     return JL_OK;
 }
 

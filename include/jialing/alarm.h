@@ -105,6 +105,9 @@ typedef struct al_rule {
     char *label_values[AL_MAX_LABELS]; /* owned */
     size_t label_count;
     char *summary; /* owned, optional annotation */
+    /* window: owned, where its windows start and end: the grid of /query window= in zone
+     * (query/query_internal.h), made by al_rules_parse() */
+    struct qx_grid *grid;
 } al_rule;
 
 typedef struct al_rules {

@@ -8,6 +8,7 @@
 
 #include "store_fixture.h"
 #include "jialing/alarm.h"
+#include "../../query/query_internal.h"
 
 #define MIN 60000LL
 #define HOUR 3600000LL
@@ -200,6 +201,117 @@ static void test_window(void)
     CHECK_INT(e.start_ms, local_midnight - DAY);
     CHECK_INT(e.fired_ms, local_midnight);
     free_rule(&r);
+}
+
+/* Checks that the rule's grid and the grid /query window= plans for the same window and tz
+ * (qx_grid_plan over a request, as request.c fills it: a fixed offset as offset_ms, an IANA zone
+ * as zone) both put t in [start, end). */
+static void check_same_window(const al_rule *r, const qx_query_request *q, int64_t t, int64_t start,
+                              int64_t end)
+{
+    qx_grid grid;
+    tz_zone *owned = NULL;
+    jl_error err;
+    int64_t s, e;
+    qx_grid_window(r->grid, t, &s, &e);
+    CHECK_INT(s, start);
+    CHECK_INT(e, end);
+    CHECK_INT(qx_grid_plan(q, &grid, &owned, &err), JL_OK);
+    qx_grid_window(&grid, t, &s, &e);
+    CHECK_INT(s, start);
+    CHECK_INT(e, end);
+    tz_zone_free(owned);
+}
+
+/* Window rules use /query window='s grid: 2-day windows in +08:00 and in Berlin across both DST
+ * changes of 2025, and an hourly window over Berlin's repeated hour. 2-day windows start at local
+ * midnight of even local days since 1970-01-01 (qx_query_request's "aligned to the epoch");
+ * instants below checked with Python's zoneinfo, e.g.
+ *   int(datetime(2025, 3, 31, tzinfo=ZoneInfo("Europe/Berlin")).timestamp()) * 1000. */
+static void test_window_grid(void)
+{
+    qx_query_request q;
+    memset(&q, 0, sizeof q);
+    q.has_window = 1;
+    q.window.ms = 2 * DAY;
+    st_event e;
+    al_state s;
+
+    /* +08:00: local day 20089 is 2025-01-01, so 2024-12-31 (20088) starts a window:
+     * [2024-12-31T00:00+08:00, 2025-01-02T00:00+08:00) = [20088 d - 8 h, 20090 d - 8 h). */
+    al_rule r =
+        rule_of("{\"rules\": [{\"name\": \"two8\", \"series\": \"x\", \"op\": \"gt\","
+                " \"value\": 5, \"window\": \"2d\", \"agg\": \"max\", \"tz\": \"+08:00\"}]}");
+    q.offset_ms = 8 * HOUR; /* tz=+08:00 */
+    int64_t w0 = 20088 * DAY - 8 * HOUR, w1 = 20090 * DAY - 8 * HOUR, w2 = 20092 * DAY - 8 * HOUR;
+    check_same_window(&r, &q, w0, w0, w1);
+    check_same_window(&r, &q, 20089 * DAY - 8 * HOUR, w0, w1); /* 2025-01-01T00:00+08:00 */
+    check_same_window(&r, &q, w1 - 1, w0, w1);
+    check_same_window(&r, &q, w1, w1, w2);
+    al_state_init(&s);
+    CHECK_INT(feed(&r, &s, w0 + HOUR, 9, &e), AL_NONE);
+    CHECK_INT(feed(&r, &s, w1 - MIN, 1, &e), AL_NONE); /* same window: max 9 */
+    CHECK_INT(feed(&r, &s, w1, 2, &e), AL_FIRED);      /* it closed above 5 */
+    CHECK_INT(e.start_ms, w0);
+    CHECK_INT(e.fired_ms, w1);
+    CHECK(e.peak == 9);
+    CHECK_INT(feed(&r, &s, w2 + MIN, 3, &e), AL_RESOLVED); /* [w1, w2) closed with max 2 */
+    CHECK_INT(e.start_ms, w0);
+    CHECK_INT(e.end_ms, w1);
+    free_rule(&r);
+
+    /* Berlin. Spring forward on 2025-03-30 (local day 20177) at 01:00Z: the window of local days
+     * 20176-20177 is [2025-03-29T00:00+01:00, 2025-03-31T00:00+02:00)
+     * = [1743202800000 (20176 d - 1 h), 1743372000000 (20178 d - 2 h)), 47 hours; the next ends
+     * at 2025-04-02T00:00+02:00 = 1743544800000. Fall back on 2025-10-26 (day 20387) at 01:00Z:
+     * [2025-10-25T00:00+02:00, 2025-10-27T00:00+01:00) = [1761343200000, 1761519600000), 49 h. */
+    r = rule_of("{\"rules\": [{\"name\": \"two\", \"series\": \"x\", \"op\": \"ge\", \"value\": 1,"
+                " \"window\": \"2d\", \"agg\": \"count\", \"tz\": \"Europe/Berlin\"}]}");
+    tz_zone *berlin = NULL;
+    jl_error err;
+    CHECK_INT(tz_zone_load("Europe/Berlin", &berlin, &err), JL_OK);
+    q.offset_ms = 0;
+    q.zone = berlin; /* tz=Europe/Berlin */
+    int64_t m0 = 1743202800000LL, m1 = 1743372000000LL, m2 = 1743544800000LL;
+    CHECK_INT(m0, 20176 * DAY - HOUR);
+    CHECK_INT(m1, 20178 * DAY - 2 * HOUR);
+    check_same_window(&r, &q, m0, m0, m1);
+    check_same_window(&r, &q, 20177 * DAY + HOUR, m0, m1); /* 2025-03-30T03:00+02:00, after */
+    check_same_window(&r, &q, m1 - 1, m0, m1);
+    check_same_window(&r, &q, m1, m1, m2);
+    int64_t f0 = 1761343200000LL, f1 = 1761519600000LL;
+    check_same_window(&r, &q, 20387 * DAY + HOUR, f0, f1); /* 2025-10-26T02:00+01:00 */
+    check_same_window(&r, &q, f1 - 1, f0, f1);
+    al_state_init(&s);
+    CHECK_INT(feed(&r, &s, m0 + MIN, 1, &e), AL_NONE);
+    CHECK_INT(feed(&r, &s, m1 - MIN, 1, &e), AL_NONE); /* 47 h later: the same window */
+    CHECK_INT(feed(&r, &s, m1, 1, &e), AL_FIRED);
+    CHECK_INT(e.start_ms, m0);
+    CHECK_INT(e.fired_ms, m1);
+    CHECK_INT(e.count, 1);
+    free_rule(&r);
+
+    /* 1h over the repeated hour: local 02:00 is first reached at 00:00Z (CEST), local 03:00 at
+     * 02:00Z (CET), so /query's window is [00:00Z, 02:00Z), two hours (qx_query_request: "repeated
+     * wall times fall into the window open when the clock goes back"). Readings at 00:30Z and
+     * 01:30Z (02:30 CEST, 02:30 CET) share it: count 2. (The alarm's own windows used to cut it
+     * at 01:00Z by the offset of each reading, count 1 each, and never fired.) */
+    r = rule_of("{\"rules\": [{\"name\": \"hour\", \"series\": \"x\", \"op\": \"gt\", \"value\": 1,"
+                " \"window\": \"1h\", \"agg\": \"count\", \"tz\": \"Europe/Berlin\"}]}");
+    q.window.ms = HOUR;
+    int64_t h0 = 20387 * DAY; /* 2025-10-26T00:00Z = 02:00+02:00 */
+    check_same_window(&r, &q, h0 + 30 * MIN, h0, h0 + 2 * HOUR);
+    check_same_window(&r, &q, h0 + 90 * MIN, h0, h0 + 2 * HOUR);
+    check_same_window(&r, &q, h0 + 150 * MIN, h0 + 2 * HOUR, h0 + 3 * HOUR);
+    al_state_init(&s);
+    CHECK_INT(feed(&r, &s, h0 + 30 * MIN, 1, &e), AL_NONE);
+    CHECK_INT(feed(&r, &s, h0 + 90 * MIN, 1, &e), AL_NONE);
+    CHECK_INT(feed(&r, &s, h0 + 150 * MIN, 1, &e), AL_FIRED);
+    CHECK_INT(e.start_ms, h0);
+    CHECK_INT(e.fired_ms, h0 + 2 * HOUR);
+    CHECK(e.peak == 2);
+    free_rule(&r);
+    tz_zone_free(berlin);
 }
 
 /* ---------- the evaluator over a store ---------- */
@@ -420,6 +532,7 @@ int main(void)
     RUN(test_rate);
     RUN(test_absent);
     RUN(test_window);
+    RUN(test_window_grid);
     RUN(test_evaluator);
     RUN(test_late_flatline);
     return CHECK_DONE();
