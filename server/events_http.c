@@ -12,7 +12,9 @@
  * Withdrawn: review marks that declare invalid every instant from an event's start to the
  * reading that fired it (the readings that raised it) withdraw it; decided when listed, from
  * the marks in force then, so a mark made or withdrawn later changes the answer without
- * re-evaluating. */
+ * re-evaluating. The row limit (--max-rows, JL_ELIMIT beyond it) counts the events answered:
+ * with state=withdrawn, the withdrawn ones, found among the events of the series an invalid mark
+ * in force names before the limit applies. */
 #include "events_http.h"
 
 #include <inttypes.h>
@@ -186,6 +188,128 @@ static int find_withdrawn(st_store *store, const st_event *events, size_t count,
     return rc;
 }
 
+/* A list of events built here (state=withdrawn): events and their series_key strings owned. */
+typedef struct event_set {
+    st_event *events;
+    size_t count, capacity;
+} event_set;
+
+static void event_set_free(event_set *set)
+{
+    for (size_t i = 0; i < set->count; i++)
+        free(set->events[i].series_key);
+    free(set->events);
+    memset(set, 0, sizeof *set);
+}
+
+static int by_id(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* The series an event of which can be withdrawn: those an invalid review mark in force names
+ * (a withdrawing span is invalid, and only a mark in force makes spans), and among them only
+ * those of filter's series_ids when it has some; ascending and unique, into *ids (malloc'd). */
+static int withdrawable_series(st_store *store, const st_event_filter *filter, uint64_t **ids,
+                               size_t *count, jl_error *err)
+{
+    *ids = NULL;
+    *count = 0;
+    st_review_list *marks = NULL;
+    int rc = st_review_list_marks(store, NULL, &marks, err);
+    if (rc != JL_OK)
+        return rc;
+    size_t n = 0, capacity = 0;
+    uint64_t *all = NULL;
+    for (size_t i = 0; i < st_review_list_count(marks) && rc == JL_OK; i++) {
+        const st_review_mark *m = st_review_list_get(marks, i);
+        if (m->withdrawn || m->valid)
+            continue;
+        for (size_t k = 0; k < m->series_count; k++) {
+            if (filter->series_ids &&
+                bsearch(&m->series_ids[k], filter->series_ids, filter->series_count,
+                        sizeof *filter->series_ids, by_id) == NULL)
+                continue;
+            uint64_t *grown = jl_array_grow(all, &capacity, n + 1, sizeof *all, 64);
+            if (grown == NULL) {
+                rc = jl_error_set(err, JL_ENOMEM, "out of memory listing events");
+                break;
+            }
+            all = grown;
+            all[n++] = m->series_ids[k];
+        }
+    }
+    st_review_list_free(marks);
+    if (rc != JL_OK) {
+        free(all);
+        return rc;
+    }
+    if (n)
+        qsort(all, n, sizeof *all, by_id);
+    size_t unique = 0;
+    for (size_t i = 0; i < n; i++)
+        if (unique == 0 || all[unique - 1] != all[i])
+            all[unique++] = all[i];
+    *ids = all;
+    *count = unique;
+    return JL_OK;
+}
+
+/* Adds to *out the withdrawn events of the series ids[0..n) (ascending) that filter passes
+ * (its own series_ids replaced), so that the row limit (filter->max_events) bounds the withdrawn
+ * events answered, not the events listed to find them: a listing over the limit is split into
+ * halves of the series, down to one series, listed whole. JL_OK, JL_ELIMIT (more withdrawn
+ * events than the limit), JL_ENOMEM, or the errors of st_event_list() and find_withdrawn(). */
+static int list_withdrawn(st_store *store, const st_event_filter *filter, const uint64_t *ids,
+                          size_t n, event_set *out, jl_error *err)
+{
+    st_event_filter part = *filter;
+    part.series_ids = ids;
+    part.series_count = n;
+    st_event *events = NULL;
+    size_t count = 0;
+    int rc = st_event_list(store, &part, &events, &count, err);
+    if (rc == JL_ELIMIT && n > 1) {
+        jl_error_clear(err);
+        rc = list_withdrawn(store, filter, ids, n / 2, out, err);
+        return rc == JL_OK ? list_withdrawn(store, filter, ids + n / 2, n - n / 2, out, err) : rc;
+    }
+    if (rc == JL_ELIMIT) {
+        jl_error_clear(err);
+        part.max_events = 0; /* one series: its events are listed whole to be filtered */
+        rc = st_event_list(store, &part, &events, &count, err);
+    }
+    if (rc != JL_OK)
+        return rc;
+    if (count)
+        qsort(events, count, sizeof *events, by_series_then_id);
+    unsigned char *withdrawn = calloc(count ? count : 1, 1);
+    rc = withdrawn ? find_withdrawn(store, events, count, withdrawn, err)
+                   : jl_error_set(err, JL_ENOMEM, "out of memory listing events");
+    for (size_t i = 0; i < count && rc == JL_OK; i++) {
+        if (!withdrawn[i])
+            continue;
+        if (filter->max_events && out->count >= filter->max_events) {
+            rc = jl_error_set(err, JL_ELIMIT, "more than %zu events match", filter->max_events);
+            break;
+        }
+        st_event *grown =
+            jl_array_grow(out->events, &out->capacity, out->count + 1, sizeof *grown, 64);
+        if (grown == NULL) {
+            rc = jl_error_set(err, JL_ENOMEM, "out of memory listing events");
+            break;
+        }
+        out->events = grown;
+        out->events[out->count] = events[i];
+        events[i].series_key = NULL; /* moved: the set frees it */
+        out->count++;
+    }
+    free(withdrawn);
+    st_event_list_free(events, count);
+    return rc;
+}
+
 /* What emit_events writes: the sorted events and which of them are withdrawn. */
 typedef struct event_answer {
     const event_query *q;
@@ -260,15 +384,33 @@ void sv_events_handle(sv_context *context, const sv_request *request, sv_respons
     int rc = parse_query(context, request, &q, &err);
     st_event *events = NULL;
     size_t count = 0;
-    if (rc == JL_OK)
-        rc = st_event_list(context->store, &q.filter, &events, &count, &err);
+    event_set set = {0};
     unsigned char *withdrawn = NULL;
-    if (rc == JL_OK) {
-        if (count)
-            qsort(events, count, sizeof *events, by_series_then_id);
-        withdrawn = calloc(count ? count : 1, 1);
-        rc = withdrawn ? find_withdrawn(context->store, events, count, withdrawn, &err)
-                       : jl_error_set(&err, JL_ENOMEM, "out of memory listing events");
+    if (rc == JL_OK && q.withdrawn_only) {
+        /* Filtered before the row limit: the limit counts the withdrawn events answered. */
+        uint64_t *ids = NULL;
+        size_t id_count = 0;
+        rc = withdrawable_series(context->store, &q.filter, &ids, &id_count, &err);
+        if (rc == JL_OK && id_count)
+            rc = list_withdrawn(context->store, &q.filter, ids, id_count, &set, &err);
+        free(ids);
+        if (rc == JL_OK && set.count)
+            qsort(set.events, set.count, sizeof *set.events, by_series_then_id);
+        if (rc == JL_OK && (withdrawn = malloc(set.count ? set.count : 1)) == NULL)
+            rc = jl_error_set(&err, JL_ENOMEM, "out of memory listing events");
+        if (rc == JL_OK)
+            memset(withdrawn, 1, set.count);
+        events = set.events;
+        count = set.count;
+    } else if (rc == JL_OK) {
+        rc = st_event_list(context->store, &q.filter, &events, &count, &err);
+        if (rc == JL_OK) {
+            if (count)
+                qsort(events, count, sizeof *events, by_series_then_id);
+            withdrawn = calloc(count ? count : 1, 1);
+            rc = withdrawn ? find_withdrawn(context->store, events, count, withdrawn, &err)
+                           : jl_error_set(&err, JL_ENOMEM, "out of memory listing events");
+        }
     }
     if (rc == JL_OK) {
         event_answer answer = {&q, events, count, withdrawn};
@@ -281,7 +423,10 @@ void sv_events_handle(sv_context *context, const sv_request *request, sv_respons
     else
         sv_respond_failure(response, rc, &err);
     free(withdrawn);
-    st_event_list_free(events, count);
+    if (q.withdrawn_only)
+        event_set_free(&set);
+    else
+        st_event_list_free(events, count);
     query_destroy(&q);
 }
 

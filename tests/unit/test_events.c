@@ -1,6 +1,7 @@
 /* The events database (storage/events.c): put, rewrite, list with filters, ids across a reopen,
  * and the bytes of an entry as disk_format.h section 4 lays them out (written by hand here);
- * an event's notification key and Alertmanager document (server/events_http.c). */
+ * an event's notification key and Alertmanager document, and GET /api/v1/events?state=withdrawn
+ * under the row limit (server/events_http.c). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -248,11 +249,109 @@ static void test_notification(void)
     al_rules_free(&rules);
 }
 
+/* GET /api/v1/events through its handler with --max-rows 2; returns the status, and the ids of
+ * the rows in ids[0..*count) (up to 8, in the order answered). */
+static int get_events(st_store *store, const char *state, const char *series, uint64_t *ids,
+                      size_t *count)
+{
+    sv_config config;
+    sv_config_defaults(&config);
+    config.limits.max_rows = 2;
+    sv_context context;
+    memset(&context, 0, sizeof context);
+    context.store = store;
+    context.config = &config;
+    sv_request request;
+    memset(&request, 0, sizeof request);
+    request.method = "GET";
+    request.path = SV_EVENTS_PATH;
+    request.content_length = -1;
+    if (state)
+        request.params[request.param_count++] = (sv_param){"state", state};
+    if (series)
+        request.params[request.param_count++] = (sv_param){"series", series};
+    sv_response response;
+    sv_response_init(&response);
+    sv_events_handle(&context, &request, &response);
+    *count = 0;
+    json_error_t jerr;
+    json_t *root = json_loadb(response.body.data, response.body.len, 0, &jerr);
+    json_t *all = json_object_get(root, "series");
+    for (size_t i = 0; i < json_array_size(all); i++) {
+        json_t *rows = json_object_get(json_array_get(all, i), "values");
+        for (size_t k = 0; k < json_array_size(rows) && *count < 8; k++) {
+            json_t *row = json_array_get(rows, k);
+            CHECK(json_is_true(json_array_get(row, 7))); /* withdrawn */
+            ids[(*count)++] = (uint64_t)json_integer_value(json_array_get(row, 1));
+        }
+    }
+    json_decref(root);
+    int status = response.status;
+    sv_response_destroy(&response);
+    return status;
+}
+
+/* state=withdrawn keeps the withdrawn events before the row limit applies: 5 events, 2 of them
+ * withdrawn, fit a limit of 2 (before, the 5 listed went over it and the answer was 422). */
+static void test_withdrawn_under_limit(void)
+{
+    char *dir = make_temp_dir_named("events_withdrawn");
+    st_store *store = open_store(dir, 0, 0);
+    write_one(store, "a", 1); /* series 1 */
+    write_one(store, "b", 1); /* series 2 */
+    jl_error err;
+    /* Ids 1..3 on a (starts 100, 200, 300), 4 and 5 on b (1000, 2000); fired = start + 10. */
+    st_event events[5] = {make("hi", 1, 100, 1, 150), make("hi", 1, 200, 1, 250),
+                          make("hi", 1, 300, 1, 350), make("hi", 2, 1000, 1, 1050),
+                          make("hi", 2, 2000, 1, 2050)};
+    CHECK_INT(st_event_put(store, events, 5, &err), JL_OK);
+    /* Invalid over [900, 2100) on both series: it covers [start, fired] of 4 and 5 only. */
+    uint64_t both[] = {1, 2};
+    st_review_mark mark;
+    memset(&mark, 0, sizeof mark);
+    mark.from_ms = 900;
+    mark.to_ms = 2100;
+    mark.series_ids = both;
+    mark.series_count = 2;
+    uint64_t mark_id = 0;
+    CHECK_INT(st_review_add(store, &mark, &mark_id, &err), JL_OK);
+
+    uint64_t ids[8];
+    size_t count = 0;
+    CHECK_INT(get_events(store, NULL, NULL, ids, &count), 422); /* 5 events, limit 2 */
+    CHECK_INT(get_events(store, "withdrawn", NULL, ids, &count), 200);
+    CHECK_INT(count, 2);
+    if (count == 2) {
+        CHECK_INT(ids[0], 4);
+        CHECK_INT(ids[1], 5);
+    }
+
+    /* Invalid over [250, 400) on a: event 3 (300..310) is withdrawn too, 3 in all: over. */
+    uint64_t a_only[] = {1};
+    mark.from_ms = 250;
+    mark.to_ms = 400;
+    mark.series_ids = a_only;
+    mark.series_count = 1;
+    CHECK_INT(st_review_add(store, &mark, &mark_id, &err), JL_OK);
+    CHECK_INT(get_events(store, "withdrawn", NULL, ids, &count), 422);
+    /* Of a alone, 1 of its 3 events. */
+    CHECK_INT(get_events(store, "withdrawn", "x{station=\"a\"}", ids, &count), 200);
+    CHECK_INT(count, 1);
+    if (count == 1)
+        CHECK_INT(ids[0], 3);
+    /* A series without events answers no rows. */
+    CHECK_INT(get_events(store, "withdrawn", "x{station=\"zz\"}", ids, &count), 200);
+    CHECK_INT(count, 0);
+    st_store_close(store);
+    remove_dir(dir);
+}
+
 int main(void)
 {
     RUN(test_put_list_reopen);
     RUN(test_put_retried_after_map_full);
     RUN(test_entry_bytes);
     RUN(test_notification);
+    RUN(test_withdrawn_under_limit);
     return CHECK_DONE();
 }
