@@ -138,6 +138,7 @@ struct st_store {
 
     uint64_t published_txn_id; /* LMDB transaction whose state is published (under state_lock) */
     series *pending_head, *pending_tail; /* see series.pending_next */
+    uint64_t pending_count;              /* series in the pending list (writer only) */
     uint64_t chunk_count, chunk_bytes;   /* published with the states, under state_lock */
     uint64_t log_blocks, log_bytes;
     uint64_t log_rewritten_readings; /* tail readings written again to the log since open */

@@ -189,6 +189,7 @@ void tail_pending_unlink(st_store *store, series *s)
     else
         store->pending_tail = s->pending_prev;
     s->pending_prev = s->pending_next = NULL;
+    store->pending_count--;
 }
 
 void tail_pending_append(st_store *store, series *s)
@@ -200,6 +201,7 @@ void tail_pending_append(st_store *store, series *s)
     else
         store->pending_head = s;
     store->pending_tail = s;
+    store->pending_count++;
 }
 
 /* Orders series by the tail_min_seq of the given state (next when publishing). */

@@ -196,10 +196,69 @@ static void test_remainders_in_one_block(void)
     remove_dir(dir);
 }
 
+/* 64 slow series whose tails all start at the first request, with a log limit of 32 blocks:
+ * unpaced, all 64 tails reached the limit together and were sealed in one transaction (64
+ * chunks at request 33). Paced, past half the limit (16 blocks) each transaction seals
+ * ceil(64 x 1 / 16) = 4 of the oldest tails, 8 past three quarters (24 blocks): no request
+ * seals more than 8, the log never reaches the limit, and every tail is sealed by request 28
+ * (8 x 4 at requests 17-24, then 8 x 4 at 25-28). Every reading reads back after a reopen. */
+static void test_seals_paced(void)
+{
+    char *dir = make_temp_dir();
+    log_max_blocks = 32;
+    st_store *store = open_store(dir, 0, 0);
+    const int requests = 120, series = 64;
+    jl_error err;
+    st_stats stats;
+    uint64_t chunks_before = 0, most_sealed = 0, most_blocks = 0;
+    for (int r = 0; r < requests; r++) {
+        /* One request of one reading per series, at hour r (as write_slow_and_fast writes). */
+        jl_buf key;
+        jl_buf_init(&key);
+        st_batch batch;
+        st_batch_init(&batch);
+        char station[16];
+        for (int s = 0; s < series; s++) {
+            uint32_t index;
+            snprintf(station, sizeof station, "slow%03d", s);
+            series_key(&key, "o3", station);
+            CHECK_INT(st_batch_series(&batch, key.data, key.len, &index), JL_OK);
+            CHECK_INT(st_batch_point(&batch, index, 1700000000000 + 3600000LL * r, 0.5 * r), JL_OK);
+        }
+        CHECK_INT(st_write(store, &batch, &err), JL_OK);
+        st_batch_destroy(&batch);
+        jl_buf_destroy(&key);
+        CHECK_INT(st_store_stats(store, 0, &stats, &err), JL_OK);
+        if (stats.chunks - chunks_before > most_sealed)
+            most_sealed = stats.chunks - chunks_before;
+        if (stats.log_blocks > most_blocks)
+            most_blocks = stats.log_blocks;
+        chunks_before = stats.chunks;
+        if (r + 1 == 16)
+            CHECK_INT(stats.chunks, 0); /* at most half the limit: nothing sealed early */
+        if (r + 1 == 28)
+            CHECK_INT(stats.chunks, series);
+    }
+    printf("  most chunks made by one request %llu, most log blocks %llu\n",
+           (unsigned long long)most_sealed, (unsigned long long)most_blocks);
+    CHECK(most_sealed <= 8);
+    CHECK(most_blocks < 32);
+    st_store_close(store);
+    store = open_store(dir, 0, 0);
+    CHECK_INT(st_store_stats(store, 0, &stats, &err), JL_OK);
+    CHECK_INT(stats.readings, (uint64_t)requests * series);
+    for (int s = 0; s < series; s += 21)
+        check_slow_series(store, s, requests);
+    st_store_close(store);
+    log_max_blocks = 0;
+    remove_dir(dir);
+}
+
 int main(void)
 {
     RUN(test_remainders_in_one_block);
     RUN(test_old_tails_rewritten);
     RUN(test_rewriting_bounded);
+    RUN(test_seals_paced);
     return CHECK_DONE();
 }
