@@ -63,7 +63,7 @@ TMPROOT=$(mktemp -d "${TMPDIR:-/tmp}/jialing-city.XXXXXX")
 stop_server() { bench_stop_server 60 || true; }
 cleanup() {
     stop_server
-    if [ "$KEEP_DATA" = 1 ]; then echo "city.sh: data kept in $TMPROOT" >&2; else rm -rf "$TMPROOT"; fi
+    bench_remove_or_keep "$TMPROOT" "$KEEP_DATA"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM

@@ -142,6 +142,26 @@ bench_gen() {
     mv "$dir.partial" "$dir"
 }
 
+# bench_gen_cached DIR WHAT ARGS...: bench_gen DIR ARGS unless a complete DIR (with
+# truth.json) is there already: the generator is deterministic, so the same ARGS give the same
+# files. Logs "generating WHAT into DIR" or "reusing DIR" through the script's log function.
+bench_gen_cached() {
+    local dir=$1 what=$2
+    shift 2
+    if [ ! -f "$dir/truth.json" ]; then
+        log "generating $what into $dir"
+        bench_gen "$dir" "$@"
+    else
+        log "reusing $dir"
+    fi
+}
+
+# bench_remove_or_keep DIR KEEP: removes DIR, or with KEEP=1 leaves it and says where it is
+# (for the scripts' --keep-data).
+bench_remove_or_keep() {
+    if [ "$2" = 1 ]; then echo "${0##*/}: data kept in $1" >&2; else rm -rf "$1"; fi
+}
+
 # bench_json_field FILE KEY [DEFAULT]: prints one top-level field of a JSON file (truth.json);
 # with DEFAULT, a missing field prints DEFAULT.
 bench_json_field() {

@@ -96,12 +96,8 @@ case ",$SYSTEMS," in *,vm,* | *,influx,*) [ "$INSTALL" = 0 ] || install_peers ;;
 
 # ---- data (shared with bench/run.sh; the generator is deterministic)
 GEN="$OUT/gen-${STATIONS}x${DAYS}-seed${SEED}"
-if [ ! -f "$GEN/truth.json" ]; then
-    log "generating $STATIONS stations x $DAYS days (seed $SEED) into $GEN"
-    bench_gen "$GEN" --stations "$STATIONS" --days "$DAYS" --seed "$SEED" >&2
-else
-    log "reusing $GEN"
-fi
+bench_gen_cached "$GEN" "$STATIONS stations x $DAYS days (seed $SEED)" \
+    --stations "$STATIONS" --days "$DAYS" --seed "$SEED" >&2
 json_field() { bench_json_field "$GEN/truth.json" "$1"; }
 DISTINCT=$(json_field distinct)
 LINES=$(json_field lines)
@@ -112,7 +108,7 @@ TMPROOT=$(mktemp -d "${TMPDIR:-/tmp}/jialing-peers.XXXXXX")
 stop_server() { bench_stop_server 30 || true; }
 cleanup() {
     stop_server
-    if [ "$KEEP_DATA" = 1 ]; then echo "peers.sh: data kept in $TMPROOT" >&2; else rm -rf "$TMPROOT"; fi
+    bench_remove_or_keep "$TMPROOT" "$KEEP_DATA"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM

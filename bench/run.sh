@@ -51,12 +51,8 @@ GEN="$OUT/gen-${STATIONS}x${DAYS}-seed${SEED}"
 log() { echo "== $*" >&2; }
 
 # ---- data (reused when already generated with the same settings: the generator is deterministic)
-if [ ! -f "$GEN/truth.json" ]; then
-    log "generating $STATIONS stations x $DAYS days (seed $SEED) into $GEN"
-    bench_gen "$GEN" --stations "$STATIONS" --days "$DAYS" --seed "$SEED"
-else
-    log "reusing $GEN"
-fi
+bench_gen_cached "$GEN" "$STATIONS stations x $DAYS days (seed $SEED)" \
+    --stations "$STATIONS" --days "$DAYS" --seed "$SEED"
 json_field() { bench_json_field "$GEN/truth.json" "$1"; }
 DISTINCT=$(json_field distinct)
 LINES=$(json_field lines)
@@ -68,11 +64,7 @@ URL="http://127.0.0.1:$PORT"
 DATA=$(mktemp -d "${TMPDIR:-/tmp}/jialing-bench.XXXXXX")
 cleanup() {
     bench_stop_server || true
-    if [ "$KEEP_DATA" = 1 ]; then
-        echo "run.sh: data directory kept: $DATA" >&2
-    else
-        rm -rf "$DATA"
-    fi
+    bench_remove_or_keep "$DATA" "$KEEP_DATA"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
