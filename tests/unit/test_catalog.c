@@ -6,6 +6,14 @@
 
 #include "store_fixture.h"
 
+/* A tag value of 699 bytes: longer than the postings keep whole, so they store it hashed. */
+#define LONG_VALUE 700
+static void fill_long_value(char value[LONG_VALUE], char c)
+{
+    memset(value, c, LONG_VALUE - 1);
+    value[LONG_VALUE - 1] = '\0';
+}
+
 /* Selectors: =, != (which also matches series without the tag), and long values that the
  * postings store hashed. */
 static void test_select(void)
@@ -13,9 +21,8 @@ static void test_select(void)
     store_fixture f;
     sf_open(&f, 0, 0);
     st_store *store = f.store;
-    char long_value[700];
-    memset(long_value, 'v', sizeof long_value - 1);
-    long_value[sizeof long_value - 1] = '\0';
+    char long_value[LONG_VALUE];
+    fill_long_value(long_value, 'v');
     struct {
         const char *metric, *k1, *v1, *k2, *v2;
     } defs[] = {
@@ -77,9 +84,8 @@ static void test_select_probes(void)
     store_fixture f;
     sf_open(&f, 0, 0);
     st_store *store = f.store;
-    char long_value[700];
-    memset(long_value, 'w', sizeof long_value - 1);
-    long_value[sizeof long_value - 1] = '\0';
+    char long_value[LONG_VALUE];
+    fill_long_value(long_value, 'w');
     for (int i = 0; i <= 1000; i++) {
         char station[16];
         snprintf(station, sizeof station, "s%03d", i == 1000 ? 7 : i);
