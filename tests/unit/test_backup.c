@@ -18,12 +18,12 @@
 
 /* ---------- helpers ---------- */
 
-/* The key of series s: bk{station="b<s>"}. */
-static void station_key(jl_buf *out, int s)
+/* Adds series s, bk{station="b<s>"}, to the batch; returns its index. */
+static uint32_t add_station(test_batch *b, int s)
 {
     char station[16];
     snprintf(station, sizeof station, "b%d", s);
-    series_key(out, "bk", station);
+    return tb_series(b, "bk", station);
 }
 
 /* The k-th reading of series s: a scrambled value with two decimals, so chunks use the decimal
@@ -38,15 +38,12 @@ static double reading_value(int s, int64_t k)
 }
 
 /* Adds readings k in [from_k, to_k) of series [0, series) to batch. */
-static void add_readings(st_batch *batch, jl_buf *key, int series, int64_t from_k, int64_t to_k)
+static void add_readings(test_batch *b, int series, int64_t from_k, int64_t to_k)
 {
     for (int s = 0; s < series; s++) {
-        station_key(key, s);
-        uint32_t index;
-        CHECK_INT(st_batch_series(batch, key->data, key->len, &index), JL_OK);
+        uint32_t index = add_station(b, s);
         for (int64_t k = from_k; k < to_k; k++)
-            CHECK_INT(st_batch_point(batch, index, T0_MS + k * STEP_MS, reading_value(s, k)),
-                      JL_OK);
+            tb_point(b, index, T0_MS + k * STEP_MS, reading_value(s, k));
     }
 }
 
@@ -115,32 +112,23 @@ static void test_backup_quiet_store(void)
 {
     char *dir = make_temp_dir_named("backup");
     st_store *store = open_store(dir, 64, 64u << 20);
-    st_batch batch;
-    st_batch_init(&batch);
-    jl_buf key;
-    jl_buf_init(&key);
+    test_batch b;
+    tb_init(&b);
     jl_error err;
     for (int s = 0; s < QUIET_SERIES; s++) {
         int64_t n = 1000 + 337 * s;
         for (int64_t k = 0; k < n; k += 100) {
-            st_batch_reset(&batch);
-            station_key(&key, s);
-            uint32_t index;
-            CHECK_INT(st_batch_series(&batch, key.data, key.len, &index), JL_OK);
+            st_batch_reset(&b.batch);
+            uint32_t index = add_station(&b, s);
             for (int64_t j = k; j < k + 100 && j < n; j++)
-                CHECK_INT(st_batch_point(&batch, index, T0_MS + j * STEP_MS, reading_value(s, j)),
-                          JL_OK);
-            CHECK_INT(st_write(store, &batch, &err), JL_OK);
+                tb_point(&b, index, T0_MS + j * STEP_MS, reading_value(s, j));
+            CHECK_INT(tb_write(store, &b), JL_OK);
         }
     }
-    st_batch_reset(&batch);
-    for (int s = 0; s < QUIET_SERIES; s++) {
-        station_key(&key, s);
-        uint32_t index;
-        CHECK_INT(st_batch_series(&batch, key.data, key.len, &index), JL_OK);
-        CHECK_INT(st_batch_point(&batch, index, T0_MS + 5 * STEP_MS, -1.0 - s), JL_OK);
-    }
-    CHECK_INT(st_write(store, &batch, &err), JL_OK);
+    st_batch_reset(&b.batch);
+    for (int s = 0; s < QUIET_SERIES; s++)
+        tb_point(&b, add_station(&b, s), T0_MS + 5 * STEP_MS, -1.0 - s);
+    CHECK_INT(tb_write(store, &b), JL_OK);
     st_stats original;
     CHECK_INT(st_store_stats(store, 0, &original, &err), JL_OK);
     CHECK(original.chunks > 50);                         /* sealed chunks exist */
@@ -198,8 +186,7 @@ static void test_backup_quiet_store(void)
         }
         st_store_close(restored);
     }
-    st_batch_destroy(&batch);
-    jl_buf_destroy(&key);
+    tb_destroy(&b);
     st_store_close(store);
     remove_dir(strdup(copy));
     remove_dir(strdup(empty));
@@ -224,26 +211,22 @@ typedef struct busy_writer {
 static void *busy_writer_main(void *argument)
 {
     busy_writer *w = argument;
-    st_batch batch;
-    st_batch_init(&batch);
-    jl_buf key;
-    jl_buf_init(&key);
+    test_batch b;
+    tb_init(&b);
     int64_t k = atomic_load(&w->acknowledged);
     while (!atomic_load(&w->stop) && k + BUSY_STEP <= BUSY_MAX) {
-        st_batch_reset(&batch);
-        add_readings(&batch, &key, BUSY_SERIES, k, k + BUSY_STEP);
+        st_batch_reset(&b.batch);
+        add_readings(&b, BUSY_SERIES, k, k + BUSY_STEP);
         atomic_store(&w->submitted, k + BUSY_STEP);
-        jl_error err;
-        if (st_write(w->store, &batch, &err) != JL_OK) {
-            fprintf(stderr, "  writer: %s\n", err.message);
+        if (tb_write(w->store, &b) != JL_OK) {
+            fprintf(stderr, "  writer: %s\n", b.err.message);
             w->failures++;
             break;
         }
         k += BUSY_STEP;
         atomic_store(&w->acknowledged, k);
     }
-    st_batch_destroy(&batch);
-    jl_buf_destroy(&key);
+    tb_destroy(&b);
     return NULL;
 }
 
@@ -275,15 +258,13 @@ static void test_backup_while_writing(void)
 {
     char *dir = make_temp_dir_named("backup");
     st_store *store = open_store(dir, 64, 64u << 20);
-    st_batch batch;
-    st_batch_init(&batch);
-    jl_buf key;
-    jl_buf_init(&key);
+    test_batch b;
+    tb_init(&b);
     jl_error err;
     for (int64_t k = 0; k < BUSY_PREFILL; k += 1000) {
-        st_batch_reset(&batch);
-        add_readings(&batch, &key, BUSY_SERIES, k, k + 1000);
-        CHECK_INT(st_write(store, &batch, &err), JL_OK);
+        st_batch_reset(&b.batch);
+        add_readings(&b, BUSY_SERIES, k, k + 1000);
+        CHECK_INT(tb_write(store, &b), JL_OK);
     }
     busy_writer w;
     memset(&w, 0, sizeof w);
@@ -318,8 +299,7 @@ static void test_backup_while_writing(void)
     /* With the writer stopped, a backup equals the store exactly. */
     CHECK_INT(st_store_backup(store, final_copy, &err), JL_OK);
     CHECK_INT(check_copy(final_copy, final_count, final_count, ms, values), final_count);
-    st_batch_destroy(&batch);
-    jl_buf_destroy(&key);
+    tb_destroy(&b);
     st_store_close(store);
     remove_dir(strdup(copy));
     remove_dir(strdup(final_copy));
