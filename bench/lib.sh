@@ -71,9 +71,11 @@ bench_wait_until() {
 }
 
 # bench_wait_http URL [TIMEOUT_S] [INTERVAL_S]: bench_wait_until URL answers 2xx (curl -f);
-# 30 s and 0.1 s by default.
+# 30 s and 0.1 s by default. One request may take TIMEOUT_S too (a server that accepts and never
+# answers must not hold the wait forever), so the wait ends within twice TIMEOUT_S.
 bench_wait_http() {
-    bench_wait_until "${2:-30}" "${3:-0.1}" "$1 to answer" curl -sf -o /dev/null "$1"
+    bench_wait_until "${2:-30}" "${3:-0.1}" "$1 to answer" \
+        curl -sf -o /dev/null --max-time "${2:-30}" "$1"
 }
 
 # bench_wait_tcp PORT [TIMEOUT_S]: bench_wait_until 127.0.0.1:PORT accepts a connection.
