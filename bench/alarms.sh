@@ -15,6 +15,7 @@
 # Prints a Markdown table; bench/REPORT.md ("Alarm evaluation") keeps a run's.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 
 STATIONS=20 DAYS=30 SEED=1 CLIENTS=2
 while [ $# -gt 0 ]; do
@@ -28,18 +29,16 @@ while [ $# -gt 0 ]; do
     esac
 done
 BIN=bin
-for b in "$BIN/jialingd" "$BIN/bench-gen" "$BIN/bench-load"; do
-    [ -x "$b" ] || { echo "alarms.sh: $b is missing; run make first" >&2; exit 2; }
-done
+bench_require "run make first" "$BIN/jialingd" "$BIN/bench-gen" "$BIN/bench-load"
 OUT=bench/out
 mkdir -p "$OUT"
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/jialing-alarms.XXXXXX")
-SERVER_PID=""
 cleanup() {
-    [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null
+    bench_stop_server || true
     rm -rf "$WORK"
 }
 trap cleanup EXIT
+trap 'exit 130' INT TERM
 
 # The data ends at the start of today (UTC), so that `absent` rules, judged by the wall clock,
 # see live stations rather than a silence since the data's end.
@@ -71,50 +70,51 @@ for i, (m, b) in enumerate(levels.items()):
 json.dump({"rules": rules}, open(sys.argv[1], "w"), indent=1)
 PY
 
-# load_one NAME ARGS...: prints "wall_s cpu_s readings events eval_s"
+# evaluated_all URL WANT: whether the evaluator has seen WANT readings (/metrics).
+evaluated_all() {
+    local done_readings
+    done_readings=$(curl -sf "$1/metrics" | awk '$1 == "jialing_alarm_readings_total" {print $2}')
+    [ "${done_readings:-0}" -ge "$2" ]
+}
+
+# load_one NAME ARGS...: writes "wall_s cpu_s readings events eval_s" to stdout. Run in this
+# shell (not in $(...) or <(...)), so that the cleanup trap knows the server's PID.
 load_one() {
     local name=$1; shift
-    local data="$WORK/data-$name" port
-    port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-    "$BIN/jialingd" --data "$data" --listen "127.0.0.1:$port" --sync=full "$@" >"$WORK/server-$name.log" 2>&1 &
-    SERVER_PID=$!
-    for _ in $(seq 1 300); do
-        curl -sf "http://127.0.0.1:$port/health" >/dev/null 2>&1 && break
-        sleep 0.1
-    done
-    local tck cpu0 cpu1 t0 t1
-    tck=$(getconf CLK_TCK)
-    cpu0=$(awk '{print $14 + $15}' "/proc/$SERVER_PID/stat")
+    local data="$WORK/data-$name" port url
+    port=$(bench_free_port)
+    url="http://127.0.0.1:$port"
+    bench_start_server "$WORK/server-$name.log" \
+        "$BIN/jialingd" --data "$data" --listen "127.0.0.1:$port" --sync=full "$@"
+    bench_wait_http "$url/health" 30 || exit 1
+    local cpu0 cpu1 t0 t1
+    cpu0=$(bench_cpu_s "$SERVER_PID")
     t0=$(date +%s.%N)
-    "$BIN/bench-load" --url "http://127.0.0.1:$port" --clients "$CLIENTS" --batch 5000 "$GEN"/lines-*.lp >&2
+    "$BIN/bench-load" --url "$url" --clients "$CLIENTS" --batch 5000 "$GEN"/lines-*.lp >&2
     # The evaluator works behind the writes: wait until it has seen every reading.
     local want metrics
-    want=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["lines"])' "$GEN/truth.json")
+    want=$(bench_json_field "$GEN/truth.json" lines)
     if [ "$#" -gt 0 ]; then
-        for _ in $(seq 1 6000); do
-            metrics=$(curl -sf "http://127.0.0.1:$port/metrics")
-            done_readings=$(echo "$metrics" | awk '$1 == "jialing_alarm_readings_total" {print $2}')
-            [ "${done_readings:-0}" -ge "$want" ] && break
-            sleep 0.05
-        done
+        bench_wait_until 600 0.05 "the evaluator to see all $want readings" evaluated_all "$url" "$want" ||
+            exit 1
     fi
     t1=$(date +%s.%N)
-    cpu1=$(awk '{print $14 + $15}' "/proc/$SERVER_PID/stat")
-    metrics=$(curl -sf "http://127.0.0.1:$port/metrics")
+    cpu1=$(bench_cpu_s "$SERVER_PID")
+    metrics=$(curl -sf "$url/metrics")
     echo "$metrics" | grep -E "^jialing_alarm_(replay|readings)" >&2 || true
-    kill -TERM "$SERVER_PID"
-    wait "$SERVER_PID" || true
-    SERVER_PID=""
-    echo "$metrics" | awk -v t0="$t0" -v t1="$t1" -v c0="$cpu0" -v c1="$cpu1" -v tck="$tck" '
+    bench_stop_server
+    echo "$metrics" | awk -v t0="$t0" -v t1="$t1" -v c0="$cpu0" -v c1="$cpu1" '
         $1 == "jialing_points_ingested_total" { readings = $2 }
         $1 == "jialing_alarm_events_total{state=\"fired\"}" { events = $2 }
         $1 == "jialing_alarm_evaluation_seconds_total" { eval = $2 }
-        END { printf "%.2f %.2f %d %d %.2f\n", t1 - t0, (c1 - c0) / tck, readings, events, eval }'
+        END { printf "%.2f %.2f %d %d %.2f\n", t1 - t0, c1 - c0, readings, events, eval }'
     rm -rf "$data"
 }
 
-read -r W0 C0 R0 E0 V0 < <(load_one plain)
-read -r W1 C1 R1 E1 V1 < <(load_one rules --rules "$WORK/rules.json")
+load_one plain >"$WORK/plain.txt"
+load_one rules --rules "$WORK/rules.json" >"$WORK/rules.txt"
+read -r W0 C0 R0 E0 V0 <"$WORK/plain.txt"
+read -r W1 C1 R1 E1 V1 <"$WORK/rules.txt"
 echo "| run | readings | wall s | server CPU s | readings/s | events fired | evaluation s |"
 echo "|---|---|---|---|---|---|---|"
 awk -v r="$R0" -v w="$W0" -v c="$C0" 'BEGIN { printf "| no rules | %d | %.2f | %.2f | %.0f | | |\n", r, w, c, r / w }'

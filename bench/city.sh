@@ -22,6 +22,7 @@
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 CASE=city
 CLIENTS=2
 BATCH=5000
@@ -51,28 +52,18 @@ fine) GEN_ARGS=(--stations 100 --days 7 --cadence 10 --decimals-shift -1 --noise
 *) echo "city.sh: unknown case $CASE" >&2; exit 2 ;;
 esac
 OUTFILE=${OUTFILE:-bench/out/city-$CASE.md}
-for b in "$BIN/jialingd" "$BIN/bench-gen" "$BIN/bench-load"; do
-    [ -x "$b" ] || { echo "city.sh: $b is missing; run 'make all' first" >&2; exit 2; }
-done
+bench_require "run 'make all' first" "$BIN/jialingd" "$BIN/bench-gen" "$BIN/bench-load"
 command -v victoria-metrics >/dev/null || { echo "city.sh: victoria-metrics is missing (apt-get install victoria-metrics)" >&2; exit 2; }
 log() { echo "== $(date -u +%H:%M:%S) $*" >&2; }
-now() { date +%s.%N; }
-loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
+now() { bench_now; }
+loadavg() { bench_loadavg; }
 mkdir -p "$(dirname "$OUTFILE")"
 TMPROOT=$(mktemp -d "${TMPDIR:-/tmp}/jialing-city.XXXXXX")
-SERVER_PID=""
-stop_server() {
-    if [ -n "$SERVER_PID" ]; then
-        kill "$SERVER_PID" 2>/dev/null || true
-        for _ in $(seq 1 600); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
-        kill -9 "$SERVER_PID" 2>/dev/null || true
-        wait "$SERVER_PID" 2>/dev/null || true
-        SERVER_PID=""
-    fi
-}
+# A server gets 60 s to stop after SIGTERM, then it is killed.
+stop_server() { bench_stop_server 60 || true; }
 cleanup() {
     stop_server
-    if [ "$KEEP_DATA" = 1 ]; then echo "city.sh: data kept in $TMPROOT" >&2; else rm -rf "$TMPROOT"; fi
+    bench_remove_or_keep "$TMPROOT" "$KEEP_DATA"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -82,7 +73,7 @@ log "generating: bench-gen ${GEN_ARGS[*]} --no-truth"
 t0=$(now)
 "$BIN/bench-gen" "${GEN_ARGS[@]}" --no-truth --out "$GEN" >&2
 GEN_S=$(awk -v a="$(now)" -v b="$t0" 'BEGIN { printf "%.1f", a - b }')
-jf() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$GEN/truth.json" "$1"; }
+jf() { bench_json_field "$GEN/truth.json" "$1"; }
 LINES=$(jf lines)
 DISTINCT=$(jf distinct)
 DUPS=$(jf duplicates)
@@ -92,13 +83,11 @@ STATION=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["serie
 LP_BYTES=$(du -s -B1 "$GEN" | cut -f1)
 log "$LINES lines ($DISTINCT distinct, $DUPS re-sent), $LP_BYTES bytes of line protocol"
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-proc_kb() { awk -v k="$1:" '$1 == k { print $2 }' "/proc/$SERVER_PID/status" 2>/dev/null || true; }
-server_cpu_s() {
-    sed 's/^.*) //' "/proc/$SERVER_PID/stat" 2>/dev/null |
-        awk -v hz="$(getconf CLK_TCK)" '{ printf "%.2f", ($12 + $13 + $14 + $15) / hz }' || echo 0
-}
-disk_bytes() { du -s -B1 "$1" | cut -f1; }
+free_port() { bench_free_port; }
+proc_kb() { bench_proc_kb "$SERVER_PID" "$1" || true; }
+# utime + stime of the server and its reaped children
+server_cpu_s() { bench_cpu_s "$SERVER_PID" children || echo 0; }
+disk_bytes() { bench_disk_bytes "$1"; }
 ms_to_s() { awk -v m="$1" 'BEGIN { printf "%d.%03d", int(m / 1000), m % 1000 }'; }
 HOUR=3600000
 # VictoriaMetrics' rollup at T covers (T-1h, T]: T = window start + 1h - 1 ms gives the same
@@ -139,9 +128,10 @@ time_query() {
 }
 
 declare -A R
-start_server() {
-    "${CMD[@]}" >>"$TMPROOT/$KEY-server.log" 2>&1 &
-    SERVER_PID=$!
+start_server() { bench_start_server "$TMPROOT/$KEY-server.log" "${CMD[@]}"; }
+# answers_one URL: whether the one-series question has an answer with windows (after a restart)
+answers_one() {
+    curl -sf -o "$TMPROOT/answer" "$1" 2>/dev/null && [ "$(windows "$KEY" "$TMPROOT/answer")" -gt 0 ]
 }
 run_system() {
     KEY=$1
@@ -163,7 +153,7 @@ run_system() {
     R[$KEY.cmd]="${CMD[*]}"
     log "$KEY: starting ${CMD[*]}"
     start_server
-    for _ in $(seq 1 600); do curl -sf "$URL/health" >/dev/null 2>&1 && break; sleep 0.1; done
+    bench_wait_http "$URL/health" 60 || exit 1
     cat "$GEN"/lines-*.lp >/dev/null
     local cpu0 cpu1 la
     la=$(loadavg)
@@ -173,7 +163,7 @@ run_system() {
         "$GEN"/lines-*.lp >"$dir/load.txt"
     cpu1=$(server_cpu_s)
     tail -n 1 "$dir/load.txt" >&2
-    kv() { tail -n 1 "$dir/load.txt" | tr ' ' '\n' | awk -F= -v k="$1" '$1 == k { print $2 }'; }
+    kv() { bench_load_kv "$dir/load.txt" "$1"; }
     R[$KEY.rate]=$(kv readings_per_s)
     R[$KEY.secs]=$(kv seconds)
     R[$KEY.acked]=$(kv readings)
@@ -207,10 +197,7 @@ run_system() {
     start_server
     local q
     q=$(query_url "$KEY" one)
-    for _ in $(seq 1 6000); do
-        if curl -sf -o "$TMPROOT/answer" "$URL$q" 2>/dev/null && [ "$(windows "$KEY" "$TMPROOT/answer")" -gt 0 ]; then break; fi
-        sleep 0.02
-    done
+    bench_wait_until 600 0.02 "$KEY to answer $q after the restart" answers_one "$URL$q" || exit 1
     R[$KEY.restart]=$(awk -v a="$(now)" -v b="$t_start" 'BEGIN { printf "%.2f", a - b }')
     stop_server
     [ "$KEEP_DATA" = 1 ] || rm -rf "$dir/data"

@@ -11,6 +11,7 @@
 # file bytes per reading, with the ratio of the flagged store to the unflagged one.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 
 STATIONS=20 DAYS=365 SEED=1 PER_MILLE=10
 while [ $# -gt 0 ]; do
@@ -24,43 +25,37 @@ while [ $# -gt 0 ]; do
     esac
 done
 BIN=bin
-for b in "$BIN/jialingd" "$BIN/jialing" "$BIN/bench-gen" "$BIN/bench-load"; do
-    [ -x "$b" ] || { echo "flags_size.sh: $b is missing; run make first" >&2; exit 2; }
-done
+bench_require "run make first" "$BIN/jialingd" "$BIN/jialing" "$BIN/bench-gen" "$BIN/bench-load"
 OUT=bench/out
 mkdir -p "$OUT"
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/jialing-flags.XXXXXX")
-SERVER_PID=""
 cleanup() {
-    [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null
+    bench_stop_server || true
     rm -rf "$WORK"
 }
 trap cleanup EXIT
+trap 'exit 130' INT TERM
 
-# store_one PER_MILLE: generates (or reuses) the data, stores it, prints "readings flagged chunk_bpr file_bpr"
+# store_one PER_MILLE: generates (or reuses) the data, stores it, prints "readings flagged
+# chunk_bpr file_bpr". Run in this shell (not in $(...) or <(...)), so that the cleanup trap
+# knows the server's PID.
 store_one() {
     local k=$1 gen="$OUT/gen-${STATIONS}x${DAYS}-seed${SEED}"
     [ "$k" -gt 0 ] && gen="$gen-m$k"
     if [ ! -f "$gen/truth.json" ]; then
-        rm -rf "$gen" "$gen.partial"
-        "$BIN/bench-gen" --stations "$STATIONS" --days "$DAYS" --seed "$SEED" \
-            --flag-hours-per-mille "$k" --out "$gen.partial" >&2
-        mv "$gen.partial" "$gen"
+        bench_gen "$gen" --stations "$STATIONS" --days "$DAYS" --seed "$SEED" \
+            --flag-hours-per-mille "$k" >&2
     fi
     local flagged
-    flagged=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1])).get("flagged_m", 0))' "$gen/truth.json")
+    flagged=$(bench_json_field "$gen/truth.json" flagged_m 0)
     local data="$WORK/data-$k" port
-    port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-    "$BIN/jialingd" --data "$data" --listen "127.0.0.1:$port" --sync=full >"$WORK/server-$k.log" 2>&1 &
-    SERVER_PID=$!
-    for _ in $(seq 1 300); do
-        curl -sf "http://127.0.0.1:$port/health" >/dev/null 2>&1 && break
-        sleep 0.1
-    done
+    port=$(bench_free_port)
+    bench_start_server "$WORK/server-$k.log" \
+        "$BIN/jialingd" --data "$data" --listen "127.0.0.1:$port" --sync=full
+    bench_wait_http "http://127.0.0.1:$port/health" 30 || exit 1
     "$BIN/bench-load" --url "http://127.0.0.1:$port" --clients 2 --batch 5000 "$gen"/lines-*.lp >&2
-    kill -TERM "$SERVER_PID"
-    wait "$SERVER_PID" || true
-    SERVER_PID=""
+    # inspect wants the store closed cleanly: a server that had to be killed fails the run.
+    bench_stop_server
     "$BIN/jialing" inspect "$data" >"$WORK/inspect-$k.txt"
     awk -v flagged="$flagged" '
         /^readings / { readings = $2 }
@@ -71,8 +66,10 @@ store_one() {
     rm -rf "$data"
 }
 
-read -r R0 F0 C0 B0 < <(store_one 0)
-read -r R1 F1 C1 B1 < <(store_one "$PER_MILLE")
+store_one 0 >"$WORK/store-0.txt"
+store_one "$PER_MILLE" >"$WORK/store-$PER_MILLE.txt"
+read -r R0 F0 C0 B0 <"$WORK/store-0.txt"
+read -r R1 F1 C1 B1 <"$WORK/store-$PER_MILLE.txt"
 echo "| store | readings | flagged M | chunk bytes per sealed reading | file bytes per reading |"
 echo "|---|---|---|---|---|"
 echo "| no flags | $R0 | $F0 | $C0 | $B0 |"

@@ -9,7 +9,8 @@
  *
  * Variety (none of these changes the output of a run that does not use it, so the reference year
  * of DESIGN §6 stays byte-identical):
- *   --cadence SECONDS    one reading per station every SECONDS (default 60); the per-minute step
+ *   --cadence SECONDS    one reading per station every SECONDS (default 60; it must divide a day,
+ *                        86400 s, or bench-gen refuses it); the per-minute step
  *                        noise and pull of each metric are rescaled to the step (noise by
  *                        sqrt(step/60 s), pull to 1-(1-pull)^(step/60 s)) so the curves keep their
  *                        shape, and outages keep their 2-10 h length
@@ -319,6 +320,16 @@ int main(int argc, char **argv)
     }
     if (out.dir == NULL) {
         usage(stderr);
+        return 2;
+    }
+    /* The loop steps a whole number of ticks a day (ticks_per_day = DAY_MS / step): a cadence
+     * that does not divide the day would drift against the daily and yearly cycles and leave
+     * every day short of readings. */
+    if (86400 % cadence_s != 0) {
+        fprintf(stderr,
+                "bench-gen: --cadence %ld does not divide a day (86400 s); use a divisor such as "
+                "10, 30, 60, 300, 900 or 3600\n",
+                cadence_s);
         return 2;
     }
     /* A reading must not be stamped past the station's next one, or the lines leave time order. */

@@ -14,6 +14,7 @@
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 STATIONS_LIST="1 100 1000"
 MESSAGES=10000
 CONNECTIONS=""
@@ -35,65 +36,41 @@ while [ $# -gt 0 ]; do
     *) echo "hj212.sh: unknown argument $1" >&2; usage >&2; exit 2 ;;
     esac
 done
-for n in $STATIONS_LIST "$MESSAGES" "$WINDOW" ${CONNECTIONS:+"$CONNECTIONS"}; do
-    case "$n" in '' | *[!0-9]*) echo "hj212.sh: '$n' is not a whole number" >&2; exit 2 ;; esac
-done
-for b in "$BIN/jialingd" "$BIN/jialing"; do
-    [ -x "$b" ] || { echo "hj212.sh: $b is missing; run 'make all' first" >&2; exit 2; }
-done
+bench_whole_numbers $STATIONS_LIST "$MESSAGES" "$WINDOW" ${CONNECTIONS:+"$CONNECTIONS"}
+bench_require "run 'make all' first" "$BIN/jialingd" "$BIN/jialing"
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 log() { echo "== $*" >&2; }
 
-SERVER_PID=""
 DATA=""
 cleanup() {
-    if [ -n "$SERVER_PID" ]; then
-        kill "$SERVER_PID" 2>/dev/null || true
-        wait "$SERVER_PID" 2>/dev/null || true
-    fi
+    bench_stop_server || true
     [ -z "$DATA" ] || rm -rf "$DATA"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-
-server_cpu_s() {
-    # utime + stime (fields 14 and 15; the command name in field 2 has no spaces here)
-    awk -v hz="$(getconf CLK_TCK)" '{ printf "%.3f", ($14 + $15) / hz }' "/proc/$SERVER_PID/stat"
-}
 
 ROWS=()
 STATUS=0
 for N in $STATIONS_LIST; do
     COUNT=$(( (MESSAGES + N - 1) / N ))
     DATA=$(mktemp -d "${TMPDIR:-/tmp}/jialing-hj212-bench.XXXXXX")
-    HTTP_PORT=$(free_port)
-    HJ_PORT=$(free_port)
+    HTTP_PORT=$(bench_free_port)
+    HJ_PORT=$(bench_free_port)
     LOG="$DATA.log"
-    "$BIN/jialingd" --data "$DATA" --listen "127.0.0.1:$HTTP_PORT" --hj212 "127.0.0.1:$HJ_PORT" \
-        --sync="$SYNC" >"$LOG" 2>&1 &
-    SERVER_PID=$!
-    for _ in $(seq 1 300); do
-        kill -0 "$SERVER_PID" 2>/dev/null || { cat "$LOG" >&2; echo "hj212.sh: jialingd exited" >&2; exit 1; }
-        if curl -sf "http://127.0.0.1:$HTTP_PORT/health" >/dev/null 2>&1 &&
-            python3 -c 'import socket,sys; socket.create_connection(("127.0.0.1", int(sys.argv[1])), 1).close()' \
-                "$HJ_PORT" 2>/dev/null; then
-            break
-        fi
-        sleep 0.1
-    done
+    bench_start_server "$LOG" "$BIN/jialingd" --data "$DATA" --listen "127.0.0.1:$HTTP_PORT" \
+        --hj212 "127.0.0.1:$HJ_PORT" --sync="$SYNC"
+    bench_wait_http "http://127.0.0.1:$HTTP_PORT/health" 30 || exit 1
+    bench_wait_tcp "$HJ_PORT" 30 || exit 1
     log "$N stations x $COUNT messages (window $WINDOW, sync=$SYNC)"
-    CPU_BEFORE=$(server_cpu_s)
+    CPU_BEFORE=$(bench_cpu_s "$SERVER_PID")
     SEND_STATUS=0
     REPORT=$("$BIN/jialing" hj212-send --to "127.0.0.1:$HJ_PORT" --stations "$N" --count "$COUNT" \
         --start 2025-01-01T00:00:00Z --step 60 --interval 0 --window "$WINDOW" \
         ${CONNECTIONS:+--connections "$CONNECTIONS"} --timeout 30 --retries 3) || SEND_STATUS=$?
-    CPU_AFTER=$(server_cpu_s)
-    HWM_KB=$(awk '$1 == "VmHWM:" { print $2 }' "/proc/$SERVER_PID/status")
+    CPU_AFTER=$(bench_cpu_s "$SERVER_PID")
+    HWM_KB=$(bench_proc_kb "$SERVER_PID" VmHWM)
     echo "$REPORT" >&2
-    kill "$SERVER_PID"
-    wait "$SERVER_PID" || true
-    SERVER_PID=""
+    bench_stop_server
     rm -rf "$DATA" "$LOG"
     DATA=""
     [ "$SEND_STATUS" = 0 ] || { echo "hj212.sh: messages were lost with $N stations" >&2; STATUS=1; }

@@ -16,6 +16,7 @@
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 STATIONS=20
 DAYS=365
 SEED=1
@@ -51,15 +52,11 @@ while [ $# -gt 0 ]; do
     *) echo "peers.sh: unknown argument $1" >&2; usage >&2; exit 2 ;;
     esac
 done
-for n in "$STATIONS" "$DAYS" "$SEED" "$CLIENTS" "$BATCH" "$RUNS" "$MAX_INGEST_S"; do
-    case "$n" in '' | *[!0-9]*) echo "peers.sh: '$n' is not a whole number" >&2; exit 2 ;; esac
-done
-for b in "$JIALINGD" "$BIN/bench-gen" "$BIN/bench-load"; do
-    [ -x "$b" ] || { echo "peers.sh: $b is missing; run 'make all' first" >&2; exit 2; }
-done
+bench_whole_numbers "$STATIONS" "$DAYS" "$SEED" "$CLIENTS" "$BATCH" "$RUNS" "$MAX_INGEST_S"
+bench_require "run 'make all' first" "$JIALINGD" "$BIN/bench-gen" "$BIN/bench-load"
 log() { echo "== $(date -u +%H:%M:%S) $*" >&2; }
-loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
-now() { date +%s.%N; }
+loadavg() { bench_loadavg; }
+now() { bench_now; }
 OUT=bench/out
 PNG=${REPORT%.md}.png
 mkdir -p "$RES"
@@ -99,45 +96,28 @@ case ",$SYSTEMS," in *,vm,* | *,influx,*) [ "$INSTALL" = 0 ] || install_peers ;;
 
 # ---- data (shared with bench/run.sh; the generator is deterministic)
 GEN="$OUT/gen-${STATIONS}x${DAYS}-seed${SEED}"
-if [ ! -f "$GEN/truth.json" ]; then
-    log "generating $STATIONS stations x $DAYS days (seed $SEED) into $GEN"
-    rm -rf "$GEN" "$GEN.partial"
-    "$BIN/bench-gen" --stations "$STATIONS" --days "$DAYS" --seed "$SEED" --out "$GEN.partial" >&2
-    mv "$GEN.partial" "$GEN"
-else
-    log "reusing $GEN"
-fi
-json_field() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$GEN/truth.json" "$1"; }
+bench_gen_cached "$GEN" "$STATIONS stations x $DAYS days (seed $SEED)" \
+    --stations "$STATIONS" --days "$DAYS" --seed "$SEED" >&2
+json_field() { bench_json_field "$GEN/truth.json" "$1"; }
 DISTINCT=$(json_field distinct)
 LINES=$(json_field lines)
 DUPLICATES=$(json_field duplicates)
 
 TMPROOT=$(mktemp -d "${TMPDIR:-/tmp}/jialing-peers.XXXXXX")
-SERVER_PID=""
-stop_server() {
-    if [ -n "$SERVER_PID" ]; then
-        kill "$SERVER_PID" 2>/dev/null || true
-        for _ in $(seq 1 300); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
-        kill -9 "$SERVER_PID" 2>/dev/null || true
-        wait "$SERVER_PID" 2>/dev/null || true
-        SERVER_PID=""
-    fi
-}
+# A server gets 30 s to stop after SIGTERM, then it is killed.
+stop_server() { bench_stop_server 30 || true; }
 cleanup() {
     stop_server
-    if [ "$KEEP_DATA" = 1 ]; then echo "peers.sh: data kept in $TMPROOT" >&2; else rm -rf "$TMPROOT"; fi
+    bench_remove_or_keep "$TMPROOT" "$KEEP_DATA"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-proc_kb() { awk -v k="$1:" '$1 == k { print $2 }' "/proc/$SERVER_PID/status" 2>/dev/null || true; }
-server_cpu_s() {
-    # utime + stime of the server and its reaped children (fields 14-17 after the command name)
-    sed 's/^.*) //' "/proc/$SERVER_PID/stat" 2>/dev/null |
-        awk -v hz="$(getconf CLK_TCK)" '{ printf "%.2f", ($12 + $13 + $14 + $15) / hz }' || echo 0
-}
-disk_bytes() { du -s -B1 "$1" | cut -f1; }
+free_port() { bench_free_port; }
+proc_kb() { bench_proc_kb "$SERVER_PID" "$1" || true; }
+# utime + stime of the server and its reaped children
+server_cpu_s() { bench_cpu_s "$SERVER_PID" children || echo 0; }
+disk_bytes() { bench_disk_bytes "$1"; }
 vm_merges_active() {
     curl -sf "$URL/metrics" | awk '/^vm_active_merges/ { n += $2 } END { print n + 0 }'
 }
@@ -198,14 +178,9 @@ EOF
     esac
 
     log "$key: starting ${cmd[*]}"
-    "${cmd[@]}" >"$RES/$key-server.log" 2>&1 &
-    SERVER_PID=$!
-    for _ in $(seq 1 600); do
-        kill -0 "$SERVER_PID" 2>/dev/null || { echo "peers.sh: $key exited at start:" >&2; tail -20 "$RES/$key-server.log" >&2; SERVER_PID=""; return 1; }
-        curl -sf "$URL$health" >/dev/null 2>&1 && break
-        sleep 0.1
-    done
-    curl -sf "$URL$health" >/dev/null || { echo "peers.sh: $key did not come up" >&2; return 1; }
+    : >"$RES/$key-server.log"
+    bench_start_server "$RES/$key-server.log" "${cmd[@]}"
+    bench_wait_http "$URL$health" 60 || { echo "peers.sh: $key did not come up" >&2; stop_server; return 1; }
     if [ "$key" = influx ]; then
         curl -sf -XPOST "$URL/query" --data-urlencode 'q=CREATE DATABASE bench' >/dev/null
     fi
@@ -217,7 +192,13 @@ EOF
     python3 bench/check.py wait-queryable --system "$key" --url "$URL" --truth "$GEN" \
         --go-file "$dir/go" --timeout 600 >"$RES/$key-queryable.txt" &
     wait_pid=$!
-    until [ -e "$dir/go.ready" ] || ! kill -0 "$wait_pid" 2>/dev/null; do sleep 0.05; done
+    checker_ready() { [ -e "$dir/go.ready" ] || ! kill -0 "$wait_pid" 2>/dev/null; }
+    bench_wait_until 600 0.05 "check.py wait-queryable to load the truth" checker_ready || {
+        kill "$wait_pid" 2>/dev/null || true
+        wait "$wait_pid" 2>/dev/null || true
+        stop_server
+        return 1
+    }
     # Read the line files once, so that every system's load starts with them in the page cache
     # (at --scale 4 they are 14 GB, and the first system otherwise paid for reading them).
     cat "$GEN"/lines-*.lp >/dev/null

@@ -16,11 +16,13 @@
 # --values: a random walk in tenths (~2 B a reading) or noise (random doubles, 8 B a reading: with
 # --target 480 every chunk fills one 4 KiB overflow page, as chunks the store sizes itself do);
 # --before: the commit of the old binary (default: the parent of the commit that made store
-# format 5). The environment may set SERIES CHUNKS TARGET TAIL VALUES RUNS BEFORE the same way.
+# format 5). The environment may set SERIES CHUNKS TARGET TAIL VALUES RUNS BEFORE the same way,
+# and START_TIMEOUT (seconds a start may take before the run fails, default 600).
 # Disk: about 45 bytes per reading plus 60 per chunk at the defaults (4.3 GB for 10^5 x 100 x 64).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 SERIES=${SERIES:-100000}
 CHUNKS=${CHUNKS:-100}
 TARGET=${TARGET:-64}
@@ -28,6 +30,7 @@ TAIL=${TAIL:-}
 VALUES=${VALUES:-walk}
 RUNS=${RUNS:-3}
 BEFORE=${BEFORE:-}
+START_TIMEOUT=${START_TIMEOUT:-600}
 KEEP_DATA=0
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -39,7 +42,7 @@ while [ $# -gt 0 ]; do
     --runs) RUNS=$2; shift 2 ;;
     --before) BEFORE=$2; shift 2 ;;
     --keep-data) KEEP_DATA=1; shift ;;
-    -h | --help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "restart.sh: unknown argument $1" >&2; exit 2 ;;
     esac
 done
@@ -49,6 +52,8 @@ if [ -z "$BEFORE" ]; then
     BEFORE=$(git rev-parse "$intro^")
 fi
 log() { echo "== $*" >&2; }
+trap 'bench_stop_server || true' EXIT
+trap 'exit 130' INT TERM
 
 OUT=bench/out/restart
 mkdir -p "$OUT"
@@ -73,9 +78,6 @@ gen_start=$(date +%s.%N)
 gen_end=$(date +%s.%N)
 FILE_BYTES=$(stat -c %s "$DATA/data.mdb")
 
-free_port() {
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
 drop_cache() {
     python3 - "$DATA/data.mdb" <<'EOF'
 import os, sys
@@ -88,24 +90,22 @@ EOF
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
 
 QUERY='series=pm25%7Bstation%3D%22s0000007%22%7D'
-# time_start BINARY: prints "health_ms query_ms hwm_kib" for one start on $DATA.
+# time_start BINARY: sets START_RESULT to "health_ms query_ms hwm_kib" for one start on $DATA.
+# Runs in this shell (not in $(...)), so that the EXIT trap knows the server's PID.
+START_RESULT=""
 time_start() {
-    local bin=$1 port pid t0 t1 t2 hwm
-    port=$(free_port)
+    local bin=$1 port t0 t1 t2 hwm
+    port=$(bench_free_port)
+    : >"$OUT/server.log"
     t0=$(now_ms)
-    "$bin" --data "$DATA" --listen "127.0.0.1:$port" >"$OUT/server.log" 2>&1 &
-    pid=$!
-    until curl -sf -o /dev/null "http://127.0.0.1:$port/health"; do
-        kill -0 "$pid" 2>/dev/null || { echo "restart.sh: $bin exited" >&2; cat "$OUT/server.log" >&2; exit 1; }
-        sleep 0.005
-    done
+    bench_start_server "$OUT/server.log" "$bin" --data "$DATA" --listen "127.0.0.1:$port"
+    bench_wait_http "http://127.0.0.1:$port/health" "$START_TIMEOUT" 0.005 || exit 1
     t1=$(now_ms)
     curl -sf -o "$OUT/latest.json" "http://127.0.0.1:$port/api/v1/latest?$QUERY"
     t2=$(now_ms)
-    hwm=$(awk '/VmHWM/ {print $2}' "/proc/$pid/status")
-    kill -TERM "$pid"
-    wait "$pid" || true
-    echo "$((t1 - t0)) $((t2 - t0)) $hwm"
+    hwm=$(bench_proc_kb "$SERVER_PID" VmHWM)
+    bench_stop_server
+    START_RESULT="$((t1 - t0)) $((t2 - t0)) $hwm"
 }
 
 ROWS=()
@@ -115,7 +115,8 @@ measure() {
     for r in $(seq 1 "$runs"); do
         [ "$cache" = cold ] && drop_cache
         [ "$cache" = warm ] && cat "$DATA/data.mdb" >/dev/null
-        out=$(time_start "$bin")
+        time_start "$bin"
+        out=$START_RESULT
         set -- $out
         all="$all $1/$2"
         if [ "$best_h" = 0 ] || [ "$1" -lt "$best_h" ]; then best_h=$1; best_q=$2; hwm=$3; fi

@@ -15,6 +15,7 @@
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 STATIONS=${STATIONS:-20}
 DAYS=${DAYS:-365}
 SEED=${SEED:-1}
@@ -41,15 +42,8 @@ while [ $# -gt 0 ]; do
     *) echo "run.sh: unknown argument $1" >&2; usage >&2; exit 2 ;;
     esac
 done
-for n in "$STATIONS" "$DAYS" "$SEED" "$CLIENTS" "$BATCH" "$RUNS"; do
-    case "$n" in '' | *[!0-9]*) echo "run.sh: '$n' is not a whole number" >&2; exit 2 ;; esac
-done
-for b in "$JIALINGD" "$BIN/bench-gen" "$BIN/bench-load"; do
-    if [ ! -x "$b" ]; then
-        echo "run.sh: $b is missing; run 'make bench' (or make all first)" >&2
-        exit 2
-    fi
-done
+bench_whole_numbers "$STATIONS" "$DAYS" "$SEED" "$CLIENTS" "$BATCH" "$RUNS"
+bench_require "run 'make bench' (or make all first)" "$JIALINGD" "$BIN/bench-gen" "$BIN/bench-load"
 
 OUT=bench/out
 mkdir -p "$OUT"
@@ -57,62 +51,31 @@ GEN="$OUT/gen-${STATIONS}x${DAYS}-seed${SEED}"
 log() { echo "== $*" >&2; }
 
 # ---- data (reused when already generated with the same settings: the generator is deterministic)
-if [ ! -f "$GEN/truth.json" ]; then
-    log "generating $STATIONS stations x $DAYS days (seed $SEED) into $GEN"
-    rm -rf "$GEN" "$GEN.partial"
-    "$BIN/bench-gen" --stations "$STATIONS" --days "$DAYS" --seed "$SEED" --out "$GEN.partial"
-    mv "$GEN.partial" "$GEN"
-else
-    log "reusing $GEN"
-fi
-json_field() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$GEN/truth.json" "$1"; }
+bench_gen_cached "$GEN" "$STATIONS stations x $DAYS days (seed $SEED)" \
+    --stations "$STATIONS" --days "$DAYS" --seed "$SEED"
+json_field() { bench_json_field "$GEN/truth.json" "$1"; }
 DISTINCT=$(json_field distinct)
 LINES=$(json_field lines)
 DUPLICATES=$(json_field duplicates)
 
 # ---- server
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+PORT=$(bench_free_port)
 URL="http://127.0.0.1:$PORT"
 DATA=$(mktemp -d "${TMPDIR:-/tmp}/jialing-bench.XXXXXX")
-SERVER_PID=""
 cleanup() {
-    if [ -n "$SERVER_PID" ]; then
-        kill "$SERVER_PID" 2>/dev/null || true
-        wait "$SERVER_PID" 2>/dev/null || true
-    fi
-    if [ "$KEEP_DATA" = 1 ]; then
-        echo "run.sh: data directory kept: $DATA" >&2
-    else
-        rm -rf "$DATA"
-    fi
+    bench_stop_server || true
+    bench_remove_or_keep "$DATA" "$KEEP_DATA"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 log "starting $JIALINGD on $URL, data in $DATA"
-"$JIALINGD" --data "$DATA" --listen "127.0.0.1:$PORT" --sync=full >"$OUT/server.log" 2>&1 &
-SERVER_PID=$!
-for _ in $(seq 1 300); do
-    if ! kill -0 "$SERVER_PID" 2>/dev/null; then
-        echo "run.sh: jialingd exited at start; its log:" >&2
-        cat "$OUT/server.log" >&2
-        SERVER_PID=""
-        exit 1
-    fi
-    if curl -sf "$URL/health" >/dev/null 2>&1; then
-        break
-    fi
-    sleep 0.1
-done
-curl -sf "$URL/health" >/dev/null || { echo "run.sh: jialingd did not answer /health within 30 s" >&2; exit 1; }
+: >"$OUT/server.log"
+bench_start_server "$OUT/server.log" "$JIALINGD" --data "$DATA" --listen "127.0.0.1:$PORT" --sync=full
+bench_wait_http "$URL/health" 30 || exit 1
 
-proc_field() { awk -v k="$1:" '$1 == k { print $2 }' "/proc/$SERVER_PID/status" 2>/dev/null || true; }
-server_cpu_s() {
-    # utime + stime (fields 14 and 15; the command name in field 2 has no spaces here)
-    awk -v hz="$(getconf CLK_TCK)" '{ printf "%.2f", ($14 + $15) / hz }' "/proc/$SERVER_PID/stat" 2>/dev/null ||
-        echo 0
-}
-disk_bytes() { du -s -B1 "$DATA" | cut -f1; } # allocated blocks, so sparse files count as stored
+server_cpu_s() { bench_cpu_s "$SERVER_PID" || echo 0; }
+disk_bytes() { bench_disk_bytes "$DATA"; }
 apparent_bytes() { du -s -b "$DATA" | cut -f1; }
 
 # ---- ingest
@@ -122,8 +85,8 @@ LOAD_STATUS=ok
 "$BIN/bench-load" --url "$URL" --clients "$CLIENTS" --batch "$BATCH" "$GEN"/lines-*.lp | tee "$OUT/load.txt" ||
     LOAD_STATUS=failed
 CPU_AFTER=$(server_cpu_s)
-VMHWM_KB=$(proc_field VmHWM)
-kv() { tail -n 1 "$OUT/load.txt" | tr ' ' '\n' | awk -F= -v k="$1" '$1 == k { print $2 }'; }
+VMHWM_KB=$(bench_proc_kb "$SERVER_PID" VmHWM || true)
+kv() { bench_load_kv "$OUT/load.txt" "$1"; }
 READINGS_PER_S=$(kv readings_per_s)
 SECONDS_INGEST=$(kv seconds)
 CLIENT_CPU=$(kv cpu_s)

@@ -1,8 +1,11 @@
-/* Shared fixture of the store's unit tests (test_store.c, test_catalog.c,
- * test_seal.c, test_log.c, test_writer.c, test_snapshot.c): temporary stores on real LMDB
- * directories, canonical keys metric{station=...}, reading a series back through a snapshot
- * cursor, a fixed-seed generator, and direct LMDB access to a closed store. Header-only, like
- * check.h; every function is static inline so that each test file takes what it uses. */
+/* Shared fixture of the unit tests that write to a real store (test_store.c, test_catalog.c,
+ * test_seal.c, test_log.c, test_writer.c, test_snapshot.c, test_series_state.c, test_alarm.c,
+ * test_events.c, test_retention.c, test_aqi_query.c, ...): temporary stores on real LMDB
+ * directories, requests built series by series (test_batch) and a store with its directory and
+ * one request (store_fixture), canonical keys metric{station=...}, reading a series back through
+ * a snapshot cursor, a fixed-seed generator, and direct LMDB access to a closed store.
+ * Header-only, like check.h; every function is static inline so that each test file takes what
+ * it uses. */
 #ifndef JIALING_STORE_FIXTURE_H
 #define JIALING_STORE_FIXTURE_H
 
@@ -28,7 +31,9 @@ static inline char *make_temp_dir(void)
 
 __attribute__((unused)) static uint32_t log_max_blocks; /* 0: the store's default */
 
-static inline st_store *open_store(const char *dir, uint32_t chunk_target, uint64_t map_bytes)
+/* The options open_store() opens with (map_bytes 0: the store's default), for a test that sets
+ * more of them before open_store_options(). */
+static inline st_options store_options(const char *dir, uint32_t chunk_target, uint64_t map_bytes)
 {
     st_options options;
     memset(&options, 0, sizeof options);
@@ -37,14 +42,26 @@ static inline st_store *open_store(const char *dir, uint32_t chunk_target, uint6
     options.chunk_target = chunk_target;
     options.initial_map_bytes = map_bytes;
     options.log_max_blocks = log_max_blocks;
+    return options;
+}
+
+/* Opens a store; a test cannot go on without it, so a failure aborts with the reason. */
+static inline st_store *open_store_options(const st_options *options)
+{
     st_store *store = NULL;
     jl_error err;
-    int rc = st_store_open(&options, &store, &err);
+    int rc = st_store_open(options, &store, &err);
     if (rc != JL_OK) {
-        fprintf(stderr, "open failed: %s\n", err.message);
+        fprintf(stderr, "open of %s failed: %s\n", options->directory, err.message);
         abort();
     }
     return store;
+}
+
+static inline st_store *open_store(const char *dir, uint32_t chunk_target, uint64_t map_bytes)
+{
+    st_options options = store_options(dir, chunk_target, map_bytes);
+    return open_store_options(&options);
 }
 
 static inline void series_key(jl_buf *out, const char *metric, const char *station)
@@ -54,6 +71,106 @@ static inline void series_key(jl_buf *out, const char *metric, const char *stati
     jl_error err;
     if (sk_build((sk_text){metric, strlen(metric)}, &tag, 1, out, &err) != JL_OK)
         abort();
+}
+
+/* A request being built: the batch and the buffer its series keys are built in. Every call
+ * CHECKs that the store accepted what it was given (JL_OK); tb_write returns st_write's code,
+ * for the test to check, with the error in err. */
+typedef struct test_batch {
+    st_batch batch;
+    jl_buf key;
+    jl_error err;
+} test_batch;
+
+static inline void tb_init(test_batch *b)
+{
+    st_batch_init(&b->batch);
+    jl_buf_init(&b->key);
+    memset(&b->err, 0, sizeof b->err);
+}
+
+static inline void tb_destroy(test_batch *b)
+{
+    st_batch_destroy(&b->batch);
+    jl_buf_destroy(&b->key);
+}
+
+/* Adds the series metric{station=...} to the batch (or finds it there); returns its index. */
+static inline uint32_t tb_series(test_batch *b, const char *metric, const char *station)
+{
+    series_key(&b->key, metric, station);
+    uint32_t index = 0;
+    CHECK_INT(st_batch_series(&b->batch, b->key.data, b->key.len, &index), JL_OK);
+    return index;
+}
+
+/* As tb_series, for the series of metric with any tags (sk_build sorts tags in place). */
+static inline uint32_t tb_series_tags(test_batch *b, const char *metric, sk_tag *tags,
+                                      size_t tag_count)
+{
+    b->key.len = 0;
+    jl_error err;
+    CHECK_INT(sk_build((sk_text){metric, strlen(metric)}, tags, tag_count, &b->key, &err), JL_OK);
+    uint32_t index = 0;
+    CHECK_INT(st_batch_series(&b->batch, b->key.data, b->key.len, &index), JL_OK);
+    return index;
+}
+
+static inline void tb_point(test_batch *b, uint32_t index, int64_t ms, double value)
+{
+    CHECK_INT(st_batch_point(&b->batch, index, ms, value), JL_OK);
+}
+
+static inline void tb_point_flagged(test_batch *b, uint32_t index, int64_t ms, double value,
+                                    uint8_t flag)
+{
+    CHECK_INT(st_batch_point_flagged(&b->batch, index, ms, value, flag), JL_OK);
+}
+
+/* Writes the batch as one request (the batch is left as it is: st_batch_reset to reuse it). */
+static inline int tb_write(st_store *store, test_batch *b)
+{
+    return st_write(store, &b->batch, &b->err);
+}
+
+/* Writes n readings (ms[i], values[i]) of metric{station=...} as one request, CHECKed to
+ * succeed. */
+static inline void write_readings(st_store *store, const char *metric, const char *station,
+                                  const int64_t *ms, const double *values, size_t n)
+{
+    test_batch b;
+    tb_init(&b);
+    uint32_t index = tb_series(&b, metric, station);
+    for (size_t i = 0; i < n; i++)
+        tb_point(&b, index, ms[i], values[i]);
+    CHECK_INT(tb_write(store, &b), JL_OK);
+    tb_destroy(&b);
+}
+
+/* A store in a new temporary directory with a request for it: sf_open, tb_series(&f.b, ...),
+ * tb_write(f.store, &f.b), and sf_close removes it all. A test that closes the store itself sets
+ * f.store to NULL (or to the store it opens again); sf_close closes one left open. */
+typedef struct store_fixture {
+    char *dir;
+    st_store *store;
+    test_batch b;
+} store_fixture;
+
+static inline void sf_open(store_fixture *f, uint32_t chunk_target, uint64_t map_bytes)
+{
+    f->dir = make_temp_dir();
+    f->store = open_store(f->dir, chunk_target, map_bytes);
+    tb_init(&f->b);
+}
+
+static inline void sf_close(store_fixture *f)
+{
+    tb_destroy(&f->b);
+    if (f->store != NULL)
+        st_store_close(f->store);
+    f->store = NULL;
+    remove_dir(f->dir);
+    f->dir = NULL;
 }
 
 /* Opens a snapshot and a cursor over [from, to) of the one series metric{station=...}; returns

@@ -340,24 +340,6 @@ static const char *const threshold_rules =
     "{\"rules\": [{\"name\": \"hi\", \"series\": \"x{station=\\\"a\\\"}\", \"op\": \"gt\","
     " \"value\": 1.5, \"for\": \"2h\"}]}";
 
-static void write_points(st_store *store, const char *station, const int64_t *ms,
-                         const double *values, size_t n)
-{
-    jl_buf key;
-    jl_buf_init(&key);
-    series_key(&key, "x", station);
-    st_batch batch;
-    st_batch_init(&batch);
-    uint32_t index;
-    CHECK_INT(st_batch_series(&batch, key.data, key.len, &index), JL_OK);
-    for (size_t i = 0; i < n; i++)
-        CHECK_INT(st_batch_point(&batch, index, ms[i], values[i]), JL_OK);
-    jl_error err;
-    CHECK_INT(st_write(store, &batch, &err), JL_OK);
-    st_batch_destroy(&batch);
-    jl_buf_destroy(&key);
-}
-
 static al_evaluator *start_with(st_store *store, announced *a, const char *text)
 {
     al_rules rules;
@@ -399,15 +381,15 @@ static void test_evaluator(void)
     /* Event A: 1H..4H (fired at 3H). A reading of station b never matches. */
     int64_t ms1[] = {0, 1 * HOUR, 2 * HOUR, 3 * HOUR, 4 * HOUR};
     double v1[] = {1.0, 2.0, 3.0, 2.5, 1.0};
-    write_points(store, "a", ms1, v1, 5);
-    write_points(store, "b", ms1, v1, 5);
+    write_readings(store, "x", "a", ms1, v1, 5);
+    write_readings(store, "x", "b", ms1, v1, 5);
     int64_t ms2[] = {10 * HOUR};
     double v2[] = {1.0};
-    write_points(store, "a", ms2, v2, 1);
+    write_readings(store, "x", "a", ms2, v2, 1);
     /* Late: 6H and 8H match; with 10H (1.0) ending them the episode 6H..10H lasts 4H. */
     int64_t ms3[] = {6 * HOUR, 8 * HOUR};
     double v3[] = {2.0, 2.0};
-    write_points(store, "a", ms3, v3, 2);
+    write_readings(store, "x", "a", ms3, v3, 2);
     al_evaluator_flush(ev);
     size_t count = 0;
     st_event *events = list(store, &count);
@@ -437,7 +419,7 @@ static void test_evaluator(void)
     /* A run still firing: 20H and 23H match (3H >= 2H). */
     int64_t ms4[] = {20 * HOUR, 23 * HOUR};
     double v4[] = {2.0, 4.0};
-    write_points(store, "a", ms4, v4, 2);
+    write_readings(store, "x", "a", ms4, v4, 2);
     al_evaluator_flush(ev);
     al_evaluator_stop(ev);
 
@@ -445,7 +427,7 @@ static void test_evaluator(void)
      * 30H..33H is a new one, found at start. */
     int64_t ms5[] = {24 * HOUR, 30 * HOUR, 33 * HOUR};
     double v5[] = {1.0, 2.0, 2.0};
-    write_points(store, "a", ms5, v5, 3);
+    write_readings(store, "x", "a", ms5, v5, 3);
     st_store_close(store);
     store = open_store(dir, 0, 0);
     a.count = 0;
@@ -499,7 +481,7 @@ static void test_late_flatline(void)
         store, &a, "{\"rules\": [{\"name\": \"stuck\", \"series\": \"x\", \"flatline\": 4}]}");
     int64_t ms[] = {0, 1 * MIN, 2 * MIN, 4 * MIN, 5 * MIN, 6 * MIN};
     double v[] = {1, 2, 2, 2, 3, 4};
-    write_points(store, "a", ms, v, 6);
+    write_readings(store, "x", "a", ms, v, 6);
     al_evaluator_flush(ev);
     size_t count = 0;
     st_event *events = list(store, &count);
@@ -507,7 +489,7 @@ static void test_late_flatline(void)
     st_event_list_free(events, count);
     int64_t late_ms[] = {3 * MIN};
     double late_v[] = {2};
-    write_points(store, "a", late_ms, late_v, 1);
+    write_readings(store, "x", "a", late_ms, late_v, 1);
     al_evaluator_flush(ev);
     events = list(store, &count);
     CHECK_INT(count, 1);

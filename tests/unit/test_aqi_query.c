@@ -52,18 +52,12 @@ static int on_end(void *context, size_t station, const aq_station_stats *stats)
 
 static void write_point(const char *metric, const char *station, int64_t t, double v, int flag)
 {
-    jl_buf key;
-    jl_buf_init(&key);
-    series_key(&key, metric, station);
-    st_batch batch;
-    st_batch_init(&batch);
-    uint32_t index;
-    jl_error err;
-    CHECK_INT(st_batch_series(&batch, key.data, key.len, &index), JL_OK);
-    CHECK_INT(st_batch_point_flagged(&batch, index, t, v, (uint8_t)flag), JL_OK);
-    CHECK_INT(st_write(store, &batch, &err), JL_OK);
-    st_batch_destroy(&batch);
-    jl_buf_destroy(&key);
+    test_batch b;
+    tb_init(&b);
+    uint32_t index = tb_series(&b, metric, station);
+    tb_point_flagged(&b, index, t, v, (uint8_t)flag);
+    CHECK_INT(tb_write(store, &b), JL_OK);
+    tb_destroy(&b);
 }
 
 /* s1: one reading per hour of DAY0 for every pollutant, constant values. */

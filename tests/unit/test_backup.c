@@ -11,47 +11,19 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "check.h"
-#include "tempdir.h"
-#include "jialing/serieskey.h"
-#include "jialing/store.h"
+#include "store_fixture.h"
 
 #define T0_MS 1735689600000LL
 #define STEP_MS 60000LL
 
 /* ---------- helpers ---------- */
 
-static char *make_temp_dir(void)
-{
-    return make_temp_dir_named("backup");
-}
-
-static st_store *open_store(const char *dir, uint32_t chunk_target)
-{
-    st_options options;
-    memset(&options, 0, sizeof options);
-    options.directory = dir;
-    options.sync_full = 0;
-    options.chunk_target = chunk_target;
-    options.initial_map_bytes = 64u << 20;
-    st_store *store = NULL;
-    jl_error err;
-    if (st_store_open(&options, &store, &err) != JL_OK) {
-        fprintf(stderr, "open of %s failed: %s\n", dir, err.message);
-        abort();
-    }
-    return store;
-}
-
-static void series_key(jl_buf *out, int s)
+/* Adds series s, bk{station="b<s>"}, to the batch; returns its index. */
+static uint32_t add_station(test_batch *b, int s)
 {
     char station[16];
     snprintf(station, sizeof station, "b%d", s);
-    sk_tag tag = {{"station", 7}, {station, strlen(station)}};
-    out->len = 0;
-    jl_error err;
-    if (sk_build((sk_text){"bk", 2}, &tag, 1, out, &err) != JL_OK)
-        abort();
+    return tb_series(b, "bk", station);
 }
 
 /* The k-th reading of series s: a scrambled value with two decimals, so chunks use the decimal
@@ -66,15 +38,12 @@ static double reading_value(int s, int64_t k)
 }
 
 /* Adds readings k in [from_k, to_k) of series [0, series) to batch. */
-static void add_readings(st_batch *batch, jl_buf *key, int series, int64_t from_k, int64_t to_k)
+static void add_readings(test_batch *b, int series, int64_t from_k, int64_t to_k)
 {
     for (int s = 0; s < series; s++) {
-        series_key(key, s);
-        uint32_t index;
-        CHECK_INT(st_batch_series(batch, key->data, key->len, &index), JL_OK);
+        uint32_t index = add_station(b, s);
         for (int64_t k = from_k; k < to_k; k++)
-            CHECK_INT(st_batch_point(batch, index, T0_MS + k * STEP_MS, reading_value(s, k)),
-                      JL_OK);
+            tb_point(b, index, T0_MS + k * STEP_MS, reading_value(s, k));
     }
 }
 
@@ -84,20 +53,11 @@ static long read_series(st_store *store, int s, int64_t *ms, double *values, siz
 {
     char station[16];
     snprintf(station, sizeof station, "b%d", s);
-    st_matcher matchers[2] = {{"__name__", "bk", 0}, {"station", station, 0}};
-    uint64_t *ids = NULL;
-    size_t count = 0;
-    jl_error err;
-    CHECK_INT(st_select(store, matchers, 2, 0, &ids, &count, &err), JL_OK);
-    if (count != 1) {
-        free(ids);
-        return -1;
-    }
     st_snapshot *snapshot = NULL;
-    CHECK_INT(st_snapshot_open(store, ids, count, &snapshot, &err), JL_OK);
-    free(ids);
     st_cursor *cursor = NULL;
-    CHECK_INT(st_cursor_open(snapshot, 0, JL_MIN_MS, JL_MAX_MS, &cursor, &err), JL_OK);
+    if (!open_series_cursor(store, "bk", station, JL_MIN_MS, JL_MAX_MS, &snapshot, &cursor))
+        return -1;
+    jl_error err;
     size_t n = 0;
     st_block block;
     int rc;
@@ -150,34 +110,25 @@ static int file_exists(const char *directory, const char *name)
  * a sealed chunk. */
 static void test_backup_quiet_store(void)
 {
-    char *dir = make_temp_dir();
-    st_store *store = open_store(dir, 64);
-    st_batch batch;
-    st_batch_init(&batch);
-    jl_buf key;
-    jl_buf_init(&key);
+    char *dir = make_temp_dir_named("backup");
+    st_store *store = open_store(dir, 64, 64u << 20);
+    test_batch b;
+    tb_init(&b);
     jl_error err;
     for (int s = 0; s < QUIET_SERIES; s++) {
         int64_t n = 1000 + 337 * s;
         for (int64_t k = 0; k < n; k += 100) {
-            st_batch_reset(&batch);
-            series_key(&key, s);
-            uint32_t index;
-            CHECK_INT(st_batch_series(&batch, key.data, key.len, &index), JL_OK);
+            st_batch_reset(&b.batch);
+            uint32_t index = add_station(&b, s);
             for (int64_t j = k; j < k + 100 && j < n; j++)
-                CHECK_INT(st_batch_point(&batch, index, T0_MS + j * STEP_MS, reading_value(s, j)),
-                          JL_OK);
-            CHECK_INT(st_write(store, &batch, &err), JL_OK);
+                tb_point(&b, index, T0_MS + j * STEP_MS, reading_value(s, j));
+            CHECK_INT(tb_write(store, &b), JL_OK);
         }
     }
-    st_batch_reset(&batch);
-    for (int s = 0; s < QUIET_SERIES; s++) {
-        series_key(&key, s);
-        uint32_t index;
-        CHECK_INT(st_batch_series(&batch, key.data, key.len, &index), JL_OK);
-        CHECK_INT(st_batch_point(&batch, index, T0_MS + 5 * STEP_MS, -1.0 - s), JL_OK);
-    }
-    CHECK_INT(st_write(store, &batch, &err), JL_OK);
+    st_batch_reset(&b.batch);
+    for (int s = 0; s < QUIET_SERIES; s++)
+        tb_point(&b, add_station(&b, s), T0_MS + 5 * STEP_MS, -1.0 - s);
+    CHECK_INT(tb_write(store, &b), JL_OK);
     st_stats original;
     CHECK_INT(st_store_stats(store, 0, &original, &err), JL_OK);
     CHECK(original.chunks > 50);                         /* sealed chunks exist */
@@ -214,7 +165,7 @@ static void test_backup_quiet_store(void)
     static double values[QUIET_MAX], copy_values[QUIET_MAX];
     const char *copies[2] = {copy, empty};
     for (int c = 0; c < 2; c++) {
-        st_store *restored = open_store(copies[c], 64);
+        st_store *restored = open_store(copies[c], 64, 64u << 20);
         st_stats stats;
         CHECK_INT(st_store_stats(restored, 0, &stats, &err), JL_OK);
         CHECK_INT(stats.series, QUIET_SERIES);
@@ -235,8 +186,7 @@ static void test_backup_quiet_store(void)
         }
         st_store_close(restored);
     }
-    st_batch_destroy(&batch);
-    jl_buf_destroy(&key);
+    tb_destroy(&b);
     st_store_close(store);
     remove_dir(strdup(copy));
     remove_dir(strdup(empty));
@@ -261,26 +211,22 @@ typedef struct busy_writer {
 static void *busy_writer_main(void *argument)
 {
     busy_writer *w = argument;
-    st_batch batch;
-    st_batch_init(&batch);
-    jl_buf key;
-    jl_buf_init(&key);
+    test_batch b;
+    tb_init(&b);
     int64_t k = atomic_load(&w->acknowledged);
     while (!atomic_load(&w->stop) && k + BUSY_STEP <= BUSY_MAX) {
-        st_batch_reset(&batch);
-        add_readings(&batch, &key, BUSY_SERIES, k, k + BUSY_STEP);
+        st_batch_reset(&b.batch);
+        add_readings(&b, BUSY_SERIES, k, k + BUSY_STEP);
         atomic_store(&w->submitted, k + BUSY_STEP);
-        jl_error err;
-        if (st_write(w->store, &batch, &err) != JL_OK) {
-            fprintf(stderr, "  writer: %s\n", err.message);
+        if (tb_write(w->store, &b) != JL_OK) {
+            fprintf(stderr, "  writer: %s\n", b.err.message);
             w->failures++;
             break;
         }
         k += BUSY_STEP;
         atomic_store(&w->acknowledged, k);
     }
-    st_batch_destroy(&batch);
-    jl_buf_destroy(&key);
+    tb_destroy(&b);
     return NULL;
 }
 
@@ -288,7 +234,7 @@ static void *busy_writer_main(void *argument)
  * [low, high]; returns that length (or -1). */
 static long check_copy(const char *copy, long low, long high, int64_t *ms, double *values)
 {
-    st_store *restored = open_store(copy, 64);
+    st_store *restored = open_store(copy, 64, 64u << 20);
     long common = -1;
     for (int s = 0; s < BUSY_SERIES; s++) {
         long n = read_series(restored, s, ms, values, BUSY_MAX);
@@ -310,17 +256,15 @@ static long check_copy(const char *copy, long low, long high, int64_t *ms, doubl
 
 static void test_backup_while_writing(void)
 {
-    char *dir = make_temp_dir();
-    st_store *store = open_store(dir, 64);
-    st_batch batch;
-    st_batch_init(&batch);
-    jl_buf key;
-    jl_buf_init(&key);
+    char *dir = make_temp_dir_named("backup");
+    st_store *store = open_store(dir, 64, 64u << 20);
+    test_batch b;
+    tb_init(&b);
     jl_error err;
     for (int64_t k = 0; k < BUSY_PREFILL; k += 1000) {
-        st_batch_reset(&batch);
-        add_readings(&batch, &key, BUSY_SERIES, k, k + 1000);
-        CHECK_INT(st_write(store, &batch, &err), JL_OK);
+        st_batch_reset(&b.batch);
+        add_readings(&b, BUSY_SERIES, k, k + 1000);
+        CHECK_INT(tb_write(store, &b), JL_OK);
     }
     busy_writer w;
     memset(&w, 0, sizeof w);
@@ -355,8 +299,7 @@ static void test_backup_while_writing(void)
     /* With the writer stopped, a backup equals the store exactly. */
     CHECK_INT(st_store_backup(store, final_copy, &err), JL_OK);
     CHECK_INT(check_copy(final_copy, final_count, final_count, ms, values), final_count);
-    st_batch_destroy(&batch);
-    jl_buf_destroy(&key);
+    tb_destroy(&b);
     st_store_close(store);
     remove_dir(strdup(copy));
     remove_dir(strdup(final_copy));

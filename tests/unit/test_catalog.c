@@ -6,19 +6,23 @@
 
 #include "store_fixture.h"
 
+/* A tag value of 699 bytes: longer than the postings keep whole, so they store it hashed. */
+#define LONG_VALUE 700
+static void fill_long_value(char value[LONG_VALUE], char c)
+{
+    memset(value, c, LONG_VALUE - 1);
+    value[LONG_VALUE - 1] = '\0';
+}
+
 /* Selectors: =, != (which also matches series without the tag), and long values that the
  * postings store hashed. */
 static void test_select(void)
 {
-    char *dir = make_temp_dir();
-    st_store *store = open_store(dir, 0, 0);
-    st_batch batch;
-    st_batch_init(&batch);
-    jl_buf key;
-    jl_buf_init(&key);
-    char long_value[700];
-    memset(long_value, 'v', sizeof long_value - 1);
-    long_value[sizeof long_value - 1] = '\0';
+    store_fixture f;
+    sf_open(&f, 0, 0);
+    st_store *store = f.store;
+    char long_value[LONG_VALUE];
+    fill_long_value(long_value, 'v');
     struct {
         const char *metric, *k1, *v1, *k2, *v2;
     } defs[] = {
@@ -36,17 +40,11 @@ static void test_select(void)
             tags[1] = (sk_tag){{defs[i].k2, strlen(defs[i].k2)}, {defs[i].v2, strlen(defs[i].v2)}};
             tag_count = 2;
         }
-        key.len = 0;
-        jl_error err;
-        CHECK_INT(sk_build((sk_text){defs[i].metric, strlen(defs[i].metric)}, tags, tag_count, &key,
-                           &err),
-                  JL_OK);
-        uint32_t index;
-        CHECK_INT(st_batch_series(&batch, key.data, key.len, &index), JL_OK);
-        CHECK_INT(st_batch_point(&batch, index, 1000, 1.0), JL_OK);
+        uint32_t index = tb_series_tags(&f.b, defs[i].metric, tags, tag_count);
+        tb_point(&f.b, index, 1000, 1.0);
     }
+    CHECK_INT(tb_write(store, &f.b), JL_OK);
     jl_error err;
-    CHECK_INT(st_write(store, &batch, &err), JL_OK);
     uint64_t *ids = NULL;
     size_t count = 0;
     st_matcher pm25[] = {{"__name__", "pm25", 0}};
@@ -74,10 +72,7 @@ static void test_select(void)
     CHECK_INT(st_select(store, pm25, 1, 3, &ids, &count, &err), JL_ELIMIT);
     st_matcher only_negated[] = {{"station", "a", 1}};
     CHECK_INT(st_select(store, only_negated, 1, 0, &ids, &count, &err), JL_EINVAL);
-    st_batch_destroy(&batch);
-    jl_buf_destroy(&key);
-    st_store_close(store);
-    remove_dir(dir);
+    sf_close(&f);
 }
 
 /* A few candidates against long postings, which st_select probes id by id instead of reading:
@@ -86,16 +81,11 @@ static void test_select(void)
  * (id 1001, no district). */
 static void test_select_probes(void)
 {
-    char *dir = make_temp_dir();
-    st_store *store = open_store(dir, 0, 0);
-    st_batch batch;
-    st_batch_init(&batch);
-    jl_buf key;
-    jl_buf_init(&key);
-    char long_value[700];
-    memset(long_value, 'w', sizeof long_value - 1);
-    long_value[sizeof long_value - 1] = '\0';
-    jl_error err;
+    store_fixture f;
+    sf_open(&f, 0, 0);
+    st_store *store = f.store;
+    char long_value[LONG_VALUE];
+    fill_long_value(long_value, 'w');
     for (int i = 0; i <= 1000; i++) {
         char station[16];
         snprintf(station, sizeof station, "s%03d", i == 1000 ? 7 : i);
@@ -103,15 +93,12 @@ static void test_select_probes(void)
         sk_tag tags[2] = {{{"district", 8}, {district, strlen(district)}},
                           {{"station", 7}, {station, strlen(station)}}};
         const char *metric = i == 1000 ? "pm10" : "pm25";
-        key.len = 0;
-        CHECK_INT(sk_build((sk_text){metric, 4}, i == 1000 ? tags + 1 : tags, i == 1000 ? 1 : 2,
-                           &key, &err),
-                  JL_OK);
-        uint32_t index;
-        CHECK_INT(st_batch_series(&batch, key.data, key.len, &index), JL_OK);
-        CHECK_INT(st_batch_point(&batch, index, 1000, 1.0), JL_OK);
+        uint32_t index =
+            tb_series_tags(&f.b, metric, i == 1000 ? tags + 1 : tags, i == 1000 ? 1 : 2);
+        tb_point(&f.b, index, 1000, 1.0);
     }
-    CHECK_INT(st_write(store, &batch, &err), JL_OK);
+    CHECK_INT(tb_write(store, &f.b), JL_OK);
+    jl_error err;
     struct {
         st_matcher matchers[2];
         size_t expected_count;
@@ -133,10 +120,7 @@ static void test_select_probes(void)
             CHECK_INT(ids[i], cases[c].expected[i]);
         free(ids);
     }
-    st_batch_destroy(&batch);
-    jl_buf_destroy(&key);
-    st_store_close(store);
-    remove_dir(dir);
+    sf_close(&f);
 }
 
 int main(void)

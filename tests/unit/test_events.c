@@ -11,20 +11,11 @@
 #include "jialing/alarm.h"
 #include "../../server/events_http.h"
 
+/* One reading (ms, 1.0) of x{station=...}. */
 static void write_one(st_store *store, const char *station, int64_t ms)
 {
-    jl_buf key;
-    jl_buf_init(&key);
-    series_key(&key, "x", station);
-    st_batch batch;
-    st_batch_init(&batch);
-    uint32_t index;
-    CHECK_INT(st_batch_series(&batch, key.data, key.len, &index), JL_OK);
-    CHECK_INT(st_batch_point(&batch, index, ms, 1.0), JL_OK);
-    jl_error err;
-    CHECK_INT(st_write(store, &batch, &err), JL_OK);
-    st_batch_destroy(&batch);
-    jl_buf_destroy(&key);
+    const double one = 1.0;
+    write_readings(store, "x", station, &ms, &one, 1);
 }
 
 static st_event make(const char *rule, uint64_t series, int64_t start, int resolved, int64_t end)

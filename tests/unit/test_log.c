@@ -12,37 +12,30 @@
  * time); returns the points written. */
 static uint64_t write_slow_and_fast(st_store *store, int requests, int slow_series, int fast)
 {
-    jl_buf key;
-    jl_buf_init(&key);
-    st_batch batch;
-    st_batch_init(&batch);
+    test_batch b;
+    tb_init(&b);
     char station[16];
     uint64_t points = 0;
     for (int r = 0; r < requests; r++) {
-        st_batch_reset(&batch);
+        st_batch_reset(&b.batch);
         uint32_t index;
         for (int s = 0; s < slow_series; s++) {
             snprintf(station, sizeof station, "slow%03d", s);
-            series_key(&key, "o3", station);
-            CHECK_INT(st_batch_series(&batch, key.data, key.len, &index), JL_OK);
-            CHECK_INT(st_batch_point(&batch, index, 1700000000000 + 3600000LL * r, 0.5 * r), JL_OK);
+            index = tb_series(&b, "o3", station);
+            tb_point(&b, index, 1700000000000 + 3600000LL * r, 0.5 * r);
             points++;
         }
         if (fast) {
-            series_key(&key, "pm25", "fast");
-            CHECK_INT(st_batch_series(&batch, key.data, key.len, &index), JL_OK);
+            index = tb_series(&b, "pm25", "fast");
             for (int i = 0; i < 100; i++) {
                 int64_t ms = 1700000000000 + 36000LL * (100 * r + i);
-                CHECK_INT(st_batch_point(&batch, index, ms, (double)(ms / 36000 % 997) / 10),
-                          JL_OK);
+                tb_point(&b, index, ms, (double)(ms / 36000 % 997) / 10);
                 points++;
             }
         }
-        jl_error err;
-        CHECK_INT(st_write(store, &batch, &err), JL_OK);
+        CHECK_INT(tb_write(store, &b), JL_OK);
     }
-    st_batch_destroy(&batch);
-    jl_buf_destroy(&key);
+    tb_destroy(&b);
     return points;
 }
 
@@ -145,12 +138,8 @@ static void test_rewriting_bounded(void)
  * made thousands of series sealing together look like a long log (and forced early seals). */
 static void test_remainders_in_one_block(void)
 {
-    char *dir = make_temp_dir();
-    st_store *store = open_store(dir, 0, 0);
-    jl_buf key;
-    jl_buf_init(&key);
-    st_batch batch;
-    st_batch_init(&batch);
+    store_fixture f;
+    sf_open(&f, 0, 0);
     char station[16];
     jl_error err;
     st_stats stats;
@@ -160,20 +149,17 @@ static void test_remainders_in_one_block(void)
         /* First 3,000 readings a series (its first chunk is sealed whole), then 24,000 (fitted
          * chunks of ~10,000 readings, and a remainder in the tail). */
         int per_series = phase == 0 ? 3000 : 24000;
-        st_batch_reset(&batch);
+        st_batch_reset(&f.b.batch);
         for (int s = 0; s < 50; s++) {
             snprintf(station, sizeof station, "r%02d", s);
-            series_key(&key, "cod", station);
-            uint32_t index;
-            CHECK_INT(st_batch_series(&batch, key.data, key.len, &index), JL_OK);
+            uint32_t index = tb_series(&f.b, "cod", station);
             for (int i = 0; i < per_series; i++)
-                CHECK_INT(st_batch_point(&batch, index, next_ms + 60000LL * i,
-                                         (double)(int64_t)(next_random() % 400) / 10),
-                          JL_OK);
+                tb_point(&f.b, index, next_ms + 60000LL * i,
+                         (double)(int64_t)(next_random() % 400) / 10);
         }
         next_ms += 60000LL * per_series;
-        CHECK_INT(st_write(store, &batch, &err), JL_OK);
-        CHECK_INT(st_store_stats(store, 0, &stats, &err), JL_OK);
+        CHECK_INT(tb_write(f.store, &f.b), JL_OK);
+        CHECK_INT(st_store_stats(f.store, 0, &stats, &err), JL_OK);
         /* A transaction never deletes its own request's block (the next one does). Phase 0:
          * that block alone. Phase 1: that block and one with the remainders of all 50 series
          * (a block per seal made it 51). */
@@ -181,19 +167,16 @@ static void test_remainders_in_one_block(void)
         CHECK_INT(stats.readings, 50 * (phase == 0 ? 3000 : 27000));
     }
     CHECK(stats.sealed_readings < stats.readings); /* there are remainders */
-    st_store_close(store);
-    store = open_store(dir, 0, 0);
-    CHECK_INT(st_store_stats(store, 0, &stats, &err), JL_OK);
+    st_store_close(f.store);
+    f.store = open_store(f.dir, 0, 0);
+    CHECK_INT(st_store_stats(f.store, 0, &stats, &err), JL_OK);
     CHECK_INT(stats.readings, 50 * 27000);
     static int64_t ms[28000];
     static double values[28000];
-    CHECK_INT(read_all(store, "cod", "r49", INT64_MIN, INT64_MAX, ms, values, 28000), 27000);
+    CHECK_INT(read_all(f.store, "cod", "r49", INT64_MIN, INT64_MAX, ms, values, 28000), 27000);
     for (int i = 1; i < 27000; i++)
         CHECK_INT(ms[i] - ms[i - 1], 60000);
-    st_batch_destroy(&batch);
-    jl_buf_destroy(&key);
-    st_store_close(store);
-    remove_dir(dir);
+    sf_close(&f);
 }
 
 /* 64 slow series whose tails all start at the first request, with a log limit of 32 blocks:

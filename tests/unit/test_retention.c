@@ -25,25 +25,14 @@ static int64_t fake_clock(void *context)
 static st_store *open_retention_store(const char *dir, uint32_t chunk_target, int64_t retention_ms,
                                       const st_retention_rule *rules, size_t rule_count)
 {
-    st_options options;
-    memset(&options, 0, sizeof options);
-    options.directory = dir;
-    options.sync_full = 0;
-    options.chunk_target = chunk_target;
-    options.initial_map_bytes = 64ull << 20;
+    st_options options = store_options(dir, chunk_target, 64ull << 20);
     options.retention_ms = retention_ms;
     options.retention_rules = rules;
     options.retention_rule_count = rule_count;
     options.retention_interval_ms = -1; /* passes only when the test asks */
     options.clock_ms = fake_clock;
     options.clock_context = &fake_now;
-    st_store *store = NULL;
-    jl_error err;
-    if (st_store_open(&options, &store, &err) != JL_OK) {
-        fprintf(stderr, "open failed: %s\n", err.message);
-        abort();
-    }
-    return store;
+    return open_store_options(&options);
 }
 
 /* Writes readings first..first+count-1 of metric{station=...}: reading i at T0 + i minutes,
@@ -51,19 +40,13 @@ static st_store *open_retention_store(const char *dir, uint32_t chunk_target, in
 static void write_minutes(st_store *store, const char *metric, const char *station, int64_t first,
                           int64_t count)
 {
-    jl_buf key;
-    jl_buf_init(&key);
-    series_key(&key, metric, station);
-    st_batch batch;
-    st_batch_init(&batch);
-    uint32_t index;
-    CHECK_INT(st_batch_series(&batch, key.data, key.len, &index), JL_OK);
+    test_batch b;
+    tb_init(&b);
+    uint32_t index = tb_series(&b, metric, station);
     for (int64_t i = first; i < first + count; i++)
-        CHECK_INT(st_batch_point(&batch, index, T0 + i * MINUTE, (double)i), JL_OK);
-    jl_error err;
-    CHECK_INT(st_write(store, &batch, &err), JL_OK);
-    st_batch_destroy(&batch);
-    jl_buf_destroy(&key);
+        tb_point(&b, index, T0 + i * MINUTE, (double)i);
+    CHECK_INT(tb_write(store, &b), JL_OK);
+    tb_destroy(&b);
 }
 
 /* Writes readings [0, chunks * 100) as one batch per 100, i.e. one sealed chunk each. */
@@ -269,19 +252,14 @@ static void test_writes_past_the_cut(void)
     char *dir = make_temp_dir_named("retention");
     fake_now = T0 + 2000 * MINUTE;
     st_store *store = open_retention_store(dir, 100, 1440 * MINUTE, NULL, 0);
-    jl_buf key;
-    jl_buf_init(&key);
-    series_key(&key, "pm25", "s1");
-    st_batch batch;
-    st_batch_init(&batch);
-    uint32_t index;
-    CHECK_INT(st_batch_series(&batch, key.data, key.len, &index), JL_OK);
-    CHECK_INT(st_batch_point(&batch, index, T0 + 500 * MINUTE, 1.0), JL_OK);  /* dropped */
-    CHECK_INT(st_batch_point(&batch, index, T0 + 560 * MINUTE, 2.0), JL_OK);  /* kept */
-    CHECK_INT(st_batch_point(&batch, index, T0 + 559 * MINUTE, 3.0), JL_OK);  /* dropped */
-    CHECK_INT(st_batch_point(&batch, index, T0 + 1999 * MINUTE, 4.0), JL_OK); /* kept */
-    jl_error err;
-    CHECK_INT(st_write(store, &batch, &err), JL_OK);
+    test_batch b;
+    tb_init(&b);
+    uint32_t index = tb_series(&b, "pm25", "s1");
+    tb_point(&b, index, T0 + 500 * MINUTE, 1.0);  /* dropped */
+    tb_point(&b, index, T0 + 560 * MINUTE, 2.0);  /* kept */
+    tb_point(&b, index, T0 + 559 * MINUTE, 3.0);  /* dropped */
+    tb_point(&b, index, T0 + 1999 * MINUTE, 4.0); /* kept */
+    CHECK_INT(tb_write(store, &b), JL_OK);
     st_series_info info = info_of(store, "pm25", "s1");
     CHECK_INT(info.count, 2);
     CHECK_INT(info.first_ms, T0 + 560 * MINUTE);
@@ -295,13 +273,10 @@ static void test_writes_past_the_cut(void)
     CHECK_INT(stats.points_written, 2);
 
     /* A batch wholly past the cut stores nothing, not even its series. */
-    jl_buf other;
-    jl_buf_init(&other);
-    series_key(&other, "pm25", "s9");
-    st_batch_reset(&batch);
-    CHECK_INT(st_batch_series(&batch, other.data, other.len, &index), JL_OK);
-    CHECK_INT(st_batch_point(&batch, index, T0, 5.0), JL_OK);
-    CHECK_INT(st_write(store, &batch, &err), JL_OK);
+    st_batch_reset(&b.batch);
+    index = tb_series(&b, "pm25", "s9");
+    tb_point(&b, index, T0, 5.0);
+    CHECK_INT(tb_write(store, &b), JL_OK);
     stats = stats_of(store);
     CHECK_INT(stats.series, 1);
     CHECK_INT(stats.retention_dropped_readings, 3);
@@ -312,9 +287,7 @@ static void test_writes_past_the_cut(void)
     CHECK_INT(read_all(store, "pm25", "s1", JL_MIN_MS, JL_MAX_MS, ms_buf, value_buf, 20000), 2);
     CHECK_INT(stats_of(store).series, 1);
     st_store_close(store);
-    st_batch_destroy(&batch);
-    jl_buf_destroy(&key);
-    jl_buf_destroy(&other);
+    tb_destroy(&b);
     remove_dir(dir);
 }
 
@@ -359,28 +332,22 @@ static void test_reopen_consistent(void)
  * batches of an hour holding every station, with values of one decimal that wander. */
 static void write_round(st_store *store, int series, int64_t start, int64_t minutes)
 {
-    jl_buf key;
-    jl_buf_init(&key);
-    st_batch batch;
-    st_batch_init(&batch);
-    jl_error err;
+    test_batch b;
+    tb_init(&b);
     for (int64_t hour = start; hour < start + minutes; hour += 60) {
-        st_batch_reset(&batch);
+        st_batch_reset(&b.batch);
         for (int s = 0; s < series; s++) {
             char station[16];
             snprintf(station, sizeof station, "s%d", s);
-            series_key(&key, "pm25", station);
-            uint32_t index;
-            CHECK_INT(st_batch_series(&batch, key.data, key.len, &index), JL_OK);
+            uint32_t index = tb_series(&b, "pm25", station);
             for (int64_t m = hour; m < hour + 60; m++) {
                 double value = (double)(200 + (int)(next_random() % 200)) / 10.0;
-                CHECK_INT(st_batch_point(&batch, index, T0 + m * MINUTE, value), JL_OK);
+                tb_point(&b, index, T0 + m * MINUTE, value);
             }
         }
-        CHECK_INT(st_write(store, &batch, &err), JL_OK);
+        CHECK_INT(tb_write(store, &b), JL_OK);
     }
-    st_batch_destroy(&batch);
-    jl_buf_destroy(&key);
+    tb_destroy(&b);
 }
 
 /* A store written at a constant rate (50 series, a reading a minute each, in hourly batches,

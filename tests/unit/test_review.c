@@ -20,20 +20,12 @@
 /* Creates series pm25{station=s1..s3} (ids 1, 2, 3 in that order) with one reading each. */
 static void make_series(st_store *store)
 {
-    jl_buf key;
-    jl_buf_init(&key);
-    st_batch batch;
-    st_batch_init(&batch);
-    for (int s = 0; s < MODEL_SERIES; s++) {
-        uint32_t index;
-        series_key(&key, "pm25", stations[s]);
-        CHECK_INT(st_batch_series(&batch, key.data, key.len, &index), JL_OK);
-        CHECK_INT(st_batch_point(&batch, index, T0, 1.0), JL_OK);
-    }
-    jl_error err;
-    CHECK_INT(st_write(store, &batch, &err), JL_OK);
-    st_batch_destroy(&batch);
-    jl_buf_destroy(&key);
+    test_batch b;
+    tb_init(&b);
+    for (int s = 0; s < MODEL_SERIES; s++)
+        tb_point(&b, tb_series(&b, "pm25", stations[s]), T0, 1.0);
+    CHECK_INT(tb_write(store, &b), JL_OK);
+    tb_destroy(&b);
 }
 
 static uint64_t add_mark(st_store *store, int64_t from, int64_t to, int valid, const uint64_t *ids,
@@ -547,30 +539,24 @@ static void test_stats(void)
     CHECK_INT(stats.flagged_points_written, 0);
     make_series(store); /* 3 points, all N */
     /* 6 points: N M N D S N, then 2 points B T. */
-    jl_buf key;
-    jl_buf_init(&key);
-    st_batch batch;
-    st_batch_init(&batch);
-    uint32_t index;
-    series_key(&key, "pm25", "s1");
-    CHECK_INT(st_batch_series(&batch, key.data, key.len, &index), JL_OK);
+    test_batch b;
+    tb_init(&b);
+    uint32_t index = tb_series(&b, "pm25", "s1");
     const uint8_t flags[6] = {JL_FLAG_N, JL_FLAG_M, JL_FLAG_N, JL_FLAG_D, JL_FLAG_S, JL_FLAG_N};
     for (int i = 0; i < 6; i++)
-        CHECK_INT(st_batch_point_flagged(&batch, index, T0 + 1000 * (i + 1), i, flags[i]), JL_OK);
-    CHECK_INT(st_write(store, &batch, &err), JL_OK);
-    st_batch_reset(&batch);
-    series_key(&key, "pm25", "s2");
-    CHECK_INT(st_batch_series(&batch, key.data, key.len, &index), JL_OK);
-    CHECK_INT(st_batch_point_flagged(&batch, index, T0 + 1000, 1, JL_FLAG_B), JL_OK);
-    CHECK_INT(st_batch_point_flagged(&batch, index, T0 + 2000, 1, JL_FLAG_T), JL_OK);
-    CHECK_INT(st_write(store, &batch, &err), JL_OK);
+        tb_point_flagged(&b, index, T0 + 1000 * (i + 1), i, flags[i]);
+    CHECK_INT(tb_write(store, &b), JL_OK);
+    st_batch_reset(&b.batch);
+    index = tb_series(&b, "pm25", "s2");
+    tb_point_flagged(&b, index, T0 + 1000, 1, JL_FLAG_B);
+    tb_point_flagged(&b, index, T0 + 2000, 1, JL_FLAG_T);
+    CHECK_INT(tb_write(store, &b), JL_OK);
     /* A refused batch counts nothing. */
-    st_batch_reset(&batch);
-    CHECK_INT(st_batch_series(&batch, key.data, key.len, &index), JL_OK);
-    CHECK_INT(st_batch_point_flagged(&batch, index, JL_MAX_MS + 1, 1, JL_FLAG_B), JL_OK);
-    CHECK_INT(st_write(store, &batch, &err), JL_EINVAL);
-    st_batch_destroy(&batch);
-    jl_buf_destroy(&key);
+    st_batch_reset(&b.batch);
+    index = tb_series(&b, "pm25", "s2");
+    tb_point_flagged(&b, index, JL_MAX_MS + 1, 1, JL_FLAG_B);
+    CHECK_INT(tb_write(store, &b), JL_EINVAL);
+    tb_destroy(&b);
     uint64_t s1[1] = {1}, s23[2] = {2, 3};
     CHECK_INT(add_mark(store, 0, 10, 0, s1, 1, "a"), 1);
     CHECK_INT(add_mark(store, 0, 10, 0, s23, 2, "b"), 2);
@@ -858,21 +844,14 @@ static void test_query_sees_marks(void)
     char *dir = make_temp_dir();
     st_store *store = open_store(dir, 4, MAP_BYTES);
     make_series(store); /* s1 at T0, flag N */
-    jl_buf key;
-    jl_buf_init(&key);
-    st_batch batch;
-    st_batch_init(&batch);
-    uint32_t index;
-    series_key(&key, "pm25", "s1");
-    CHECK_INT(st_batch_series(&batch, key.data, key.len, &index), JL_OK);
+    test_batch b;
+    tb_init(&b);
+    uint32_t index = tb_series(&b, "pm25", "s1");
     for (int i = 1; i <= 10; i++)
-        CHECK_INT(st_batch_point_flagged(&batch, index, T0 + 1000 * i, i,
-                                         i == 3 || i == 4 ? JL_FLAG_M : JL_FLAG_N),
-                  JL_OK);
+        tb_point_flagged(&b, index, T0 + 1000 * i, i, i == 3 || i == 4 ? JL_FLAG_M : JL_FLAG_N);
+    CHECK_INT(tb_write(store, &b), JL_OK);
+    tb_destroy(&b);
     jl_error err;
-    CHECK_INT(st_write(store, &batch, &err), JL_OK);
-    st_batch_destroy(&batch);
-    jl_buf_destroy(&key);
     const int64_t plain[] = {T0,        T0 + 1000, T0 + 2000, T0 + 5000, T0 + 6000,
                              T0 + 7000, T0 + 8000, T0 + 9000, T0 + 10000};
     check_valid_times(store, plain, 9);

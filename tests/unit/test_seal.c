@@ -14,48 +14,38 @@ static void test_fitted_chunk_fill(void)
 {
     char *dir = make_temp_dir();
     st_store *store = open_store(dir, 0, 0);
-    jl_buf key;
-    jl_buf_init(&key);
-    st_batch batch;
-    st_batch_init(&batch);
+    test_batch b;
+    tb_init(&b);
     rng_state = 977;
     double level[2] = {350, 1200};
     const int total = 400000;
     for (int start = 0; start < total; start += 1000) {
-        st_batch_reset(&batch);
+        st_batch_reset(&b.batch);
         for (int i = start; i < start + 1000; i++) {
             int s = i % 2;
             level[s] += (double)(int64_t)(next_random() % 41) - 20;
             if (level[s] < 0)
                 level[s] = 0;
-            series_key(&key, "pm10", stations[s]);
-            uint32_t index;
-            CHECK_INT(st_batch_series(&batch, key.data, key.len, &index), JL_OK);
-            CHECK_INT(st_batch_point(&batch, index, 1700000000000 + 30000LL * i, level[s] / 10),
-                      JL_OK);
+            uint32_t index = tb_series(&b, "pm10", stations[s]);
+            tb_point(&b, index, 1700000000000 + 30000LL * i, level[s] / 10);
         }
-        jl_error err;
-        CHECK_INT(st_write(store, &batch, &err), JL_OK);
+        CHECK_INT(tb_write(store, &b), JL_OK);
     }
     /* A catch-up after an outage: one request with 20 chunks' worth of a known series (two
      * pages, ~10,000 readings each) is cut into fitted chunks at once, leaving less than a
      * chunk in the tail. */
-    st_batch_reset(&batch);
-    series_key(&key, "pm10", stations[0]);
-    uint32_t backfill;
-    CHECK_INT(st_batch_series(&batch, key.data, key.len, &backfill), JL_OK);
+    st_batch_reset(&b.batch);
+    uint32_t backfill = tb_series(&b, "pm10", stations[0]);
     for (int i = 0; i < 200000; i++) {
         level[0] += (double)(int64_t)(next_random() % 41) - 20;
         if (level[0] < 0)
             level[0] = 0;
-        CHECK_INT(
-            st_batch_point(&batch, backfill, 1700000000000 + 30000LL * (total + i), level[0] / 10),
-            JL_OK);
+        tb_point(&b, backfill, 1700000000000 + 30000LL * (total + i), level[0] / 10);
     }
     jl_error err;
     st_stats before, stats;
     CHECK_INT(st_store_stats(store, 0, &before, &err), JL_OK);
-    CHECK_INT(st_write(store, &batch, &err), JL_OK);
+    CHECK_INT(tb_write(store, &b), JL_OK);
     CHECK_INT(st_store_stats(store, 0, &stats, &err), JL_OK);
     CHECK_INT(stats.readings, total + 200000);
     CHECK(stats.chunks - before.chunks >= 16);
@@ -78,8 +68,7 @@ static void test_fitted_chunk_fill(void)
     /* The first chunk of each series, sealed whole at 2,048 readings, sits in a leaf page; its
      * bytes count here as if filling an overflow page, an error of under 1% at this size. */
     CHECK((double)stats.chunk_bytes > 0.97 * 4080 * (double)pages);
-    st_batch_destroy(&batch);
-    jl_buf_destroy(&key);
+    tb_destroy(&b);
     remove_dir(dir);
 }
 
@@ -89,29 +78,21 @@ static void test_fitted_chunk_fill(void)
  * periods and has a table. */
 static void test_hourly_series_keeps_tables(void)
 {
-    char *dir = make_temp_dir();
-    st_store *store = open_store(dir, 0, 0);
-    jl_buf key;
-    jl_buf_init(&key);
-    st_batch batch;
-    st_batch_init(&batch);
+    store_fixture f;
+    sf_open(&f, 0, 0);
     rng_state = 8080;
     const int total = 30000;
-    series_key(&key, "nh3n", "river1");
     for (int start = 0; start < total; start += 100) {
-        st_batch_reset(&batch);
-        uint32_t index;
-        CHECK_INT(st_batch_series(&batch, key.data, key.len, &index), JL_OK);
+        st_batch_reset(&f.b.batch);
+        uint32_t index = tb_series(&f.b, "nh3n", "river1");
         for (int i = start; i < start + 100; i++)
-            CHECK_INT(st_batch_point(&batch, index, 1700006400000 + 3600000LL * i,
-                                     (double)(next_random() % 1001) / 10),
-                      JL_OK);
-        jl_error err;
-        CHECK_INT(st_write(store, &batch, &err), JL_OK);
+            tb_point(&f.b, index, 1700006400000 + 3600000LL * i,
+                     (double)(next_random() % 1001) / 10);
+        CHECK_INT(tb_write(f.store, &f.b), JL_OK);
     }
     st_snapshot *snapshot = NULL;
     st_cursor *cursor = NULL;
-    CHECK(open_series_cursor(store, "nh3n", "river1", INT64_MIN, INT64_MAX, &snapshot, &cursor));
+    CHECK(open_series_cursor(f.store, "nh3n", "river1", INT64_MIN, INT64_MAX, &snapshot, &cursor));
     jl_error err;
     st_block block;
     int chunks = 0;
@@ -126,10 +107,7 @@ static void test_hourly_series_keeps_tables(void)
     CHECK(chunks >= 5);
     st_cursor_close(cursor);
     st_snapshot_close(snapshot);
-    st_batch_destroy(&batch);
-    jl_buf_destroy(&key);
-    st_store_close(store);
-    remove_dir(dir);
+    sf_close(&f);
 }
 
 /* Writes series metric{station} as consecutive requests of sizes[r] readings each, 1 s apart
@@ -137,23 +115,17 @@ static void test_hourly_series_keeps_tables(void)
 static void write_requests(st_store *store, const char *metric, const char *station,
                            const int *sizes, int requests, double (*value)(int request, int i))
 {
-    jl_buf key;
-    jl_buf_init(&key);
-    series_key(&key, metric, station);
-    st_batch batch;
-    st_batch_init(&batch);
+    test_batch b;
+    tb_init(&b);
     int64_t ms = 1700000000000;
     for (int request = 0; request < requests; request++) {
-        uint32_t index;
-        st_batch_reset(&batch);
-        CHECK_INT(st_batch_series(&batch, key.data, key.len, &index), JL_OK);
+        st_batch_reset(&b.batch);
+        uint32_t index = tb_series(&b, metric, station);
         for (int i = 0; i < sizes[request]; i++, ms += 1000)
-            CHECK_INT(st_batch_point(&batch, index, ms, value(request, i)), JL_OK);
-        jl_error err;
-        CHECK_INT(st_write(store, &batch, &err), JL_OK);
+            tb_point(&b, index, ms, value(request, i));
+        CHECK_INT(tb_write(store, &b), JL_OK);
     }
-    st_batch_destroy(&batch);
-    jl_buf_destroy(&key);
+    tb_destroy(&b);
 }
 
 static double constant_value(int request, int i)

@@ -269,38 +269,22 @@ static int has_state_db(const char *dir)
 
 static st_store *open_with(const char *dir, uint32_t chunk_target, int read_only)
 {
-    st_options options;
-    memset(&options, 0, sizeof options);
-    options.directory = dir;
-    options.chunk_target = chunk_target;
-    options.initial_map_bytes = 64 << 20;
-    options.log_max_blocks = log_max_blocks;
+    st_options options = store_options(dir, chunk_target, 64 << 20);
     options.read_only = read_only;
-    st_store *store = NULL;
-    jl_error err;
-    int rc = st_store_open(&options, &store, &err);
-    if (rc != JL_OK) {
-        fprintf(stderr, "open failed: %s\n", err.message);
-        abort();
-    }
-    return store;
+    return open_store_options(&options);
 }
 
 /* One random request: readings of a few of `stations_n` stations, mostly newer than the last
  * time written (*clock), some re-sent or late (into sealed chunks), some flagged. */
 static void random_request(st_store *store, int stations_n, int64_t *clock)
 {
-    st_batch batch;
-    st_batch_init(&batch);
-    jl_buf key;
-    jl_buf_init(&key);
+    test_batch b;
+    tb_init(&b);
     int touched = 1 + (int)(next_random() % (uint64_t)stations_n);
     for (int t = 0; t < touched; t++) {
         char station[16];
         snprintf(station, sizeof station, "st%d", (int)(next_random() % (uint64_t)stations_n));
-        series_key(&key, "pm25", station);
-        uint32_t index;
-        CHECK_INT(st_batch_series(&batch, key.data, key.len, &index), JL_OK);
+        uint32_t index = tb_series(&b, "pm25", station);
         int readings = 1 + (int)(next_random() % 200);
         for (int i = 0; i < readings; i++) {
             uint64_t kind = next_random() % 100;
@@ -311,13 +295,27 @@ static void random_request(st_store *store, int stations_n, int64_t *clock)
                 ms = (int64_t)(next_random() % (uint64_t)(*clock + 1));
             double value = (double)(int64_t)(next_random() % 2000) / 10.0;
             uint8_t flag = next_random() % 10 == 0 ? (uint8_t)(1 + next_random() % 7) : 0;
-            CHECK_INT(st_batch_point_flagged(&batch, index, ms, value, flag), JL_OK);
+            tb_point_flagged(&b, index, ms, value, flag);
         }
     }
-    jl_error err;
-    CHECK_INT(st_write(store, &batch, &err), JL_OK);
-    st_batch_destroy(&batch);
-    jl_buf_destroy(&key);
+    CHECK_INT(tb_write(store, &b), JL_OK);
+    tb_destroy(&b);
+}
+
+/* A new store (chunk_target 64) given `requests` random requests over `stations_n` stations
+ * from seed, then closed; ref gets the walk of its raw chunks. Returns its directory, for
+ * remove_dir(). */
+static char *random_store(uint64_t seed, int requests, int stations_n, reference *ref)
+{
+    rng_state = seed;
+    char *dir = make_temp_dir_named("series-state");
+    int64_t clock = 1700000000000LL;
+    st_store *store = open_with(dir, 64, 0);
+    for (int r = 0; r < requests; r++)
+        random_request(store, stations_n, &clock);
+    st_store_close(store);
+    walk_reference(dir, ref);
+    return dir;
 }
 
 /* After writes: the records match a raw walk; reopened, the states match it and match those
@@ -394,19 +392,12 @@ static void test_hand_values(void)
 {
     char *dir = make_temp_dir_named("series-state");
     st_store *store = open_with(dir, 4, 0);
-    st_batch batch;
-    st_batch_init(&batch);
-    jl_buf key;
-    jl_buf_init(&key);
-    series_key(&key, "so2", "h");
-    uint32_t index;
-    CHECK_INT(st_batch_series(&batch, key.data, key.len, &index), JL_OK);
+    test_batch b;
+    tb_init(&b);
+    uint32_t index = tb_series(&b, "so2", "h");
     for (int i = 1; i <= 10; i++)
-        CHECK_INT(st_batch_point_flagged(&batch, index, 1000 * i, i * 0.5,
-                                         i == 10 ? JL_FLAG_M : JL_FLAG_N),
-                  JL_OK);
-    jl_error err;
-    CHECK_INT(st_write(store, &batch, &err), JL_OK);
+        tb_point_flagged(&b, index, 1000 * i, i * 0.5, i == 10 ? JL_FLAG_M : JL_FLAG_N);
+    CHECK_INT(tb_write(store, &b), JL_OK);
     st_store_close(store);
 
     reference ref[MAX_SERIES];
@@ -424,11 +415,11 @@ static void test_hand_values(void)
     CHECK_INT(store->chunk_count, 2);
     CHECK_INT(store->by_id[1]->seal_threshold, 4);
 
-    st_batch_reset(&batch);
-    CHECK_INT(st_batch_series(&batch, key.data, key.len, &index), JL_OK);
-    CHECK_INT(st_batch_point(&batch, index, 5500, 9.0), JL_OK);
-    CHECK_INT(st_batch_point(&batch, index, 10000, 7.25), JL_OK);
-    CHECK_INT(st_write(store, &batch, &err), JL_OK);
+    st_batch_reset(&b.batch);
+    index = tb_series(&b, "so2", "h");
+    tb_point(&b, index, 5500, 9.0);
+    tb_point(&b, index, 10000, 7.25);
+    CHECK_INT(tb_write(store, &b), JL_OK);
     st_store_close(store);
 
     MDB_env *env;
@@ -458,8 +449,7 @@ static void test_hand_values(void)
     st_store_close(store);
     walk_reference(dir, ref);
     check_records(dir, ref);
-    st_batch_destroy(&batch);
-    jl_buf_destroy(&key);
+    tb_destroy(&b);
     remove_dir(dir);
 }
 
@@ -468,15 +458,9 @@ static void test_hand_values(void)
  * from the records and equal the walk's. */
 static void test_format4_upgrade(void)
 {
-    rng_state = 20261206;
-    char *dir = make_temp_dir_named("series-state");
-    int64_t clock = 1700000000000LL;
-    st_store *store = open_with(dir, 64, 0);
-    for (int r = 0; r < 60; r++)
-        random_request(store, 7, &clock);
-    st_store_close(store);
     reference ref[MAX_SERIES];
-    walk_reference(dir, ref);
+    char *dir = random_store(20261206, 60, 7, ref);
+    st_store *store;
     make_format4(dir);
     captured_store *walked = malloc(sizeof *walked), *loaded = malloc(sizeof *loaded);
 
@@ -528,15 +512,9 @@ static void damage_record(const char *dir, uint64_t id, size_t offset, uint8_t x
  * series' chunks at open: counted, the states as a walk gives them, the records rewritten. */
 static void test_corrupt_record_rebuilt(void)
 {
-    rng_state = 20261207;
-    char *dir = make_temp_dir_named("series-state");
-    int64_t clock = 1700000000000LL;
-    st_store *store = open_with(dir, 64, 0);
-    for (int r = 0; r < 40; r++)
-        random_request(store, 5, &clock);
-    st_store_close(store);
     reference ref[MAX_SERIES];
-    walk_reference(dir, ref);
+    char *dir = random_store(20261207, 40, 5, ref);
+    st_store *store;
     CHECK(ref[2].chunks > 0 && ref[4].chunks > 0);
     captured_store *before = malloc(sizeof *before), *after = malloc(sizeof *after);
     store = open_with(dir, 64, 1);
@@ -607,15 +585,9 @@ static void test_corrupt_record_in_writer(void)
  * (the records written again when writable), never opened as if no series had chunks. */
 static void test_missing_database_walked(void)
 {
-    rng_state = 20261211;
-    char *dir = make_temp_dir_named("series-state");
-    int64_t clock = 1700000000000LL;
-    st_store *store = open_with(dir, 64, 0);
-    for (int r = 0; r < 30; r++)
-        random_request(store, 5, &clock);
-    st_store_close(store);
     reference ref[MAX_SERIES];
-    walk_reference(dir, ref);
+    char *dir = random_store(20261211, 30, 5, ref);
+    st_store *store;
     MDB_env *env;
     MDB_txn *txn;
     MDB_dbi dbi;

@@ -9,30 +9,20 @@
 /* A range read returns exactly the readings in [from, to), across chunk and tail. */
 static void test_range_read(void)
 {
-    char *dir = make_temp_dir();
-    st_store *store = open_store(dir, 16, 0);
-    jl_buf key;
-    jl_buf_init(&key);
-    series_key(&key, "nh3n", "river");
-    st_batch batch;
-    st_batch_init(&batch);
-    uint32_t index;
-    CHECK_INT(st_batch_series(&batch, key.data, key.len, &index), JL_OK);
+    store_fixture f;
+    sf_open(&f, 16, 0);
+    uint32_t index = tb_series(&f.b, "nh3n", "river");
     for (int i = 0; i < 100; i++)
-        CHECK_INT(st_batch_point(&batch, index, 1000 * i, i * 0.001), JL_OK);
-    jl_error err;
-    CHECK_INT(st_write(store, &batch, &err), JL_OK);
+        tb_point(&f.b, index, 1000 * i, i * 0.001);
+    CHECK_INT(tb_write(f.store, &f.b), JL_OK);
     int64_t ms[200];
     double values[200];
-    size_t n = read_all(store, "nh3n", "river", 20500, 70000, ms, values, 200);
+    size_t n = read_all(f.store, "nh3n", "river", 20500, 70000, ms, values, 200);
     CHECK_INT(n, 49); /* 21000 .. 69000 */
     CHECK_INT(ms[0], 21000);
     CHECK_INT(ms[n - 1], 69000);
     CHECK_DOUBLE_BITS(values[0], 21 * 0.001);
-    st_batch_destroy(&batch);
-    jl_buf_destroy(&key);
-    st_store_close(store);
-    remove_dir(dir);
+    sf_close(&f);
 }
 
 /* More concurrent readers than LMDB's default 126 slots: the store's default (1024) serves 200
@@ -40,35 +30,29 @@ static void test_range_read(void)
  * works again once one closes. */
 static void test_many_readers(void)
 {
-    char *dir = make_temp_dir();
-    st_store *store = open_store(dir, 0, 0);
-    st_batch batch;
-    st_batch_init(&batch);
-    jl_buf key;
-    jl_buf_init(&key);
-    series_key(&key, "o3", "r");
-    uint32_t index;
-    CHECK_INT(st_batch_series(&batch, key.data, key.len, &index), JL_OK);
-    CHECK_INT(st_batch_point(&batch, index, 1000, 42.5), JL_OK);
+    store_fixture f;
+    sf_open(&f, 0, 0);
+    uint32_t index = tb_series(&f.b, "o3", "r");
+    tb_point(&f.b, index, 1000, 42.5);
+    CHECK_INT(tb_write(f.store, &f.b), JL_OK);
     jl_error err;
-    CHECK_INT(st_write(store, &batch, &err), JL_OK);
     uint64_t id = 1;
     static st_snapshot *open_snapshots[200];
     for (int i = 0; i < 200; i++)
-        CHECK_INT(st_snapshot_open(store, &id, 1, &open_snapshots[i], &err), JL_OK);
+        CHECK_INT(st_snapshot_open(f.store, &id, 1, &open_snapshots[i], &err), JL_OK);
     for (int i = 0; i < 200; i++)
         st_snapshot_close(open_snapshots[i]);
-    st_store_close(store);
-    remove_dir(dir);
+    st_store_close(f.store);
+    remove_dir(f.dir);
 
     /* LMDB keeps the slot count of the lock file it first made: a new directory. */
-    dir = make_temp_dir();
-    st_options options;
-    memset(&options, 0, sizeof options);
-    options.directory = dir;
+    f.dir = make_temp_dir();
+    st_options options = store_options(f.dir, 0, 0);
     options.max_readers = 126;
+    st_store *store = NULL;
     CHECK_INT(st_store_open(&options, &store, &err), JL_OK);
-    CHECK_INT(st_write(store, &batch, &err), JL_OK);
+    f.store = store;
+    CHECK_INT(tb_write(store, &f.b), JL_OK);
     int opened = 0, rc = JL_OK;
     while (opened < 200 &&
            (rc = st_snapshot_open(store, &id, 1, &open_snapshots[opened], &err)) == JL_OK)
@@ -83,10 +67,7 @@ static void test_many_readers(void)
     opened++;
     for (int i = 0; i < opened; i++)
         st_snapshot_close(open_snapshots[i]);
-    st_batch_destroy(&batch);
-    jl_buf_destroy(&key);
-    st_store_close(store);
-    remove_dir(dir);
+    sf_close(&f);
 }
 
 int main(void)

@@ -96,12 +96,10 @@ static void random_model(int one_slow_series, uint32_t chunk_target, int rounds)
     char *dir = make_temp_dir();
     st_store *store = open_store(dir, chunk_target, 0);
     int64_t clock[MODEL_SERIES] = {1700000000000, 1700000000000, 1700000000000};
-    jl_buf key;
-    jl_buf_init(&key);
-    st_batch batch;
-    st_batch_init(&batch);
+    test_batch b;
+    tb_init(&b);
     for (int round = 0; round < rounds; round++) {
-        st_batch_reset(&batch);
+        st_batch_reset(&b.batch);
         int points = 1 + (int)(next_random() % 200);
         for (int p = 0; p < points; p++) {
             int s = (int)(next_random() % MODEL_SERIES);
@@ -122,17 +120,15 @@ static void random_model(int one_slow_series, uint32_t chunk_target, int rounds)
             double value = (double)(int64_t)(next_random() % 100000) / 10.0 - 2000.0;
             if (m.count[s] + 1 >= MODEL_MAX)
                 continue;
-            series_key(&key, "pm25", stations[s]);
-            uint32_t index;
-            CHECK_INT(st_batch_series(&batch, key.data, key.len, &index), JL_OK);
-            CHECK_INT(st_batch_point(&batch, index, ms, value), JL_OK);
+            uint32_t index = tb_series(&b, "pm25", stations[s]);
+            tb_point(&b, index, ms, value);
             model_put(&m, s, ms, value);
         }
-        jl_error err;
-        int rc = st_write(store, &batch, &err);
+        int rc = tb_write(store, &b);
         CHECK_INT(rc, JL_OK);
         if (rc != JL_OK)
-            fprintf(stderr, "  write failed: %s\n", err.message);
+            fprintf(stderr, "  write failed: %s\n", b.err.message);
+        jl_error err;
         if (round % 50 == 49) {
             compare_with_model(store, &m, "before reopen");
             /* Counters kept up to date by each commit equal those recomputed at open. */
@@ -158,8 +154,7 @@ static void random_model(int one_slow_series, uint32_t chunk_target, int rounds)
     if (log_max_blocks)
         CHECK(stats.log_blocks <= log_max_blocks + 1);
     CHECK_INT(stats.readings, m.count[0] + m.count[1] + m.count[2]);
-    st_batch_destroy(&batch);
-    jl_buf_destroy(&key);
+    tb_destroy(&b);
     st_store_close(store);
     remove_dir(dir);
 }
@@ -219,17 +214,12 @@ static void test_format_versions(void)
 {
     char *dir = make_temp_dir();
     st_store *store = open_store(dir, 0, 0);
-    st_batch batch;
-    st_batch_init(&batch);
-    jl_buf key;
-    jl_buf_init(&key);
-    series_key(&key, "nh3n", "v");
-    uint32_t index;
-    CHECK_INT(st_batch_series(&batch, key.data, key.len, &index), JL_OK);
+    test_batch b;
+    tb_init(&b);
+    uint32_t index = tb_series(&b, "nh3n", "v");
     for (int i = 0; i < 100; i++) /* far below a seal: all of them live in the log */
-        CHECK_INT(st_batch_point(&batch, index, 60000LL * i, i * 0.125), JL_OK);
-    jl_error err;
-    CHECK_INT(st_write(store, &batch, &err), JL_OK);
+        tb_point(&b, index, 60000LL * i, i * 0.125);
+    CHECK_INT(tb_write(store, &b), JL_OK);
     st_store_close(store);
     CHECK_INT(set_format_version(dir, 1), 5);
     store = open_store(dir, 0, 0);
@@ -247,11 +237,11 @@ static void test_format_versions(void)
     memset(&options, 0, sizeof options);
     options.directory = dir;
     st_store *refused = NULL;
+    jl_error err;
     CHECK_INT(st_store_open(&options, &refused, &err), JL_ECORRUPT);
     CHECK(strstr(err.message, "unknown format version") != NULL);
     CHECK(refused == NULL);
-    st_batch_destroy(&batch);
-    jl_buf_destroy(&key);
+    tb_destroy(&b);
     remove_dir(dir);
 }
 
@@ -302,28 +292,23 @@ static void test_flags_round_trip(void)
 {
     char *dir = make_temp_dir();
     st_store *store = open_store(dir, 100, 0);
-    st_batch batch;
-    st_batch_init(&batch);
-    jl_buf key;
-    jl_buf_init(&key);
-    series_key(&key, "nh3n", "f1");
-    uint32_t index;
-    jl_error err;
-    CHECK_INT(st_batch_series(&batch, key.data, key.len, &index), JL_OK);
+    test_batch b;
+    tb_init(&b);
+    uint32_t index = tb_series(&b, "nh3n", "f1");
     for (int i = 0; i < 250; i++)
-        CHECK_INT(st_batch_point_flagged(&batch, index, 60000LL * i, i * 0.5, first_flag(i)),
-                  JL_OK);
-    CHECK_INT(st_write(store, &batch, &err), JL_OK);
+        tb_point_flagged(&b, index, 60000LL * i, i * 0.5, first_flag(i));
+    CHECK_INT(tb_write(store, &b), JL_OK);
 
     /* Re-sends: 15 (sealed, maintenance) becomes normal 99.5, 57 becomes a communication fault;
      * 250..259 are new, entered by hand. */
-    st_batch_reset(&batch);
-    CHECK_INT(st_batch_series(&batch, key.data, key.len, &index), JL_OK);
-    CHECK_INT(st_batch_point_flagged(&batch, index, 60000LL * 15, 99.5, JL_FLAG_N), JL_OK);
-    CHECK_INT(st_batch_point_flagged(&batch, index, 60000LL * 57, 57.25, JL_FLAG_B), JL_OK);
+    st_batch_reset(&b.batch);
+    index = tb_series(&b, "nh3n", "f1");
+    tb_point_flagged(&b, index, 60000LL * 15, 99.5, JL_FLAG_N);
+    tb_point_flagged(&b, index, 60000LL * 57, 57.25, JL_FLAG_B);
     for (int i = 250; i < 260; i++)
-        CHECK_INT(st_batch_point_flagged(&batch, index, 60000LL * i, i * 0.5, JL_FLAG_S), JL_OK);
-    CHECK_INT(st_write(store, &batch, &err), JL_OK);
+        tb_point_flagged(&b, index, 60000LL * i, i * 0.5, JL_FLAG_S);
+    CHECK_INT(tb_write(store, &b), JL_OK);
+    jl_error err;
 
     static int64_t ms[300];
     static double values[300];
@@ -348,8 +333,7 @@ static void test_flags_round_trip(void)
         store = open_store(dir, 100, 0); /* the second round reads after log replay */
     }
     st_store_close(store);
-    st_batch_destroy(&batch);
-    jl_buf_destroy(&key);
+    tb_destroy(&b);
     remove_dir(dir);
 }
 

@@ -33,27 +33,24 @@ static void test_group_isolation(void)
 {
     char *dir = make_temp_dir();
     st_store *store = open_store(dir, 0, 0);
-    st_batch big, good, bad;
-    st_batch_init(&big);
-    st_batch_init(&good);
-    st_batch_init(&bad);
-    jl_buf key;
-    jl_buf_init(&key);
+    test_batch big, good, bad;
+    tb_init(&big);
+    tb_init(&good);
+    tb_init(&bad);
     uint32_t index;
     for (int s = 0; s < 200; s++) {
         char station[16];
         snprintf(station, sizeof station, "b%d", s);
-        series_key(&key, "pm10", station);
-        CHECK_INT(st_batch_series(&big, key.data, key.len, &index), JL_OK);
+        index = tb_series(&big, "pm10", station);
         for (int i = 0; i < 5000; i++)
-            CHECK_INT(st_batch_point(&big, index, i * 1000, i * 0.5), JL_OK);
+            tb_point(&big, index, i * 1000, i * 0.5);
     }
-    series_key(&key, "pm10", "good");
-    CHECK_INT(st_batch_series(&good, key.data, key.len, &index), JL_OK);
-    CHECK_INT(st_batch_point(&good, index, 1000, 1.5), JL_OK);
-    CHECK_INT(st_batch_series(&bad, "bad name{", 9, &index), JL_OK);
-    CHECK_INT(st_batch_point(&bad, index, 1000, 2.5), JL_OK);
-    writer_job jobs[3] = {{store, &big, -1}, {store, &good, -1}, {store, &bad, -1}};
+    index = tb_series(&good, "pm10", "good");
+    tb_point(&good, index, 1000, 1.5);
+    CHECK_INT(st_batch_series(&bad.batch, "bad name{", 9, &index), JL_OK);
+    tb_point(&bad, index, 1000, 2.5);
+    writer_job jobs[3] = {
+        {store, &big.batch, -1}, {store, &good.batch, -1}, {store, &bad.batch, -1}};
     pthread_t threads[3];
     pthread_create(&threads[0], NULL, write_job, &jobs[0]);
     usleep(2000);
@@ -68,10 +65,9 @@ static void test_group_isolation(void)
     double values[4];
     CHECK_INT(read_all(store, "pm10", "good", JL_MIN_MS, JL_MAX_MS, ms, values, 4), 1);
     CHECK_DOUBLE_BITS(values[0], 1.5);
-    st_batch_destroy(&big);
-    st_batch_destroy(&good);
-    st_batch_destroy(&bad);
-    jl_buf_destroy(&key);
+    tb_destroy(&big);
+    tb_destroy(&good);
+    tb_destroy(&bad);
     st_store_close(store);
     remove_dir(dir);
 }
@@ -79,75 +75,54 @@ static void test_group_isolation(void)
 /* A batch with one invalid point is refused whole; nothing of it is stored. */
 static void test_invalid_batch_refused(void)
 {
-    char *dir = make_temp_dir();
-    st_store *store = open_store(dir, 0, 0);
-    st_batch batch;
-    st_batch_init(&batch);
-    jl_buf key;
-    jl_buf_init(&key);
-    series_key(&key, "o3", "z");
-    uint32_t index;
-    CHECK_INT(st_batch_series(&batch, key.data, key.len, &index), JL_OK);
-    CHECK_INT(st_batch_point(&batch, index, 1000, 1.0), JL_OK);
-    CHECK_INT(st_batch_point(&batch, index, 2000, NAN), JL_OK);
-    jl_error err;
-    CHECK_INT(st_write(store, &batch, &err), JL_EINVAL);
+    store_fixture f;
+    sf_open(&f, 0, 0);
+    uint32_t index = tb_series(&f.b, "o3", "z");
+    tb_point(&f.b, index, 1000, 1.0);
+    tb_point(&f.b, index, 2000, NAN);
+    CHECK_INT(tb_write(f.store, &f.b), JL_EINVAL);
     st_stats stats;
-    CHECK_INT(st_store_stats(store, 1, &stats, &err), JL_OK);
+    jl_error err;
+    CHECK_INT(st_store_stats(f.store, 1, &stats, &err), JL_OK);
     CHECK_INT(stats.series, 0);
     CHECK_INT(stats.readings, 0);
-
-    st_batch_destroy(&batch);
-    jl_buf_destroy(&key);
-    st_store_close(store);
-    remove_dir(dir);
+    sf_close(&f);
 }
 
 /* A store opened with a 1 MiB map takes far more than that without a restart. */
 static void test_map_growth(void)
 {
-    char *dir = make_temp_dir();
-    st_store *store = open_store(dir, 2048, 1 << 20);
-    jl_buf key;
-    jl_buf_init(&key);
-    st_batch batch;
-    st_batch_init(&batch);
+    store_fixture f;
+    sf_open(&f, 2048, 1 << 20);
     char station[32];
     uint64_t seed = 7;
     rng_state = seed;
     size_t total = 0;
     for (int round = 0; round < 20; round++) {
-        st_batch_reset(&batch);
+        st_batch_reset(&f.b.batch);
         for (int s = 0; s < 50; s++) {
             snprintf(station, sizeof station, "m%d", s);
-            series_key(&key, "cod", station);
-            uint32_t index;
-            CHECK_INT(st_batch_series(&batch, key.data, key.len, &index), JL_OK);
+            uint32_t index = tb_series(&f.b, "cod", station);
             for (int i = 0; i < 500; i++) {
                 /* random doubles compress badly: the map must grow */
                 double value = (double)(next_random() >> 11) / 9007199254740992.0;
-                CHECK_INT(st_batch_point(&batch, index, (int64_t)(round * 500 + i) * 1000, value),
-                          JL_OK);
+                tb_point(&f.b, index, (int64_t)(round * 500 + i) * 1000, value);
             }
         }
-        jl_error err;
-        int rc = st_write(store, &batch, &err);
+        int rc = tb_write(f.store, &f.b);
         CHECK_INT(rc, JL_OK);
         if (rc != JL_OK) {
-            fprintf(stderr, "  write failed: %s\n", err.message);
+            fprintf(stderr, "  write failed: %s\n", f.b.err.message);
             break;
         }
-        total += st_batch_point_count(&batch);
+        total += st_batch_point_count(&f.b.batch);
     }
     st_stats stats;
     jl_error err;
-    CHECK_INT(st_store_stats(store, 1, &stats, &err), JL_OK);
+    CHECK_INT(st_store_stats(f.store, 1, &stats, &err), JL_OK);
     CHECK(stats.map_bytes > (1u << 20));
     CHECK_INT(stats.readings, total);
-    st_batch_destroy(&batch);
-    jl_buf_destroy(&key);
-    st_store_close(store);
-    remove_dir(dir);
+    sf_close(&f);
 }
 
 /* A store that cannot grow any more refuses writes with JL_EFULL, stores nothing of the refused
@@ -163,26 +138,22 @@ static void test_store_full(void)
     st_store *store = NULL;
     jl_error err;
     CHECK_INT(st_store_open(&options, &store, &err), JL_OK);
-    jl_buf key;
-    jl_buf_init(&key);
-    st_batch batch;
-    st_batch_init(&batch);
+    test_batch b;
+    tb_init(&b);
     rng_state = 99;
     uint64_t acknowledged = 0;
     int rc = JL_OK;
     int round = 0;
     for (; round < 400 && rc == JL_OK; round++) {
-        st_batch_reset(&batch);
-        series_key(&key, "cod", "full");
-        uint32_t index;
-        CHECK_INT(st_batch_series(&batch, key.data, key.len, &index), JL_OK);
+        st_batch_reset(&b.batch);
+        uint32_t index = tb_series(&b, "cod", "full");
         for (int i = 0; i < 2000; i++) {
             double value = (double)(next_random() >> 11) / 9007199254740992.0;
-            CHECK_INT(st_batch_point(&batch, index, (int64_t)(round * 2000 + i), value), JL_OK);
+            tb_point(&b, index, (int64_t)(round * 2000 + i), value);
         }
-        rc = st_write(store, &batch, &err);
+        rc = tb_write(store, &b);
         if (rc == JL_OK)
-            acknowledged += st_batch_point_count(&batch);
+            acknowledged += st_batch_point_count(&b.batch);
     }
     CHECK_INT(rc, JL_EFULL);
     CHECK(acknowledged > 0);
@@ -198,11 +169,10 @@ static void test_store_full(void)
     CHECK_INT(st_store_open(&options, &store, &err), JL_OK);
     CHECK_INT(read_all(store, "cod", "full", JL_MIN_MS, JL_MAX_MS, ms, values, 900000),
               acknowledged);
-    CHECK_INT(st_write(store, &batch, &err), JL_OK);
+    CHECK_INT(tb_write(store, &b), JL_OK);
     free(ms);
     free(values);
-    st_batch_destroy(&batch);
-    jl_buf_destroy(&key);
+    tb_destroy(&b);
     st_store_close(store);
     remove_dir(dir);
 }
