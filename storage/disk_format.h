@@ -268,9 +268,29 @@ static inline int df_decimal_exponent(const double *values, const uint32_t *orde
 /* ==== 3. Write-log blocks ====
  *
  * A block holds the readings of one write request; storage/log_block.c encodes and decodes it,
- * the store keeps it in LMDB until every series in it has sealed those readings. The three
- * formats are told apart by their magic; the store writes format 3 only and reads all three
+ * the store keeps it in LMDB until every series in it has sealed those readings. The four
+ * formats are told apart by their magic; the store writes format 4 only and reads all four
  * (readings of formats 1 and 2 have flag JL_FLAG_N).
+ *
+ * Format 4 ("JLG4", WL4_MAGIC): format 3 with two changes.
+ * - The id table after the header is not 8 bytes a series but runs of consecutive ids, as long
+ *   as it needs to be: its length is the block's size - WL_HEADER_BYTES - the stored payload
+ *   length. Each run is varint zigzag(first id - end of the previous run), the end of a run
+ *   being its last id + 1 and 0 before the first run, then varint (run length - 1); the runs'
+ *   ids, in order, are the series ids of the payload's groups. The checksum covers the table
+ *   and the stored payload, as in format 2.
+ * - In the payload, a group's first timestamp is varint zigzag(first timestamp - the previous
+ *   group's first timestamp), 0 before the first group with readings (groups with n = 0 are
+ *   skipped), instead of zigzag(first timestamp).
+ * Readers validate as for format 3, and the table: the runs add up to exactly the series count
+ * without running past the table, the table ends exactly after the last run, and no run but
+ * the first starts where the previous one ended (runs are maximal, so that re-encoding a golden
+ * block gives the same bytes). Integers wrap modulo 2^64.
+ * Why format 4: with many series a request (10^5 series, a reading each a minute, 5,000-line
+ * requests), a block has a reading a series: its 8-byte ids, kept outside LZ4, were two thirds
+ * of the block, and the absolute first timestamps a sixth, some 12 bytes a reading in all. Ids
+ * of one collector's series are mostly consecutive (they were created in the order it sends
+ * them), and a request's readings mostly share a time: runs and deltas make both nearly free.
  *
  * Format 3 ("JLG3", WL3_MAGIC): format 2 below, with the raw length bounded by
  * WL3_RAW_PAYLOAD_MAX(readings, series) instead, and in the payload each group with n > 0
@@ -354,6 +374,11 @@ static inline int df_decimal_exponent(const double *values, const uint32_t *orde
     (WL_RAW_PAYLOAD_MAX(readings, series) + (size_t)(readings)*WL3_FLAG_READING_BYTES +            \
      (size_t)(series)*BYTES_VARINT_MAX)
 
+#define WL4_MAGIC 0x34474c4au /* "JLG4" little endian; header layout as format 2 */
+/* Bytes a format-4 id table can take at most: a run a series, each of a 64-bit varint and a
+ * run length below ST_MAX_BATCH_POINTS (a varint of at most 5 bytes). */
+#define WL4_ID_TABLE_MAX(series) ((size_t)(series) * (BYTES_VARINT_MAX + 5))
+
 #define WL_V1_MAGIC 0x474f4c4au /* "JLOG" little endian */
 #define WL_V1_HEADER_BYTES 16
 #define WL_V1_OFF_COUNT 4
@@ -389,8 +414,12 @@ static inline int df_decimal_exponent(const double *values, const uint32_t *orde
  * 4 or older opened for writing is walked once, chunk by chunk, to write every record, in the
  * transaction that marks it 5 (read-only, it is walked in memory and left as it was); so is a
  * directory marked 5 whose "series_state" database is missing altogether. */
-#define FORMAT_VERSION 5u
+/* 6: the write log is in blocks of format 4 (section 3), which a build of format 5 would take
+ * for corruption. Nothing else changed: a directory of format 5 is marked 6 when opened for
+ * writing, its format-3 blocks still read. */
+#define FORMAT_VERSION 6u
 #define FORMAT_VERSION_OLDEST 1u
+#define FORMAT_VERSION_SERIES_STATE 5u /* the first with "series_state" records */
 
 #define STORE_DB_META "meta"
 #define STORE_DB_SERIES "series"

@@ -22,7 +22,7 @@
 int log_put_block(st_store *store, writer_txn *wt, uint64_t seq, const uint64_t *ids, jl_buf *block,
                   jl_error *err)
 {
-    wl_finish((uint8_t *)block->data, block->len, ids);
+    wl_finish(block, ids);
     uint8_t key[8];
     bytes_put_be64(key, seq);
     MDB_val k = {8, key}, v = {block->len, block->data};

@@ -223,7 +223,7 @@ static int read_records(st_store *store, MDB_txn *txn, uint64_t **bad, size_t *b
 
 int series_state_load(st_store *store, MDB_txn *txn, uint32_t stored_version, jl_error *err)
 {
-    int walk_all = stored_version < FORMAT_VERSION || !store->has_series_state_db;
+    int walk_all = stored_version < FORMAT_VERSION_SERIES_STATE || !store->has_series_state_db;
     uint8_t *flags = malloc(CK_MAX_READINGS);
     if (flags == NULL)
         return jl_error_set(err, JL_ENOMEM, "out of memory opening the store");

@@ -179,8 +179,8 @@ static int open_databases(st_store *store, jl_error *err)
         rc = check_format_version(store, txn, &stored_version, err);
     /* A directory marked 5 whose records are missing altogether is walked like an older one,
      * rather than opened as if no series had chunks. */
-    if (states_created && stored_version >= FORMAT_VERSION)
-        stored_version = FORMAT_VERSION - 1;
+    if (states_created && stored_version >= FORMAT_VERSION_SERIES_STATE)
+        stored_version = FORMAT_VERSION_SERIES_STATE - 1;
     if (rc == JL_OK)
         rc = catalog_load(store, txn, err);
     if (rc == JL_OK)

@@ -62,7 +62,7 @@ static void check_round_trip(const uint8_t *data, size_t size)
         if (wl_encode(&batch, &block, &err) != JL_OK)
             abort();
         uint64_t ids[8] = {11, 12, 13, 14, 15, 16, 17, 18};
-        wl_finish((uint8_t *)block.data, block.len, ids);
+        wl_finish(&block, ids);
         wl_readings out;
         memset(&out, 0, sizeof out);
         if (wl_decode(block.data, block.len, &out, &err) != JL_OK || out.count != batch.point_count)

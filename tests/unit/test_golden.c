@@ -319,8 +319,8 @@ static void encode_v2(jl_buf *out)
     st_batch batch;
     v2_batch(&batch);
     jl_error err;
-    CHECK_INT(wl_encode_format2(&batch, out, &err), JL_OK); /* wl_encode writes format 3 */
-    wl_finish((uint8_t *)out->data, out->len, v2_ids);
+    CHECK_INT(wl_encode_format(&batch, 2, out, &err), JL_OK);
+    wl_finish(out, v2_ids);
     st_batch_destroy(&batch);
 }
 
@@ -380,12 +380,12 @@ static void encode_v3(jl_buf *out)
         CHECK_INT(st_batch_point_flagged(&batch, v3_series[i], v3_ms[i], v3_values[i], v3_flags[i]),
                   JL_OK);
     jl_error err;
-    CHECK_INT(wl_encode(&batch, out, &err), JL_OK);
-    wl_finish((uint8_t *)out->data, out->len, v3_ids);
+    CHECK_INT(wl_encode_format(&batch, 3, out, &err), JL_OK);
+    wl_finish(out, v3_ids);
     st_batch_destroy(&batch);
 }
 
-/* The format-3 golden block decodes to its readings and flags and is what this build writes;
+/* The format-3 golden block decodes to its readings and flags and is what format 3 writes;
  * the format-1 and format-2 golden blocks, which kept no flags, decode as all N. */
 static void test_log_block_v3(void)
 {
@@ -427,6 +427,67 @@ static void test_log_block_v3(void)
         free(golden);
     }
     wl_readings_destroy(&r);
+}
+
+/* ---------- (c2b) a format-4 write-log block ---------- */
+
+/* The readings and flags of the format-3 block under ids 41, 42 and 1000: the first two one run,
+ * the third a run of its own. The id table, worked by hand from disk_format.h section 3:
+ * zigzag(41 - 0) = 82 = 0x52 and length - 1 = 1; zigzag(1000 - 43) = 1914 = varint FA 0E and
+ * length - 1 = 0. */
+static const uint64_t v4_ids[3] = {41, 42, 1000};
+static const uint8_t v4_table[5] = {0x52, 0x01, 0xFA, 0x0E, 0x00};
+
+static void encode_v4(jl_buf *out)
+{
+    st_batch batch;
+    st_batch_init(&batch);
+    uint32_t index;
+    CHECK_INT(st_batch_series(&batch, "so2{s=\"1\"}", 10, &index), JL_OK);
+    CHECK_INT(st_batch_series(&batch, "flow{s=\"1\"}", 11, &index), JL_OK);
+    CHECK_INT(st_batch_series(&batch, "ph{s=\"1\"}", 9, &index), JL_OK);
+    for (int i = 0; i < V3_COUNT; i++)
+        CHECK_INT(st_batch_point_flagged(&batch, v3_series[i], v3_ms[i], v3_values[i], v3_flags[i]),
+                  JL_OK);
+    jl_error err;
+    CHECK_INT(wl_encode(&batch, out, &err), JL_OK);
+    wl_finish(out, v4_ids);
+    st_batch_destroy(&batch);
+}
+
+/* The format-4 golden block has the hand-worked id table, decodes to the format-3 block's
+ * readings and flags under its ids, and is what this build writes. */
+static void test_log_block_v4(void)
+{
+    size_t len = 0;
+    uint8_t *golden = read_golden("log_block_v4.bin", &len);
+    if (golden == NULL)
+        return;
+    CHECK_INT(bytes_get_le32(golden), 0x34474c4au); /* "JLG4" */
+    CHECK(len > WL_HEADER_BYTES + sizeof v4_table);
+    CHECK(memcmp(golden + WL_HEADER_BYTES, v4_table, sizeof v4_table) == 0);
+    /* The table is what the stored payload leaves: exactly those 5 bytes. */
+    CHECK_INT(bytes_get_le32(golden + WL_OFF_STORED_LEN), len - WL_HEADER_BYTES - sizeof v4_table);
+    wl_readings r;
+    memset(&r, 0, sizeof r);
+    jl_error err;
+    CHECK_INT(wl_decode(golden, len, &r, &err), JL_OK);
+    CHECK_INT(r.count, V3_COUNT);
+    static const size_t order[V3_COUNT] = {0, 2, 3, 6, 9, 1, 5, 8, 4, 7};
+    static const uint8_t flags[V3_COUNT] = {0, 2, 2, 0, 7, 5, 5, 0, 0, 4};
+    for (size_t i = 0; i < r.count && i < V3_COUNT; i++) {
+        CHECK_INT(r.ids[i], v4_ids[v3_series[order[i]]]);
+        CHECK_INT(r.ms[i], v3_ms[order[i]]);
+        CHECK_DOUBLE_BITS(r.values[i], v3_values[order[i]]);
+        CHECK_INT(r.flags[i], flags[i]);
+    }
+    wl_readings_destroy(&r);
+    jl_buf again;
+    jl_buf_init(&again);
+    encode_v4(&again);
+    check_same_bytes("format-4 block", (const uint8_t *)again.data, again.len, golden, len);
+    jl_buf_destroy(&again);
+    free(golden);
 }
 
 /* ---------- (c3) a sealed series-state record ---------- */
@@ -659,7 +720,7 @@ static void test_format1_directory(void)
         check_format1_readings(store);
         st_store_close(store);
     }
-    CHECK_INT(stored_format(dir), 5);
+    CHECK_INT(stored_format(dir), 6);
     check_format1_state(dir);
     remove_dir(dir);
 }
@@ -756,7 +817,7 @@ static void test_format4_directory(void)
             check_format4_readings(store);
             st_store_close(store);
         }
-        CHECK_INT(stored_format(dir), 5);
+        CHECK_INT(stored_format(dir), 6);
         memset(&r, 0, sizeof r);
         CHECK_INT(read_state_record(dir, 1, &r, &entries), 1);
         CHECK_INT(entries, 2);
@@ -802,6 +863,8 @@ int main(int argc, char **argv)
         write_golden("chunk_flagged.bin", buf.data, buf.len);
         encode_v2(&buf);
         write_golden("log_block_v2.bin", buf.data, buf.len);
+        encode_v4(&buf);
+        write_golden("log_block_v4.bin", buf.data, buf.len);
         jl_buf_destroy(&buf);
         return check_failed_in_test;
     }
@@ -810,6 +873,7 @@ int main(int argc, char **argv)
     RUN(test_log_block_v1);
     RUN(test_log_block_v2);
     RUN(test_log_block_v3);
+    RUN(test_log_block_v4);
     RUN(test_series_state_record);
     RUN(test_format1_directory);
     RUN(test_format4_directory);

@@ -28,7 +28,7 @@ static void check_round_trip(const st_batch *batch)
     uint64_t *ids = malloc(sizeof(uint64_t) * (batch->series_count + 1));
     for (uint32_t s = 0; s < batch->series_count; s++)
         ids[s] = 1000 + s;
-    wl_finish((uint8_t *)block.data, block.len, ids);
+    wl_finish(&block, ids);
     wl_readings out;
     memset(&out, 0, sizeof out);
     CHECK_INT(wl_decode(block.data, block.len, &out, &err), JL_OK);
@@ -210,7 +210,7 @@ static void test_corruption_refused(void)
     jl_error err;
     CHECK_INT(wl_encode(&batch, &block, &err), JL_OK);
     const uint64_t ids[] = {7, 9};
-    wl_finish((uint8_t *)block.data, block.len, ids);
+    wl_finish(&block, ids);
     wl_readings out;
     memset(&out, 0, sizeof out);
     uint8_t *copy = malloc(block.len);
@@ -265,7 +265,7 @@ static void test_flag_round_trip(void)
     jl_error err;
     CHECK_INT(wl_encode(&batch, &block, &err), JL_OK);
     const uint64_t ids[] = {1, 2, 3, 4, 5};
-    wl_finish((uint8_t *)block.data, block.len, ids);
+    wl_finish(&block, ids);
     wl_readings out;
     memset(&out, 0, sizeof out);
     CHECK_INT(wl_decode(block.data, block.len, &out, &err), JL_OK);
@@ -287,19 +287,18 @@ static void test_flag_round_trip(void)
     st_batch_destroy(&batch);
 }
 
-/* Builds a block of the given magic around a hand-written payload: header, id table
- * (ids 100, 101, ...), LZ4 and checksum. Returns its length in block (at least 512 bytes). */
-static size_t make_block(uint32_t magic, uint32_t count, uint32_t series, const uint8_t *raw,
-                         size_t raw_len, uint8_t *block)
+/* Builds a block of the given magic around a hand-written id table and payload: header, the
+ * table, LZ4 and checksum. Returns its length in block (at least 512 bytes). */
+static size_t make_block_with_table(uint32_t magic, uint32_t count, uint32_t series,
+                                    const uint8_t *table, size_t table_len, const uint8_t *raw,
+                                    size_t raw_len, uint8_t *block)
 {
-    size_t ids = (size_t)series * 8;
-    int packed = LZ4_compress_default((const char *)raw, (char *)block + WL_HEADER_BYTES + ids,
-                                      (int)raw_len, (int)(512 - WL_HEADER_BYTES - ids));
+    memcpy(block + WL_HEADER_BYTES, table, table_len);
+    int packed =
+        LZ4_compress_default((const char *)raw, (char *)block + WL_HEADER_BYTES + table_len,
+                             (int)raw_len, (int)(512 - WL_HEADER_BYTES - table_len));
     CHECK(packed > 0);
-    for (uint32_t s = 0; s < series; s++)
-        for (int b = 0; b < 8; b++)
-            block[WL_HEADER_BYTES + 8 * s + b] = (uint8_t)((uint64_t)(100u + s) >> (8 * b));
-    size_t len = WL_HEADER_BYTES + ids + (size_t)packed;
+    size_t len = WL_HEADER_BYTES + table_len + (size_t)packed;
     uint32_t header[6] = {magic,
                           count,
                           series,
@@ -312,8 +311,21 @@ static size_t make_block(uint32_t magic, uint32_t count, uint32_t series, const 
     return len;
 }
 
-/* The payload of a small known block, written out byte by byte from disk_format.h: series a
- * has 1, 2, 3 at 1000, 2000, 3000 ms flagged N M M; series b has 0.5 at 5000 ms, N. */
+/* As make_block_with_table(), with the 8-byte id table of formats 2 and 3: ids 100, 101, ... */
+static size_t make_block(uint32_t magic, uint32_t count, uint32_t series, const uint8_t *raw,
+                         size_t raw_len, uint8_t *block)
+{
+    uint8_t table[8 * 16];
+    CHECK(series <= 16);
+    for (uint32_t s = 0; s < series; s++)
+        for (int b = 0; b < 8; b++)
+            table[8 * s + b] = (uint8_t)((uint64_t)(100u + s) >> (8 * b));
+    return make_block_with_table(magic, count, series, table, (size_t)series * 8, raw, raw_len,
+                                 block);
+}
+
+/* The payload of a small known format-3 block, written out byte by byte from disk_format.h:
+ * series a has 1, 2, 3 at 1000, 2000, 3000 ms flagged N M M; series b has 0.5 at 5000 ms, N. */
 static void test_flag_bytes(void)
 {
     static const uint8_t payload[] = {
@@ -341,9 +353,9 @@ static void test_flag_bytes(void)
     jl_buf block;
     jl_buf_init(&block);
     jl_error err;
-    CHECK_INT(wl_encode(&batch, &block, &err), JL_OK);
+    CHECK_INT(wl_encode_format(&batch, 3, &block, &err), JL_OK);
     const uint64_t ids[] = {100, 101};
-    wl_finish((uint8_t *)block.data, block.len, ids);
+    wl_finish(&block, ids);
     const uint8_t *bytes = (const uint8_t *)block.data;
     CHECK_INT(bytes_get_le32(bytes), 0x33474c4au); /* "JLG3" */
     CHECK_INT(bytes_get_le32(bytes + WL_OFF_RAW_LEN), sizeof payload);
@@ -358,6 +370,119 @@ static void test_flag_bytes(void)
     CHECK_INT(len, block.len);
     CHECK(len == block.len && memcmp(again, bytes, len) == 0);
     jl_buf_destroy(&block);
+    st_batch_destroy(&batch);
+}
+
+/* The readings of test_flag_bytes as format 4, written out byte by byte from disk_format.h:
+ * ids 100 and 101 are one run, and b's first time is a delta from a's. Then the table checks:
+ * each of these tables is refused. */
+static void test_format4_bytes(void)
+{
+    static const uint8_t table[] = {0xc8, 0x01, 0x01}; /* zigzag(100 - 0) = 200, length 2 */
+    static const uint8_t payload[] = {
+        0x03, 0xd0, 0x0f, 0xd0, 0x0f, 0x00, 0x00, 0x02, 0x02, 0x02, 0x01, 0x01, 0x02, 0x02, /* a */
+        0x01,       /* b: 1 reading */
+        0xc0, 0x3e, /* first time: zigzag(5000 - 1000) = 8000 */
+        0x01, 0x0a, 0x00,
+    };
+    st_batch batch;
+    st_batch_init(&batch);
+    uint32_t a = add_series(&batch, "a");
+    uint32_t b = add_series(&batch, "b");
+    CHECK_INT(st_batch_point(&batch, a, 1000, 1.0), JL_OK);
+    CHECK_INT(st_batch_point_flagged(&batch, b, 5000, 0.5, JL_FLAG_N), JL_OK);
+    CHECK_INT(st_batch_point_flagged(&batch, a, 2000, 2.0, JL_FLAG_M), JL_OK);
+    CHECK_INT(st_batch_point_flagged(&batch, a, 3000, 3.0, JL_FLAG_M), JL_OK);
+    jl_buf block;
+    jl_buf_init(&block);
+    jl_error err;
+    CHECK_INT(wl_encode(&batch, &block, &err), JL_OK);
+    /* Finished first with other ids (a commit that failed and is retried): two runs,
+     * zigzag(7 - 0) = 14 and zigzag(9 - 8) = 2; then again with the real ones. */
+    const uint64_t first_ids[] = {7, 9};
+    wl_finish(&block, first_ids);
+    static const uint8_t first_table[] = {0x0e, 0x00, 0x02, 0x00};
+    CHECK(block.len > WL_HEADER_BYTES + sizeof first_table &&
+          memcmp((const uint8_t *)block.data + WL_HEADER_BYTES, first_table, sizeof first_table) ==
+              0);
+    const uint64_t ids[] = {100, 101};
+    wl_finish(&block, ids);
+    uint8_t again[512];
+    size_t len = make_block_with_table(0x34474c4au, 4, 2, table, sizeof table, payload,
+                                       sizeof payload, again);
+    CHECK_INT(len, block.len);
+    CHECK(len == block.len && memcmp(again, block.data, len) == 0);
+    wl_readings out;
+    memset(&out, 0, sizeof out);
+    CHECK_INT(wl_decode(again, len, &out, &err), JL_OK);
+    CHECK_INT(out.count, 4);
+    CHECK_INT(out.ids[3], 101);
+    CHECK_INT(out.ms[3], 5000);
+    static const struct {
+        uint8_t bytes[6];
+        size_t len;
+        const char *why;
+    } bad[] = {
+        {{0xc8, 0x01, 0x00}, 3, "runs add up to 2 ids, table ends early"},
+        {{0xc8, 0x01, 0x02}, 3, "a run longer than the series left"},
+        {{0xc8, 0x01, 0x00, 0x00}, 4, "second run starts where the first ended (not maximal)"},
+        {{0xc8, 0x01, 0x01, 0x00}, 4, "a byte after the last run"},
+        {{0xc8}, 1, "a varint cut short"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        len = make_block_with_table(0x34474c4au, 4, 2, bad[i].bytes, bad[i].len, payload,
+                                    sizeof payload, again);
+        int rc = wl_decode(again, len, &out, &err);
+        if (rc != JL_ECORRUPT)
+            fprintf(stderr, "  not refused: %s\n", bad[i].why);
+        CHECK_INT(rc, JL_ECORRUPT);
+        CHECK_INT(out.count, 0);
+    }
+    wl_readings_destroy(&out);
+    jl_buf_destroy(&block);
+    st_batch_destroy(&batch);
+}
+
+/* A request of 5,000 series with a reading each at one time, ids consecutive (a city's
+ * collector, 10^5 series at 60 s): format 3 kept 8 bytes of id and an absolute time a reading;
+ * format 4 keeps a 3-byte table and a time delta of 0. Measured when written: 57,517 bytes in
+ * format 3, 17,507 in format 4 (11.5 and 3.5 a reading); the check is under half. */
+static void test_many_series_compact(void)
+{
+    st_batch batch;
+    st_batch_init(&batch);
+    char name[32];
+    uint64_t *ids = malloc(5000 * sizeof *ids);
+    CHECK(ids != NULL);
+    srand(7);
+    for (uint32_t s = 0; s < 5000 && ids; s++) {
+        snprintf(name, sizeof name, "s%u", s);
+        uint32_t index = add_series(&batch, name);
+        CHECK_INT(st_batch_point(&batch, index, 1735689600000, (double)(rand() % 2000) / 10),
+                  JL_OK);
+        ids[s] = 20001 + s;
+    }
+    size_t sizes[2];
+    for (int f = 0; f < 2 && ids; f++) {
+        jl_buf block;
+        jl_buf_init(&block);
+        jl_error err;
+        CHECK_INT(wl_encode_format(&batch, f == 0 ? 3 : 4, &block, &err), JL_OK);
+        wl_finish(&block, ids);
+        sizes[f] = block.len;
+        wl_readings out;
+        memset(&out, 0, sizeof out);
+        CHECK_INT(wl_decode(block.data, block.len, &out, &err), JL_OK);
+        CHECK_INT(out.count, 5000);
+        CHECK_INT(out.ids[4999], 25000);
+        CHECK_INT(out.ms[4999], 1735689600000);
+        wl_readings_destroy(&out);
+        jl_buf_destroy(&block);
+    }
+    printf("  5000 series x 1 reading: format 3 %zu bytes, format 4 %zu bytes\n", sizes[0],
+           sizes[1]);
+    CHECK(sizes[1] * 2 < sizes[0]);
+    free(ids);
     st_batch_destroy(&batch);
 }
 
@@ -454,6 +579,8 @@ int main(void)
     RUN(test_corruption_refused);
     RUN(test_flag_round_trip);
     RUN(test_flag_bytes);
+    RUN(test_format4_bytes);
+    RUN(test_many_series_compact);
     RUN(test_flag_runs_refused);
     return CHECK_DONE();
 }

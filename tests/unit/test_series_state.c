@@ -474,7 +474,7 @@ static void test_format4_upgrade(void)
     store = open_with(dir, 64, 0);
     check_against_reference(store, ref);
     st_store_close(store);
-    CHECK_INT(stored_format(dir), 5);
+    CHECK_INT(stored_format(dir), 6);
     CHECK(has_state_db(dir));
     check_records(dir, ref);
 
@@ -595,7 +595,7 @@ static void test_missing_database_walked(void)
     CHECK_INT(mdb_drop(txn, dbi, 1), 0);
     CHECK_INT(mdb_txn_commit(txn), 0);
     mdb_env_close(env);
-    CHECK_INT(stored_format(dir), 5);
+    CHECK_INT(stored_format(dir), 6);
     store = open_with(dir, 64, 1); /* read-only: walked in memory */
     check_against_reference(store, ref);
     st_store_close(store);

@@ -221,7 +221,7 @@ static void test_format_versions(void)
         tb_point(&b, index, 60000LL * i, i * 0.125);
     CHECK_INT(tb_write(store, &b), JL_OK);
     st_store_close(store);
-    CHECK_INT(set_format_version(dir, 1), 5);
+    CHECK_INT(set_format_version(dir, 1), 6);
     store = open_store(dir, 0, 0);
     int64_t ms[128];
     double values[128];
@@ -232,7 +232,7 @@ static void test_format_versions(void)
         CHECK_DOUBLE_BITS(values[i], (double)i * 0.125);
     }
     st_store_close(store);
-    CHECK_INT(set_format_version(dir, 6), 5);
+    CHECK_INT(set_format_version(dir, 7), 6);
     st_options options;
     memset(&options, 0, sizeof options);
     options.directory = dir;
