@@ -12,7 +12,8 @@
  * Build (in a tree of commit 17dc7a6, after make):
  *   cc -std=c11 -D_GNU_SOURCE -Iinclude make_format4.c build/release/libjialing.a -llmdb -llz4
  *      -lpthread -lm
- * Run: ./a.out DIR (a new directory); then copy DIR/data.mdb. */
+ * Run: ./a.out DIR (a new directory); then copy DIR/data.mdb. Built unchanged against the store
+ * of commit 6f28d8b (format 5, log blocks of format 3), it wrote tests/golden/format5/data.mdb. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -844,6 +844,75 @@ static void test_format4_directory(void)
     remove_dir(dir);
 }
 
+/* ---------- (f) a format-5 data directory ---------- */
+
+/* tests/golden/format5/data.mdb: the readings of make_format4.c written by the store of commit
+ * 6f28d8b (format 5: "series_state" records, write-log blocks of format 3). Read-only it reads
+ * as written and stays 5; opened for writing it is marked 6, its records are the ones it had,
+ * byte for byte, and its format-3 log blocks still give the unsealed readings. */
+static uint8_t *state_value(const char *dir, uint64_t id, size_t *len)
+{
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi dbi;
+    uint8_t key[8];
+    for (int b = 0; b < 8; b++)
+        key[b] = (uint8_t)(id >> (56 - 8 * b));
+    MDB_val k = {8, key}, v = {0, NULL};
+    uint8_t *copy = NULL;
+    *len = 0;
+    CHECK_INT(mdb_env_create(&env), 0);
+    CHECK_INT(mdb_env_set_maxdbs(env, 16), 0);
+    CHECK_INT(mdb_env_open(env, dir, MDB_RDONLY, 0644), 0);
+    CHECK_INT(mdb_txn_begin(env, NULL, MDB_RDONLY, &txn), 0);
+    CHECK_INT(mdb_dbi_open(txn, "series_state", 0, &dbi), 0);
+    if (mdb_get(txn, dbi, &k, &v) == 0 && (copy = malloc(v.mv_size)) != NULL) {
+        memcpy(copy, v.mv_data, v.mv_size);
+        *len = v.mv_size;
+    }
+    mdb_txn_abort(txn);
+    mdb_env_close(env);
+    return copy;
+}
+
+static void test_format5_directory(void)
+{
+    char *dir = make_temp_dir_named("golden");
+    char path[512];
+    snprintf(path, sizeof path, "%s/data.mdb", dir);
+    CHECK(copy_file(GOLDEN_DIR "format5/data.mdb", path));
+    CHECK_INT(stored_format(dir), 5);
+    size_t before_len = 0, after_len = 0;
+    uint8_t *before = state_value(dir, 1, &before_len);
+    CHECK(before != NULL);
+    st_options options;
+    memset(&options, 0, sizeof options);
+    options.directory = dir;
+    options.read_only = 1;
+    st_store *store = NULL;
+    jl_error err;
+    CHECK_INT(st_store_open(&options, &store, &err), JL_OK);
+    if (store != NULL) {
+        check_format4_readings(store);
+        st_store_close(store);
+    }
+    CHECK_INT(stored_format(dir), 5);
+    options.read_only = 0;
+    options.initial_map_bytes = 1 << 20;
+    store = NULL;
+    CHECK_INT(st_store_open(&options, &store, &err), JL_OK);
+    if (store != NULL) {
+        check_format4_readings(store);
+        st_store_close(store);
+    }
+    CHECK_INT(stored_format(dir), 6);
+    uint8_t *after = state_value(dir, 1, &after_len);
+    CHECK(after != NULL && after_len == before_len && memcmp(after, before, before_len) == 0);
+    free(before);
+    free(after);
+    remove_dir(dir);
+}
+
 int main(int argc, char **argv)
 {
     if (argc == 2 && strcmp(argv[1], "--write") == 0) {
@@ -877,5 +946,6 @@ int main(int argc, char **argv)
     RUN(test_series_state_record);
     RUN(test_format1_directory);
     RUN(test_format4_directory);
+    RUN(test_format5_directory);
     return CHECK_DONE();
 }
