@@ -20,7 +20,7 @@ static void check_decode(const uint8_t *data, size_t size)
     if (rc == JL_OK) {
         for (size_t i = 0; i < out.count; i++) {
             if (out.ms[i] < JL_MIN_MS || out.ms[i] > JL_MAX_MS)
-                abort(); /* format-2/3 times are checked; format 1 is covered by its checksum */
+                abort(); /* format-2 to 4 times are checked; format 1 is covered by its checksum */
             if (out.flags[i] >= JL_FLAG_COUNT)
                 abort();
         }
@@ -61,7 +61,15 @@ static void check_round_trip(const uint8_t *data, size_t size)
         jl_error err;
         if (wl_encode(&batch, &block, &err) != JL_OK)
             abort();
-        uint64_t ids[8] = {11, 12, 13, 14, 15, 16, 17, 18};
+        /* Ids in steps of 1 to 3 (one run, or a run each), some wrapping past 2^64; the block
+         * is finished first with other ids, as a retried commit does. */
+        uint64_t ids[8], other[8];
+        uint64_t step = 1 + size % 3, base = (size & 1) ? UINT64_MAX - 9 : 11;
+        for (uint32_t s = 0; s < 8; s++) {
+            ids[s] = base + s * step;
+            other[s] = 1000 * (uint64_t)s;
+        }
+        wl_finish(&block, other);
         wl_finish(&block, ids);
         wl_readings out;
         memset(&out, 0, sizeof out);
