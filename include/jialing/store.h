@@ -61,8 +61,10 @@ typedef struct st_options {
                                    N: seal once a tail holds N readings [0] */
     uint32_t max_readers;       /* LMDB reader slots [1024] */
     uint32_t group_commit_max_points; /* points per transaction at most [1,000,000] */
-    uint32_t log_max_blocks;          /* write-log blocks kept before tails pinning the oldest are
-                                         sealed early, as smaller chunks [2048] */
+    uint32_t log_max_blocks;          /* write-log blocks: past half of this, the tails pinning
+                                         the oldest are sealed early (as smaller chunks, merged
+                                         into their last chunk), paced so that the log stays near
+                                         half; past all of it, at once [2048] */
     int64_t segment_period_ms; /* each sealed chunk keeps summaries of the epoch-aligned periods
                                   of this length it spans, so windows of whole periods need no
                                   decoding [ST_DEFAULT_SEGMENT_PERIOD_MS]; < 0: none */
