@@ -143,7 +143,7 @@ bench-codec: $(BIN)/bench-codec
 	$(BIN)/bench-codec
 
 # Jialing beside VictoriaMetrics at city scale and on varied data (bench/city.sh): CASE=city
-# (10^5 series, a day), million (10^6 series, hourly, a day), mixed (cadences 10 s-1 h, several noise levels), slow, fine.
+# (10^5 series, a day), million (10^6 series, hourly, a day), long (10^4 series, 30 days at 5 min), mixed (cadences 10 s-1 h, several noise levels), slow, fine.
 CASE ?= city
 bench-city: deps all
 	BIN=$(BIN) bash bench/city.sh --case $(CASE)

@@ -9,11 +9,13 @@
 # by district), each the median of --runs timed with curl. Prints a Markdown table with the ratios
 # (and writes it to --out).
 #
-#   bash bench/city.sh --case city|million|mixed|slow|fine|smoke [--clients 2] [--batch 5000] [--runs 5]
+#   bash bench/city.sh --case city|million|long|mixed|slow|fine|smoke [--clients 2] [--batch 5000] [--runs 5]
 #                      [--out bench/out/city-CASE.md] [--keep-data]
 # Cases (bench-gen options):
 #   city   --stations 20000 --days 1                 10^5 series at 60 s
 #   million --stations 200000 --days 1 --cadence 3600 10^6 series, hourly (memory and restart)
+#   long   --stations 2000 --days 30 --cadence 300    10^4 series, a month at 5 min (chunks of
+#          a long history: ~8,600 readings a series, sealed and absorbed over the month)
 #   mixed  --stations 200 --days 30 --mix            cadences 10 s-1 h, noise x0.25-x4
 #   slow   --stations 2000 --days 30 --cadence 900 --decimals-shift 2 --noise-scale 4
 #   fine   --stations 100 --days 7 --cadence 10 --decimals-shift -1 --noise-scale 0.25 --jitter-ms 2500
@@ -38,13 +40,14 @@ while [ $# -gt 0 ]; do
     --runs) RUNS=$2; shift 2 ;;
     --out) OUTFILE=$2; shift 2 ;;
     --keep-data) KEEP_DATA=1; shift ;;
-    -h | --help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "city.sh: unknown argument $1" >&2; exit 2 ;;
     esac
 done
 case "$CASE" in
 city) GEN_ARGS=(--stations 20000 --days 1) ;;
 million) GEN_ARGS=(--stations 200000 --days 1 --cadence 3600) ;;
+long) GEN_ARGS=(--stations 2000 --days 30 --cadence 300) ;;
 mixed) GEN_ARGS=(--stations 200 --days 30 --mix) ;;
 slow) GEN_ARGS=(--stations 2000 --days 30 --cadence 900 --decimals-shift 2 --noise-scale 4) ;;
 smoke) GEN_ARGS=(--stations 20 --days 1) ;;
