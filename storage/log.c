@@ -71,10 +71,12 @@ static int fill_relog_block(writer_txn *wt, uint64_t seq, uint64_t *ids, size_t 
         if (take > RELOG_BLOCK_READINGS - *points)
             take = (uint32_t)(RELOG_BLOCK_READINGS - *points);
         uint32_t index = 0;
-        int rc = st_batch_series(&wt->relog_batch, s->key, s->key_len, &index);
+        int rc = tail_unpack(wt, s);
+        if (rc == JL_OK)
+            rc = st_batch_series(&wt->relog_batch, s->key, s->key_len, &index);
         for (uint32_t i = *taken; rc == JL_OK && i < *taken + take; i++)
-            rc = st_batch_point_flagged(&wt->relog_batch, index, st->tail->timestamps_ms[i],
-                                        st->tail->values[i], st->tail->flags[i]);
+            rc = st_batch_point_flagged(&wt->relog_batch, index, wt->tail_ms[i], wt->tail_values[i],
+                                        wt->tail_flags[i]);
         if (rc != JL_OK)
             return jl_error_set(err, rc, "out of memory writing tails back to the log");
         ids[block_series++] = s->id;

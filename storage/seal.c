@@ -104,15 +104,16 @@ static size_t fitting_count(const st_store *store, const series *s)
     return count < (double)store->chunk_max ? (size_t)count : store->chunk_max;
 }
 
-/* Encodes into wt->scratch the longest run of the tail from `from` (n readings at most) that
- * fits the series' budget, found from the predicted size per reading and corrected by the
- * measured size; sets *fitted to its length, or to 0 when no run of a useful length fits. */
+/* Encodes into wt->scratch the longest run of the unpacked tail (wt->tail_ms...) from `from`
+ * (n readings at most) that fits the series' budget, found from the predicted size per reading
+ * and corrected by the measured size; sets *fitted to its length, or to 0 when no run of a
+ * useful length fits. */
 static int encode_fitting_prefix(const st_store *store, writer_txn *wt, const series *s,
                                  size_t from, size_t n, size_t *fitted, jl_error *err)
 {
-    const int64_t *ms = s->next.tail->timestamps_ms + from;
-    const double *values = s->next.tail->values + from;
-    const uint8_t *flags = s->next.tail->flags + from;
+    const int64_t *ms = wt->tail_ms + from;
+    const double *values = wt->tail_values + from;
+    const uint8_t *flags = wt->tail_flags + from;
     const double target = s->seal_budget * 0.995 - (double)CK_HEADER_BYTES;
     size_t count = fitting_count(store, s);
     *fitted = 0;
@@ -135,14 +136,15 @@ static int encode_fitting_prefix(const st_store *store, writer_txn *wt, const se
     return JL_OK;
 }
 
-/* Seals the tail of s as chunks that each fill the series' pages, while it holds at least a
+/* Seals the tail of s (unpacked into wt->tail_ms...) as chunks that each fill the series' pages,
+ * while it holds at least a
  * seal threshold's worth; the rest stays in a new tail, written back to the log. Sets *sealed
  * to the readings sealed: 0 when not even the first chunk fits (the caller seals it whole). A
  * tail many chunks long (a backfill) is cut in one go, not one chunk per transaction. */
 static int seal_fitted(st_store *store, writer_txn *wt, series *s, size_t *sealed, jl_error *err)
 {
     series_state *st = &s->next;
-    const int64_t *ms = st->tail->timestamps_ms;
+    const int64_t *ms = wt->tail_ms;
     size_t n = st->tail_count, done = 0;
     *sealed = 0;
     while (n - done >= s->seal_threshold) {
@@ -154,8 +156,8 @@ static int seal_fitted(st_store *store, writer_txn *wt, series *s, size_t *seale
             /* The size per reading changed too much to find a fitting run: the rest is sealed
              * whole rather than kept (a backfill could leave millions in the tail). */
             uint64_t bytes = 0;
-            rc = seal_put_chunks(store, wt, s, ms + done, st->tail->values + done,
-                                 st->tail->flags + done, n - done, &bytes, err);
+            rc = seal_put_chunks(store, wt, s, ms + done, wt->tail_values + done,
+                                 wt->tail_flags + done, n - done, &bytes, err);
             if (rc == JL_OK)
                 seal_plan(store, s, n - done, bytes, (double)ms[n - 1] - (double)ms[done]);
             done = n;
@@ -173,15 +175,10 @@ static int seal_fitted(st_store *store, writer_txn *wt, series *s, size_t *seale
     uint32_t rest = (uint32_t)(n - done);
     tail_buffer *remainder = NULL;
     if (rest > 0) {
-        uint32_t capacity = 64;
-        while (capacity < rest * 2)
-            capacity *= 2;
-        remainder = tail_new(capacity);
+        remainder =
+            tail_from_readings(ms + done, wt->tail_values + done, wt->tail_flags + done, rest);
         if (remainder == NULL)
             return jl_error_set(err, JL_ENOMEM, "out of memory sealing a tail");
-        memcpy(remainder->timestamps_ms, ms + done, sizeof(int64_t) * rest);
-        memcpy(remainder->values, st->tail->values + done, sizeof(double) * rest);
-        memcpy(remainder->flags, st->tail->flags + done, rest);
     }
     st->sealed_max_ms = ms[done - 1];
     st->sealed_count += done;
@@ -248,15 +245,17 @@ int seal_tail(st_store *store, writer_txn *wt, series *s, int fit, jl_error *err
     uint32_t n = st->tail_count;
     if (n == 0)
         return JL_OK;
+    if (tail_unpack(wt, s) != JL_OK)
+        return jl_error_set(err, JL_ENOMEM, "out of memory sealing a tail");
     if (fit && s->seal_budget > 0 && n >= s->seal_threshold) {
         size_t sealed = 0;
         int rc = seal_fitted(store, wt, s, &sealed, err);
         if (rc != JL_OK || sealed > 0)
             return rc;
     }
-    const int64_t *ms = st->tail->timestamps_ms;
-    const double *values = st->tail->values;
-    const uint8_t *flags = st->tail->flags;
+    const int64_t *ms = wt->tail_ms;
+    const double *values = wt->tail_values;
+    const uint8_t *flags = wt->tail_flags;
     size_t total = n;
     int rc = JL_OK;
     size_t merge_limit = s->seal_budget > 0 ? fitting_count(store, s) : s->seal_threshold;
@@ -269,7 +268,7 @@ int seal_tail(st_store *store, writer_txn *wt, series *s, int fit, jl_error *err
     if (rc != JL_OK)
         return rc;
     seal_plan(store, s, total, bytes, (double)ms[total - 1] - (double)ms[0]);
-    st->sealed_max_ms = st->tail->timestamps_ms[n - 1];
+    st->sealed_max_ms = wt->tail_ms[n - 1];
     st->sealed_count += n;
     if (s->tail_private)
         store_tail_release(st->tail);

@@ -246,6 +246,27 @@ static int next_chunk(st_cursor *cursor, st_block *block, jl_error *err)
     return JL_ENOTFOUND;
 }
 
+/* Gives the cursor's decode buffers room for `needed` readings. JL_OK or JL_ENOMEM. */
+static int cursor_reserve(st_cursor *cursor, size_t needed, jl_error *err)
+{
+    if (needed <= cursor->decoded_capacity)
+        return JL_OK;
+    int64_t *ms = realloc(cursor->decoded_ms, needed * sizeof *ms);
+    if (ms == NULL)
+        return jl_error_set(err, JL_ENOMEM, "out of memory decoding readings");
+    cursor->decoded_ms = ms;
+    double *values = realloc(cursor->decoded_values, needed * sizeof *values);
+    if (values == NULL)
+        return jl_error_set(err, JL_ENOMEM, "out of memory decoding readings");
+    cursor->decoded_values = values;
+    uint8_t *flags = realloc(cursor->decoded_flags, needed);
+    if (flags == NULL)
+        return jl_error_set(err, JL_ENOMEM, "out of memory decoding readings");
+    cursor->decoded_flags = flags;
+    cursor->decoded_capacity = needed;
+    return JL_OK;
+}
+
 int st_cursor_next(st_cursor *cursor, st_block *block, jl_error *err)
 {
     if (cursor->phase <= 1) {
@@ -259,33 +280,21 @@ int st_cursor_next(st_cursor *cursor, st_block *block, jl_error *err)
         const series_state *st = &cursor->series->state;
         if (st->tail_count == 0)
             return JL_ENOTFOUND;
-        const int64_t *ms = st->tail->timestamps_ms;
-        /* The part of the tail inside [from, to). */
-        uint32_t lo = 0, hi = st->tail_count;
-        while (lo < hi) {
-            uint32_t mid = lo + (hi - lo) / 2;
-            if (ms[mid] < cursor->from_ms)
-                lo = mid + 1;
-            else
-                hi = mid;
-        }
-        uint32_t begin = lo;
-        hi = st->tail_count;
-        while (lo < hi) {
-            uint32_t mid = lo + (hi - lo) / 2;
-            if (ms[mid] < cursor->to_ms)
-                lo = mid + 1;
-            else
-                hi = mid;
-        }
-        if (lo == begin)
+        /* The part of the tail inside [from, to), decoded into the cursor's buffers. */
+        int rc = cursor_reserve(cursor, st->tail_count, err);
+        if (rc != JL_OK)
+            return rc;
+        uint32_t count =
+            tail_read(st->tail, st->tail_count, cursor->from_ms, cursor->to_ms - 1,
+                      cursor->decoded_ms, cursor->decoded_values, cursor->decoded_flags);
+        if (count == 0)
             return JL_ENOTFOUND;
         block->decoded = 1;
-        block->timestamps_ms = ms + begin;
-        block->values = st->tail->values + begin;
-        block->count = lo - begin;
+        block->timestamps_ms = cursor->decoded_ms;
+        block->values = cursor->decoded_values;
+        block->count = count;
         ck_summarize(block->timestamps_ms, block->values, block->count, &block->summary);
-        const uint8_t *flags = st->tail->flags + begin;
+        const uint8_t *flags = cursor->decoded_flags;
         jl_flag_mask mask = 0;
         for (size_t i = 0; i < block->count; i++)
             mask |= (jl_flag_mask)(1u << flags[i]);
@@ -300,25 +309,12 @@ int st_cursor_decode(st_cursor *cursor, st_block *block, jl_error *err)
 {
     if (block->decoded)
         return JL_OK;
-    size_t needed = block->summary.count;
-    if (needed > cursor->decoded_capacity) {
-        int64_t *ms = realloc(cursor->decoded_ms, needed * sizeof *ms);
-        if (ms == NULL)
-            return jl_error_set(err, JL_ENOMEM, "out of memory decoding a chunk");
-        cursor->decoded_ms = ms;
-        double *values = realloc(cursor->decoded_values, needed * sizeof *values);
-        if (values == NULL)
-            return jl_error_set(err, JL_ENOMEM, "out of memory decoding a chunk");
-        cursor->decoded_values = values;
-        uint8_t *flags = realloc(cursor->decoded_flags, needed);
-        if (flags == NULL)
-            return jl_error_set(err, JL_ENOMEM, "out of memory decoding a chunk");
-        cursor->decoded_flags = flags;
-        cursor->decoded_capacity = needed;
-    }
+    int rc = cursor_reserve(cursor, block->summary.count, err);
+    if (rc != JL_OK)
+        return rc;
     size_t count = 0;
-    int rc = ck_decode(cursor->chunk.mv_data, cursor->chunk.mv_size, cursor->decoded_ms,
-                       cursor->decoded_values, cursor->decoded_capacity, &count, err);
+    rc = ck_decode(cursor->chunk.mv_data, cursor->chunk.mv_size, cursor->decoded_ms,
+                   cursor->decoded_values, cursor->decoded_capacity, &count, err);
     if (rc == JL_OK && block->summary.flag_mask != JL_FLAG_MASK_N)
         rc = ck_read_flags(cursor->chunk.mv_data, cursor->chunk.mv_size, cursor->decoded_flags,
                            cursor->decoded_capacity, err);

@@ -2,6 +2,7 @@
  *   keys.c      chunk keys and the floor lookup in the chunks database
  *   catalog.c   series ids, the in-memory catalog, postings (written and read: st_select)
  *   tail.c      tail buffers, the per-transaction series state, the pending list
+ *   tail_segment.c  frozen tail segments: a tail's older readings packed in memory
  *   seal.c      planning seals and sealing tails into chunks
  *   merge.c     late readings merged into sealed chunks
  *   log.c       the write log: blocks, truncation, rewriting old tails, replay at open
@@ -38,13 +39,38 @@
 
 /* The store's on-disk constants and key layouts are in disk_format.h, section 4. */
 
-/* Unsealed readings of one series, sorted by time, shared by reference count with snapshots.
- * The writer only ever writes at indexes beyond every published count, or into a private copy,
- * so readers of [0, their count) never see a change. */
+/* Readings a tail's head holds before they are frozen into a segment, and the most a segment
+ * holds (late readings inserted into one may grow it that far before it is split). 32: a head
+ * costs up to 32 x 17 bytes per series whatever the tail's length, and a segment's fixed part
+ * (its struct, its allocation and its pointer, ~56 bytes) is under 2 bytes per reading. */
+#define TAIL_SEGMENT_READINGS 32
+#define TAIL_SEGMENT_MAX 64
+
+/* A run of a tail's older readings, encoded (storage/tail_segment.c); immutable once made and
+ * shared by reference count among the tail buffers that list it. */
+typedef struct tail_segment {
+    atomic_int references; /* owners: each tail buffer listing it */
+    uint32_t count;        /* readings, 1..TAIL_SEGMENT_MAX */
+    int64_t first_ms, last_ms;
+    uint32_t bytes; /* of data */
+    uint8_t data[];
+} tail_segment;
+
+/* Unsealed readings of one series, sorted by time, shared by reference count with snapshots:
+ * frozen segments (the oldest readings, a few bytes each) and then the head, the newest
+ * readings in plain arrays. A state's tail_count readings are the frozen_count of the segments
+ * and then head entries [0, tail_count - frozen_count). The writer only ever writes head
+ * entries beyond every published count, or into a private copy; segments and frozen_count of a
+ * buffer a reader can see never change (freezing makes a new buffer), so readers of
+ * [0, their count) never see a change. */
 typedef struct tail_buffer {
-    atomic_int references; /* owners: the live state, each snapshot, the writer's next state */
-    uint32_t capacity;     /* entries allocated */
-    int64_t *timestamps_ms;
+    atomic_int references;  /* owners: the live state, each snapshot, the writer's next state */
+    uint32_t capacity;      /* head entries allocated */
+    uint32_t frozen_count;  /* readings in the segments */
+    uint32_t segment_count; /* segments, oldest first */
+    uint32_t segment_capacity;
+    tail_segment **segments; /* each holds a reference */
+    int64_t *timestamps_ms;  /* the head, in one allocation with values and flags */
     double *values;
     uint8_t *flags; /* data flag code of each reading (JL_FLAG_*) */
 } tail_buffer;
@@ -242,7 +268,11 @@ typedef struct writer_txn {
     uint64_t first_new_id; /* id of the first created series */
     late_reading *late;
     size_t late_count, late_capacity;
-    jl_buf scratch;    /* encoding buffer */
+    jl_buf scratch;   /* encoding buffer */
+    int64_t *tail_ms; /* tail_unpack(): the readings of one tail */
+    double *tail_values;
+    uint8_t *tail_flags;
+    size_t tail_capacity;
     int64_t *merge_ms; /* decode/merge buffers */
     double *merge_values;
     uint8_t *merge_flags;
@@ -349,12 +379,38 @@ int catalog_series_for_key(st_store *store, writer_txn *wt, const char *key, siz
  * JL_ENOMEM or an LMDB error. */
 int catalog_load(st_store *store, MDB_txn *txn, jl_error *err);
 
+/* ---------- tail_segment.c ---------- */
+
+/* A segment of the count readings given (1..TAIL_SEGMENT_MAX, times strictly increasing) with
+ * one reference; NULL when out of memory. */
+tail_segment *tail_segment_encode(const int64_t *ms, const double *values, const uint8_t *flags,
+                                  uint32_t count);
+
+/* Writes the segment's count readings to ms/values/flags; values are bitwise the ones encoded. */
+void tail_segment_decode(const tail_segment *segment, int64_t *ms, double *values, uint8_t *flags);
+
+/* Releases one reference (NULL ignored); frees the segment at zero. */
+void tail_segment_release(tail_segment *segment);
+
 /* ---------- tail.c ---------- */
 
-/* A tail buffer of `capacity` entries holding one reference; NULL when out of memory. */
-tail_buffer *tail_new(uint32_t capacity);
+/* A new tail buffer holding the n readings given (n >= 1), older ones frozen into segments,
+ * with one reference; NULL when out of memory. */
+tail_buffer *tail_from_readings(const int64_t *ms, const double *values, const uint8_t *flags,
+                                uint32_t n);
 
-/* Releases one reference to a tail buffer (NULL ignored); frees it at zero. */
+/* Copies into ms/values/flags (room for `count` each) the readings of a tail of `count`
+ * readings whose times lie in [from_ms, last_ms]; returns how many. Segments out of the range
+ * are not decoded. */
+uint32_t tail_read(const tail_buffer *tail, uint32_t count, int64_t from_ms, int64_t last_ms,
+                   int64_t *ms, double *values, uint8_t *flags);
+
+/* Fills wt->tail_ms, tail_values and tail_flags with every reading of the next tail of s (the
+ * writer's view for sealing and rewriting to the log). JL_OK or JL_ENOMEM. */
+int tail_unpack(writer_txn *wt, const series *s);
+
+/* Releases one reference to a tail buffer (NULL ignored); frees it and releases its segments at
+ * zero. */
 void store_tail_release(tail_buffer *tail);
 
 /* Lists s as touched by the transaction, its next state a copy of live (once per transaction). */

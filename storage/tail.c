@@ -12,31 +12,170 @@ void store_tail_release(tail_buffer *tail)
     if (tail == NULL)
         return;
     if (atomic_fetch_sub(&tail->references, 1) == 1) {
+        for (uint32_t i = 0; i < tail->segment_count; i++)
+            tail_segment_release(tail->segments[i]);
+        free(tail->segments);
         free(tail->timestamps_ms);
-        free(tail->values);
-        free(tail->flags);
         free(tail);
     }
 }
 
-tail_buffer *tail_new(uint32_t capacity)
+/* Points the head arrays into one allocation of `capacity` entries; JL_OK or JL_ENOMEM (the
+ * old head is kept then). */
+static int head_alloc(tail_buffer *tail, uint32_t capacity)
+{
+    uint8_t *head = malloc((sizeof(int64_t) + sizeof(double) + 1) * (size_t)capacity);
+    if (head == NULL)
+        return JL_ENOMEM;
+    tail->timestamps_ms = (int64_t *)head;
+    tail->values = (double *)(head + sizeof(int64_t) * (size_t)capacity);
+    tail->flags = head + (sizeof(int64_t) + sizeof(double)) * (size_t)capacity;
+    tail->capacity = capacity;
+    return JL_OK;
+}
+
+/* A buffer with room for `capacity` head entries and the segments of `from` (NULL: none), each
+ * with a new reference, plus room for `extra` more segments; one reference. */
+static tail_buffer *buffer_new(uint32_t capacity, const tail_buffer *from, uint32_t extra)
 {
     tail_buffer *tail = calloc(1, sizeof *tail);
     if (tail == NULL)
         return NULL;
-    tail->timestamps_ms = malloc(sizeof(int64_t) * capacity);
-    tail->values = malloc(sizeof(double) * capacity);
-    tail->flags = malloc(capacity);
-    if (tail->timestamps_ms == NULL || tail->values == NULL || tail->flags == NULL) {
-        free(tail->timestamps_ms);
-        free(tail->values);
-        free(tail->flags);
+    uint32_t segments = (from ? from->segment_count : 0) + extra;
+    if ((segments && (tail->segments = malloc(sizeof *tail->segments * segments)) == NULL) ||
+        head_alloc(tail, capacity) != JL_OK) {
+        free(tail->segments);
         free(tail);
         return NULL;
     }
+    tail->segment_capacity = segments;
+    if (from) {
+        for (uint32_t i = 0; i < from->segment_count; i++) {
+            tail->segments[i] = from->segments[i];
+            atomic_fetch_add(&tail->segments[i]->references, 1);
+        }
+        tail->segment_count = from->segment_count;
+        tail->frozen_count = from->frozen_count;
+    }
     atomic_init(&tail->references, 1);
-    tail->capacity = capacity;
     return tail;
+}
+
+/* Room for one more segment pointer in a private buffer. */
+static int segments_reserve(tail_buffer *tail, uint32_t needed)
+{
+    if (needed <= tail->segment_capacity)
+        return JL_OK;
+    uint32_t capacity = tail->segment_capacity ? tail->segment_capacity * 2 : 4;
+    while (capacity < needed)
+        capacity *= 2;
+    tail_segment **segments = realloc(tail->segments, sizeof *segments * capacity);
+    if (segments == NULL)
+        return JL_ENOMEM;
+    tail->segments = segments;
+    tail->segment_capacity = capacity;
+    return JL_OK;
+}
+
+/* Appends to a private buffer the segments of n readings (pieces of TAIL_SEGMENT_READINGS). */
+static int freeze_readings(tail_buffer *tail, const int64_t *ms, const double *values,
+                           const uint8_t *flags, uint32_t n)
+{
+    uint32_t pieces = (n + TAIL_SEGMENT_READINGS - 1) / TAIL_SEGMENT_READINGS;
+    if (segments_reserve(tail, tail->segment_count + pieces) != JL_OK)
+        return JL_ENOMEM;
+    for (uint32_t done = 0; done < n;) {
+        uint32_t take = n - done < TAIL_SEGMENT_READINGS ? n - done : TAIL_SEGMENT_READINGS;
+        tail_segment *segment = tail_segment_encode(ms + done, values + done, flags + done, take);
+        if (segment == NULL)
+            return JL_ENOMEM;
+        tail->segments[tail->segment_count++] = segment;
+        tail->frozen_count += take;
+        done += take;
+    }
+    return JL_OK;
+}
+
+tail_buffer *tail_from_readings(const int64_t *ms, const double *values, const uint8_t *flags,
+                                uint32_t n)
+{
+    /* The newest readings up to a segment's worth stay in the head, where the next ones go. */
+    uint32_t head = n % TAIL_SEGMENT_READINGS ? n % TAIL_SEGMENT_READINGS : TAIL_SEGMENT_READINGS;
+    uint32_t frozen = n - head;
+    tail_buffer *tail = buffer_new(TAIL_SEGMENT_READINGS, NULL,
+                                   (frozen + TAIL_SEGMENT_READINGS - 1) / TAIL_SEGMENT_READINGS);
+    if (tail == NULL)
+        return NULL;
+    if (freeze_readings(tail, ms, values, flags, frozen) != JL_OK) {
+        store_tail_release(tail);
+        return NULL;
+    }
+    memcpy(tail->timestamps_ms, ms + frozen, sizeof(int64_t) * head);
+    memcpy(tail->values, values + frozen, sizeof(double) * head);
+    memcpy(tail->flags, flags + frozen, head);
+    return tail;
+}
+
+uint32_t tail_read(const tail_buffer *tail, uint32_t count, int64_t from_ms, int64_t last_ms,
+                   int64_t *ms, double *values, uint8_t *flags)
+{
+    uint32_t out = 0;
+    if (tail == NULL || count == 0)
+        return 0;
+    for (uint32_t i = 0; i < tail->segment_count; i++) {
+        const tail_segment *segment = tail->segments[i];
+        if (segment->last_ms < from_ms)
+            continue;
+        if (segment->first_ms > last_ms)
+            return out;
+        tail_segment_decode(segment, ms + out, values + out, flags + out);
+        uint32_t keep = 0;
+        for (uint32_t j = 0; j < segment->count; j++) {
+            if (ms[out + j] >= from_ms && ms[out + j] <= last_ms) {
+                ms[out + keep] = ms[out + j];
+                values[out + keep] = values[out + j];
+                flags[out + keep] = flags[out + j];
+                keep++;
+            }
+        }
+        out += keep;
+    }
+    for (uint32_t j = 0; j < count - tail->frozen_count; j++) {
+        if (tail->timestamps_ms[j] > last_ms)
+            break;
+        if (tail->timestamps_ms[j] >= from_ms) {
+            ms[out] = tail->timestamps_ms[j];
+            values[out] = tail->values[j];
+            flags[out] = tail->flags[j];
+            out++;
+        }
+    }
+    return out;
+}
+
+int tail_unpack(writer_txn *wt, const series *s)
+{
+    uint32_t n = s->next.tail_count;
+    if (n > wt->tail_capacity) {
+        size_t capacity = wt->tail_capacity ? wt->tail_capacity : 1024;
+        while (capacity < n)
+            capacity *= 2;
+        int64_t *ms = realloc(wt->tail_ms, sizeof(int64_t) * capacity);
+        if (ms == NULL)
+            return JL_ENOMEM;
+        wt->tail_ms = ms;
+        double *values = realloc(wt->tail_values, sizeof(double) * capacity);
+        if (values == NULL)
+            return JL_ENOMEM;
+        wt->tail_values = values;
+        uint8_t *flags = realloc(wt->tail_flags, capacity);
+        if (flags == NULL)
+            return JL_ENOMEM;
+        wt->tail_flags = flags;
+        wt->tail_capacity = capacity;
+    }
+    tail_read(s->next.tail, n, INT64_MIN, INT64_MAX, wt->tail_ms, wt->tail_values, wt->tail_flags);
+    return JL_OK;
 }
 
 void tail_touch(writer_txn *wt, series *s)
@@ -53,63 +192,82 @@ void tail_touch(writer_txn *wt, series *s)
 
 /* A new tail's room, in readings: small, because at 10^6 series most tails are short (hourly
  * series seal after days) and a tail's room is per-series memory; a long one doubles its way up
- * at a few copies more. 64 cost 1,088 B per series before the first reading was counted. */
+ * to TAIL_SEGMENT_READINGS at a copy or two more. 64 cost 1,088 B per series before the first
+ * reading was counted. */
 #define TAIL_FIRST_CAPACITY 8
 
-/* Gives next.tail room for `needed` readings, copying into a private buffer when the shared
- * one is too small. */
-static int tail_reserve(series *s, uint32_t needed)
+/* Readings in the head of the next tail of s. */
+static uint32_t head_count(const series *s)
+{
+    return s->next.tail ? s->next.tail_count - s->next.tail->frozen_count : 0;
+}
+
+/* Makes next.tail a buffer no reader can see (a copy of the shared one, or a new one when the
+ * tail is empty) with room for `needed` head entries. */
+static int tail_make_private(series *s, uint32_t needed)
 {
     tail_buffer *tail = s->next.tail;
-    if (tail && needed <= tail->capacity)
+    uint32_t head = head_count(s);
+    if (tail && s->tail_private && needed <= tail->capacity)
         return JL_OK;
-    uint32_t capacity = tail ? tail->capacity * 2 : TAIL_FIRST_CAPACITY;
+    uint32_t capacity = tail ? tail->capacity : TAIL_FIRST_CAPACITY;
     while (capacity < needed)
         capacity *= 2;
     if (tail && s->tail_private) {
-        int64_t *ms = realloc(tail->timestamps_ms, sizeof(int64_t) * capacity);
-        if (ms == NULL)
+        int64_t *old_ms = tail->timestamps_ms;
+        double *old_values = tail->values;
+        uint8_t *old_flags = tail->flags;
+        if (head_alloc(tail, capacity) != JL_OK)
             return JL_ENOMEM;
-        tail->timestamps_ms = ms;
-        double *values = realloc(tail->values, sizeof(double) * capacity);
-        if (values == NULL)
-            return JL_ENOMEM;
-        tail->values = values;
-        uint8_t *flags = realloc(tail->flags, capacity);
-        if (flags == NULL)
-            return JL_ENOMEM;
-        tail->flags = flags;
-        tail->capacity = capacity;
+        memcpy(tail->timestamps_ms, old_ms, sizeof(int64_t) * head);
+        memcpy(tail->values, old_values, sizeof(double) * head);
+        memcpy(tail->flags, old_flags, head);
+        free(old_ms);
         return JL_OK;
     }
-    tail_buffer *fresh = tail_new(capacity);
+    tail_buffer *fresh = buffer_new(capacity, tail, 0);
     if (fresh == NULL)
         return JL_ENOMEM;
-    if (tail && s->next.tail_count) {
-        memcpy(fresh->timestamps_ms, tail->timestamps_ms, sizeof(int64_t) * s->next.tail_count);
-        memcpy(fresh->values, tail->values, sizeof(double) * s->next.tail_count);
-        memcpy(fresh->flags, tail->flags, s->next.tail_count);
+    if (head) {
+        memcpy(fresh->timestamps_ms, tail->timestamps_ms, sizeof(int64_t) * head);
+        memcpy(fresh->values, tail->values, sizeof(double) * head);
+        memcpy(fresh->flags, tail->flags, head);
     }
     s->next.tail = fresh;
     s->tail_private = 1;
     return JL_OK;
 }
 
-/* Makes next.tail a private copy so that readings below the published count may change. */
-static int tail_make_private(series *s)
+/* Gives next.tail room for `needed` head entries. Appending beyond every published count needs
+ * no copy while the shared buffer has room. */
+static int tail_reserve(series *s, uint32_t needed)
 {
-    if (s->tail_private)
+    tail_buffer *tail = s->next.tail;
+    if (tail && needed <= tail->capacity)
         return JL_OK;
-    tail_buffer *shared = s->next.tail;
-    tail_buffer *fresh = tail_new(shared->capacity);
-    if (fresh == NULL)
-        return JL_ENOMEM;
-    memcpy(fresh->timestamps_ms, shared->timestamps_ms, sizeof(int64_t) * s->next.tail_count);
-    memcpy(fresh->values, shared->values, sizeof(double) * s->next.tail_count);
-    memcpy(fresh->flags, shared->flags, s->next.tail_count);
-    s->next.tail = fresh;
-    s->tail_private = 1;
-    return JL_OK;
+    return tail_make_private(s, needed);
+}
+
+/* Freezes the whole head of next.tail into segments: in place in a private buffer, else in a
+ * new one sharing the old segments. */
+static int tail_freeze_head(series *s)
+{
+    tail_buffer *tail = s->next.tail;
+    uint32_t head = head_count(s);
+    if (!s->tail_private) {
+        tail_buffer *fresh = buffer_new(TAIL_SEGMENT_READINGS, tail,
+                                        (head + TAIL_SEGMENT_READINGS - 1) / TAIL_SEGMENT_READINGS);
+        if (fresh == NULL)
+            return JL_ENOMEM;
+        if (freeze_readings(fresh, tail->timestamps_ms, tail->values, tail->flags, head) != JL_OK) {
+            store_tail_release(fresh);
+            return JL_ENOMEM;
+        }
+        s->next.tail = fresh;
+        s->tail_private = 1;
+        return JL_OK;
+    }
+    return freeze_readings(tail, tail->timestamps_ms, tail->values, tail->flags, head);
 }
 
 void tail_note_reading(series_state *st, int64_t ms, double value, int is_new)
@@ -127,52 +285,120 @@ void tail_note_reading(series_state *st, int64_t ms, double value, int is_new)
     }
 }
 
+/* Puts a reading at or before the last frozen one into its segment: the first whose last time
+ * is not before it, decoded, changed (a reading of the same time replaced, else inserted) and
+ * encoded again, as two segments when it grows past TAIL_SEGMENT_MAX. next.tail is private. */
+static int tail_put_frozen(series *s, int64_t ms, double value, uint8_t flag)
+{
+    tail_buffer *tail = s->next.tail;
+    uint32_t lo = 0, hi = tail->segment_count - 1;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (tail->segments[mid]->last_ms < ms)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    tail_segment *old = tail->segments[lo];
+    int64_t seg_ms[TAIL_SEGMENT_MAX + 1];
+    double seg_values[TAIL_SEGMENT_MAX + 1];
+    uint8_t seg_flags[TAIL_SEGMENT_MAX + 1];
+    tail_segment_decode(old, seg_ms, seg_values, seg_flags);
+    uint32_t n = old->count, at = 0;
+    while (seg_ms[at] < ms)
+        at++; /* at < n: the segment's last time is >= ms */
+    int is_new = seg_ms[at] != ms;
+    if (is_new) {
+        memmove(seg_ms + at + 1, seg_ms + at, sizeof(int64_t) * (n - at));
+        memmove(seg_values + at + 1, seg_values + at, sizeof(double) * (n - at));
+        memmove(seg_flags + at + 1, seg_flags + at, n - at);
+        n++;
+    }
+    seg_ms[at] = ms;
+    seg_values[at] = value;
+    seg_flags[at] = flag;
+    uint32_t first = n > TAIL_SEGMENT_MAX ? n / 2 : n;
+    tail_segment *a = tail_segment_encode(seg_ms, seg_values, seg_flags, first);
+    tail_segment *b = first < n ? tail_segment_encode(seg_ms + first, seg_values + first,
+                                                      seg_flags + first, n - first)
+                                : NULL;
+    if (a == NULL || (first < n && b == NULL) ||
+        (b && segments_reserve(tail, tail->segment_count + 1) != JL_OK)) {
+        tail_segment_release(a);
+        tail_segment_release(b);
+        return JL_ENOMEM;
+    }
+    if (b) {
+        memmove(tail->segments + lo + 2, tail->segments + lo + 1,
+                sizeof *tail->segments * (tail->segment_count - lo - 1));
+        tail->segments[lo + 1] = b;
+        tail->segment_count++;
+    }
+    tail->segments[lo] = a;
+    tail_segment_release(old);
+    tail->frozen_count += (uint32_t)is_new;
+    s->next.tail_count += (uint32_t)is_new;
+    tail_note_reading(&s->next, ms, value, is_new);
+    return JL_OK;
+}
+
 /* Adds a reading newer than the sealed end to the tail (last write of a timestamp wins, value
  * and flag together). */
 int tail_add(series *s, int64_t ms, double value, uint8_t flag, uint64_t seq)
 {
     series_state *st = &s->next;
-    uint32_t n = st->tail_count;
-    if (n == 0 || ms > st->tail->timestamps_ms[n - 1]) {
-        int rc = tail_reserve(s, n + 1);
+    uint32_t n = st->tail_count, head = head_count(s);
+    const tail_buffer *tail = st->tail;
+    int64_t newest = n == 0 ? 0
+                     : head ? tail->timestamps_ms[head - 1]
+                            : tail->segments[tail->segment_count - 1]->last_ms;
+    if (n == 0 || ms > newest) {
+        int rc = JL_OK;
+        if (head >= TAIL_SEGMENT_READINGS) {
+            rc = tail_freeze_head(s);
+            head = 0;
+        }
+        if (rc == JL_OK)
+            rc = tail_reserve(s, head + 1);
         if (rc != JL_OK)
             return rc;
-        st->tail->timestamps_ms[n] = ms;
-        st->tail->values[n] = value;
-        st->tail->flags[n] = flag;
+        st->tail->timestamps_ms[head] = ms;
+        st->tail->values[head] = value;
+        st->tail->flags[head] = flag;
         if (n == 0)
             st->tail_min_seq = seq;
         st->tail_count = n + 1;
         tail_note_reading(st, ms, value, 1);
         return JL_OK;
     }
-    /* Out of order within the tail: find the position (binary search). */
-    uint32_t lo = 0, hi = n;
+    /* Out of order within the tail. */
+    int rc = tail_make_private(s, head + 1);
+    if (rc != JL_OK)
+        return rc;
+    tail_buffer *own = st->tail;
+    if (own->segment_count > 0 && ms <= own->segments[own->segment_count - 1]->last_ms)
+        return tail_put_frozen(s, ms, value, flag);
+    /* In the head: find the position (binary search). */
+    uint32_t lo = 0, hi = head;
     while (lo < hi) {
         uint32_t mid = lo + (hi - lo) / 2;
-        if (st->tail->timestamps_ms[mid] < ms)
+        if (own->timestamps_ms[mid] < ms)
             lo = mid + 1;
         else
             hi = mid;
     }
-    int rc = tail_make_private(s);
-    if (rc == JL_OK && st->tail->timestamps_ms[lo] != ms)
-        rc = tail_reserve(s, n + 1);
-    if (rc != JL_OK)
-        return rc;
-    tail_buffer *tail = st->tail;
-    if (tail->timestamps_ms[lo] == ms) {
-        tail->values[lo] = value;
-        tail->flags[lo] = flag;
+    if (lo < head && own->timestamps_ms[lo] == ms) {
+        own->values[lo] = value;
+        own->flags[lo] = flag;
         tail_note_reading(st, ms, value, 0);
         return JL_OK;
     }
-    memmove(tail->timestamps_ms + lo + 1, tail->timestamps_ms + lo, sizeof(int64_t) * (n - lo));
-    memmove(tail->values + lo + 1, tail->values + lo, sizeof(double) * (n - lo));
-    memmove(tail->flags + lo + 1, tail->flags + lo, n - lo);
-    tail->timestamps_ms[lo] = ms;
-    tail->values[lo] = value;
-    tail->flags[lo] = flag;
+    memmove(own->timestamps_ms + lo + 1, own->timestamps_ms + lo, sizeof(int64_t) * (head - lo));
+    memmove(own->values + lo + 1, own->values + lo, sizeof(double) * (head - lo));
+    memmove(own->flags + lo + 1, own->flags + lo, head - lo);
+    own->timestamps_ms[lo] = ms;
+    own->values[lo] = value;
+    own->flags[lo] = flag;
     st->tail_count = n + 1;
     tail_note_reading(st, ms, value, 1);
     return JL_OK;

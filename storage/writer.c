@@ -414,6 +414,9 @@ static void *writer_main(void *argument)
     free(wt.created);
     free(wt.joining);
     free(wt.late);
+    free(wt.tail_ms);
+    free(wt.tail_values);
+    free(wt.tail_flags);
     free(wt.merge_ms);
     free(wt.merge_values);
     free(wt.merge_flags);

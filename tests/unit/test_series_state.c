@@ -162,14 +162,24 @@ static void capture(st_store *store, captured_store *c)
         c->s[id].seal_budget = s->seal_budget;
         c->s[id].bytes_per_reading = s->bytes_per_reading;
         uint64_t h = UINT64_C(14695981039346656037);
-        for (uint32_t i = 0; i < s->live.tail_count; i++) {
+        uint32_t n = s->live.tail_count;
+        int64_t *ms = malloc(sizeof *ms * (n ? n : 1));
+        double *values = malloc(sizeof *values * (n ? n : 1));
+        uint8_t *flags = malloc(n ? n : 1);
+        CHECK(ms && values && flags);
+        if (ms && values && flags)
+            CHECK_INT(tail_read(s->live.tail, n, INT64_MIN, INT64_MAX, ms, values, flags), n);
+        for (uint32_t i = 0; ms && values && flags && i < n; i++) {
             uint8_t bytes[17];
-            memcpy(bytes, &s->live.tail->timestamps_ms[i], 8);
-            memcpy(bytes + 8, &s->live.tail->values[i], 8);
-            bytes[16] = s->live.tail->flags[i];
+            memcpy(bytes, &ms[i], 8);
+            memcpy(bytes + 8, &values[i], 8);
+            bytes[16] = flags[i];
             for (int b = 0; b < 17; b++)
                 h = (h ^ bytes[b]) * UINT64_C(1099511628211);
         }
+        free(ms);
+        free(values);
+        free(flags);
         c->s[id].tail_hash = h;
     }
 }

@@ -1,7 +1,8 @@
 /* Tests of storage/tail.c called directly, without LMDB: readings added to a series' next tail
- * in and out of order (last write of a timestamp wins), growth past a buffer's capacity, copy on
- * write of a buffer a snapshot shares (its view never changes), reference counts, and the
- * pending list with its tail_min_seq order. */
+ * in and out of order (last write of a timestamp wins), growth past a buffer's capacity and the
+ * freezing of older readings into segments (late readings put into them), copy on write of a
+ * buffer a snapshot shares (its view never changes), reference counts, a random model against a
+ * plain sorted array, and the pending list with its tail_min_seq order. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +28,17 @@ static void publish_one(series *s)
     s->tail_private = 0;
 }
 
+/* Every reading of a tail state, through tail_read (room for TEST_MAX readings). */
+#define TEST_MAX 4096
+static int64_t got_ms[TEST_MAX];
+static double got_values[TEST_MAX];
+static uint8_t got_flags[TEST_MAX];
+static uint32_t read_all(const tail_buffer *tail, uint32_t count)
+{
+    CHECK(count <= TEST_MAX);
+    return tail_read(tail, count, INT64_MIN, INT64_MAX, got_ms, got_values, got_flags);
+}
+
 /* In-order readings land at the end; the state counts them and the first log block is kept. */
 static void test_append_in_order(void)
 {
@@ -48,10 +60,11 @@ static void test_append_in_order(void)
     CHECK(s.next.tail->capacity >= 3);
     const int64_t ms[3] = {1000, 2000, 3000};
     const double values[3] = {1.5, 2.5, -4.0};
+    CHECK_INT(read_all(s.next.tail, 3), 3);
     for (int i = 0; i < 3; i++) {
-        CHECK_INT(s.next.tail->timestamps_ms[i], ms[i]);
-        CHECK_DOUBLE_BITS(s.next.tail->values[i], values[i]);
-        CHECK_INT(s.next.tail->flags[i], JL_FLAG_N);
+        CHECK_INT(got_ms[i], ms[i]);
+        CHECK_DOUBLE_BITS(got_values[i], values[i]);
+        CHECK_INT(got_flags[i], JL_FLAG_N);
     }
     CHECK_INT(s.next.count, 3);
     CHECK_INT(s.next.first_ms, 1000);
@@ -83,10 +96,11 @@ static void test_out_of_order_and_duplicates(void)
     const int64_t ms[3] = {100, 200, 300};
     const double values[3] = {10.0, -0.0, 30.0};
     const uint8_t flags[3] = {6, 7, 0}; /* T, B, N */
+    CHECK_INT(read_all(s.next.tail, 3), 3);
     for (int i = 0; i < 3; i++) {
-        CHECK_INT(s.next.tail->timestamps_ms[i], ms[i]);
-        CHECK_DOUBLE_BITS(s.next.tail->values[i], values[i]);
-        CHECK_INT(s.next.tail->flags[i], flags[i]);
+        CHECK_INT(got_ms[i], ms[i]);
+        CHECK_DOUBLE_BITS(got_values[i], values[i]);
+        CHECK_INT(got_flags[i], flags[i]);
     }
     CHECK_INT(s.next.count, 3);
     CHECK_INT(s.next.first_ms, 100);
@@ -96,7 +110,9 @@ static void test_out_of_order_and_duplicates(void)
 }
 
 /* 1,000 readings, the even times ascending then the odd times descending (each odd one an
- * insertion), grow the buffer well past its first capacity; all come back sorted. */
+ * insertion into a frozen segment, which grows past TAIL_SEGMENT_MAX and is split), grow the
+ * tail well past its first capacity; all come back sorted, and the head never holds more than
+ * a segment's worth. */
 static void test_growth(void)
 {
     series s;
@@ -109,12 +125,32 @@ static void test_growth(void)
     for (int64_t t = 999; t > 0; t -= 2)
         CHECK_INT(tail_add(&s, 60000 * t, 0.25 * (double)t, JL_FLAG_N, 2), JL_OK);
     CHECK_INT(s.next.tail_count, 1000);
-    CHECK(s.next.tail->capacity >= 1000);
+    /* The 500 even readings: 15 segments of 32 (0..958) and 20 in the head (960..998). The odd
+     * ones newer than the last frozen reading, 959..999, go into the head (41 readings, room
+     * for 64); the 479 older ones, 957..1, into the segments. */
+    CHECK_INT(s.next.tail->capacity, 64);
+    CHECK_INT(s.next.tail->frozen_count, 959);
+    CHECK(s.next.tail->segment_count >= 959 / TAIL_SEGMENT_MAX);
+    uint32_t in_segments = 0;
+    for (uint32_t i = 0; i < s.next.tail->segment_count; i++) {
+        CHECK(s.next.tail->segments[i]->count <= TAIL_SEGMENT_MAX);
+        in_segments += s.next.tail->segments[i]->count;
+    }
+    CHECK_INT(in_segments, 959);
+    CHECK_INT(read_all(s.next.tail, 1000), 1000);
     int wrong = 0;
     for (int64_t t = 0; t < 1000; t++)
-        if (s.next.tail->timestamps_ms[t] != 60000 * t || s.next.tail->values[t] != 0.25 * t)
+        if (got_ms[t] != 60000 * t || got_values[t] != 0.25 * t)
             wrong++;
     CHECK_INT(wrong, 0);
+    /* A range read decodes only what it needs and returns [from, last]. */
+    CHECK_INT(tail_read(s.next.tail, 1000, 60000 * 10, 60000 * 19, got_ms, got_values, got_flags),
+              10);
+    CHECK_INT(got_ms[0], 60000 * 10);
+    CHECK_INT(got_ms[9], 60000 * 19);
+    CHECK_INT(tail_read(s.next.tail, 1000, 60000 * 990, INT64_MAX, got_ms, got_values, got_flags),
+              10);
+    CHECK_INT(got_ms[0], 60000 * 990);
     CHECK_INT(s.next.count, 1000);
     CHECK_INT(s.next.first_ms, 0);
     CHECK_INT(s.next.last_ms, 60000 * 999);
@@ -155,16 +191,18 @@ static void test_copy_on_write(void)
     CHECK_INT(s.tail_private, 1);
     CHECK_INT(atomic_load(&shared->references), 2);
     CHECK_INT(snap1.tail_count, 2);
-    CHECK_INT(shared->timestamps_ms[0], 10);
-    CHECK_INT(shared->timestamps_ms[1], 20);
-    CHECK_DOUBLE_BITS(shared->values[0], 1.0);
-    CHECK_DOUBLE_BITS(shared->values[1], 2.0);
+    CHECK_INT(read_all(shared, snap1.tail_count), 2);
+    CHECK_INT(got_ms[0], 10);
+    CHECK_INT(got_ms[1], 20);
+    CHECK_DOUBLE_BITS(got_values[0], 1.0);
+    CHECK_DOUBLE_BITS(got_values[1], 2.0);
     const int64_t next_ms[4] = {10, 15, 20, 30};
     const double next_values[4] = {1.0, 1.5, 2.0, 3.0};
     CHECK_INT(s.next.tail_count, 4);
+    CHECK_INT(read_all(s.next.tail, 4), 4);
     for (int i = 0; i < 4; i++) {
-        CHECK_INT(s.next.tail->timestamps_ms[i], next_ms[i]);
-        CHECK_DOUBLE_BITS(s.next.tail->values[i], next_values[i]);
+        CHECK_INT(got_ms[i], next_ms[i]);
+        CHECK_DOUBLE_BITS(got_values[i], next_values[i]);
     }
     publish_one(&s); /* live drops its reference to the old buffer */
     CHECK_INT(atomic_load(&shared->references), 1);
@@ -181,13 +219,15 @@ static void test_copy_on_write(void)
     CHECK(s.next.tail != shared2);
     CHECK_INT(s.next.tail_count, 4 + capacity2);
     CHECK_INT(snap2.tail_count, 4);
+    CHECK_INT(read_all(shared2, snap2.tail_count), 4);
     for (int i = 0; i < 4; i++) {
-        CHECK_INT(shared2->timestamps_ms[i], next_ms[i]);
-        CHECK_DOUBLE_BITS(shared2->values[i], next_values[i]);
+        CHECK_INT(got_ms[i], next_ms[i]);
+        CHECK_DOUBLE_BITS(got_values[i], next_values[i]);
     }
+    CHECK_INT(read_all(s.next.tail, s.next.tail_count), 4 + capacity2);
     for (int i = 0; i < 4; i++)
-        CHECK_INT(s.next.tail->timestamps_ms[i], next_ms[i]);
-    CHECK_INT(s.next.tail->timestamps_ms[4 + capacity2 - 1], 100 + (int64_t)capacity2 - 1);
+        CHECK_INT(got_ms[i], next_ms[i]);
+    CHECK_INT(got_ms[4 + capacity2 - 1], 100 + (int64_t)capacity2 - 1);
     CHECK_INT(s.next.tail_min_seq, 1); /* still the oldest block of the tail */
     publish_one(&s);
     CHECK_INT(atomic_load(&shared2->references), 1);
@@ -198,20 +238,164 @@ static void test_copy_on_write(void)
     store_tail_release(s.live.tail);
 }
 
-/* Reference counting on its own: a buffer lives until its last owner releases it. */
-static void test_release(void)
+/* A snapshot shares a buffer with frozen segments. Freezing the head (once it holds a segment's
+ * worth) and putting a late reading into a segment both leave the snapshot's view as it was;
+ * the segments the two buffers share live until both are released (ASan sees a use after free
+ * or a leak otherwise). */
+static void test_frozen_copy_on_write(void)
 {
-    tail_buffer *tail = tail_new(8);
+    series s;
+    series_blank(&s);
+    writer_txn wt;
+    memset(&wt, 0, sizeof wt);
+    tail_touch(&wt, &s);
+    /* 40 readings a minute apart, values 0.0, 0.1, ...: 32 frozen and 8 in the head. */
+    for (int64_t i = 0; i < 40; i++)
+        CHECK_INT(tail_add(&s, 60000 * i, (double)i / 10, JL_FLAG_N, 1), JL_OK);
+    CHECK_INT(s.next.tail->frozen_count, 32);
+    CHECK_INT(s.next.tail->segment_count, 1);
+    publish_one(&s);
+    series_state snap = s.live;
+    atomic_fetch_add(&snap.tail->references, 1);
+
+    memset(&wt, 0, sizeof wt);
+    tail_touch(&wt, &s);
+    for (int64_t i = 40; i < 80; i++) /* the head fills and freezes into a new buffer */
+        CHECK_INT(tail_add(&s, 60000 * i, (double)i / 10, JL_FLAG_N, 2), JL_OK);
+    CHECK(s.next.tail != snap.tail);
+    CHECK_INT(tail_add(&s, 60000 * 5 + 30000, 99.5, JL_FLAG_M, 2), JL_OK); /* late, frozen */
+    CHECK_INT(tail_add(&s, 60000 * 7, -7.25, JL_FLAG_D, 2), JL_OK);        /* replaces */
+    CHECK_INT(s.next.tail_count, 81);
+    CHECK_INT(s.next.count, 81);
+    publish_one(&s);
+
+    CHECK_INT(read_all(snap.tail, snap.tail_count), 40);
+    int wrong = 0;
+    for (int64_t i = 0; i < 40; i++)
+        if (got_ms[i] != 60000 * i || !(got_values[i] == (double)i / 10) || got_flags[i] != 0)
+            wrong++;
+    CHECK_INT(wrong, 0);
+    CHECK_INT(read_all(s.live.tail, s.live.tail_count), 81);
+    CHECK_INT(got_ms[6], 60000 * 5 + 30000);
+    CHECK_DOUBLE_BITS(got_values[6], 99.5);
+    CHECK_INT(got_flags[6], JL_FLAG_M);
+    CHECK_INT(got_ms[8], 60000 * 7);
+    CHECK_DOUBLE_BITS(got_values[8], -7.25);
+    CHECK_INT(got_flags[8], JL_FLAG_D);
+    CHECK_INT(got_ms[80], 60000 * 79);
+    CHECK_DOUBLE_BITS(got_values[80], 7.9);
+    store_tail_release(snap.tail);
+    CHECK_INT(atomic_load(&s.live.tail->references), 1);
+    store_tail_release(s.live.tail);
+}
+
+/* Random readings (mostly in order, some late, some repeated, some flagged, values of one to
+ * three decimals or none exact) against a plain sorted array; every few steps the state is
+ * published and a snapshot kept, whose view must still be its array copy at the end. */
+static void test_random_model(void)
+{
+    enum { STEPS = 3000, SNAPSHOTS = 8 };
+    static int64_t ref_ms[STEPS];
+    static double ref_values[STEPS];
+    static uint8_t ref_flags[STEPS];
+    static int64_t snap_ms[SNAPSHOTS][STEPS];
+    static double snap_values[SNAPSHOTS][STEPS];
+    series_state snaps[SNAPSHOTS];
+    uint32_t snap_taken = 0, n = 0;
+    unsigned seed = 20261204;
+    series s;
+    series_blank(&s);
+    writer_txn wt;
+    memset(&wt, 0, sizeof wt);
+    tail_touch(&wt, &s);
+    int64_t clock = 1735689600000;
+    for (int step = 0; step < STEPS; step++) {
+        unsigned r = (unsigned)rand_r(&seed);
+        int64_t ms;
+        if (n > 0 && r % 10 == 0)
+            ms = ref_ms[(unsigned)rand_r(&seed) % n]; /* a repeat */
+        else if (n > 0 && r % 10 == 1)
+            ms = ref_ms[(unsigned)rand_r(&seed) % n] - 1 - rand_r(&seed) % 5000; /* late */
+        else
+            ms = clock += 55000 + rand_r(&seed) % 10000;
+        double value = r % 7 == 0 ? 1.0 / 3.0 : (double)(rand_r(&seed) % 20000) / 100.0;
+        uint8_t flag = r % 13 == 0 ? JL_FLAG_M : JL_FLAG_N;
+        CHECK_INT(tail_add(&s, ms, value, flag, 1), JL_OK);
+        uint32_t at = 0;
+        while (at < n && ref_ms[at] < ms)
+            at++;
+        if (at == n || ref_ms[at] != ms) {
+            memmove(ref_ms + at + 1, ref_ms + at, sizeof *ref_ms * (n - at));
+            memmove(ref_values + at + 1, ref_values + at, sizeof *ref_values * (n - at));
+            memmove(ref_flags + at + 1, ref_flags + at, n - at);
+            n++;
+        }
+        ref_ms[at] = ms;
+        ref_values[at] = value;
+        ref_flags[at] = flag;
+        if (step % 350 == 349 && snap_taken < SNAPSHOTS) {
+            publish_one(&s);
+            snaps[snap_taken] = s.live;
+            atomic_fetch_add(&s.live.tail->references, 1);
+            memcpy(snap_ms[snap_taken], ref_ms, sizeof *ref_ms * n);
+            memcpy(snap_values[snap_taken], ref_values, sizeof *ref_values * n);
+            snap_taken++;
+            memset(&wt, 0, sizeof wt);
+            tail_touch(&wt, &s);
+        }
+    }
+    CHECK_INT(s.next.tail_count, n);
+    CHECK_INT(s.next.count, n);
+    CHECK_INT(read_all(s.next.tail, n), n);
+    int wrong = 0;
+    for (uint32_t i = 0; i < n; i++)
+        if (got_ms[i] != ref_ms[i] || !bytes_same_f64(got_values[i], ref_values[i]) ||
+            got_flags[i] != ref_flags[i])
+            wrong++;
+    CHECK_INT(wrong, 0);
+    for (uint32_t k = 0; k < snap_taken; k++) {
+        CHECK_INT(read_all(snaps[k].tail, snaps[k].tail_count), snaps[k].tail_count);
+        wrong = 0;
+        for (uint32_t i = 0; i < snaps[k].tail_count; i++)
+            if (got_ms[i] != snap_ms[k][i] || !bytes_same_f64(got_values[i], snap_values[k][i]))
+                wrong++;
+        CHECK_INT(wrong, 0);
+        store_tail_release(snaps[k].tail);
+    }
+    CHECK_INT(snap_taken, SNAPSHOTS);
+    if (s.live.tail != s.next.tail)
+        store_tail_release(s.live.tail);
+    store_tail_release(s.next.tail);
+}
+
+/* A tail made from readings (a seal's remainder): all but the newest segment's worth frozen;
+ * reference counting on its own: a buffer lives until its last owner releases it. */
+static void test_from_readings_and_release(void)
+{
+    int64_t ms[70];
+    double values[70];
+    uint8_t flags[70];
+    for (int i = 0; i < 70; i++) {
+        ms[i] = 1000 * (int64_t)i;
+        values[i] = i;
+        flags[i] = i == 3 ? JL_FLAG_C : JL_FLAG_N;
+    }
+    tail_buffer *tail = tail_from_readings(ms, values, flags, 70);
     CHECK(tail != NULL);
     if (tail == NULL)
         return;
+    CHECK_INT(tail->frozen_count, 64); /* 70 = 2 x 32 frozen + 6 in the head */
+    CHECK_INT(tail->segment_count, 2);
+    CHECK_INT(tail->capacity, TAIL_SEGMENT_READINGS);
+    CHECK_INT(read_all(tail, 70), 70);
+    CHECK_INT(got_ms[69], 69000);
+    CHECK_INT(got_flags[3], JL_FLAG_C);
     CHECK_INT(atomic_load(&tail->references), 1);
-    CHECK_INT(tail->capacity, 8);
     atomic_fetch_add(&tail->references, 1);
     store_tail_release(tail);
     CHECK_INT(atomic_load(&tail->references), 1);
-    tail->timestamps_ms[7] = 42; /* still owned: writable under ASan */
-    CHECK_INT(tail->timestamps_ms[7], 42);
+    tail->timestamps_ms[5] = 42; /* still owned: writable under ASan */
+    CHECK_INT(tail->timestamps_ms[5], 42);
     store_tail_release(tail);
     store_tail_release(NULL);
 }
@@ -274,7 +458,9 @@ int main(void)
     RUN(test_out_of_order_and_duplicates);
     RUN(test_growth);
     RUN(test_copy_on_write);
-    RUN(test_release);
+    RUN(test_frozen_copy_on_write);
+    RUN(test_random_model);
+    RUN(test_from_readings_and_release);
     RUN(test_pending_list);
     return CHECK_DONE();
 }
