@@ -47,10 +47,13 @@
 #define TAIL_SEGMENT_MAX 64
 
 /* A run of a tail's older readings, encoded (storage/tail_segment.c); immutable once made and
- * shared by reference count among the tail buffers that list it. */
+ * shared by reference count. A tail's segments are a list from the newest to the oldest, so
+ * that freezing adds one in O(1) to a list other buffers share; a late reading copies only the
+ * segments newer than the one it goes into. */
 typedef struct tail_segment {
-    atomic_int references; /* owners: each tail buffer listing it */
-    uint32_t count;        /* readings, 1..TAIL_SEGMENT_MAX */
+    atomic_int references;      /* owners: tail buffers whose newest it is, newer segments */
+    struct tail_segment *older; /* the segment before it, holding a reference; NULL: oldest */
+    uint32_t count;             /* readings, 1..TAIL_SEGMENT_MAX */
     int64_t first_ms, last_ms;
     uint32_t bytes; /* of data */
     uint8_t data[];
@@ -67,10 +70,9 @@ typedef struct tail_buffer {
     atomic_int references;  /* owners: the live state, each snapshot, the writer's next state */
     uint32_t capacity;      /* head entries allocated */
     uint32_t frozen_count;  /* readings in the segments */
-    uint32_t segment_count; /* segments, oldest first */
-    uint32_t segment_capacity;
-    tail_segment **segments; /* each holds a reference */
-    int64_t *timestamps_ms;  /* the head, in one allocation with values and flags */
+    uint32_t segment_count; /* segments in the list from newest */
+    tail_segment *newest;   /* the newest segment, holding a reference; NULL: none */
+    int64_t *timestamps_ms; /* the head, in one allocation with values and flags */
     double *values;
     uint8_t *flags; /* data flag code of each reading (JL_FLAG_*) */
 } tail_buffer;
@@ -389,7 +391,7 @@ tail_segment *tail_segment_encode(const int64_t *ms, const double *values, const
 /* Writes the segment's count readings to ms/values/flags; values are bitwise the ones encoded. */
 void tail_segment_decode(const tail_segment *segment, int64_t *ms, double *values, uint8_t *flags);
 
-/* Releases one reference (NULL ignored); frees the segment at zero. */
+/* Releases one reference (NULL ignored); frees the segment at zero, and so on down the list. */
 void tail_segment_release(tail_segment *segment);
 
 /* ---------- tail.c ---------- */

@@ -12,9 +12,7 @@ void store_tail_release(tail_buffer *tail)
     if (tail == NULL)
         return;
     if (atomic_fetch_sub(&tail->references, 1) == 1) {
-        for (uint32_t i = 0; i < tail->segment_count; i++)
-            tail_segment_release(tail->segments[i]);
-        free(tail->segments);
+        tail_segment_release(tail->newest);
         free(tail->timestamps_ms);
         free(tail);
     }
@@ -34,26 +32,20 @@ static int head_alloc(tail_buffer *tail, uint32_t capacity)
     return JL_OK;
 }
 
-/* A buffer with room for `capacity` head entries and the segments of `from` (NULL: none), each
- * with a new reference, plus room for `extra` more segments; one reference. */
-static tail_buffer *buffer_new(uint32_t capacity, const tail_buffer *from, uint32_t extra)
+/* A buffer with room for `capacity` head entries sharing the segments of `from` (NULL: none);
+ * one reference. */
+static tail_buffer *buffer_new(uint32_t capacity, const tail_buffer *from)
 {
     tail_buffer *tail = calloc(1, sizeof *tail);
     if (tail == NULL)
         return NULL;
-    uint32_t segments = (from ? from->segment_count : 0) + extra;
-    if ((segments && (tail->segments = malloc(sizeof *tail->segments * segments)) == NULL) ||
-        head_alloc(tail, capacity) != JL_OK) {
-        free(tail->segments);
+    if (head_alloc(tail, capacity) != JL_OK) {
         free(tail);
         return NULL;
     }
-    tail->segment_capacity = segments;
-    if (from) {
-        for (uint32_t i = 0; i < from->segment_count; i++) {
-            tail->segments[i] = from->segments[i];
-            atomic_fetch_add(&tail->segments[i]->references, 1);
-        }
+    if (from && from->newest) {
+        tail->newest = from->newest;
+        atomic_fetch_add(&tail->newest->references, 1);
         tail->segment_count = from->segment_count;
         tail->frozen_count = from->frozen_count;
     }
@@ -61,35 +53,19 @@ static tail_buffer *buffer_new(uint32_t capacity, const tail_buffer *from, uint3
     return tail;
 }
 
-/* Room for one more segment pointer in a private buffer. */
-static int segments_reserve(tail_buffer *tail, uint32_t needed)
-{
-    if (needed <= tail->segment_capacity)
-        return JL_OK;
-    uint32_t capacity = tail->segment_capacity ? tail->segment_capacity * 2 : 4;
-    while (capacity < needed)
-        capacity *= 2;
-    tail_segment **segments = realloc(tail->segments, sizeof *segments * capacity);
-    if (segments == NULL)
-        return JL_ENOMEM;
-    tail->segments = segments;
-    tail->segment_capacity = capacity;
-    return JL_OK;
-}
-
-/* Appends to a private buffer the segments of n readings (pieces of TAIL_SEGMENT_READINGS). */
+/* Adds to a private buffer the segments of n readings (pieces of TAIL_SEGMENT_READINGS), newer
+ * than its others. */
 static int freeze_readings(tail_buffer *tail, const int64_t *ms, const double *values,
                            const uint8_t *flags, uint32_t n)
 {
-    uint32_t pieces = (n + TAIL_SEGMENT_READINGS - 1) / TAIL_SEGMENT_READINGS;
-    if (segments_reserve(tail, tail->segment_count + pieces) != JL_OK)
-        return JL_ENOMEM;
     for (uint32_t done = 0; done < n;) {
         uint32_t take = n - done < TAIL_SEGMENT_READINGS ? n - done : TAIL_SEGMENT_READINGS;
         tail_segment *segment = tail_segment_encode(ms + done, values + done, flags + done, take);
         if (segment == NULL)
             return JL_ENOMEM;
-        tail->segments[tail->segment_count++] = segment;
+        segment->older = tail->newest; /* the buffer's reference moves to the new segment */
+        tail->newest = segment;
+        tail->segment_count++;
         tail->frozen_count += take;
         done += take;
     }
@@ -102,8 +78,7 @@ tail_buffer *tail_from_readings(const int64_t *ms, const double *values, const u
     /* The newest readings up to a segment's worth stay in the head, where the next ones go. */
     uint32_t head = n % TAIL_SEGMENT_READINGS ? n % TAIL_SEGMENT_READINGS : TAIL_SEGMENT_READINGS;
     uint32_t frozen = n - head;
-    tail_buffer *tail = buffer_new(TAIL_SEGMENT_READINGS, NULL,
-                                   (frozen + TAIL_SEGMENT_READINGS - 1) / TAIL_SEGMENT_READINGS);
+    tail_buffer *tail = buffer_new(TAIL_SEGMENT_READINGS, NULL);
     if (tail == NULL)
         return NULL;
     if (freeze_readings(tail, ms, values, flags, frozen) != JL_OK) {
@@ -116,29 +91,37 @@ tail_buffer *tail_from_readings(const int64_t *ms, const double *values, const u
     return tail;
 }
 
+/* Whether a segment may hold readings in [from_ms, last_ms]. */
+static int segment_overlaps(const tail_segment *segment, int64_t from_ms, int64_t last_ms)
+{
+    return segment->first_ms <= last_ms && segment->last_ms >= from_ms;
+}
+
 uint32_t tail_read(const tail_buffer *tail, uint32_t count, int64_t from_ms, int64_t last_ms,
                    int64_t *ms, double *values, uint8_t *flags)
 {
-    uint32_t out = 0;
     if (tail == NULL || count == 0)
         return 0;
-    for (uint32_t i = 0; i < tail->segment_count; i++) {
-        const tail_segment *segment = tail->segments[i];
-        if (segment->last_ms < from_ms)
-            continue;
-        if (segment->first_ms > last_ms)
-            return out;
-        tail_segment_decode(segment, ms + out, values + out, flags + out);
-        uint32_t keep = 0;
-        for (uint32_t j = 0; j < segment->count; j++) {
-            if (ms[out + j] >= from_ms && ms[out + j] <= last_ms) {
-                ms[out + keep] = ms[out + j];
-                values[out + keep] = values[out + j];
-                flags[out + keep] = flags[out + j];
-                keep++;
-            }
+    /* The list runs newest first: the overlapping segments are counted, then decoded from the
+     * end of their span backwards, then the readings outside the range dropped. */
+    uint32_t span = 0;
+    for (const tail_segment *g = tail->newest; g && g->last_ms >= from_ms; g = g->older)
+        span += segment_overlaps(g, from_ms, last_ms) ? g->count : 0;
+    uint32_t at = span;
+    for (const tail_segment *g = tail->newest; g && g->last_ms >= from_ms; g = g->older) {
+        if (segment_overlaps(g, from_ms, last_ms)) {
+            at -= g->count;
+            tail_segment_decode(g, ms + at, values + at, flags + at);
         }
-        out += keep;
+    }
+    uint32_t out = 0;
+    for (uint32_t j = 0; j < span; j++) {
+        if (ms[j] >= from_ms && ms[j] <= last_ms) {
+            ms[out] = ms[j];
+            values[out] = values[j];
+            flags[out] = flags[j];
+            out++;
+        }
     }
     for (uint32_t j = 0; j < count - tail->frozen_count; j++) {
         if (tail->timestamps_ms[j] > last_ms)
@@ -225,7 +208,7 @@ static int tail_make_private(series *s, uint32_t needed)
         free(old_ms);
         return JL_OK;
     }
-    tail_buffer *fresh = buffer_new(capacity, tail, 0);
+    tail_buffer *fresh = buffer_new(capacity, tail);
     if (fresh == NULL)
         return JL_ENOMEM;
     if (head) {
@@ -255,8 +238,7 @@ static int tail_freeze_head(series *s)
     tail_buffer *tail = s->next.tail;
     uint32_t head = head_count(s);
     if (!s->tail_private) {
-        tail_buffer *fresh = buffer_new(TAIL_SEGMENT_READINGS, tail,
-                                        (head + TAIL_SEGMENT_READINGS - 1) / TAIL_SEGMENT_READINGS);
+        tail_buffer *fresh = buffer_new(TAIL_SEGMENT_READINGS, tail);
         if (fresh == NULL)
             return JL_ENOMEM;
         if (freeze_readings(fresh, tail->timestamps_ms, tail->values, tail->flags, head) != JL_OK) {
@@ -285,26 +267,38 @@ void tail_note_reading(series_state *st, int64_t ms, double value, int is_new)
     }
 }
 
-/* Puts a reading at or before the last frozen one into its segment: the first whose last time
- * is not before it, decoded, changed (a reading of the same time replaced, else inserted) and
- * encoded again, as two segments when it grows past TAIL_SEGMENT_MAX. next.tail is private. */
+/* A copy of a segment's bytes on top of `older` (whose reference it takes); NULL when out of
+ * memory. */
+static tail_segment *segment_copy_onto(const tail_segment *segment, tail_segment *older)
+{
+    tail_segment *copy = malloc(sizeof *copy + segment->bytes);
+    if (copy == NULL)
+        return NULL;
+    memcpy(copy, segment, sizeof *copy + segment->bytes);
+    atomic_init(&copy->references, 1);
+    copy->older = older;
+    return copy;
+}
+
+/* Puts a reading at or before the newest frozen one into its segment: the oldest whose last
+ * time is not before it, decoded, changed (a reading of the same time replaced, else inserted)
+ * and encoded again, as two segments when it grows past TAIL_SEGMENT_MAX; the segments newer
+ * than it are copied on top (late readings usually land in the newest few). next.tail is
+ * private. */
 static int tail_put_frozen(series *s, int64_t ms, double value, uint8_t flag)
 {
     tail_buffer *tail = s->next.tail;
-    uint32_t lo = 0, hi = tail->segment_count - 1;
-    while (lo < hi) {
-        uint32_t mid = lo + (hi - lo) / 2;
-        if (tail->segments[mid]->last_ms < ms)
-            lo = mid + 1;
-        else
-            hi = mid;
+    uint32_t newer = 0;
+    tail_segment *target = tail->newest;
+    while (target->older && target->older->last_ms >= ms) {
+        target = target->older;
+        newer++;
     }
-    tail_segment *old = tail->segments[lo];
     int64_t seg_ms[TAIL_SEGMENT_MAX + 1];
     double seg_values[TAIL_SEGMENT_MAX + 1];
     uint8_t seg_flags[TAIL_SEGMENT_MAX + 1];
-    tail_segment_decode(old, seg_ms, seg_values, seg_flags);
-    uint32_t n = old->count, at = 0;
+    tail_segment_decode(target, seg_ms, seg_values, seg_flags);
+    uint32_t n = target->count, at = 0;
     while (seg_ms[at] < ms)
         at++; /* at < n: the segment's last time is >= ms */
     int is_new = seg_ms[at] != ms;
@@ -322,20 +316,41 @@ static int tail_put_frozen(series *s, int64_t ms, double value, uint8_t flag)
     tail_segment *b = first < n ? tail_segment_encode(seg_ms + first, seg_values + first,
                                                       seg_flags + first, n - first)
                                 : NULL;
-    if (a == NULL || (first < n && b == NULL) ||
-        (b && segments_reserve(tail, tail->segment_count + 1) != JL_OK)) {
+    if (a == NULL || (first < n && b == NULL)) {
         tail_segment_release(a);
         tail_segment_release(b);
         return JL_ENOMEM;
     }
+    a->older = target->older;
+    if (a->older)
+        atomic_fetch_add(&a->older->references, 1);
+    tail_segment *top = a;
     if (b) {
-        memmove(tail->segments + lo + 2, tail->segments + lo + 1,
-                sizeof *tail->segments * (tail->segment_count - lo - 1));
-        tail->segments[lo + 1] = b;
-        tail->segment_count++;
+        b->older = a;
+        top = b;
     }
-    tail->segments[lo] = a;
-    tail_segment_release(old);
+    /* The segments newer than the target, oldest of them first. */
+    tail_segment **path = newer ? malloc(sizeof *path * newer) : NULL;
+    if (newer && path == NULL) {
+        tail_segment_release(top);
+        return JL_ENOMEM;
+    }
+    uint32_t k = newer;
+    for (tail_segment *g = tail->newest; g != target; g = g->older)
+        path[--k] = g;
+    for (k = 0; k < newer; k++) {
+        tail_segment *copy = segment_copy_onto(path[k], top);
+        if (copy == NULL) {
+            free(path);
+            tail_segment_release(top);
+            return JL_ENOMEM;
+        }
+        top = copy;
+    }
+    free(path);
+    tail_segment_release(tail->newest);
+    tail->newest = top;
+    tail->segment_count += b != NULL;
     tail->frozen_count += (uint32_t)is_new;
     s->next.tail_count += (uint32_t)is_new;
     tail_note_reading(&s->next, ms, value, is_new);
@@ -349,9 +364,7 @@ int tail_add(series *s, int64_t ms, double value, uint8_t flag, uint64_t seq)
     series_state *st = &s->next;
     uint32_t n = st->tail_count, head = head_count(s);
     const tail_buffer *tail = st->tail;
-    int64_t newest = n == 0 ? 0
-                     : head ? tail->timestamps_ms[head - 1]
-                            : tail->segments[tail->segment_count - 1]->last_ms;
+    int64_t newest = n == 0 ? 0 : head ? tail->timestamps_ms[head - 1] : tail->newest->last_ms;
     if (n == 0 || ms > newest) {
         int rc = JL_OK;
         if (head >= TAIL_SEGMENT_READINGS) {
@@ -376,7 +389,7 @@ int tail_add(series *s, int64_t ms, double value, uint8_t flag, uint64_t seq)
     if (rc != JL_OK)
         return rc;
     tail_buffer *own = st->tail;
-    if (own->segment_count > 0 && ms <= own->segments[own->segment_count - 1]->last_ms)
+    if (own->newest && ms <= own->newest->last_ms)
         return tail_put_frozen(s, ms, value, flag);
     /* In the head: find the position (binary search). */
     uint32_t lo = 0, hi = head;

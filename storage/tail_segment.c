@@ -62,6 +62,7 @@ tail_segment *tail_segment_encode(const int64_t *ms, const double *values, const
     if (segment == NULL)
         return NULL;
     atomic_init(&segment->references, 1);
+    segment->older = NULL;
     segment->count = count;
     segment->bytes = (uint32_t)n;
     segment->first_ms = ms[0];
@@ -108,6 +109,10 @@ void tail_segment_decode(const tail_segment *segment, int64_t *ms, double *value
 
 void tail_segment_release(tail_segment *segment)
 {
-    if (segment != NULL && atomic_fetch_sub(&segment->references, 1) == 1)
+    /* A loop, not recursion: a list may be thousands of segments long. */
+    while (segment != NULL && atomic_fetch_sub(&segment->references, 1) == 1) {
+        tail_segment *older = segment->older;
         free(segment);
+        segment = older;
+    }
 }

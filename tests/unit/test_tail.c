@@ -132,10 +132,13 @@ static void test_growth(void)
     CHECK_INT(s.next.tail->frozen_count, 959);
     CHECK(s.next.tail->segment_count >= 959 / TAIL_SEGMENT_MAX);
     uint32_t in_segments = 0;
-    for (uint32_t i = 0; i < s.next.tail->segment_count; i++) {
-        CHECK(s.next.tail->segments[i]->count <= TAIL_SEGMENT_MAX);
-        in_segments += s.next.tail->segments[i]->count;
+    uint32_t listed = 0;
+    for (const tail_segment *g = s.next.tail->newest; g; g = g->older, listed++) {
+        CHECK(g->count <= TAIL_SEGMENT_MAX);
+        CHECK(g->older == NULL || g->older->last_ms < g->first_ms);
+        in_segments += g->count;
     }
+    CHECK_INT(listed, s.next.tail->segment_count);
     CHECK_INT(in_segments, 959);
     CHECK_INT(read_all(s.next.tail, 1000), 1000);
     int wrong = 0;
