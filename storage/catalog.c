@@ -189,6 +189,8 @@ int catalog_series_for_key(st_store *store, writer_txn *wt, const char *key, siz
     if (mrc != 0)
         rc = store_lmdb_error(err, mrc, "writing the series catalog");
     if (rc == JL_OK)
+        rc = series_state_create(store, wt->txn, id, err);
+    if (rc == JL_OK)
         rc = put_posting(wt->txn, store->db_postings, "__name__", 8, parsed.metric.data,
                          parsed.metric.len, id, err);
     for (size_t i = 0; rc == JL_OK && i < parsed.tag_count; i++)

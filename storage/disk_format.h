@@ -491,7 +491,13 @@ static inline int df_decimal_exponent(const double *values, const uint32_t *orde
  * what the chunk walk gave, in O(series). The writer rewrites a series' record in the same
  * transaction as every change to its chunks (seal, merge of late readings, absorbing a small
  * last chunk, and anything else that puts or deletes chunks), so a record is never older or
- * newer than the chunks it describes. A series without chunks has no record.
+ * newer than the chunks it describes. A series without chunks has no record or an empty one:
+ * chunks 0 and every field from offset 1 to 65 zero (version and checksum as always). The
+ * writer puts the empty record when it creates the series, in id order, so that records fill
+ * their pages (see series_state_create); a series whose chunks are all gone (retention) gets
+ * the empty record back rather than losing its record. Earlier builds of format 6 refuse an
+ * empty record (they required chunks >= 1) and rebuild it from the series' chunks, finding
+ * none: nothing is misread, so the store format stays 6.
  *
  * Key: SERIES_STATE_KEY_BYTES = 8, the series id big endian.
  * Value (SERIES_STATE_VALUE_BYTES = 70; integers little endian, written field by field through
@@ -511,7 +517,8 @@ static inline int df_decimal_exponent(const double *values, const uint32_t *orde
  *            planner learns from the last chunk (seal_plan), so that it plans as after a walk
  *    66   4  crc32c over bytes 0..65
  * Readers validate in this order: key size, id >= 1 and in the catalog, value size, version,
- * checksum, then the fields the checksum cannot vouch for: flag code known, chunks >= 1,
+ * checksum, then the empty record (chunks 0: bytes 1..65 all zero), else the fields the
+ * checksum cannot vouch for: flag code known,
  * readings >= chunks, last-chunk readings 1..CK_MAX_READINGS and <= sealed readings, first
  * sealed ms <= last chunk's first_ms <= last sealed ms. A record that fails after the key is
  * rebuilt from the series' chunks at open (and rewritten when writable), never trusted. */

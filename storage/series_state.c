@@ -55,10 +55,16 @@ int series_state_decode(const void *data, size_t len, series_record *r, jl_error
     r->last_chunk_count = bytes_get_le32(p + SERIES_STATE_OFF_LAST_CHUNK_COUNT);
     r->last_chunk_bytes = bytes_get_le32(p + SERIES_STATE_OFF_LAST_CHUNK_BYTES);
     r->last_chunk_first_ms = (int64_t)bytes_get_le64(p + SERIES_STATE_OFF_LAST_CHUNK_FIRST_MS);
-    if (r->last_flag >= JL_FLAG_COUNT || r->chunks == 0 || r->sealed_count < r->chunks ||
-        r->last_chunk_count == 0 || r->last_chunk_count > CK_MAX_READINGS ||
-        r->last_chunk_count > r->sealed_count || r->first_ms > r->last_chunk_first_ms ||
-        r->last_chunk_first_ms > r->last_ms)
+    if (r->chunks == 0) {
+        /* The empty record of a series without chunks: every other field 0. */
+        static const uint8_t zeros[SERIES_STATE_OFF_CRC - SERIES_STATE_OFF_LAST_FLAG];
+        if (memcmp(p + SERIES_STATE_OFF_LAST_FLAG, zeros, sizeof zeros) != 0)
+            return jl_error_set(err, JL_ECORRUPT, "an empty series state has fields set");
+        return JL_OK;
+    }
+    if (r->last_flag >= JL_FLAG_COUNT || r->sealed_count < r->chunks || r->last_chunk_count == 0 ||
+        r->last_chunk_count > CK_MAX_READINGS || r->last_chunk_count > r->sealed_count ||
+        r->first_ms > r->last_chunk_first_ms || r->last_chunk_first_ms > r->last_ms)
         return jl_error_set(err, JL_ECORRUPT, "a series state has inconsistent fields");
     return JL_OK;
 }
@@ -129,6 +135,8 @@ static int walk_series(MDB_cursor *cursor, uint64_t id, series_record *r, int *f
 /* Sets the live state of s as reading its chunks would, and adds its chunks to the totals. */
 static void apply_record(st_store *store, series *s, const series_record *r)
 {
+    if (r->chunks == 0)
+        return; /* an empty record: the series has no chunks */
     series_state *st = &s->live;
     st->first_ms = r->first_ms;
     st->count = r->sealed_count; /* the log replay adds the tail */
@@ -155,19 +163,23 @@ static int put_record(st_store *store, MDB_txn *txn, uint64_t id, const series_r
     return JL_OK;
 }
 
-static int delete_record(st_store *store, MDB_txn *txn, uint64_t id, jl_error *err)
+/* A series without chunks keeps an empty record rather than none: the record was put when the
+ * series was created (series_state_create), and rewriting it in place keeps the page it was
+ * packed into, where deleting it and putting it back on the next seal would split a page. */
+static int put_empty_record(st_store *store, MDB_txn *txn, uint64_t id, jl_error *err)
 {
-    uint8_t key[SERIES_STATE_KEY_BYTES];
-    bytes_put_be64(key, id);
-    MDB_val k = {sizeof key, key};
-    int mrc = mdb_del(txn, store->db_series_state, &k, NULL);
-    if (mrc != 0 && mrc != MDB_NOTFOUND)
-        return store_lmdb_error(err, mrc, "deleting a series state");
-    return JL_OK;
+    series_record empty;
+    memset(&empty, 0, sizeof empty);
+    return put_record(store, txn, id, &empty, err);
+}
+
+int series_state_create(st_store *store, MDB_txn *txn, uint64_t id, jl_error *err)
+{
+    return put_empty_record(store, txn, id, err);
 }
 
 /* Walks the chunks of series id and applies what it finds, writing the record unless read-only
- * (deleting a stale one when the series has no chunk). */
+ * (an empty one when the series has no chunk). */
 static int rebuild_series(st_store *store, MDB_txn *txn, MDB_cursor *chunks, uint64_t id,
                           uint8_t *flags, jl_error *err)
 {
@@ -180,7 +192,7 @@ static int rebuild_series(st_store *store, MDB_txn *txn, MDB_cursor *chunks, uin
         apply_record(store, store->by_id[id], &r);
     if (store->options.read_only || !store->has_series_state_db)
         return JL_OK;
-    return found ? put_record(store, txn, id, &r, err) : delete_record(store, txn, id, err);
+    return found ? put_record(store, txn, id, &r, err) : put_empty_record(store, txn, id, err);
 }
 
 /* Reads every record; ids whose record fails validation go to *bad (malloc'ed, *bad_count). */
@@ -340,18 +352,18 @@ static int write_one(st_store *store, writer_txn *wt, MDB_cursor *cursor, const 
         if (rc != JL_OK)
             return rc;
         return found ? put_record(store, wt->txn, s->id, &r, err)
-                     : delete_record(store, wt->txn, s->id, err);
+                     : put_empty_record(store, wt->txn, s->id, err);
     }
     int64_t chunks = (int64_t)old.chunks + c->chunks;
     if (chunks <= 0)
-        return delete_record(store, wt->txn, s->id, err);
+        return put_empty_record(store, wt->txn, s->id, err);
     int found = 0;
     memset(&r, 0, sizeof r);
     int rc = read_ends(wt, cursor, s, &r, &found, err);
     if (rc != JL_OK)
         return rc;
     if (!found)
-        return delete_record(store, wt->txn, s->id, err);
+        return put_empty_record(store, wt->txn, s->id, err);
     r.chunks = (uint64_t)chunks;
     r.chunk_bytes = (uint64_t)((int64_t)old.chunk_bytes + c->bytes);
     r.sealed_count = s->next.sealed_count;

@@ -552,6 +552,46 @@ static void test_series_state_record(void)
     free(golden);
 }
 
+/* The empty record of a series without chunks: read as chunks 0, written byte for byte by the
+ * encoder from an all-zero record; any changed byte is refused, and so is a record with chunks
+ * 0 and another field set under a valid checksum. */
+static void test_series_state_empty_record(void)
+{
+    size_t len = 0;
+    uint8_t *golden = read_golden("series_state_empty_v1.bin", &len);
+    if (golden == NULL)
+        return;
+    CHECK_INT(len, 70);
+    CHECK_INT(golden[0], 1);
+    CHECK_INT(golden[66], 0xa6);
+    CHECK_INT(golden[69], 0xeb);
+    series_record empty, got;
+    memset(&empty, 0, sizeof empty);
+    memset(&got, 0xff, sizeof got);
+    jl_error err;
+    CHECK_INT(series_state_decode(golden, len, &got, &err), JL_OK);
+    CHECK_INT(got.chunks, 0);
+    CHECK_INT(got.sealed_count, 0);
+    CHECK_INT(got.last_chunk_count, 0);
+    uint8_t again[SERIES_STATE_VALUE_BYTES];
+    series_state_encode(&empty, again);
+    check_same_bytes("empty series state", again, sizeof again, golden, len);
+    for (size_t i = 0; i < len; i++) {
+        golden[i] ^= 0x01;
+        CHECK_INT(series_state_decode(golden, len, &got, NULL), JL_ECORRUPT);
+        golden[i] ^= 0x01;
+    }
+    series_record odd = empty;
+    odd.sealed_count = 7;
+    series_state_encode(&odd, again);
+    CHECK_INT(series_state_decode(again, sizeof again, &got, NULL), JL_ECORRUPT);
+    odd = empty;
+    odd.last_flag = JL_FLAG_M;
+    series_state_encode(&odd, again);
+    CHECK_INT(series_state_decode(again, sizeof again, &got, NULL), JL_ECORRUPT);
+    free(golden);
+}
+
 /* ---------- (d) a format-1 data directory ---------- */
 
 static int copy_file(const char *from, const char *to)
@@ -654,7 +694,9 @@ static void check_format1_readings(st_store *store)
     CHECK_DOUBLE_BITS(values[249], -0.75); /* 249 % 40 = 9: 9 * 0.25 - 3 */
 }
 
-/* After the upgrade, the record of temp{station=a} (id 1), the only series with chunks: all 250
+/* After the upgrade, a record per series, in id order (the walk writes them all): the two
+ * series without chunks (ids 2 and 3) have the empty record, and temp{station=a} (id 1), the
+ * only series with chunks, has: all 250
  * readings sealed (chunk_target 100 seals the 250-reading tail whole, split at chunk_max 200 into
  * two chunks of 125: the count field of both chunk headers in the golden file is 0x7d), the last
  * reading i = 249 (249 % 40 = 9: 9 * 0.25 - 3), the last chunk from i = 125. */
@@ -670,12 +712,21 @@ static void check_format1_state(const char *dir)
     CHECK_INT(mdb_dbi_open(txn, "series_state", 0, &dbi), 0);
     MDB_stat stat;
     CHECK_INT(mdb_stat(txn, dbi, &stat), 0);
-    CHECK_INT(stat.ms_entries, 1);
+    CHECK_INT(stat.ms_entries, 3);
     uint8_t key[8] = {0, 0, 0, 0, 0, 0, 0, 1};
     MDB_val k = {8, key}, v = {0, NULL};
     series_record r;
     memset(&r, 0, sizeof r);
     jl_error err;
+    for (uint8_t id = 2; id <= 3; id++) {
+        key[7] = id;
+        CHECK_INT(mdb_get(txn, dbi, &k, &v), 0);
+        CHECK_INT(v.mv_size, 70);
+        CHECK_INT(series_state_decode(v.mv_data, v.mv_size, &r, &err), JL_OK);
+        CHECK_INT(r.chunks, 0);
+        CHECK_INT(r.sealed_count, 0);
+    }
+    key[7] = 1;
     CHECK_INT(mdb_get(txn, dbi, &k, &v), 0);
     CHECK_INT(series_state_decode(v.mv_data, v.mv_size, &r, &err), JL_OK);
     CHECK_INT(r.chunks, 2);
@@ -783,7 +834,8 @@ static int read_state_record(const char *dir, uint64_t id, series_record *r, siz
  * records); for writing it is walked once, marked 5 and given a record per series with chunks:
  * temp{station=a} (id 1): chunks of i = 0..149 and 150..299 (the re-sent i = 10 merged into the
  * first), last sealed i = 299, 49 * 0.5 - 5 = 19.5, N; pressure{station=b} (id 2): one chunk of
- * 120, the last 1119 flagged D; count{station=c} (id 3) has only log readings and no record. */
+ * 120, the last 1119 flagged D; count{station=c} (id 3) has only log readings and the empty
+ * record. */
 static void test_format4_directory(void)
 {
     char *dir = make_temp_dir_named("golden");
@@ -820,7 +872,7 @@ static void test_format4_directory(void)
         CHECK_INT(stored_format(dir), 6);
         memset(&r, 0, sizeof r);
         CHECK_INT(read_state_record(dir, 1, &r, &entries), 1);
-        CHECK_INT(entries, 2);
+        CHECK_INT(entries, 3);
         CHECK_INT(r.chunks, 2);
         CHECK_INT(r.sealed_count, 300);
         CHECK_INT(r.first_ms, INT64_C(1700000000000));
@@ -839,7 +891,12 @@ static void test_format4_directory(void)
         CHECK_INT(r.last_flag, JL_FLAG_D);
         CHECK_INT(r.last_chunk_count, 120);
         CHECK_INT(r.last_chunk_first_ms, INT64_C(1700000000000));
-        CHECK_INT(read_state_record(dir, 3, &r, &entries), 0);
+        memset(&r, 0xff, sizeof r);
+        CHECK_INT(read_state_record(dir, 3, &r, &entries), 1); /* the empty record */
+        CHECK_INT(r.chunks, 0);
+        CHECK_INT(r.chunk_bytes, 0);
+        CHECK_INT(r.sealed_count, 0);
+        CHECK_INT(r.last_chunk_count, 0);
     }
     remove_dir(dir);
 }
@@ -944,6 +1001,7 @@ int main(int argc, char **argv)
     RUN(test_log_block_v3);
     RUN(test_log_block_v4);
     RUN(test_series_state_record);
+    RUN(test_series_state_empty_record);
     RUN(test_format1_directory);
     RUN(test_format4_directory);
     RUN(test_format5_directory);
