@@ -19,6 +19,33 @@ static uint64_t hash_key(const char *key, size_t len)
     return h;
 }
 
+uint64_t catalog_key_hash(const char *key, size_t len)
+{
+    return hash_key(key, len);
+}
+
+void catalog_prefetch_bucket(const st_store *store, uint64_t hash)
+{
+    __builtin_prefetch(&store->hash_buckets[hash & (store->hash_bucket_count - 1)]);
+}
+
+void catalog_prefetch_series(const st_store *store, uint64_t hash)
+{
+    const series *s = store->hash_buckets[hash & (store->hash_bucket_count - 1)];
+    if (s)
+        __builtin_prefetch(s);
+}
+
+void catalog_prefetch_key_and_tail(const st_store *store, uint64_t hash)
+{
+    const series *s = store->hash_buckets[hash & (store->hash_bucket_count - 1)];
+    if (s) {
+        __builtin_prefetch(s->key);
+        if (s->live.tail)
+            __builtin_prefetch(s->live.tail);
+    }
+}
+
 static series *catalog_find(st_store *store, const char *key, size_t len, uint64_t hash)
 {
     series *s = store->hash_buckets[hash & (store->hash_bucket_count - 1)];
@@ -155,9 +182,8 @@ static int put_posting(MDB_txn *txn, MDB_dbi dbi, const char *key, size_t key_le
 }
 
 int catalog_series_for_key(st_store *store, writer_txn *wt, const char *key, size_t len,
-                           series **out, jl_error *err)
+                           uint64_t hash, series **out, jl_error *err)
 {
-    uint64_t hash = hash_key(key, len);
     series *s = catalog_find(store, key, len, hash);
     if (s) {
         *out = s;

@@ -357,6 +357,25 @@ static int tail_put_frozen(series *s, int64_t ms, double value, uint8_t flag)
     return JL_OK;
 }
 
+void tail_prefetch_buffer(const series *s)
+{
+    if (s->next.tail)
+        __builtin_prefetch(s->next.tail);
+}
+
+void tail_prefetch_append(const series *s)
+{
+    const tail_buffer *tail = s->next.tail;
+    if (tail == NULL)
+        return;
+    uint32_t head = head_count(s);
+    if (head < tail->capacity) {
+        __builtin_prefetch(&tail->timestamps_ms[head], 1);
+        __builtin_prefetch(&tail->values[head], 1);
+        __builtin_prefetch(&tail->flags[head], 1);
+    }
+}
+
 /* Adds a reading newer than the sealed end to the tail (last write of a timestamp wins, value
  * and flag together). */
 int tail_add(series *s, int64_t ms, double value, uint8_t flag, uint64_t seq)

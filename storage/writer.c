@@ -22,20 +22,43 @@ static int apply_request(st_store *store, writer_txn *wt, write_request *request
     const st_batch *batch = request->batch;
     free(request->series_ids); /* a retry fills them again */
     request->series_ids = NULL;
-    uint64_t *ids = malloc(sizeof(uint64_t) * (batch->series_count ? batch->series_count : 1));
-    series **owners = malloc(sizeof(series *) * (batch->series_count ? batch->series_count : 1));
-    int rc = (ids && owners) ? JL_OK : jl_error_set(err, JL_ENOMEM, "out of memory");
-    for (uint32_t i = 0; rc == JL_OK && i < batch->series_count; i++) {
-        rc = catalog_series_for_key(store, wt, batch->keys.data + batch->key_offsets[i],
-                                    batch->key_lengths[i], &owners[i], err);
+    size_t n = batch->series_count ? batch->series_count : 1;
+    uint64_t *ids = malloc(sizeof(uint64_t) * n);
+    series **owners = malloc(sizeof(series *) * n);
+    uint64_t *hashes = malloc(sizeof(uint64_t) * n);
+    int rc = (ids && owners && hashes) ? JL_OK : jl_error_set(err, JL_ENOMEM, "out of memory");
+    /* The lookups run as a pipeline over the batch's keys (see catalog_prefetch_bucket): key
+     * i + 3 * LOOKAHEAD is hashed and its bucket fetched, the series of key i + 2 * LOOKAHEAD
+     * fetched, the key and tail of key i + LOOKAHEAD, then key i is looked up. */
+    enum { LOOKAHEAD = 8 };
+    for (uint32_t i = 0; rc == JL_OK && i < batch->series_count + 3 * LOOKAHEAD; i++) {
+        if (i < batch->series_count) {
+            hashes[i] =
+                catalog_key_hash(batch->keys.data + batch->key_offsets[i], batch->key_lengths[i]);
+            catalog_prefetch_bucket(store, hashes[i]);
+        }
+        if (i >= LOOKAHEAD && i - LOOKAHEAD < batch->series_count)
+            catalog_prefetch_series(store, hashes[i - LOOKAHEAD]);
+        if (i >= 2 * LOOKAHEAD && i - 2 * LOOKAHEAD < batch->series_count)
+            catalog_prefetch_key_and_tail(store, hashes[i - 2 * LOOKAHEAD]);
+        if (i < 3 * LOOKAHEAD)
+            continue;
+        uint32_t k = i - 3 * LOOKAHEAD;
+        rc = catalog_series_for_key(store, wt, batch->keys.data + batch->key_offsets[k],
+                                    batch->key_lengths[k], hashes[k], &owners[k], err);
         if (rc == JL_OK) {
-            ids[i] = owners[i]->id;
-            tail_touch(wt, owners[i]);
+            ids[k] = owners[k]->id;
+            tail_touch(wt, owners[k]);
         }
     }
+    free(hashes);
     if (rc == JL_OK)
         rc = log_put_block(store, wt, seq, ids, &request->log_block, err);
     for (size_t i = 0; rc == JL_OK && i < batch->point_count; i++) {
+        if (i + 2 * LOOKAHEAD < batch->point_count)
+            tail_prefetch_buffer(owners[batch->point_series[i + 2 * LOOKAHEAD]]);
+        if (i + LOOKAHEAD < batch->point_count)
+            tail_prefetch_append(owners[batch->point_series[i + LOOKAHEAD]]);
         series *s = owners[batch->point_series[i]];
         int64_t ms = batch->point_ms[i];
         double value = batch->point_values[i];
