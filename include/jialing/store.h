@@ -16,15 +16,18 @@
  * pages: JL_ECORRUPT, EIO: JL_EIO, others: JL_ESTORE keeping LMDB's text). JL_ENOMEM may come from
  * any function that allocates.
  *
- * Memory: every series with unsealed readings keeps them in an in-memory tail of 17 bytes per
- * reading (int64 timestamp, double value, one flag byte) in arrays whose capacity doubles from
- * 8 readings. Measured with bench/tail_memory.c through st_write() (bench/REPORT.md, "Tail
- * memory"), anonymous memory: about 0.9-1.1 KB per active series (catalog entry, series state,
- * the first 8-reading tail buffer), then 24.6-26.7 bytes per further unsealed reading at 10^6
- * series x 20 readings and 10^5 x 500 (the 17 bytes, the unused capacity up to the next power
- * of two, and the allocator's holes left by earlier doublings); the write log's LMDB pages come
- * on top as file-backed RSS. A tail lives until it is sealed (chunk_target, log_max_blocks), so
- * peak memory is about series x (1 KB + ~26 B x the readings a tail reaches before its seal).
+ * Memory: every series with unsealed readings keeps them in an in-memory tail: the newest up to
+ * 32 readings in a plain head of 17 bytes a reading (int64 timestamp, double value, one flag
+ * byte; its capacity doubles from 8 to 32), the older ones frozen into compressed segments of
+ * 32 (delta-of-delta time varints, decimal mantissa deltas or raw doubles, flags only when some
+ * are not N; storage/tail_segment.c) shared by reference count with readers' snapshots.
+ * Measured with bench/tail_memory.c through st_write() (bench/REPORT.md, "Tail memory"),
+ * anonymous memory: about 0.85-1.0 KB per active series (catalog entry, series state, the
+ * first head), then 6-7 bytes per further unsealed reading of a 1-decimal random walk at 60 s
+ * (10^5 series x 500 readings: 6.97 B; 10^6 x 300: 5.99 B), 25.5 B while a tail is shorter than
+ * one segment (10^6 x 20); the write log's LMDB pages come on top as file-backed RSS. A tail
+ * lives until it is sealed (chunk_target, log_max_blocks), so peak memory is about series x
+ * (1 KB + 17 B x 32 + ~7 B x the readings a tail reaches before its seal).
  *
  * Caveats:
  * - Close every cursor before its snapshot, and every snapshot before st_store_close(): a cursor
