@@ -426,10 +426,11 @@ int tail_unpack(writer_txn *wt, const series *s);
  * zero. */
 void store_tail_release(tail_buffer *tail);
 
-/* Prefetch hints for tail_add on s, some readings ahead (nothing read that may be stale,
- * nothing changed): the tail buffer of s, then the head slot where its next reading goes. */
-void tail_prefetch_buffer(const series *s);
-void tail_prefetch_append(const series *s);
+/* Prefetch hints for tail_add on a series whose state is st (its next state once touched),
+ * some readings ahead (nothing read that may be stale, nothing changed): the tail buffer, then
+ * the head slot where the next reading goes. */
+void tail_prefetch_buffer(const series_state *st);
+void tail_prefetch_append(const series_state *st);
 
 /* Lists s as touched by the transaction, its next state a copy of live (once per transaction). */
 void tail_touch(writer_txn *wt, series *s);
@@ -437,6 +438,14 @@ void tail_touch(writer_txn *wt, series *s);
 /* Adds a reading newer than the sealed end to the next tail of s (last write of a timestamp
  * wins); seq is the log block holding it. JL_OK or JL_ENOMEM. */
 int tail_add(series *s, int64_t ms, double value, uint8_t flag, uint64_t seq);
+
+/* Adds n readings newer than the sealed end to the next tail of s at once, as n tail_add calls
+ * in order would (of equal times the later wins), by decoding the tail, merging and encoding it
+ * again: for runs that land inside the tail, such as a tail written again to the log and
+ * replayed over its older copies, where tail_add re-encodes a segment and copies every newer
+ * one per reading. JL_OK or JL_ENOMEM (s unchanged). */
+int tail_merge_run(series *s, const int64_t *ms, const double *values, const uint8_t *flags,
+                   uint32_t n, uint64_t seq);
 
 /* Counts a reading in the state: is_new when its timestamp was not stored before. */
 void tail_note_reading(series_state *st, int64_t ms, double value, int is_new);

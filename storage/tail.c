@@ -357,18 +357,18 @@ static int tail_put_frozen(series *s, int64_t ms, double value, uint8_t flag)
     return JL_OK;
 }
 
-void tail_prefetch_buffer(const series *s)
+void tail_prefetch_buffer(const series_state *st)
 {
-    if (s->next.tail)
-        __builtin_prefetch(s->next.tail);
+    if (st->tail)
+        __builtin_prefetch(st->tail);
 }
 
-void tail_prefetch_append(const series *s)
+void tail_prefetch_append(const series_state *st)
 {
-    const tail_buffer *tail = s->next.tail;
+    const tail_buffer *tail = st->tail;
     if (tail == NULL)
         return;
-    uint32_t head = head_count(s);
+    uint32_t head = st->tail_count - tail->frozen_count;
     if (head < tail->capacity) {
         __builtin_prefetch(&tail->timestamps_ms[head], 1);
         __builtin_prefetch(&tail->values[head], 1);
@@ -434,6 +434,88 @@ int tail_add(series *s, int64_t ms, double value, uint8_t flag, uint64_t seq)
     st->tail_count = n + 1;
     tail_note_reading(st, ms, value, 1);
     return JL_OK;
+}
+
+/* qsort_r order of run indices: by time (ctx: the times), then by position, so that the last
+ * of equal times is last. */
+static int compare_run_index(const void *a, const void *b, void *ctx)
+{
+    const int64_t *ms = ctx;
+    uint32_t i = *(const uint32_t *)a, j = *(const uint32_t *)b;
+    int64_t x = ms[i], y = ms[j];
+    if (x != y)
+        return x < y ? -1 : 1;
+    return i < j ? -1 : i > j;
+}
+
+int tail_merge_run(series *s, const int64_t *ms, const double *values, const uint8_t *flags,
+                   uint32_t n, uint64_t seq)
+{
+    if (n == 0)
+        return JL_OK;
+    series_state *st = &s->next;
+    uint32_t old = st->tail_count;
+    size_t total = (size_t)old + n;
+    uint32_t *order = malloc(sizeof *order * n);
+    int64_t *out_ms = malloc(sizeof *out_ms * total), *old_ms = malloc(sizeof *old_ms * total);
+    double *out_values = malloc(sizeof *out_values * total),
+           *old_values = malloc(sizeof *old_values * total);
+    uint8_t *out_flags = malloc(total), *old_flags = malloc(total);
+    int rc = order && out_ms && old_ms && out_values && old_values && out_flags && old_flags
+                 ? JL_OK
+                 : JL_ENOMEM;
+    if (rc == JL_OK) {
+        for (uint32_t i = 0; i < n; i++)
+            order[i] = i;
+        qsort_r(order, n, sizeof *order, compare_run_index, (void *)ms);
+        tail_read(st->tail, old, INT64_MIN, INT64_MAX, old_ms, old_values, old_flags);
+        /* order[0..taken) is reused for the run readings written, in time order, each with
+         * TAKEN_NEW when its time is new: the state counts them once the tail is built. */
+        const uint32_t TAKEN_NEW = UINT32_C(1) << 31;
+        uint32_t a = 0, b = 0, m = 0, taken = 0;
+        while (a < old || b < n) {
+            /* Of a run of equal times, only the last (in the run's order) is written. */
+            while (b + 1 < n && ms[order[b]] == ms[order[b + 1]])
+                b++;
+            if (b >= n || (a < old && old_ms[a] < ms[order[b]])) {
+                out_ms[m] = old_ms[a];
+                out_values[m] = old_values[a];
+                out_flags[m++] = old_flags[a++];
+                continue;
+            }
+            uint32_t r = order[b++];
+            int is_new = !(a < old && old_ms[a] == ms[r]);
+            a += (uint32_t)!is_new;
+            out_ms[m] = ms[r];
+            out_values[m] = values[r];
+            out_flags[m++] = flags[r];
+            order[taken++] = r | (is_new ? TAKEN_NEW : 0);
+        }
+        tail_buffer *merged = tail_from_readings(out_ms, out_values, out_flags, m);
+        if (merged == NULL) {
+            rc = JL_ENOMEM;
+        } else {
+            for (uint32_t t = 0; t < taken; t++) {
+                uint32_t r = order[t] & ~TAKEN_NEW;
+                tail_note_reading(st, ms[r], values[r], (order[t] & TAKEN_NEW) != 0);
+            }
+            if (s->tail_private)
+                store_tail_release(st->tail);
+            st->tail = merged;
+            s->tail_private = 1;
+            if (old == 0)
+                st->tail_min_seq = seq;
+            st->tail_count = m;
+        }
+    }
+    free(order);
+    free(out_ms);
+    free(old_ms);
+    free(out_values);
+    free(old_values);
+    free(out_flags);
+    free(old_flags);
+    return rc;
 }
 
 void tail_pending_unlink(st_store *store, series *s)

@@ -56,9 +56,9 @@ static int apply_request(st_store *store, writer_txn *wt, write_request *request
         rc = log_put_block(store, wt, seq, ids, &request->log_block, err);
     for (size_t i = 0; rc == JL_OK && i < batch->point_count; i++) {
         if (i + 2 * LOOKAHEAD < batch->point_count)
-            tail_prefetch_buffer(owners[batch->point_series[i + 2 * LOOKAHEAD]]);
+            tail_prefetch_buffer(&owners[batch->point_series[i + 2 * LOOKAHEAD]]->next);
         if (i + LOOKAHEAD < batch->point_count)
-            tail_prefetch_append(owners[batch->point_series[i + LOOKAHEAD]]);
+            tail_prefetch_append(&owners[batch->point_series[i + LOOKAHEAD]]->next);
         series *s = owners[batch->point_series[i]];
         int64_t ms = batch->point_ms[i];
         double value = batch->point_values[i];

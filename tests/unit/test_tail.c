@@ -29,7 +29,7 @@ static void publish_one(series *s)
 }
 
 /* Every reading of a tail state, through tail_read (room for TEST_MAX readings). */
-#define TEST_MAX 4096
+#define TEST_MAX 16384
 static int64_t got_ms[TEST_MAX];
 static double got_values[TEST_MAX];
 static uint8_t got_flags[TEST_MAX];
@@ -371,6 +371,132 @@ static void test_random_model(void)
     store_tail_release(s.next.tail);
 }
 
+/* tail_merge_run by hand: a tail of 40 readings at 1..40 s valued 1..40 (one frozen segment of
+ * 32 and a head of 8), then the run (35 s, 99), (5 s, 50), (41 s, 41), (5 s, 55 flagged M) in
+ * that order: 5 s takes the later 55 M, 35 s 99, 41 s is new. 41 readings, last 41 at 41 s. */
+static void test_merge_run_by_hand(void)
+{
+    series s;
+    series_blank(&s);
+    writer_txn wt;
+    memset(&wt, 0, sizeof wt);
+    tail_touch(&wt, &s);
+    for (int t = 1; t <= 40; t++)
+        CHECK_INT(tail_add(&s, 1000 * t, (double)t, JL_FLAG_N, 7), JL_OK);
+    CHECK_INT(s.next.tail->frozen_count, 32);
+    const int64_t run_ms[4] = {35000, 5000, 41000, 5000};
+    const double run_values[4] = {99.0, 50.0, 41.0, 55.0};
+    const uint8_t run_flags[4] = {JL_FLAG_N, JL_FLAG_N, JL_FLAG_N, JL_FLAG_M};
+    CHECK_INT(tail_merge_run(&s, run_ms, run_values, run_flags, 4, 9), JL_OK);
+    CHECK_INT(s.next.tail_count, 41);
+    CHECK_INT(s.next.count, 41);
+    CHECK_INT(s.next.first_ms, 1000);
+    CHECK_INT(s.next.last_ms, 41000);
+    CHECK_DOUBLE_BITS(s.next.last_value, 41.0);
+    CHECK_INT(s.next.tail_min_seq, 7); /* the tail was not empty: its oldest block stays */
+    CHECK_INT(read_all(s.next.tail, 41), 41);
+    for (int t = 1; t <= 41; t++) {
+        double want = t == 5 ? 55.0 : t == 35 ? 99.0 : (double)t;
+        CHECK_INT(got_ms[t - 1], 1000 * t);
+        CHECK_DOUBLE_BITS(got_values[t - 1], want);
+        CHECK_INT(got_flags[t - 1], t == 5 ? JL_FLAG_M : JL_FLAG_N);
+    }
+    store_tail_release(s.next.tail);
+}
+
+/* tail_merge_run against a plain sorted array: random runs (unsorted, with repeats inside the
+ * run, late, re-sent and new readings) merged into a tail a snapshot shares, whose view must
+ * not change; an empty tail takes the run's log block as its oldest. */
+static void test_merge_run_model(void)
+{
+    enum { ROUNDS = 60, RUN_MAX = 200, CAP = ROUNDS * RUN_MAX };
+    static int64_t ref_ms[CAP], run_ms[RUN_MAX], snap_ms[CAP];
+    static double ref_values[CAP], run_values[RUN_MAX], snap_values[CAP];
+    static uint8_t ref_flags[CAP], run_flags[RUN_MAX];
+    uint32_t n = 0;
+    unsigned seed = 20261205;
+    series s;
+    series_blank(&s);
+    writer_txn wt;
+    memset(&wt, 0, sizeof wt);
+    tail_touch(&wt, &s);
+    int64_t clock = 1735689600000;
+    for (int round = 0; round < ROUNDS; round++) {
+        uint32_t len = 1 + (uint32_t)rand_r(&seed) % RUN_MAX;
+        for (uint32_t i = 0; i < len; i++) {
+            unsigned r = (unsigned)rand_r(&seed);
+            if (n > 0 && r % 4 == 0)
+                run_ms[i] = ref_ms[(unsigned)rand_r(&seed) % n]; /* re-sent */
+            else if (i > 0 && r % 4 == 1)
+                run_ms[i] = run_ms[(unsigned)rand_r(&seed) % i]; /* repeated within the run */
+            else if (n > 0 && r % 4 == 2)
+                run_ms[i] = ref_ms[0] + rand_r(&seed) % 3600000; /* late, maybe new */
+            else
+                run_ms[i] = clock += 1000 + rand_r(&seed) % 60000;
+            run_values[i] = r % 5 == 0 ? 1.0 / 7.0 : (double)(rand_r(&seed) % 5000) / 10.0;
+            run_flags[i] = r % 11 == 0 ? JL_FLAG_D : JL_FLAG_N;
+        }
+        /* The reference: each reading in run order, the last write of a time wins. */
+        for (uint32_t i = 0; i < len; i++) {
+            uint32_t at = 0;
+            while (at < n && ref_ms[at] < run_ms[i])
+                at++;
+            if (at == n || ref_ms[at] != run_ms[i]) {
+                memmove(ref_ms + at + 1, ref_ms + at, sizeof *ref_ms * (n - at));
+                memmove(ref_values + at + 1, ref_values + at, sizeof *ref_values * (n - at));
+                memmove(ref_flags + at + 1, ref_flags + at, n - at);
+                n++;
+            }
+            ref_ms[at] = run_ms[i];
+            ref_values[at] = run_values[i];
+            ref_flags[at] = run_flags[i];
+        }
+        /* Every tenth round a snapshot shares the tail before the merge. */
+        series_state snap;
+        uint32_t snap_n = 0;
+        int snapped = round % 10 == 5;
+        if (snapped) {
+            publish_one(&s);
+            snap = s.live;
+            atomic_fetch_add(&snap.tail->references, 1);
+            snap_n = snap.tail_count;
+            CHECK_INT(read_all(snap.tail, snap_n), snap_n);
+            memcpy(snap_ms, got_ms, sizeof *snap_ms * snap_n);
+            memcpy(snap_values, got_values, sizeof *snap_values * snap_n);
+            memset(&wt, 0, sizeof wt);
+            tail_touch(&wt, &s);
+        }
+        uint64_t seq_before = s.next.tail_min_seq;
+        int was_empty = s.next.tail_count == 0;
+        CHECK_INT(tail_merge_run(&s, run_ms, run_values, run_flags, len, 100 + round), JL_OK);
+        CHECK_INT(s.next.tail_min_seq, was_empty ? (uint64_t)(100 + round) : seq_before);
+        CHECK_INT(s.next.tail_count, n);
+        CHECK_INT(s.next.count, n);
+        CHECK_INT(s.next.first_ms, ref_ms[0]);
+        CHECK_INT(s.next.last_ms, ref_ms[n - 1]);
+        CHECK_DOUBLE_BITS(s.next.last_value, ref_values[n - 1]);
+        CHECK_INT(read_all(s.next.tail, n), n);
+        int wrong = 0;
+        for (uint32_t i = 0; i < n; i++)
+            if (got_ms[i] != ref_ms[i] || !bytes_same_f64(got_values[i], ref_values[i]) ||
+                got_flags[i] != ref_flags[i])
+                wrong++;
+        CHECK_INT(wrong, 0);
+        if (snapped) {
+            CHECK_INT(read_all(snap.tail, snap_n), snap_n);
+            wrong = 0;
+            for (uint32_t i = 0; i < snap_n; i++)
+                if (got_ms[i] != snap_ms[i] || !bytes_same_f64(got_values[i], snap_values[i]))
+                    wrong++;
+            CHECK_INT(wrong, 0);
+            store_tail_release(snap.tail);
+        }
+    }
+    if (s.live.tail != s.next.tail)
+        store_tail_release(s.live.tail);
+    store_tail_release(s.next.tail);
+}
+
 /* A tail made from readings (a seal's remainder): all but the newest segment's worth frozen;
  * reference counting on its own: a buffer lives until its last owner releases it. */
 static void test_from_readings_and_release(void)
@@ -463,6 +589,8 @@ int main(void)
     RUN(test_copy_on_write);
     RUN(test_frozen_copy_on_write);
     RUN(test_random_model);
+    RUN(test_merge_run_by_hand);
+    RUN(test_merge_run_model);
     RUN(test_from_readings_and_release);
     RUN(test_pending_list);
     return CHECK_DONE();
