@@ -17,6 +17,14 @@ static void series_blank(series *s)
     s->live.sealed_max_ms = INT64_MIN;
 }
 
+/* A blank series touched by a fresh transaction: its next state is ready for readings. */
+static void begin_series(series *s, writer_txn *wt)
+{
+    series_blank(s);
+    memset(wt, 0, sizeof *wt);
+    tail_touch(wt, s);
+}
+
 /* What publish() does for one touched series: next becomes live, and the old live buffer loses
  * the reference live held when next no longer uses it. */
 static void publish_one(series *s)
@@ -43,10 +51,8 @@ static uint32_t read_all(const tail_buffer *tail, uint32_t count)
 static void test_append_in_order(void)
 {
     series s;
-    series_blank(&s);
     writer_txn wt;
-    memset(&wt, 0, sizeof wt);
-    tail_touch(&wt, &s);
+    begin_series(&s, &wt);
     tail_touch(&wt, &s); /* once per transaction */
     CHECK(wt.touched == &s);
     CHECK_INT(wt.touched_count, 1);
@@ -80,10 +86,8 @@ static void test_append_in_order(void)
 static void test_out_of_order_and_duplicates(void)
 {
     series s;
-    series_blank(&s);
     writer_txn wt;
-    memset(&wt, 0, sizeof wt);
-    tail_touch(&wt, &s);
+    begin_series(&s, &wt);
     /* Flags travel with their values: inserted, moved, and replaced with them. */
     CHECK_INT(tail_add(&s, 300, 3.0, JL_FLAG_M, 5), JL_OK);
     CHECK_INT(tail_add(&s, 100, 1.0, JL_FLAG_C, 6), JL_OK);  /* before every reading */
@@ -116,10 +120,8 @@ static void test_out_of_order_and_duplicates(void)
 static void test_growth(void)
 {
     series s;
-    series_blank(&s);
     writer_txn wt;
-    memset(&wt, 0, sizeof wt);
-    tail_touch(&wt, &s);
+    begin_series(&s, &wt);
     for (int64_t t = 0; t < 1000; t += 2)
         CHECK_INT(tail_add(&s, 60000 * t, 0.25 * (double)t, JL_FLAG_N, 1), JL_OK);
     for (int64_t t = 999; t > 0; t -= 2)
@@ -168,10 +170,8 @@ static void test_growth(void)
 static void test_copy_on_write(void)
 {
     series s;
-    series_blank(&s);
     writer_txn wt;
-    memset(&wt, 0, sizeof wt);
-    tail_touch(&wt, &s);
+    begin_series(&s, &wt);
     CHECK_INT(tail_add(&s, 10, 1.0, JL_FLAG_N, 1), JL_OK);
     CHECK_INT(tail_add(&s, 20, 2.0, JL_FLAG_N, 1), JL_OK);
     publish_one(&s);
@@ -248,10 +248,8 @@ static void test_copy_on_write(void)
 static void test_frozen_copy_on_write(void)
 {
     series s;
-    series_blank(&s);
     writer_txn wt;
-    memset(&wt, 0, sizeof wt);
-    tail_touch(&wt, &s);
+    begin_series(&s, &wt);
     /* 40 readings a minute apart, values 0.0, 0.1, ...: 32 frozen and 8 in the head. */
     for (int64_t i = 0; i < 40; i++)
         CHECK_INT(tail_add(&s, 60000 * i, (double)i / 10, JL_FLAG_N, 1), JL_OK);
@@ -307,10 +305,8 @@ static void test_random_model(void)
     uint32_t snap_taken = 0, n = 0;
     unsigned seed = 20261204;
     series s;
-    series_blank(&s);
     writer_txn wt;
-    memset(&wt, 0, sizeof wt);
-    tail_touch(&wt, &s);
+    begin_series(&s, &wt);
     int64_t clock = 1735689600000;
     for (int step = 0; step < STEPS; step++) {
         unsigned r = (unsigned)rand_r(&seed);
@@ -377,10 +373,8 @@ static void test_random_model(void)
 static void test_merge_run_by_hand(void)
 {
     series s;
-    series_blank(&s);
     writer_txn wt;
-    memset(&wt, 0, sizeof wt);
-    tail_touch(&wt, &s);
+    begin_series(&s, &wt);
     for (int t = 1; t <= 40; t++)
         CHECK_INT(tail_add(&s, 1000 * t, (double)t, JL_FLAG_N, 7), JL_OK);
     CHECK_INT(s.next.tail->frozen_count, 32);
@@ -416,10 +410,8 @@ static void test_merge_run_model(void)
     uint32_t n = 0;
     unsigned seed = 20261205;
     series s;
-    series_blank(&s);
     writer_txn wt;
-    memset(&wt, 0, sizeof wt);
-    tail_touch(&wt, &s);
+    begin_series(&s, &wt);
     int64_t clock = 1735689600000;
     for (int round = 0; round < ROUNDS; round++) {
         uint32_t len = 1 + (uint32_t)rand_r(&seed) % RUN_MAX;

@@ -31,6 +31,20 @@ static void check_round_trip(const int64_t *ms, const double *values, const uint
     tail_segment_release(segment);
 }
 
+/* The segment of the n readings is exactly the bytes written out in the test, and reads back. */
+static void check_bytes(const int64_t *ms, const double *values, const uint8_t *flags, uint32_t n,
+                        const uint8_t *expected, size_t len)
+{
+    tail_segment *segment = tail_segment_encode(ms, values, flags, n);
+    CHECK(segment != NULL);
+    if (segment == NULL)
+        return;
+    CHECK_INT(segment->bytes, len);
+    CHECK(memcmp(segment->data, expected, len) == 0);
+    tail_segment_release(segment);
+    check_round_trip(ms, values, flags, n);
+}
+
 /* 1.0, 1.1, 1.1, 1.3 a minute apart: exponent 1, no flags; the first delta 60,000 as the
  * varint E0 D4 03, two zero delta-of-deltas; mantissas 10, 11, 11, 13 as zigzag deltas 20, 2,
  * 0, 4. Eleven bytes where the head spends 68. */
@@ -40,14 +54,7 @@ static void test_steady_bytes(void)
     const double values[4] = {1.0, 1.1, 1.1, 1.3};
     const uint8_t flags[4] = {0, 0, 0, 0};
     const uint8_t expected[11] = {0x01, 0x00, 0xE0, 0xD4, 0x03, 0x00, 0x00, 0x14, 0x02, 0x00, 0x04};
-    tail_segment *segment = tail_segment_encode(ms, values, flags, 4);
-    CHECK(segment != NULL);
-    if (segment == NULL)
-        return;
-    CHECK_INT(segment->bytes, sizeof expected);
-    CHECK(memcmp(segment->data, expected, sizeof expected) == 0);
-    tail_segment_release(segment);
-    check_round_trip(ms, values, flags, 4);
+    check_bytes(ms, values, flags, 4, expected, sizeof expected);
 }
 
 /* 1/3 and -0.0 have no exact decimal exponent: FF, then flag byte 1, the delta 5, both values'
@@ -59,14 +66,7 @@ static void test_raw_bytes(void)
     const uint8_t flags[2] = {JL_FLAG_N, JL_FLAG_M};
     const uint8_t expected[21] = {0xFF, 0x01, 0x05, 0x55, 0x55, 0x55, 0x55, 0x55, 0x55, 0xD5, 0x3F,
                                   0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x80, 0x00, 0x02};
-    tail_segment *segment = tail_segment_encode(ms, values, flags, 2);
-    CHECK(segment != NULL);
-    if (segment == NULL)
-        return;
-    CHECK_INT(segment->bytes, sizeof expected);
-    CHECK(memcmp(segment->data, expected, sizeof expected) == 0);
-    tail_segment_release(segment);
-    check_round_trip(ms, values, flags, 2);
+    check_bytes(ms, values, flags, 2, expected, sizeof expected);
 }
 
 /* Times spanning all of int64 (deltas past INT64_MAX wrap in uint64 and come back), mantissas
