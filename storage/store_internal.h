@@ -72,6 +72,10 @@ typedef struct tail_buffer {
     uint32_t frozen_count;  /* readings in the segments */
     uint32_t segment_count; /* segments in the list from newest */
     tail_segment *newest;   /* the newest segment, holding a reference; NULL: none */
+    /* Writer only: the segments newest first, built by the first lookup of a time in a long
+     * list (segment_for in tail.c) and dropped whenever the list changes; NULL until then. */
+    tail_segment **segment_index;
+    uint32_t segment_index_count;
     int64_t *timestamps_ms; /* the head, in one allocation with values and flags */
     double *values;
     uint8_t *flags; /* data flag code of each reading (JL_FLAG_*) */

@@ -367,6 +367,44 @@ static void test_random_model(void)
     store_tail_release(s.next.tail);
 }
 
+/* Re-sending stored readings (same time, value and flag) into a tail of 40 segments that a
+ * snapshot shares changes nothing and copies nothing: the next state keeps the shared buffer.
+ * A re-send with another value, or another flag, is a write: the buffer is copied, the value
+ * replaced, the snapshot's view kept. Times 1..1288 s, value t / 10. */
+static void test_identical_resend(void)
+{
+    series s;
+    writer_txn wt;
+    begin_series(&s, &wt);
+    for (int t = 1; t <= 1288; t++)
+        CHECK_INT(tail_add(&s, 1000 * t, t / 10.0, JL_FLAG_N, 3), JL_OK);
+    CHECK_INT(s.next.tail->segment_count, 40);
+    publish_one(&s);
+    tail_buffer *shared = s.live.tail;
+    atomic_fetch_add(&shared->references, 1); /* a snapshot */
+    memset(&wt, 0, sizeof wt);
+    tail_touch(&wt, &s);
+    for (int t = 1288; t >= 1; t -= 7)
+        CHECK_INT(tail_add(&s, 1000 * t, t / 10.0, JL_FLAG_N, 4), JL_OK);
+    CHECK(s.next.tail == shared);
+    CHECK_INT(s.next.count, 1288);
+    CHECK_INT(tail_add(&s, 100000, 99.5, JL_FLAG_N, 4), JL_OK);       /* t = 100: another value */
+    CHECK_INT(tail_add(&s, 200000, 200 / 10.0, JL_FLAG_M, 4), JL_OK); /* t = 200: another flag */
+    CHECK(s.next.tail != shared);
+    CHECK_INT(s.next.count, 1288);
+    CHECK_INT(read_all(s.next.tail, 1288), 1288);
+    CHECK_DOUBLE_BITS(got_values[99], 99.5);
+    CHECK_INT(got_flags[199], JL_FLAG_M);
+    CHECK_DOUBLE_BITS(got_values[198], 199 / 10.0);
+    CHECK_INT(read_all(shared, 1288), 1288);
+    CHECK_DOUBLE_BITS(got_values[99], 100 / 10.0);
+    CHECK_INT(got_flags[199], JL_FLAG_N);
+    store_tail_release(shared);
+    if (s.live.tail != s.next.tail)
+        store_tail_release(s.live.tail);
+    store_tail_release(s.next.tail);
+}
+
 /* tail_merge_run by hand: a tail of 40 readings at 1..40 s valued 1..40 (one frozen segment of
  * 32 and a head of 8), then the run (35 s, 99), (5 s, 50), (41 s, 41), (5 s, 55 flagged M) in
  * that order: 5 s takes the later 55 M, 35 s 99, 41 s is new. 41 readings, last 41 at 41 s. */
@@ -445,6 +483,7 @@ static void test_merge_run_model(void)
         }
         /* Every tenth round a snapshot shares the tail before the merge. */
         series_state snap;
+        memset(&snap, 0, sizeof snap);
         uint32_t snap_n = 0;
         int snapped = round % 10 == 5;
         if (snapped) {
@@ -581,6 +620,7 @@ int main(void)
     RUN(test_copy_on_write);
     RUN(test_frozen_copy_on_write);
     RUN(test_random_model);
+    RUN(test_identical_resend);
     RUN(test_merge_run_by_hand);
     RUN(test_merge_run_model);
     RUN(test_from_readings_and_release);
