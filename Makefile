@@ -48,7 +48,7 @@ LIB := $(BUILD)/libjialing.a
 # Server objects other than main.c, linked into unit tests of server modules.
 SERVER_LIB_OBJ := $(filter-out $(BUILD)/server/main.o,$(SERVER_OBJ))
 
-.PHONY: all deps test test-unit test-e2e bench bench-peers bench-codec bench-city fuzz lint format clean run \
+.PHONY: all deps test test-unit test-e2e bench bench-peers bench-codec bench-city bench-resend fuzz lint format clean run \
         test-soak test-valgrind test-crash test-tsan tsan-tests test-browser
 
 all: $(BIN)/jialingd $(BIN)/jialing $(UNIT_BIN) $(FUZZ_REPLAY_BIN) $(BIN)/bench-load $(BIN)/bench-gen \
@@ -147,6 +147,10 @@ bench-codec: $(BIN)/bench-codec
 CASE ?= city
 bench-city: deps all
 	BIN=$(BIN) bash bench/city.sh --case $(CASE)
+
+# A day of data sent twice, as a logger re-sends after an outage, beside VictoriaMetrics.
+bench-resend: deps all
+	BIN=$(BIN) bash bench/resend.sh
 
 # The unit tests that run the writer thread beside readers, snapshots and cursors of other
 # threads, and the public page's answer cache shared by HTTP worker threads (test_public), built
