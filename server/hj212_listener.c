@@ -354,13 +354,15 @@ static void conn_close(hs_listener *l, hs_conn *c, const char *why)
         fprintf(stderr, "jialingd: hj212 %s: %llu further problems were not logged\n", c->peer,
                 (unsigned long long)c->unlogged);
     epoll_ctl(l->epoll_fd, EPOLL_CTL_DEL, c->fd, NULL);
+    /* The gauge first: a peer that sees its connection end and then reads /metrics must not
+     * find it still open (seen in CI under load). */
+    atomic_fetch_sub(&l->metrics->hj212_connections_open, 1);
     close(c->fd);
     idle_unlink(l, c);
     l->slots[c->slot] = NULL;
     l->gens[c->slot]++;
     l->free_slots[l->free_count++] = c->slot;
     l->open--;
-    atomic_fetch_sub(&l->metrics->hj212_connections_open, 1);
     hs_outq_destroy(&c->out);
     free(c);
 }
