@@ -283,6 +283,7 @@ static int replay_block(st_store *store, uint64_t seq, const MDB_val *block, wl_
         }
         /* Readings at or before the sealed end are in chunks already; the rest go in order. */
         size_t kept = 0, appends = 1;
+        int64_t earliest = INT64_MAX;
         for (size_t r = i; r < end; r++) {
             if (readings->ms[r] <= s->next.sealed_max_ms)
                 continue;
@@ -295,11 +296,15 @@ static int replay_block(st_store *store, uint64_t seq, const MDB_val *block, wl_
             readings->flags[i + kept] = readings->flags[r];
             if (kept > 0 && readings->ms[i + kept] <= readings->ms[i + kept - 1])
                 appends = 0;
+            if (readings->ms[i + kept] < earliest)
+                earliest = readings->ms[i + kept];
             kept++;
         }
         if (kept > 0 && s->next.tail_count > 0 && readings->ms[i] <= s->next.last_ms)
             appends = 0;
-        if (kept > 1 && !appends) {
+        /* Into the head, reading by reading is cheaper: only the frozen part is merged. */
+        const tail_buffer *tail = s->next.tail;
+        if (kept > 1 && !appends && tail && tail->newest && earliest <= tail->newest->last_ms) {
             if (tail_merge_run(s, readings->ms + i, readings->values + i, readings->flags + i,
                                (uint32_t)kept, seq) != JL_OK)
                 rc = jl_error_set(err, JL_ENOMEM, "out of memory replaying the write log");

@@ -46,6 +46,13 @@
 #define TAIL_SEGMENT_READINGS 32
 #define TAIL_SEGMENT_MAX 64
 
+/* An entry of a tail buffer's segment index: the segment's last time beside it, so that a
+ * binary search reads the index alone. */
+typedef struct tail_segment_ref {
+    int64_t last_ms;
+    struct tail_segment *segment;
+} tail_segment_ref;
+
 /* A run of a tail's older readings, encoded (storage/tail_segment.c); immutable once made and
  * shared by reference count. A tail's segments are a list from the newest to the oldest, so
  * that freezing adds one in O(1) to a list other buffers share; a late reading copies only the
@@ -74,7 +81,7 @@ typedef struct tail_buffer {
     tail_segment *newest;   /* the newest segment, holding a reference; NULL: none */
     /* Writer only: the segments newest first, built by the first lookup of a time in a long
      * list (segment_for in tail.c) and dropped whenever the list changes; NULL until then. */
-    tail_segment **segment_index;
+    tail_segment_ref *segment_index;
     uint32_t segment_index_count;
     int64_t *timestamps_ms; /* the head, in one allocation with values and flags */
     double *values;

@@ -62,40 +62,49 @@ static void index_drop(tail_buffer *tail)
     tail->segment_index_count = 0;
 }
 
-/* Lists this long are walked; longer ones get an index at their first lookup, so that re-sent
- * readings into a long tail do not each chase pointers through it. */
-#define SEGMENT_WALK_MAX 8
+/* Lookups walk this many segments from the newest (late readings are mostly recent) before
+ * they use the index, built at the first lookup that needs it, so that readings re-sent into
+ * the far part of a long tail do not each chase pointers through it. */
+#define SEGMENT_WALK_MAX 2
 
 /* The oldest segment of a tail whose last time is >= ms (ms <= tail->newest->last_ms), and in
- * *newer how many segments are newer than it. Builds the buffer's index when its list is long
- * (walking instead when out of memory). */
+ * *newer how many segments are newer than it. Builds the buffer's index when the walk is long
+ * (walking on when out of memory). */
 static tail_segment *segment_for(tail_buffer *tail, int64_t ms, uint32_t *newer)
 {
-    if (tail->segment_count > SEGMENT_WALK_MAX && tail->segment_index == NULL) {
+    uint32_t count = 0;
+    tail_segment *target = tail->newest;
+    while (target->older && target->older->last_ms >= ms && count < SEGMENT_WALK_MAX) {
+        target = target->older;
+        count++;
+    }
+    if (!(target->older && target->older->last_ms >= ms)) {
+        *newer = count;
+        return target;
+    }
+    if (tail->segment_index == NULL) {
         tail->segment_index = malloc(sizeof *tail->segment_index * tail->segment_count);
         uint32_t k = 0;
         tail_segment *g = tail->newest;
         for (; tail->segment_index && g && k < tail->segment_count; g = g->older)
-            tail->segment_index[k++] = g;
+            tail->segment_index[k++] = (tail_segment_ref){g->last_ms, g};
         tail->segment_index_count = k;
         if (g != NULL) /* a list longer than its count: never index part of it */
             index_drop(tail);
     }
     if (tail->segment_index) {
-        /* Last times fall from index 0 on, and index[0]'s is >= ms: find the first below. */
-        uint32_t lo = 1, hi = tail->segment_index_count;
+        /* Last times fall from index 0 on, and index[count]'s is >= ms: find the first below. */
+        uint32_t lo = count + 1, hi = tail->segment_index_count;
         while (lo < hi) {
             uint32_t mid = lo + (hi - lo) / 2;
-            if (tail->segment_index[mid]->last_ms >= ms)
+            if (tail->segment_index[mid].last_ms >= ms)
                 lo = mid + 1;
             else
                 hi = mid;
         }
         *newer = lo - 1;
-        return tail->segment_index[lo - 1];
+        return tail->segment_index[lo - 1].segment;
     }
-    uint32_t count = 0;
-    tail_segment *target = tail->newest;
     while (target->older && target->older->last_ms >= ms) {
         target = target->older;
         count++;
