@@ -254,18 +254,16 @@ int log_truncate(st_store *store, writer_txn *wt, jl_error *err)
 }
 
 /* Adds the readings of one log block (sequence seq) newer than their series' sealed end to the
- * next tails, as a transaction would; readings.* is decode scratch. */
-/* Replays one block. Its readings come grouped by series; a group that only appends to the
- * series' tail goes in reading by reading, one that lands inside the tail (a tail written again
- * to the log, replayed over its older copies) is merged at once (tail_merge_run): reading by
- * reading it would cost a segment re-encoded and every newer segment copied per reading, which
- * made the restart of a 500-series store with long tails take 5.8 s instead of 0.5 s. */
+ * next tails, as a transaction would; readings.* is decode scratch. The readings come grouped
+ * by series. A group that reaches the frozen part of its tail (a tail written again to the
+ * log, replayed over its older copies) is merged at once (tail_merge_run): reading by reading
+ * each would re-encode a segment and copy every newer one, which made the restart of a
+ * 500-series store with long tails take 5.8 s instead of 0.5 s. Other groups go in reading by
+ * reading. */
 static int replay_block(st_store *store, uint64_t seq, const MDB_val *block, wl_readings *readings,
                         jl_error *err)
 {
     int rc = wl_decode(block->mv_data, block->mv_size, readings, err);
-    /* Prefetches: the series struct, its tail buffer and the tail's head slot are fetched 12, 8
-     * and 4 readings ahead, as the writer does (catalog_prefetch_bucket). */
     for (size_t i = 0; rc == JL_OK && i < readings->count;) {
         uint64_t id = readings->ids[i];
         if (id == 0 || id > store->series_count)
@@ -312,6 +310,8 @@ static int replay_block(st_store *store, uint64_t seq, const MDB_val *block, wl_
             continue;
         }
         for (size_t r = i; rc == JL_OK && r < i + kept; r++) {
+            /* The series struct, its tail buffer and the tail's head slot of the readings 12,
+             * 8 and 4 ahead are fetched, as the writer does (catalog_prefetch_bucket). */
             for (int stage = 1; stage <= 3; stage++) {
                 size_t at = r + 4 * (size_t)stage;
                 uint64_t ahead = at < readings->count ? readings->ids[at] : 0;
