@@ -90,7 +90,6 @@ free_port() { bench_free_port; }
 proc_kb() { bench_proc_kb "$SERVER_PID" "$1" || true; }
 # utime + stime of the server and its reaped children
 server_cpu_s() { bench_cpu_s "$SERVER_PID" children || echo 0; }
-disk_bytes() { bench_disk_bytes "$1"; }
 ms_to_s() { awk -v m="$1" 'BEGIN { printf "%d.%03d", int(m / 1000), m % 1000 }'; }
 HOUR=3600000
 # VictoriaMetrics' rollup at T covers (T-1h, T]: T = window start + 1h - 1 ms gives the same
@@ -178,15 +177,7 @@ run_system() {
         curl -sf "$URL/internal/force_flush" >/dev/null || true
         curl -sf "$URL/internal/force_merge" >/dev/null || true
     fi
-    local prev=-1 same=0 cur
-    for _ in $(seq 1 150); do
-        sleep 2
-        cur=$(disk_bytes "$dir/data")
-        if [ "$cur" = "$prev" ]; then same=$((same + 1)); else same=0; fi
-        prev=$cur
-        [ "$same" -lt 3 ] || break
-    done
-    R[$KEY.disk]=$(disk_bytes "$dir/data")
+    R[$KEY.disk]=$(bench_settle_disk "$dir/data")
     log "$KEY: asking the questions"
     R[$KEY.q1]=$(time_query "$(query_url "$KEY" one)")
     R[$KEY.q1n]=$(windows "$KEY" "$TMPROOT/answer")

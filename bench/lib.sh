@@ -181,5 +181,19 @@ bench_load_kv() {
 # bench_disk_bytes DIR: bytes allocated under DIR (sparse files count as what they store).
 bench_disk_bytes() { du -s -B1 "$1" | cut -f1; }
 
+# bench_settle_disk DIR: waits until DIR stops changing (three equal sizes 2 s apart, at most
+# 5 minutes) and prints its bytes then.
+bench_settle_disk() {
+    local prev=-1 same=0 cur
+    for _ in $(seq 1 150); do
+        sleep 2
+        cur=$(bench_disk_bytes "$1")
+        if [ "$cur" = "$prev" ]; then same=$((same + 1)); else same=0; fi
+        prev=$cur
+        [ "$same" -lt 3 ] || break
+    done
+    echo "$cur"
+}
+
 bench_loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
 bench_now() { date +%s.%N; }

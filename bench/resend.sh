@@ -74,15 +74,7 @@ run_system() {
         curl -sf "$url/internal/force_flush" >/dev/null || true
         curl -sf "$url/internal/force_merge" >/dev/null || true
     fi
-    local prev=-1 same=0 cur
-    for _ in $(seq 1 150); do
-        sleep 2
-        cur=$(bench_disk_bytes "$dir/data")
-        if [ "$cur" = "$prev" ]; then same=$((same + 1)); else same=0; fi
-        prev=$cur
-        [ "$same" -lt 3 ] || break
-    done
-    R[$key.disk]=$cur
+    R[$key.disk]=$(bench_settle_disk "$dir/data")
     case "$key" in
     jialing)
         count=$(curl -sfg "$url/api/v1/query?series=pm25%7Bstation%3D%22$STATION%22%7D&from=$FROM&to=$TO&agg=count&window=${DAYS}d&flags=all" |
