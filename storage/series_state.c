@@ -163,19 +163,14 @@ static int put_record(st_store *store, MDB_txn *txn, uint64_t id, const series_r
     return JL_OK;
 }
 
-/* A series without chunks keeps an empty record rather than none: the record was put when the
- * series was created (series_state_create), and rewriting it in place keeps the page it was
- * packed into, where deleting it and putting it back on the next seal would split a page. */
-static int put_empty_record(st_store *store, MDB_txn *txn, uint64_t id, jl_error *err)
+/* Also where a series loses its last chunk, or a rebuild finds none: the series keeps its
+ * empty record rather than none, and rewriting it in place keeps the page it was packed into,
+ * where deleting it and putting it back on the next seal would split a page. */
+int series_state_create(st_store *store, MDB_txn *txn, uint64_t id, jl_error *err)
 {
     series_record empty;
     memset(&empty, 0, sizeof empty);
     return put_record(store, txn, id, &empty, err);
-}
-
-int series_state_create(st_store *store, MDB_txn *txn, uint64_t id, jl_error *err)
-{
-    return put_empty_record(store, txn, id, err);
 }
 
 /* Walks the chunks of series id and applies what it finds, writing the record unless read-only
@@ -192,7 +187,7 @@ static int rebuild_series(st_store *store, MDB_txn *txn, MDB_cursor *chunks, uin
         apply_record(store, store->by_id[id], &r);
     if (store->options.read_only || !store->has_series_state_db)
         return JL_OK;
-    return found ? put_record(store, txn, id, &r, err) : put_empty_record(store, txn, id, err);
+    return found ? put_record(store, txn, id, &r, err) : series_state_create(store, txn, id, err);
 }
 
 /* Reads every record; ids whose record fails validation go to *bad (malloc'ed, *bad_count). */
@@ -352,18 +347,18 @@ static int write_one(st_store *store, writer_txn *wt, MDB_cursor *cursor, const 
         if (rc != JL_OK)
             return rc;
         return found ? put_record(store, wt->txn, s->id, &r, err)
-                     : put_empty_record(store, wt->txn, s->id, err);
+                     : series_state_create(store, wt->txn, s->id, err);
     }
     int64_t chunks = (int64_t)old.chunks + c->chunks;
     if (chunks <= 0)
-        return put_empty_record(store, wt->txn, s->id, err);
+        return series_state_create(store, wt->txn, s->id, err);
     int found = 0;
     memset(&r, 0, sizeof r);
     int rc = read_ends(wt, cursor, s, &r, &found, err);
     if (rc != JL_OK)
         return rc;
     if (!found)
-        return put_empty_record(store, wt->txn, s->id, err);
+        return series_state_create(store, wt->txn, s->id, err);
     r.chunks = (uint64_t)chunks;
     r.chunk_bytes = (uint64_t)((int64_t)old.chunk_bytes + c->bytes);
     r.sealed_count = s->next.sealed_count;

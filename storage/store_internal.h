@@ -556,7 +556,8 @@ void series_state_encode(const series_record *record, uint8_t *out);
 /* Decodes and validates a record (the order of disk_format.h): JL_OK or JL_ECORRUPT. */
 int series_state_decode(const void *data, size_t len, series_record *record, jl_error *err);
 
-/* Puts the empty record (chunks 0, every field 0) of a series just created with id, in txn.
+/* Puts the empty record (chunks 0, every field 0) of series id in txn: when the series is
+ * created, and (series_state.c) when it has no chunk left.
  * Ids only grow, so these puts append to the database and fill its pages, and every later
  * rewrite of the record is in place: records first put at a series' first seal, in seal order,
  * land in the middle of the tree and left its pages about half full (141 MB for 857,896 records

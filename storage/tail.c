@@ -434,6 +434,20 @@ void tail_prefetch_append(const series_state *st)
     }
 }
 
+/* The first of times[0..count) (increasing) that is >= ms; count when none is. */
+static uint32_t times_lower_bound(const int64_t *times, uint32_t count, int64_t ms)
+{
+    uint32_t lo = 0, hi = count;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (times[mid] < ms)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
 /* Whether the tail (head readings in its head) holds exactly this reading: the time, the
  * value's bits and the flag. */
 static int tail_holds(tail_buffer *tail, uint32_t head, int64_t ms, double value, uint8_t flag)
@@ -456,14 +470,7 @@ static int tail_holds(tail_buffer *tail, uint32_t head, int64_t ms, double value
         flags = seg_flags;
         count = segment->count;
     }
-    uint32_t lo = 0, hi = count;
-    while (lo < hi) {
-        uint32_t mid = lo + (hi - lo) / 2;
-        if (times[mid] < ms)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
+    uint32_t lo = times_lower_bound(times, count, ms);
     return lo < count && times[lo] == ms && flags[lo] == flag &&
            memcmp(&values[lo], &value, sizeof value) == 0;
 }
@@ -506,15 +513,8 @@ int tail_add(series *s, int64_t ms, double value, uint8_t flag, uint64_t seq)
     tail_buffer *own = st->tail;
     if (own->newest && ms <= own->newest->last_ms)
         return tail_put_frozen(s, ms, value, flag);
-    /* In the head: find the position (binary search). */
-    uint32_t lo = 0, hi = head;
-    while (lo < hi) {
-        uint32_t mid = lo + (hi - lo) / 2;
-        if (own->timestamps_ms[mid] < ms)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
+    /* In the head: find the position. */
+    uint32_t lo = times_lower_bound(own->timestamps_ms, head, ms);
     if (lo < head && own->timestamps_ms[lo] == ms) {
         own->values[lo] = value;
         own->flags[lo] = flag;
