@@ -25,6 +25,14 @@ static void begin_series(series *s, writer_txn *wt)
     tail_touch(wt, s);
 }
 
+/* Releases what the series' live and next states hold (once when they share a buffer). */
+static void end_series(series *s)
+{
+    if (s->live.tail != s->next.tail)
+        store_tail_release(s->live.tail);
+    store_tail_release(s->next.tail);
+}
+
 /* What publish() does for one touched series: next becomes live, and the old live buffer loses
  * the reference live held when next no longer uses it. */
 static void publish_one(series *s)
@@ -362,9 +370,7 @@ static void test_random_model(void)
         store_tail_release(snaps[k].tail);
     }
     CHECK_INT(snap_taken, SNAPSHOTS);
-    if (s.live.tail != s.next.tail)
-        store_tail_release(s.live.tail);
-    store_tail_release(s.next.tail);
+    end_series(&s);
 }
 
 /* Re-sending stored readings (same time, value and flag) into a tail of 40 segments that a
@@ -400,9 +406,7 @@ static void test_identical_resend(void)
     CHECK_DOUBLE_BITS(got_values[99], 100 / 10.0);
     CHECK_INT(got_flags[199], JL_FLAG_N);
     store_tail_release(shared);
-    if (s.live.tail != s.next.tail)
-        store_tail_release(s.live.tail);
-    store_tail_release(s.next.tail);
+    end_series(&s);
 }
 
 /* tail_merge_run by hand: a tail of 40 readings at 1..40 s valued 1..40 (one frozen segment of
@@ -523,9 +527,7 @@ static void test_merge_run_model(void)
             store_tail_release(snap.tail);
         }
     }
-    if (s.live.tail != s.next.tail)
-        store_tail_release(s.live.tail);
-    store_tail_release(s.next.tail);
+    end_series(&s);
 }
 
 /* A tail made from readings (a seal's remainder): all but the newest segment's worth frozen;
